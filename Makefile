@@ -1,0 +1,127 @@
+# tapvault — plain Makefile (STYLE.md §10).
+#
+#   make            build ./tapvault (warnings are errors)
+#   make deps       install what a fresh Debian machine lacks (apt-get)
+#   make test       unit tests, fuzz-corpus replay, end-to-end tests
+#   make test SAN=1 the same under AddressSanitizer + UBSan (build-san/)
+#   make fuzz       run every libFuzzer target (FUZZ_SECONDS each)
+#   make bench      benchmarks against peer tools (not part of test)
+#   make run        the demo on generated traffic
+#   make install PREFIX=/usr/local
+
+CC       ?= cc
+PREFIX   ?= /usr/local
+SAN      ?= 0
+WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla \
+            -Wwrite-strings -Wundef
+DEFS     := -D_GNU_SOURCE
+ifeq ($(SAN),1)
+BUILD    ?= build-san
+OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+SANLD    := -fsanitize=address,undefined
+else
+BUILD    ?= build
+OPT      := -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+SANLD    :=
+endif
+CFLAGS   += $(WARN) $(DEFS) $(OPT)
+LDLIBS   := -lpcap -lzstd -llmdb -larchive -ljansson -lpthread -lm
+LDFLAGS  += $(SANLD)
+
+LIB_SRC  := $(sort $(wildcard ingest/*.c store/*.c index/*.c report/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CMD_SRC  := $(sort $(wildcard cmd/*.c))
+CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/%.o)
+LIB      := $(BUILD)/libtapvault.a
+HDRS     := $(wildcard ingest/*.h store/*.h index/*.h report/*.h cmd/*.h)
+
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/replay/%)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+GEN      := $(BUILD)/tv-gen
+
+ifeq ($(SAN),1)
+TAPVAULT := $(BUILD)/tapvault
+else
+TAPVAULT := tapvault
+endif
+
+.PHONY: all deps test unit fuzz-replay e2e fuzz bench run install clean golden
+
+all: $(TAPVAULT) $(GEN)
+
+$(BUILD)/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(TAPVAULT): $(CMD_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(CMD_OBJ) $(LIB) $(LDLIBS)
+
+$(GEN): testdata/gen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lm
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(LIB) -lcriterion $(LDLIBS)
+
+# Fuzz targets replay their corpus under the normal compiler with a small main.
+$(BUILD)/replay/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< tests/fuzz/replay_main.c $(LIB) $(LDLIBS)
+
+deps:
+	@if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	missing=""; for p in build-essential pkg-config clang libpcap-dev libzstd-dev zstd liblmdb-dev \
+	    lmdb-utils libarchive-dev libjansson-dev libcriterion-dev tcpdump tshark python3; do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	else echo "deps: all present"; fi
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t --jobs 2 || exit 1; done
+
+fuzz-replay: $(FUZZ_REPLAY)
+	@set -e; for t in $(FUZZ_REPLAY); do n=$$(basename $$t); \
+	  $$t tests/fuzz/corpus/$$n || exit 1; done
+
+e2e: $(TAPVAULT) $(GEN)
+	@TAPVAULT=$(abspath $(TAPVAULT)) GEN=$(abspath $(GEN)) sh tests/e2e/run.sh
+
+test: all unit fuzz-replay e2e
+
+# libFuzzer builds (clang); FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HDRS)
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
+
+fuzz: $(FUZZ_BIN)
+	@set -e; for t in $(FUZZ_BIN); do n=$$(basename $$t); mkdir -p tests/fuzz/corpus/$$n build-fuzz/new-$$n; \
+	  echo "== $$n for $(FUZZ_SECONDS)s"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build-fuzz/new-$$n tests/fuzz/corpus/$$n \
+	    2>&1 | tail -n 12; done
+
+bench: $(TAPVAULT) $(GEN)
+	sh tests/bench/bench.sh
+
+run: $(TAPVAULT)
+	./$(TAPVAULT) demo
+
+install: $(TAPVAULT)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(TAPVAULT) $(DESTDIR)$(PREFIX)/bin/tapvault
+	install -m 0644 tapvault.1 $(DESTDIR)$(PREFIX)/share/man/man1/tapvault.1
+
+clean:
+	rm -rf build build-san build-fuzz tapvault

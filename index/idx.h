@@ -1,0 +1,162 @@
+/*
+ * idx.h — the LMDB index, the expression language and the query planner.
+ *
+ * Prefix idx_ (index_ would collide with libc's index()).
+ *
+ * The LMDB environment lives in STORE/index/.  Keys are a type byte then
+ * big-endian fields, so LMDB's byte order is numeric and time order.  The
+ * layouts are specified in store/FORMAT.md ("Index"); keep them in step.
+ *
+ * Postings point at chunks, not packets: for each distinct address, port
+ * (with protocol), protocol, 5-tuple and VNI seen in a chunk there is one
+ * key  type | value | chunk id  whose data is the first and last timestamp
+ * of that value in the chunk.  A query plans a set of chunk ids from key
+ * ranges and reads only those chunks.
+ */
+#ifndef IDX_H
+#define IDX_H
+
+#include "../ingest/tv.h"
+#include "../store/store.h"
+
+#define IDX_FORMAT_VERSION 1
+
+typedef struct idx idx;
+
+typedef struct idx_cfg {
+	bool writable;
+	uint64_t map_size; /* LMDB map size; default 1 TiB (sparse) */
+} idx_cfg;
+
+void idx_cfg_default(idx_cfg *cfg);
+
+/*
+ * Opens (creating when writable and absent, 0700/0600) the index in DIR/index.
+ * A new index gets a random 16-byte store id and the format version;
+ * an existing one with another format version is refused with TV_E_VERSION.
+ */
+int idx_open(const char *store_dir, const idx_cfg *cfg, idx **out);
+void idx_close(idx *x); /* accepts NULL */
+
+/* The store's identity (16 random bytes chosen at creation). */
+void idx_store_uuid(const idx *x, uint8_t out[16]);
+
+/* ---------------------------------------------------------- postings */
+
+/* Collects the distinct posting values of one chunk while it is built.
+ * Preallocated open hash; no allocation per packet once warm. */
+typedef struct idx_post idx_post;
+
+int idx_post_new(idx_post **out);
+void idx_post_free(idx_post *p); /* accepts NULL */
+/* Adds the values of one packet (addresses, port+proto, proto, 5-tuple, VNI). */
+void idx_post_add(idx_post *p, uint64_t ts_ns, const tv_tunmeta *tun, const tv_l3info *info);
+void idx_post_reset(idx_post *p);
+size_t idx_post_count(const idx_post *p);
+
+/* Progress of one source file: identity (ingest_file_src_identity) and how
+ * many of its packets (by ordinal) are in committed chunks. */
+typedef struct idx_source_mark {
+	uint8_t identity[40];
+	uint64_t packets_done;
+} idx_source_mark;
+
+/*
+ * Commits n sealed chunks in ONE write transaction: their metadata, their
+ * postings (posts[i] belongs to metas[i]), the source marks, and the
+ * counter deltas (added to the stored totals; may be NULL).  Call only after
+ * the chunks are durable in their segment (store_segs_sync).
+ */
+int idx_commit(idx *x, const store_chunk_meta *metas, idx_post *const *posts, size_t n,
+               const idx_source_mark *marks, size_t nmarks, const tv_counters *delta);
+
+/* packets_done for a source identity; 0 when never seen. */
+int idx_source_get(idx *x, const uint8_t identity[40], uint64_t *packets_done);
+
+/* Stored counter totals. */
+int idx_counters_get(idx *x, tv_counters *out);
+
+/* The chunk with the highest id (for recovery), TV_E_NOTFOUND when empty. */
+int idx_chunk_last(idx *x, store_chunk_meta *meta);
+/* Largest (segment, offset+length) end position of any chunk in a segment;
+ * 0 when the segment has none. */
+int idx_segment_end(idx *x, uint32_t segment, uint64_t *end);
+int idx_chunk_get(idx *x, uint64_t chunk_id, store_chunk_meta *meta);
+
+/* Visits every chunk in id order; cb returning non-zero stops with that value. */
+typedef int (*idx_chunk_cb)(void *ctx, const store_chunk_meta *meta);
+int idx_chunk_foreach(idx *x, idx_chunk_cb cb, void *ctx);
+
+/* Totals over all chunks (for stats). */
+typedef struct idx_totals {
+	uint64_t chunks, packets, orig_bytes, raw_bytes, comp_bytes, postings;
+	uint64_t first_ts, last_ts;
+	uint32_t segments;
+} idx_totals;
+int idx_totals_get(idx *x, idx_totals *t);
+
+/* Removes every chunk of a segment and its postings in one transaction
+ * (retention; the caller deletes the file after this returns). */
+int idx_segment_drop(idx *x, uint32_t segment, uint64_t *chunks_dropped);
+
+/* ------------------------------------------------------- expressions */
+
+/*
+ * The query language (DESIGN.md "The command line"):
+ *   host A | src host A | dst host A | net CIDR | src net CIDR | dst net CIDR
+ *   port N | src port N | dst port N | portrange N-M
+ *   tcp | udp | icmp | icmp6 | ip | ip6 | proto N | proto NAME
+ *   vni N | after T | before T
+ *   EXPR and EXPR | EXPR or EXPR | not EXPR | ( EXPR )     (also && || !)
+ * Times T: RFC 3339 (2026-11-27T14:00:00Z, with offset or fraction),
+ * unix seconds (1700000000 or 1700000000.25), or a relative "10m ago"
+ * (units s, m, h, d).  Adjacent primitives without an operator are an
+ * error.  An empty expression matches everything.
+ */
+typedef struct idx_expr idx_expr;
+
+typedef struct idx_expr_err {
+	int pos;        /* byte offset of the offending word in the text */
+	int len;        /* its length */
+	char msg[160];  /* what was expected */
+} idx_expr_err;
+
+/* now_ns anchors "ago".  On TV_E_SYNTAX, err says where and why. */
+int idx_expr_parse(const char *text, uint64_t now_ns, idx_expr **out, idx_expr_err *err);
+void idx_expr_free(idx_expr *e); /* accepts NULL */
+
+/* Exact match of one packet.  info comes from ingest_parse_inner() on the
+ * stored frame; ports match only when info->has_ports. */
+bool idx_expr_match(const idx_expr *e, uint64_t ts_ns, const tv_tunmeta *tun,
+                    const tv_l3info *info);
+
+/* The time bounds the expression implies for every match, [lo, hi] in ns
+ * (0 and UINT64_MAX when unbounded). */
+void idx_expr_time_bounds(const idx_expr *e, uint64_t *lo, uint64_t *hi);
+
+/* Writes a normalised text form (for logs, manifests, custody). */
+void idx_expr_format(const idx_expr *e, char *buf, size_t cap);
+
+/* RFC 3339, unix seconds (with fraction), or "N{s,m,h,d} ago". */
+int idx_time_parse(const char *s, uint64_t now_ns, uint64_t *out_ns);
+/* RFC 3339 UTC with nanoseconds: 2026-11-27T14:00:00.123456789Z; cap >= 40. */
+void idx_time_format(uint64_t ns, char *buf, size_t cap);
+
+/* ----------------------------------------------------------- planner */
+
+typedef struct idx_plan_stats {
+	uint64_t keys_read;      /* posting keys visited */
+	uint64_t chunks_total;   /* chunks in the index */
+	uint64_t chunks_planned; /* chunks the plan says to read */
+} idx_plan_stats;
+
+/*
+ * Turns an expression into the sorted, de-duplicated list of chunk ids that
+ * can hold a match (postings bounded by the expression's time range; and =
+ * intersection, or = union, not = every chunk in the time range).  *ids is
+ * malloc'd; caller frees.  Runs in its own read transaction: never blocks a
+ * writer.
+ */
+int idx_plan(idx *x, const idx_expr *e, uint64_t **ids, size_t *n, idx_plan_stats *st);
+
+#endif

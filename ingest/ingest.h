@@ -1,0 +1,152 @@
+/*
+ * ingest.h — packet sources and decapsulation.
+ *
+ * ingest/ turns captured frames into tv_pkt values: outer Ethernet/IP/UDP,
+ * VXLAN, GENEVE (with the AWS GWLB options), GENEVE-in-VXLAN, and the inner
+ * Ethernet/VLAN/IP/L4 summary.  It knows nothing of the on-disk format.
+ */
+#ifndef INGEST_H
+#define INGEST_H
+
+#include "tv.h"
+
+/* pcap link types we accept (values from the tcpdump link-type list). */
+enum {
+	INGEST_LINK_NULL = 0,       /* BSD loopback */
+	INGEST_LINK_ETHERNET = 1,
+	INGEST_LINK_RAW = 101,      /* bare IPv4/IPv6 */
+	INGEST_LINK_LINUX_SLL = 113,
+	INGEST_LINK_IPV4 = 228,
+	INGEST_LINK_IPV6 = 229,
+	INGEST_LINK_LINUX_SLL2 = 276,
+};
+
+#define INGEST_MAX_PORTS 8
+
+typedef struct ingest_decap_cfg {
+	uint16_t vxlan_ports[INGEST_MAX_PORTS]; /* default {4789} */
+	int n_vxlan_ports;
+	uint16_t geneve_ports[INGEST_MAX_PORTS]; /* default {6081} */
+	int n_geneve_ports;
+	int max_depth;        /* tunnel layers removed at most; default 3 */
+	int max_vlan;         /* VLAN tags walked at most per Ethernet header; default 4 */
+	bool strict_vxlan;    /* true: reserved bits must be zero (default false:
+	                       * RFC 7348 says ignore them; only the I flag is required) */
+} ingest_decap_cfg;
+
+void ingest_decap_cfg_default(ingest_decap_cfg *cfg);
+
+/* Decapsulator state: a scratch buffer for synthesised Ethernet headers
+ * and a small table that attributes later IP fragments to their flow. */
+typedef struct ingest_decap ingest_decap;
+
+/* Creates a decapsulator.  Counters are added to *ctr, which the caller owns
+ * and must keep alive until ingest_decap_free(). */
+int ingest_decap_new(const ingest_decap_cfg *cfg, tv_counters *ctr, ingest_decap **out);
+void ingest_decap_free(ingest_decap *d); /* accepts NULL */
+
+enum ingest_verdict {
+	INGEST_STORE = 0, /* pkt is filled: store it */
+	INGEST_DROP = 1,  /* not storable (e.g. unknown link type); counted */
+};
+
+/*
+ * Decapsulates one captured frame.  data/caplen are what the capture holds,
+ * origlen what the wire had.  On INGEST_STORE, *pkt is filled; pkt->frame
+ * points into data or into d's scratch buffer and stays valid until the next
+ * call on d.  Every reason a frame is not fully decapsulated is counted in
+ * the counters given to ingest_decap_new(); such frames are still stored
+ * (as the deepest Ethernet frame reached) unless the link type cannot be
+ * turned into Ethernet.  The rule is documented in README.md ("Decapsulation").
+ */
+int ingest_decap_packet(ingest_decap *d, int linktype, const uint8_t *data,
+                        uint32_t caplen, uint32_t origlen, uint64_t ts_ns,
+                        tv_pkt *pkt);
+
+/*
+ * Parses an inner Ethernet frame for its L3/L4 summary, with no state:
+ * used on stored frames by queries.  Later fragments get no ports.
+ * Returns 0 (info filled, info->l3 == 0 when there is no IP layer).
+ */
+int ingest_parse_inner(const uint8_t *frame, uint32_t caplen, tv_l3info *info);
+
+/* ---------------------------------------------------------------------
+ * Flow table: unidirectional flows per (VNI, mirror source, 5-tuple) per
+ * aggregation window, as VPC Flow Logs count them.  Entries come from a
+ * preallocated slab with a hard cap; when it is full the table emits its
+ * entries early (counted in flow.early_flushes) instead of growing, so the
+ * records of a flow still sum to its totals.
+ */
+
+typedef struct ingest_flowtab ingest_flowtab;
+
+typedef struct ingest_flowtab_cfg {
+	uint32_t interval;  /* aggregation window in seconds: 600 (default) or 60 */
+	uint32_t max_flows; /* hard cap on live entries; default 262144 */
+} ingest_flowtab_cfg;
+
+void ingest_flowtab_cfg_default(ingest_flowtab_cfg *cfg);
+
+/* Receives finished records in batches; recs valid only during the call. */
+typedef void (*ingest_flow_emit)(void *ctx, const tv_flowrec *recs, size_t n);
+
+int ingest_flowtab_new(const ingest_flowtab_cfg *cfg, ingest_flow_emit emit, void *ctx,
+                       tv_counters *ctr, ingest_flowtab **out);
+void ingest_flowtab_free(ingest_flowtab *ft); /* accepts NULL; does not emit */
+/* Counts one packet (packets without IP are counted in flow.skipped_not_ip).
+ * A packet whose window is later than open windows first closes those. */
+void ingest_flowtab_add(ingest_flowtab *ft, const tv_pkt *pkt);
+/* Emits every window that ended at or before now_ns (live sources call it
+ * on a timer; file sources rely on packet time). */
+void ingest_flowtab_advance(ingest_flowtab *ft, uint64_t now_ns);
+/* Emits everything still open (shutdown). */
+void ingest_flowtab_flush(ingest_flowtab *ft);
+size_t ingest_flowtab_active(const ingest_flowtab *ft);
+/* Bytes held by the table (slab + hash), fixed after creation. */
+size_t ingest_flowtab_memory(const ingest_flowtab *ft);
+
+/* ---------------------------------------------------------------------
+ * Capture file sources (libpcap: pcap and pcapng).
+ */
+
+typedef struct ingest_file_src ingest_file_src;
+
+/* One packet as read from a capture, before decapsulation.  data is
+ * borrowed and valid until the next ingest_file_src_next(). */
+typedef struct ingest_raw {
+	uint64_t ts_ns;
+	const uint8_t *data;
+	uint32_t caplen;
+	uint32_t origlen;
+	int linktype;
+	uint64_t ordinal;  /* 0-based index of the packet in its file */
+	uint32_t file_idx; /* index into the expanded file list */
+} ingest_raw;
+
+/*
+ * Opens a list of paths: files, directories (every regular file inside,
+ * ordered by the timestamp of their first packet, then by name), or "-"
+ * for standard input.  Nothing is read beyond each file's first packet
+ * until ingest_file_src_next().  On error, errbuf (cap bytes) names the
+ * file and what is wrong.
+ */
+int ingest_file_src_open(const char *const *paths, int npaths, ingest_file_src **out,
+                         char *errbuf, size_t cap);
+void ingest_file_src_close(ingest_file_src *s); /* accepts NULL */
+
+/* Returns 1 with *raw filled, 0 at the end of all files, or a negative
+ * error with errbuf naming the file and the offset of the bad record. */
+int ingest_file_src_next(ingest_file_src *s, ingest_raw *raw, char *errbuf, size_t cap);
+
+/* Files after expansion of directories, in reading order. */
+int ingest_file_src_count(const ingest_file_src *s);
+const char *ingest_file_src_path(const ingest_file_src *s, int i);
+/* Identity of file i: SHA-256 of its first 64 KiB and its size at open
+ * (32 + 8 bytes), used to skip packets already stored on a re-run.
+ * All zero for standard input. */
+const uint8_t *ingest_file_src_identity(const ingest_file_src *s, int i);
+/* Sum of sizes of all regular files, and bytes consumed so far (for progress). */
+uint64_t ingest_file_src_total_bytes(const ingest_file_src *s);
+uint64_t ingest_file_src_done_bytes(const ingest_file_src *s);
+
+#endif
