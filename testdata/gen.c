@@ -1,0 +1,2358 @@
+/*
+ * tv-gen — deterministic generator of AWS VPC Traffic Mirroring captures
+ * with a known ground truth.  Standalone: libc and libm only.
+ *
+ * Writes (all optional):
+ *   --outer  the capture as the mirror target sees it (VXLAN / GENEVE / GENEVE-in-VXLAN)
+ *   --inner  the decapsulated inner Ethernet frames, same timestamps and order
+ *   --truth  CSV, one row per unidirectional flow per VNI
+ * See testdata/README.md for every option and convention.
+ *
+ * Model: every conversation is a small script of packet steps (times,
+ * directions, flags, payload references) built when it starts; scripts of
+ * concurrent conversations are merged through a min-heap on the time of
+ * their next step, so the outputs are in non-decreasing time order and the
+ * memory held is proportional to the live conversations, not the packets.
+ * Packet bytes are produced only when a step is emitted; random payload is
+ * counter-based (position -> bytes), so it needs no storage.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* PRNG: xoshiro256** seeded with splitmix64                           */
+
+static uint64_t g_rs[4];
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static uint64_t mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t rnd(void)
+{
+	uint64_t r = rotl(g_rs[1] * 5, 7) * 9;
+	uint64_t t = g_rs[1] << 17;
+	g_rs[2] ^= g_rs[0];
+	g_rs[3] ^= g_rs[1];
+	g_rs[1] ^= g_rs[2];
+	g_rs[0] ^= g_rs[3];
+	g_rs[2] ^= t;
+	g_rs[3] = rotl(g_rs[3], 45);
+	return r;
+}
+
+static void rnd_seed(uint64_t seed)
+{
+	uint64_t x = seed;
+	for (int i = 0; i < 4; i++)
+		g_rs[i] = splitmix64(&x);
+}
+
+/* uniform in [0, n) */
+static uint32_t rndu(uint32_t n)
+{
+	if (n == 0)
+		return 0;
+	return (uint32_t)(((rnd() >> 32) * (uint64_t)n) >> 32);
+}
+
+/* uniform in [a, b] */
+static uint32_t rndr(uint32_t a, uint32_t b) { return a + rndu(b - a + 1); }
+
+static double rndf(void) { return (double)(rnd() >> 11) * (1.0 / 9007199254740992.0); }
+
+static double rnd_exp(double mean)
+{
+	double u = rndf();
+	if (u < 1e-12)
+		u = 1e-12;
+	return -mean * log(u);
+}
+
+/* Counter-based random bytes: byte i of stream `seed`. */
+static void fill_rand(uint8_t *out, uint64_t seed, uint64_t off, size_t len)
+{
+	uint64_t w = off >> 3;
+	size_t skip = (size_t)(off & 7);
+	size_t i = 0;
+	uint64_t base = seed * 0x9e3779b97f4a7c15ULL;
+	while (i < len) {
+		uint64_t v = mix64(base + w * 0xd1b54a32d192ed03ULL);
+		uint8_t b[8];
+		memcpy(b, &v, 8);
+		size_t n = 8 - skip;
+		if (n > len - i)
+			n = len - i;
+		memcpy(out + i, b + skip, n);
+		i += n;
+		skip = 0;
+		w++;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* small helpers                                                       */
+
+#define NS 1000000000ULL
+#define US 1000ULL
+#define MS 1000000ULL
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("tv-gen: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (!q)
+		die("out of memory (%zu bytes)", n);
+	return q;
+}
+
+static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)(v >> 32)); put32(p + 4, (uint32_t)v); }
+static void le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static void le16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+
+/* one's complement sum, not folded */
+static uint64_t csum_add(uint64_t s, const uint8_t *p, size_t n)
+{
+	while (n >= 4) {
+		s += ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+		p += 4;
+		n -= 4;
+	}
+	if (n >= 2) {
+		s += ((uint32_t)p[0] << 8) | p[1];
+		p += 2;
+		n -= 2;
+	}
+	if (n)
+		s += (uint32_t)p[0] << 8;
+	return s;
+}
+
+static uint16_t csum_fold(uint64_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+/* ------------------------------------------------------------------ */
+/* configuration and world                                             */
+
+enum { ENC_VXLAN = 0, ENC_GENEVE = 1, ENC_GENEVE_VXLAN = 2 };
+
+typedef struct vnictx {
+	uint32_t vni;
+	int encap;
+	uint8_t eni4[4];       /* source ENI primary IPv4 = instance IPv4 */
+	uint8_t inst6[16];
+	uint8_t gwlb4[4];      /* GWLB node (outer source of GENEVE) */
+	uint8_t mac[6], rtr[6];
+	uint32_t pktlen;       /* session PacketLength, 0 = whole packets */
+	uint16_t vlan;         /* 802.1Q VID on inner frames, 0 = none */
+	uint16_t ipid;         /* outer IPv4 id counter */
+	uint16_t ipid2;        /* VXLAN-in-GENEVE IPv4 id counter */
+	uint64_t gwlbe_id, attach_id;
+	uint32_t next_port;
+	char outer_txt[16];    /* truth outer_src */
+} vnictx;
+
+static struct cfg {
+	uint64_t seed;
+	int nvnis;
+	int flows;
+	double duration;
+	uint64_t start;
+	const char *outer, *inner, *truth;
+	uint64_t target_bytes;
+	uint64_t many_flows;
+	double geneve_share;
+	int geneve_vxlan;
+	int ipv6;
+	int interleave;
+	int summary;
+	int linklocal;
+	uint32_t trunc_len;
+	int n_vlan;
+	uint32_t vlan_vni[64];
+} C;
+
+static vnictx *V;
+static const uint8_t TARGET4[4] = { 10, 0, 0, 10 };
+static const uint8_t GWLBE4[4] = { 10, 0, 0, 20 };
+static const uint8_t TARGET_MAC[6] = { 0x0a, 0x3c, 0x5e, 0x10, 0x00, 0x0a };
+static const uint8_t TARGET_RTR[6] = { 0x0a, 0xff, 0xc0, 0x00, 0x00, 0x01 };
+
+/* ------------------------------------------------------------------ */
+/* conversations                                                       */
+
+enum { ST_TCP = 0, ST_UDP, ST_ICMP, ST_FRAG };
+enum { M_BYTES = 0, M_RAND, M_TLS, M_NONE };
+enum { F_FIN = 1, F_SYN = 2, F_RST = 4, F_PSH = 8, F_ACK = 16, F_URG = 32 };
+
+typedef struct step {
+	uint64_t t;
+	uint32_t msg;     /* message index */
+	uint32_t off;     /* offset in message */
+	uint32_t len;     /* payload bytes (fragment: bytes of L4 datagram) */
+	uint16_t aux;     /* ICMP seq */
+	uint16_t fragoff; /* fragment offset in bytes */
+	uint8_t dir;      /* 0 client->server, 1 server->client */
+	uint8_t flags;    /* TCP flags; ST_FRAG: 1 = more fragments */
+	uint8_t kind;
+	uint8_t fproto;   /* ST_FRAG: L4 protocol of the datagram */
+} step;
+
+typedef struct msg {
+	uint32_t kind, len, off;
+	uint64_t seed;
+} msg;
+
+typedef struct conv {
+	uint64_t t_next;  /* heap key */
+	uint64_t id;      /* heap tie-break */
+	int is_spawner;
+	int spawner_kind;
+	struct conv *next_free;
+	int vi;
+	uint8_t v6, proto, local_is_client, app;
+	uint8_t cli[16], srv[16];
+	uint16_t sport, dport;
+	uint32_t isn[2], nxt[2];
+	uint16_t ipid[2];
+	uint32_t flowlabel[2];
+	uint8_t ttl_remote;
+	uint16_t icmp_id;
+	uint32_t mss[2];
+	uint64_t t, rtt, think, ser, nspb;
+	int lastdir;
+	step *st;
+	size_t nst, capst, cur;
+	msg *ms;
+	size_t nms, capms;
+	uint8_t *ar;
+	size_t nar, capar;
+} conv;
+
+static const char *const APPS[] = {
+	"http", "tls", "dns", "ssh", "scan", "ntp", "icmp", "ftp", "bulk", "imds", "icmpv6", "many",
+};
+enum { A_HTTP, A_TLS, A_DNS, A_SSH, A_SCAN, A_NTP, A_ICMP, A_FTP, A_BULK, A_IMDS, A_ICMP6, A_MANY };
+
+static conv *g_free;
+static uint64_t g_convid;
+static uint64_t g_t0; /* start in ns */
+
+static conv *conv_alloc(void)
+{
+	conv *c = g_free;
+	if (c) {
+		g_free = c->next_free;
+		step *st = c->st;
+		msg *ms = c->ms;
+		uint8_t *ar = c->ar;
+		size_t a = c->capst, b = c->capms, d = c->capar;
+		memset(c, 0, sizeof *c);
+		c->st = st; c->ms = ms; c->ar = ar;
+		c->capst = a; c->capms = b; c->capar = d;
+	} else {
+		c = calloc(1, sizeof *c);
+		if (!c)
+			die("out of memory");
+	}
+	c->id = g_convid++;
+	c->lastdir = -1;
+	return c;
+}
+
+static void conv_release(conv *c)
+{
+	c->next_free = g_free;
+	g_free = c;
+}
+
+static uint8_t *ar_grow(conv *c, size_t n)
+{
+	if (c->nar + n > c->capar) {
+		size_t cap = c->capar ? c->capar : 4096;
+		while (cap < c->nar + n)
+			cap *= 2;
+		c->ar = xrealloc(c->ar, cap);
+		c->capar = cap;
+	}
+	uint8_t *p = c->ar + c->nar;
+	c->nar += n;
+	return p;
+}
+
+static void ar_put(conv *c, const void *p, size_t n) { memcpy(ar_grow(c, n), p, n); }
+static void ar_str(conv *c, const char *s) { ar_put(c, s, strlen(s)); }
+static void ar_printf(conv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ar_printf(conv *c, const char *fmt, ...)
+{
+	char tmp[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		die("format error");
+	if ((size_t)n >= sizeof tmp)
+		n = (int)sizeof tmp - 1;
+	ar_put(c, tmp, (size_t)n);
+}
+static void ar_u8(conv *c, uint32_t v) { uint8_t b = (uint8_t)v; ar_put(c, &b, 1); }
+static void ar_u16(conv *c, uint32_t v) { put16(ar_grow(c, 2), v); }
+static void ar_u32(conv *c, uint32_t v) { put32(ar_grow(c, 4), v); }
+static void ar_rand(conv *c, size_t n) { fill_rand(ar_grow(c, n), rnd(), 0, n); }
+
+/* begin a byte message in the arena; returns its index; close with msg_end */
+static uint32_t msg_begin(conv *c)
+{
+	if (c->nms == c->capms) {
+		c->capms = c->capms ? c->capms * 2 : 16;
+		c->ms = xrealloc(c->ms, c->capms * sizeof *c->ms);
+	}
+	msg *m = &c->ms[c->nms];
+	m->kind = M_BYTES;
+	m->off = (uint32_t)c->nar;
+	m->len = 0;
+	m->seed = 0;
+	return (uint32_t)c->nms++;
+}
+
+static uint32_t msg_end(conv *c, uint32_t i)
+{
+	c->ms[i].len = (uint32_t)c->nar - c->ms[i].off;
+	return i;
+}
+
+static uint32_t msg_text(conv *c, const char *s)
+{
+	uint32_t m = msg_begin(c);
+	ar_str(c, s);
+	return msg_end(c, m);
+}
+
+static uint32_t msg_gen(conv *c, uint32_t kind, uint32_t len)
+{
+	uint32_t m = msg_begin(c);
+	c->ms[m].kind = kind;
+	c->ms[m].len = len;
+	c->ms[m].seed = rnd();
+	return m;
+}
+
+#define TLS_REC 16406u /* 5 header + 16401 body */
+
+/* TLS application-data stream: length adjusted so the last record has >= 22 body bytes */
+static uint32_t msg_tls(conv *c, uint32_t len)
+{
+	if (len < 27)
+		len = 27;
+	uint32_t r = len % TLS_REC;
+	if (r != 0 && r < 27)
+		len += 27 - r;
+	return msg_gen(c, M_TLS, len);
+}
+
+static void msg_fill(const conv *c, uint32_t mi, uint32_t off, uint32_t len, uint8_t *out)
+{
+	const msg *m = &c->ms[mi];
+	if (m->kind == M_BYTES) {
+		memcpy(out, c->ar + m->off + off, len);
+		return;
+	}
+	fill_rand(out, m->seed, off, len);
+	if (m->kind == M_TLS) {
+		uint32_t k = off / TLS_REC;
+		for (;; k++) {
+			uint32_t rs = k * TLS_REC;
+			if (rs >= off + len || rs >= m->len)
+				break;
+			uint32_t body = m->len - rs - 5;
+			if (body > TLS_REC - 5)
+				body = TLS_REC - 5;
+			uint8_t h[5] = { 0x17, 3, 3, (uint8_t)(body >> 8), (uint8_t)body };
+			for (uint32_t j = 0; j < 5; j++)
+				if (rs + j >= off && rs + j < off + len)
+					out[rs + j - off] = h[j];
+		}
+	}
+}
+
+static void st_add(conv *c, int dir, int kind, uint8_t flags, uint32_t mi, uint32_t off, uint32_t len)
+{
+	if (c->nst == c->capst) {
+		c->capst = c->capst ? c->capst * 2 : 32;
+		c->st = xrealloc(c->st, c->capst * sizeof *c->st);
+	}
+	step *s = &c->st[c->nst++];
+	memset(s, 0, sizeof *s);
+	s->t = c->t;
+	s->dir = (uint8_t)dir;
+	s->kind = (uint8_t)kind;
+	s->flags = flags;
+	s->msg = mi;
+	s->off = off;
+	s->len = len;
+	c->lastdir = dir;
+}
+
+static int is_local(const conv *c, int dir) { return (dir == 0) == (c->local_is_client != 0); }
+
+/* advance the script clock before a packet from `dir` */
+static void adv(conv *c, int dir, uint32_t bytes)
+{
+	if (c->lastdir < 0)
+		return;
+	if (dir == c->lastdir)
+		c->t += c->ser + (uint64_t)bytes * c->nspb;
+	else if (is_local(c, dir))
+		c->t += c->think + rndu((uint32_t)(c->think / 2 + 1));
+	else
+		c->t += c->rtt + rndu((uint32_t)(c->rtt / 8 + 1));
+}
+
+/* ------------------------------------------------------------------ */
+/* addresses and conversation setup                                    */
+
+static void a4(uint8_t *a, int x, int y, int z, int w)
+{
+	memset(a, 0, 16);
+	a[0] = (uint8_t)x; a[1] = (uint8_t)y; a[2] = (uint8_t)z; a[3] = (uint8_t)w;
+}
+
+static void a6(uint8_t *a, const char *txt)
+{
+	/* tiny parser for the fixed literals used here: full groups with one "::" */
+	uint16_t g[8] = { 0 };
+	int n = 0, dc = -1;
+	const char *p = txt;
+	memset(a, 0, 16);
+	while (*p && n < 8) {
+		if (p[0] == ':' && p[1] == ':') {
+			dc = n;
+			p += 2;
+			continue;
+		}
+		if (*p == ':') {
+			p++;
+			continue;
+		}
+		char *e;
+		g[n++] = (uint16_t)strtoul(p, &e, 16);
+		p = e;
+	}
+	int out = 0;
+	if (dc < 0)
+		dc = n;
+	for (int i = 0; i < dc; i++)
+		put16(a + 2 * out++, g[i]);
+	out = 8 - (n - dc);
+	for (int i = dc; i < n; i++)
+		put16(a + 2 * out++, g[i]);
+}
+
+static uint16_t eph_port(int vi)
+{
+	vnictx *v = &V[vi];
+	v->next_port += 1 + rndu(3);
+	if (v->next_port > 60999)
+		v->next_port = 32768 + (v->next_port - 61000);
+	return (uint16_t)v->next_port;
+}
+
+enum { NET_LAN, NET_WAN };
+
+/* a conversation between the instance of vni vi and `remote`, instance as client or server */
+static conv *conv_new(int vi, int proto, int app, int v6, const uint8_t *remote,
+                      uint16_t sport, uint16_t dport, int local_is_client, int net, uint64_t t)
+{
+	conv *c = conv_alloc();
+	c->vi = vi;
+	c->proto = (uint8_t)proto;
+	c->app = (uint8_t)app;
+	c->v6 = (uint8_t)v6;
+	c->local_is_client = (uint8_t)local_is_client;
+	uint8_t loc[16];
+	if (v6)
+		memcpy(loc, V[vi].inst6, 16);
+	else
+		a4(loc, V[vi].eni4[0], V[vi].eni4[1], V[vi].eni4[2], V[vi].eni4[3]);
+	memcpy(local_is_client ? c->cli : c->srv, loc, 16);
+	memcpy(local_is_client ? c->srv : c->cli, remote, 16);
+	c->sport = sport;
+	c->dport = dport;
+	c->isn[0] = (uint32_t)rnd();
+	c->isn[1] = (uint32_t)rnd();
+	c->nxt[0] = c->isn[0];
+	c->nxt[1] = c->isn[1];
+	c->ipid[0] = (uint16_t)rnd();
+	c->ipid[1] = (uint16_t)rnd();
+	c->flowlabel[0] = (uint32_t)rnd() & 0xfffff;
+	c->flowlabel[1] = (uint32_t)rnd() & 0xfffff;
+	c->icmp_id = (uint16_t)rndr(1, 65535);
+	c->t = t;
+	if (net == NET_LAN) {
+		c->rtt = 150 * US + rndu(300) * US;
+		c->think = 20 * US + rndu(60) * US;
+		c->nspb = 1 + rndu(2);        /* 4-8 Gbit/s */
+		c->ser = 2 * US;
+		c->mss[0] = c->mss[1] = v6 ? 8941 : 8961;
+		c->ttl_remote = 64;
+	} else {
+		c->rtt = 8 * MS + rndu(80) * MS;
+		c->think = 30 * US + rndu(200) * US;
+		c->nspb = 8 + rndu(72);       /* 100 Mbit/s .. 1 Gbit/s */
+		c->ser = 5 * US;
+		c->mss[0] = c->mss[1] = v6 ? 1440 : 1460;
+		c->ttl_remote = (uint8_t)rndr(40, 58);
+	}
+	return c;
+}
+
+/* ------------------------------------------------------------------ */
+/* TCP script helpers                                                  */
+
+static void tcp_open(conv *c)
+{
+	adv(c, 0, 0);
+	st_add(c, 0, ST_TCP, F_SYN, 0, 0, 0);
+	adv(c, 1, 0);
+	st_add(c, 1, ST_TCP, F_SYN | F_ACK, 0, 0, 0);
+	adv(c, 0, 0);
+	st_add(c, 0, ST_TCP, F_ACK, 0, 0, 0);
+}
+
+/* send message mi from dir; ack: peer sends a final pure ACK */
+static void tcp_send(conv *c, int dir, uint32_t mi, int ack)
+{
+	uint32_t len = c->ms[mi].len, off = 0, n = 0, mss = c->mss[dir];
+	while (off < len) {
+		uint32_t seg = len - off < mss ? len - off : mss;
+		if (n == 0)
+			adv(c, dir, seg);
+		else
+			c->t += c->ser + (uint64_t)seg * c->nspb;
+		uint8_t fl = F_ACK;
+		if (off + seg == len || (n % 16) == 15)
+			fl |= F_PSH;
+		st_add(c, dir, ST_TCP, fl, mi, off, seg);
+		off += seg;
+		n++;
+		if (n % 2 == 0 && off < len) {
+			/* stream-interleaved ACK from the receiver */
+			c->t += 1 * US + rndu(10) * US;
+			st_add(c, !dir, ST_TCP, F_ACK, 0, 0, 0);
+			c->lastdir = dir;
+		}
+	}
+	if (ack) {
+		adv(c, !dir, 0);
+		st_add(c, !dir, ST_TCP, F_ACK, 0, 0, 0);
+	}
+}
+
+static void tcp_close(conv *c, int first)
+{
+	adv(c, first, 0);
+	st_add(c, first, ST_TCP, F_FIN | F_ACK, 0, 0, 0);
+	adv(c, !first, 0);
+	st_add(c, !first, ST_TCP, F_FIN | F_ACK, 0, 0, 0);
+	adv(c, first, 0);
+	st_add(c, first, ST_TCP, F_ACK, 0, 0, 0);
+}
+
+static void tcp_rst(conv *c, int dir)
+{
+	adv(c, dir, 0);
+	st_add(c, dir, ST_TCP, F_RST | F_ACK, 0, 0, 0);
+}
+
+/* end: mostly FIN, sometimes RST */
+static void tcp_end(conv *c, int first)
+{
+	if (rndu(100) < 12)
+		tcp_rst(c, first);
+	else
+		tcp_close(c, first);
+}
+
+static void wait_ns(conv *c, uint64_t ns) { c->t += ns; }
+
+static void udp_send(conv *c, int dir, uint32_t mi)
+{
+	adv(c, dir, c->ms[mi].len);
+	st_add(c, dir, ST_UDP, 0, mi, 0, c->ms[mi].len);
+}
+
+static void icmp_echo(conv *c, int dir, uint32_t mi, uint16_t seq)
+{
+	adv(c, dir, c->ms[mi].len);
+	st_add(c, dir, ST_ICMP, 0, mi, 0, c->ms[mi].len);
+	c->st[c->nst - 1].aux = seq;
+}
+
+/* IPv4 fragments of one datagram (L4 header + message) */
+static void frag_send(conv *c, int dir, int l4proto, uint32_t mi, uint16_t seq)
+{
+	uint32_t total = 8 + c->ms[mi].len; /* UDP and ICMP echo headers are both 8 bytes */
+	uint32_t per = 1480, off = 0;
+	int first = 1;
+	while (off < total) {
+		uint32_t n = total - off <= per ? total - off : per;
+		if (first)
+			adv(c, dir, n);
+		else
+			c->t += c->ser + (uint64_t)n * c->nspb;
+		first = 0;
+		st_add(c, dir, ST_FRAG, off + n < total ? 1 : 0, mi, 0, n);
+		step *s = &c->st[c->nst - 1];
+		s->fragoff = (uint16_t)off;
+		s->fproto = (uint8_t)l4proto;
+		s->aux = seq;
+		off += n;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* application payloads                                                */
+
+static const char *const WORDS[] = {
+	"the", "cloud", "packet", "mirror", "flow", "log", "order", "invoice", "customer", "region",
+	"lorem", "ipsum", "dolor", "sit", "amet", "status", "service", "value", "table", "row",
+	"network", "instance", "result", "data", "error", "success", "page", "item", "price", "stock",
+};
+
+static void ar_lorem(conv *c, uint32_t n)
+{
+	uint8_t *p = ar_grow(c, n);
+	uint32_t i = 0;
+	while (i < n) {
+		const char *w = WORDS[rndu(sizeof WORDS / sizeof WORDS[0])];
+		size_t l = strlen(w);
+		for (size_t j = 0; j < l && i < n; j++)
+			p[i++] = (uint8_t)w[j];
+		if (i < n)
+			p[i++] = (rndu(12) == 0) ? '\n' : ' ';
+	}
+}
+
+static uint32_t http_req(conv *c, const char *method, const char *path, const char *host,
+                         const char *extra, uint32_t bodylen)
+{
+	static const char *const UA[] = {
+		"curl/8.5.0", "python-requests/2.31.0", "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/128.0",
+		"aws-sdk-go/1.50.0 (go1.22; linux; amd64)", "Go-http-client/1.1",
+	};
+	uint32_t m = msg_begin(c);
+	ar_printf(c, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nAccept: */*\r\n%s", method, path, host,
+	          UA[rndu(5)], extra ? extra : "");
+	if (bodylen) {
+		ar_printf(c, "Content-Type: application/json\r\nContent-Length: %u\r\n\r\n", bodylen);
+		uint8_t *b = ar_grow(c, bodylen);
+		memset(b, ' ', bodylen);
+		const char *j = "{\"order\":";
+		size_t jl = strlen(j);
+		if (bodylen > jl + 2) {
+			memcpy(b, j, jl);
+			for (uint32_t i = (uint32_t)jl; i < bodylen - 1; i++)
+				b[i] = (uint8_t)('0' + rndu(10));
+			b[bodylen - 1] = '}';
+		}
+	} else {
+		ar_str(c, "\r\n");
+	}
+	return msg_end(c, m);
+}
+
+static uint32_t http_resp(conv *c, int code, uint32_t bodylen, const char *ctype)
+{
+	uint32_t m = msg_begin(c);
+	ar_printf(c, "HTTP/1.1 %d %s\r\nServer: nginx/1.24.0\r\nDate: Tue, 25 Nov 2025 16:00:00 GMT\r\n"
+	          "Content-Type: %s\r\nContent-Length: %u\r\nConnection: keep-alive\r\n\r\n",
+	          code, code == 200 ? "OK" : code == 404 ? "Not Found" : "Created", ctype, bodylen);
+	ar_lorem(c, bodylen);
+	return msg_end(c, m);
+}
+
+static uint32_t tls_client_hello(conv *c, const char *sni)
+{
+	uint32_t m = msg_begin(c);
+	size_t rec = c->nar;
+	ar_u8(c, 0x16); ar_u16(c, 0x0301); ar_u16(c, 0);
+	size_t hs = c->nar;
+	ar_u8(c, 1); ar_u8(c, 0); ar_u16(c, 0);
+	ar_u16(c, 0x0303);
+	ar_rand(c, 32);
+	ar_u8(c, 32); ar_rand(c, 32);
+	static const uint16_t cs[] = { 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8 };
+	ar_u16(c, (uint32_t)(2 * (sizeof cs / sizeof cs[0])));
+	for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++)
+		ar_u16(c, cs[i]);
+	ar_u8(c, 1); ar_u8(c, 0);
+	size_t ext = c->nar;
+	ar_u16(c, 0);
+	size_t sl = strlen(sni);
+	ar_u16(c, 0x0000); ar_u16(c, (uint32_t)(sl + 5)); ar_u16(c, (uint32_t)(sl + 3)); ar_u8(c, 0);
+	ar_u16(c, (uint32_t)sl); ar_put(c, sni, sl);
+	ar_u16(c, 0x000a); ar_u16(c, 8); ar_u16(c, 6); ar_u16(c, 0x001d); ar_u16(c, 0x0017); ar_u16(c, 0x0018);
+	ar_u16(c, 0x000b); ar_u16(c, 2); ar_u8(c, 1); ar_u8(c, 0);
+	ar_u16(c, 0x000d); ar_u16(c, 10); ar_u16(c, 8);
+	ar_u16(c, 0x0403); ar_u16(c, 0x0804); ar_u16(c, 0x0401); ar_u16(c, 0x0503);
+	ar_u16(c, 0x0010); ar_u16(c, 14); ar_u16(c, 12); ar_u8(c, 2); ar_str(c, "h2");
+	ar_u8(c, 8); ar_str(c, "http/1.1");
+	ar_u16(c, 0x002b); ar_u16(c, 5); ar_u8(c, 4); ar_u16(c, 0x0304); ar_u16(c, 0x0303);
+	ar_u16(c, 0x002d); ar_u16(c, 2); ar_u8(c, 1); ar_u8(c, 1);
+	ar_u16(c, 0x0033); ar_u16(c, 38); ar_u16(c, 36); ar_u16(c, 0x001d); ar_u16(c, 32); ar_rand(c, 32);
+	put16(c->ar + ext, (uint32_t)(c->nar - ext - 2));
+	uint32_t hlen = (uint32_t)(c->nar - hs - 4);
+	c->ar[hs + 1] = (uint8_t)(hlen >> 16);
+	put16(c->ar + hs + 2, hlen & 0xffff);
+	put16(c->ar + rec + 3, (uint32_t)(c->nar - rec - 5));
+	return msg_end(c, m);
+}
+
+/* ServerHello (TLS 1.3) + ChangeCipherSpec + encrypted handshake as app data */
+static uint32_t tls_server_hello(conv *c, uint32_t enc_len)
+{
+	uint32_t m = msg_begin(c);
+	size_t rec = c->nar;
+	ar_u8(c, 0x16); ar_u16(c, 0x0303); ar_u16(c, 0);
+	size_t hs = c->nar;
+	ar_u8(c, 2); ar_u8(c, 0); ar_u16(c, 0);
+	ar_u16(c, 0x0303);
+	ar_rand(c, 32);
+	ar_u8(c, 32); ar_rand(c, 32);
+	ar_u16(c, 0x1301); ar_u8(c, 0);
+	ar_u16(c, 46);
+	ar_u16(c, 0x002b); ar_u16(c, 2); ar_u16(c, 0x0304);
+	ar_u16(c, 0x0033); ar_u16(c, 36); ar_u16(c, 0x001d); ar_u16(c, 32); ar_rand(c, 32);
+	uint32_t hlen = (uint32_t)(c->nar - hs - 4);
+	c->ar[hs + 1] = (uint8_t)(hlen >> 16);
+	put16(c->ar + hs + 2, hlen & 0xffff);
+	put16(c->ar + rec + 3, (uint32_t)(c->nar - rec - 5));
+	ar_u8(c, 0x14); ar_u16(c, 0x0303); ar_u16(c, 1); ar_u8(c, 1);
+	ar_u8(c, 0x17); ar_u16(c, 0x0303); ar_u16(c, enc_len); ar_rand(c, enc_len);
+	return msg_end(c, m);
+}
+
+/* client CCS + Finished (as app data) */
+static uint32_t tls_client_finished(conv *c)
+{
+	uint32_t m = msg_begin(c);
+	ar_u8(c, 0x14); ar_u16(c, 0x0303); ar_u16(c, 1); ar_u8(c, 1);
+	ar_u8(c, 0x17); ar_u16(c, 0x0303); ar_u16(c, 53); ar_rand(c, 53);
+	return msg_end(c, m);
+}
+
+/* a TLS 1.3 session: handshake, `rounds` request/response exchanges, close */
+static void tls_session(conv *c, const char *sni, int rounds, uint32_t req_max, uint32_t resp_max, int linger_s)
+{
+	tcp_open(c);
+	tcp_send(c, 0, tls_client_hello(c, sni), 0);
+	tcp_send(c, 1, tls_server_hello(c, rndr(2000, 4500)), 0);
+	tcp_send(c, 0, tls_client_finished(c), 0);
+	for (int r = 0; r < rounds; r++) {
+		if (r)
+			wait_ns(c, (uint64_t)rndu(2000) * MS);
+		tcp_send(c, 0, msg_tls(c, rndr(80, req_max)), 0);
+		wait_ns(c, rndr(1, 40) * MS);
+		tcp_send(c, 1, msg_tls(c, rndr(100, resp_max)), 1);
+	}
+	if (linger_s)
+		wait_ns(c, (uint64_t)rndu((uint32_t)linger_s * 1000) * MS);
+	tcp_end(c, rndu(2));
+}
+
+static void ssh_pkt_begin(conv *c, size_t *start) { *start = c->nar; ar_u32(c, 0); ar_u8(c, 0); }
+static void ssh_pkt_end(conv *c, size_t start)
+{
+	size_t plen = c->nar - start - 5;
+	uint32_t pad = (uint32_t)(8 - ((plen + 5) % 8));
+	if (pad < 4)
+		pad += 8;
+	ar_rand(c, pad);
+	put32(c->ar + start, (uint32_t)(plen + pad + 1));
+	c->ar[start + 4] = (uint8_t)pad;
+}
+static void ssh_string(conv *c, const char *s) { ar_u32(c, (uint32_t)strlen(s)); ar_str(c, s); }
+
+static uint32_t ssh_kexinit(conv *c)
+{
+	uint32_t m = msg_begin(c);
+	size_t p;
+	ssh_pkt_begin(c, &p);
+	ar_u8(c, 20);
+	ar_rand(c, 16);
+	ssh_string(c, "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ext-info-c");
+	ssh_string(c, "ssh-ed25519,ecdsa-sha2-nistp256,rsa-sha2-512");
+	ssh_string(c, "chacha20-poly1305@openssh.com,aes128-ctr,aes256-gcm@openssh.com");
+	ssh_string(c, "chacha20-poly1305@openssh.com,aes128-ctr,aes256-gcm@openssh.com");
+	ssh_string(c, "umac-64-etm@openssh.com,hmac-sha2-256-etm@openssh.com");
+	ssh_string(c, "umac-64-etm@openssh.com,hmac-sha2-256-etm@openssh.com");
+	ssh_string(c, "none,zlib@openssh.com");
+	ssh_string(c, "none,zlib@openssh.com");
+	ssh_string(c, "");
+	ssh_string(c, "");
+	ar_u8(c, 0);
+	ar_u32(c, 0);
+	ssh_pkt_end(c, p);
+	return msg_end(c, m);
+}
+
+static uint32_t ssh_ecdh_init(conv *c)
+{
+	uint32_t m = msg_begin(c);
+	size_t p;
+	ssh_pkt_begin(c, &p);
+	ar_u8(c, 30);
+	ar_u32(c, 32); ar_rand(c, 32);
+	ssh_pkt_end(c, p);
+	return msg_end(c, m);
+}
+
+static uint32_t ssh_ecdh_reply(conv *c)
+{
+	uint32_t m = msg_begin(c);
+	size_t p;
+	ssh_pkt_begin(c, &p);
+	ar_u8(c, 31);
+	ar_u32(c, 51); ssh_string(c, "ssh-ed25519"); ar_u32(c, 32); ar_rand(c, 32);
+	ar_u32(c, 32); ar_rand(c, 32);
+	ar_u32(c, 83); ssh_string(c, "ssh-ed25519"); ar_u32(c, 64); ar_rand(c, 64);
+	ssh_pkt_end(c, p);
+	ssh_pkt_begin(c, &p);
+	ar_u8(c, 21);
+	ssh_pkt_end(c, p);
+	return msg_end(c, m);
+}
+
+static uint32_t ssh_newkeys(conv *c)
+{
+	uint32_t m = msg_begin(c);
+	size_t p;
+	ssh_pkt_begin(c, &p);
+	ar_u8(c, 21);
+	ssh_pkt_end(c, p);
+	return msg_end(c, m);
+}
+
+static void ssh_handshake(conv *c)
+{
+	tcp_open(c);
+	tcp_send(c, 1, msg_text(c, "SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13.5\r\n"), 0);
+	tcp_send(c, 0, msg_text(c, "SSH-2.0-OpenSSH_9.6\r\n"), 0);
+	tcp_send(c, 0, ssh_kexinit(c), 0);
+	tcp_send(c, 1, ssh_kexinit(c), 0);
+	tcp_send(c, 0, ssh_ecdh_init(c), 0);
+	tcp_send(c, 1, ssh_ecdh_reply(c), 0);
+	tcp_send(c, 0, ssh_newkeys(c), 0);
+	/* user auth, encrypted */
+	for (int i = 0; i < 3; i++) {
+		tcp_send(c, 0, msg_gen(c, M_RAND, rndr(44, 620)), 0);
+		tcp_send(c, 1, msg_gen(c, M_RAND, rndr(44, 120)), 0);
+	}
+}
+
+/* encrypted SSH packet sizes: 36 + 16*k */
+static uint32_t ssh_enc(conv *c, uint32_t maxk) { return msg_gen(c, M_RAND, 36 + 16 * rndu(maxk + 1)); }
+
+static void dns_name(conv *c, const char *name)
+{
+	const char *p = name;
+	while (*p) {
+		const char *dot = strchr(p, '.');
+		size_t l = dot ? (size_t)(dot - p) : strlen(p);
+		ar_u8(c, (uint32_t)l);
+		ar_put(c, p, l);
+		p += l;
+		if (*p == '.')
+			p++;
+	}
+	ar_u8(c, 0);
+}
+
+/* qtype 1 A, 28 AAAA, 16 TXT; answers: n records */
+static void dns_exchange(conv *c, uint16_t id, const char *name, int qtype, int nans, int edns)
+{
+	uint32_t q = msg_begin(c);
+	ar_u16(c, id); ar_u16(c, 0x0100); ar_u16(c, 1); ar_u16(c, 0); ar_u16(c, 0); ar_u16(c, edns ? 1 : 0);
+	dns_name(c, name); ar_u16(c, (uint32_t)qtype); ar_u16(c, 1);
+	if (edns) {
+		ar_u8(c, 0); ar_u16(c, 41); ar_u16(c, 4096); ar_u32(c, 0); ar_u16(c, 0);
+	}
+	msg_end(c, q);
+	uint32_t r = msg_begin(c);
+	ar_u16(c, id); ar_u16(c, 0x8180); ar_u16(c, 1); ar_u16(c, (uint32_t)nans); ar_u16(c, 0);
+	ar_u16(c, edns ? 1 : 0);
+	dns_name(c, name); ar_u16(c, (uint32_t)qtype); ar_u16(c, 1);
+	for (int i = 0; i < nans; i++) {
+		ar_u16(c, 0xc00c); ar_u16(c, (uint32_t)qtype); ar_u16(c, 1); ar_u32(c, rndr(30, 3600));
+		if (qtype == 1) {
+			ar_u16(c, 4);
+			ar_u8(c, rndr(3, 223)); ar_u8(c, rndu(256)); ar_u8(c, rndu(256)); ar_u8(c, rndr(1, 254));
+		} else if (qtype == 28) {
+			ar_u16(c, 16);
+			ar_u16(c, 0x2600); ar_u16(c, 0x1f18); ar_rand(c, 12);
+		} else {
+			uint32_t l = rndr(200, 250);
+			ar_u16(c, l + 1); ar_u8(c, l);
+			uint8_t *b = ar_grow(c, l);
+			static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+			for (uint32_t k = 0; k < l; k++)
+				b[k] = (uint8_t)b64[rndu(64)];
+		}
+	}
+	if (edns) {
+		ar_u8(c, 0); ar_u16(c, 41); ar_u16(c, 4096); ar_u32(c, 0); ar_u16(c, 0);
+	}
+	msg_end(c, r);
+	if (c->ms[r].len + 8 > 1480 && !c->v6) {
+		adv(c, 0, 0);
+		st_add(c, 0, ST_UDP, 0, q, 0, c->ms[q].len);
+		wait_ns(c, rndr(1, 30) * MS);
+		frag_send(c, 1, 17, r, 0);
+	} else {
+		udp_send(c, 0, q);
+		wait_ns(c, rndr(50, 2000) * US);
+		udp_send(c, 1, r);
+	}
+}
+
+static uint32_t ntp_msg(conv *c, int server, uint64_t t_ns)
+{
+	uint32_t m = msg_begin(c);
+	uint64_t secs = t_ns / NS + 2208988800ULL;
+	uint32_t frac = (uint32_t)(((t_ns % NS) << 32) / NS);
+	if (!server) {
+		ar_u8(c, 0x23); ar_u8(c, 0); ar_u8(c, 6); ar_u8(c, 0xe9);
+		ar_u32(c, 0); ar_u32(c, 0); ar_u32(c, 0);
+		ar_u32(c, 0); ar_u32(c, 0); ar_u32(c, 0); ar_u32(c, 0); ar_u32(c, 0); ar_u32(c, 0);
+		ar_u32(c, (uint32_t)secs); ar_u32(c, frac);
+	} else {
+		ar_u8(c, 0x24); ar_u8(c, 1); ar_u8(c, 6); ar_u8(c, 0xe7);
+		ar_u32(c, 0); ar_u32(c, 0x00000010); ar_str(c, "AMZN");
+		ar_u32(c, (uint32_t)secs); ar_u32(c, 0);
+		ar_u32(c, (uint32_t)secs); ar_u32(c, frac);
+		ar_u32(c, (uint32_t)secs); ar_u32(c, frac);
+		ar_u32(c, (uint32_t)secs); ar_u32(c, frac);
+	}
+	return msg_end(c, m);
+}
+
+static uint32_t ping_payload(conv *c, uint32_t n, uint64_t t_ns)
+{
+	uint32_t m = msg_begin(c);
+	uint8_t *p = ar_grow(c, n);
+	for (uint32_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(i + 0x10);
+	if (n >= 16) {
+		le32(p, (uint32_t)(t_ns / NS));
+		le32(p + 4, 0);
+		le32(p + 8, (uint32_t)((t_ns % NS) / 1000));
+		le32(p + 12, 0);
+	}
+	return msg_end(c, m);
+}
+
+/* ------------------------------------------------------------------ */
+/* remote endpoints                                                    */
+
+typedef struct site { const char *host; int a, b, cc, d; } site;
+static const site SITES[] = {
+	{ "www.example.com", 93, 184, 215, 14 },
+	{ "api.github.com", 140, 82, 112, 6 },
+	{ "objects.githubusercontent.com", 185, 199, 108, 133 },
+	{ "deb.debian.org", 151, 101, 2, 132 },
+	{ "sts.us-east-1.amazonaws.com", 209, 54, 177, 164 },
+	{ "ec2.us-east-1.amazonaws.com", 52, 94, 236, 248 },
+	{ "www.google.com", 142, 250, 72, 100 },
+	{ "login.microsoftonline.com", 20, 190, 151, 7 },
+	{ "hooks.slack.com", 34, 226, 58, 11 },
+	{ "api.stripe.com", 54, 187, 174, 169 },
+	{ "registry.npmjs.org", 104, 16, 3, 35 },
+	{ "pypi.org", 151, 101, 64, 223 },
+};
+#define NSITES (sizeof SITES / sizeof SITES[0])
+
+typedef struct site6 { const char *host; const char *addr; } site6;
+static const site6 SITES6[] = {
+	{ "www.cloudflare.com", "2606:4700::6810:84e5" },
+	{ "www.google.com", "2607:f8b0:4004:c1b::68" },
+	{ "pypi.org", "2a04:4e42::223" },
+	{ "s3.dualstack.us-east-1.amazonaws.com", "2600:1fa0:80b4:db49::3" },
+};
+#define NSITES6 (sizeof SITES6 / sizeof SITES6[0])
+
+static void site_addr(uint8_t *a, const site *s) { a4(a, s->a, s->b, s->cc, s->d); }
+
+/* ------------------------------------------------------------------ */
+/* heap                                                                */
+
+static conv **H;
+static size_t Hn, Hcap;
+
+static int hless(const conv *a, const conv *b)
+{
+	if (a->t_next != b->t_next)
+		return a->t_next < b->t_next;
+	return a->id < b->id;
+}
+
+static void hpush(conv *c)
+{
+	if (Hn == Hcap) {
+		Hcap = Hcap ? Hcap * 2 : 256;
+		H = xrealloc(H, Hcap * sizeof *H);
+	}
+	size_t i = Hn++;
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (!hless(c, H[p]))
+			break;
+		H[i] = H[p];
+		i = p;
+	}
+	H[i] = c;
+}
+
+static conv *hpop(void)
+{
+	conv *top = H[0];
+	conv *last = H[--Hn];
+	size_t i = 0;
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		const conv *best = last;
+		if (l < Hn && hless(H[l], best)) {
+			m = l;
+			best = H[l];
+		}
+		if (r < Hn && hless(H[r], best))
+			m = r;
+		if (m == i)
+			break;
+		H[i] = H[m];
+		i = m;
+	}
+	if (Hn)
+		H[i] = last;
+	return top;
+}
+
+static uint64_t g_floor; /* --no-interleave: next conversation starts after this */
+
+/* make a finished script live */
+static void conv_start(conv *c)
+{
+	if (c->nst == 0) {
+		conv_release(c);
+		return;
+	}
+	if (!C.interleave) {
+		uint64_t shift = 0;
+		if (c->st[0].t < g_floor)
+			shift = g_floor - c->st[0].t;
+		for (size_t i = 0; i < c->nst; i++)
+			c->st[i].t += shift;
+		g_floor = c->st[c->nst - 1].t + 1 * MS;
+	}
+	c->cur = 0;
+	c->t_next = c->st[0].t;
+	hpush(c);
+}
+
+/* the same conversation as seen on the peer's mirrored ENI (east-west) */
+static void conv_mirror_copy(const conv *a, int vi_b)
+{
+	conv *b = conv_alloc();
+	uint64_t id = b->id;
+	step *st = b->st; msg *ms = b->ms; uint8_t *ar = b->ar;
+	size_t cst = b->capst, cms = b->capms, car = b->capar;
+	*b = *a;
+	b->id = id;
+	b->st = st; b->ms = ms; b->ar = ar;
+	b->capst = cst; b->capms = cms; b->capar = car;
+	b->vi = vi_b;
+	b->local_is_client = !a->local_is_client;
+	if (b->capst < a->nst) { b->st = xrealloc(b->st, a->nst * sizeof *b->st); b->capst = a->nst; }
+	if (b->capms < a->nms) { b->ms = xrealloc(b->ms, a->nms * sizeof *b->ms); b->capms = a->nms; }
+	if (b->capar < a->nar) { b->ar = xrealloc(b->ar, a->nar); b->capar = a->nar; }
+	memcpy(b->st, a->st, a->nst * sizeof *b->st);
+	memcpy(b->ms, a->ms, a->nms * sizeof *b->ms);
+	if (a->nar)
+		memcpy(b->ar, a->ar, a->nar);
+	uint64_t prev = 0;
+	for (size_t i = 0; i < b->nst; i++) {
+		/* packets from A reach B ~40 us later; packets from B left B ~40 us earlier */
+		uint64_t t = b->st[i].t;
+		t = (b->st[i].dir == 0) == (a->local_is_client != 0) ? t + 40 * US : t - 40 * US;
+		if (t < prev)
+			t = prev;
+		b->st[i].t = t;
+		prev = t;
+	}
+	/* already placed relative to its original: no --no-interleave shift */
+	b->cur = 0;
+	b->t_next = b->st[0].t;
+	if (b->st[b->nst - 1].t + 1 * MS > g_floor)
+		g_floor = b->st[b->nst - 1].t + 1 * MS;
+	hpush(b);
+}
+
+/* ------------------------------------------------------------------ */
+/* output                                                              */
+
+typedef struct pout {
+	FILE *f;
+	const char *path;
+	uint8_t *buf;
+	size_t n, cap;
+	uint64_t bytes;
+} pout;
+
+static pout O_outer, O_inner;
+
+static void pout_flush(pout *o)
+{
+	if (o->f && o->n) {
+		if (fwrite(o->buf, 1, o->n, o->f) != o->n)
+			die("%s: write failed: %s", o->path, strerror(errno));
+	}
+	o->n = 0;
+}
+
+static void pout_open(pout *o, const char *path)
+{
+	o->path = path;
+	o->cap = 8u << 20;
+	o->buf = xrealloc(NULL, o->cap);
+	if (path) {
+		o->f = fopen(path, "wb");
+		if (!o->f)
+			die("%s: %s", path, strerror(errno));
+	}
+	uint8_t h[24];
+	le32(h, 0xa1b23c4d);
+	le16(h + 4, 2);
+	le16(h + 6, 4);
+	le32(h + 8, 0);
+	le32(h + 12, 0);
+	le32(h + 16, 262144);
+	le32(h + 20, 1);
+	memcpy(o->buf, h, 24);
+	o->n = 24;
+	o->bytes = 24;
+}
+
+static void pout_rec(pout *o, uint64_t ts, const uint8_t *p, uint32_t caplen, uint32_t origlen)
+{
+	if (o->n + 16 + caplen > o->cap)
+		pout_flush(o);
+	uint8_t *h = o->buf + o->n;
+	le32(h, (uint32_t)(ts / NS));
+	le32(h + 4, (uint32_t)(ts % NS));
+	le32(h + 8, caplen);
+	le32(h + 12, origlen);
+	if (o->f)
+		memcpy(h + 16, p, caplen);
+	o->n += 16 + caplen;
+	o->bytes += 16 + caplen;
+	if (!o->f)
+		o->n = 0;
+}
+
+static void pout_close(pout *o)
+{
+	pout_flush(o);
+	if (o->f && fclose(o->f) != 0)
+		die("%s: close failed: %s", o->path, strerror(errno));
+	o->f = NULL;
+	free(o->buf);
+	o->buf = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* truth table                                                         */
+
+typedef struct fkey {
+	uint32_t vi;
+	uint8_t v6, proto;
+	uint16_t sport, dport;
+	uint8_t src[16], dst[16];
+} fkey;
+
+typedef struct fent {
+	fkey k;
+	uint64_t packets, bytes, first, last;
+	uint8_t aws, raw, app;
+} fent;
+
+static fent *FE;
+static size_t FEn, FEcap;
+static uint32_t *FH; /* index+1, 0 empty */
+static size_t FHcap;
+
+static uint64_t fkey_hash(const fkey *k)
+{
+	uint64_t h = 0x12345678abcdefULL;
+	const uint8_t *p = (const uint8_t *)k;
+	for (size_t i = 0; i + 8 <= sizeof *k; i += 8) {
+		uint64_t w;
+		memcpy(&w, p + i, 8);
+		h = mix64(h ^ w);
+	}
+	return h;
+}
+
+static void fh_rehash(size_t cap)
+{
+	free(FH);
+	FH = calloc(cap, sizeof *FH);
+	if (!FH)
+		die("out of memory");
+	FHcap = cap;
+	for (size_t i = 0; i < FEn; i++) {
+		size_t j = fkey_hash(&FE[i].k) & (cap - 1);
+		while (FH[j])
+			j = (j + 1) & (cap - 1);
+		FH[j] = (uint32_t)(i + 1);
+	}
+}
+
+static fent *truth_get(const fkey *k, int app)
+{
+	if ((FEn + 1) * 2 > FHcap)
+		fh_rehash(FHcap ? FHcap * 2 : 4096);
+	size_t j = fkey_hash(k) & (FHcap - 1);
+	while (FH[j]) {
+		fent *e = &FE[FH[j] - 1];
+		if (memcmp(&e->k, k, sizeof *k) == 0)
+			return e;
+		j = (j + 1) & (FHcap - 1);
+	}
+	if (FEn == FEcap) {
+		FEcap = FEcap ? FEcap * 2 : 4096;
+		FE = xrealloc(FE, FEcap * sizeof *FE);
+	}
+	fent *e = &FE[FEn];
+	memset(e, 0, sizeof *e);
+	e->k = *k;
+	e->app = (uint8_t)app;
+	FH[j] = (uint32_t)(++FEn);
+	return e;
+}
+
+static void fmt_addr(char *out, size_t cap, const uint8_t *a, int v6)
+{
+	if (!v6) {
+		snprintf(out, cap, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+		return;
+	}
+	/* RFC 5952: longest run (>= 2) of zero groups -> "::", lower-case hex */
+	uint16_t g[8];
+	for (int i = 0; i < 8; i++)
+		g[i] = (uint16_t)((a[2 * i] << 8) | a[2 * i + 1]);
+	int bs = -1, bl = 0;
+	for (int i = 0; i < 8;) {
+		if (g[i] == 0) {
+			int j = i;
+			while (j < 8 && g[j] == 0)
+				j++;
+			if (j - i > bl && j - i >= 2) {
+				bs = i;
+				bl = j - i;
+			}
+			i = j;
+		} else {
+			i++;
+		}
+	}
+	size_t n = 0;
+	out[0] = 0;
+	for (int i = 0; i < 8; i++) {
+		if (i == bs) {
+			n += (size_t)snprintf(out + n, cap - n, "::");
+			i += bl - 1;
+			continue;
+		}
+		if (i > 0 && i != bs + bl)
+			n += (size_t)snprintf(out + n, cap - n, ":");
+		n += (size_t)snprintf(out + n, cap - n, "%x", g[i]);
+	}
+}
+
+static void truth_write(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		die("%s: %s", path, strerror(errno));
+	static char buf[1 << 20];
+	setvbuf(f, buf, _IOFBF, sizeof buf);
+	fputs("vni,outer_src,src,dst,sport,dport,proto,packets,bytes,first_ns,last_ns,tcp_flags_aws,tcp_flags_raw,app\n", f);
+	char s[64], d[64];
+	for (size_t i = 0; i < FEn; i++) {
+		const fent *e = &FE[i];
+		fmt_addr(s, sizeof s, e->k.src, e->k.v6);
+		fmt_addr(d, sizeof d, e->k.dst, e->k.v6);
+		fprintf(f, "%u,%s,%s,%s,%u,%u,%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%u,%u,%s\n",
+		        V[e->k.vi].vni, V[e->k.vi].outer_txt, s, d, e->k.sport, e->k.dport, e->k.proto,
+		        e->packets, e->bytes, e->first, e->last, e->aws, e->raw, APPS[e->app]);
+	}
+	if (fflush(f) != 0 || ferror(f) || fclose(f) != 0)
+		die("%s: write failed", path);
+}
+
+/* ------------------------------------------------------------------ */
+/* packet building and emission                                        */
+
+#define HEADROOM 256
+static uint8_t *PB;    /* packet buffer: HEADROOM + frame */
+static uint8_t *DG;    /* datagram scratch for fragments */
+static uint64_t g_packets, g_last_ts;
+
+static uint32_t flow_hash(const uint8_t *s, const uint8_t *d, int v6, uint16_t sp, uint16_t dp, int proto)
+{
+	uint64_t h = 0x6a09e667f3bcc909ULL ^ (uint64_t)proto;
+	uint64_t w;
+	int n = v6 ? 16 : 4;
+	for (int i = 0; i < n; i += 4) {
+		uint32_t x, y;
+		memcpy(&x, s + i, 4);
+		memcpy(&y, d + i, 4);
+		w = ((uint64_t)x << 32) | y;
+		h = mix64(h ^ w);
+	}
+	h = mix64(h ^ ((uint64_t)sp << 16) ^ dp);
+	return (uint32_t)h;
+}
+
+static uint64_t pseudo(const conv *c, const uint8_t *src, const uint8_t *dst, int proto, uint32_t l4len)
+{
+	uint64_t s = 0;
+	if (c->v6) {
+		s = csum_add(s, src, 16);
+		s = csum_add(s, dst, 16);
+		s += l4len;
+		s += (uint32_t)proto;
+	} else {
+		s = csum_add(s, src, 4);
+		s = csum_add(s, dst, 4);
+		s += (uint32_t)proto;
+		s += l4len;
+	}
+	return s;
+}
+
+/* builds an L4 datagram of UDP or ICMP echo for message mi; returns length */
+static uint32_t build_dgram(const conv *c, const step *s, int proto, const uint8_t *src, const uint8_t *dst,
+                            uint8_t *p)
+{
+	uint32_t pl = c->ms[s->msg].len;
+	uint32_t n = 8 + pl;
+	msg_fill(c, s->msg, 0, pl, p + 8);
+	if (proto == 17) {
+		uint16_t sp = s->dir == 0 ? c->sport : c->dport, dp = s->dir == 0 ? c->dport : c->sport;
+		put16(p, sp); put16(p + 2, dp); put16(p + 4, n); put16(p + 6, 0);
+		uint16_t ck = csum_fold(csum_add(pseudo(c, src, dst, 17, n), p, n));
+		put16(p + 6, ck ? ck : 0xffff);
+	} else {
+		int req = s->dir == 0;
+		p[0] = (uint8_t)(c->v6 ? (req ? 128 : 129) : (req ? 8 : 0));
+		p[1] = 0;
+		put16(p + 2, 0);
+		put16(p + 4, c->icmp_id);
+		put16(p + 6, s->aux);
+		uint64_t sum = c->v6 ? pseudo(c, src, dst, 58, n) : 0;
+		put16(p + 2, csum_fold(csum_add(sum, p, n)));
+	}
+	return n;
+}
+
+static void emit(conv *c, const step *s)
+{
+	vnictx *v = &V[c->vi];
+	int bare = v->encap == ENC_GENEVE;
+	int vlan = (!bare && v->vlan) ? 4 : 0;
+	uint8_t *fr = PB + HEADROOM;
+	uint32_t l2 = 14 + (uint32_t)vlan;
+	uint8_t *ip = fr + l2;
+	int dir = s->dir;
+	int from_local = is_local(c, dir);
+	const uint8_t *src = dir == 0 ? c->cli : c->srv;
+	const uint8_t *dst = dir == 0 ? c->srv : c->cli;
+	uint16_t sp = dir == 0 ? c->sport : c->dport, dp = dir == 0 ? c->dport : c->sport;
+	int proto = s->kind == ST_FRAG ? s->fproto : c->proto;
+	uint8_t tflags = 0;
+	int frag = s->kind == ST_FRAG;
+
+	/* L2 */
+	if (bare) {
+		memset(fr, 0, 12);
+	} else if (from_local) {
+		memcpy(fr, v->rtr, 6);
+		memcpy(fr + 6, v->mac, 6);
+	} else {
+		memcpy(fr, v->mac, 6);
+		memcpy(fr + 6, v->rtr, 6);
+	}
+	uint16_t et = c->v6 ? 0x86dd : 0x0800;
+	if (vlan) {
+		put16(fr + 12, 0x8100);
+		put16(fr + 14, v->vlan);
+		put16(fr + 16, et);
+	} else {
+		put16(fr + 12, et);
+	}
+
+	/* L4 */
+	uint32_t ihl = c->v6 ? 40 : 20;
+	uint8_t *l4 = ip + ihl;
+	uint32_t l4len = 0;
+	if (s->kind == ST_TCP) {
+		uint32_t optl = (s->flags & F_SYN) ? 12 : 0;
+		uint32_t hl = 20 + optl;
+		put16(l4, sp); put16(l4 + 2, dp);
+		put32(l4 + 4, c->nxt[dir]);
+		put32(l4 + 8, (s->flags & F_ACK) ? c->nxt[!dir] : 0);
+		l4[12] = (uint8_t)((hl / 4) << 4);
+		l4[13] = s->flags;
+		put16(l4 + 14, (s->flags & F_SYN) ? 62727 : 2048 + (c->isn[dir] & 0x3ff));
+		put16(l4 + 16, 0); put16(l4 + 18, 0);
+		if (optl) {
+			uint8_t *o = l4 + 20;
+			o[0] = 2; o[1] = 4; put16(o + 2, c->mss[dir]);
+			o[4] = 1; o[5] = 1; o[6] = 4; o[7] = 2;
+			o[8] = 1; o[9] = 3; o[10] = 3; o[11] = 7;
+		}
+		if (s->len)
+			msg_fill(c, s->msg, s->off, s->len, l4 + hl);
+		l4len = hl + s->len;
+		put16(l4 + 16, csum_fold(csum_add(pseudo(c, src, dst, 6, l4len), l4, l4len)));
+		c->nxt[dir] += s->len + ((s->flags & F_SYN) ? 1 : 0) + ((s->flags & F_FIN) ? 1 : 0);
+		tflags = s->flags;
+	} else if (s->kind == ST_UDP || s->kind == ST_ICMP) {
+		l4len = build_dgram(c, s, proto, src, dst, l4);
+	} else {
+		build_dgram(c, s, proto, src, dst, DG);
+		memcpy(l4, DG + s->fragoff, s->len);
+		l4len = s->len;
+	}
+	int wire_proto = c->v6 && proto == 1 ? 58 : proto;
+
+	/* L3 */
+	uint32_t iplen = ihl + l4len;
+	if (c->v6) {
+		put32(ip, 0x60000000u | c->flowlabel[dir]);
+		put16(ip + 4, l4len);
+		ip[6] = (uint8_t)wire_proto;
+		ip[7] = from_local ? 64 : c->ttl_remote;
+		memcpy(ip + 8, src, 16);
+		memcpy(ip + 24, dst, 16);
+	} else {
+		ip[0] = 0x45; ip[1] = 0;
+		put16(ip + 2, iplen);
+		uint16_t id = c->ipid[dir];
+		if (!frag || s->fragoff + s->len >= 8 + c->ms[s->msg].len)
+			c->ipid[dir]++;
+		put16(ip + 4, id);
+		uint32_t ff = frag ? ((s->flags ? 0x2000u : 0) | (s->fragoff / 8u)) : (proto == 6 ? 0x4000u : 0);
+		put16(ip + 6, ff);
+		ip[8] = from_local ? 64 : c->ttl_remote;
+		ip[9] = (uint8_t)wire_proto;
+		put16(ip + 10, 0);
+		memcpy(ip + 12, src, 4);
+		memcpy(ip + 16, dst, 4);
+		put16(ip + 10, csum_fold(csum_add(0, ip, 20)));
+	}
+
+	uint32_t flen = l2 + iplen;
+	uint32_t cap = flen;
+	if (v->pktlen && cap > v->pktlen && !bare)
+		cap = v->pktlen;
+	uint64_t ts = s->t;
+	if (ts < g_last_ts)
+		die("internal error: time went backwards (%" PRIu64 " < %" PRIu64 ")", ts, g_last_ts);
+	g_last_ts = ts;
+
+	pout_rec(&O_inner, ts, fr, cap, flen);
+
+	/* outer encapsulation, built backwards */
+	uint16_t fh_sp = frag ? 0 : sp, fh_dp = frag ? 0 : dp;
+	if (proto == 1)
+		fh_sp = fh_dp = 0;
+	uint32_t h = flow_hash(src, dst, c->v6, fh_sp, fh_dp, wire_proto);
+	uint16_t usport = (uint16_t)(49152 + (h % 16384));
+	uint8_t *p;
+	uint32_t plen;
+	const uint8_t *osrc;
+	if (bare) {
+		p = ip;
+		plen = iplen;
+	} else {
+		p = fr;
+		plen = cap;
+		/* VXLAN */
+		p -= 8;
+		memset(p, 0, 8);
+		p[0] = 0x08;
+		p[4] = (uint8_t)(v->vni >> 16); p[5] = (uint8_t)(v->vni >> 8); p[6] = (uint8_t)v->vni;
+		plen += 8;
+		p -= 8;
+		put16(p, usport); put16(p + 2, 4789); put16(p + 4, plen + 8); put16(p + 6, 0);
+		plen += 8;
+		if (v->encap == ENC_GENEVE_VXLAN) {
+			p -= 20;
+			p[0] = 0x45; p[1] = 0; put16(p + 2, plen + 20); put16(p + 4, v->ipid2++);
+			put16(p + 6, 0x4000); p[8] = 64; p[9] = 17; put16(p + 10, 0);
+			memcpy(p + 12, v->eni4, 4); memcpy(p + 16, GWLBE4, 4);
+			put16(p + 10, csum_fold(csum_add(0, p, 20)));
+			plen += 20;
+		}
+	}
+	if (v->encap != ENC_VXLAN) {
+		/* GENEVE base header + AWS options */
+		p -= 40;
+		uint8_t *g = p;
+		g[0] = 8;  /* ver 0, opt len 8 words */
+		g[1] = 0;
+		put16(g + 2, bare ? et : 0x0800);
+		g[4] = (uint8_t)(v->vni >> 16); g[5] = (uint8_t)(v->vni >> 8); g[6] = (uint8_t)v->vni; g[7] = 0;
+		put16(g + 8, 0x0108); g[10] = 1; g[11] = 2; put64(g + 12, v->gwlbe_id);
+		put16(g + 20, 0x0108); g[22] = 2; g[23] = 2; put64(g + 24, v->attach_id);
+		uint32_t cookie = flow_hash(src, dst, c->v6, 0, 0, wire_proto) ^ flow_hash(dst, src, c->v6, 0, 0, wire_proto);
+		cookie ^= (uint32_t)(sp ^ dp);
+		put16(g + 32, 0x0108); g[34] = 3; g[35] = 1; put32(g + 36, cookie);
+		plen += 40;
+		p -= 8;
+		put16(p, usport); put16(p + 2, 6081); put16(p + 4, plen + 8); put16(p + 6, 0);
+		plen += 8;
+		osrc = v->gwlb4;
+	} else {
+		osrc = v->eni4;
+	}
+	p -= 20;
+	p[0] = 0x45; p[1] = 0; put16(p + 2, plen + 20); put16(p + 4, v->ipid++);
+	put16(p + 6, 0x4000); p[8] = 64; p[9] = 17; put16(p + 10, 0);
+	memcpy(p + 12, osrc, 4); memcpy(p + 16, TARGET4, 4);
+	put16(p + 10, csum_fold(csum_add(0, p, 20)));
+	plen += 20;
+	p -= 14;
+	memcpy(p, TARGET_MAC, 6);
+	memcpy(p + 6, TARGET_RTR, 6);
+	put16(p + 12, 0x0800);
+	plen += 14;
+	pout_rec(&O_outer, ts, p, plen, plen);
+	g_packets++;
+
+	/* truth */
+	fkey k;
+	memset(&k, 0, sizeof k);
+	k.vi = (uint32_t)c->vi;
+	k.v6 = c->v6;
+	k.proto = (uint8_t)wire_proto;
+	if (proto != 1) {
+		k.sport = sp;
+		k.dport = dp;
+	}
+	memcpy(k.src, src, c->v6 ? 16 : 4);
+	memcpy(k.dst, dst, c->v6 ? 16 : 4);
+	fent *e = truth_get(&k, c->app);
+	if (e->packets == 0)
+		e->first = ts;
+	e->packets++;
+	e->bytes += iplen;
+	e->last = ts;
+	if (proto == 6) {
+		e->raw |= (uint8_t)(tflags & 0x3f);
+		e->aws |= (uint8_t)(tflags & (F_FIN | F_SYN | F_RST | F_PSH | F_URG));
+		if ((tflags & F_SYN) && (tflags & F_ACK))
+			e->aws |= F_ACK;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* scenario builders                                                   */
+
+static uint64_t g_dur_ns;
+
+static uint64_t at(double frac) { return g_t0 + (uint64_t)(frac * (double)g_dur_ns); }
+static uint64_t at_rand(void) { return g_t0 + (uint64_t)(rndf() * 0.97 * (double)g_dur_ns); }
+
+static void lan_addr(uint8_t *a, int vi)
+{
+	/* an un-mirrored peer inside the VPC */
+	a4(a, 10, 0, 100 + vi % 50, rndr(10, 250));
+}
+
+static void sc_http_get(int vi, uint64_t t, int v6)
+{
+	(void)v6;
+	const site *s = &SITES[rndu(NSITES)];
+	uint8_t ra[16];
+	site_addr(ra, s);
+	conv *c = conv_new(vi, 6, A_HTTP, 0, ra, eph_port(vi), 80, 1, NET_WAN, t);
+	tcp_open(c);
+	int n = (int)rndr(1, 3);
+	static const char *const paths[] = { "/", "/index.html", "/debian/dists/bookworm/InRelease",
+	                                     "/simple/requests/", "/status", "/robots.txt" };
+	for (int i = 0; i < n; i++) {
+		tcp_send(c, 0, http_req(c, "GET", paths[rndu(6)], s->host, NULL, 0), 0);
+		wait_ns(c, rndr(2, 60) * MS);
+		uint32_t body = rndu(4) == 0 ? rndr(20000, 60000) : rndr(200, 6000);
+		tcp_send(c, 1, http_resp(c, rndu(10) == 0 ? 404 : 200, body, "text/html"), 1);
+		wait_ns(c, rndr(10, 500) * MS);
+	}
+	tcp_end(c, 0);
+	conv_start(c);
+}
+
+static void sc_http_inbound(int vi, uint64_t t)
+{
+	uint8_t ra[16];
+	int lan = rndu(2);
+	if (lan)
+		a4(ra, 10, 0, 200 + rndu(3), rndr(10, 250)); /* load balancer nodes */
+	else
+		a4(ra, rndr(60, 220), rndu(256), rndu(256), rndr(1, 254));
+	conv *c = conv_new(vi, 6, A_HTTP, 0, ra, (uint16_t)rndr(1024, 65000), 80, 0, lan ? NET_LAN : NET_WAN, t);
+	tcp_open(c);
+	int n = (int)rndr(1, 4);
+	for (int i = 0; i < n; i++) {
+		tcp_send(c, 0, http_req(c, "GET", rndu(2) ? "/api/v1/health" : "/products?page=2",
+		                         "shop.example.net", NULL, 0), 0);
+		wait_ns(c, rndr(1, 30) * MS);
+		tcp_send(c, 1, http_resp(c, 200, rndr(100, 12000), "application/json"), 1);
+		wait_ns(c, rndr(5, 900) * MS);
+	}
+	tcp_end(c, 0);
+	conv_start(c);
+}
+
+static void sc_tls(int vi, uint64_t t, int v6)
+{
+	uint8_t ra[16];
+	const char *host;
+	if (v6) {
+		const site6 *s = &SITES6[rndu(NSITES6)];
+		a6(ra, s->addr);
+		host = s->host;
+	} else {
+		const site *s = &SITES[rndu(NSITES)];
+		site_addr(ra, s);
+		host = s->host;
+	}
+	conv *c = conv_new(vi, 6, A_TLS, v6, ra, eph_port(vi), 443, 1, NET_WAN, t);
+	tls_session(c, host, (int)rndr(1, 4), 1200, 30000, 5);
+	conv_start(c);
+}
+
+static void sc_bulk(int vi, uint64_t t, uint32_t bytes, int lan)
+{
+	uint8_t ra[16];
+	const char *host = "s3.us-east-1.amazonaws.com";
+	if (lan) {
+		lan_addr(ra, vi);
+		host = "backup.internal.example.net";
+	} else {
+		a4(ra, 52, 216, rndu(256), rndr(1, 254));
+	}
+	conv *c = conv_new(vi, 6, A_BULK, 0, ra, eph_port(vi), 443, 1, lan ? NET_LAN : NET_WAN, t);
+	/* slow the stream down a bit so big transfers span windows */
+	if (!lan)
+		c->nspb = 40 + rndu(120);
+	tcp_open(c);
+	tcp_send(c, 0, tls_client_hello(c, host), 0);
+	tcp_send(c, 1, tls_server_hello(c, rndr(2000, 4500)), 0);
+	tcp_send(c, 0, tls_client_finished(c), 0);
+	int up = rndu(2);
+	uint32_t left = bytes;
+	while (left > 0) {
+		uint32_t chunk = left > 4000000 ? 4000000 : left;
+		tcp_send(c, up ? 0 : 1, msg_tls(c, chunk), 1);
+		left -= chunk;
+	}
+	tcp_send(c, 0, msg_tls(c, rndr(30, 200)), 1);
+	tcp_end(c, 0);
+	conv_start(c);
+}
+
+static void sc_dns(int vi, uint64_t t, const char *name, int qtype)
+{
+	uint8_t ra[16];
+	a4(ra, 10, 0, 0, 2);
+	conv *c = conv_new(vi, 17, A_DNS, 0, ra, eph_port(vi), 53, 1, NET_LAN, t);
+	dns_exchange(c, (uint16_t)rnd(), name, qtype, qtype == 1 ? (int)rndr(1, 3) : 1, rndu(2));
+	conv_start(c);
+}
+
+static const char *const DNSNAMES[] = {
+	"www.example.com", "api.github.com", "deb.debian.org", "sts.us-east-1.amazonaws.com",
+	"s3.us-east-1.amazonaws.com", "db.internal.example.net", "hooks.slack.com", "pypi.org",
+	"ec2.us-east-1.amazonaws.com", "login.microsoftonline.com",
+};
+
+static void sc_dns6(int vi, uint64_t t)
+{
+	uint8_t ra[16];
+	a6(ra, "fd00:ec2::253");
+	conv *c = conv_new(vi, 17, A_DNS, 1, ra, eph_port(vi), 53, 1, NET_LAN, t);
+	dns_exchange(c, (uint16_t)rnd(), "www.cloudflare.com", 28, 1, 1);
+	conv_start(c);
+}
+
+static void sc_dns_frag(int vi, uint64_t t)
+{
+	uint8_t ra[16];
+	a4(ra, 1, 1, 1, 1);
+	conv *c = conv_new(vi, 17, A_DNS, 0, ra, eph_port(vi), 53, 1, NET_WAN, t);
+	dns_exchange(c, (uint16_t)rnd(), "_spf-keys.example.org", 16, 14, 1);
+	conv_start(c);
+}
+
+static void sc_ntp(int vi, uint64_t t)
+{
+	uint8_t ra[16];
+	a4(ra, 169, 254, 169, 123);
+	conv *c = conv_new(vi, 17, A_NTP, 0, ra, eph_port(vi), 123, 1, NET_LAN, t);
+	for (int i = 0; i < 4; i++) {
+		udp_send(c, 0, ntp_msg(c, 0, c->t));
+		udp_send(c, 1, ntp_msg(c, 1, c->t));
+		wait_ns(c, 64 * NS + rndu(1000) * MS);
+	}
+	conv_start(c);
+}
+
+static void sc_imds(int vi, uint64_t t)
+{
+	uint8_t ra[16];
+	a4(ra, 169, 254, 169, 254);
+	conv *c = conv_new(vi, 6, A_IMDS, 0, ra, eph_port(vi), 80, 1, NET_LAN, t);
+	tcp_open(c);
+	tcp_send(c, 0, http_req(c, "PUT", "/latest/api/token", "169.254.169.254",
+	                         "X-aws-ec2-metadata-token-ttl-seconds: 21600\r\n", 0), 0);
+	uint32_t m = msg_begin(c);
+	ar_str(c, "HTTP/1.1 200 OK\r\nX-Aws-Ec2-Metadata-Token-Ttl-Seconds: 21600\r\nContent-Length: 56\r\n\r\n");
+	ar_str(c, "AQAEAKm3m1zQ0c8xS5c6hW0t1v0jL9tW2Q8bFq3nJ3rXy7k4Vb2pGg==");
+	tcp_send(c, 1, msg_end(c, m), 1);
+	tcp_send(c, 0, http_req(c, "GET", "/latest/meta-data/iam/security-credentials/app-role",
+	                         "169.254.169.254",
+	                         "X-aws-ec2-metadata-token: AQAEAKm3m1zQ0c8xS5c6hW0t1v0jL9tW2Q8bFq3nJ3rXy7k4Vb2pGg==\r\n", 0), 0);
+	m = msg_begin(c);
+	ar_str(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 96\r\n\r\n");
+	ar_str(c, "{\"Code\":\"Success\",\"Type\":\"AWS-HMAC\",\"AccessKeyId\":\"ASIAEXAMPLEEXAMPLE00\",\"Expiration\":\"x\"}  ");
+	tcp_send(c, 1, msg_end(c, m), 1);
+	tcp_close(c, 0);
+	conv_start(c);
+}
+
+static void sc_ping(int vi, uint64_t t, int count, uint32_t size, int v6)
+{
+	uint8_t ra[16];
+	if (v6)
+		a6(ra, "2600:1f18:0:5::1");
+	else
+		a4(ra, 8, 8, 8, 8);
+	conv *c = conv_new(vi, 1, v6 ? A_ICMP6 : A_ICMP, v6, ra, 0, 0, 1, NET_WAN, t);
+	for (int i = 0; i < count; i++) {
+		uint32_t mi = ping_payload(c, size, c->t);
+		if (!v6 && size + 8 + 20 > 1500) {
+			frag_send(c, 0, 1, mi, (uint16_t)(i + 1));
+			frag_send(c, 1, 1, mi, (uint16_t)(i + 1));
+		} else {
+			icmp_echo(c, 0, mi, (uint16_t)(i + 1));
+			icmp_echo(c, 1, mi, (uint16_t)(i + 1));
+		}
+		wait_ns(c, 1 * NS);
+	}
+	conv_start(c);
+}
+
+static void sc_ssh_long(int vi, uint64_t t, uint64_t dur)
+{
+	uint8_t ra[16];
+	a4(ra, 198, 51, 100, 23);
+	conv *c = conv_new(vi, 6, A_SSH, 0, ra, (uint16_t)rndr(40000, 60000), 22, 0, NET_WAN, t);
+	ssh_handshake(c);
+	uint64_t end = t + dur;
+	while (c->t < end) {
+		int what = (int)rndu(10);
+		if (what < 4) {
+			/* keepalive (client alive probe from the server every 30 s) */
+			wait_ns(c, 30 * NS);
+			tcp_send(c, 1, msg_gen(c, M_RAND, 36), 0);
+			tcp_send(c, 0, msg_gen(c, M_RAND, 36), 1);
+		} else {
+			/* typing: keystrokes and echo */
+			wait_ns(c, rndr(1, 20) * NS);
+			int keys = (int)rndr(3, 25);
+			for (int k = 0; k < keys; k++) {
+				tcp_send(c, 0, msg_gen(c, M_RAND, 36), 0);
+				tcp_send(c, 1, msg_gen(c, M_RAND, 36), 1);
+				wait_ns(c, rndr(80, 400) * MS);
+			}
+			tcp_send(c, 1, ssh_enc(c, 200), 1);
+		}
+	}
+	tcp_send(c, 0, ssh_enc(c, 2), 0);
+	tcp_close(c, 0);
+	conv_start(c);
+}
+
+static void sc_ssh_out(int vi, uint64_t t, uint16_t port)
+{
+	uint8_t ra[16];
+	a4(ra, 203, 0, 113, 77);
+	conv *c = conv_new(vi, 6, A_SSH, 0, ra, eph_port(vi), port, 1, NET_WAN, t);
+	ssh_handshake(c);
+	int n = (int)rndr(5, 20);
+	for (int i = 0; i < n; i++) {
+		wait_ns(c, rndr(100, 3000) * MS);
+		tcp_send(c, 0, ssh_enc(c, 4), 0);
+		tcp_send(c, 1, ssh_enc(c, 60), 1);
+	}
+	/* a file copy over the tunnel */
+	tcp_send(c, 0, msg_gen(c, M_RAND, rndr(60000, 150000)), 1);
+	tcp_close(c, 0);
+	conv_start(c);
+}
+
+static void sc_http_8443(int vi, uint64_t t)
+{
+	uint8_t ra[16];
+	a4(ra, 198, 51, 100, 80);
+	conv *c = conv_new(vi, 6, A_HTTP, 0, ra, eph_port(vi), 8443, 1, NET_WAN, t);
+	tcp_open(c);
+	tcp_send(c, 0, http_req(c, "GET", "/download/agent.sh", "updates.example-cdn.net", NULL, 0), 0);
+	wait_ns(c, 30 * MS);
+	tcp_send(c, 1, http_resp(c, 200, rndr(3000, 9000), "text/x-shellscript"), 1);
+	tcp_close(c, 0);
+	conv_start(c);
+}
+
+static void sc_ftp(int vi, uint64_t t)
+{
+	uint8_t ra[16];
+	a4(ra, 203, 0, 113, 21);
+	conv *c = conv_new(vi, 6, A_FTP, 0, ra, eph_port(vi), 21, 1, NET_WAN, t);
+	tcp_open(c);
+	static const char *const x[][2] = {
+		{ NULL, "220 (vsFTPd 3.0.5)\r\n" },
+		{ "USER deploy\r\n", "331 Please specify the password.\r\n" },
+		{ "PASS Tr0ub4dor&3\r\n", "230 Login successful.\r\n" },
+		{ "SYST\r\n", "215 UNIX Type: L8\r\n" },
+		{ "PWD\r\n", "257 \"/home/deploy\" is the current directory\r\n" },
+		{ "QUIT\r\n", "221 Goodbye.\r\n" },
+	};
+	for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) {
+		if (x[i][0]) {
+			wait_ns(c, rndr(200, 1500) * MS);
+			tcp_send(c, 0, msg_text(c, x[i][0]), 0);
+		}
+		tcp_send(c, 1, msg_text(c, x[i][1]), 1);
+	}
+	tcp_close(c, 1);
+	conv_start(c);
+}
+
+/* east-west HTTP with Basic credentials; mirrored on both ENIs when vi_b >= 0 */
+static void sc_eastwest(int vi, int vi_b, uint64_t t)
+{
+	uint8_t ra[16];
+	if (vi_b >= 0)
+		a4(ra, V[vi_b].eni4[0], V[vi_b].eni4[1], V[vi_b].eni4[2], V[vi_b].eni4[3]);
+	else
+		lan_addr(ra, vi);
+	conv *c = conv_new(vi, 6, A_HTTP, 0, ra, eph_port(vi), 8080, 1, NET_LAN, t);
+	tcp_open(c);
+	int n = (int)rndr(2, 4);
+	for (int i = 0; i < n; i++) {
+		/* svc-orders:Winter2025! */
+		tcp_send(c, 0, http_req(c, "POST", "/api/v1/orders", "orders.internal.example.net:8080",
+		                         "Authorization: Basic c3ZjLW9yZGVyczpXaW50ZXIyMDI1IQ==\r\n",
+		                         rndr(120, 3000)), 0);
+		wait_ns(c, rndr(3, 40) * MS);
+		tcp_send(c, 1, http_resp(c, 201, rndr(60, 400), "application/json"), 1);
+		wait_ns(c, rndr(100, 2000) * MS);
+	}
+	tcp_close(c, 0);
+	conv_start(c);
+	if (vi_b >= 0 && vi_b != vi)
+		conv_mirror_copy(c, vi_b);
+}
+
+static void sc_scan(int vi, uint64_t t)
+{
+	uint8_t ra[16];
+	a4(ra, 185, 220, 101, 47);
+	uint16_t sport = (uint16_t)rndr(40000, 65000);
+	static const uint16_t common[] = { 21, 22, 23, 25, 53, 80, 110, 135, 139, 143, 443, 445, 993, 995,
+	                                   1433, 1723, 3306, 3389, 5432, 5900, 6379, 8080, 8443, 9200 };
+	int n = 90;
+	uint64_t tt = t;
+	for (int i = 0; i < n; i++) {
+		uint16_t port = i < 24 ? common[i] : (uint16_t)rndr(1, 65535);
+		int dup = 0;
+		for (int j = 0; j < 24 && i >= 24; j++)
+			if (common[j] == port)
+				dup = 1;
+		if (dup)
+			port = (uint16_t)(10000 + i);
+		conv *c = conv_new(vi, 6, A_SCAN, 0, ra, sport, port, 0, NET_WAN, tt);
+		c->rtt = 20 * MS;
+		st_add(c, 0, ST_TCP, F_SYN, 0, 0, 0);
+		adv(c, 1, 0);
+		if (port == 22 || port == 80) {
+			st_add(c, 1, ST_TCP, F_SYN | F_ACK, 0, 0, 0);
+			adv(c, 0, 0);
+			st_add(c, 0, ST_TCP, F_RST, 0, 0, 0);
+		} else {
+			st_add(c, 1, ST_TCP, F_RST | F_ACK, 0, 0, 0);
+		}
+		conv_start(c);
+		tt += rndr(1, 8) * MS;
+	}
+}
+
+/* a long-lived TLS connection with periodic small records (> 60 s) */
+static void sc_longpoll(int vi, uint64_t t, int secs)
+{
+	uint8_t ra[16];
+	const site *s = &SITES[8];
+	site_addr(ra, s);
+	conv *c = conv_new(vi, 6, A_TLS, 0, ra, eph_port(vi), 443, 1, NET_WAN, t);
+	tcp_open(c);
+	tcp_send(c, 0, tls_client_hello(c, s->host), 0);
+	tcp_send(c, 1, tls_server_hello(c, 3100), 0);
+	tcp_send(c, 0, tls_client_finished(c), 0);
+	uint64_t end = t + (uint64_t)secs * NS;
+	while (c->t < end) {
+		wait_ns(c, rndr(10, 25) * NS);
+		tcp_send(c, 0, msg_tls(c, rndr(40, 200)), 0);
+		tcp_send(c, 1, msg_tls(c, rndr(40, 900)), 1);
+	}
+	tcp_end(c, 0);
+	conv_start(c);
+}
+
+static void sc_background(int vi, uint64_t t, int heavy)
+{
+	int r = (int)rndu(100);
+	if (heavy) {
+		if (r < 65) {
+			sc_bulk(vi, t, rndr(1000000, 16000000), rndu(3) == 0);
+			return;
+		}
+		r = (int)rndu(100);
+	}
+	if (r < 30)
+		sc_tls(vi, t, C.ipv6 && rndu(5) == 0);
+	else if (r < 48)
+		sc_http_get(vi, t, 0);
+	else if (r < 62)
+		sc_http_inbound(vi, t);
+	else if (r < 80)
+		sc_dns(vi, t, DNSNAMES[rndu(10)], rndu(4) ? 1 : 28);
+	else
+		sc_bulk(vi, t, rndr(20000, 120000), rndu(3) == 0);
+}
+
+/* one of --many-flows: k-th flow; distinct 5-tuple by construction */
+static void sc_many(uint64_t k, uint64_t t)
+{
+	int vi = (int)(k % (uint64_t)C.nvnis);
+	uint64_t j = k / (uint64_t)C.nvnis;
+	uint8_t ra[16];
+	a4(ra, 198, 18 + (int)((j >> 16) & 1), (int)((j >> 8) & 0xff), (int)(j & 0xff));
+	uint16_t sport = (uint16_t)(20000 + (j >> 17));
+	int udp = rndu(2);
+	conv *c = conv_new(vi, udp ? 17 : 6, A_MANY, 0, ra, sport, udp ? 7000 + (uint16_t)rndu(100) : 9100, 1,
+	                   NET_WAN, t);
+	int n = (int)rndr(1, 3);
+	for (int i = 0; i < n; i++) {
+		if (udp) {
+			if (i)
+				wait_ns(c, rndr(1, 500) * MS);
+			udp_send(c, 0, msg_gen(c, M_RAND, rndr(8, 200)));
+		} else {
+			if (i)
+				wait_ns(c, (uint64_t)i * NS);
+			st_add(c, 0, ST_TCP, F_SYN, 0, 0, 0);
+		}
+	}
+	conv_start(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* spawners                                                            */
+
+enum { SP_BACKGROUND, SP_MANY };
+static uint64_t g_bg_left, g_many_next;
+static double g_bg_mean_ns, g_many_gap_ns;
+
+static void spawner_tick(conv *sp)
+{
+	uint64_t t = sp->t_next;
+	if (sp->spawner_kind == SP_BACKGROUND) {
+		if (C.target_bytes) {
+			if (O_outer.bytes >= C.target_bytes) {
+				free(sp);
+				return;
+			}
+		} else if (g_bg_left == 0) {
+			free(sp);
+			return;
+		} else {
+			g_bg_left--;
+		}
+		sc_background((int)rndu((uint32_t)C.nvnis), t, C.target_bytes != 0);
+		sp->t_next = t + 1 + (uint64_t)rnd_exp(g_bg_mean_ns);
+	} else {
+		if (g_many_next >= C.many_flows) {
+			free(sp);
+			return;
+		}
+		sc_many(g_many_next++, t);
+		sp->t_next = g_t0 + (uint64_t)((double)g_many_next * g_many_gap_ns);
+		if (sp->t_next < t)
+			sp->t_next = t;
+	}
+	hpush(sp);
+}
+
+static void spawner_new(int kind, uint64_t t)
+{
+	conv *sp = calloc(1, sizeof *sp);
+	if (!sp)
+		die("out of memory");
+	sp->is_spawner = 1;
+	sp->spawner_kind = kind;
+	sp->id = g_convid++;
+	sp->t_next = t;
+	hpush(sp);
+}
+
+/* ------------------------------------------------------------------ */
+/* world setup                                                         */
+
+static void world_init(void)
+{
+	V = calloc((size_t)C.nvnis, sizeof *V);
+	if (!V)
+		die("out of memory");
+	int ngen = (int)floor(C.geneve_share * C.nvnis + 0.5);
+	if (C.geneve_share > 0 && ngen == 0)
+		ngen = 1;
+	int trunc_vi = C.nvnis >= 3 ? 2 : C.nvnis - 1;
+	for (int i = 0; i < C.nvnis; i++) {
+		vnictx *v = &V[i];
+		v->vni = 1001u + (uint32_t)i * 1000u + (uint32_t)(rndu(1000));
+		v->vni &= 0xffffff;
+		int net = 1 + i;
+		v->eni4[0] = 10; v->eni4[1] = 0; v->eni4[2] = (uint8_t)(net & 0xff);
+		v->eni4[3] = (uint8_t)rndr(10, 250);
+		if (net > 99) /* keep clear of 10.0.100+ used for peers */
+			v->eni4[1] = (uint8_t)(1 + net / 256);
+		uint8_t *a = v->inst6;
+		a6(a, "2600:1f18:4a3:6b00::");
+		a[7] = (uint8_t)(net & 0xff);
+		a[6] = (uint8_t)(0x6b + ((net >> 8) & 0xff));
+		fill_rand(a + 8, rnd(), 0, 8);
+		a[8] &= 0x0f;
+		uint64_t mr = rnd();
+		v->mac[0] = 0x0a; v->rtr[0] = 0x0a;
+		for (int j = 1; j < 6; j++) {
+			v->mac[j] = (uint8_t)(mr >> (8 * j));
+			v->rtr[j] = (uint8_t)(mr >> (8 * j + 16));
+		}
+		v->rtr[1] = 0xff;
+		v->ipid = (uint16_t)rnd();
+		v->ipid2 = (uint16_t)rnd();
+		v->next_port = 32768 + rndu(20000);
+		v->gwlbe_id = 0x0a1b2c3d00000000ULL | (rnd() & 0xffffffffULL);
+		v->attach_id = 0x5d7e000000000000ULL | (rnd() & 0xffffffffffULL);
+		if (i >= C.nvnis - ngen) {
+			int gi = i - (C.nvnis - ngen);
+			v->encap = (C.geneve_vxlan && gi % 2 == 0) ? ENC_GENEVE_VXLAN : ENC_GENEVE;
+		}
+		a4(v->gwlb4, 10, 0, 250, 11 + i % 200);
+		if (i == trunc_vi && v->encap != ENC_GENEVE)
+			v->pktlen = C.trunc_len;
+		const uint8_t *os = v->encap == ENC_GENEVE ? v->gwlb4 : v->eni4;
+		snprintf(v->outer_txt, sizeof v->outer_txt, "%u.%u.%u.%u", os[0], os[1], os[2], os[3]);
+	}
+	for (int j = 0; j < C.n_vlan; j++) {
+		int found = 0;
+		for (int i = 0; i < C.nvnis; i++)
+			if (V[i].vni == C.vlan_vni[j] || (C.vlan_vni[j] < (uint32_t)C.nvnis && (uint32_t)i == C.vlan_vni[j])) {
+				V[i].vlan = 100;
+				found = 1;
+			}
+		if (!found)
+			die("--inner-vlan %u: no such VNI (or VNI index)", C.vlan_vni[j]);
+	}
+}
+
+static void scenario_init(void)
+{
+	int n = C.nvnis;
+	int roles = n > 4 ? n : 4;
+	double d = (double)g_dur_ns / (double)NS;
+	for (int r = 0; r < roles; r++) {
+		int vi = r % n;
+		switch (r % 4) {
+		case 0: /* web server */
+			if (r == 0)
+				sc_dns(vi, g_t0, "ip-ranges.amazonaws.com", 1); /* first packet at --start */
+			sc_ssh_long(vi, at(0.1), (uint64_t)(d * 0.75 * (double)NS));
+			sc_scan(vi, at(0.4));
+			for (int i = 0; i < 5; i++)
+				sc_http_inbound(vi, at_rand());
+			if (C.linklocal) {
+				sc_imds(vi, at(0.02));
+				sc_ntp(vi, at(0.05));
+			}
+			sc_dns(vi, at(0.03), "deb.debian.org", 1);
+			sc_ping(vi, at(0.3), 4, 56, 0);
+			break;
+		case 1: /* app server */
+			sc_eastwest(vi, n > 2 ? 2 % n : -1, at(0.2));
+			sc_eastwest(vi, -1, at(0.6));
+			sc_ftp(vi, at(0.35));
+			sc_longpoll(vi, at(0.15), d > 200 ? 150 : (int)(d * 0.6));
+			sc_tls(vi, at(0.25), 0);
+			if (C.ipv6) {
+				sc_tls(vi, at(0.45), 1);
+				sc_ping(vi, at(0.5), 3, 56, 1);
+				sc_dns6(vi, at(0.44));
+			}
+			if (C.linklocal)
+				sc_imds(vi, at(0.01));
+			break;
+		case 2: /* database, truncated session */
+			sc_bulk(vi, at(0.7), rndr(200000, 350000), 0);
+			sc_bulk(vi, at(0.55), rndr(100000, 200000), 1);
+			sc_dns(vi, at(0.69), "s3.us-east-1.amazonaws.com", 1);
+			sc_ping(vi, at(0.72), 2, 1400, 0);
+			break;
+		case 3: /* bastion */
+			sc_ssh_out(vi, at(0.22), 443);
+			sc_http_8443(vi, at(0.33));
+			sc_dns_frag(vi, at(0.42));
+			sc_ping(vi, at(0.52), 2, 3000, 0);
+			if (C.ipv6)
+				sc_ping(vi, at(0.53), 2, 1000, 1);
+			sc_ssh_out(vi, at(0.8), 22);
+			break;
+		}
+	}
+	if (C.flows > 0 || C.target_bytes) {
+		g_bg_left = (uint64_t)C.flows;
+		double nflows = C.flows > 0 ? C.flows : 1;
+		if (C.target_bytes) {
+			/* heavy mix averages ~6 MB of outer bytes per flow */
+			nflows = (double)C.target_bytes / 6e6;
+			if (nflows < 1)
+				nflows = 1;
+		}
+		g_bg_mean_ns = (double)g_dur_ns * 0.95 / nflows;
+		spawner_new(SP_BACKGROUND, g_t0 + (uint64_t)rnd_exp(g_bg_mean_ns));
+	}
+	if (C.many_flows) {
+		g_many_gap_ns = (double)g_dur_ns * 0.97 / (double)C.many_flows;
+		spawner_new(SP_MANY, g_t0);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* command line                                                        */
+
+static void usage(FILE *f)
+{
+	fputs("usage: tv-gen [options]\n"
+	      "  --outer FILE        mirrored capture (VXLAN/GENEVE as the target sees it)\n"
+	      "  --inner FILE        decapsulated inner Ethernet frames\n"
+	      "  --truth FILE        CSV ground truth, one row per unidirectional flow per VNI\n"
+	      "  --summary           print packets, flows, vnis, outer_bytes to stdout\n"
+	      "  --seed N            PRNG seed (default 1)\n"
+	      "  --vnis N            mirror sessions / source ENIs (default 4, 1..4096)\n"
+	      "  --flows N           background web/bulk flows (default 60)\n"
+	      "  --duration S        traffic time in seconds (default 900)\n"
+	      "  --start T           first timestamp, unix seconds (default 1764000000)\n"
+	      "  --target-bytes N    keep adding heavy background flows until the outer file is ~N bytes\n"
+	      "  --many-flows N      add N distinct 1-3 packet UDP/TCP flows\n"
+	      "  --geneve-share P    fraction of VNIs delivered by a GWLB (GENEVE, 0..1, default 0)\n"
+	      "  --geneve-vxlan      GENEVE VNIs alternate with GENEVE-carrying-VXLAN (mirror via GWLBE)\n"
+	      "  --no-ipv6           no IPv6 traffic\n"
+	      "  --no-linklocal      no IMDS (169.254.169.254) / NTP (169.254.169.123) traffic\n"
+	      "  --packet-length N   PacketLength of the truncating session (default 128, 0 = off)\n"
+	      "  --inner-vlan VNI    802.1Q tag (VID 100) on inner frames of that VNI (value or index)\n"
+	      "  --interleave        interleave concurrent conversations (default)\n"
+	      "  --no-interleave     one conversation after another\n"
+	      "  --help              this text\n", f);
+}
+
+static uint64_t parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi)
+{
+	char *e;
+	errno = 0;
+	if (!s || !*s || *s == '-')
+		die("%s: expected a number", opt);
+	unsigned long long v = strtoull(s, &e, 0);
+	if (errno || *e)
+		die("%s: '%s' is not a number", opt, s);
+	if (v < lo || v > hi)
+		die("%s: %llu is out of range %" PRIu64 "..%" PRIu64, opt, v, lo, hi);
+	return v;
+}
+
+static double parse_dbl(const char *opt, const char *s, double lo, double hi)
+{
+	char *e;
+	errno = 0;
+	if (!s || !*s)
+		die("%s: expected a number", opt);
+	double v = strtod(s, &e);
+	if (errno || *e || !(v >= lo && v <= hi))
+		die("%s: '%s' is not a number in %g..%g", opt, s, lo, hi);
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	C.seed = 1;
+	C.nvnis = 4;
+	C.flows = 60;
+	C.duration = 900;
+	C.start = 1764000000ULL;
+	C.ipv6 = 1;
+	C.interleave = 1;
+	C.linklocal = 1;
+	C.trunc_len = 128;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEEDV() do { if (!val) die("%s needs a value", a); i++; } while (0)
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(a, "--outer")) { NEEDV(); C.outer = val; }
+		else if (!strcmp(a, "--inner")) { NEEDV(); C.inner = val; }
+		else if (!strcmp(a, "--truth")) { NEEDV(); C.truth = val; }
+		else if (!strcmp(a, "--summary")) C.summary = 1;
+		else if (!strcmp(a, "--seed")) { NEEDV(); C.seed = parse_u64(a, val, 0, UINT64_MAX); }
+		else if (!strcmp(a, "--vnis")) { NEEDV(); C.nvnis = (int)parse_u64(a, val, 1, 4096); }
+		else if (!strcmp(a, "--flows")) { NEEDV(); C.flows = (int)parse_u64(a, val, 0, 10000000); }
+		else if (!strcmp(a, "--duration")) { NEEDV(); C.duration = parse_dbl(a, val, 10, 30 * 86400); }
+		else if (!strcmp(a, "--start")) { NEEDV(); C.start = parse_u64(a, val, 0, 4000000000ULL); }
+		else if (!strcmp(a, "--target-bytes")) { NEEDV(); C.target_bytes = parse_u64(a, val, 1, UINT64_MAX / 2); }
+		else if (!strcmp(a, "--many-flows")) { NEEDV(); C.many_flows = parse_u64(a, val, 0, 50000000); }
+		else if (!strcmp(a, "--geneve-share")) { NEEDV(); C.geneve_share = parse_dbl(a, val, 0, 1); }
+		else if (!strcmp(a, "--geneve-vxlan")) C.geneve_vxlan = 1;
+		else if (!strcmp(a, "--no-ipv6")) C.ipv6 = 0;
+		else if (!strcmp(a, "--no-linklocal")) C.linklocal = 0;
+		else if (!strcmp(a, "--interleave")) C.interleave = 1;
+		else if (!strcmp(a, "--no-interleave")) C.interleave = 0;
+		else if (!strcmp(a, "--packet-length")) { NEEDV(); C.trunc_len = (uint32_t)parse_u64(a, val, 0, 8500); }
+		else if (!strcmp(a, "--inner-vlan")) {
+			NEEDV();
+			if (C.n_vlan >= 64)
+				die("--inner-vlan: at most 64");
+			C.vlan_vni[C.n_vlan++] = (uint32_t)parse_u64(a, val, 0, 0xffffff);
+		} else {
+			usage(stderr);
+			die("unknown option '%s'", a);
+		}
+#undef NEEDV
+	}
+	if (C.trunc_len && C.trunc_len < 14)
+		die("--packet-length: must be 0 or >= 14");
+
+	rnd_seed(C.seed);
+	g_t0 = C.start * NS;
+	g_dur_ns = (uint64_t)(C.duration * (double)NS);
+	PB = xrealloc(NULL, HEADROOM + 70000);
+	DG = xrealloc(NULL, 70000);
+	pout_open(&O_outer, C.outer);
+	pout_open(&O_inner, C.inner);
+
+	world_init();
+	scenario_init();
+
+	while (Hn) {
+		conv *c = hpop();
+		if (c->is_spawner) {
+			spawner_tick(c);
+			continue;
+		}
+		emit(c, &c->st[c->cur]);
+		c->cur++;
+		if (c->cur < c->nst) {
+			c->t_next = c->st[c->cur].t;
+			hpush(c);
+		} else {
+			conv_release(c);
+		}
+	}
+
+	pout_close(&O_outer);
+	pout_close(&O_inner);
+	if (C.truth)
+		truth_write(C.truth);
+	if (C.summary) {
+		printf("packets=%" PRIu64 "\nflows=%zu\nvnis=%d\nouter_bytes=%" PRIu64 "\ninner_bytes=%" PRIu64
+		       "\nfirst_ns=%" PRIu64 "\nlast_ns=%" PRIu64 "\n",
+		       g_packets, FEn, C.nvnis, O_outer.bytes, O_inner.bytes, g_t0, g_last_ts);
+	}
+	while (g_free) {
+		conv *c = g_free;
+		g_free = c->next_free;
+		free(c->st);
+		free(c->ms);
+		free(c->ar);
+		free(c);
+	}
+	free(H); free(FE); free(FH); free(V); free(PB); free(DG);
+	if (fflush(stdout) != 0)
+		return 1;
+	return 0;
+}
