@@ -49,7 +49,7 @@ else
 TAPVAULT := tapvault
 endif
 
-.PHONY: all deps test unit fuzz-replay e2e fuzz bench run install clean golden
+.PHONY: all deps test check unit fuzz-replay e2e fuzz bench run install clean golden
 
 all: $(TAPVAULT) $(GEN)
 
@@ -62,8 +62,14 @@ $(LIB): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(TAPVAULT): $(CMD_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $(CMD_OBJ) $(LIB) $(LDLIBS)
+# the generator is linked into tapvault for `tapvault demo`
+GEN_LIB_OBJ := $(BUILD)/testdata/gen_lib.o
+$(GEN_LIB_OBJ): testdata/gen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DTVGEN_LIB -c $< -o $@
+
+$(TAPVAULT): $(CMD_OBJ) $(GEN_LIB_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(CMD_OBJ) $(GEN_LIB_OBJ) $(LIB) $(LDLIBS)
 
 $(GEN): testdata/gen.c
 	@mkdir -p $(dir $@)
@@ -81,7 +87,7 @@ $(BUILD)/replay/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIB)
 deps:
 	@if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi; \
 	missing=""; for p in build-essential pkg-config clang libpcap-dev libzstd-dev zstd liblmdb-dev \
-	    lmdb-utils libarchive-dev libjansson-dev libcriterion-dev tcpdump tshark python3; do \
+	    lmdb-utils libarchive-dev libjansson-dev libcriterion-dev tcpdump tshark python3 time; do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
@@ -95,9 +101,16 @@ fuzz-replay: $(FUZZ_REPLAY)
 	  $$t tests/fuzz/corpus/$$n || exit 1; done
 
 e2e: $(TAPVAULT) $(GEN)
-	@TAPVAULT=$(abspath $(TAPVAULT)) GEN=$(abspath $(GEN)) sh tests/e2e/run.sh
+	@TAPVAULT=$(abspath $(TAPVAULT)) GEN=$(abspath $(GEN)) bash tests/e2e/run.sh
 
-test: all unit fuzz-replay e2e
+# test and run install their own dependencies first (a fresh machine needs
+# nothing else); check is the same without the apt-get step.
+test:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory check
+
+check: all
+	@$(MAKE) --no-print-directory unit fuzz-replay e2e
 
 # libFuzzer builds (clang); FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 60
@@ -113,9 +126,11 @@ fuzz: $(FUZZ_BIN)
 	    2>&1 | tail -n 12; done
 
 bench: $(TAPVAULT) $(GEN)
-	sh tests/bench/bench.sh
+	bash tests/bench/bench.sh
 
-run: $(TAPVAULT)
+run:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
 	./$(TAPVAULT) demo
 
 install: $(TAPVAULT)

@@ -52,7 +52,10 @@ void idx_post_free(idx_post *p); /* accepts NULL */
 /* Adds the values of one packet (addresses, port+proto, proto, 5-tuple, VNI). */
 void idx_post_add(idx_post *p, uint64_t ts_ns, const tv_tunmeta *tun, const tv_l3info *info);
 void idx_post_reset(idx_post *p);
-size_t idx_post_count(const idx_post *p);
+size_t idx_post_count(const idx_post *p); /* distinct values collected */
+/* 0, or TV_E_NOMEM once an add could not grow the set (sticky until reset).
+ * idx_commit refuses such a set: missing postings would hide packets. */
+int idx_post_error(const idx_post *p);
 
 /* Progress of one source file: identity (ingest_file_src_identity) and how
  * many of its packets (by ordinal) are in committed chunks. */
@@ -66,6 +69,11 @@ typedef struct idx_source_mark {
  * postings (posts[i] belongs to metas[i]), the source marks, and the
  * counter deltas (added to the stored totals; may be NULL).  Call only after
  * the chunks are durable in their segment (store_segs_sync).
+ * posts may be NULL, and posts[i] may be NULL (a chunk without postings).
+ * Source marks keep the larger of the stored and the given packets_done.
+ * A chunk id that is already indexed fails the whole batch with
+ * TV_E_EXISTS; first_ts > last_ts fails it with TV_E_RANGE; a full map is
+ * TV_E_FULL.  Nothing is written on error.
  */
 int idx_commit(idx *x, const store_chunk_meta *metas, idx_post *const *posts, size_t n,
                const idx_source_mark *marks, size_t nmarks, const tv_counters *delta);
@@ -83,11 +91,14 @@ int idx_chunk_last(idx *x, store_chunk_meta *meta);
 int idx_segment_end(idx *x, uint32_t segment, uint64_t *end);
 int idx_chunk_get(idx *x, uint64_t chunk_id, store_chunk_meta *meta);
 
-/* Visits every chunk in id order; cb returning non-zero stops with that value. */
+/* Visits every chunk in id order inside one read transaction; cb returning
+ * non-zero stops with that value.  cb may call idx_chunk_get and the other
+ * read functions (the environment is opened MDB_NOTLS), not idx_commit. */
 typedef int (*idx_chunk_cb)(void *ctx, const store_chunk_meta *meta);
 int idx_chunk_foreach(idx *x, idx_chunk_cb cb, void *ctx);
 
-/* Totals over all chunks (for stats). */
+/* Totals over all chunks (for stats), from running totals kept in meta:
+ * no scan of the chunks.  first_ts/last_ts are 0 when the index is empty. */
 typedef struct idx_totals {
 	uint64_t chunks, packets, orig_bytes, raw_bytes, comp_bytes, postings;
 	uint64_t first_ts, last_ts;
@@ -131,10 +142,14 @@ bool idx_expr_match(const idx_expr *e, uint64_t ts_ns, const tv_tunmeta *tun,
                     const tv_l3info *info);
 
 /* The time bounds the expression implies for every match, [lo, hi] in ns
- * (0 and UINT64_MAX when unbounded). */
+ * (0 and UINT64_MAX when unbounded; lo > hi when no time can match, e.g.
+ * "before 0" or "after T and before T"). */
 void idx_expr_time_bounds(const idx_expr *e, uint64_t *lo, uint64_t *hi);
 
-/* Writes a normalised text form (for logs, manifests, custody). */
+/* Writes a normalised text form (for logs, manifests, custody): keywords
+ * lower case, one space, parentheses only where precedence needs them,
+ * proto 6/17/1/58 as tcp/udp/icmp/icmp6, times as RFC 3339 UTC with ns.
+ * Parsing the result gives the same expression.  Truncated to cap - 1. */
 void idx_expr_format(const idx_expr *e, char *buf, size_t cap);
 
 /* RFC 3339, unix seconds (with fraction), or "N{s,m,h,d} ago". */
@@ -154,8 +169,8 @@ typedef struct idx_plan_stats {
  * Turns an expression into the sorted, de-duplicated list of chunk ids that
  * can hold a match (postings bounded by the expression's time range; and =
  * intersection, or = union, not = every chunk in the time range).  *ids is
- * malloc'd; caller frees.  Runs in its own read transaction: never blocks a
- * writer.
+ * malloc'd; caller frees (it may be NULL when *n is 0).  Runs in its own
+ * read transaction: never blocks a writer.  st may be NULL.
  */
 int idx_plan(idx *x, const idx_expr *e, uint64_t **ids, size_t *n, idx_plan_stats *st);
 

@@ -76,33 +76,67 @@ int ingest_parse_inner(const uint8_t *frame, uint32_t caplen, tv_l3info *info);
  * preallocated slab with a hard cap; when it is full the table emits its
  * entries early (counted in flow.early_flushes) instead of growing, so the
  * records of a flow still sum to its totals.
+ *
+ * Windows are [w, w + interval) with w a multiple of the interval (UTC).
+ * At most two windows are open: the newest one a packet fell in, and the
+ * one before it.  A window closes (its records are emitted) when a packet
+ * two windows later arrives, or when ingest_flowtab_advance() passes its
+ * end plus INGEST_FLOWTAB_GRACE seconds.  A packet for a window that has
+ * already closed is counted in a new entry for that window, emitted at the
+ * next close: such a flow then has two records for one window, which sum
+ * to its totals.  Likewise an early flush can split a flow's window into
+ * several records.  Later IP fragments that the decapsulator could not
+ * attribute (has_ports == 0) are counted in the flow with ports 0 for
+ * their address pair and protocol.  The details are in flowtab.c.
  */
 
 typedef struct ingest_flowtab ingest_flowtab;
 
+/* Seconds after a window's end during which ingest_flowtab_advance() still
+ * keeps it open for packets that arrive late (mirror and capture queues). */
+#define INGEST_FLOWTAB_GRACE 5
+/* Records handed to the emit callback per call, at most. */
+#define INGEST_FLOWTAB_BATCH 4096
+/* Largest accepted max_flows. */
+#define INGEST_FLOWTAB_MAX_FLOWS (1u << 28)
+
 typedef struct ingest_flowtab_cfg {
-	uint32_t interval;  /* aggregation window in seconds: 600 (default) or 60 */
+	uint32_t interval;  /* aggregation window in seconds: 600 (default) or 60;
+	                     * any value in 1..86400 is accepted */
 	uint32_t max_flows; /* hard cap on live entries; default 262144 */
+	uint64_t hash_seed; /* 0 (default): seeded from getrandom(); other: fixed
+	                     * seed (tests, reproducible profiling).  Output order
+	                     * never depends on the seed. */
 } ingest_flowtab_cfg;
 
 void ingest_flowtab_cfg_default(ingest_flowtab_cfg *cfg);
 
-/* Receives finished records in batches; recs valid only during the call. */
+/* Receives finished records in batches of at most INGEST_FLOWTAB_BATCH;
+ * recs is valid only during the call.  Within a batch, records are ordered
+ * by window, then by the order their flows were first seen in it.  The
+ * callback must not call back into the same table. */
 typedef void (*ingest_flow_emit)(void *ctx, const tv_flowrec *recs, size_t n);
 
+/* cfg NULL means defaults.  emit may be NULL (records are counted, then
+ * dropped).  ctr is owned by the caller and must outlive the table; NULL
+ * means the table keeps its own.  Returns 0, TV_E_RANGE for a bad cfg or
+ * TV_E_NOMEM. */
 int ingest_flowtab_new(const ingest_flowtab_cfg *cfg, ingest_flow_emit emit, void *ctx,
                        tv_counters *ctr, ingest_flowtab **out);
 void ingest_flowtab_free(ingest_flowtab *ft); /* accepts NULL; does not emit */
 /* Counts one packet (packets without IP are counted in flow.skipped_not_ip).
- * A packet whose window is later than open windows first closes those. */
+ * A packet two windows later than the oldest open window first closes it.
+ * Never allocates. */
 void ingest_flowtab_add(ingest_flowtab *ft, const tv_pkt *pkt);
-/* Emits every window that ended at or before now_ns (live sources call it
- * on a timer; file sources rely on packet time). */
+/* Emits every window that ended at or before now_ns - INGEST_FLOWTAB_GRACE
+ * seconds (live sources call it on a timer; file sources rely on packet
+ * time). */
 void ingest_flowtab_advance(ingest_flowtab *ft, uint64_t now_ns);
-/* Emits everything still open (shutdown). */
+/* Emits everything still open (shutdown). Not counted as an early flush. */
 void ingest_flowtab_flush(ingest_flowtab *ft);
+/* Live entries (flow-windows) in the table. */
 size_t ingest_flowtab_active(const ingest_flowtab *ft);
-/* Bytes held by the table (slab + hash), fixed after creation. */
+/* Bytes held by the table (slab + hash + emit buffer), fixed after creation. */
 size_t ingest_flowtab_memory(const ingest_flowtab *ft);
 
 /* ---------------------------------------------------------------------

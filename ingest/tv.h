@@ -220,7 +220,12 @@ typedef struct tv_flowrec {
 	X(STORE_DROPPED,        "store.dropped") \
 	X(FLOW_RECORDS,         "flow.records") \
 	X(FLOW_EARLY_FLUSH,     "flow.early_flushes") \
-	X(FLOW_NO_IP,           "flow.skipped_not_ip")
+	X(FLOW_NO_IP,           "flow.skipped_not_ip") \
+	X(SRC_LINK_TRUNC,       "source.link_header_truncated") \
+	X(SRC_LINK_PROTO,       "source.unsupported_link_protocol") \
+	X(DECAP_IPV6_BAD_HDR,   "decap.ipv6.bad_header") \
+	X(DECAP_IPV6_BAD_LEN,   "decap.ipv6.bad_length") \
+	X(DECAP_FAILED,         "decap.failed")
 
 enum tv_counter {
 #define TV_CTR_ENUM(id, name) TV_CTR_##id,

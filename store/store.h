@@ -20,6 +20,16 @@
 #define STORE_CHUNK_HDR_LEN 96
 #define STORE_SEG_HDR_LEN 64
 
+/* Limits and fixed sizes of format version 1 (FORMAT.md "Limits"). */
+#define STORE_FORMAT_VERSION 1
+#define STORE_MAX_RAW (64u << 20)  /* payload bytes of one chunk */
+#define STORE_MAX_CAPLEN 262144u   /* frame bytes of one record */
+#define STORE_MAX_CTX 65535u       /* context table entries of one chunk */
+#define STORE_CTX_LEN 48           /* bytes of one context table entry */
+#define STORE_REC_HDR_LEN 20       /* bytes of a record before its frame */
+#define STORE_MAX_TAG 4096u        /* bytes of a chunk's producer tag */
+#define STORE_TAG_HDR_LEN 4        /* the u32 tag length that starts every payload */
+
 /* What the index keeps about each chunk (see FORMAT.md "chunk header"). */
 typedef struct store_chunk_meta {
 	uint64_t chunk_id;
@@ -50,20 +60,36 @@ typedef struct store_builder store_builder;
 int store_builder_new(const store_builder_cfg *cfg, store_builder **out);
 void store_builder_free(store_builder *b); /* accepts NULL */
 
-/* Appends one packet (copies frame, caplen bytes).  Returns 0, or TV_E_FULL
- * when it would not fit (payload limit or 65535 contexts): seal first.
- * A packet larger than raw_target is accepted into an empty builder. */
+/* Appends one packet (copies frame, caplen bytes; no allocation once the
+ * buffers have grown to a chunk's size).  Returns 0; TV_E_FULL when the
+ * builder is not empty and the packet would take the payload (context table
+ * + records) past raw_target, or a new context would be the 65536th: seal,
+ * then add it again.  A packet larger than raw_target is accepted into an
+ * empty builder.  TV_E_RANGE when caplen > STORE_MAX_CAPLEN or frame is NULL
+ * with caplen > 0; TV_E_NOMEM.  On any error the builder is unchanged. */
 int store_builder_add(store_builder *b, const tv_pkt *pkt);
-/* true once the payload has reached raw_target. */
+/* true once the payload has reached raw_target (no further packet fits);
+ * usually add's TV_E_FULL comes first. */
 bool store_builder_full(const store_builder *b);
 uint32_t store_builder_count(const store_builder *b);
 uint64_t store_builder_first_ts(const store_builder *b); /* smallest ts so far */
 
 /*
+ * Sets the producer tag of the chunk being built: opaque bytes (at most
+ * STORE_MAX_TAG) stored at the start of the payload and handed back by
+ * store_reader_tag().  The vault keeps its source marks there so that a
+ * chunk recovered after a crash still says which file packets it holds.
+ * Cleared by seal and reset.  TV_E_RANGE when too long.
+ */
+int store_builder_set_tag(store_builder *b, const uint8_t *tag, uint32_t len);
+
+/*
  * Seals what was added into one chunk: records are ordered by timestamp
  * (stable, so equal times keep arrival order), compressed, hashed.
  * *chunk and *len point into b and stay valid until the next add, seal or reset.
- * meta is filled except segment and offset.  The builder is left empty.
+ * meta (may be NULL) is filled except segment and offset (zero).  The builder
+ * is left empty.  TV_E_RANGE when the builder is empty; on TV_E_ZSTD or
+ * TV_E_NOMEM the packets stay in the builder.
  */
 int store_builder_seal(store_builder *b, uint64_t chunk_id, const uint8_t **chunk,
                        size_t *len, store_chunk_meta *meta);
@@ -100,19 +126,26 @@ void store_reader_free(store_reader *r); /* accepts NULL */
  */
 int store_reader_load(store_reader *r, const uint8_t *chunk, size_t len, bool verify_hash,
                       store_chunk_meta *meta);
-/* Parses only the fixed header (no hash, no decompression). */
+/* Parses only the fixed header (no hash, no decompression): magic, version,
+ * header CRC, reserved flags and the limits of FORMAT.md.  meta may be NULL;
+ * meta->length is 96 + comp_len, segment and offset are zero. */
 int store_chunk_header_parse(const uint8_t *hdr, size_t len, store_chunk_meta *meta);
 
 uint32_t store_reader_count(const store_reader *r);
-/* Record i of the loaded chunk, 0 <= i < count; valid until the next load. */
+/* The producer tag of the loaded chunk (may be empty); valid until the next load. */
+const uint8_t *store_reader_tag(const store_reader *r, uint32_t *len);
+/* Record i of the loaded chunk, 0 <= i < count (else *rec is zeroed);
+ * rec's pointers are valid until the next load or free. */
 void store_reader_get(const store_reader *r, uint32_t i, store_rec *rec);
 
 /* --------------------------------------------------------------- segments */
 
 typedef struct store_segs_cfg {
 	uint64_t segment_size; /* rotate after this many bytes; default 1 GiB */
-	bool writable;
-	bool sync;             /* fdatasync after each append batch; default true */
+	bool writable;         /* default false */
+	bool sync;             /* default true; false makes store_segs_sync and the
+	                        * syncs at segment creation no-ops (tests, benches);
+	                        * truncate and remove always sync */
 } store_segs_cfg;
 
 void store_segs_cfg_default(store_segs_cfg *cfg);
@@ -120,19 +153,29 @@ void store_segs_cfg_default(store_segs_cfg *cfg);
 typedef struct store_segs store_segs;
 
 /*
- * Opens DIR/segments (created 0700 when writable).  store_uuid (16 bytes)
- * is written into new segment headers and checked in existing ones.
- * Segment files are created 0600.
+ * Opens DIR/segments (created 0700 when writable; DIR itself must exist,
+ * else ENOENT).  store_uuid (16 bytes) is written into new segment headers
+ * and checked in existing ones (TV_E_CORRUPT when it differs); it may be
+ * NULL only when not writable, to skip the check.  Segment files are
+ * created 0600, all descriptors O_CLOEXEC.
+ *
+ * Writable: the newest segment's header is checked and, when the file is
+ * shorter than its header (crash at creation), rewritten.  Read-only: never
+ * writes or creates anything; a missing DIR/segments is an empty store.
+ * A handle is used by one thread at a time.
  */
 int store_segs_open(const char *dir, const uint8_t store_uuid[16], const store_segs_cfg *cfg,
                     store_segs **out);
 void store_segs_close(store_segs *s); /* accepts NULL */
 
 /* Appends one sealed chunk to the newest segment (a new one is started when
- * the newest has reached segment_size, or none exists).  Not yet durable. */
+ * the newest has reached segment_size, or none exists; numbers are never
+ * reused while the handle is open).  Not yet durable.  EROFS when the handle
+ * is read-only.  On a failed write the partial chunk is cut off again. */
 int store_segs_append(store_segs *s, const uint8_t *chunk, size_t len, uint32_t *segment,
                       uint64_t *offset);
-/* fdatasync of the segment(s) written since the last sync. */
+/* fdatasync of the segment(s) written since the last sync (a segment left by
+ * rotation is synced when the next one is started). */
 int store_segs_sync(store_segs *s);
 
 /* Reads len bytes at (segment, offset) into buf.  TV_E_TRUNCATED when the
@@ -143,25 +186,36 @@ int store_segs_read(store_segs *s, uint32_t segment, uint64_t offset, uint32_t l
 int store_segs_list(store_segs *s, uint32_t **ids, size_t *n);
 /* Size in bytes of one segment file, or of all (segment == 0). */
 int store_segs_size(store_segs *s, uint32_t segment, uint64_t *bytes);
-/* Newest segment number, 0 if none. */
+/* Newest segment number, 0 if none (as of open, or this handle's own
+ * appends and removals: a read-only handle does not see later rotations). */
 uint32_t store_segs_newest(const store_segs *s);
 
 typedef int (*store_scan_cb)(void *ctx, const store_chunk_meta *meta, const uint8_t *chunk,
                              size_t len);
 
 /*
- * Recovery scan: reads whole chunks of `segment` from `offset` on.  Each
- * chunk that is complete and verifies (header, hash, decompression) is
- * passed to cb, in order; cb returning non-zero stops the scan with that
- * value.  The scan stops at the first chunk that is incomplete or fails,
- * and reports in *valid_end the offset just past the last good chunk and in
- * *torn the bytes after it.  Nothing is changed on disk.
+ * Recovery scan: reads whole chunks of `segment` from `offset` on (an offset
+ * below 64, e.g. 0, means the first chunk).  Each chunk that is complete and
+ * verifies (store_reader_load with the hash) is passed to cb, in order, with
+ * meta->segment and meta->offset set; chunk is borrowed until cb returns.
+ * cb may be NULL.  The scan stops at the first chunk that is incomplete or
+ * fails, and returns 0 with *valid_end = the offset just past the last good
+ * chunk (offset itself, or 64, when none) and *torn = file size - *valid_end.
+ * A file shorter than its header gives *valid_end 0, *torn its size.
+ * cb returning non-zero stops the scan with that value, *valid_end = the
+ * offset of the chunk cb refused, *torn 0.  TV_E_VERSION when a chunk of a
+ * newer format is met (never cut it; *valid_end and *torn as above);
+ * TV_E_TRUNCATED when offset is past the end of the file (*valid_end = size);
+ * an errno for I/O errors.  Nothing is changed on disk.
  */
 int store_segs_scan(store_segs *s, uint32_t segment, uint64_t offset, store_scan_cb cb,
                     void *ctx, uint64_t *valid_end, uint64_t *torn);
-/* Cuts a segment at offset (the torn tail) and syncs it. */
+/* Cuts a segment at offset (the torn tail) and fsyncs it.  offset is 0 or
+ * 64..size, else TV_E_RANGE; cutting the write segment to 0 rewrites its
+ * header.  EROFS when read-only. */
 int store_segs_truncate(store_segs *s, uint32_t segment, uint64_t offset);
-/* Deletes one segment file (retention). */
+/* Deletes one segment file (retention) and fsyncs the directory.  ENOENT
+ * when it is not there; EROFS when read-only. */
 int store_segs_remove(store_segs *s, uint32_t segment);
 
 #endif

@@ -2257,7 +2257,15 @@ static double parse_dbl(const char *opt, const char *s, double lo, double hi)
 	return v;
 }
 
+/* Built twice: as the tv-gen program, and (-DTVGEN_LIB) into tapvault for
+ * `tapvault demo`, which runs it in a child process (it keeps global state
+ * and exits on error). */
+#ifdef TVGEN_LIB
+int tvgen_main(int argc, char **argv);
+int tvgen_main(int argc, char **argv)
+#else
 int main(int argc, char **argv)
+#endif
 {
 	C.seed = 1;
 	C.nvnis = 4;

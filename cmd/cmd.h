@@ -1,0 +1,71 @@
+/*
+ * cmd.h — what the subcommands of the tapvault program share.  Only cmd/
+ * includes it.  cmd/ parses argv, wires the modules together, prints, and
+ * owns the exit codes:
+ */
+#ifndef CMD_H
+#define CMD_H
+
+#include "../ingest/tv.h"
+
+#include <stdio.h>
+
+enum {
+	EXIT_OK = 0,       /* success */
+	EXIT_FOUND = 1,    /* the job ran and found what --fail-on names, or verify found damage */
+	EXIT_USAGE = 2,    /* bad usage or bad input */
+	EXIT_FAILURE = 3,  /* the job failed (I/O, full disk, locked store, ...) */
+};
+
+/* Global flags parsed before the subcommand and by every subcommand. */
+typedef struct cmd_globals {
+	int verbose; /* -v, counted */
+	int quiet;   /* -q */
+} cmd_globals;
+
+extern cmd_globals g_cmd; /* the one global: set once by main */
+
+int cmd_ingest(int argc, char **argv);
+int cmd_query(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+/* Prints "tapvault CMD: " + message to stderr. */
+void cmd_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cmd_note(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* "64M", "1.5GiB", "1g", "4096" -> bytes. 0 on success. */
+int cmd_parse_size(const char *s, uint64_t *out);
+/* "30s", "10m", "7d", "2h" or plain seconds -> seconds. */
+int cmd_parse_duration(const char *s, uint64_t *out);
+/* Integer in [lo, hi]. */
+int cmd_parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
+
+/* Human sizes: "1.23 GiB". */
+void cmd_fmt_bytes(uint64_t n, char *buf, size_t cap);
+
+/* Wall clock in ns (CLOCK_REALTIME) and monotonic ns. */
+uint64_t cmd_now_ns(void);
+uint64_t cmd_mono_ns(void);
+
+/* A progress line on stderr, only when it is a terminal and not -q. */
+typedef struct cmd_progress {
+	int enabled;
+	uint64_t start, last;
+	int drawn;
+} cmd_progress;
+
+void cmd_progress_init(cmd_progress *p);
+/* Redraws at most 4 times a second. total may be 0 (unknown). */
+void cmd_progress_update(cmd_progress *p, const char *what, uint64_t done, uint64_t total,
+                         uint64_t items, const char *unit);
+void cmd_progress_end(cmd_progress *p);
+
+/* Prints the counters that are non-zero, one "name value" per line. */
+void cmd_print_counters(FILE *f, const tv_counters *c, const char *indent);
+
+/* Joins argv[first..argc) with single spaces into a malloc'd string. */
+char *cmd_join_args(int argc, char **argv, int first);
+
+#endif

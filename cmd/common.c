@@ -1,0 +1,211 @@
+/*
+ * common.c — parsing of sizes and durations, messages, progress lines.
+ */
+#include "cmd.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+cmd_globals g_cmd;
+
+static void vmsg(const char *kind, const char *cmd, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "tapvault%s%s: %s", cmd ? " " : "", cmd ? cmd : "", kind);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void cmd_err(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg("", cmd, fmt, ap);
+	va_end(ap);
+}
+
+void cmd_note(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	if (g_cmd.quiet)
+		return;
+	va_start(ap, fmt);
+	vmsg("", cmd, fmt, ap);
+	va_end(ap);
+}
+
+int cmd_parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	if (!s || !*s || *s == '-' || *s == '+')
+		return TV_E_SYNTAX;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return TV_E_SYNTAX;
+	if (v < lo || v > hi)
+		return TV_E_RANGE;
+	*out = v;
+	return 0;
+}
+
+int cmd_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	double v;
+	uint64_t mul = 1;
+	if (!s || !*s || *s == '-')
+		return TV_E_SYNTAX;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return TV_E_SYNTAX;
+	if (*end) {
+		char u = (char)(*end | 0x20);
+		switch (u) {
+		case 'k': mul = 1ull << 10; break;
+		case 'm': mul = 1ull << 20; break;
+		case 'g': mul = 1ull << 30; break;
+		case 't': mul = 1ull << 40; break;
+		case 'b': mul = 1; break;
+		default: return TV_E_SYNTAX;
+		}
+		end++;
+		if (*end && strcasecmp(end, "ib") != 0 && strcasecmp(end, "b") != 0)
+			return TV_E_SYNTAX;
+	}
+	if (v * (double)mul > 1.8e19)
+		return TV_E_RANGE;
+	*out = (uint64_t)(v * (double)mul);
+	return 0;
+}
+
+int cmd_parse_duration(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mul = 1;
+	if (!s || !*s || *s == '-')
+		return TV_E_SYNTAX;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return TV_E_SYNTAX;
+	if (*end) {
+		switch (*end) {
+		case 's': mul = 1; break;
+		case 'm': mul = 60; break;
+		case 'h': mul = 3600; break;
+		case 'd': mul = 86400; break;
+		case 'w': mul = 7 * 86400; break;
+		default: return TV_E_SYNTAX;
+		}
+		if (end[1])
+			return TV_E_SYNTAX;
+	}
+	*out = v * mul;
+	return 0;
+}
+
+void cmd_fmt_bytes(uint64_t n, char *buf, size_t cap)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	int u = 0;
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, cap, "%llu B", (unsigned long long)n);
+	else
+		snprintf(buf, cap, "%.2f %s", v, units[u]);
+}
+
+uint64_t cmd_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t cmd_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void cmd_progress_init(cmd_progress *p)
+{
+	memset(p, 0, sizeof *p);
+	p->enabled = !g_cmd.quiet && isatty(STDERR_FILENO);
+	p->start = p->last = cmd_mono_ns();
+}
+
+void cmd_progress_update(cmd_progress *p, const char *what, uint64_t done, uint64_t total,
+                         uint64_t items, const char *unit)
+{
+	uint64_t now;
+	double secs, rate;
+	char d[32], t[32], eta[32] = "";
+	if (!p->enabled)
+		return;
+	now = cmd_mono_ns();
+	if (now - p->last < 250000000ull)
+		return;
+	p->last = now;
+	secs = (double)(now - p->start) / 1e9;
+	rate = secs > 0 ? (double)items / secs : 0;
+	cmd_fmt_bytes(done, d, sizeof d);
+	if (total > 0 && done > 0 && done <= total) {
+		double left = secs * (double)(total - done) / (double)done;
+		cmd_fmt_bytes(total, t, sizeof t);
+		snprintf(eta, sizeof eta, " ETA %d:%02d", (int)left / 60, (int)left % 60);
+		fprintf(stderr, "\r%s %s / %s (%3.0f%%) %.0f %s/s%s   ", what, d, t,
+		        100.0 * (double)done / (double)total, rate, unit, eta);
+	} else {
+		fprintf(stderr, "\r%s %s %.0f %s/s   ", what, d, rate, unit);
+	}
+	p->drawn = 1;
+}
+
+void cmd_progress_end(cmd_progress *p)
+{
+	if (p->enabled && p->drawn)
+		fprintf(stderr, "\r\033[K");
+	p->drawn = 0;
+}
+
+void cmd_print_counters(FILE *f, const tv_counters *c, const char *indent)
+{
+	int i;
+	for (i = 0; i < TV_CTR__COUNT; i++)
+		if (c->v[i])
+			fprintf(f, "%s%-36s %llu\n", indent, tv_counter_name(i),
+			        (unsigned long long)c->v[i]);
+}
+
+char *cmd_join_args(int argc, char **argv, int first)
+{
+	size_t len = 1;
+	int i;
+	char *s;
+	for (i = first; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	s = malloc(len);
+	if (!s)
+		return NULL;
+	s[0] = '\0';
+	for (i = first; i < argc; i++) {
+		if (i > first)
+			strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return s;
+}

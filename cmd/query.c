@@ -1,0 +1,382 @@
+/*
+ * query.c — `tapvault query`: packets out of one or more stores.
+ */
+#include "cmd.h"
+#include "../ingest/ingest.h"
+#include "../index/vault.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pcap/pcap.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum qfmt { QF_PCAP, QF_TEXT, QF_JSON, QF_COUNT };
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: tapvault query -s STORE [-s STORE ...] [EXPR ...] [-w FILE|-]\n"
+	        "                      [--format pcap|text|json|count] [--bpf FILTER]\n"
+	        "       tapvault query --help\n"
+	        "\n"
+	        "Prints or writes every stored packet that matches EXPR, in timestamp order,\n"
+	        "merging several stores by time.  Only chunks that can hold a match are read.\n"
+	        "\n"
+	        "options:\n"
+	        "  -s, --store DIR     a store to read; repeat to merge several\n"
+	        "  -w, --write FILE    write a pcap file (Ethernet, nanosecond timestamps) that\n"
+	        "                      Wireshark and tcpdump read; '-' writes it to stdout\n"
+	        "  -f, --format F      pcap, text (one tcpdump-like line per packet, with VNI),\n"
+	        "                      json (one object per line), or count; default text, or\n"
+	        "                      pcap with -w\n"
+	        "      --bpf FILTER    narrow further with a libpcap filter on the inner frame\n"
+	        "      --verify        check each chunk's SHA-256 while reading\n"
+	        "  -c, --count-max N   stop after N packets\n"
+	        "  -v, --verbose       print plan statistics on stderr\n"
+	        "  -h, --help          this help\n"
+	        "\n"
+	        "EXPR (words are joined; quote it or not):\n"
+	        "  host A | src host A | dst host A     IPv4 or IPv6 address\n"
+	        "  net CIDR | src net CIDR | dst net CIDR\n"
+	        "  port N | src port N | dst port N | portrange N-M\n"
+	        "  tcp | udp | icmp | icmp6 | ip | ip6 | proto N|NAME\n"
+	        "  vni N                                 VXLAN/GENEVE network identifier\n"
+	        "  after T | before T                    T: RFC 3339, unix seconds, or '10m ago'\n"
+	        "  EXPR and EXPR | EXPR or EXPR | not EXPR | ( EXPR )   (also && || !)\n"
+	        "\n"
+	        "examples:\n"
+	        "  tapvault query -s /var/lib/tapvault 'host 10.0.3.7 and port 22' -w ssh.pcap\n"
+	        "  tapvault query -s S 'vni 42 and after 2026-11-27T14:00:00Z and before 14:05' \n"
+	        "  ssh target tapvault query -s S host 10.0.3.7 -w - | wireshark -k -i -\n");
+}
+
+struct qout {
+	enum qfmt fmt;
+	FILE *f;
+	struct bpf_program bpf;
+	int use_bpf;
+	uint64_t max, n;
+};
+
+static void write_pcap_header(FILE *f)
+{
+	uint8_t h[24];
+	tv_put_le32(h, 0xa1b23c4d); /* nanosecond pcap */
+	tv_put_le16(h + 4, 2);
+	tv_put_le16(h + 6, 4);
+	tv_put_le32(h + 8, 0);
+	tv_put_le32(h + 12, 0);
+	tv_put_le32(h + 16, 262144);
+	tv_put_le32(h + 20, 1); /* LINKTYPE_ETHERNET */
+	fwrite(h, 1, sizeof h, f);
+}
+
+static const char *proto_name(uint8_t p)
+{
+	switch (p) {
+	case 1: return "ICMP";
+	case 6: return "TCP";
+	case 17: return "UDP";
+	case 58: return "ICMP6";
+	case 132: return "SCTP";
+	default: return NULL;
+	}
+}
+
+static void tcp_flag_text(uint8_t f, char buf[8])
+{
+	char *p = buf;
+	if (f & TV_TCP_FIN) *p++ = 'F';
+	if (f & TV_TCP_SYN) *p++ = 'S';
+	if (f & TV_TCP_RST) *p++ = 'R';
+	if (f & TV_TCP_PSH) *p++ = 'P';
+	if (f & TV_TCP_URG) *p++ = 'U';
+	if (f & TV_TCP_ACK) *p++ = '.';
+	*p = '\0';
+	if (p == buf)
+		strcpy(buf, "none");
+}
+
+static void print_text(FILE *f, const store_rec *r, const tv_l3info *in)
+{
+	char ts[48], s[TV_ADDR_STRLEN], d[TV_ADDR_STRLEN], fl[8];
+	const char *pn;
+	idx_time_format(r->ts_ns, ts, sizeof ts);
+	fprintf(f, "%s ", ts);
+	if (r->tun->vni != TV_VNI_NONE)
+		fprintf(f, "vni %u ", r->tun->vni);
+	if (in->l3 == 0) {
+		fprintf(f, "ethertype 0x%04x, length %u\n", in->ethertype, r->origlen);
+		return;
+	}
+	tv_addr_format(&in->key.src, s, sizeof s);
+	tv_addr_format(&in->key.dst, d, sizeof d);
+	pn = proto_name(in->key.proto);
+	fprintf(f, "%s ", in->l3 == 4 ? "IP" : "IP6");
+	if (in->has_ports)
+		fprintf(f, "%s.%u > %s.%u: ", s, in->key.sport, d, in->key.dport);
+	else
+		fprintf(f, "%s > %s: ", s, d);
+	if (pn)
+		fprintf(f, "%s", pn);
+	else
+		fprintf(f, "proto %u", in->key.proto);
+	if (in->key.proto == 6) {
+		tcp_flag_text(in->tcp_flags, fl);
+		fprintf(f, " [%s]", fl);
+	}
+	if (in->key.proto == 1 || in->key.proto == 58)
+		fprintf(f, " type %u code %u", in->icmp_type_code >> 8, in->icmp_type_code & 0xff);
+	fprintf(f, ", ip length %u", in->ip_len);
+	if (r->caplen < r->origlen)
+		fprintf(f, " (stored %u of %u bytes)", r->caplen, r->origlen);
+	fputc('\n', f);
+}
+
+static void print_json(FILE *f, const store_rec *r, const tv_l3info *in)
+{
+	char ts[48], s[TV_ADDR_STRLEN], d[TV_ADDR_STRLEN], o[TV_ADDR_STRLEN];
+	static const char *const tun[] = { "none", "vxlan", "geneve", "geneve+vxlan" };
+	idx_time_format(r->ts_ns, ts, sizeof ts);
+	fprintf(f, "{\"ts\":\"%s\",\"ts_ns\":%llu,\"tunnel\":\"%s\"", ts, (unsigned long long)r->ts_ns,
+	        r->tun->tunnel < 4 ? tun[r->tun->tunnel] : "?");
+	if (r->tun->vni != TV_VNI_NONE) {
+		tv_addr_format(&r->tun->outer_src, o, sizeof o);
+		fprintf(f, ",\"vni\":%u,\"outer_src\":\"%s\"", r->tun->vni, o);
+	}
+	if (r->tun->has_gwlb)
+		fprintf(f, ",\"gwlb_endpoint\":\"vpce-%016llx\",\"gwlb_attachment\":\"%016llx\",\"gwlb_cookie\":\"%08x\"",
+		        (unsigned long long)r->tun->gwlb_endpoint, (unsigned long long)r->tun->gwlb_attachment,
+		        r->tun->gwlb_cookie);
+	if (in->l3) {
+		tv_addr_format(&in->key.src, s, sizeof s);
+		tv_addr_format(&in->key.dst, d, sizeof d);
+		fprintf(f, ",\"ipver\":%u,\"src\":\"%s\",\"dst\":\"%s\",\"proto\":%u", in->l3, s, d, in->key.proto);
+		if (in->has_ports)
+			fprintf(f, ",\"sport\":%u,\"dport\":%u", in->key.sport, in->key.dport);
+		if (in->key.proto == 6)
+			fprintf(f, ",\"tcp_flags\":%u", in->tcp_flags);
+		fprintf(f, ",\"ip_len\":%u", in->ip_len);
+	} else {
+		fprintf(f, ",\"ethertype\":%u", in->ethertype);
+	}
+	fprintf(f, ",\"caplen\":%u,\"len\":%u", r->caplen, r->origlen);
+	if (r->flags & STORE_REC_DECAP_ERROR)
+		fprintf(f, ",\"decap_error\":true");
+	fprintf(f, "}\n");
+}
+
+static int on_packet(void *ctx, int store, const store_rec *r, const tv_l3info *in)
+{
+	struct qout *o = ctx;
+	(void)store;
+	if (o->use_bpf) {
+		struct pcap_pkthdr h;
+		memset(&h, 0, sizeof h);
+		h.caplen = r->caplen;
+		h.len = r->origlen;
+		if (!pcap_offline_filter(&o->bpf, &h, r->frame))
+			return 0;
+	}
+	o->n++;
+	switch (o->fmt) {
+	case QF_PCAP: {
+		uint8_t h[16];
+		tv_put_le32(h, (uint32_t)(r->ts_ns / 1000000000ull));
+		tv_put_le32(h + 4, (uint32_t)(r->ts_ns % 1000000000ull));
+		tv_put_le32(h + 8, r->caplen);
+		tv_put_le32(h + 12, r->origlen);
+		fwrite(h, 1, sizeof h, o->f);
+		fwrite(r->frame, 1, r->caplen, o->f);
+		break;
+	}
+	case QF_TEXT: print_text(o->f, r, in); break;
+	case QF_JSON: print_json(o->f, r, in); break;
+	case QF_COUNT: break;
+	}
+	if (ferror(o->f))
+		return TV_E_IO;
+	return (o->max && o->n >= o->max) ? 1 : 0;
+}
+
+static void show_expr_error(const char *text, const idx_expr_err *e)
+{
+	int i;
+	cmd_err("query", "bad expression: %s", e->msg);
+	fprintf(stderr, "  %s\n  ", text);
+	for (i = 0; i < e->pos; i++)
+		fputc(' ', stderr);
+	for (i = 0; i < (e->len > 0 ? e->len : 1); i++)
+		fputc('^', stderr);
+	fputc('\n', stderr);
+}
+
+static const struct option longopts[] = {
+	{ "store", required_argument, NULL, 's' },
+	{ "write", required_argument, NULL, 'w' },
+	{ "format", required_argument, NULL, 'f' },
+	{ "bpf", required_argument, NULL, 'b' },
+	{ "verify", no_argument, NULL, 'V' },
+	{ "count-max", required_argument, NULL, 'c' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+int cmd_query(int argc, char **argv)
+{
+	const char *stores[64];
+	int nstores = 0, c, i, rc, ret = EXIT_OK, fmt_given = 0;
+	const char *wfile = NULL, *bpf = NULL;
+	bool verify = false;
+	char *text = NULL;
+	idx_expr *e = NULL;
+	idx_expr_err perr;
+	idx_rstore rs[64];
+	int nopen = 0;
+	struct qout o;
+	idx_query_stats st;
+	char err[1024];
+	pcap_t *dead = NULL;
+	uint64_t val;
+
+	memset(&o, 0, sizeof o);
+	o.fmt = QF_TEXT;
+	optind = 0; /* 0: GNU getopt re-initialises (the demo calls several commands) */
+	while ((c = getopt_long(argc, argv, "s:w:f:c:vqh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (nstores == 64) {
+				cmd_err("query", "at most 64 stores");
+				return EXIT_USAGE;
+			}
+			stores[nstores++] = optarg;
+			break;
+		case 'w': wfile = optarg; break;
+		case 'f':
+			fmt_given = 1;
+			if (strcmp(optarg, "pcap") == 0) o.fmt = QF_PCAP;
+			else if (strcmp(optarg, "text") == 0) o.fmt = QF_TEXT;
+			else if (strcmp(optarg, "json") == 0) o.fmt = QF_JSON;
+			else if (strcmp(optarg, "count") == 0) o.fmt = QF_COUNT;
+			else {
+				cmd_err("query", "--format '%s': expected pcap, text, json or count", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'b': bpf = optarg; break;
+		case 'V': verify = true; break;
+		case 'c':
+			if (cmd_parse_uint(optarg, 1, UINT64_MAX, &val)) {
+				cmd_err("query", "--count-max '%s': expected a positive number", optarg);
+				return EXIT_USAGE;
+			}
+			o.max = val;
+			break;
+		case 'v': g_cmd.verbose++; break;
+		case 'q': g_cmd.quiet = 1; break;
+		case 'h': usage(stdout); return EXIT_OK;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (nstores == 0) {
+		cmd_err("query", "no store given: use -s DIR");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (wfile && !fmt_given)
+		o.fmt = QF_PCAP;
+	if (wfile && o.fmt != QF_PCAP) {
+		cmd_err("query", "-w writes pcap; use --format pcap (or leave --format out)");
+		return EXIT_USAGE;
+	}
+	text = cmd_join_args(argc, argv, optind);
+	if (!text)
+		return EXIT_FAILURE;
+	rc = idx_expr_parse(text, cmd_now_ns(), &e, &perr);
+	if (rc) {
+		show_expr_error(text, &perr);
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	if (bpf) {
+		dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 262144, PCAP_TSTAMP_PRECISION_NANO);
+		if (!dead || pcap_compile(dead, &o.bpf, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+			cmd_err("query", "--bpf '%s': %s", bpf, dead ? pcap_geterr(dead) : "libpcap failed");
+			ret = EXIT_USAGE;
+			goto out;
+		}
+		o.use_bpf = 1;
+	}
+	for (i = 0; i < nstores; i++) {
+		rc = idx_rstore_open(stores[i], &rs[nopen]);
+		if (rc) {
+			if (rc == TV_E_NOTFOUND)
+				cmd_err("query", "%s: not a tapvault store (no index/ inside)", stores[i]);
+			else
+				cmd_err("query", "%s: cannot open the store: %s", stores[i], tv_strerror(rc));
+			ret = EXIT_USAGE;
+			goto out;
+		}
+		nopen++;
+	}
+	if (o.fmt == QF_PCAP) {
+		if (!wfile || strcmp(wfile, "-") == 0) {
+			if (isatty(STDOUT_FILENO)) {
+				cmd_err("query", "refusing to write pcap to a terminal: use -w FILE, or pipe it");
+				ret = EXIT_USAGE;
+				goto out;
+			}
+			o.f = stdout;
+		} else {
+			o.f = fopen(wfile, "wb");
+			if (!o.f) {
+				cmd_err("query", "%s: cannot create: %s", wfile, strerror(errno));
+				ret = EXIT_FAILURE;
+				goto out;
+			}
+		}
+		write_pcap_header(o.f);
+	} else {
+		o.f = stdout;
+	}
+	rc = idx_query_run(rs, nopen, e, verify, on_packet, &o, &st, err, sizeof err);
+	if (rc < 0 || rc > 1) {
+		cmd_err("query", "%s", rc == TV_E_IO ? "write failed (disk full or closed pipe?)" : err);
+		ret = EXIT_FAILURE;
+	}
+	if (o.fmt == QF_COUNT)
+		printf("%llu\n", (unsigned long long)o.n);
+	if (o.f && o.f != stdout && fclose(o.f) != 0) {
+		cmd_err("query", "%s: write failed: %s", wfile, strerror(errno));
+		ret = EXIT_FAILURE;
+	} else if (o.f == stdout && fflush(stdout) != 0) {
+		ret = EXIT_FAILURE;
+	}
+	if (g_cmd.verbose) {
+		char ex[512];
+		idx_expr_format(e, ex, sizeof ex);
+		fprintf(stderr,
+		        "query: %s\nplan: %llu of %llu chunks planned (%llu index keys read); "
+		        "%llu chunks read (%llu bytes), %llu missing; %llu packets scanned, %llu matched, "
+		        "%llu written\n",
+		        ex, (unsigned long long)st.plan.chunks_planned,
+		        (unsigned long long)st.plan.chunks_total, (unsigned long long)st.plan.keys_read,
+		        (unsigned long long)st.chunks_read, (unsigned long long)st.bytes_read,
+		        (unsigned long long)st.chunks_missing, (unsigned long long)st.packets_scanned,
+		        (unsigned long long)st.packets_matched, (unsigned long long)o.n);
+	}
+out:
+	for (i = 0; i < nopen; i++)
+		idx_rstore_close(&rs[i]);
+	if (o.use_bpf)
+		pcap_freecode(&o.bpf);
+	if (dead)
+		pcap_close(dead);
+	idx_expr_free(e);
+	free(text);
+	return ret;
+}

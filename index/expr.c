@@ -1,0 +1,1131 @@
+/*
+ * expr.c — the query language: tokenizer, recursive-descent parser, AST,
+ * exact matcher, time parsing and formatting, time bounds, normal form.
+ *
+ *   expr    := or
+ *   or      := and { ("or" | "||") and }
+ *   and     := unary { ("and" | "&&") unary }
+ *   unary   := ("not" | "!") unary | "(" expr ")" | primitive
+ *   primitive := [dir] host ADDR | [dir] net CIDR | [dir] port N
+ *              | [dir] portrange N-M | dir ADDR
+ *              | tcp | udp | icmp | icmp6 | ip | ip6 | proto P
+ *              | vni N | vni none | after T | before T | eni ID (reserved)
+ *   dir     := src | dst | src or dst | src and dst
+ *
+ * Precedence not > and > or, as in C and most query languages (tcpdump
+ * gives and/or equal precedence; we do not, and say so in the docs).
+ * The AST is one allocation: a header and a node array sized by the number
+ * of tokens (every node consumes at least one token).
+ */
+#include "idx_int.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define NS_PER_S 1000000000ull
+
+/* ----------------------------------------------------------------- time */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era, yoe, doy, doe;
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	int64_t era, doe, yoe, doy, mp;
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Exactly n digits at s. */
+static bool digits_n(const char *s, int n, unsigned *v)
+{
+	int i;
+	*v = 0;
+	for (i = 0; i < n; i++) {
+		if (!is_digit(s[i]))
+			return false;
+		*v = *v * 10 + (unsigned)(s[i] - '0');
+	}
+	return true;
+}
+
+/* "." and 1 to 9 digits -> ns; *s advanced.  No fraction is fine. */
+static bool parse_frac(const char **s, uint64_t *ns)
+{
+	const char *p = *s;
+	int n = 0;
+	uint64_t v = 0;
+	*ns = 0;
+	if (*p != '.')
+		return true;
+	p++;
+	while (is_digit(*p)) {
+		if (++n > 9)
+			return false;
+		v = v * 10 + (uint64_t)(*p - '0');
+		p++;
+	}
+	if (n == 0)
+		return false;
+	while (n++ < 9)
+		v *= 10;
+	*ns = v;
+	*s = p;
+	return true;
+}
+
+static bool secs_to_ns(uint64_t secs, uint64_t frac, uint64_t *out)
+{
+	if (secs > (UINT64_MAX - frac) / NS_PER_S)
+		return false;
+	*out = secs * NS_PER_S + frac;
+	return true;
+}
+
+/* RFC 3339 date-time: 2026-11-27T14:00:00[.f]Z or ...+01:00 */
+static int parse_rfc3339(const char *s, uint64_t *out)
+{
+	unsigned y, mo, d, h, mi, sec, oh = 0, om = 0;
+	static const unsigned mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	uint64_t frac;
+	int64_t secs, off = 0;
+	bool leap;
+
+	if (!digits_n(s, 4, &y) || s[4] != '-' || !digits_n(s + 5, 2, &mo) || s[7] != '-' ||
+	    !digits_n(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+	    !digits_n(s + 11, 2, &h) || s[13] != ':' || !digits_n(s + 14, 2, &mi) ||
+	    s[16] != ':' || !digits_n(s + 17, 2, &sec))
+		return TV_E_SYNTAX;
+	s += 19;
+	if (!parse_frac(&s, &frac))
+		return TV_E_SYNTAX;
+	if (*s == 'Z' || *s == 'z') {
+		s++;
+	} else if (*s == '+' || *s == '-') {
+		int sign = *s == '-' ? -1 : 1;
+		if (!digits_n(s + 1, 2, &oh) || s[3] != ':' || !digits_n(s + 4, 2, &om) || oh > 23 ||
+		    om > 59)
+			return TV_E_SYNTAX;
+		off = sign * (int64_t)(oh * 3600 + om * 60);
+		s += 6;
+	} else {
+		return TV_E_SYNTAX;
+	}
+	if (*s)
+		return TV_E_SYNTAX;
+	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap) || h > 23 ||
+	    mi > 59 || sec > 60) /* 60: a leap second, counted as the next minute's :00 */
+		return TV_E_SYNTAX;
+	secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
+	if (secs < 0)
+		return TV_E_RANGE;
+	if (!secs_to_ns((uint64_t)secs, frac, out))
+		return TV_E_RANGE;
+	return 0;
+}
+
+static int unit_ns(const char *u, size_t n, uint64_t *ns)
+{
+	if (n != 1)
+		return TV_E_SYNTAX;
+	switch (u[0]) {
+	case 's': *ns = NS_PER_S; return 0;
+	case 'm': *ns = 60 * NS_PER_S; return 0;
+	case 'h': *ns = 3600 * NS_PER_S; return 0;
+	case 'd': *ns = 86400 * NS_PER_S; return 0;
+	default: return TV_E_SYNTAX;
+	}
+}
+
+int idx_time_parse(const char *s, uint64_t now_ns, uint64_t *out_ns)
+{
+	const char *p = s;
+	uint64_t v = 0, frac;
+	int n = 0;
+
+	if (!s || !*s)
+		return TV_E_SYNTAX;
+	if (strlen(s) >= 10 && s[4] == '-')
+		return parse_rfc3339(s, out_ns);
+
+	while (is_digit(*p)) {
+		if (++n > 19)
+			return TV_E_RANGE;
+		v = v * 10 + (uint64_t)(*p - '0');
+		p++;
+	}
+	if (n == 0)
+		return TV_E_SYNTAX;
+	if (*p == '.' || *p == '\0') {
+		/* unix seconds */
+		if (!parse_frac(&p, &frac) || *p)
+			return TV_E_SYNTAX;
+		return secs_to_ns(v, frac, out_ns) ? 0 : TV_E_RANGE;
+	}
+	/* "N u ago" or "Nu ago" */
+	{
+		const char *u;
+		size_t ul;
+		uint64_t un;
+		int rc;
+		while (*p == ' ')
+			p++;
+		u = p;
+		while (*p && *p != ' ')
+			p++;
+		ul = (size_t)(p - u);
+		if ((rc = unit_ns(u, ul, &un)) != 0)
+			return rc;
+		while (*p == ' ')
+			p++;
+		if (strncasecmp(p, "ago", 3) != 0 || p[3] != '\0')
+			return TV_E_SYNTAX;
+		if (v > now_ns / un)
+			return TV_E_RANGE;
+		*out_ns = now_ns - v * un;
+		return 0;
+	}
+}
+
+void idx_time_format(uint64_t ns, char *buf, size_t cap)
+{
+	uint64_t secs = ns / NS_PER_S;
+	unsigned frac = (unsigned)(ns % NS_PER_S), m, d;
+	int64_t y, days = (int64_t)(secs / 86400);
+	unsigned sod = (unsigned)(secs % 86400);
+	if (cap == 0)
+		return;
+	civil_from_days(days, &y, &m, &d);
+	snprintf(buf, cap, "%04lld-%02u-%02uT%02u:%02u:%02u.%09uZ", (long long)y, m, d, sod / 3600,
+	         sod / 60 % 60, sod % 60, frac);
+}
+
+/* ---------------------------------------------------------------- lexer */
+
+enum tok_type { TK_END, TK_WORD, TK_LP, TK_RP, TK_NOT, TK_AND, TK_OR, TK_BAD };
+
+typedef struct tok {
+	int type;
+	int pos, len;
+} tok;
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static bool is_special(char c)
+{
+	return c == '(' || c == ')' || c == '!' || c == '&' || c == '|';
+}
+
+static bool word_is(const char *s, const tok *t, const char *w)
+{
+	return t->type == TK_WORD && (size_t)t->len == strlen(w) &&
+	       strncasecmp(s + t->pos, w, (size_t)t->len) == 0;
+}
+
+static tok lex_at(const char *s, int pos)
+{
+	tok t;
+	while (is_space(s[pos]))
+		pos++;
+	t.pos = pos;
+	t.len = 1;
+	switch (s[pos]) {
+	case '\0': t.type = TK_END; t.len = 0; return t;
+	case '(': t.type = TK_LP; return t;
+	case ')': t.type = TK_RP; return t;
+	case '!': t.type = TK_NOT; return t;
+	case '&':
+	case '|':
+		if (s[pos + 1] == s[pos]) {
+			t.type = s[pos] == '&' ? TK_AND : TK_OR;
+			t.len = 2;
+		} else {
+			t.type = TK_BAD;
+		}
+		return t;
+	default: break;
+	}
+	while (s[pos + t.len] && !is_space(s[pos + t.len]) && !is_special(s[pos + t.len]))
+		t.len++;
+	t.type = TK_WORD;
+	if (word_is(s, &t, "and"))
+		t.type = TK_AND;
+	else if (word_is(s, &t, "or"))
+		t.type = TK_OR;
+	else if (word_is(s, &t, "not"))
+		t.type = TK_NOT;
+	return t;
+}
+
+/* --------------------------------------------------------------- parser */
+
+typedef struct parser {
+	const char *s;
+	uint64_t now;
+	tok cur, prev;
+	idx_expr *e;
+	int cap;
+	int depth;
+	idx_expr_err *err;
+} parser;
+
+static void advance(parser *p)
+{
+	p->prev = p->cur;
+	p->cur = lex_at(p->s, p->cur.pos + p->cur.len);
+}
+
+static tok peek(const parser *p, int k)
+{
+	tok t = p->cur;
+	while (k-- > 0 && t.type != TK_END)
+		t = lex_at(p->s, t.pos + t.len);
+	return t;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int fail_at(parser *p, const tok *t, const char *fmt, ...)
+{
+	va_list ap;
+	if (p->err) {
+		p->err->pos = t->pos;
+		p->err->len = t->len;
+		va_start(ap, fmt);
+		vsnprintf(p->err->msg, sizeof p->err->msg, fmt, ap);
+		va_end(ap);
+	}
+	return TV_E_SYNTAX;
+}
+
+/* Printable (shortened) text of a token for messages. */
+static const char *tok_text(const parser *p, const tok *t, char *buf, size_t cap)
+{
+	size_t n = (size_t)t->len;
+	if (t->type == TK_END)
+		return "end of expression";
+	if (n > 40)
+		n = 40;
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(buf, p->s + t->pos, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Copies a word into buf (NUL-terminated); false when it does not fit. */
+static bool tok_copy(const parser *p, const tok *t, char *buf, size_t cap)
+{
+	if (t->type != TK_WORD || (size_t)t->len >= cap)
+		return false;
+	memcpy(buf, p->s + t->pos, (size_t)t->len);
+	buf[t->len] = '\0';
+	return true;
+}
+
+static bool parse_uint(const char *s, size_t n, uint64_t max, uint64_t *v)
+{
+	size_t i;
+	*v = 0;
+	if (n == 0 || n > 10)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (!is_digit(s[i]))
+			return false;
+		*v = *v * 10 + (uint64_t)(s[i] - '0');
+	}
+	return *v <= max;
+}
+
+static int new_node(parser *p, int kind, int32_t *out)
+{
+	idx_xnode *nd;
+	if (p->e->n >= p->cap)
+		return TV_E_NOMEM; /* cannot happen: nodes <= tokens */
+	nd = &p->e->nodes[p->e->n];
+	memset(nd, 0, sizeof *nd);
+	nd->kind = (uint8_t)kind;
+	nd->child = nd->next = -1;
+	*out = p->e->n++;
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	uint8_t num;
+} proto_names[] = {
+	{ "icmp", 1 }, { "tcp", 6 }, { "udp", 17 }, { "gre", 47 }, { "esp", 50 },
+	{ "ah", 51 }, { "icmp6", 58 }, { "icmpv6", 58 }, { "sctp", 132 },
+};
+
+static bool proto_lookup(const parser *p, const tok *t, uint8_t *num)
+{
+	size_t i;
+	uint64_t v;
+	for (i = 0; i < sizeof proto_names / sizeof proto_names[0]; i++)
+		if (word_is(p->s, t, proto_names[i].name)) {
+			*num = proto_names[i].num;
+			return true;
+		}
+	if (t->type == TK_WORD && parse_uint(p->s + t->pos, (size_t)t->len, 255, &v)) {
+		*num = (uint8_t)v;
+		return true;
+	}
+	return false;
+}
+
+static const char *dir_name(int dir)
+{
+	switch (dir) {
+	case IDX_D_SRC: return "src ";
+	case IDX_D_DST: return "dst ";
+	case IDX_D_BOTH: return "src and dst ";
+	default: return "";
+	}
+}
+
+static int parse_host(parser *p, int dir, const tok *kw, int32_t *out)
+{
+	char buf[64], kb[48];
+	tv_addr a;
+	idx_xnode *nd;
+	int rc;
+	if (!tok_copy(p, &p->cur, buf, sizeof buf) || tv_addr_parse(buf, &a) != 0)
+		return fail_at(p, &p->cur, "expected an address after '%s'",
+		               kw ? tok_text(p, kw, kb, sizeof kb) : "host");
+	if ((rc = new_node(p, IDX_X_HOST, out)) != 0)
+		return rc;
+	nd = &p->e->nodes[*out];
+	nd->dir = (uint8_t)dir;
+	nd->addr = a;
+	advance(p);
+	return 0;
+}
+
+static int parse_net(parser *p, int dir, int32_t *out)
+{
+	char buf[80], tb[48];
+	char *slash;
+	tv_addr a;
+	uint64_t len;
+	unsigned plen, i;
+	bool v4;
+	idx_xnode *nd;
+	int rc;
+	tok t = p->cur;
+
+	if (!tok_copy(p, &t, buf, sizeof buf))
+		return fail_at(p, &t, "expected a network (ADDR/LEN) after 'net'");
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	if (tv_addr_parse(buf, &a) != 0)
+		return fail_at(p, &t, "expected a network (ADDR/LEN) after 'net'");
+	v4 = strchr(buf, ':') == NULL;
+	if (slash) {
+		if (!parse_uint(slash + 1, strlen(slash + 1), v4 ? 32 : 128, &len))
+			return fail_at(p, &t, "prefix length of '%s' must be 0-%d",
+			               tok_text(p, &t, tb, sizeof tb), v4 ? 32 : 128);
+	} else {
+		len = v4 ? 32 : 128;
+	}
+	plen = (unsigned)len + (v4 ? 96 : 0);
+	for (i = plen; i < 128; i++)
+		if (a.b[i / 8] & (0x80u >> (i % 8)))
+			return fail_at(p, &t, "non-network bits set in '%s'",
+			               tok_text(p, &t, tb, sizeof tb));
+	if ((rc = new_node(p, IDX_X_NET, out)) != 0)
+		return rc;
+	nd = &p->e->nodes[*out];
+	nd->dir = (uint8_t)dir;
+	nd->addr = a;
+	nd->plen = (uint8_t)plen;
+	nd->v4 = v4;
+	advance(p);
+	return 0;
+}
+
+static int parse_port(parser *p, int dir, bool range, int32_t *out)
+{
+	tok t = p->cur;
+	uint64_t lo, hi;
+	idx_xnode *nd;
+	int rc;
+	const char *w = p->s + t.pos;
+
+	if (!range) {
+		if (t.type != TK_WORD || !parse_uint(w, (size_t)t.len, 65535, &lo))
+			return fail_at(p, &t, "expected a port number (0-65535) after 'port'");
+		hi = lo;
+	} else {
+		const char *dash = t.type == TK_WORD ? memchr(w, '-', (size_t)t.len) : NULL;
+		if (!dash || !parse_uint(w, (size_t)(dash - w), 65535, &lo) ||
+		    !parse_uint(dash + 1, (size_t)(w + t.len - dash - 1), 65535, &hi))
+			return fail_at(p, &t, "expected a port range N-M (0-65535) after 'portrange'");
+		if (lo > hi)
+			return fail_at(p, &t, "port range N-M needs N <= M");
+	}
+	if ((rc = new_node(p, IDX_X_PORT, out)) != 0)
+		return rc;
+	nd = &p->e->nodes[*out];
+	nd->dir = (uint8_t)dir;
+	nd->port_lo = (uint16_t)lo;
+	nd->port_hi = (uint16_t)hi;
+	nd->range = range;
+	advance(p);
+	return 0;
+}
+
+/* after/before: one word, or "N ago"/"Nu ago" words, or "N u ago". */
+static int parse_time(parser *p, int kind, const tok *kw, int32_t *out)
+{
+	char buf[96], kb[16];
+	tok t1 = p->cur, t2 = peek(p, 1), t3 = peek(p, 2), last = t1;
+	int nwords = 1, rc;
+	size_t len;
+	uint64_t ts;
+	tok span;
+
+	if (t1.type == TK_WORD && t2.type == TK_WORD && word_is(p->s, &t2, "ago")) {
+		nwords = 2;
+		last = t2;
+	} else if (t1.type == TK_WORD && t2.type == TK_WORD && t3.type == TK_WORD &&
+	           word_is(p->s, &t3, "ago")) {
+		nwords = 3;
+		last = t3;
+	}
+	span.type = TK_WORD;
+	span.pos = t1.pos;
+	span.len = last.pos + last.len - t1.pos;
+	if (t1.type != TK_WORD) {
+		span = t1;
+		goto bad;
+	}
+	/* Join the words with single spaces. */
+	{
+		tok w = t1;
+		int i;
+		len = 0;
+		for (i = 0; i < nwords; i++) {
+			if (len + (size_t)w.len + 2 > sizeof buf)
+				goto bad;
+			if (i)
+				buf[len++] = ' ';
+			memcpy(buf + len, p->s + w.pos, (size_t)w.len);
+			len += (size_t)w.len;
+			w = lex_at(p->s, w.pos + w.len);
+		}
+		buf[len] = '\0';
+	}
+	rc = idx_time_parse(buf, p->now, &ts);
+	if (rc == TV_E_RANGE)
+		return fail_at(p, &span, "time '%s' is out of range (1970 to 2554)", buf);
+	if (rc)
+		goto bad;
+	if ((rc = new_node(p, kind, out)) != 0)
+		return rc;
+	p->e->nodes[*out].ts = ts;
+	while (nwords--)
+		advance(p);
+	return 0;
+bad:
+	return fail_at(p, &span,
+	               "expected a time after '%s' (RFC 3339, unix seconds or 'N{s,m,h,d} ago')",
+	               tok_text(p, kw, kb, sizeof kb));
+}
+
+static int parse_or(parser *p, int32_t *out);
+
+static int parse_primitive(parser *p, int32_t *out)
+{
+	tok kw = p->cur;
+	char tb[48];
+	int dir = IDX_D_ANY, rc;
+	idx_xnode *nd;
+	uint8_t proto;
+	uint64_t v;
+
+	if (word_is(p->s, &kw, "src") || word_is(p->s, &kw, "dst")) {
+		tok n1 = peek(p, 1), n2 = peek(p, 2);
+		bool src = word_is(p->s, &kw, "src");
+		dir = src ? IDX_D_SRC : IDX_D_DST;
+		if (src && (n1.type == TK_OR || n1.type == TK_AND) && word_is(p->s, &n2, "dst")) {
+			dir = n1.type == TK_OR ? IDX_D_ANY : IDX_D_BOTH;
+			advance(p);
+			advance(p);
+			kw = p->cur; /* 'dst' */
+		}
+		advance(p);
+		if (word_is(p->s, &p->cur, "host")) {
+			kw = p->cur;
+			advance(p);
+			return parse_host(p, dir, &kw, out);
+		}
+		if (word_is(p->s, &p->cur, "net")) {
+			advance(p);
+			return parse_net(p, dir, out);
+		}
+		if (word_is(p->s, &p->cur, "port")) {
+			advance(p);
+			return parse_port(p, dir, false, out);
+		}
+		if (word_is(p->s, &p->cur, "portrange")) {
+			advance(p);
+			return parse_port(p, dir, true, out);
+		}
+		if (p->cur.type == TK_WORD) {
+			/* "src 10.0.0.1": host is implied, as in tcpdump */
+			char buf[64];
+			tv_addr a;
+			if (tok_copy(p, &p->cur, buf, sizeof buf) && tv_addr_parse(buf, &a) == 0)
+				return parse_host(p, dir, &kw, out);
+		}
+		return fail_at(p, &p->cur, "expected host, net, port, portrange or an address after '%s'",
+		               tok_text(p, &kw, tb, sizeof tb));
+	}
+	if (word_is(p->s, &kw, "host")) {
+		advance(p);
+		return parse_host(p, dir, &kw, out);
+	}
+	if (word_is(p->s, &kw, "net")) {
+		advance(p);
+		return parse_net(p, dir, out);
+	}
+	if (word_is(p->s, &kw, "port")) {
+		advance(p);
+		return parse_port(p, dir, false, out);
+	}
+	if (word_is(p->s, &kw, "portrange")) {
+		advance(p);
+		return parse_port(p, dir, true, out);
+	}
+	if (word_is(p->s, &kw, "tcp") || word_is(p->s, &kw, "udp") || word_is(p->s, &kw, "icmp") ||
+	    word_is(p->s, &kw, "icmp6") || word_is(p->s, &kw, "icmpv6")) {
+		proto_lookup(p, &kw, &proto);
+		goto proto_node;
+	}
+	if (word_is(p->s, &kw, "proto")) {
+		advance(p);
+		if (!proto_lookup(p, &p->cur, &proto))
+			return fail_at(p, &p->cur,
+			               "expected a protocol name or number (0-255) after 'proto'");
+		goto proto_node;
+	}
+	if (word_is(p->s, &kw, "ip") || word_is(p->s, &kw, "ip6")) {
+		if ((rc = new_node(p, word_is(p->s, &kw, "ip") ? IDX_X_IP : IDX_X_IP6, out)) != 0)
+			return rc;
+		advance(p);
+		return 0;
+	}
+	if (word_is(p->s, &kw, "vni")) {
+		advance(p);
+		if (word_is(p->s, &p->cur, "none"))
+			v = TV_VNI_NONE;
+		else if (p->cur.type != TK_WORD ||
+		         !parse_uint(p->s + p->cur.pos, (size_t)p->cur.len, 16777215, &v))
+			return fail_at(p, &p->cur,
+			               "expected a VNI (0-16777215 or 'none') after 'vni'");
+		if ((rc = new_node(p, IDX_X_VNI, out)) != 0)
+			return rc;
+		p->e->nodes[*out].vni = (uint32_t)v;
+		advance(p);
+		return 0;
+	}
+	if (word_is(p->s, &kw, "eni")) {
+		advance(p);
+		if (p->cur.type != TK_WORD)
+			return fail_at(p, &p->cur, "expected an interface id after 'eni'");
+		return fail_at(p, &kw, "eni needs a VNI map (not yet supported)");
+	}
+	if (word_is(p->s, &kw, "after") || word_is(p->s, &kw, "before")) {
+		int kind = word_is(p->s, &kw, "after") ? IDX_X_AFTER : IDX_X_BEFORE;
+		advance(p);
+		return parse_time(p, kind, &kw, out);
+	}
+	if (kw.type == TK_BAD)
+		return fail_at(p, &kw, "unexpected character '%c'", p->s[kw.pos]);
+	return fail_at(p, &kw,
+	               "unexpected word '%s': expected host, net, port, portrange, proto, tcp, "
+	               "udp, icmp, ip, ip6, vni, after, before, not or '('",
+	               tok_text(p, &kw, tb, sizeof tb));
+proto_node:
+	if ((rc = new_node(p, IDX_X_PROTO, out)) != 0)
+		return rc;
+	nd = &p->e->nodes[*out];
+	nd->proto = proto;
+	advance(p);
+	return 0;
+}
+
+static int parse_unary(parser *p, int32_t *out)
+{
+	int rc;
+	char tb[48];
+	if (p->depth >= IDX_X_MAXDEPTH)
+		return fail_at(p, &p->cur, "expression nested too deeply (more than %d levels)",
+		               IDX_X_MAXDEPTH);
+	switch (p->cur.type) {
+	case TK_NOT: {
+		int32_t child, n;
+		p->depth++;
+		advance(p);
+		rc = parse_unary(p, &child);
+		p->depth--;
+		if (rc)
+			return rc;
+		if ((rc = new_node(p, IDX_X_NOT, &n)) != 0)
+			return rc;
+		p->e->nodes[n].child = child;
+		*out = n;
+		return 0;
+	}
+	case TK_LP: {
+		tok open = p->cur;
+		p->depth++;
+		advance(p);
+		rc = parse_or(p, out);
+		p->depth--;
+		if (rc)
+			return rc;
+		if (p->cur.type == TK_END)
+			return fail_at(p, &open, "unbalanced parenthesis");
+		if (p->cur.type != TK_RP)
+			return fail_at(p, &p->cur, "unexpected word '%s': expected and, or or ')'",
+			               tok_text(p, &p->cur, tb, sizeof tb));
+		advance(p);
+		return 0;
+	}
+	case TK_END:
+	case TK_RP:
+	case TK_AND:
+	case TK_OR:
+		if (p->prev.len > 0) {
+			char pb[48];
+			return fail_at(p, &p->cur, "expected an expression after '%s'",
+			               tok_text(p, &p->prev, pb, sizeof pb));
+		}
+		if (p->cur.type == TK_RP)
+			return fail_at(p, &p->cur, "unbalanced parenthesis");
+		return fail_at(p, &p->cur, "unexpected word '%s': expected an expression",
+		               tok_text(p, &p->cur, tb, sizeof tb));
+	default:
+		return parse_primitive(p, out);
+	}
+}
+
+/* Appends operand o to the n-ary node n, splicing o's own operands in when
+ * it is the same operator, so "(a and b) and c" is one node. */
+static void nary_add(idx_expr *e, int32_t n, int32_t *tail, int32_t o)
+{
+	int32_t first = o, last = o;
+	if (e->nodes[o].kind == e->nodes[n].kind) {
+		first = e->nodes[o].child;
+		for (last = first; e->nodes[last].next >= 0; last = e->nodes[last].next)
+			;
+	}
+	if (*tail < 0)
+		e->nodes[n].child = first;
+	else
+		e->nodes[*tail].next = first;
+	*tail = last;
+}
+
+static int parse_nary(parser *p, int kind, int32_t *out)
+{
+	int op = kind == IDX_X_AND ? TK_AND : TK_OR;
+	int32_t first, n, tail = -1, o;
+	int rc = kind == IDX_X_AND ? parse_unary(p, &first) : parse_nary(p, IDX_X_AND, &first);
+	if (rc)
+		return rc;
+	if (p->cur.type != op) {
+		*out = first;
+		return 0;
+	}
+	if ((rc = new_node(p, kind, &n)) != 0)
+		return rc;
+	nary_add(p->e, n, &tail, first);
+	while (p->cur.type == op) {
+		advance(p);
+		rc = kind == IDX_X_AND ? parse_unary(p, &o) : parse_nary(p, IDX_X_AND, &o);
+		if (rc)
+			return rc;
+		nary_add(p->e, n, &tail, o);
+	}
+	*out = n;
+	return 0;
+}
+
+static int parse_or(parser *p, int32_t *out)
+{
+	return parse_nary(p, IDX_X_OR, out);
+}
+
+int idx_expr_parse(const char *text, uint64_t now_ns, idx_expr **out, idx_expr_err *err)
+{
+	parser p;
+	int ntok = 0, pos = 0, rc;
+	tok t;
+	char tb[48];
+
+	*out = NULL;
+	if (err) {
+		err->pos = err->len = 0;
+		err->msg[0] = '\0';
+	}
+	if (!text)
+		text = "";
+	for (t = lex_at(text, 0); t.type != TK_END; t = lex_at(text, pos)) {
+		pos = t.pos + t.len;
+		if (++ntok > 1000000) {
+			if (err) {
+				err->pos = t.pos;
+				err->len = t.len;
+				snprintf(err->msg, sizeof err->msg, "expression too long");
+			}
+			return TV_E_SYNTAX;
+		}
+	}
+	memset(&p, 0, sizeof p);
+	p.s = text;
+	p.now = now_ns;
+	p.err = err;
+	p.cap = ntok;
+	p.e = malloc(sizeof *p.e + (size_t)(ntok ? ntok : 1) * sizeof(idx_xnode));
+	if (!p.e)
+		return TV_E_NOMEM;
+	p.e->root = -1;
+	p.e->n = 0;
+	p.cur = lex_at(text, 0);
+	p.prev.type = TK_END;
+	p.prev.pos = p.prev.len = 0;
+	if (p.cur.type == TK_END) {
+		*out = p.e;
+		return 0;
+	}
+	rc = parse_or(&p, &p.e->root);
+	if (rc == 0 && p.cur.type != TK_END) {
+		if (p.cur.type == TK_RP)
+			rc = fail_at(&p, &p.cur, "unbalanced parenthesis");
+		else
+			rc = fail_at(&p, &p.cur,
+			             "unexpected word '%s': expected and, or or end of expression",
+			             tok_text(&p, &p.cur, tb, sizeof tb));
+	}
+	if (rc) {
+		free(p.e);
+		return rc;
+	}
+	*out = p.e;
+	return 0;
+}
+
+void idx_expr_free(idx_expr *e)
+{
+	free(e);
+}
+
+/* --------------------------------------------------------------- match */
+
+static bool net_has(const idx_xnode *nd, const tv_addr *a)
+{
+	unsigned full = nd->plen / 8, rest = nd->plen % 8;
+	if (memcmp(nd->addr.b, a->b, full) != 0)
+		return false;
+	if (rest) {
+		uint8_t mask = (uint8_t)(0xFF00u >> rest);
+		return (a->b[full] & mask) == nd->addr.b[full];
+	}
+	return true;
+}
+
+static bool dir_test(int dir, bool s, bool d)
+{
+	switch (dir) {
+	case IDX_D_SRC: return s;
+	case IDX_D_DST: return d;
+	case IDX_D_BOTH: return s && d;
+	default: return s || d;
+	}
+}
+
+static bool match_node(const idx_expr *e, int32_t i, uint64_t ts, const tv_tunmeta *tun,
+                       const tv_l3info *info)
+{
+	const idx_xnode *nd = &e->nodes[i];
+	int32_t c;
+	switch (nd->kind) {
+	case IDX_X_AND:
+		for (c = nd->child; c >= 0; c = e->nodes[c].next)
+			if (!match_node(e, c, ts, tun, info))
+				return false;
+		return true;
+	case IDX_X_OR:
+		for (c = nd->child; c >= 0; c = e->nodes[c].next)
+			if (match_node(e, c, ts, tun, info))
+				return true;
+		return false;
+	case IDX_X_NOT:
+		return !match_node(e, nd->child, ts, tun, info);
+	case IDX_X_HOST:
+		return info && info->l3 != 0 &&
+		       dir_test(nd->dir, memcmp(info->key.src.b, nd->addr.b, 16) == 0,
+		                memcmp(info->key.dst.b, nd->addr.b, 16) == 0);
+	case IDX_X_NET:
+		return info && info->l3 != 0 &&
+		       dir_test(nd->dir, net_has(nd, &info->key.src), net_has(nd, &info->key.dst));
+	case IDX_X_PORT:
+		return info && info->has_ports &&
+		       dir_test(nd->dir,
+		                info->key.sport >= nd->port_lo && info->key.sport <= nd->port_hi,
+		                info->key.dport >= nd->port_lo && info->key.dport <= nd->port_hi);
+	case IDX_X_PROTO:
+		return info && info->l3 != 0 && info->key.proto == nd->proto;
+	case IDX_X_IP:
+		return info && info->l3 == 4;
+	case IDX_X_IP6:
+		return info && info->l3 == 6;
+	case IDX_X_VNI:
+		return (tun ? tun->vni : TV_VNI_NONE) == nd->vni;
+	case IDX_X_AFTER:
+		return ts >= nd->ts;
+	case IDX_X_BEFORE:
+		return ts < nd->ts;
+	default:
+		return false;
+	}
+}
+
+bool idx_expr_match(const idx_expr *e, uint64_t ts_ns, const tv_tunmeta *tun,
+                    const tv_l3info *info)
+{
+	if (!e || e->root < 0)
+		return true;
+	return match_node(e, e->root, ts_ns, tun, info);
+}
+
+/* --------------------------------------------------------------- bounds */
+
+void idx_xnode_bounds(const idx_expr *e, int32_t i, uint64_t *lo, uint64_t *hi)
+{
+	const idx_xnode *nd = &e->nodes[i];
+	uint64_t a, b;
+	int32_t c;
+	bool any;
+	*lo = 0;
+	*hi = UINT64_MAX;
+	switch (nd->kind) {
+	case IDX_X_AFTER:
+		*lo = nd->ts;
+		break;
+	case IDX_X_BEFORE:
+		if (nd->ts == 0) {
+			*lo = 1; /* nothing is before the epoch */
+			*hi = 0;
+		} else {
+			*hi = nd->ts - 1;
+		}
+		break;
+	case IDX_X_AND:
+		for (c = nd->child; c >= 0; c = e->nodes[c].next) {
+			idx_xnode_bounds(e, c, &a, &b);
+			if (a > *lo)
+				*lo = a;
+			if (b < *hi)
+				*hi = b;
+		}
+		break;
+	case IDX_X_OR:
+		any = false;
+		for (c = nd->child; c >= 0; c = e->nodes[c].next) {
+			idx_xnode_bounds(e, c, &a, &b);
+			if (a > b)
+				continue; /* an empty operand adds nothing */
+			if (!any || a < *lo)
+				*lo = a;
+			if (!any || b > *hi)
+				*hi = b;
+			any = true;
+		}
+		if (!any) {
+			*lo = 1;
+			*hi = 0;
+		}
+		break;
+	default: /* not, and every other primitive: unbounded */
+		break;
+	}
+}
+
+void idx_expr_time_bounds(const idx_expr *e, uint64_t *lo, uint64_t *hi)
+{
+	if (!e || e->root < 0) {
+		*lo = 0;
+		*hi = UINT64_MAX;
+		return;
+	}
+	idx_xnode_bounds(e, e->root, lo, hi);
+}
+
+void idx_net_last(const tv_addr *net, unsigned plen, tv_addr *last)
+{
+	unsigned i;
+	*last = *net;
+	for (i = plen; i < 128; i++)
+		last->b[i / 8] |= (uint8_t)(0x80u >> (i % 8));
+}
+
+/* --------------------------------------------------------------- format */
+
+typedef struct sbuf {
+	char *b;
+	size_t cap, len;
+} sbuf;
+
+static void sb_put(sbuf *s, const char *t)
+{
+	size_t n = strlen(t);
+	if (s->cap == 0)
+		return;
+	if (s->len + 1 < s->cap) {
+		size_t room = s->cap - 1 - s->len;
+		if (n > room)
+			n = room;
+		memcpy(s->b + s->len, t, n);
+		s->len += n;
+	}
+	s->b[s->len] = '\0';
+}
+
+static void format_node(const idx_expr *e, int32_t i, sbuf *s)
+{
+	const idx_xnode *nd = &e->nodes[i];
+	char buf[96];
+	int32_t c;
+	switch (nd->kind) {
+	case IDX_X_AND:
+	case IDX_X_OR:
+		for (c = nd->child; c >= 0; c = e->nodes[c].next) {
+			/* Only an or inside an and needs parentheses; n-ary nodes
+			 * never hold their own kind. */
+			bool par = nd->kind == IDX_X_AND && e->nodes[c].kind == IDX_X_OR;
+			if (c != nd->child)
+				sb_put(s, nd->kind == IDX_X_AND ? " and " : " or ");
+			if (par)
+				sb_put(s, "(");
+			format_node(e, c, s);
+			if (par)
+				sb_put(s, ")");
+		}
+		break;
+	case IDX_X_NOT: {
+		int k = e->nodes[nd->child].kind;
+		bool par = k == IDX_X_AND || k == IDX_X_OR;
+		sb_put(s, par ? "not (" : "not ");
+		format_node(e, nd->child, s);
+		if (par)
+			sb_put(s, ")");
+		break;
+	}
+	case IDX_X_HOST:
+		sb_put(s, dir_name(nd->dir));
+		sb_put(s, "host ");
+		tv_addr_format(&nd->addr, buf, sizeof buf);
+		sb_put(s, buf);
+		break;
+	case IDX_X_NET:
+		sb_put(s, dir_name(nd->dir));
+		sb_put(s, "net ");
+		if (nd->v4 && nd->plen >= 96 && tv_addr_is_v4(&nd->addr)) {
+			inet_ntop(AF_INET, nd->addr.b + 12, buf, sizeof buf);
+			sb_put(s, buf);
+			snprintf(buf, sizeof buf, "/%u", nd->plen - 96u);
+		} else {
+			/* Always the IPv6 form, so ::ffff:0:0/95 stays IPv6. */
+			inet_ntop(AF_INET6, nd->addr.b, buf, sizeof buf);
+			sb_put(s, buf);
+			snprintf(buf, sizeof buf, "/%u", (unsigned)nd->plen);
+		}
+		sb_put(s, buf);
+		break;
+	case IDX_X_PORT:
+		sb_put(s, dir_name(nd->dir));
+		if (nd->range)
+			snprintf(buf, sizeof buf, "portrange %u-%u", (unsigned)nd->port_lo,
+			         (unsigned)nd->port_hi);
+		else
+			snprintf(buf, sizeof buf, "port %u", (unsigned)nd->port_lo);
+		sb_put(s, buf);
+		break;
+	case IDX_X_PROTO:
+		switch (nd->proto) {
+		case 1: sb_put(s, "icmp"); break;
+		case 6: sb_put(s, "tcp"); break;
+		case 17: sb_put(s, "udp"); break;
+		case 58: sb_put(s, "icmp6"); break;
+		default:
+			snprintf(buf, sizeof buf, "proto %u", (unsigned)nd->proto);
+			sb_put(s, buf);
+		}
+		break;
+	case IDX_X_IP:
+		sb_put(s, "ip");
+		break;
+	case IDX_X_IP6:
+		sb_put(s, "ip6");
+		break;
+	case IDX_X_VNI:
+		if (nd->vni == TV_VNI_NONE)
+			snprintf(buf, sizeof buf, "vni none");
+		else
+			snprintf(buf, sizeof buf, "vni %u", (unsigned)nd->vni);
+		sb_put(s, buf);
+		break;
+	case IDX_X_AFTER:
+	case IDX_X_BEFORE:
+		sb_put(s, nd->kind == IDX_X_AFTER ? "after " : "before ");
+		idx_time_format(nd->ts, buf, sizeof buf);
+		sb_put(s, buf);
+		break;
+	default:
+		break;
+	}
+}
+
+void idx_expr_format(const idx_expr *e, char *buf, size_t cap)
+{
+	sbuf s = { buf, cap, 0 };
+	if (cap == 0)
+		return;
+	buf[0] = '\0';
+	if (!e || e->root < 0)
+		return;
+	format_node(e, e->root, &s);
+}

@@ -1,0 +1,155 @@
+/*
+ * idx_int.h — internals shared by the files of index/ (and its tests and
+ * fuzz targets).  Nothing outside index/ and tests/ includes this.
+ *
+ * Byte layouts are specified in store/FORMAT.md ("Index").
+ */
+#ifndef IDX_INT_H
+#define IDX_INT_H
+
+#include "idx.h"
+
+#include <lmdb.h>
+
+/* --------------------------------------------------------- environment */
+
+struct idx {
+	MDB_env *env;
+	MDB_dbi db_meta, db_chunks, db_post, db_time, db_segs, db_sources, db_counters, db_cpost;
+	uint8_t uuid[16];
+	bool writable;
+};
+
+/* LMDB return code -> our error space (STYLE.md §3). */
+int idx_lmdb_err(int rc);
+/* mdb_txn_begin that adopts a map grown by another process. */
+int idx_txn_begin(idx *x, bool write, MDB_txn **txn);
+/* meta "max_chunk_dur" (0 when absent). */
+int idx_meta_maxdur(idx *x, MDB_txn *txn, uint64_t *maxdur);
+
+/* Running totals kept in meta "totals" (7 x u64 LE, in this order). */
+typedef struct idx_tot {
+	uint64_t chunks, packets, orig_bytes, raw_bytes, comp_bytes, postings, segments;
+} idx_tot;
+#define IDX_TOT_LEN 56
+void idx_tot_encode(const idx_tot *t, uint8_t out[IDX_TOT_LEN]);
+int idx_tot_decode(const void *p, size_t n, idx_tot *t);
+int idx_tot_load(idx *x, MDB_txn *txn, idx_tot *t);
+
+/* ------------------------------------------------------------ key codecs */
+
+/* "chunks" value: fixed little-endian serialisation of store_chunk_meta. */
+#define IDX_CHUNK_VAL_LEN 96
+void idx_chunk_val_encode(const store_chunk_meta *m, uint8_t out[IDX_CHUNK_VAL_LEN]);
+/* TV_E_CORRUPT unless exactly IDX_CHUNK_VAL_LEN bytes with first_ts <= last_ts. */
+int idx_chunk_val_decode(const void *p, size_t n, store_chunk_meta *m);
+
+/* Posting types (first byte of a "post" key). */
+enum {
+	IDX_PT_ADDR = 'A',  /* addr16 */
+	IDX_PT_FLOW = 'F',  /* src16 dst16 sport_be16 dport_be16 proto8 */
+	IDX_PT_PORT = 'P',  /* port_be16 proto8 */
+	IDX_PT_PROTO = 'R', /* proto8 */
+	IDX_PT_VNI = 'V',   /* vni_be32 (0xFFFFFFFF = untunnelled) */
+};
+#define IDX_PVAL_MAX 37                    /* longest value ('F') */
+#define IDX_PTV_MAX (1 + IDX_PVAL_MAX)     /* type | value */
+#define IDX_PKEY_MAX (IDX_PTV_MAX + 8)     /* type | value | chunk id */
+#define IDX_PVAL_LEN 16                    /* first_ts LE, last_ts LE */
+
+/* Length of the value that follows a type byte; 0 for an unknown type. */
+size_t idx_post_vlen(uint8_t type);
+
+typedef struct idx_pkey {
+	uint8_t type;
+	uint8_t val[IDX_PVAL_MAX];
+	size_t vlen;
+	uint64_t chunk_id;
+} idx_pkey;
+
+/* Writes type|val|chunk id BE into out; returns its length. */
+size_t idx_pkey_encode(const uint8_t *tv, size_t tvlen, uint64_t chunk_id, uint8_t out[IDX_PKEY_MAX]);
+/* TV_E_CORRUPT for an unknown type or a length that does not fit it. */
+int idx_pkey_decode(const void *p, size_t n, idx_pkey *k);
+void idx_pval_encode(uint64_t first, uint64_t last, uint8_t out[IDX_PVAL_LEN]);
+int idx_pval_decode(const void *p, size_t n, uint64_t *first, uint64_t *last);
+
+/* "time" key: 'T' | first_ts BE | chunk id BE (17 bytes); value last_ts LE. */
+#define IDX_TKEY_LEN 17
+void idx_tkey_encode(uint64_t first_ts, uint64_t chunk_id, uint8_t out[IDX_TKEY_LEN]);
+int idx_tkey_decode(const void *p, size_t n, uint64_t *first_ts, uint64_t *chunk_id);
+
+/* "segs" key: segment BE32 | chunk id BE64 (12 bytes); empty value. */
+#define IDX_SKEY_LEN 12
+void idx_skey_encode(uint32_t segment, uint64_t chunk_id, uint8_t out[IDX_SKEY_LEN]);
+int idx_skey_decode(const void *p, size_t n, uint32_t *segment, uint64_t *chunk_id);
+
+/*
+ * "cpost" value: the concatenated type|value of every posting of a chunk.
+ * Each entry is self-delimiting through its type byte.  Returns 1 with
+ * tv and tvlen set to the next entry, 0 at the end, TV_E_CORRUPT on a bad
+ * type or a short entry.
+ */
+int idx_cpost_next(tv_cur *c, const uint8_t **tv, size_t *tvlen);
+
+/* --------------------------------------------------------- posting set */
+
+typedef struct idx_post_ent {
+	uint64_t first, last;
+	uint32_t slot;                 /* where it sits in slots[] (cheap reset) */
+	uint8_t len;                   /* bytes used of key */
+	uint8_t key[40];               /* type | value, zero padded */
+} idx_post_ent;
+
+struct idx_post {
+	uint32_t *slots;   /* entry index + 1; 0 = empty */
+	size_t nslots;     /* power of two */
+	idx_post_ent *ents;
+	size_t n, cap;
+	uint64_t seed;
+	int err;           /* sticky: an allocation failed, postings are incomplete */
+};
+
+/* ---------------------------------------------------------- expressions */
+
+enum idx_xkind {
+	IDX_X_AND = 1, IDX_X_OR, IDX_X_NOT,
+	IDX_X_HOST, IDX_X_NET, IDX_X_PORT, IDX_X_PROTO,
+	IDX_X_IP, IDX_X_IP6, IDX_X_VNI, IDX_X_AFTER, IDX_X_BEFORE,
+};
+
+enum idx_xdir { IDX_D_ANY = 0, IDX_D_SRC, IDX_D_DST, IDX_D_BOTH };
+
+/*
+ * One AST node.  and/or are n-ary: child is the first operand, next links
+ * the operands (a chain "a and b and c" is one node, so the tree is only as
+ * deep as the parentheses and the nots, which the parser caps).
+ */
+typedef struct idx_xnode {
+	uint8_t kind;       /* enum idx_xkind */
+	uint8_t dir;        /* enum idx_xdir, for host/net/port */
+	uint8_t plen;       /* net: prefix length in the 128-bit space */
+	uint8_t proto;      /* proto */
+	uint8_t range;      /* port: written as portrange */
+	uint8_t v4;         /* net: written as IPv4 */
+	uint16_t port_lo, port_hi;
+	int32_t child, next;
+	uint32_t vni;
+	uint64_t ts;        /* after/before */
+	tv_addr addr;       /* host; net: the network address */
+} idx_xnode;
+
+#define IDX_X_MAXDEPTH 64
+
+struct idx_expr {
+	int32_t root;       /* -1 = empty expression (matches everything) */
+	int32_t n;
+	idx_xnode nodes[];
+};
+
+/* [lo, hi] of node i (lo > hi: matches nothing). */
+void idx_xnode_bounds(const idx_expr *e, int32_t i, uint64_t *lo, uint64_t *hi);
+/* Last address of the network (host bits set). */
+void idx_net_last(const tv_addr *net, unsigned plen, tv_addr *last);
+
+#endif

@@ -1,0 +1,413 @@
+/*
+ * query.c — reading a store: planned chunks merged by time, exact matching,
+ * and the full verification of a store against its index.
+ */
+#include "vault.h"
+#include "../ingest/ingest.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int idx_rstore_open(const char *dir, idx_rstore *rs)
+{
+	idx_cfg icfg;
+	store_segs_cfg scfg;
+	uint8_t uuid[16];
+	int rc;
+
+	memset(rs, 0, sizeof *rs);
+	idx_cfg_default(&icfg);
+	icfg.writable = false;
+	rc = idx_open(dir, &icfg, &rs->x);
+	if (rc)
+		return rc;
+	idx_store_uuid(rs->x, uuid);
+	store_segs_cfg_default(&scfg);
+	scfg.writable = false;
+	rc = store_segs_open(dir, uuid, &scfg, &rs->segs);
+	if (rc) {
+		idx_close(rs->x);
+		rs->x = NULL;
+		return rc;
+	}
+	rs->dir = strdup(dir);
+	if (!rs->dir) {
+		idx_rstore_close(rs);
+		return TV_E_NOMEM;
+	}
+	return 0;
+}
+
+void idx_rstore_close(idx_rstore *rs)
+{
+	if (!rs)
+		return;
+	store_segs_close(rs->segs);
+	idx_close(rs->x);
+	free(rs->dir);
+	memset(rs, 0, sizeof *rs);
+}
+
+/* One planned chunk of one store. */
+struct qchunk {
+	store_chunk_meta meta;
+	int store;
+};
+
+/* A loaded chunk being merged. */
+struct qcur {
+	store_reader *rd;
+	int store;
+	uint32_t i, n;
+	store_rec rec;
+	tv_l3info info;
+	uint64_t order; /* tie-break: planned position */
+};
+
+struct qstate {
+	const idx_expr *e;
+	uint64_t lo, hi;
+	idx_query_stats *st;
+};
+
+static int qchunk_cmp(const void *a, const void *b)
+{
+	const struct qchunk *x = a, *y = b;
+	if (x->meta.first_ts != y->meta.first_ts)
+		return x->meta.first_ts < y->meta.first_ts ? -1 : 1;
+	if (x->store != y->store)
+		return x->store < y->store ? -1 : 1;
+	return x->meta.chunk_id < y->meta.chunk_id ? -1 : (x->meta.chunk_id > y->meta.chunk_id);
+}
+
+/* Advances c to its next matching record; false when the chunk is done. */
+static bool qcur_next(struct qstate *q, struct qcur *c)
+{
+	while (c->i < c->n) {
+		store_reader_get(c->rd, c->i++, &c->rec);
+		q->st->packets_scanned++;
+		if (c->rec.ts_ns < q->lo || c->rec.ts_ns > q->hi)
+			continue;
+		ingest_parse_inner(c->rec.frame, c->rec.caplen, &c->info);
+		if (idx_expr_match(q->e, c->rec.ts_ns, c->rec.tun, &c->info))
+			return true;
+	}
+	return false;
+}
+
+static bool qcur_less(const struct qcur *a, const struct qcur *b)
+{
+	if (a->rec.ts_ns != b->rec.ts_ns)
+		return a->rec.ts_ns < b->rec.ts_ns;
+	return a->order < b->order;
+}
+
+static void heap_push(struct qcur **h, size_t *n, struct qcur *c)
+{
+	size_t i = (*n)++;
+	h[i] = c;
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (!qcur_less(h[i], h[p]))
+			break;
+		struct qcur *t = h[i];
+		h[i] = h[p];
+		h[p] = t;
+		i = p;
+	}
+}
+
+static struct qcur *heap_pop(struct qcur **h, size_t *n)
+{
+	struct qcur *top = h[0];
+	size_t i = 0;
+	h[0] = h[--(*n)];
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < *n && qcur_less(h[l], h[m]))
+			m = l;
+		if (r < *n && qcur_less(h[r], h[m]))
+			m = r;
+		if (m == i)
+			break;
+		struct qcur *t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+	return top;
+}
+
+int idx_query_run(idx_rstore *stores, int nstores, const idx_expr *e, bool verify_hash,
+                  idx_query_cb cb, void *ctx, idx_query_stats *st, char *err, size_t cap)
+{
+	struct qchunk *qc = NULL;
+	size_t nqc = 0, capqc = 0, next = 0, nheap = 0, nfree = 0, ncur = 0, i;
+	struct qcur **heap = NULL, **freel = NULL, *curs = NULL;
+	uint8_t *buf = NULL;
+	size_t bufcap = 0;
+	struct qstate q;
+	idx_query_stats dummy;
+	int s, rc = 0;
+
+	if (!st)
+		st = &dummy;
+	memset(st, 0, sizeof *st);
+	q.e = e;
+	q.st = st;
+	idx_expr_time_bounds(e, &q.lo, &q.hi);
+
+	for (s = 0; s < nstores; s++) {
+		uint64_t *ids = NULL;
+		size_t n = 0;
+		idx_plan_stats ps;
+		rc = idx_plan(stores[s].x, e, &ids, &n, &ps);
+		if (rc) {
+			snprintf(err, cap, "%s: planning the query failed: %s", stores[s].dir, tv_strerror(rc));
+			goto out;
+		}
+		st->plan.keys_read += ps.keys_read;
+		st->plan.chunks_total += ps.chunks_total;
+		st->plan.chunks_planned += ps.chunks_planned;
+		if (nqc + n > capqc) {
+			size_t nc = (nqc + n) * 2 + 16;
+			struct qchunk *t = realloc(qc, nc * sizeof *qc);
+			if (!t) {
+				free(ids);
+				rc = TV_E_NOMEM;
+				goto out;
+			}
+			qc = t;
+			capqc = nc;
+		}
+		for (i = 0; i < n; i++) {
+			rc = idx_chunk_get(stores[s].x, ids[i], &qc[nqc].meta);
+			if (rc == TV_E_NOTFOUND) {
+				st->chunks_missing++; /* pruned between plan and read */
+				rc = 0;
+				continue;
+			}
+			if (rc) {
+				free(ids);
+				snprintf(err, cap, "%s: chunk %llu: %s", stores[s].dir,
+				         (unsigned long long)ids[i], tv_strerror(rc));
+				goto out;
+			}
+			qc[nqc++].store = s;
+		}
+		free(ids);
+	}
+	qsort(qc, nqc, sizeof *qc, qchunk_cmp);
+
+	/* at most every chunk is open at once; usually a handful */
+	heap = calloc(nqc + 1, sizeof *heap);
+	freel = calloc(nqc + 1, sizeof *freel);
+	curs = calloc(nqc + 1, sizeof *curs);
+	if (!heap || !freel || !curs) {
+		rc = TV_E_NOMEM;
+		goto out;
+	}
+
+	for (;;) {
+		struct qcur *c;
+		while (next < nqc && (nheap == 0 || qc[next].meta.first_ts <= heap[0]->rec.ts_ns)) {
+			struct qchunk *k = &qc[next];
+			if (nfree > 0) {
+				c = freel[--nfree];
+			} else {
+				c = &curs[ncur++];
+				rc = store_reader_new(&c->rd);
+				if (rc)
+					goto out;
+			}
+			if (k->meta.length > bufcap) {
+				uint8_t *nb = realloc(buf, k->meta.length);
+				if (!nb) {
+					rc = TV_E_NOMEM;
+					goto out;
+				}
+				buf = nb;
+				bufcap = k->meta.length;
+			}
+			rc = store_segs_read(stores[k->store].segs, k->meta.segment, k->meta.offset,
+			                     k->meta.length, buf);
+			if (rc == ENOENT) {
+				st->chunks_missing++; /* segment pruned by retention meanwhile */
+				freel[nfree++] = c;
+				next++;
+				rc = 0;
+				continue;
+			}
+			if (rc == 0)
+				rc = store_reader_load(c->rd, buf, k->meta.length, verify_hash, NULL);
+			if (rc) {
+				snprintf(err, cap, "%s: segment %u offset %llu (chunk %llu): %s",
+				         stores[k->store].dir, k->meta.segment,
+				         (unsigned long long)k->meta.offset,
+				         (unsigned long long)k->meta.chunk_id, tv_strerror(rc));
+				goto out;
+			}
+			st->chunks_read++;
+			st->bytes_read += k->meta.length;
+			c->store = k->store;
+			c->i = 0;
+			c->n = store_reader_count(c->rd);
+			c->order = next;
+			next++;
+			if (qcur_next(&q, c))
+				heap_push(heap, &nheap, c);
+			else
+				freel[nfree++] = c;
+		}
+		if (nheap == 0)
+			break;
+		c = heap_pop(heap, &nheap);
+		st->packets_matched++;
+		rc = cb(ctx, c->store, &c->rec, &c->info);
+		if (rc)
+			goto out;
+		if (qcur_next(&q, c))
+			heap_push(heap, &nheap, c);
+		else
+			freel[nfree++] = c;
+	}
+out:
+	for (i = 0; i < ncur; i++)
+		store_reader_free(curs[i].rd);
+	free(curs);
+	free(heap);
+	free(freel);
+	free(buf);
+	free(qc);
+	return rc;
+}
+
+/* -------------------------------------------------------------- verify */
+
+struct vctx {
+	idx_rstore *rs;
+	store_reader *rd;
+	uint8_t *buf;
+	size_t cap;
+	idx_verify_cb cb;
+	void *cbctx;
+	idx_verify_report *rep;
+	uint64_t *seg_end; /* indexed end per segment, by position in the list */
+	uint32_t *segs;
+	size_t nsegs;
+};
+
+static void vreport(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#include <stdarg.h>
+static void vreport(struct vctx *v, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (v->cb)
+		v->cb(v->cbctx, msg);
+}
+
+static int verify_chunk(void *ctx, const store_chunk_meta *m)
+{
+	struct vctx *v = ctx;
+	store_chunk_meta got;
+	size_t i;
+	int rc;
+
+	if (m->length > v->cap) {
+		uint8_t *nb = realloc(v->buf, m->length);
+		if (!nb)
+			return TV_E_NOMEM;
+		v->buf = nb;
+		v->cap = m->length;
+	}
+	for (i = 0; i < v->nsegs; i++)
+		if (v->segs[i] == m->segment && v->seg_end[i] < m->offset + m->length)
+			v->seg_end[i] = m->offset + m->length;
+	rc = store_segs_read(v->rs->segs, m->segment, m->offset, m->length, v->buf);
+	if (rc) {
+		v->rep->chunks_bad++;
+		vreport(v, "chunk %llu: segment %u offset %llu length %u: cannot read: %s",
+		        (unsigned long long)m->chunk_id, m->segment, (unsigned long long)m->offset,
+		        m->length, tv_strerror(rc));
+		return 0;
+	}
+	rc = store_reader_load(v->rd, v->buf, m->length, true, &got);
+	if (rc) {
+		v->rep->chunks_bad++;
+		vreport(v, "chunk %llu: segment %u offset %llu: %s",
+		        (unsigned long long)m->chunk_id, m->segment, (unsigned long long)m->offset,
+		        tv_strerror(rc));
+		return 0;
+	}
+	if (got.chunk_id != m->chunk_id || got.npkts != m->npkts || got.first_ts != m->first_ts ||
+	    got.last_ts != m->last_ts || got.raw_len != m->raw_len || got.comp_len != m->comp_len ||
+	    memcmp(got.sha256, m->sha256, 32) != 0) {
+		v->rep->chunks_bad++;
+		vreport(v, "chunk %llu: segment %u offset %llu: the chunk header disagrees with the index "
+		        "(the file holds chunk %llu with %u packets)",
+		        (unsigned long long)m->chunk_id, m->segment, (unsigned long long)m->offset,
+		        (unsigned long long)got.chunk_id, got.npkts);
+		return 0;
+	}
+	v->rep->chunks_ok++;
+	v->rep->packets += got.npkts;
+	return 0;
+}
+
+int idx_verify_store(idx_rstore *rs, idx_verify_cb cb, void *ctx, idx_verify_report *rep)
+{
+	struct vctx v;
+	idx_verify_report dummy;
+	size_t i;
+	int rc;
+
+	if (!rep)
+		rep = &dummy;
+	memset(rep, 0, sizeof *rep);
+	memset(&v, 0, sizeof v);
+	v.rs = rs;
+	v.cb = cb;
+	v.cbctx = ctx;
+	v.rep = rep;
+	rc = store_reader_new(&v.rd);
+	if (rc)
+		return rc;
+	rc = store_segs_list(rs->segs, &v.segs, &v.nsegs);
+	if (rc)
+		goto out;
+	v.seg_end = calloc(v.nsegs + 1, sizeof *v.seg_end);
+	if (!v.seg_end) {
+		rc = TV_E_NOMEM;
+		goto out;
+	}
+	rep->segments = v.nsegs;
+	rc = idx_chunk_foreach(rs->x, verify_chunk, &v);
+	if (rc)
+		goto out;
+	for (i = 0; i < v.nsegs; i++) {
+		uint64_t size = 0, end = v.seg_end[i] ? v.seg_end[i] : STORE_SEG_HDR_LEN;
+		if (store_segs_size(rs->segs, v.segs[i], &size) != 0)
+			continue;
+		if (size > end) {
+			rep->unindexed_bytes += size - end;
+			vreport(&v, "segment %u: %llu bytes after offset %llu are not in the index "
+			        "(an interrupted write; the next ingest recovers or cuts them)",
+			        v.segs[i], (unsigned long long)(size - end), (unsigned long long)end);
+		}
+	}
+	if (rep->chunks_bad)
+		rc = TV_E_CORRUPT;
+out:
+	store_reader_free(v.rd);
+	free(v.buf);
+	free(v.segs);
+	free(v.seg_end);
+	return rc;
+}

@@ -1,0 +1,308 @@
+/*
+ * source.c — capture files as a packet source (pcap and pcapng via libpcap).
+ *
+ * A list of paths is expanded once at open: directories contribute their
+ * regular files, ordered by the timestamp of each file's first packet (then
+ * by name), so a folder of rotated captures is read in time order.  "-"
+ * reads standard input.  Timestamps are always nanoseconds.
+ */
+#include "ingest.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define SRC_ID_PREFIX (64 * 1024)
+
+struct src_file {
+	char *path;
+	uint64_t size;
+	uint64_t first_ts;
+	uint8_t identity[40];
+};
+
+struct ingest_file_src {
+	struct src_file *files;
+	int nfiles;
+	int cap;
+	int cur;          /* index of the open file, -1 before the first */
+	pcap_t *pc;
+	int linktype;
+	uint64_t ordinal;
+	uint64_t done_before; /* bytes of files already finished */
+	uint64_t total;
+	char pcap_err[PCAP_ERRBUF_SIZE];
+};
+
+static int src_add(ingest_file_src *s, const char *path)
+{
+	struct src_file *f;
+	if (s->nfiles == s->cap) {
+		int ncap = s->cap ? s->cap * 2 : 16;
+		struct src_file *n = realloc(s->files, (size_t)ncap * sizeof *n);
+		if (!n)
+			return TV_E_NOMEM;
+		s->files = n;
+		s->cap = ncap;
+	}
+	f = &s->files[s->nfiles];
+	memset(f, 0, sizeof *f);
+	f->path = strdup(path);
+	if (!f->path)
+		return TV_E_NOMEM;
+	s->nfiles++;
+	return 0;
+}
+
+/* Identity = SHA-256 of the first 64 KiB, then the size (LE). */
+static int src_identify(struct src_file *f, char *errbuf, size_t cap)
+{
+	FILE *fp;
+	static const size_t bufsz = SRC_ID_PREFIX;
+	uint8_t *buf;
+	size_t n;
+	struct stat st;
+
+	if (strcmp(f->path, "-") == 0)
+		return 0;
+	if (stat(f->path, &st) != 0) {
+		snprintf(errbuf, cap, "%s: %s", f->path, strerror(errno));
+		return errno;
+	}
+	f->size = (uint64_t)st.st_size;
+	fp = fopen(f->path, "rb");
+	if (!fp) {
+		int e = errno;
+		snprintf(errbuf, cap, "%s: %s", f->path, strerror(e));
+		return e;
+	}
+	buf = malloc(bufsz);
+	if (!buf) {
+		fclose(fp);
+		return TV_E_NOMEM;
+	}
+	n = fread(buf, 1, bufsz, fp);
+	fclose(fp);
+	tv_sha256(buf, n, f->identity);
+	free(buf);
+	tv_put_le64(f->identity + 32, f->size);
+	return 0;
+}
+
+/* Reads the first packet's time so that a directory can be ordered. */
+static void src_first_ts(struct src_file *f)
+{
+	char eb[PCAP_ERRBUF_SIZE];
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	pcap_t *p = pcap_open_offline_with_tstamp_precision(f->path, PCAP_TSTAMP_PRECISION_NANO, eb);
+	f->first_ts = UINT64_MAX;
+	if (!p)
+		return;
+	if (pcap_next_ex(p, &h, &d) == 1)
+		f->first_ts = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
+	pcap_close(p);
+}
+
+static int src_cmp(const void *a, const void *b)
+{
+	const struct src_file *x = a, *y = b;
+	if (x->first_ts != y->first_ts)
+		return x->first_ts < y->first_ts ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
+static int src_add_dir(ingest_file_src *s, const char *dir, char *errbuf, size_t cap)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int first = s->nfiles, rc = 0;
+	if (!d) {
+		int err = errno;
+		snprintf(errbuf, cap, "%s: %s", dir, strerror(err));
+		return err;
+	}
+	while ((e = readdir(d)) != NULL) {
+		char path[4096];
+		struct stat st;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		rc = src_add(s, path);
+		if (rc)
+			break;
+		src_first_ts(&s->files[s->nfiles - 1]);
+	}
+	closedir(d);
+	if (rc)
+		return rc;
+	if (s->nfiles == first) {
+		snprintf(errbuf, cap, "%s: directory holds no capture files", dir);
+		return TV_E_NOTFOUND;
+	}
+	qsort(s->files + first, (size_t)(s->nfiles - first), sizeof *s->files, src_cmp);
+	return 0;
+}
+
+int ingest_file_src_open(const char *const *paths, int npaths, ingest_file_src **out,
+                         char *errbuf, size_t cap)
+{
+	ingest_file_src *s;
+	int i, rc = 0;
+
+	*out = NULL;
+	s = calloc(1, sizeof *s);
+	if (!s)
+		return TV_E_NOMEM;
+	s->cur = -1;
+	for (i = 0; i < npaths && rc == 0; i++) {
+		struct stat st;
+		if (strcmp(paths[i], "-") == 0) {
+			rc = src_add(s, "-");
+			continue;
+		}
+		if (stat(paths[i], &st) != 0) {
+			rc = errno;
+			snprintf(errbuf, cap, "%s: %s", paths[i], strerror(rc));
+			break;
+		}
+		if (S_ISDIR(st.st_mode))
+			rc = src_add_dir(s, paths[i], errbuf, cap);
+		else
+			rc = src_add(s, paths[i]);
+	}
+	for (i = 0; i < s->nfiles && rc == 0; i++) {
+		rc = src_identify(&s->files[i], errbuf, cap);
+		s->total += s->files[i].size;
+	}
+	if (rc) {
+		ingest_file_src_close(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void ingest_file_src_close(ingest_file_src *s)
+{
+	int i;
+	if (!s)
+		return;
+	if (s->pc)
+		pcap_close(s->pc);
+	for (i = 0; i < s->nfiles; i++)
+		free(s->files[i].path);
+	free(s->files);
+	free(s);
+}
+
+static int src_open_next(ingest_file_src *s, char *errbuf, size_t cap)
+{
+	struct src_file *f;
+	if (s->pc) {
+		pcap_close(s->pc);
+		s->pc = NULL;
+		if (s->cur >= 0)
+			s->done_before += s->files[s->cur].size;
+	}
+	s->cur++;
+	if (s->cur >= s->nfiles)
+		return 0;
+	f = &s->files[s->cur];
+	if (strcmp(f->path, "-") == 0)
+		s->pc = pcap_fopen_offline_with_tstamp_precision(stdin, PCAP_TSTAMP_PRECISION_NANO,
+		                                                 s->pcap_err);
+	else
+		s->pc = pcap_open_offline_with_tstamp_precision(f->path, PCAP_TSTAMP_PRECISION_NANO,
+		                                                s->pcap_err);
+	if (!s->pc) {
+		snprintf(errbuf, cap, "%s: not a pcap or pcapng capture: %s",
+		         strcmp(f->path, "-") == 0 ? "standard input" : f->path, s->pcap_err);
+		return TV_E_FORMAT;
+	}
+	s->linktype = pcap_datalink(s->pc);
+	s->ordinal = 0;
+	return 1;
+}
+
+int ingest_file_src_next(ingest_file_src *s, ingest_raw *raw, char *errbuf, size_t cap)
+{
+	for (;;) {
+		struct pcap_pkthdr *h;
+		const u_char *d;
+		int rc;
+		if (!s->pc) {
+			rc = src_open_next(s, errbuf, cap);
+			if (rc <= 0)
+				return rc;
+		}
+		rc = pcap_next_ex(s->pc, &h, &d);
+		if (rc == 1) {
+			raw->ts_ns = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
+			raw->data = d;
+			raw->caplen = h->caplen;
+			raw->origlen = h->len;
+			raw->linktype = s->linktype;
+			raw->ordinal = s->ordinal++;
+			raw->file_idx = (uint32_t)s->cur;
+			return 1;
+		}
+		if (rc == PCAP_ERROR_BREAK) {
+			if (src_open_next(s, errbuf, cap) < 0)
+				return TV_E_FORMAT;
+			if (s->cur >= s->nfiles)
+				return 0;
+			continue;
+		}
+		{
+			const char *name = s->files[s->cur].path;
+			long off = -1;
+			FILE *fp = pcap_file(s->pc);
+			if (fp)
+				off = ftell(fp);
+			snprintf(errbuf, cap, "%s: packet %llu%s%ld: %s (the packets before it were read)",
+			         strcmp(name, "-") == 0 ? "standard input" : name,
+			         (unsigned long long)s->ordinal + 1, off >= 0 ? " near byte offset " : "",
+			         off >= 0 ? off : 0L, pcap_geterr(s->pc));
+			return TV_E_TRUNCATED;
+		}
+	}
+}
+
+int ingest_file_src_count(const ingest_file_src *s)
+{
+	return s->nfiles;
+}
+
+const char *ingest_file_src_path(const ingest_file_src *s, int i)
+{
+	return (i >= 0 && i < s->nfiles) ? s->files[i].path : NULL;
+}
+
+const uint8_t *ingest_file_src_identity(const ingest_file_src *s, int i)
+{
+	return (i >= 0 && i < s->nfiles) ? s->files[i].identity : NULL;
+}
+
+uint64_t ingest_file_src_total_bytes(const ingest_file_src *s)
+{
+	return s->total;
+}
+
+uint64_t ingest_file_src_done_bytes(const ingest_file_src *s)
+{
+	uint64_t done = s->done_before;
+	if (s->pc) {
+		FILE *fp = pcap_file(s->pc);
+		long off = fp ? ftell(fp) : -1;
+		if (off > 0)
+			done += (uint64_t)off;
+	}
+	return done;
+}
