@@ -44,6 +44,9 @@ static void usage(FILE *f)
 	        "      --zstd-level N      zstd compression level 1-19 (default 3)\n"
 	        "      --commit-chunks N   chunks per fdatasync + index commit (default 1)\n"
 	        "      --no-sync           do not fdatasync (tests and benchmarks only)\n"
+	        "      --flow-interval S   flow-record aggregation window: 600 (default) or 60\n"
+	        "      --flow-max N        flow-table entries before an early flush (default 262144)\n"
+	        "      --no-flows          do not synthesise flow records\n"
 	        "  -q, --quiet             no progress line and no summary\n"
 	        "  -v, --verbose           print every counter in the summary\n"
 	        "  -h, --help              this help\n"
@@ -76,6 +79,9 @@ enum {
 	OPT_ZSTD_LEVEL,
 	OPT_COMMIT_CHUNKS,
 	OPT_NO_SYNC,
+	OPT_FLOW_INTERVAL,
+	OPT_FLOW_MAX,
+	OPT_NO_FLOWS,
 };
 
 static const struct option longopts[] = {
@@ -90,6 +96,9 @@ static const struct option longopts[] = {
 	{ "zstd-level", required_argument, NULL, OPT_ZSTD_LEVEL },
 	{ "commit-chunks", required_argument, NULL, OPT_COMMIT_CHUNKS },
 	{ "no-sync", no_argument, NULL, OPT_NO_SYNC },
+	{ "flow-interval", required_argument, NULL, OPT_FLOW_INTERVAL },
+	{ "flow-max", required_argument, NULL, OPT_FLOW_MAX },
+	{ "no-flows", no_argument, NULL, OPT_NO_FLOWS },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -174,6 +183,22 @@ int cmd_ingest(int argc, char **argv)
 			vcfg.commit_chunks = (uint32_t)val;
 			break;
 		case OPT_NO_SYNC: vcfg.segs.sync = false; break;
+		case OPT_FLOW_INTERVAL:
+			if (cmd_parse_uint(optarg, 1, 86400, &val) || (val != 60 && val != 600)) {
+				cmd_err("ingest", "--flow-interval '%s': expected 60 or 600 (seconds), "
+				        "the two aggregation intervals VPC Flow Logs offer", optarg);
+				goto usage_fail;
+			}
+			vcfg.flowtab.interval = (uint32_t)val;
+			break;
+		case OPT_FLOW_MAX:
+			if (cmd_parse_uint(optarg, 1024, 1u << 28, &val)) {
+				cmd_err("ingest", "--flow-max '%s': expected a number from 1024 to 268435456", optarg);
+				goto usage_fail;
+			}
+			vcfg.flowtab.max_flows = (uint32_t)val;
+			break;
+		case OPT_NO_FLOWS: vcfg.flows = false; break;
 		default: goto usage_fail;
 		}
 	}
@@ -300,6 +325,10 @@ int cmd_ingest(int argc, char **argv)
 		       ctr.v[TV_CTR_STORE_COMP_BYTES]
 		               ? (double)ctr.v[TV_CTR_STORE_RAW_BYTES] / (double)ctr.v[TV_CTR_STORE_COMP_BYTES]
 		               : 0.0);
+		if (vcfg.flows)
+			printf("flows    %llu flow records (%u s windows)%s\n",
+			       (unsigned long long)ctr.v[TV_CTR_FLOW_RECORDS], vcfg.flowtab.interval,
+			       ctr.v[TV_CTR_FLOW_EARLY_FLUSH] ? ", flow table flushed early (cap reached)" : "");
 		if (ctr.v[TV_CTR_SRC_LINKTYPE])
 			printf("dropped  %llu packets of an unsupported link type\n",
 			       (unsigned long long)ctr.v[TV_CTR_SRC_LINKTYPE]);

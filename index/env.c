@@ -218,9 +218,9 @@ static int meta_check(idx *x, MDB_txn *txn, bool *fresh)
 static int open_dbs(idx *x, MDB_txn *txn)
 {
 	static const char *const names[] = { "chunks", "post", "time", "segs", "sources",
-	                                     "counters", "cpost" };
+	                                     "counters", "cpost", "flows" };
 	MDB_dbi *dbis[] = { &x->db_chunks, &x->db_post, &x->db_time, &x->db_segs,
-	                    &x->db_sources, &x->db_counters, &x->db_cpost };
+	                    &x->db_sources, &x->db_counters, &x->db_cpost, &x->db_flows };
 	unsigned flags = x->writable ? MDB_CREATE : 0;
 	size_t i;
 	for (i = 0; i < sizeof names / sizeof names[0]; i++) {

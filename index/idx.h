@@ -110,6 +110,27 @@ int idx_totals_get(idx *x, idx_totals *t);
  * (retention; the caller deletes the file after this returns). */
 int idx_segment_drop(idx *x, uint32_t segment, uint64_t *chunks_dropped);
 
+/* ------------------------------------------------------ flow records */
+
+/*
+ * Flow records (VPC Flow Log semantics, tv_flowrec) live in their own table,
+ * keyed by window start then a store-wide sequence number, so that a time
+ * range is one key range and records of one window keep their order.  They
+ * are not tied to chunks: pruning packets leaves them in place.
+ */
+
+/* Appends n records in one write transaction. */
+int idx_flows_put(idx *x, const tv_flowrec *recs, size_t n);
+
+typedef int (*idx_flow_cb)(void *ctx, const tv_flowrec *r);
+/* Visits the records whose window start is in [from, to] (unix seconds), in
+ * key order; cb returning non-zero stops with that value. */
+int idx_flow_foreach(idx *x, uint32_t from, uint32_t to, idx_flow_cb cb, void *ctx);
+/* Deletes the records of windows that start before `before`. */
+int idx_flows_drop_before(idx *x, uint32_t before, uint64_t *dropped);
+/* Number of stored flow records. */
+int idx_flows_count(idx *x, uint64_t *n);
+
 /* ------------------------------------------------------- expressions */
 
 /*

@@ -16,6 +16,7 @@
 struct idx {
 	MDB_env *env;
 	MDB_dbi db_meta, db_chunks, db_post, db_time, db_segs, db_sources, db_counters, db_cpost;
+	MDB_dbi db_flows; /* index/flows.c */
 	uint8_t uuid[16];
 	bool writable;
 };
@@ -35,6 +36,11 @@ typedef struct idx_tot {
 void idx_tot_encode(const idx_tot *t, uint8_t out[IDX_TOT_LEN]);
 int idx_tot_decode(const void *p, size_t n, idx_tot *t);
 int idx_tot_load(idx *x, MDB_txn *txn, idx_tot *t);
+
+/* "flows" value: fixed little-endian serialisation of tv_flowrec. */
+#define IDX_FLOW_VAL_LEN 108
+void idx_flow_val_encode(const tv_flowrec *r, uint8_t out[IDX_FLOW_VAL_LEN]);
+int idx_flow_val_decode(const void *p, size_t n, tv_flowrec *r);
 
 /* ------------------------------------------------------------ key codecs */
 

@@ -50,6 +50,10 @@ struct idx_vault {
 	tv_counters committed; /* ctr as of the last commit */
 	int lock_fd;
 	store_reader *rd;      /* recovery */
+	ingest_flowtab *ft;    /* NULL when flows are off */
+	tv_flowrec *flows;     /* records emitted, not yet committed */
+	size_t nflows, flows_cap;
+	int flow_err;          /* first error of the emit callback */
 };
 
 void idx_vault_cfg_default(idx_vault_cfg *cfg)
@@ -61,6 +65,41 @@ void idx_vault_cfg_default(idx_vault_cfg *cfg)
 	cfg->segs.writable = true;
 	cfg->index.writable = true;
 	cfg->commit_chunks = 1;
+	cfg->flows = true;
+	ingest_flowtab_cfg_default(&cfg->flowtab);
+}
+
+/* Flow-table callback: keeps records until the next commit. */
+static void vault_on_flows(void *ctx, const tv_flowrec *recs, size_t n)
+{
+	idx_vault *v = ctx;
+	if (v->nflows + n > v->flows_cap) {
+		size_t nc = (v->nflows + n) * 2;
+		tv_flowrec *t = realloc(v->flows, nc * sizeof *t);
+		if (!t) {
+			v->flow_err = TV_E_NOMEM;
+			return;
+		}
+		v->flows = t;
+		v->flows_cap = nc;
+	}
+	memcpy(v->flows + v->nflows, recs, n * sizeof *recs);
+	v->nflows += n;
+}
+
+/* Flow records are derived data: committed after the chunks they come
+ * from, in their own transaction. */
+static int vault_commit_flows(idx_vault *v)
+{
+	int rc;
+	if (v->flow_err)
+		return v->flow_err;
+	if (v->nflows == 0)
+		return 0;
+	rc = idx_flows_put(v->x, v->flows, v->nflows);
+	if (rc == 0)
+		v->nflows = 0;
+	return rc;
 }
 
 idx *idx_vault_index(idx_vault *v)
@@ -126,7 +165,7 @@ static int vault_commit(idx_vault *v)
 	for (i = 0; i < v->npend; i++)
 		idx_post_reset(v->pend[i].post);
 	v->npend = 0;
-	return 0;
+	return vault_commit_flows(v);
 }
 
 /* Seals the open chunk and appends it to its segment; commits when enough
@@ -210,6 +249,8 @@ int idx_vault_add(idx_vault *v, const tv_pkt *pkt, const uint8_t *src_identity, 
 		v->cur_marks[i].packets_done = ordinal + 1;
 	}
 	idx_post_add(v->cur_post, pkt->ts_ns, &pkt->tun, &pkt->info);
+	if (v->ft)
+		ingest_flowtab_add(v->ft, pkt);
 	if (v->ctr) {
 		v->ctr->v[TV_CTR_STORE_PACKETS]++;
 		v->ctr->v[TV_CTR_STORE_BYTES] += pkt->origlen;
@@ -224,7 +265,17 @@ int idx_vault_flush(idx_vault *v)
 	int rc = vault_seal(v);
 	if (rc)
 		return rc;
-	return vault_commit(v);
+	rc = vault_commit(v);
+	if (rc)
+		return rc;
+	return vault_commit_flows(v);
+}
+
+int idx_vault_tick(idx_vault *v, uint64_t now_ns)
+{
+	if (v->ft)
+		ingest_flowtab_advance(v->ft, now_ns);
+	return vault_commit_flows(v);
 }
 
 /* ------------------------------------------------------------ recovery */
@@ -385,6 +436,11 @@ int idx_vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
 	rc = idx_post_new(&v->cur_post);
 	if (rc)
 		goto fail;
+	if (v->cfg.flows) {
+		rc = ingest_flowtab_new(&v->cfg.flowtab, vault_on_flows, v, ctr, &v->ft);
+		if (rc)
+			goto fail;
+	}
 	rc = vault_recover(v, rec);
 	if (rc)
 		goto fail;
@@ -402,8 +458,13 @@ int idx_vault_close(idx_vault *v)
 	size_t i;
 	if (!v)
 		return 0;
-	if (v->x && v->segs && v->b)
+	if (v->x && v->segs && v->b) {
+		if (v->ft)
+			ingest_flowtab_flush(v->ft);
 		rc = idx_vault_flush(v);
+	}
+	ingest_flowtab_free(v->ft);
+	free(v->flows);
 	if (v->pend)
 		for (i = 0; i < v->cfg.commit_chunks; i++)
 			idx_post_free(v->pend[i].post);

@@ -10,6 +10,7 @@
 #define IDX_VAULT_H
 
 #include "idx.h"
+#include "../ingest/ingest.h"
 
 /* ---------------------------------------------------------------- writer */
 
@@ -18,6 +19,8 @@ typedef struct idx_vault_cfg {
 	store_segs_cfg segs;
 	idx_cfg index;
 	uint32_t commit_chunks; /* sealed chunks per fdatasync + index commit; default 1 */
+	bool flows;             /* synthesise flow records while storing; default true */
+	ingest_flowtab_cfg flowtab;
 } idx_vault_cfg;
 
 void idx_vault_cfg_default(idx_vault_cfg *cfg);
@@ -53,7 +56,12 @@ int idx_vault_add(idx_vault *v, const tv_pkt *pkt, const uint8_t *src_identity, 
 /* Seals the open chunk (if any), writes, syncs and commits everything pending. */
 int idx_vault_flush(idx_vault *v);
 
-/* Flushes and closes; returns the first error of the flush.  Accepts NULL. */
+/* Live sources call this on a timer: closes flow windows that ended before
+ * now_ns and commits their records. */
+int idx_vault_tick(idx_vault *v, uint64_t now_ns);
+
+/* Flushes (all open flow windows too) and closes; returns the first error
+ * of the flush.  Accepts NULL. */
 int idx_vault_close(idx_vault *v);
 
 idx *idx_vault_index(idx_vault *v);
