@@ -461,4 +461,61 @@ const report_fl_stats *report_flowlog_reader_stats(const report_flowlog_reader *
 /* Closes everything; accepts NULL. */
 void report_flowlog_reader_free(report_flowlog_reader *r);
 
+/* =====================================================================
+ * VNI map: what stands behind each mirror session  (report/vnimap.c)
+ *
+ * A mirror session's VNI names one source interface.  The map says which
+ * ENI, account, VPC, subnet, instance, region, AZ and addresses stand behind
+ * each VNI.  It is read from a small text file the user writes, or from the
+ * JSON that `aws ec2 describe-traffic-mirror-sessions` prints (plus
+ * `describe-network-interfaces` for addresses), with jansson.  Unknown
+ * values are empty strings and print as '-', as AWS writes them.
+ * ===================================================================== */
+
+#define REPORT_IFACE_MAX_ADDRS 16
+
+typedef struct report_iface {
+	uint32_t vni;
+	char eni[32];        /* interface-id, e.g. "eni-0a1b2c3d4e5f60789"; "" unknown */
+	char account[16];    /* account-id */
+	char vpc[32];        /* vpc-id */
+	char subnet[32];     /* subnet-id */
+	char instance[32];   /* instance-id */
+	char region[24];
+	char az[24];         /* az-id */
+	char session[32];    /* tms-..., from the sessions JSON */
+	char filter[32];     /* tmf-..., from the sessions JSON */
+	uint32_t packet_length; /* the session's PacketLength (truncation), 0 = whole packets */
+	tv_addr addrs[REPORT_IFACE_MAX_ADDRS]; /* the interface's addresses, primary first */
+	size_t naddrs;
+	bool learned;        /* true: no map entry; name and address were learned from traffic */
+} report_iface;
+
+typedef struct report_vnimap report_vnimap;
+
+/* An empty map (every VNI unknown). */
+int report_vnimap_new(report_vnimap **out);
+/*
+ * Adds a file to the map: the text format (see README "VNI map"), the
+ * describe-traffic-mirror-sessions JSON, or the describe-network-interfaces
+ * JSON (addresses, subnet, VPC, AZ, instance for ENIs the map names); the
+ * kind is detected from the content.  On error, err names the file, the
+ * line or JSON path, and what was expected.
+ */
+int report_vnimap_load(report_vnimap *m, const char *path, char *err, size_t cap);
+/* The entry for a VNI, or NULL. Valid until the map is freed. */
+const report_iface *report_vnimap_find(const report_vnimap *m, uint32_t vni);
+/* Entry for a VNI, creating a learned one ("vni-<N>" style name left empty
+ * in eni, learned = true) when the map has none. */
+const report_iface *report_vnimap_get(report_vnimap *m, uint32_t vni);
+/* Records that addr was seen as a source or destination of a VNI's flow, so
+ * that a learned interface can take as its address the one common to the
+ * VNI's flows (report_vnimap_learn_finish).  No allocation after warm-up. */
+void report_vnimap_learn(report_vnimap *m, uint32_t vni, const tv_addr *src, const tv_addr *dst);
+void report_vnimap_learn_finish(report_vnimap *m);
+/* Whether addr is one of the interface's addresses (direction: egress when
+ * the flow's srcaddr is the interface's, ingress when the dstaddr is). */
+bool report_iface_has_addr(const report_iface *ifc, const tv_addr *addr);
+void report_vnimap_free(report_vnimap *m);
+
 #endif
