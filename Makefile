@@ -43,10 +43,12 @@ FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/replay/%)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 GEN      := $(BUILD)/tv-gen
 
-ifeq ($(SAN),1)
-TAPVAULT := $(BUILD)/tapvault
-else
+# ./tapvault for the default build; any other BUILD dir (SAN=1, or a
+# private BUILD=build-x while several people build at once) keeps its own.
+ifeq ($(BUILD),build)
 TAPVAULT := tapvault
+else
+TAPVAULT := $(BUILD)/tapvault
 endif
 
 .PHONY: all deps test check unit fuzz-replay e2e fuzz bench run install clean golden
