@@ -9,6 +9,13 @@
 #include "../ingest/tv.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+
+/* Our exit codes reuse the names; <stdlib.h>'s EXIT_FAILURE (1) must not
+ * shadow ours (3).  stdlib.h is included above, so later includes of it are
+ * no-ops and the names below stay ours. */
+#undef EXIT_SUCCESS
+#undef EXIT_FAILURE
 
 enum {
 	EXIT_OK = 0,       /* success */
