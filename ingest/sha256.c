@@ -9,6 +9,8 @@
  */
 #include "tv.h"
 
+#include <stdlib.h>
+
 #include <string.h>
 
 /* §4.2.2: the first 32 bits of the fractional parts of the cube roots of
@@ -34,7 +36,7 @@ static const uint32_t K[64] = {
 #define SSIG1(x) (ROTR(x, 17) ^ ROTR(x, 19) ^ ((x) >> 10))
 
 /* §6.2.2: compresses nblocks consecutive 64-byte blocks into h. */
-static void sha256_blocks(uint32_t h[8], const uint8_t *p, size_t nblocks)
+static void sha256_blocks_portable(uint32_t h[8], const uint8_t *p, size_t nblocks)
 {
 	uint32_t w[64];
 	while (nblocks--) {
@@ -57,6 +59,95 @@ static void sha256_blocks(uint32_t h[8], const uint8_t *p, size_t nblocks)
 		p += 64;
 	}
 }
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/*
+ * The same compression function with the x86 SHA extensions (SHA-NI),
+ * used when the processor has them: several times faster, and the chunk
+ * hash is most of ingest's CPU time without it.  State is kept in the
+ * register order the instructions want: ABEF and CDGH.  Each
+ * sha256rnds2 does two rounds; sha256msg1/msg2 extend the message
+ * schedule four words at a time (Intel, "Intel SHA Extensions", 2013).
+ */
+#include <cpuid.h>
+#include <immintrin.h>
+
+#define SHA_NI_TARGET __attribute__((target("sha,sse4.1,ssse3")))
+
+SHA_NI_TARGET static void sha256_blocks_ni(uint32_t h[8], const uint8_t *p, size_t nblocks)
+{
+	const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+	__m128i st0, st1, tmp, msg, m[4], save0, save1;
+	int g;
+
+	tmp = _mm_loadu_si128((const __m128i *)(const void *)&h[0]); /* DCBA */
+	st1 = _mm_loadu_si128((const __m128i *)(const void *)&h[4]); /* HGFE */
+	tmp = _mm_shuffle_epi32(tmp, 0xB1);                          /* CDAB */
+	st1 = _mm_shuffle_epi32(st1, 0x1B);                          /* EFGH */
+	st0 = _mm_alignr_epi8(tmp, st1, 8);                          /* ABEF */
+	st1 = _mm_blend_epi16(st1, tmp, 0xF0);                       /* CDGH */
+
+	for (; nblocks > 0; nblocks--, p += 64) {
+		save0 = st0;
+		save1 = st1;
+		for (g = 0; g < 16; g++) {
+			__m128i *cur = &m[g & 3], *prev = &m[(g + 3) & 3], *next = &m[(g + 1) & 3];
+			if (g < 4)
+				*cur = _mm_shuffle_epi8(
+				        _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * g)), bswap);
+			msg = _mm_add_epi32(*cur, _mm_loadu_si128((const __m128i *)(const void *)&K[4 * g]));
+			st1 = _mm_sha256rnds2_epu32(st1, st0, msg);
+			if (g >= 3 && g <= 14) {
+				tmp = _mm_alignr_epi8(*cur, *prev, 4);
+				*next = _mm_add_epi32(*next, tmp);
+				*next = _mm_sha256msg2_epu32(*next, *cur);
+			}
+			msg = _mm_shuffle_epi32(msg, 0x0E);
+			st0 = _mm_sha256rnds2_epu32(st0, st1, msg);
+			if (g >= 1 && g <= 12)
+				*prev = _mm_sha256msg1_epu32(*prev, *cur);
+		}
+		st0 = _mm_add_epi32(st0, save0);
+		st1 = _mm_add_epi32(st1, save1);
+	}
+
+	tmp = _mm_shuffle_epi32(st0, 0x1B);    /* FEBA */
+	st1 = _mm_shuffle_epi32(st1, 0xB1);    /* DCHG */
+	st0 = _mm_blend_epi16(tmp, st1, 0xF0); /* DCBA */
+	st1 = _mm_alignr_epi8(st1, tmp, 8);    /* HGFE */
+	_mm_storeu_si128((__m128i *)(void *)&h[0], st0);
+	_mm_storeu_si128((__m128i *)(void *)&h[4], st1);
+}
+
+static int sha_ni_usable(void)
+{
+	static int cached = -1;
+	unsigned a, b, c, d;
+	int ok = 0;
+	if (cached >= 0)
+		return cached;
+	if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 19)) && (c & (1u << 9)) &&
+	    __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29)))
+		ok = 1;
+	if (getenv("TAPVAULT_NO_SHA_NI"))
+		ok = 0; /* lets the tests check both paths */
+	cached = ok;
+	return ok;
+}
+
+static void sha256_blocks(uint32_t h[8], const uint8_t *p, size_t nblocks)
+{
+	if (sha_ni_usable())
+		sha256_blocks_ni(h, p, nblocks);
+	else
+		sha256_blocks_portable(h, p, nblocks);
+}
+#else
+static void sha256_blocks(uint32_t h[8], const uint8_t *p, size_t nblocks)
+{
+	sha256_blocks_portable(h, p, nblocks);
+}
+#endif
 
 void tv_sha256_init(tv_sha256_ctx *s)
 {
