@@ -69,6 +69,10 @@ void cmd_progress_update(cmd_progress *p, const char *what, uint64_t done, uint6
                          uint64_t items, const char *unit);
 void cmd_progress_end(cmd_progress *p);
 
+/* Explains why a store could not be opened: the file, the place and the
+ * fix (names the segment whose header is refused, the corrupt index, ...). */
+void cmd_store_error(const char *cmd, const char *dir, int rc);
+
 /* Prints the counters that are non-zero, one "name value" per line. */
 void cmd_print_counters(FILE *f, const tv_counters *c, const char *indent);
 

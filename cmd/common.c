@@ -2,6 +2,7 @@
  * common.c — parsing of sizes and durations, messages, progress lines.
  */
 #include "cmd.h"
+#include "../index/idx.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -208,4 +209,36 @@ char *cmd_join_args(int argc, char **argv, int first)
 		strcat(s, argv[i]);
 	}
 	return s;
+}
+
+void cmd_store_error(const char *cmd, const char *dir, int rc)
+{
+	char why[600];
+	switch (rc) {
+	case TV_E_NOTFOUND:
+		cmd_err(cmd, "%s: not a tapvault store (no index/ inside); check the -s path", dir);
+		return;
+	case TV_E_LOCKED:
+		cmd_err(cmd, "%s: another tapvault ingest is writing to this store (%s/LOCK is held); "
+		        "one writer per store", dir, dir);
+		return;
+	case TV_E_VERSION:
+	case TV_E_CORRUPT:
+	case TV_E_FORMAT:
+		if (store_segs_diagnose(dir, NULL, why, sizeof why)) {
+			cmd_err(cmd, "%s: cannot open the store: %s", dir, why);
+			return;
+		}
+		if (rc == TV_E_VERSION)
+			cmd_err(cmd, "%s/index: written by an index format this build cannot read "
+			        "(this build reads format %d); use a newer tapvault", dir, IDX_FORMAT_VERSION);
+		else
+			cmd_err(cmd, "%s/index/data.mdb: the LMDB index is corrupt (%s); the packets in "
+			        "%s/segments are untouched: move %s/index aside and run "
+			        "'tapvault reindex -s %s' to rebuild it from them", dir, tv_strerror(rc), dir,
+			        dir, dir);
+		return;
+	default:
+		cmd_err(cmd, "%s: cannot open the store: %s", dir, tv_strerror(rc));
+	}
 }

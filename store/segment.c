@@ -755,3 +755,64 @@ int store_segs_remove(store_segs *s, uint32_t segment)
 		return segs_find_newest(s, &s->newest);
 	return 0;
 }
+
+int store_segs_diagnose(const char *dir, const uint8_t store_uuid[16], char *buf, size_t cap)
+{
+	char path[4096];
+	DIR *d;
+	struct dirent *e;
+	int found = 0;
+
+	snprintf(path, sizeof path, "%s/segments", dir);
+	d = opendir(path);
+	if (!d) {
+		snprintf(buf, cap, "%s: %s", path, strerror(errno));
+		return 1;
+	}
+	while (!found && (e = readdir(d)) != NULL) {
+		uint8_t h[STORE_SEG_HDR_LEN];
+		uint32_t seg;
+		size_t got = 0;
+		int fd, err;
+		if (!seg_parse_name(e->d_name, &seg))
+			continue;
+		snprintf(path, sizeof path, "%s/segments/%s", dir, e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			snprintf(buf, cap, "%s: %s", path, strerror(errno));
+			found = 1;
+			break;
+		}
+		err = pread_full(fd, h, sizeof h, 0, &got);
+		close(fd);
+		if (err || got < sizeof h)
+			continue; /* short: a crash at creation, not a refusal */
+		if (memcmp(h + SH_MAGIC, seg_magic, sizeof seg_magic) != 0) {
+			snprintf(buf, cap, "%s: offset 0: not a tapvault segment (expected the magic TVSEGMT1)",
+			         path);
+			found = 1;
+		} else if (tv_get_le16(h + SH_VERSION) > STORE_FORMAT_VERSION) {
+			snprintf(buf, cap, "%s: offset 8: segment format version %u; this build reads "
+			         "version %u (use a newer tapvault)", path, tv_get_le16(h + SH_VERSION),
+			         STORE_FORMAT_VERSION);
+			found = 1;
+		} else if (tv_get_le16(h + SH_VERSION) == 0) {
+			snprintf(buf, cap, "%s: offset 8: segment format version 0 is not valid", path);
+			found = 1;
+		} else if (tv_get_le32(h + SH_SEGMENT) != seg) {
+			snprintf(buf, cap, "%s: offset %d: the header says segment %u, the name says %u",
+			         path, SH_SEGMENT, tv_get_le32(h + SH_SEGMENT), seg);
+			found = 1;
+		} else if (store_uuid && memcmp(h + SH_UUID, store_uuid, 16) != 0) {
+			snprintf(buf, cap, "%s: offset %d: the segment belongs to another store "
+			         "(its store id differs from the index's)", path, SH_UUID);
+			found = 1;
+		} else if (tv_get_le16(h + SH_FLAGS) != 0 ||
+		           !all_zero(h + SH_RESERVED, STORE_SEG_HDR_LEN - SH_RESERVED)) {
+			snprintf(buf, cap, "%s: reserved header bits are set (damaged header)", path);
+			found = 1;
+		}
+	}
+	closedir(d);
+	return found;
+}

@@ -214,6 +214,14 @@ int store_segs_scan(store_segs *s, uint32_t segment, uint64_t offset, store_scan
  * 64..size, else TV_E_RANGE; cutting the write segment to 0 rewrites its
  * header.  EROFS when read-only. */
 int store_segs_truncate(store_segs *s, uint32_t segment, uint64_t offset);
+/*
+ * For error messages: looks at every segment file's header under DIR and
+ * describes the first one a reader would refuse (file, offset, what was
+ * found and what was expected) in buf.  Returns 1 when it found one, else
+ * 0.  store_uuid may be NULL (no store-id check).
+ */
+int store_segs_diagnose(const char *dir, const uint8_t store_uuid[16], char *buf, size_t cap);
+
 /* Deletes one segment file (retention) and fsyncs the directory.  ENOENT
  * when it is not there; EROFS when read-only. */
 int store_segs_remove(store_segs *s, uint32_t segment);
