@@ -1,14 +1,33 @@
 /*
- * ingest.c — `tapvault ingest`: capture files into a store.
+ * ingest.c — `tapvault ingest`: capture files, a UDP listener or an
+ * interface into a store.
+ *
+ * Live sources (-l, -i) run one thread per worker: each owns its socket (or
+ * the one pcap handle), its decapsulator, and an idx_vault_worker (chunk
+ * builder, postings, flow table); sealed chunks go to the vault's single
+ * writer thread (index/vault.h "live").  The main thread only waits for
+ * signals: SIGINT/SIGTERM stop (workers drain their socket for up to a
+ * second, emit their flows and seal), SIGHUP copies the VNI maps again.
  */
 #include "cmd.h"
 #include "../ingest/ingest.h"
 #include "../index/vault.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
 
 static volatile sig_atomic_t stop_requested;
 
@@ -22,6 +41,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: tapvault ingest -s STORE -r FILE|DIR|- [FILE ...] [OPTIONS]\n"
+	        "       tapvault ingest -s STORE -l [ADDR:]PORT | -i IFACE [LIVE OPTIONS]\n"
 	        "\n"
 	        "Reads pcap or pcapng captures of mirrored traffic, removes the tunnel (VXLAN,\n"
 	        "GENEVE, GENEVE+VXLAN), and stores every inner packet in zstd-compressed chunks\n"
@@ -47,6 +67,30 @@ static void usage(FILE *f)
 	        "      --flow-interval S   flow-record aggregation window: 600 (default) or 60\n"
 	        "      --flow-max N        flow-table entries before an early flush (default 262144)\n"
 	        "      --no-flows          do not synthesise flow records\n"
+	        "\n"
+	        "live sources (run until SIGINT/SIGTERM; SIGHUP copies the VNI maps again):\n"
+	        "  -l, --listen [ADDR:]PORT receive the mirror as UDP datagrams (VXLAN; GENEVE\n"
+	        "                          with --geneve or a --geneve-port); '[::]:4789' for IPv6\n"
+	        "  -i, --interface IFACE   capture with libpcap instead (one worker)\n"
+	        "      --geneve            the -l port carries GENEVE (default port 6081)\n"
+	        "      --all               -i: store every frame, not only tunnel ports\n"
+	        "      --workers N         receive threads, one socket each (default 1)\n"
+	        "      --allow CIDR,...    accept mirror traffic only from these senders\n"
+	        "      --allow-vni LIST    store only these VNIs (comma-separated)\n"
+	        "      --seal-interval DUR seal a chunk this long after its first packet, so\n"
+	        "                          queries see it (default 1s; e.g. 500ms, 2s)\n"
+	        "      --max-size SIZE     keep at most this much segment data (oldest\n"
+	        "                          segments are deleted with their index entries)\n"
+	        "      --max-age DUR       delete segments whose newest packet is older\n"
+	        "      --flow-max-age DUR  delete flow records of older windows (default 2 x\n"
+	        "                          --max-age; unlimited without --max-age)\n"
+	        "      --min-free SIZE|N%%  stop storing (counted) when the file system has less\n"
+	        "                          free (default: 1G or 5%%, the smaller)\n"
+	        "      --rcvbuf SIZE       socket receive buffer to ask for (default 64M)\n"
+	        "      --vni-map FILE      copied to STORE/vnimap/ at start and on SIGHUP;\n"
+	        "                          repeatable\n"
+	        "      --user NAME         after opening the sockets, chown the store to NAME\n"
+	        "                          and drop root (setgroups, setgid, setuid)\n"
 	        "  -q, --quiet             no progress line and no summary\n"
 	        "  -v, --verbose           print every counter in the summary\n"
 	        "  -h, --help              this help\n"
@@ -82,6 +126,19 @@ enum {
 	OPT_FLOW_INTERVAL,
 	OPT_FLOW_MAX,
 	OPT_NO_FLOWS,
+	OPT_GENEVE,
+	OPT_ALL,
+	OPT_WORKERS,
+	OPT_ALLOW,
+	OPT_ALLOW_VNI,
+	OPT_SEAL_INTERVAL,
+	OPT_MAX_SIZE,
+	OPT_MAX_AGE,
+	OPT_FLOW_MAX_AGE,
+	OPT_MIN_FREE,
+	OPT_RCVBUF,
+	OPT_VNI_MAP,
+	OPT_USER,
 };
 
 static const struct option longopts[] = {
@@ -99,11 +156,528 @@ static const struct option longopts[] = {
 	{ "flow-interval", required_argument, NULL, OPT_FLOW_INTERVAL },
 	{ "flow-max", required_argument, NULL, OPT_FLOW_MAX },
 	{ "no-flows", no_argument, NULL, OPT_NO_FLOWS },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "interface", required_argument, NULL, 'i' },
+	{ "geneve", no_argument, NULL, OPT_GENEVE },
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "allow", required_argument, NULL, OPT_ALLOW },
+	{ "allow-vni", required_argument, NULL, OPT_ALLOW_VNI },
+	{ "seal-interval", required_argument, NULL, OPT_SEAL_INTERVAL },
+	{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
+	{ "max-age", required_argument, NULL, OPT_MAX_AGE },
+	{ "flow-max-age", required_argument, NULL, OPT_FLOW_MAX_AGE },
+	{ "min-free", required_argument, NULL, OPT_MIN_FREE },
+	{ "rcvbuf", required_argument, NULL, OPT_RCVBUF },
+	{ "vni-map", required_argument, NULL, OPT_VNI_MAP },
+	{ "user", required_argument, NULL, OPT_USER },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* ================================================================ live */
+
+#define MAX_VNI_ALLOW 4096
+#define MAX_VNI_MAPS 16
+
+struct live_opts {
+	const char *listen;     /* -l */
+	const char *iface;      /* -i */
+	bool geneve, all;
+	int workers;
+	ingest_allow allow;
+	uint32_t vnis[MAX_VNI_ALLOW];
+	int nvnis;
+	idx_live_cfg lcfg;
+	bool flow_age_given;
+	uint64_t rcvbuf;
+	const char *vni_maps[MAX_VNI_MAPS];
+	int nmaps;
+	const char *user;
+	bool min_free_given;
+};
+
+static atomic_int g_live_stop;
+
+struct wctx {
+	int id;
+	pthread_t th;
+	ingest_udp *u;
+	ingest_iface *ifc;
+	ingest_decap *dec;
+	idx_vault_worker *w;
+	const struct live_opts *o;
+	uint64_t mono;
+	int err;               /* first error (storing) */
+	char errbuf[256];
+};
+
+static uint64_t now_real(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static int u32cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static bool vni_allowed(const struct live_opts *o, uint32_t vni)
+{
+	return o->nvnis == 0 || bsearch(&vni, o->vnis, (size_t)o->nvnis, sizeof vni, u32cmp) != NULL;
+}
+
+/* One captured frame: decapsulate, filter, store. */
+static void live_handle(struct wctx *c, const ingest_raw *raw)
+{
+	tv_counters *ctr = idx_vault_worker_counters(c->w);
+	tv_pkt pkt;
+	int rc;
+	if (c->err)
+		return;
+	if (ingest_decap_packet(c->dec, raw->linktype, raw->data, raw->caplen, raw->origlen, raw->ts_ns,
+	                        &pkt) != INGEST_STORE)
+		return;
+	/* -l checked the sender before decapsulation; -i can only check here */
+	if (c->ifc && !ingest_allow_match(&c->o->allow, &pkt.tun.outer_src)) {
+		ctr->v[TV_CTR_LIVE_REJ_SENDER]++;
+		return;
+	}
+	if (!vni_allowed(c->o, pkt.tun.vni)) {
+		ctr->v[TV_CTR_LIVE_REJ_VNI]++;
+		return;
+	}
+	rc = idx_vault_worker_add(c->w, &pkt, c->mono);
+	if (rc) {
+		c->err = rc;
+		snprintf(c->errbuf, sizeof c->errbuf, "worker %d: storing failed: %s", c->id, tv_strerror(rc));
+		atomic_store(&g_live_stop, 1);
+	}
+}
+
+static void live_handle_cb(void *ctx, const ingest_raw *raw)
+{
+	live_handle(ctx, raw);
+}
+
+/* Receives one batch; returns the datagrams received (0: none). */
+static int live_batch(struct wctx *c, ingest_raw *raws, bool nowait)
+{
+	tv_counters *ctr = idx_vault_worker_counters(c->w);
+	int n = 0, got = 0, i, rc;
+	if (c->u) {
+		rc = ingest_udp_recv(c->u, raws, 64, nowait, ctr, &n, &got);
+		if (rc && rc != EINTR)
+			usleep(10000); /* counted; do not spin on a persistent error */
+		c->mono = cmd_mono_ns();
+		for (i = 0; i < n; i++)
+			live_handle(c, &raws[i]);
+		return got;
+	}
+	c->mono = cmd_mono_ns();
+	got = ingest_iface_dispatch(c->ifc, 256, nowait ? 0 : 100, live_handle_cb, c, ctr, c->errbuf,
+	                            sizeof c->errbuf);
+	if (got < 0) {
+		c->err = got;
+		atomic_store(&g_live_stop, 1);
+		return 0;
+	}
+	return got;
+}
+
+static void *live_worker(void *arg)
+{
+	struct wctx *c = arg;
+	ingest_raw raws[64];
+	uint64_t end;
+	int rc;
+
+	while (!atomic_load(&g_live_stop) && !c->err) {
+		live_batch(c, raws, false);
+		rc = idx_vault_worker_tick(c->w, now_real(), cmd_mono_ns());
+		if (rc && !c->err) {
+			c->err = rc;
+			snprintf(c->errbuf, sizeof c->errbuf, "worker %d: storing failed: %s", c->id,
+			         tv_strerror(rc));
+			atomic_store(&g_live_stop, 1);
+		}
+	}
+	/* What the kernel has queued was received: store it (bounded: 1 s). */
+	end = cmd_mono_ns() + 1000000000u;
+	while (!c->err && cmd_mono_ns() < end && live_batch(c, raws, true) > 0)
+		;
+	rc = idx_vault_worker_finish(c->w);
+	c->w = NULL;
+	if (rc && !c->err) {
+		c->err = rc;
+		snprintf(c->errbuf, sizeof c->errbuf, "worker %d: final seal failed: %s", c->id,
+		         tv_strerror(rc));
+	}
+	return NULL;
+}
+
+/* Copies each --vni-map file into STORE/vnimap/ (0600), through a
+ * temporary name and rename, so `flows` and `audit` find the map that was
+ * in force.  Returns the number of failures (each is reported). */
+static int copy_vni_maps(const char *store, const struct live_opts *o)
+{
+	char dir[4096], dst[4200], tmp[4300];
+	int i, fails = 0;
+	snprintf(dir, sizeof dir, "%s/vnimap", store);
+	if (o->nmaps && mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		cmd_err("ingest", "%s: cannot create: %s", dir, strerror(errno));
+		return o->nmaps;
+	}
+	for (i = 0; i < o->nmaps; i++) {
+		const char *base = strrchr(o->vni_maps[i], '/');
+		char buf[65536];
+		ssize_t n;
+		int in, out, ok = 1;
+		base = base ? base + 1 : o->vni_maps[i];
+		snprintf(dst, sizeof dst, "%s/%s", dir, base);
+		snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, base);
+		in = open(o->vni_maps[i], O_RDONLY | O_CLOEXEC);
+		if (in < 0) {
+			cmd_err("ingest", "--vni-map %s: %s (the copy in the store is unchanged)",
+			        o->vni_maps[i], strerror(errno));
+			fails++;
+			continue;
+		}
+		out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (out < 0) {
+			cmd_err("ingest", "%s: %s", tmp, strerror(errno));
+			close(in);
+			fails++;
+			continue;
+		}
+		while (ok && (n = read(in, buf, sizeof buf)) != 0) {
+			if (n < 0 || write(out, buf, (size_t)n) != n)
+				ok = 0;
+		}
+		if (fsync(out) != 0)
+			ok = 0;
+		close(in);
+		if (close(out) != 0)
+			ok = 0;
+		if (!ok || rename(tmp, dst) != 0) {
+			cmd_err("ingest", "--vni-map %s: copying to %s failed: %s", o->vni_maps[i], dst,
+			        strerror(errno));
+			unlink(tmp);
+			fails++;
+			continue;
+		}
+		cmd_note("ingest", "VNI map %s copied to %s", o->vni_maps[i], dst);
+	}
+	return fails;
+}
+
+static uid_t g_chown_uid;
+static gid_t g_chown_gid;
+
+static int chown_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return lchown(path, g_chown_uid, g_chown_gid) != 0 ? errno : 0;
+}
+
+/* Gives the store to NAME, then becomes NAME for good. */
+static int drop_root(const char *store, const char *name)
+{
+	struct passwd *pw = getpwnam(name);
+	int rc;
+	if (!pw) {
+		cmd_err("ingest", "--user %s: no such user", name);
+		return EXIT_USAGE;
+	}
+	g_chown_uid = pw->pw_uid;
+	g_chown_gid = pw->pw_gid;
+	rc = nftw(store, chown_one, 16, FTW_PHYS);
+	if (rc) {
+		cmd_err("ingest", "%s: cannot give the store to %s: %s", store, name,
+		        strerror(rc > 0 ? rc : errno));
+		return EXIT_FAILURE;
+	}
+	if (setgroups(1, &pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+		cmd_err("ingest", "--user %s: cannot drop privileges: %s", name, strerror(errno));
+		return EXIT_FAILURE;
+	}
+	if (pw->pw_uid != 0 && setuid(0) == 0) {
+		cmd_err("ingest", "--user %s: root could be regained; refusing to run", name);
+		return EXIT_FAILURE;
+	}
+	cmd_note("ingest", "running as %s (uid %u, gid %u)", name, (unsigned)pw->pw_uid,
+	         (unsigned)pw->pw_gid);
+	return 0;
+}
+
+static void print_live_summary(const tv_counters *c, double secs)
+{
+	char b1[32], b2[32], b3[32];
+	uint64_t rej = 0;
+	int i;
+	for (i = TV_CTR_DECAP_ETH_TRUNC; i <= TV_CTR_DECAP_TOO_DEEP; i++)
+		rej += c->v[i];
+	cmd_fmt_bytes(c->v[TV_CTR_LIVE_RECEIVED_BYTES], b1, sizeof b1);
+	cmd_fmt_bytes(c->v[TV_CTR_STORE_RAW_BYTES], b2, sizeof b2);
+	cmd_fmt_bytes(c->v[TV_CTR_STORE_COMP_BYTES], b3, sizeof b3);
+	printf("received %llu datagrams (%s) in %.2f s; kernel drops %llu\n",
+	       (unsigned long long)c->v[TV_CTR_LIVE_RECEIVED], b1, secs,
+	       (unsigned long long)c->v[TV_CTR_LIVE_KERNEL_DROPS]);
+	printf("rejected sender %llu, vni %llu, oversize %llu; %llu with tunnel errors\n",
+	       (unsigned long long)c->v[TV_CTR_LIVE_REJ_SENDER], (unsigned long long)c->v[TV_CTR_LIVE_REJ_VNI],
+	       (unsigned long long)c->v[TV_CTR_LIVE_REJ_TRUNC], (unsigned long long)rej);
+	printf("stored   %llu packets in %llu chunks: %s raw, %s on disk (ratio %.2f)\n",
+	       (unsigned long long)c->v[TV_CTR_STORE_PACKETS], (unsigned long long)c->v[TV_CTR_STORE_CHUNKS],
+	       b2, b3,
+	       c->v[TV_CTR_STORE_COMP_BYTES]
+	               ? (double)c->v[TV_CTR_STORE_RAW_BYTES] / (double)c->v[TV_CTR_STORE_COMP_BYTES]
+	               : 0.0);
+	if (c->v[TV_CTR_STORE_NOSPACE_PKTS])
+		printf("no space %llu packets not stored (--min-free)\n",
+		       (unsigned long long)c->v[TV_CTR_STORE_NOSPACE_PKTS]);
+	if (c->v[TV_CTR_RET_SEGMENTS] || c->v[TV_CTR_RET_FLOWS])
+		printf("retention deleted %llu segments (%llu chunks), %llu flow records\n",
+		       (unsigned long long)c->v[TV_CTR_RET_SEGMENTS], (unsigned long long)c->v[TV_CTR_RET_CHUNKS],
+		       (unsigned long long)c->v[TV_CTR_RET_FLOWS]);
+	printf("flows    %llu flow records\n", (unsigned long long)c->v[TV_CTR_FLOW_RECORDS]);
+	if (g_cmd.verbose) {
+		printf("counters:\n");
+		cmd_print_counters(stdout, c, "  ");
+	}
+}
+
+static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dcfg,
+                    idx_vault_cfg *vcfg, tv_counters *ctr)
+{
+	struct wctx *wc = NULL;
+	idx_vault *v = NULL;
+	idx_recovery rec;
+	ingest_udp_cfg ucfg;
+	ingest_iface *ifc = NULL;
+	sigset_t set;
+	char err[512];
+	uint64_t t0 = cmd_mono_ns(), last_log = t0, last_nospace = 0;
+	int i, rc, ret = EXIT_OK, started = 0, stopped_by = 0;
+	bool v6 = false;
+
+	umask(077);
+	if (o->iface && o->workers > 1) {
+		cmd_note("ingest", "-i captures through one libpcap handle: using 1 worker, not %d",
+		         o->workers);
+		o->workers = 1;
+	}
+	wc = calloc((size_t)o->workers, sizeof *wc);
+	if (!wc)
+		return EXIT_FAILURE;
+	ingest_udp_cfg_default(&ucfg);
+	if (o->listen) {
+		uint16_t port;
+		if (ingest_listen_parse(o->listen, o->geneve ? 6081 : 4789, &ucfg.addr, &v6, &port) != 0) {
+			cmd_err("ingest", "-l '%s': expected [ADDR:]PORT, [IPv6]:PORT or ADDR", o->listen);
+			free(wc);
+			return EXIT_USAGE;
+		}
+		ucfg.v6 = v6;
+		ucfg.port = port;
+		ucfg.allow = &o->allow;
+		if (o->rcvbuf)
+			ucfg.rcvbuf = (int)o->rcvbuf;
+		/* the listening port is a tunnel port for the decapsulator */
+		{
+			bool known = false;
+			int k;
+			for (k = 0; k < dcfg->n_geneve_ports; k++)
+				known = known || dcfg->geneve_ports[k] == port;
+			for (k = 0; k < dcfg->n_vxlan_ports; k++)
+				known = known || dcfg->vxlan_ports[k] == port;
+			if (!known && o->geneve && dcfg->n_geneve_ports < INGEST_MAX_PORTS)
+				dcfg->geneve_ports[dcfg->n_geneve_ports++] = port;
+			else if (!known && dcfg->n_vxlan_ports < INGEST_MAX_PORTS)
+				dcfg->vxlan_ports[dcfg->n_vxlan_ports++] = port;
+		}
+		for (i = 0; i < o->workers; i++) {
+			rc = ingest_udp_open(&ucfg, &wc[i].u, err, sizeof err);
+			if (rc) {
+				cmd_err("ingest", "-l %s: %s", o->listen, err);
+				ret = rc == EADDRINUSE || rc == EACCES ? EXIT_FAILURE : EXIT_USAGE;
+				goto out;
+			}
+		}
+		{
+			char gb[32], ab[32], as[TV_ADDR_STRLEN];
+			tv_addr_format(&ucfg.addr, as, sizeof as);
+			if (v6 && tv_addr_is_v4(&ucfg.addr))
+				snprintf(as, sizeof as, "::");
+			cmd_fmt_bytes((uint64_t)ingest_udp_rcvbuf(wc[0].u), gb, sizeof gb);
+			cmd_fmt_bytes((uint64_t)ucfg.rcvbuf, ab, sizeof ab);
+			cmd_note("ingest", "listening on %s port %u (%s) with %d worker(s); receive buffer %s "
+			         "granted (%s asked)%s",
+			         as, ucfg.port, o->geneve ? "GENEVE" : "VXLAN", o->workers, gb, ab,
+			         ingest_udp_rcvbuf(wc[0].u) < ucfg.rcvbuf
+			                 ? ": raise net.core.rmem_max or run as root" : "");
+		}
+	} else {
+		ingest_iface_cfg icfg;
+		ingest_iface_cfg_default(&icfg);
+		icfg.all = o->all;
+		icfg.ports = dcfg;
+		if (o->rcvbuf)
+			icfg.buffer_size = (int)o->rcvbuf;
+		rc = ingest_iface_open(o->iface, &icfg, &ifc, err, sizeof err);
+		if (rc) {
+			cmd_err("ingest", "-i %s", err);
+			ret = EXIT_FAILURE;
+			goto out;
+		}
+		wc[0].ifc = ifc;
+		cmd_note("ingest", "capturing on %s%s", o->iface, o->all ? " (every frame)" : "");
+	}
+
+	rc = idx_vault_open(store, vcfg, ctr, &rec, &v);
+	if (rc) {
+		cmd_err("ingest", "%s: cannot open the store: %s", store, tv_strerror(rc));
+		ret = rc == TV_E_VERSION || rc == TV_E_CORRUPT ? EXIT_USAGE : EXIT_FAILURE;
+		goto out;
+	}
+	if (rec.chunks_indexed || rec.torn_bytes)
+		cmd_note("ingest", "%s: recovered after an interrupted run: %llu whole chunks (%llu packets) "
+		         "indexed, %llu torn bytes cut from segment %u at offset %llu",
+		         store, (unsigned long long)rec.chunks_indexed,
+		         (unsigned long long)rec.packets_indexed, (unsigned long long)rec.torn_bytes,
+		         rec.torn_segment, (unsigned long long)rec.torn_offset);
+	copy_vni_maps(store, o);
+	if (o->user && (ret = drop_root(store, o->user)) != 0)
+		goto out;
+
+	o->lcfg.nworkers = o->workers;
+	rc = idx_vault_live_start(v, &o->lcfg);
+	if (rc) {
+		cmd_err("ingest", "%s: cannot start the writer: %s", store, tv_strerror(rc));
+		ret = EXIT_FAILURE;
+		goto out;
+	}
+	/* Signals go to the main thread only: block them before the threads
+	 * start (they inherit the mask) and take them with sigtimedwait. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	atomic_store(&g_live_stop, 0);
+	for (i = 0; i < o->workers; i++) {
+		wc[i].id = i;
+		wc[i].o = o;
+		rc = idx_vault_worker_new(v, i, &wc[i].w);
+		if (rc == 0)
+			rc = ingest_decap_new(dcfg, idx_vault_worker_counters(wc[i].w), &wc[i].dec);
+		if (rc == 0)
+			rc = pthread_create(&wc[i].th, NULL, live_worker, &wc[i]);
+		if (rc) {
+			cmd_err("ingest", "cannot start worker %d: %s", i, tv_strerror(rc));
+			ret = EXIT_FAILURE;
+			atomic_store(&g_live_stop, 1);
+			break;
+		}
+		started++;
+	}
+	while (!atomic_load(&g_live_stop)) {
+		struct timespec to = { 0, 250000000 };
+		tv_counters snap;
+		int werr, sig = sigtimedwait(&set, NULL, &to);
+		if (sig == SIGINT || sig == SIGTERM) {
+			stopped_by = sig;
+			break;
+		}
+		if (sig == SIGHUP) {
+			cmd_note("ingest", "SIGHUP: copying the VNI maps again");
+			copy_vni_maps(store, o);
+		}
+		idx_vault_live_status(v, &snap, &werr);
+		if (werr) {
+			cmd_err("ingest", "%s: the writer stopped: %s", store, tv_strerror(werr));
+			ret = EXIT_FAILURE;
+			break;
+		}
+		if (snap.v[TV_CTR_STORE_NOSPACE_PKTS] > last_nospace) {
+			cmd_err("ingest", "%s: less free space than --min-free: %llu packets not stored so far",
+			        store, (unsigned long long)snap.v[TV_CTR_STORE_NOSPACE_PKTS]);
+			last_nospace = snap.v[TV_CTR_STORE_NOSPACE_PKTS];
+		}
+		if (g_cmd.verbose && cmd_mono_ns() - last_log >= 10000000000ull) {
+			last_log = cmd_mono_ns();
+			cmd_note("ingest", "received %llu, stored %llu, kernel drops %llu, rejected %llu",
+			         (unsigned long long)snap.v[TV_CTR_LIVE_RECEIVED],
+			         (unsigned long long)snap.v[TV_CTR_STORE_PACKETS],
+			         (unsigned long long)snap.v[TV_CTR_LIVE_KERNEL_DROPS],
+			         (unsigned long long)(snap.v[TV_CTR_LIVE_REJ_SENDER] + snap.v[TV_CTR_LIVE_REJ_VNI]));
+		}
+	}
+	if (stopped_by)
+		cmd_note("ingest", "%s: storing what was received", stopped_by == SIGINT ? "SIGINT" : "SIGTERM");
+	atomic_store(&g_live_stop, 1);
+	for (i = 0; i < started; i++) {
+		pthread_join(wc[i].th, NULL);
+		if (wc[i].err) {
+			cmd_err("ingest", "%s: %s", store, wc[i].errbuf);
+			ret = EXIT_FAILURE;
+		}
+	}
+	rc = idx_vault_live_stop(v);
+	if (rc) {
+		cmd_err("ingest", "%s: writing failed: %s", store, tv_strerror(rc));
+		ret = EXIT_FAILURE;
+	}
+	rc = idx_vault_close(v);
+	v = NULL;
+	if (rc) {
+		cmd_err("ingest", "%s: final commit failed: %s", store, tv_strerror(rc));
+		ret = EXIT_FAILURE;
+	}
+	if (!g_cmd.quiet)
+		print_live_summary(ctr, (double)(cmd_mono_ns() - t0) / 1e9);
+out:
+	if (v) {
+		idx_vault_live_stop(v);
+		idx_vault_close(v);
+	}
+	for (i = 0; i < o->workers; i++) {
+		idx_vault_worker_finish(wc[i].w); /* only set when a thread never ran */
+		ingest_decap_free(wc[i].dec);
+		ingest_udp_close(wc[i].u);
+	}
+	ingest_iface_close(ifc);
+	free(wc);
+	return ret;
+}
+
+/* "30s", "10m", "500ms" -> ns */
+static int parse_dur_ns(const char *s, uint64_t *ns)
+{
+	size_t n = strlen(s);
+	uint64_t v;
+	if (n > 2 && strcmp(s + n - 2, "ms") == 0) {
+		char b[32];
+		if (n - 2 >= sizeof b)
+			return -1;
+		memcpy(b, s, n - 2);
+		b[n - 2] = '\0';
+		if (cmd_parse_uint(b, 1, 86400000, &v))
+			return -1;
+		*ns = v * 1000000u;
+		return 0;
+	}
+	if (cmd_parse_duration(s, &v) || v == 0 || v > 100ull * 365 * 86400)
+		return -1;
+	*ns = v * 1000000000u;
+	return 0;
+}
 
 int cmd_ingest(int argc, char **argv)
 {
@@ -124,6 +698,8 @@ int cmd_ingest(int argc, char **argv)
 	uint64_t cur_done = 0;
 	const uint8_t *cur_id = NULL;
 	static const uint8_t zero_id[40];
+	static struct live_opts lo; /* large (VNI list): not on the stack */
+	const char *bad;
 
 	files = calloc((size_t)argc + 1, sizeof *files);
 	if (!files)
@@ -131,12 +707,114 @@ int cmd_ingest(int argc, char **argv)
 	ingest_decap_cfg_default(&dcfg);
 	idx_vault_cfg_default(&vcfg);
 	memset(&ctr, 0, sizeof ctr);
+	memset(&lo, 0, sizeof lo);
+	lo.workers = 1;
+	idx_live_cfg_default(&lo.lcfg);
 
 	optind = 0; /* 0: GNU getopt re-initialises (the demo calls several commands) */
-	while ((c = getopt_long(argc, argv, "s:r:qvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:r:l:i:qvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': store = optarg; break;
 		case 'r': files[nfiles++] = optarg; break;
+		case 'l': lo.listen = optarg; break;
+		case 'i': lo.iface = optarg; break;
+		case OPT_GENEVE: lo.geneve = true; break;
+		case OPT_ALL: lo.all = true; break;
+		case OPT_WORKERS:
+			if (cmd_parse_uint(optarg, 1, 256, &val)) {
+				cmd_err("ingest", "--workers '%s': expected a number from 1 to 256", optarg);
+				goto usage_fail;
+			}
+			lo.workers = (int)val;
+			break;
+		case OPT_ALLOW:
+			if ((rc = ingest_allow_parse(&lo.allow, optarg, &bad)) != 0) {
+				if (rc == TV_E_RANGE)
+					cmd_err("ingest", "--allow: more than %d networks", INGEST_ALLOW_MAX);
+				else
+					cmd_err("ingest", "--allow: '%s': expected CIDR[,CIDR...] "
+					        "(10.0.0.0/16, 2001:db8::/32, or an address)", bad ? bad : optarg);
+				goto usage_fail;
+			}
+			break;
+		case OPT_ALLOW_VNI: {
+			char buf[65536], *tok, *save = NULL;
+			snprintf(buf, sizeof buf, "%s", optarg);
+			for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				if (lo.nvnis >= MAX_VNI_ALLOW || cmd_parse_uint(tok, 0, 16777215, &val)) {
+					cmd_err("ingest", "--allow-vni: '%s': expected VNIs 0-16777215, at most %d",
+					        tok, MAX_VNI_ALLOW);
+					goto usage_fail;
+				}
+				lo.vnis[lo.nvnis++] = (uint32_t)val;
+			}
+			break;
+		}
+		case OPT_SEAL_INTERVAL:
+			if (parse_dur_ns(optarg, &val) || val < 10000000u || val > 3600000000000ull) {
+				cmd_err("ingest", "--seal-interval '%s': expected 10ms to 1h (e.g. 1s, 500ms)", optarg);
+				goto usage_fail;
+			}
+			lo.lcfg.seal_interval_ns = val;
+			break;
+		case OPT_MAX_SIZE:
+			if (cmd_parse_size(optarg, &val) || val < (256u << 10)) {
+				cmd_err("ingest", "--max-size '%s': expected a size of at least 256K", optarg);
+				goto usage_fail;
+			}
+			lo.lcfg.max_size = val;
+			break;
+		case OPT_MAX_AGE:
+			if (parse_dur_ns(optarg, &val)) {
+				cmd_err("ingest", "--max-age '%s': expected a duration (90m, 7d)", optarg);
+				goto usage_fail;
+			}
+			lo.lcfg.max_age_ns = val;
+			break;
+		case OPT_FLOW_MAX_AGE:
+			if (parse_dur_ns(optarg, &val)) {
+				cmd_err("ingest", "--flow-max-age '%s': expected a duration (30d)", optarg);
+				goto usage_fail;
+			}
+			lo.lcfg.flow_max_age_ns = val;
+			lo.flow_age_given = true;
+			break;
+		case OPT_MIN_FREE: {
+			size_t n = strlen(optarg);
+			if (n > 1 && optarg[n - 1] == '%') {
+				char b[16];
+				snprintf(b, sizeof b, "%.*s", (int)(n - 1), optarg);
+				if (cmd_parse_uint(b, 0, 90, &val)) {
+					cmd_err("ingest", "--min-free '%s': expected a size or 0%%-90%%", optarg);
+					goto usage_fail;
+				}
+				lo.lcfg.min_free_pct = (uint32_t)val;
+				lo.lcfg.min_free = 0;
+			} else if (cmd_parse_size(optarg, &val) == 0) {
+				lo.lcfg.min_free = val;
+				lo.lcfg.min_free_pct = 0;
+			} else {
+				cmd_err("ingest", "--min-free '%s': expected a size (1G) or a percentage (5%%)", optarg);
+				goto usage_fail;
+			}
+			lo.min_free_given = true;
+			break;
+		}
+		case OPT_RCVBUF:
+			if (cmd_parse_size(optarg, &val) || val < 4096 || val > (1u << 30)) {
+				cmd_err("ingest", "--rcvbuf '%s': expected a size from 4K to 1G", optarg);
+				goto usage_fail;
+			}
+			lo.rcvbuf = val;
+			break;
+		case OPT_VNI_MAP:
+			if (lo.nmaps >= MAX_VNI_MAPS) {
+				cmd_err("ingest", "--vni-map: at most %d files", MAX_VNI_MAPS);
+				goto usage_fail;
+			}
+			lo.vni_maps[lo.nmaps++] = optarg;
+			break;
+		case OPT_USER: lo.user = optarg; break;
 		case 'q': g_cmd.quiet = 1; break;
 		case 'v': g_cmd.verbose++; break;
 		case 'h': usage(stdout); free(files); return EXIT_OK;
@@ -206,6 +884,49 @@ int cmd_ingest(int argc, char **argv)
 		files[nfiles++] = argv[optind++];
 	if (!store) {
 		cmd_err("ingest", "no store given: use -s DIR");
+		goto usage_fail;
+	}
+	if ((lo.listen || lo.iface) && (nfiles || (lo.listen && lo.iface))) {
+		cmd_err("ingest", "give one source: -r FILE..., -l [ADDR:]PORT or -i IFACE");
+		goto usage_fail;
+	}
+	if (lo.listen || lo.iface) {
+		if (linux_vxlan && dcfg.n_vxlan_ports < INGEST_MAX_PORTS)
+			dcfg.vxlan_ports[dcfg.n_vxlan_ports++] = 8472;
+		if (lo.lcfg.max_age_ns && !lo.flow_age_given)
+			lo.lcfg.flow_max_age_ns = 2 * lo.lcfg.max_age_ns;
+		if (!lo.min_free_given) {
+			/* the smaller of 1 GiB and 5 %: both guards at once would
+			 * refuse to store anything on a small disk */
+			lo.lcfg.min_free = 1ull << 30;
+			lo.lcfg.min_free_pct = 0;
+			{
+				struct statvfs sv;
+				if (statvfs(".", &sv) == 0) {
+					uint64_t five = (uint64_t)sv.f_blocks * sv.f_frsize / 20;
+					if (five < lo.lcfg.min_free)
+						lo.lcfg.min_free = five;
+				}
+			}
+		}
+		if (lo.lcfg.max_size && lo.lcfg.max_size < 4 * vcfg.segs.segment_size) {
+			uint64_t seg = lo.lcfg.max_size / 4;
+			if (seg < (64u << 10))
+				seg = 64u << 10;
+			cmd_note("ingest", "--max-size is under 4 segments: segments of %llu bytes instead",
+			         (unsigned long long)seg);
+			vcfg.segs.segment_size = seg;
+		}
+		if (vcfg.builder.raw_target > vcfg.segs.segment_size / 2)
+			vcfg.builder.raw_target = (uint32_t)(vcfg.segs.segment_size / 2 < 4096
+			                                             ? 4096 : vcfg.segs.segment_size / 2);
+		free(files);
+		return run_live(store, &lo, &dcfg, &vcfg, &ctr);
+	}
+	if (lo.lcfg.max_size || lo.lcfg.max_age_ns || lo.workers > 1 || lo.user || lo.nvnis ||
+	    lo.allow.n) {
+		cmd_err("ingest", "--max-size, --max-age, --workers, --allow, --allow-vni and --user "
+		        "are for live sources (-l, -i)");
 		goto usage_fail;
 	}
 	if (nfiles == 0) {

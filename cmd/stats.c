@@ -4,8 +4,49 @@
 #include "cmd.h"
 #include "../index/vault.h"
 
+#include <fcntl.h>
 #include <getopt.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+/* Whether an ingest holds the store's writer lock (flock, so a crashed
+ * writer does not look alive).  -1 when it cannot be told. */
+static int writer_running(const char *store)
+{
+	char path[4200];
+	int fd, r;
+	snprintf(path, sizeof path, "%s/LOCK", store);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	r = flock(fd, LOCK_SH | LOCK_NB) == 0 ? 0 : 1;
+	close(fd);
+	return r;
+}
+
+static uint64_t rejects(const tv_counters *c)
+{
+	uint64_t r = c->v[TV_CTR_LIVE_REJ_SENDER] + c->v[TV_CTR_LIVE_REJ_VNI] + c->v[TV_CTR_LIVE_REJ_TRUNC];
+	int i;
+	for (i = TV_CTR_DECAP_ETH_TRUNC; i <= TV_CTR_DECAP_TOO_DEEP; i++)
+		r += c->v[i];
+	return r;
+}
+
+static double seal_ms(const tv_counters *c)
+{
+	return c->v[TV_CTR_LIVE_SEALS]
+	               ? (double)c->v[TV_CTR_LIVE_SEAL_US] / (double)c->v[TV_CTR_LIVE_SEALS] / 1000.0
+	               : 0.0;
+}
+
+/* name, help, type, value: the figures an operator graphs. */
+static void prom(const char *name, const char *help, const char *type, uint64_t v)
+{
+	printf("# HELP tapvault_%s %s\n# TYPE tapvault_%s %s\ntapvault_%s %llu\n", name, help, name, type,
+	       name, (unsigned long long)v);
+}
 
 static void usage(FILE *f)
 {
@@ -14,12 +55,16 @@ static void usage(FILE *f)
 	        "\n"
 	        "Prints the store's totals (chunks, packets, bytes, compression, time span)\n"
 	        "and every counter ingest has committed (decapsulation results and rejects by\n"
-	        "reason).  Reads a live store without disturbing its writer.\n"
+	        "reason).  Reads a live store without disturbing its writer: counters are as\n"
+	        "of the writer's last commit (at most about one seal interval old).  For live\n"
+	        "ingest also: datagrams received, kernel drops, rejects by reason, active flows,\n"
+	        "seal latency (first packet to queryable), retention deletions.\n"
 	        "\n"
 	        "options:\n"
 	        "  -s, --store DIR     the store\n"
 	        "  -f, --format F      text (default), json, or prometheus (text exposition\n"
 	        "                      format, for node_exporter's textfile collector)\n"
+	        "  -q, --quiet         no notes on stderr\n"
 	        "  -h, --help          this help\n");
 }
 
@@ -36,7 +81,8 @@ int cmd_stats(int argc, char **argv)
 	idx_rstore rs;
 	idx_totals t;
 	tv_counters ctr;
-	uint64_t segbytes = 0;
+	uint64_t segbytes = 0, pruned = 0;
+	int running;
 	char a[48], b[48], s1[32], s2[32], s3[32];
 	int c, rc, i;
 
@@ -70,7 +116,10 @@ int cmd_stats(int argc, char **argv)
 		rc = idx_counters_get(rs.x, &ctr);
 	if (rc == 0)
 		rc = store_segs_size(rs.segs, 0, &segbytes);
+	if (rc == 0)
+		rc = idx_pruned_until_get(rs.x, &pruned);
 	idx_rstore_close(&rs);
+	running = writer_running(store);
 	if (rc) {
 		cmd_err("stats", "%s: %s", store, tv_strerror(rc));
 		return EXIT_FAILURE;
@@ -87,7 +136,20 @@ int cmd_stats(int argc, char **argv)
 		       (unsigned long long)t.last_ts);
 		for (i = 0; i < TV_CTR__COUNT; i++)
 			printf("%s\"%s\":%llu", i ? "," : "", tv_counter_name(i), (unsigned long long)ctr.v[i]);
-		printf("}}\n");
+		printf("},\"live\":{\"writer_running\":%s,\"received\":%llu,\"decapsulated\":%llu,"
+		       "\"stored\":%llu,\"kernel_drops\":%llu,\"rejected\":%llu,\"no_space\":%llu,"
+		       "\"active_flows\":%llu,\"compression_ratio\":%.3f,\"seal_latency_avg_ms\":%.1f,"
+		       "\"seals_over_2s\":%llu,\"retention_segments_deleted\":%llu,"
+		       "\"retention_bytes_deleted\":%llu,\"pruned_until_ns\":%llu}}\n",
+		       running > 0 ? "true" : "false", (unsigned long long)ctr.v[TV_CTR_LIVE_RECEIVED],
+		       (unsigned long long)ctr.v[TV_CTR_DECAP_OK], (unsigned long long)ctr.v[TV_CTR_STORE_PACKETS],
+		       (unsigned long long)ctr.v[TV_CTR_LIVE_KERNEL_DROPS], (unsigned long long)rejects(&ctr),
+		       (unsigned long long)ctr.v[TV_CTR_STORE_NOSPACE_PKTS],
+		       (unsigned long long)ctr.v[TV_CTR_FLOW_ACTIVE],
+		       t.comp_bytes ? (double)t.raw_bytes / (double)t.comp_bytes : 0.0, seal_ms(&ctr),
+		       (unsigned long long)ctr.v[TV_CTR_LIVE_SEAL_SLOW],
+		       (unsigned long long)ctr.v[TV_CTR_RET_SEGMENTS], (unsigned long long)ctr.v[TV_CTR_RET_BYTES],
+		       (unsigned long long)pruned);
 		return EXIT_OK;
 	}
 	if (strcmp(fmt, "prometheus") == 0) {
@@ -97,6 +159,24 @@ int cmd_stats(int argc, char **argv)
 		       "tapvault_packets %llu\n", (unsigned long long)t.packets);
 		printf("# HELP tapvault_segment_bytes Bytes of segment files.\n# TYPE tapvault_segment_bytes gauge\n"
 		       "tapvault_segment_bytes %llu\n", (unsigned long long)segbytes);
+		prom("writer_running", "1 while an ingest holds the store.", "gauge", running > 0);
+		prom("received_total", "Datagrams or frames received by live ingest.", "counter",
+		     ctr.v[TV_CTR_LIVE_RECEIVED]);
+		prom("kernel_drops_total", "Datagrams the kernel dropped (socket or ring full).", "counter",
+		     ctr.v[TV_CTR_LIVE_KERNEL_DROPS]);
+		prom("rejected_total", "Packets rejected (sender, VNI, size, tunnel errors).", "counter",
+		     rejects(&ctr));
+		prom("stored_packets_total", "Packets stored.", "counter", ctr.v[TV_CTR_STORE_PACKETS]);
+		prom("no_space_packets_total", "Packets not stored for lack of free space.", "counter",
+		     ctr.v[TV_CTR_STORE_NOSPACE_PKTS]);
+		prom("active_flows", "Flow-table entries at the last commit.", "gauge", ctr.v[TV_CTR_FLOW_ACTIVE]);
+		prom("seal_latency_microseconds_sum", "First packet to queryable, summed over seals.", "counter",
+		     ctr.v[TV_CTR_LIVE_SEAL_US]);
+		prom("seal_latency_microseconds_count", "Seals measured.", "counter", ctr.v[TV_CTR_LIVE_SEALS]);
+		prom("retention_segments_deleted_total", "Segments deleted by retention.", "counter",
+		     ctr.v[TV_CTR_RET_SEGMENTS]);
+		prom("pruned_until_seconds", "Packets before this time may have been pruned.", "gauge",
+		     pruned / 1000000000u);
 		printf("# HELP tapvault_counter Ingest counters by dotted name.\n# TYPE tapvault_counter counter\n");
 		for (i = 0; i < TV_CTR__COUNT; i++)
 			printf("tapvault_counter{name=\"%s\"} %llu\n", tv_counter_name(i), (unsigned long long)ctr.v[i]);
@@ -115,6 +195,31 @@ int cmd_stats(int argc, char **argv)
 	if (t.packets)
 		printf("time        %s .. %s\n", a, b);
 	printf("postings    %llu\n", (unsigned long long)t.postings);
+	if (running >= 0)
+		printf("writer      %s\n", running ? "an ingest is running on this store" : "none");
+	if (ctr.v[TV_CTR_LIVE_RECEIVED] || ctr.v[TV_CTR_LIVE_KERNEL_DROPS]) {
+		printf("live        received %llu, decapsulated %llu, stored %llu, kernel drops %llu, "
+		       "rejected %llu (sender %llu, vni %llu, oversize %llu)\n",
+		       (unsigned long long)ctr.v[TV_CTR_LIVE_RECEIVED], (unsigned long long)ctr.v[TV_CTR_DECAP_OK],
+		       (unsigned long long)ctr.v[TV_CTR_STORE_PACKETS],
+		       (unsigned long long)ctr.v[TV_CTR_LIVE_KERNEL_DROPS], (unsigned long long)rejects(&ctr),
+		       (unsigned long long)ctr.v[TV_CTR_LIVE_REJ_SENDER], (unsigned long long)ctr.v[TV_CTR_LIVE_REJ_VNI],
+		       (unsigned long long)ctr.v[TV_CTR_LIVE_REJ_TRUNC]);
+		printf("            active flows %llu, seal latency %.1f ms average (%llu seals, %llu over 2 s)\n",
+		       (unsigned long long)ctr.v[TV_CTR_FLOW_ACTIVE], seal_ms(&ctr),
+		       (unsigned long long)ctr.v[TV_CTR_LIVE_SEALS], (unsigned long long)ctr.v[TV_CTR_LIVE_SEAL_SLOW]);
+	}
+	if (ctr.v[TV_CTR_STORE_NOSPACE_PKTS])
+		printf("no space    %llu packets not stored (--min-free)\n",
+		       (unsigned long long)ctr.v[TV_CTR_STORE_NOSPACE_PKTS]);
+	if (ctr.v[TV_CTR_RET_SEGMENTS] || pruned) {
+		char pt[48], rb[32];
+		idx_time_format(pruned, pt, sizeof pt);
+		cmd_fmt_bytes(ctr.v[TV_CTR_RET_BYTES], rb, sizeof rb);
+		printf("retention   %llu segments (%llu chunks, %s) deleted; data before %s pruned\n",
+		       (unsigned long long)ctr.v[TV_CTR_RET_SEGMENTS], (unsigned long long)ctr.v[TV_CTR_RET_CHUNKS],
+		       rb, pt);
+	}
 	printf("counters:\n");
 	cmd_print_counters(stdout, &ctr, "  ");
 	return EXIT_OK;

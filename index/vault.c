@@ -13,11 +13,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 /*
@@ -34,6 +37,8 @@ struct pending {
 	idx_source_mark marks[VAULT_MAX_MARKS];
 	size_t nmarks;
 };
+
+struct live;
 
 struct idx_vault {
 	idx_vault_cfg cfg;
@@ -54,6 +59,8 @@ struct idx_vault {
 	tv_flowrec *flows;     /* records emitted, not yet committed */
 	size_t nflows, flows_cap;
 	int flow_err;          /* first error of the emit callback */
+	char *dir;
+	struct live *live;     /* NULL unless idx_vault_live_start */
 };
 
 void idx_vault_cfg_default(idx_vault_cfg *cfg)
@@ -144,8 +151,20 @@ static int vault_commit(idx_vault *v)
 	size_t i, j, nm = 0;
 	int rc, k;
 
-	if (v->npend == 0)
-		return 0;
+	if (v->npend == 0) {
+		/* nothing to store, but the counters (rejects, drops) still count */
+		bool any = false;
+		for (k = 0; v->ctr && k < TV_CTR__COUNT; k++) {
+			delta.v[k] = v->ctr->v[k] - v->committed.v[k];
+			any = any || delta.v[k];
+		}
+		if (!any || v->live)
+			return 0;
+		rc = idx_commit(v->x, NULL, NULL, 0, NULL, 0, &delta);
+		if (rc == 0)
+			v->committed = *v->ctr;
+		return rc;
+	}
 	rc = store_segs_sync(v->segs);
 	if (rc)
 		return rc;
@@ -295,6 +314,16 @@ static int recover_chunk(void *ctx, const store_chunk_meta *meta, const uint8_t 
 	uint32_t taglen, i, n;
 	int err;
 
+	/* Live workers take chunk ids at seal time, so a chunk with a lower id
+	 * can follow the highest indexed one on disk: skip what is indexed. */
+	{
+		store_chunk_meta have;
+		if (idx_chunk_get(v->x, meta->chunk_id, &have) == 0) {
+			if (have.segment == rc->segment && have.offset == meta->offset)
+				return 0;
+			return TV_E_EXISTS;
+		}
+	}
 	err = store_reader_load(v->rd, chunk, len, true, NULL);
 	if (err)
 		return err;
@@ -407,6 +436,11 @@ int idx_vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
 	if (ctr)
 		v->committed = *ctr;
 	v->lock_fd = -1;
+	v->dir = strdup(dir);
+	if (!v->dir) {
+		rc = TV_E_NOMEM;
+		goto fail;
+	}
 	rc = vault_lock(dir, &v->lock_fd);
 	if (rc)
 		goto fail;
@@ -458,12 +492,17 @@ int idx_vault_close(idx_vault *v)
 	size_t i;
 	if (!v)
 		return 0;
+	if (v->live)
+		rc = idx_vault_live_stop(v);
 	if (v->x && v->segs && v->b) {
 		if (v->ft)
 			ingest_flowtab_flush(v->ft);
-		rc = idx_vault_flush(v);
+		int frc = idx_vault_flush(v);
+		if (rc == 0)
+			rc = frc;
 	}
 	ingest_flowtab_free(v->ft);
+	free(v->dir);
 	free(v->flows);
 	if (v->pend)
 		for (i = 0; i < v->cfg.commit_chunks; i++)
@@ -477,5 +516,696 @@ int idx_vault_close(idx_vault *v)
 	if (v->lock_fd >= 0)
 		close(v->lock_fd);
 	free(v);
+	return rc;
+}
+
+/* ================================================================ live */
+
+/* One unit of work for the writer: a sealed chunk (chunk != NULL) and/or
+ * flow records and counter growth from one worker. */
+struct qitem {
+	struct qitem *next;
+	int worker;
+	uint8_t *chunk;          /* malloc'd copy of the sealed chunk */
+	size_t len;
+	store_chunk_meta meta;
+	idx_post *post;
+	uint64_t first_mono;     /* arrival of the chunk's first packet */
+	tv_flowrec *flows;       /* malloc'd */
+	size_t nflows;
+	tv_counters delta;       /* the worker's counter growth */
+	uint64_t active_flows;   /* the worker's flow-table entries now */
+};
+
+#define LIVE_BATCH 64
+#define LIVE_FREE_POSTS 64
+
+struct live {
+	idx_live_cfg cfg;
+	pthread_t th;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t nonempty, nonfull, idle;
+	struct qitem *head, *tail;
+	size_t n;              /* queued chunk items */
+	bool stopping;
+	bool busy;             /* the writer holds items it has not committed */
+	int err;               /* first writer error; workers stop queueing */
+	uint64_t *active;      /* per worker */
+	tv_counters snap;      /* counters as of the last commit */
+	idx_post *free_posts[LIVE_FREE_POSTS];
+	int nfree;
+	/* writer-only state */
+	uint64_t seg_bytes;    /* estimate of the segment bytes, exact after a pass */
+	uint64_t last_pass, last_flow_pass;
+	uint64_t min_free_bytes;
+};
+
+struct idx_vault_worker {
+	idx_vault *v;
+	int id;
+	store_builder *b;
+	idx_post *post;
+	ingest_flowtab *ft;
+	tv_flowrec *flows;
+	size_t nflows, flows_cap;
+	int flow_err;
+	tv_counters ctr, sent;
+	uint64_t first_mono;   /* 0: builder empty */
+	uint64_t last_send;
+	bool dirty;            /* counters may have grown since last_send */
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static uint64_t wall_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+void idx_live_cfg_default(idx_live_cfg *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->seal_interval_ns = 1000000000u;
+	cfg->queue_max = 16;
+	cfg->min_free = 1ull << 30;
+	cfg->min_free_pct = 0;
+	cfg->nworkers = 1;
+}
+
+static void item_free(struct qitem *it)
+{
+	if (!it)
+		return;
+	free(it->chunk);
+	free(it->flows);
+	idx_post_free(it->post);
+	free(it);
+}
+
+/* Gives a used posting collector back for the next seal. */
+static void post_recycle(struct live *L, idx_post *p)
+{
+	if (!p)
+		return;
+	idx_post_reset(p);
+	pthread_mutex_lock(&L->mu);
+	if (L->nfree < LIVE_FREE_POSTS) {
+		L->free_posts[L->nfree++] = p;
+		p = NULL;
+	}
+	pthread_mutex_unlock(&L->mu);
+	idx_post_free(p);
+}
+
+/* ---------------------------------------------------------- retention */
+
+/* Drops one segment: mark, index entries, then the file (FORMAT.md
+ * "Drop of a segment"; the order leaves at worst an orphan file, which the
+ * next start removes). */
+static int live_drop_segment(idx_vault *v, uint32_t seg, uint64_t bytes)
+{
+	uint64_t last = 0, nch = 0, dropped = 0;
+	int rc = idx_segment_last_ts(v->x, seg, &last, &nch);
+	if (rc)
+		return rc;
+	if (last && (rc = idx_pruned_until_raise(v->x, last)) != 0)
+		return rc;
+	if ((rc = idx_segment_drop(v->x, seg, &dropped)) != 0)
+		return rc;
+	rc = store_segs_remove(v->segs, seg);
+	if (rc && rc != ENOENT)
+		return rc;
+	v->ctr->v[TV_CTR_RET_SEGMENTS]++;
+	v->ctr->v[TV_CTR_RET_CHUNKS] += dropped;
+	v->ctr->v[TV_CTR_RET_BYTES] += bytes;
+	return 0;
+}
+
+/* One retention pass: oldest segments first, never the one being written. */
+static int live_retention(idx_vault *v)
+{
+	struct live *L = v->live;
+	uint32_t *ids = NULL, newest;
+	uint64_t *sizes = NULL, total = 0, now = wall_ns();
+	size_t n = 0, i;
+	int rc;
+
+	L->last_pass = mono_ns();
+	if ((rc = store_segs_list(v->segs, &ids, &n)) != 0)
+		return rc;
+	sizes = calloc(n ? n : 1, sizeof *sizes);
+	if (!sizes) {
+		free(ids);
+		return TV_E_NOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		if (store_segs_size(v->segs, ids[i], &sizes[i]) != 0)
+			sizes[i] = 0; /* vanished: nothing to count */
+		total += sizes[i];
+	}
+	newest = store_segs_newest(v->segs);
+	for (i = 0; i < n && ids[i] != newest; i++) {
+		bool drop = false;
+		if (L->cfg.max_size && total > L->cfg.max_size) {
+			drop = true;
+		} else if (L->cfg.max_age_ns && now > L->cfg.max_age_ns) {
+			uint64_t last = 0, nch = 0;
+			if ((rc = idx_segment_last_ts(v->x, ids[i], &last, &nch)) != 0)
+				break;
+			drop = nch == 0 || last < now - L->cfg.max_age_ns;
+		}
+		if (!drop)
+			break;
+		if ((rc = live_drop_segment(v, ids[i], sizes[i])) != 0)
+			break;
+		total -= sizes[i];
+	}
+	L->seg_bytes = total;
+	free(ids);
+	free(sizes);
+	if (rc)
+		return rc;
+	if (L->cfg.flow_max_age_ns && mono_ns() - L->last_flow_pass > 10000000000ull) {
+		uint64_t dropped = 0;
+		L->last_flow_pass = mono_ns();
+		if (now > L->cfg.flow_max_age_ns) {
+			uint64_t before = (now - L->cfg.flow_max_age_ns) / 1000000000u;
+			rc = idx_flows_drop_before(v->x, before > UINT32_MAX ? UINT32_MAX : (uint32_t)before,
+			                           &dropped);
+			v->ctr->v[TV_CTR_RET_FLOWS] += dropped;
+		}
+	}
+	return rc;
+}
+
+/* Removes segment files older than the newest that the index names no
+ * chunk of: left when a crash fell between idx_segment_drop and the file's
+ * removal.  Only run when retention is on (nothing else makes them). */
+static int live_remove_orphans(idx_vault *v)
+{
+	uint32_t *ids = NULL, newest = store_segs_newest(v->segs);
+	size_t n = 0, i;
+	int rc = store_segs_list(v->segs, &ids, &n);
+	if (rc)
+		return rc;
+	for (i = 0; i < n && ids[i] != newest; i++) {
+		uint64_t last, nch;
+		if ((rc = idx_segment_last_ts(v->x, ids[i], &last, &nch)) != 0)
+			break;
+		if (nch == 0 && (rc = store_segs_remove(v->segs, ids[i])) != 0 && rc != ENOENT)
+			break;
+		rc = 0;
+	}
+	free(ids);
+	return rc;
+}
+
+/* Free space check before an append: statvfs is cheap next to a fdatasync. */
+static bool live_space_ok(idx_vault *v, size_t len)
+{
+	struct live *L = v->live;
+	struct statvfs sv;
+	uint64_t avail, keep;
+	if (!L->cfg.min_free && !L->cfg.min_free_pct)
+		return true;
+	if (statvfs(v->dir, &sv) != 0)
+		return true; /* cannot tell: the write itself will say ENOSPC */
+	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	keep = L->cfg.min_free;
+	if (L->cfg.min_free_pct) {
+		uint64_t pct = (uint64_t)sv.f_blocks * sv.f_frsize / 100 * L->cfg.min_free_pct;
+		if (pct > keep)
+			keep = pct;
+	}
+	return avail >= keep + len;
+}
+
+/* ------------------------------------------------------------- writer */
+
+static int live_commit(idx_vault *v, struct qitem **items, size_t n)
+{
+	struct live *L = v->live;
+	store_chunk_meta metas[LIVE_BATCH];
+	idx_post *posts[LIVE_BATCH];
+	struct qitem *chunks[LIVE_BATCH];
+	tv_counters delta;
+	size_t i, nc = 0;
+	uint64_t now;
+	bool any = false;
+	int k, rc = 0;
+
+	for (i = 0; i < n; i++) {
+		struct qitem *it = items[i];
+		for (k = 0; k < TV_CTR__COUNT; k++)
+			v->ctr->v[k] += it->delta.v[k];
+		if (it->worker >= 0 && it->worker < L->cfg.nworkers)
+			L->active[it->worker] = it->active_flows;
+		if (it->nflows) {
+			vault_on_flows(v, it->flows, it->nflows);
+			if (v->flow_err)
+				return v->flow_err;
+		}
+		if (!it->chunk)
+			continue;
+		if (L->cfg.max_size && L->seg_bytes + it->len > L->cfg.max_size &&
+		    (rc = live_retention(v)) != 0)
+			return rc;
+		if (!live_space_ok(v, it->len)) {
+			v->ctr->v[TV_CTR_STORE_NOSPACE_CHUNKS]++;
+			v->ctr->v[TV_CTR_STORE_NOSPACE_PKTS] += it->meta.npkts;
+			continue;
+		}
+		rc = store_segs_append(v->segs, it->chunk, it->len, &it->meta.segment, &it->meta.offset);
+		if (rc)
+			return rc;
+		it->meta.length = (uint32_t)it->len;
+		L->seg_bytes += it->len;
+		metas[nc] = it->meta;
+		posts[nc] = it->post;
+		chunks[nc++] = it;
+		v->ctr->v[TV_CTR_STORE_CHUNKS]++;
+		v->ctr->v[TV_CTR_STORE_PACKETS] += it->meta.npkts;
+		v->ctr->v[TV_CTR_STORE_BYTES] += it->meta.orig_bytes;
+		v->ctr->v[TV_CTR_STORE_RAW_BYTES] += it->meta.raw_len;
+		v->ctr->v[TV_CTR_STORE_COMP_BYTES] += it->len;
+	}
+	{
+		uint64_t act = 0;
+		for (k = 0; k < L->cfg.nworkers; k++)
+			act += L->active[k];
+		v->ctr->v[TV_CTR_FLOW_ACTIVE] = act;
+	}
+	for (k = 0; k < TV_CTR__COUNT; k++) {
+		delta.v[k] = v->ctr->v[k] - v->committed.v[k]; /* mod 2^64: gauges too */
+		any = any || delta.v[k];
+	}
+	if (nc && (rc = store_segs_sync(v->segs)) != 0)
+		return rc;
+	if (nc || any) {
+		if ((rc = idx_commit(v->x, metas, posts, nc, NULL, 0, &delta)) != 0)
+			return rc;
+		v->committed = *v->ctr;
+	}
+	/* Visibility latency: from the first packet's arrival to the commit
+	 * that makes it queryable.  Committed with the next transaction. */
+	now = mono_ns();
+	for (i = 0; i < nc; i++) {
+		uint64_t us = now > chunks[i]->first_mono ? (now - chunks[i]->first_mono) / 1000 : 0;
+		v->ctr->v[TV_CTR_LIVE_SEALS]++;
+		v->ctr->v[TV_CTR_LIVE_SEAL_US] += us;
+		if (us > 2000000)
+			v->ctr->v[TV_CTR_LIVE_SEAL_SLOW]++;
+	}
+	if ((rc = vault_commit_flows(v)) != 0)
+		return rc;
+	if ((L->cfg.max_size && L->seg_bytes > L->cfg.max_size) ||
+	    ((L->cfg.max_age_ns || L->cfg.flow_max_age_ns) && now - L->last_pass > 1000000000u))
+		rc = live_retention(v);
+	return rc;
+}
+
+static void *live_writer(void *arg)
+{
+	idx_vault *v = arg;
+	struct live *L = v->live;
+	struct qitem *batch[LIVE_BATCH];
+	size_t n, i;
+	int rc = 0;
+	bool done = false;
+
+	while (!done) {
+		struct timespec dl;
+		pthread_mutex_lock(&L->mu);
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_nsec += 250000000;
+		if (dl.tv_nsec >= 1000000000) {
+			dl.tv_sec++;
+			dl.tv_nsec -= 1000000000;
+		}
+		while (!L->head && !L->stopping)
+			if (pthread_cond_timedwait(&L->nonempty, &L->mu, &dl) == ETIMEDOUT)
+				break;
+		n = 0;
+		while (L->head && n < LIVE_BATCH) {
+			struct qitem *it = L->head;
+			L->head = it->next;
+			if (!L->head)
+				L->tail = NULL;
+			if (it->chunk)
+				L->n--;
+			batch[n++] = it;
+		}
+		done = L->stopping && !L->head && n == 0;
+		L->busy = n > 0;
+		pthread_cond_broadcast(&L->nonfull);
+		pthread_mutex_unlock(&L->mu);
+
+		if (n)
+			rc = live_commit(v, batch, n);
+		else if (!done && (L->cfg.max_age_ns || L->cfg.flow_max_age_ns) &&
+		         mono_ns() - L->last_pass > 1000000000u)
+			rc = live_retention(v);
+		if (rc == 0 && done) {
+			/* the latencies of the last seals, and the final gauges */
+			rc = live_commit(v, batch, 0);
+		}
+		for (i = 0; i < n; i++) {
+			if (batch[i]->post) {
+				post_recycle(L, batch[i]->post);
+				batch[i]->post = NULL;
+			}
+			item_free(batch[i]);
+		}
+		pthread_mutex_lock(&L->mu);
+		L->busy = false;
+		L->snap = *v->ctr;
+		if (rc && !L->err) {
+			L->err = rc;
+			done = true;
+		}
+		pthread_cond_broadcast(&L->idle);
+		pthread_cond_broadcast(&L->nonfull);
+		pthread_mutex_unlock(&L->mu);
+	}
+	/* after an error: drop what is still queued, nobody will commit it */
+	pthread_mutex_lock(&L->mu);
+	while (L->head) {
+		struct qitem *it = L->head;
+		L->head = it->next;
+		item_free(it);
+	}
+	L->tail = NULL;
+	L->n = 0;
+	pthread_cond_broadcast(&L->nonfull);
+	pthread_cond_broadcast(&L->idle);
+	pthread_mutex_unlock(&L->mu);
+	return NULL;
+}
+
+int idx_vault_live_start(idx_vault *v, const idx_live_cfg *cfg)
+{
+	struct live *L;
+	tv_counters stored;
+	int rc;
+
+	if (v->live)
+		return TV_E_EXISTS;
+	if (!v->ctr)
+		return TV_E_RANGE;
+	if (cfg->nworkers < 1 || cfg->nworkers > 256 || cfg->seal_interval_ns == 0)
+		return TV_E_RANGE;
+	L = calloc(1, sizeof *L);
+	if (!L)
+		return TV_E_NOMEM;
+	L->cfg = *cfg;
+	if (L->cfg.queue_max == 0)
+		L->cfg.queue_max = 16;
+	L->active = calloc((size_t)cfg->nworkers, sizeof *L->active);
+	if (!L->active) {
+		free(L);
+		return TV_E_NOMEM;
+	}
+	pthread_mutex_init(&L->mu, NULL);
+	pthread_cond_init(&L->nonempty, NULL);
+	pthread_cond_init(&L->nonfull, NULL);
+	pthread_cond_init(&L->idle, NULL);
+	v->live = L;
+	/* flush what the single-threaded path may hold */
+	if ((rc = idx_vault_flush(v)) != 0)
+		goto fail;
+	/* flow.active is a gauge: make the first commit replace the stored value */
+	if ((rc = idx_counters_get(v->x, &stored)) != 0)
+		goto fail;
+	v->ctr->v[TV_CTR_FLOW_ACTIVE] = 0;
+	v->committed = *v->ctr;
+	v->committed.v[TV_CTR_FLOW_ACTIVE] = stored.v[TV_CTR_FLOW_ACTIVE];
+	if ((cfg->max_size || cfg->max_age_ns) && (rc = live_remove_orphans(v)) != 0)
+		goto fail;
+	if ((rc = live_retention(v)) != 0)
+		goto fail;
+	L->snap = *v->ctr;
+	rc = pthread_create(&L->th, NULL, live_writer, v);
+	if (rc)
+		goto fail;
+	L->started = true;
+	return 0;
+fail:
+	v->live = NULL;
+	pthread_mutex_destroy(&L->mu);
+	pthread_cond_destroy(&L->nonempty);
+	pthread_cond_destroy(&L->nonfull);
+	pthread_cond_destroy(&L->idle);
+	free(L->active);
+	free(L);
+	return rc;
+}
+
+int idx_vault_live_stop(idx_vault *v)
+{
+	struct live *L;
+	int rc, i;
+	if (!v || !v->live)
+		return 0;
+	L = v->live;
+	if (L->started) {
+		pthread_mutex_lock(&L->mu);
+		L->stopping = true;
+		pthread_cond_broadcast(&L->nonempty);
+		pthread_mutex_unlock(&L->mu);
+		pthread_join(L->th, NULL);
+	}
+	rc = L->err;
+	for (i = 0; i < L->nfree; i++)
+		idx_post_free(L->free_posts[i]);
+	pthread_mutex_destroy(&L->mu);
+	pthread_cond_destroy(&L->nonempty);
+	pthread_cond_destroy(&L->nonfull);
+	pthread_cond_destroy(&L->idle);
+	free(L->active);
+	free(L);
+	v->live = NULL;
+	return rc;
+}
+
+void idx_vault_live_status(idx_vault *v, tv_counters *snap, int *err)
+{
+	struct live *L = v->live;
+	if (!L) {
+		if (snap)
+			*snap = *v->ctr;
+		if (err)
+			*err = 0;
+		return;
+	}
+	pthread_mutex_lock(&L->mu);
+	if (snap)
+		*snap = L->snap;
+	if (err)
+		*err = L->err;
+	pthread_mutex_unlock(&L->mu);
+}
+
+/* ------------------------------------------------------------- workers */
+
+static void worker_on_flows(void *ctx, const tv_flowrec *recs, size_t n)
+{
+	idx_vault_worker *w = ctx;
+	if (w->nflows + n > w->flows_cap) {
+		size_t nc = (w->nflows + n) * 2;
+		tv_flowrec *t = realloc(w->flows, nc * sizeof *t);
+		if (!t) {
+			w->flow_err = TV_E_NOMEM;
+			return;
+		}
+		w->flows = t;
+		w->flows_cap = nc;
+	}
+	memcpy(w->flows + w->nflows, recs, n * sizeof *recs);
+	w->nflows += n;
+}
+
+int idx_vault_worker_new(idx_vault *v, int id, idx_vault_worker **out)
+{
+	idx_vault_worker *w;
+	int rc;
+	*out = NULL;
+	if (!v->live || id < 0 || id >= v->live->cfg.nworkers)
+		return TV_E_RANGE;
+	w = calloc(1, sizeof *w);
+	if (!w)
+		return TV_E_NOMEM;
+	w->v = v;
+	w->id = id;
+	if ((rc = store_builder_new(&v->cfg.builder, &w->b)) != 0 ||
+	    (rc = idx_post_new(&w->post)) != 0)
+		goto fail;
+	if (v->cfg.flows &&
+	    (rc = ingest_flowtab_new(&v->cfg.flowtab, worker_on_flows, w, &w->ctr, &w->ft)) != 0)
+		goto fail;
+	w->last_send = mono_ns();
+	*out = w;
+	return 0;
+fail:
+	store_builder_free(w->b);
+	idx_post_free(w->post);
+	free(w);
+	return rc;
+}
+
+tv_counters *idx_vault_worker_counters(idx_vault_worker *w)
+{
+	return &w->ctr;
+}
+
+/* Queues one item; waits while the queue is full.  Takes ownership. */
+static int worker_enqueue(idx_vault_worker *w, struct qitem *it)
+{
+	struct live *L = w->v->live;
+	int rc;
+	bool waited = false;
+	pthread_mutex_lock(&L->mu);
+	while (it->chunk && L->n >= L->cfg.queue_max && !L->err) {
+		if (!waited) {
+			/* counted in the worker's block, which this item carries */
+			it->delta.v[TV_CTR_LIVE_QUEUE_WAITS]++;
+			w->ctr.v[TV_CTR_LIVE_QUEUE_WAITS]++;
+			w->sent.v[TV_CTR_LIVE_QUEUE_WAITS]++;
+			waited = true;
+		}
+		pthread_cond_wait(&L->nonfull, &L->mu);
+	}
+	rc = L->err;
+	if (rc == 0) {
+		it->next = NULL;
+		if (L->tail)
+			L->tail->next = it;
+		else
+			L->head = it;
+		L->tail = it;
+		if (it->chunk)
+			L->n++;
+		pthread_cond_signal(&L->nonempty);
+	}
+	pthread_mutex_unlock(&L->mu);
+	if (rc)
+		item_free(it);
+	return rc;
+}
+
+/* Builds an item with the worker's flows and counter growth, and (seal)
+ * the open chunk. */
+static int worker_send(idx_vault_worker *w, bool seal)
+{
+	idx_vault *v = w->v;
+	struct live *L = v->live;
+	struct qitem *it;
+	const uint8_t *chunk;
+	size_t len;
+	uint64_t id;
+	int k, rc;
+
+	if (w->flow_err)
+		return w->flow_err;
+	it = calloc(1, sizeof *it);
+	if (!it)
+		return TV_E_NOMEM;
+	it->worker = w->id;
+	if (seal && store_builder_count(w->b) > 0) {
+		idx_post *np = NULL;
+		pthread_mutex_lock(&L->mu);
+		id = v->next_chunk_id++;
+		if (L->nfree)
+			np = L->free_posts[--L->nfree];
+		pthread_mutex_unlock(&L->mu);
+		if (!np && (rc = idx_post_new(&np)) != 0) {
+			free(it);
+			return rc;
+		}
+		rc = store_builder_seal(w->b, id, &chunk, &len, &it->meta);
+		if (rc == 0 && !(it->chunk = malloc(len)))
+			rc = TV_E_NOMEM;
+		if (rc) {
+			idx_post_free(np);
+			free(it->chunk);
+			free(it);
+			return rc;
+		}
+		memcpy(it->chunk, chunk, len);
+		it->len = len;
+		it->post = w->post;
+		w->post = np;
+		it->first_mono = w->first_mono;
+		w->first_mono = 0;
+	}
+	it->flows = w->flows;
+	it->nflows = w->nflows;
+	w->flows = NULL;
+	w->nflows = w->flows_cap = 0;
+	for (k = 0; k < TV_CTR__COUNT; k++)
+		it->delta.v[k] = w->ctr.v[k] - w->sent.v[k];
+	w->sent = w->ctr;
+	it->active_flows = w->ft ? ingest_flowtab_active(w->ft) : 0;
+	w->last_send = mono_ns();
+	w->dirty = false;
+	return worker_enqueue(w, it);
+}
+
+int idx_vault_worker_add(idx_vault_worker *w, const tv_pkt *pkt, uint64_t mono)
+{
+	int rc = store_builder_add(w->b, pkt);
+	if (rc == TV_E_FULL) {
+		if ((rc = worker_send(w, true)) != 0)
+			return rc;
+		rc = store_builder_add(w->b, pkt);
+	}
+	if (rc)
+		return rc;
+	if (!w->first_mono)
+		w->first_mono = mono ? mono : 1;
+	idx_post_add(w->post, pkt->ts_ns, &pkt->tun, &pkt->info);
+	if (w->ft)
+		ingest_flowtab_add(w->ft, pkt);
+	w->dirty = true;
+	if (store_builder_full(w->b))
+		return worker_send(w, true);
+	return 0;
+}
+
+int idx_vault_worker_tick(idx_vault_worker *w, uint64_t now, uint64_t mono)
+{
+	uint64_t iv = w->v->live->cfg.seal_interval_ns;
+	if (w->ft)
+		ingest_flowtab_advance(w->ft, now);
+	if (w->first_mono && mono - w->first_mono >= iv)
+		return worker_send(w, true);
+	/* counters (rejects, drops) and closed flow windows reach the store
+	 * at least once per interval even when nothing is stored */
+	if (mono - w->last_send >= iv &&
+	    (w->nflows || w->dirty || memcmp(&w->ctr, &w->sent, sizeof w->ctr) != 0))
+		return worker_send(w, false);
+	return 0;
+}
+
+int idx_vault_worker_finish(idx_vault_worker *w)
+{
+	int rc;
+	if (!w)
+		return 0;
+	if (w->ft)
+		ingest_flowtab_flush(w->ft);
+	rc = worker_send(w, true);
+	ingest_flowtab_free(w->ft);
+	store_builder_free(w->b);
+	idx_post_free(w->post);
+	free(w->flows);
+	free(w);
 	return rc;
 }

@@ -66,6 +66,83 @@ int idx_vault_close(idx_vault *v);
 
 idx *idx_vault_index(idx_vault *v);
 
+/* ------------------------------------------------------- live (threads) */
+
+/*
+ * Continuous ingest with several worker threads.  Each worker owns a chunk
+ * builder, a posting collector and a flow table (idx_vault_worker, used by
+ * one thread); it compresses its own chunks and hands each sealed chunk
+ * (bytes, metadata, postings, flow records, its counter growth) to ONE
+ * writer thread through a bounded queue.  The writer appends the chunks to
+ * the segment, fdatasyncs, commits them in one LMDB transaction (the
+ * durability order of FORMAT.md is unchanged), then the flow records, then
+ * runs retention.  A full queue makes workers wait (counted in
+ * live.queue_full_waits); the socket buffer absorbs the wait, and what
+ * overflows it is counted by the kernel.
+ *
+ * Chunk ids are taken when a chunk is sealed, so chunks of several workers
+ * reach the segment slightly out of id order; recovery therefore skips a
+ * chunk it finds already indexed at the same place.
+ *
+ * In live mode idx_vault_add/flush/tick must not be called between
+ * idx_vault_live_start and idx_vault_live_stop.
+ */
+typedef struct idx_live_cfg {
+	uint64_t seal_interval_ns; /* seal a non-empty chunk this long after its first
+	                            * packet; default 1 s */
+	uint32_t queue_max;        /* sealed chunks waiting for the writer; default 16 */
+	uint64_t max_size;         /* segment bytes kept; 0 = no cap */
+	uint64_t max_age_ns;       /* drop segments whose newest packet is older; 0 = keep */
+	uint64_t flow_max_age_ns;  /* drop flow records of older windows; 0 = keep */
+	uint64_t min_free;         /* stop storing when the file system has less free */
+	uint32_t min_free_pct;     /* ... or less than this % free (whichever is larger) */
+	int nworkers;              /* workers that will be created (1..256) */
+} idx_live_cfg;
+
+void idx_live_cfg_default(idx_live_cfg *cfg);
+
+/* Starts the writer thread.  Also removes segment files that retention
+ * deleted from the index but not from disk (crash between the two).
+ * Returns 0, TV_E_RANGE for a bad cfg, or an errno from pthread_create. */
+int idx_vault_live_start(idx_vault *v, const idx_live_cfg *cfg);
+/* Waits until the queue is empty and everything is committed, stops the
+ * writer and returns its first error (0 when none).  Call after every
+ * worker has finished.  Accepts a vault that never started. */
+int idx_vault_live_stop(idx_vault *v);
+
+/* A snapshot of the counters as of the writer's last commit, and its first
+ * error (0: none).  Thread-safe. */
+void idx_vault_live_status(idx_vault *v, tv_counters *snap, int *err);
+
+typedef struct idx_vault_worker idx_vault_worker;
+
+/* Creates worker number id (0 <= id < cfg.nworkers).  Thread-safe. */
+int idx_vault_worker_new(idx_vault *v, int id, idx_vault_worker **out);
+/* The worker's own counter block: give it to ingest_decap_new() and the
+ * live source; the worker sends its growth to the writer. */
+tv_counters *idx_vault_worker_counters(idx_vault_worker *w);
+/* Adds one packet; seals (and queues) when the chunk is full.  mono_ns is
+ * CLOCK_MONOTONIC now (for the seal interval).  May wait for the queue.
+ * An error is the writer's (it stopped) or TV_E_NOMEM. */
+int idx_vault_worker_add(idx_vault_worker *w, const tv_pkt *pkt, uint64_t mono_ns);
+/* Call often (every receive batch or timeout): seals a chunk older than the
+ * seal interval, closes flow windows that ended before now_ns (wall clock),
+ * and sends counter growth at least once per seal interval. */
+int idx_vault_worker_tick(idx_vault_worker *w, uint64_t now_ns, uint64_t mono_ns);
+/* Emits every open flow window, seals, sends the last counters, and frees
+ * the worker (also on error).  Accepts NULL. */
+int idx_vault_worker_finish(idx_vault_worker *w);
+
+/* ------------------------------------------------------------ retention */
+
+/* index/retain.c.  The newest last_ts of a segment's chunks (0 and
+ * *nchunks 0 when the index names none; nchunks may be NULL). */
+int idx_segment_last_ts(idx *x, uint32_t segment, uint64_t *last_ts, uint64_t *nchunks);
+/* meta "pruned_until": packets before it may have been deleted by retention;
+ * 0 when nothing was.  Raise keeps the larger value. */
+int idx_pruned_until_get(idx *x, uint64_t *until_ns);
+int idx_pruned_until_raise(idx *x, uint64_t until_ns);
+
 /* ---------------------------------------------------------------- reader */
 
 /* A store opened read-only for queries, verify and stats. */
@@ -100,6 +177,27 @@ typedef int (*idx_query_cb)(void *ctx, int store, const store_rec *rec, const tv
  */
 int idx_query_run(idx_rstore *stores, int nstores, const idx_expr *e, bool verify_hash,
                   idx_query_cb cb, void *ctx, idx_query_stats *st, char *err, size_t cap);
+
+/* The same, for callers that also need to know which chunk each packet came
+ * from (case bundles list the source chunks with their SHA-256).  Every
+ * pointer in hit is valid during the call only; hit->chunk is the index
+ * entry of the chunk the packet was read from (segment and offset set). */
+typedef struct idx_query_hit {
+	int store;
+	const store_chunk_meta *chunk;
+	const store_rec *rec;
+	const tv_l3info *info;
+} idx_query_hit;
+
+typedef int (*idx_query_hit_cb)(void *ctx, const idx_query_hit *hit);
+
+int idx_query_run_hits(idx_rstore *stores, int nstores, const idx_expr *e, bool verify_hash,
+                       idx_query_hit_cb cb, void *ctx, idx_query_stats *st, char *err, size_t cap);
+
+/* When the time range of e starts before the pruned_until mark of a store,
+ * writes "note: STORE: data before T was pruned by retention" into buf and
+ * returns 1; else 0.  For query's stderr. */
+int idx_pruned_note(idx_rstore *stores, int nstores, const idx_expr *e, char *buf, size_t cap);
 
 /* -------------------------------------------------------------- verify */
 

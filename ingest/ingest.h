@@ -183,4 +183,119 @@ const uint8_t *ingest_file_src_identity(const ingest_file_src *s, int i);
 uint64_t ingest_file_src_total_bytes(const ingest_file_src *s);
 uint64_t ingest_file_src_done_bytes(const ingest_file_src *s);
 
+/* ---------------------------------------------------------------------
+ * Live sources.
+ *
+ * UDP (-l): the mirror arrives as UDP datagrams whose payload starts at the
+ * VXLAN/GENEVE header; the outer IP/UDP headers are gone.  Each datagram is
+ * received into a buffer with INGEST_LIVE_HEADROOM bytes reserved in front,
+ * where a synthetic outer frame is written (Ethernet, IPv4 or IPv6 with the
+ * sender's address as source and the local address as destination, UDP with
+ * the sender's port and the listening port), so ingest_decap_packet() is the
+ * one decapsulation path and tv_tunmeta.outer_src is the mirror source.  The
+ * synthetic frame is INGEST_LINK_ETHERNET; caplen = origlen = the frame.
+ *
+ * One socket per worker thread, bound with SO_REUSEPORT: the kernel hashes
+ * each sender address and port to one socket, and AWS varies the outer
+ * source port by inner flow, so a flow stays on one worker.  Kernel drops
+ * (SO_RXQ_OVFL, cumulative per socket) are added to live.kernel_drops.
+ *
+ * Interface (-i): libpcap in immediate mode with a large ring buffer and a
+ * capture filter for the tunnel ports; drops reported by pcap_stats() are
+ * added to live.kernel_drops.  One capture handle, so one worker.
+ */
+
+#define INGEST_LIVE_HEADROOM 64    /* >= 14 + 40 + 8, rounded */
+#define INGEST_LIVE_DGRAM_MAX 65536 /* largest datagram payload received */
+#define INGEST_LIVE_BATCH_MAX 256
+
+/* Sender allowlist: CIDRs in the 16-byte address space (IPv4 mapped). */
+#define INGEST_ALLOW_MAX 64
+typedef struct ingest_allow {
+	int n;                          /* 0: everyone is allowed */
+	tv_addr net[INGEST_ALLOW_MAX];
+	uint8_t plen[INGEST_ALLOW_MAX]; /* in the 128-bit space */
+} ingest_allow;
+
+/* Parses "CIDR,CIDR,..." (a bare address means /32 or /128) and appends to
+ * *a.  TV_E_SYNTAX with *bad (may be NULL) at the offending item; TV_E_RANGE
+ * when more than INGEST_ALLOW_MAX. */
+int ingest_allow_parse(ingest_allow *a, const char *list, const char **bad);
+bool ingest_allow_match(const ingest_allow *a, const tv_addr *addr);
+
+/* "[ADDR:]PORT", "[v6addr]:PORT" or "ADDR" (with def_port).  addr is
+ * the wildcard (0.0.0.0) when absent.  0 or TV_E_SYNTAX. */
+int ingest_listen_parse(const char *s, uint16_t def_port, tv_addr *addr, bool *v6,
+                        uint16_t *port);
+
+typedef struct ingest_udp_cfg {
+	tv_addr addr;         /* local address to bind */
+	bool v6;              /* bind an AF_INET6 socket (also when addr is ::) */
+	uint16_t port;
+	int rcvbuf;           /* requested receive buffer, bytes; default 64 MiB */
+	int batch;            /* datagrams per recvmmsg; default 64 */
+	int timeout_ms;       /* a receive call returns 0 after this; default 100 */
+	const ingest_allow *allow; /* senders accepted; NULL: all */
+} ingest_udp_cfg;
+
+void ingest_udp_cfg_default(ingest_udp_cfg *cfg);
+
+typedef struct ingest_udp ingest_udp;
+
+/* Opens and binds one socket (SO_REUSEPORT, SO_TIMESTAMPNS, SO_RXQ_OVFL,
+ * the receive buffer: SO_RCVBUFFORCE, else SO_RCVBUF).  cfg is copied
+ * (allow is borrowed and must outlive the socket).  On error errbuf names
+ * the address and the call that failed. */
+int ingest_udp_open(const ingest_udp_cfg *cfg, ingest_udp **out, char *errbuf, size_t cap);
+void ingest_udp_close(ingest_udp *u); /* accepts NULL */
+/* Receive buffer the kernel granted (what getsockopt reports). */
+int ingest_udp_rcvbuf(const ingest_udp *u);
+
+/*
+ * Receives up to max (<= cfg.batch) datagrams; raws[i] are filled with the
+ * synthetic frames (data borrowed from u, valid until the next call).
+ * Counts live.received, live.received_bytes, live.kernel_drops,
+ * live.rejected.sender (not in the allowlist: not returned),
+ * live.rejected.truncated (larger than INGEST_LIVE_DGRAM_MAX: not
+ * returned) and live.receive_errors in *ctr.  nowait: do not wait for the
+ * first datagram.  Returns 0 with *nraw raws filled (0 on timeout or when
+ * every datagram was rejected; *got says how many were received), or a
+ * positive errno.
+ */
+int ingest_udp_recv(ingest_udp *u, ingest_raw *raws, int max, bool nowait, tv_counters *ctr,
+                    int *nraw, int *got);
+
+typedef struct ingest_iface ingest_iface;
+
+typedef struct ingest_iface_cfg {
+	int buffer_size;     /* ring buffer bytes; default 64 MiB */
+	int snaplen;         /* default 262144 */
+	bool all;            /* no capture filter (also untunnelled traffic) */
+	const ingest_decap_cfg *ports; /* tunnel ports for the filter */
+} ingest_iface_cfg;
+
+void ingest_iface_cfg_default(ingest_iface_cfg *cfg);
+int ingest_iface_open(const char *name, const ingest_iface_cfg *cfg, ingest_iface **out,
+                      char *errbuf, size_t cap);
+void ingest_iface_close(ingest_iface *i); /* accepts NULL */
+
+typedef void (*ingest_raw_cb)(void *ctx, const ingest_raw *raw);
+/* Waits up to timeout_ms for packets, then hands at most max of them to cb
+ * (raw valid during the call).  Adds new drops of pcap_stats() to
+ * live.kernel_drops and counts live.received.  Returns the number handled,
+ * or TV_E_PCAP with errbuf set. */
+int ingest_iface_dispatch(ingest_iface *i, int max, int timeout_ms, ingest_raw_cb cb, void *ctx,
+                          tv_counters *ctr, char *errbuf, size_t cap);
+
+/*
+ * Replay support: the tunnel payload (from the VXLAN or GENEVE header on)
+ * of one captured frame: outer Ethernet (VLAN tags walked), IPv4 or IPv6,
+ * UDP to one of cfg's tunnel ports.  Returns 1 with *payload and *len (into
+ * data) and *sport (the outer UDP source port), 0 when the frame is not
+ * such a packet.
+ */
+int ingest_tunnel_payload(const ingest_decap_cfg *cfg, int linktype, const uint8_t *data,
+                          uint32_t caplen, const uint8_t **payload, uint32_t *len,
+                          uint16_t *sport);
+
 #endif

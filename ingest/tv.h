@@ -225,7 +225,25 @@ typedef struct tv_flowrec {
 	X(SRC_LINK_PROTO,       "source.unsupported_link_protocol") \
 	X(DECAP_IPV6_BAD_HDR,   "decap.ipv6.bad_header") \
 	X(DECAP_IPV6_BAD_LEN,   "decap.ipv6.bad_length") \
-	X(DECAP_FAILED,         "decap.failed")
+	X(DECAP_FAILED,         "decap.failed") \
+	X(LIVE_RECEIVED,        "live.received") \
+	X(LIVE_RECEIVED_BYTES,  "live.received_bytes") \
+	X(LIVE_KERNEL_DROPS,    "live.kernel_drops") \
+	X(LIVE_REJ_SENDER,      "live.rejected.sender") \
+	X(LIVE_REJ_VNI,         "live.rejected.vni") \
+	X(LIVE_REJ_TRUNC,       "live.rejected.truncated") \
+	X(LIVE_RECV_ERRORS,     "live.receive_errors") \
+	X(LIVE_SEALS,           "live.seals") \
+	X(LIVE_SEAL_US,         "live.seal_latency_us_sum") \
+	X(LIVE_SEAL_SLOW,       "live.seals_over_2s") \
+	X(LIVE_QUEUE_WAITS,     "live.queue_full_waits") \
+	X(FLOW_ACTIVE,          "flow.active") \
+	X(STORE_NOSPACE_PKTS,   "store.no_space.packets") \
+	X(STORE_NOSPACE_CHUNKS, "store.no_space.chunks") \
+	X(RET_SEGMENTS,         "retention.segments_deleted") \
+	X(RET_CHUNKS,           "retention.chunks_deleted") \
+	X(RET_BYTES,            "retention.bytes_deleted") \
+	X(RET_FLOWS,            "retention.flow_records_deleted")
 
 enum tv_counter {
 #define TV_CTR_ENUM(id, name) TV_CTR_##id,
