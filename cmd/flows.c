@@ -1,0 +1,522 @@
+/*
+ * flows.c — `tapvault flows`: the stored flow records as VPC Flow Logs.
+ *
+ * Records are read window by window across all stores (idx_flow_foreach
+ * over one window start at a time), so memory holds one window's records:
+ * they are merged (several records of one flow, interface and window, from
+ * early flushes, late packets or several stores, become one, as AWS writes
+ * one), filtered with the query expression, sorted and written.  Output is
+ * therefore ordered by start time (a window's records all start inside it),
+ * then VNI, mirror source and 5-tuple: deterministic.
+ *
+ * Time semantics: a record matches the expression when it matches at the
+ * record's start AND at its end (whole seconds): `after T` keeps records
+ * that start at or after T, `before T` records that end before T.
+ */
+#include "cmd.h"
+#include "../index/vault.h"
+#include "../report/report.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NS 1000000000ull
+/* The longest window `ingest --flow-interval` makes: a record that starts
+ * at s is in a window that starts after s - FLOW_MAX_INTERVAL. */
+#define FLOW_MAX_INTERVAL 600u
+#define DEFAULT_ACCOUNT "123456789012"
+#define DEFAULT_REGION "us-east-1"
+#define DEFAULT_FLOW_LOG_ID "fl-tapvault"
+
+enum ofmt { OF_AWS, OF_JSON, OF_CSV };
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: tapvault flows -s STORE [-s STORE ...] [EXPR ...] [--format aws|json|csv]\n"
+	        "                      [--fields LIST] [--header] [--s3 DIR] [--vni-map FILE ...]\n"
+	        "                      [--account ID] [--region R] [--flow-log-id fl-...]\n"
+	        "       tapvault flows --help\n"
+	        "\n"
+	        "Writes the flow records that ingest synthesised (one per unidirectional flow,\n"
+	        "interface and 60 s or 600 s window) as AWS VPC Flow Logs write them.  Records\n"
+	        "come out by start time, then VNI and 5-tuple.  EXPR is the query language;\n"
+	        "a record matches when the expression holds at its start and at its end, so\n"
+	        "'after T' keeps records that start at or after T, 'before T' those that end\n"
+	        "before T.\n"
+	        "\n"
+	        "options:\n"
+	        "  -s, --store DIR       a store to read; repeat to merge several\n"
+	        "  -f, --format F        aws (default: space-separated lines), json (one object\n"
+	        "                        per line: typed values, null for '-', plus \"vni\" and\n"
+	        "                        \"outer_src\"), csv (a header row, values as AWS writes)\n"
+	        "      --fields LIST     custom format: any v2-v8 field names in any order,\n"
+	        "                        separated by spaces or commas, with or without ${};\n"
+	        "                        the version column says the highest field version\n"
+	        "      --header          start with the S3 header line (field names)\n"
+	        "      --s3 DIR          write gzip files in AWS's S3 layout under DIR instead:\n"
+	        "                        DIR/AWSLogs/ACCOUNT/vpcflowlogs/REGION/yyyy/mm/dd/\n"
+	        "                        ACCOUNT_vpcflowlogs_REGION_ID_YYYYMMDDTHHmmZ_HASH.log.gz,\n"
+	        "                        one per 5 minutes of record end times, with a header\n"
+	        "  -m, --vni-map FILE    what stands behind each VNI: text lines\n"
+	        "                        'vni=42 eni=eni-0abc account=... addr=10.0.1.5', or the\n"
+	        "                        JSON of aws ec2 describe-traffic-mirror-sessions or\n"
+	        "                        describe-network-interfaces; repeatable\n"
+	        "      --account ID      account-id for interfaces the map does not place, and\n"
+	        "                        the S3 path's account (default: the map's first\n"
+	        "                        account, else " DEFAULT_ACCOUNT " in paths, '-' in records)\n"
+	        "      --region R        the same for region (default " DEFAULT_REGION " in paths)\n"
+	        "      --flow-log-id ID  the flow log id in S3 file names (default " DEFAULT_FLOW_LOG_ID ")\n"
+	        "  -v, --verbose         counts on stderr\n"
+	        "  -q, --quiet           no notes on stderr\n"
+	        "  -h, --help            this help\n"
+	        "\n"
+	        "Interfaces without a map entry are named vni-<N>; their address is learned as\n"
+	        "the one that appears in most of the VNI's records (per IPv4 and IPv6), which\n"
+	        "gives flow-direction.\n"
+	        "\n"
+	        "examples:\n"
+	        "  tapvault flows -s S --vni-map sessions.json 'host 10.0.3.7'\n"
+	        "  tapvault flows -s S --fields 'version interface-id srcaddr dstaddr flow-direction "
+	        "tcp-flags' --header\n"
+	        "  tapvault flows -s S --s3 out --account 111122223333 --region eu-west-1\n");
+}
+
+struct ctx {
+	idx_rstore rs[64];
+	int nstores;
+	const idx_expr *e;
+	report_vnimap *map;
+	report_fl_format fmt;
+	enum ofmt of;
+	report_s3 *s3;
+	const char *def_account, *def_region;
+	tv_flowrec *v;
+	size_t n, cap;
+	uint32_t first;        /* search result: smallest window start */
+	bool found;
+	char line[8192], obuf[16384];
+	uint64_t read, merged, written;
+	int err;
+};
+
+static int cb_first(void *vc, const tv_flowrec *r)
+{
+	struct ctx *c = vc;
+	if (!c->found || r->window < c->first)
+		c->first = r->window;
+	c->found = true;
+	return 1;
+}
+
+static int cb_collect(void *vc, const tv_flowrec *r)
+{
+	struct ctx *c = vc;
+	if (c->n == c->cap) {
+		size_t nc = c->cap ? c->cap * 2 : 4096;
+		tv_flowrec *p = realloc(c->v, nc * sizeof *p);
+		if (!p)
+			return TV_E_NOMEM;
+		c->v = p;
+		c->cap = nc;
+	}
+	c->v[c->n++] = *r;
+	c->read++;
+	return 0;
+}
+
+static int cb_learn(void *vc, const tv_flowrec *r)
+{
+	struct ctx *c = vc;
+	report_vnimap_learn_outer(c->map, r->vni, &r->outer_src);
+	report_vnimap_learn(c->map, r->vni, &r->key.src, &r->key.dst);
+	return report_vnimap_learn_error(c->map);
+}
+
+static bool rec_matches(const idx_expr *e, const tv_flowrec *r)
+{
+	tv_tunmeta tun;
+	tv_l3info in;
+	if (!e)
+		return true;
+	memset(&tun, 0, sizeof tun);
+	memset(&in, 0, sizeof in);
+	tun.vni = r->vni;
+	tun.tunnel = r->vni == TV_VNI_NONE ? TV_TUN_NONE : TV_TUN_VXLAN;
+	tun.outer_src = r->outer_src;
+	in.l3 = r->ipver;
+	in.key = r->key;
+	in.has_ports = r->key.proto == 6 || r->key.proto == 17 || r->key.proto == 132;
+	in.tcp_flags = r->tcp_flags;
+	return idx_expr_match(e, (uint64_t)r->start * NS, &tun, &in) &&
+	       idx_expr_match(e, (uint64_t)r->end * NS, &tun, &in);
+}
+
+static int put_record(struct ctx *c, const tv_flowrec *r)
+{
+	const report_iface *ifc = report_vnimap_get(c->map, r->vni);
+	report_fl_rec rec;
+	size_t len;
+	int rc;
+	if (!ifc)
+		return TV_E_NOMEM;
+	report_flowrec_to_fl(r, ifc, &c->fmt, c->def_account, c->def_region, &rec);
+	if (c->of == OF_JSON) {
+		rc = report_flowrec_json(&c->fmt, &rec, r, c->obuf, sizeof c->obuf, &len);
+	} else {
+		rc = report_flowlog_format_line(&c->fmt, &rec, c->obuf, sizeof c->obuf, &len);
+		if (rc == 0 && c->of == OF_CSV) {
+			size_t i;
+			for (i = 0; i < len; i++)
+				if (c->obuf[i] == ' ')
+					c->obuf[i] = ',';
+		}
+	}
+	if (rc)
+		return rc;
+	c->written++;
+	if (c->s3)
+		return report_s3_write(c->s3, r->end, c->obuf, len);
+	c->obuf[len] = '\n';
+	if (fwrite(c->obuf, 1, len + 1, stdout) != len + 1)
+		return TV_E_IO;
+	return 0;
+}
+
+/* One window: every store's records of window w. */
+static int do_window(struct ctx *c, uint32_t w)
+{
+	size_t i, n;
+	int s, rc;
+	c->n = 0;
+	for (s = 0; s < c->nstores; s++)
+		if ((rc = idx_flow_foreach(c->rs[s].x, w, w, cb_collect, c)) != 0)
+			return rc;
+	n = report_flowrecs_merge(c->v, c->n);
+	c->merged += c->n - n;
+	for (i = 0; i < n; i++) {
+		if (!rec_matches(c->e, &c->v[i]))
+			continue;
+		if ((rc = put_record(c, &c->v[i])) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int run(struct ctx *c, uint32_t from, uint32_t to)
+{
+	uint32_t cur = from;
+	int s, rc;
+	for (;;) {
+		c->found = false;
+		for (s = 0; s < c->nstores; s++) {
+			rc = idx_flow_foreach(c->rs[s].x, cur, to, cb_first, c);
+			if (rc < 0 || rc > 1)
+				return rc;
+		}
+		if (!c->found)
+			break;
+		/* every record still to come ends at or after this window's
+		 * start: the S3 periods before it are complete */
+		if (c->s3 && (rc = report_s3_close_before(c->s3, c->first)) != 0)
+			return rc;
+		if ((rc = do_window(c, c->first)) != 0)
+			return rc;
+		if (c->first >= to)
+			break;
+		cur = c->first + 1;
+	}
+	return 0;
+}
+
+/* --fields: names separated by blanks or commas, with or without ${}. */
+static int fields_parse(const char *s, report_fl_format *fmt)
+{
+	char buf[4096];
+	size_t o = 0;
+	const char *p = s;
+	while (*p) {
+		const char *w;
+		size_t n;
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		w = p;
+		while (*p && *p != ' ' && *p != '\t' && *p != ',')
+			p++;
+		n = (size_t)(p - w);
+		if (n > 3 && w[0] == '$' && w[1] == '{' && w[n - 1] == '}') {
+			w += 2;
+			n -= 3;
+		}
+		if (report_fl_field_find(w, n) < 0) {
+			cmd_err("flows", "--fields: unknown field '%.*s' (the VPC Flow Logs v2-v8 names, "
+			        "e.g. version, account-id, interface-id, srcaddr, flow-direction)", (int)n, w);
+			return EXIT_USAGE;
+		}
+		if (o + n + 5 >= sizeof buf) {
+			cmd_err("flows", "--fields: too long");
+			return EXIT_USAGE;
+		}
+		o += (size_t)snprintf(buf + o, sizeof buf - o, "%s${%.*s}", o ? " " : "", (int)n, w);
+	}
+	if (o == 0) {
+		cmd_err("flows", "--fields: no field given");
+		return EXIT_USAGE;
+	}
+	{
+		report_fl_err e;
+		if (report_format_parse(buf, fmt, &e) != 0) {
+			cmd_err("flows", "--fields: %s", e.msg);
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+static void show_expr_error(const char *text, const idx_expr_err *e)
+{
+	int i;
+	cmd_err("flows", "bad expression: %s", e->msg);
+	fprintf(stderr, "  %s\n  ", text);
+	for (i = 0; i < e->pos; i++)
+		fputc(' ', stderr);
+	for (i = 0; i < (e->len > 0 ? e->len : 1); i++)
+		fputc('^', stderr);
+	fputc('\n', stderr);
+}
+
+enum { OPT_FIELDS = 256, OPT_HEADER, OPT_S3, OPT_ACCOUNT, OPT_REGION, OPT_FLID };
+
+static const struct option longopts[] = {
+	{ "store", required_argument, NULL, 's' },
+	{ "format", required_argument, NULL, 'f' },
+	{ "fields", required_argument, NULL, OPT_FIELDS },
+	{ "header", no_argument, NULL, OPT_HEADER },
+	{ "s3", required_argument, NULL, OPT_S3 },
+	{ "vni-map", required_argument, NULL, 'm' },
+	{ "account", required_argument, NULL, OPT_ACCOUNT },
+	{ "region", required_argument, NULL, OPT_REGION },
+	{ "flow-log-id", required_argument, NULL, OPT_FLID },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The first account (or region) the map names, in VNI order, or NULL. */
+static const char *map_first(const report_vnimap *m, bool region)
+{
+	const report_iface *f;
+	size_t i;
+	for (i = 0; (f = report_vnimap_at(m, i)) != NULL; i++) {
+		const char *v = region ? f->region : f->account;
+		if (!f->learned && v[0])
+			return v;
+	}
+	return NULL;
+}
+
+int cmd_flows(int argc, char **argv)
+{
+	static struct ctx c;
+	const char *stores[64], *maps[64];
+	int nst = 0, nmaps = 0, i, o, rc, ret = EXIT_OK;
+	bool header = false, fmt_given = false;
+	const char *s3dir = NULL, *account = NULL, *region = NULL, *flid = DEFAULT_FLOW_LOG_ID;
+	char *text = NULL, err[4400];
+	idx_expr *e = NULL;
+	idx_expr_err perr;
+	uint64_t lo, hi;
+	uint32_t from, to;
+	bool need_learn = false;
+
+	memset(&c, 0, sizeof c);
+	report_format_default(&c.fmt);
+	c.of = OF_AWS;
+	optind = 0; /* 0: GNU getopt re-initialises (the demo calls several commands) */
+	while ((o = getopt_long(argc, argv, "s:f:m:vqh", longopts, NULL)) != -1) {
+		switch (o) {
+		case 's':
+			if (nst == 64) {
+				cmd_err("flows", "at most 64 stores");
+				return EXIT_USAGE;
+			}
+			stores[nst++] = optarg;
+			break;
+		case 'f':
+			fmt_given = true;
+			if (strcmp(optarg, "aws") == 0) c.of = OF_AWS;
+			else if (strcmp(optarg, "json") == 0) c.of = OF_JSON;
+			else if (strcmp(optarg, "csv") == 0) c.of = OF_CSV;
+			else {
+				cmd_err("flows", "--format '%s': expected aws, json or csv", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_FIELDS:
+			if ((rc = fields_parse(optarg, &c.fmt)) != 0)
+				return rc;
+			break;
+		case OPT_HEADER: header = true; break;
+		case OPT_S3: s3dir = optarg; break;
+		case 'm':
+			if (nmaps == 64) {
+				cmd_err("flows", "at most 64 --vni-map files");
+				return EXIT_USAGE;
+			}
+			maps[nmaps++] = optarg;
+			break;
+		case OPT_ACCOUNT: account = optarg; break;
+		case OPT_REGION: region = optarg; break;
+		case OPT_FLID: flid = optarg; break;
+		case 'v': g_cmd.verbose++; break;
+		case 'q': g_cmd.quiet = 1; break;
+		case 'h': usage(stdout); return EXIT_OK;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (nst == 0) {
+		cmd_err("flows", "no store given: use -s DIR");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (header && c.of != OF_AWS) {
+		cmd_err("flows", "--header is for --format aws (csv always starts with a header row)");
+		return EXIT_USAGE;
+	}
+	if (s3dir && fmt_given && c.of != OF_AWS) {
+		cmd_err("flows", "--s3 writes AWS text files; leave --format out (or use aws)");
+		return EXIT_USAGE;
+	}
+	text = cmd_join_args(argc, argv, optind);
+	if (!text)
+		return EXIT_FAILURE;
+	if ((rc = idx_expr_parse(text, cmd_now_ns(), &e, &perr)) != 0) {
+		show_expr_error(text, &perr);
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	c.e = e;
+	if ((rc = report_vnimap_new(&c.map)) != 0) {
+		ret = EXIT_FAILURE;
+		goto out;
+	}
+	for (i = 0; i < nmaps; i++) {
+		rc = report_vnimap_load(c.map, maps[i], err, sizeof err);
+		if (rc) {
+			cmd_err("flows", "--vni-map %s", err);
+			ret = rc == TV_E_NOMEM ? EXIT_FAILURE : EXIT_USAGE;
+			goto out;
+		}
+	}
+	/* records: the map's account-id and region, else --account/--region,
+	 * else '-'; S3 paths: --account/--region, else the map's first, else
+	 * the placeholders */
+	c.def_account = account;
+	c.def_region = region;
+	for (i = 0; i < nst; i++) {
+		rc = idx_rstore_open(stores[i], &c.rs[c.nstores]);
+		if (rc) {
+			if (rc == TV_E_NOTFOUND)
+				cmd_err("flows", "%s: not a tapvault store (no index/ inside)", stores[i]);
+			else
+				cmd_err("flows", "%s: cannot open the store: %s", stores[i], tv_strerror(rc));
+			ret = EXIT_USAGE;
+			goto out;
+		}
+		c.nstores++;
+	}
+	idx_expr_time_bounds(e, &lo, &hi);
+	if (lo > hi) {
+		from = 1;
+		to = 0;
+	} else {
+		uint64_t los = lo / NS, his = hi / NS;
+		from = los > FLOW_MAX_INTERVAL ? (uint32_t)(los > UINT32_MAX ? UINT32_MAX : los) - FLOW_MAX_INTERVAL + 1 : 0;
+		to = his > UINT32_MAX ? UINT32_MAX : (uint32_t)his;
+	}
+	/* learning is needed only for fields that depend on the interface's addresses */
+	for (i = 0; i < (int)c.fmt.n; i++)
+		if (c.fmt.id[i] == REPORT_FL_F_SRCADDR || c.fmt.id[i] == REPORT_FL_F_DSTADDR ||
+		    c.fmt.id[i] == REPORT_FL_F_FLOW_DIRECTION)
+			need_learn = true;
+	if (need_learn && from <= to) {
+		for (i = 0; i < c.nstores; i++) {
+			rc = idx_flow_foreach(c.rs[i].x, from, to, cb_learn, &c);
+			if (rc) {
+				cmd_err("flows", "%s: reading flow records: %s", stores[i], tv_strerror(rc));
+				ret = EXIT_FAILURE;
+				goto out;
+			}
+		}
+		report_vnimap_learn_finish(c.map);
+	}
+	if (s3dir) {
+		report_s3_cfg sc;
+		memset(&sc, 0, sizeof sc);
+		sc.dir = s3dir;
+		sc.account = account ? account : map_first(c.map, false) ? map_first(c.map, false) : DEFAULT_ACCOUNT;
+		sc.region = region ? region : map_first(c.map, true) ? map_first(c.map, true) : DEFAULT_REGION;
+		sc.flow_log_id = flid;
+		sc.fmt = &c.fmt;
+		rc = report_s3_open(&sc, &c.s3, err, sizeof err);
+		if (rc) {
+			cmd_err("flows", "--s3: %s", rc == TV_E_NOMEM ? "out of memory" : err);
+			ret = rc == TV_E_NOMEM ? EXIT_FAILURE : EXIT_USAGE;
+			goto out;
+		}
+	} else {
+		static char sobuf[1 << 16];
+		setvbuf(stdout, sobuf, _IOFBF, sizeof sobuf);
+		if (c.of == OF_CSV || (c.of == OF_AWS && header)) {
+			char h[4096];
+			size_t k;
+			report_format_write(&c.fmt, true, h, sizeof h);
+			if (c.of == OF_CSV)
+				for (k = 0; h[k]; k++)
+					if (h[k] == ' ')
+						h[k] = ',';
+			printf("%s\n", h);
+		}
+	}
+	rc = from <= to ? run(&c, from, to) : 0;
+	if (rc == 0 && c.s3)
+		rc = report_s3_finish(c.s3);
+	if (rc) {
+		if (c.s3 && report_s3_error(c.s3)[0])
+			cmd_err("flows", "--s3: %s", report_s3_error(c.s3));
+		else if (rc == TV_E_IO)
+			cmd_err("flows", "write failed (disk full or closed pipe?)");
+		else
+			cmd_err("flows", "%s", tv_strerror(rc));
+		ret = EXIT_FAILURE;
+	}
+	if (!c.s3 && fflush(stdout) != 0)
+		ret = EXIT_FAILURE;
+	if (c.s3 && ret == EXIT_OK && !g_cmd.quiet) {
+		uint64_t files, recs;
+		report_s3_counts(c.s3, &files, &recs);
+		cmd_note("flows", "%llu records in %llu files under %s/AWSLogs/",
+		         (unsigned long long)recs, (unsigned long long)files, s3dir);
+	}
+	if (g_cmd.verbose) {
+		char ex[512];
+		idx_expr_format(e, ex, sizeof ex);
+		fprintf(stderr, "flows: %s\nflows: windows %u..%u; %llu stored records read, %llu merged "
+		        "into others, %llu written\n", ex, from, to, (unsigned long long)c.read,
+		        (unsigned long long)c.merged, (unsigned long long)c.written);
+	}
+out:
+	for (i = 0; i < c.nstores; i++)
+		idx_rstore_close(&c.rs[i]);
+	report_s3_free(c.s3);
+	report_vnimap_free(c.map);
+	free(c.v);
+	idx_expr_free(e);
+	free(text);
+	return ret;
+}

@@ -1,0 +1,568 @@
+/*
+ * flowout.c — stored flow records written as VPC Flow Logs (report.h,
+ * "Flow records out"): the record mapping, JSON, the merge/sort of one
+ * window's records, and the S3 layout writer.
+ *
+ * Every text this file writes goes through report_flowlog_format_line(), so
+ * whatever we write, our own parser (and Athena's space-delimited table)
+ * reads back.
+ *
+ * S3 layout (reference §1.8): DIR/AWSLogs/<account>/vpcflowlogs/<region>/
+ * <yyyy>/<mm>/<dd>/<account>_vpcflowlogs_<region>_<id>_<YYYYMMDDTHHmmZ>_
+ * <hash>.log.gz, one file per 5-minute period of record END times, each
+ * starting with the header line.  A file is written under a temporary name
+ * (".tmp-..." in the same folder) and renamed when finished, because its
+ * name holds the hash of its content.  gzip is written by libarchive (raw
+ * format + gzip filter) with the timestamp left out of the gzip header, so
+ * the same records give the same bytes.
+ */
+#include "report.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* --------------------------------------------------------------- mapping */
+
+static report_fl_str fl_str(const char *s)
+{
+	report_fl_str r = { NULL, 0 };
+	if (s && s[0]) {
+		r.p = s;
+		r.len = strlen(s);
+	}
+	return r;
+}
+
+static const tv_addr *primary_v4(const report_iface *ifc)
+{
+	size_t i;
+	for (i = 0; i < ifc->naddrs; i++)
+		if (tv_addr_is_v4(&ifc->addrs[i]))
+			return &ifc->addrs[i];
+	return NULL;
+}
+
+void report_flowrec_to_fl(const tv_flowrec *r, const report_iface *ifc,
+                          const report_fl_format *fmt, const char *def_account,
+                          const char *def_region, report_fl_rec *rec)
+{
+	uint64_t want = 0;
+	uint32_t i;
+	bool egress, ingress;
+	const tv_addr *p4 = primary_v4(ifc);
+
+	for (i = 0; i < fmt->n; i++)
+		if (fmt->id[i] < REPORT_FL_F__KNOWN)
+			want |= 1ull << fmt->id[i];
+	memset(rec, 0, sizeof *rec);
+#define PUT(id, stmt) do { if ((want >> (id)) & 1u) { stmt; rec->present |= 1ull << (id); } } while (0)
+#define PUTS(id, field, s) do { report_fl_str v_ = fl_str(s); \
+	if (v_.p && ((want >> (id)) & 1u)) { rec->field = v_; rec->present |= 1ull << (id); } } while (0)
+
+	egress = report_iface_has_addr(ifc, &r->key.src);
+	ingress = !egress && report_iface_has_addr(ifc, &r->key.dst);
+
+	PUT(REPORT_FL_F_VERSION, rec->version = (uint32_t)report_format_version(fmt));
+	PUTS(REPORT_FL_F_ACCOUNT_ID, account_id, ifc->account[0] ? ifc->account : def_account);
+	PUTS(REPORT_FL_F_INTERFACE_ID, interface_id, ifc->name);
+	PUT(REPORT_FL_F_SRCADDR, rec->srcaddr = r->key.src);
+	PUT(REPORT_FL_F_DSTADDR, rec->dstaddr = r->key.dst);
+	/* reference §1.4: the interface's side shows its primary private IPv4 */
+	if (p4 && egress && tv_addr_is_v4(&r->key.src))
+		rec->srcaddr = (want >> REPORT_FL_F_SRCADDR) & 1u ? *p4 : rec->srcaddr;
+	if (p4 && ingress && tv_addr_is_v4(&r->key.dst))
+		rec->dstaddr = (want >> REPORT_FL_F_DSTADDR) & 1u ? *p4 : rec->dstaddr;
+	PUT(REPORT_FL_F_SRCPORT, rec->srcport = r->key.sport);
+	PUT(REPORT_FL_F_DSTPORT, rec->dstport = r->key.dport);
+	PUT(REPORT_FL_F_PROTOCOL, rec->protocol = r->key.proto);
+	PUT(REPORT_FL_F_PACKETS, rec->packets = r->packets);
+	PUT(REPORT_FL_F_BYTES, rec->bytes = r->bytes);
+	PUT(REPORT_FL_F_START, rec->start = r->start);
+	PUT(REPORT_FL_F_END, rec->end = r->end);
+	PUT(REPORT_FL_F_ACTION, rec->action = REPORT_FL_ACTION_ACCEPT);
+	PUT(REPORT_FL_F_LOG_STATUS, rec->log_status = REPORT_FL_STATUS_OK);
+	PUTS(REPORT_FL_F_VPC_ID, vpc_id, ifc->vpc);
+	PUTS(REPORT_FL_F_SUBNET_ID, subnet_id, ifc->subnet);
+	PUTS(REPORT_FL_F_INSTANCE_ID, instance_id, ifc->instance);
+	PUT(REPORT_FL_F_TCP_FLAGS, rec->tcp_flags = r->tcp_flags);
+	PUT(REPORT_FL_F_TYPE, rec->type = r->ipver == 6 ? REPORT_FL_TYPE_IPV6 : REPORT_FL_TYPE_IPV4);
+	PUT(REPORT_FL_F_PKT_SRCADDR, rec->pkt_srcaddr = r->key.src);
+	PUT(REPORT_FL_F_PKT_DSTADDR, rec->pkt_dstaddr = r->key.dst);
+	PUTS(REPORT_FL_F_REGION, region, ifc->region[0] ? ifc->region : def_region);
+	PUTS(REPORT_FL_F_AZ_ID, az_id, ifc->az);
+	if (egress)
+		PUT(REPORT_FL_F_FLOW_DIRECTION, rec->flow_direction = REPORT_FL_DIR_EGRESS);
+	else if (ingress)
+		PUT(REPORT_FL_F_FLOW_DIRECTION, rec->flow_direction = REPORT_FL_DIR_INGRESS);
+#undef PUT
+#undef PUTS
+}
+
+/* ------------------------------------------------------------------ JSON */
+
+static bool jput(char *buf, size_t cap, size_t *o, const char *s, size_t n)
+{
+	if (n >= cap - *o)
+		return false;
+	memcpy(buf + *o, s, n);
+	*o += n;
+	buf[*o] = '\0';
+	return true;
+}
+
+/* A JSON string: our tokens have no control characters, but quotes and
+ * backslashes are escaped all the same. */
+static bool jstr(char *buf, size_t cap, size_t *o, const char *s, size_t n)
+{
+	size_t i;
+	if (!jput(buf, cap, o, "\"", 1))
+		return false;
+	for (i = 0; i < n; i++) {
+		if ((s[i] == '"' || s[i] == '\\') && !jput(buf, cap, o, "\\", 1))
+			return false;
+		if (!jput(buf, cap, o, s + i, 1))
+			return false;
+	}
+	return jput(buf, cap, o, "\"", 1);
+}
+
+int report_flowrec_json(const report_fl_format *fmt, const report_fl_rec *rec,
+                        const tv_flowrec *r, char *buf, size_t cap, size_t *len)
+{
+	char line[8192], num[TV_ADDR_STRLEN + 16];
+	size_t ll, o = 0, p = 0;
+	uint32_t i;
+	int rc;
+
+	if (cap == 0)
+		return TV_E_FULL;
+	buf[0] = '\0';
+	rc = report_flowlog_format_line(fmt, rec, line, sizeof line, &ll);
+	if (rc)
+		return rc;
+	if (!jput(buf, cap, &o, "{", 1))
+		goto full;
+	for (i = 0; i < fmt->n; i++) {
+		const char *tok = line + p, *name;
+		size_t tl = 0;
+		int id = fmt->id[i];
+		while (p + tl < ll && line[p + tl] != ' ')
+			tl++;
+		p += tl + 1;
+		name = id == REPORT_FL_F_OTHER ? fmt->other_name[i] : report_fl_field_name(id);
+		if ((i && !jput(buf, cap, &o, ",", 1)) || !jstr(buf, cap, &o, name, strlen(name)) ||
+		    !jput(buf, cap, &o, ":", 1))
+			goto full;
+		if (tl == 1 && tok[0] == '-') {
+			if (!jput(buf, cap, &o, "null", 4))
+				goto full;
+		} else if (report_fl_field_kind(id) == REPORT_FL_KIND_INT ||
+		           report_fl_field_kind(id) == REPORT_FL_KIND_INT64) {
+			if (!jput(buf, cap, &o, tok, tl))
+				goto full;
+		} else if (!jstr(buf, cap, &o, tok, tl)) {
+			goto full;
+		}
+	}
+	if (r->vni == TV_VNI_NONE)
+		snprintf(num, sizeof num, ",\"vni\":null");
+	else
+		snprintf(num, sizeof num, ",\"vni\":%u", r->vni);
+	if (!jput(buf, cap, &o, num, strlen(num)))
+		goto full;
+	{
+		static const tv_addr zero;
+		char a[TV_ADDR_STRLEN];
+		if (memcmp(r->outer_src.b, zero.b, 16) == 0) {
+			if (!jput(buf, cap, &o, ",\"outer_src\":null", 17))
+				goto full;
+		} else {
+			tv_addr_format(&r->outer_src, a, sizeof a);
+			if (!jput(buf, cap, &o, ",\"outer_src\":", 13) || !jstr(buf, cap, &o, a, strlen(a)))
+				goto full;
+		}
+	}
+	if (!jput(buf, cap, &o, "}", 1))
+		goto full;
+	if (len)
+		*len = o;
+	return 0;
+full:
+	buf[0] = '\0';
+	return TV_E_FULL;
+}
+
+/* ----------------------------------------------------------- merge, sort */
+
+static int cmp_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? -1 : a > b;
+}
+
+/* The identity of a record: interface, flow, IP version, window. */
+static int cmp_ident(const tv_flowrec *a, const tv_flowrec *b)
+{
+	int c;
+	if ((c = cmp_u32(a->vni, b->vni)) != 0)
+		return c;
+	if ((c = memcmp(a->outer_src.b, b->outer_src.b, 16)) != 0)
+		return c;
+	if ((c = memcmp(a->key.src.b, b->key.src.b, 16)) != 0)
+		return c;
+	if ((c = memcmp(a->key.dst.b, b->key.dst.b, 16)) != 0)
+		return c;
+	if ((c = cmp_u32(a->key.sport, b->key.sport)) != 0)
+		return c;
+	if ((c = cmp_u32(a->key.dport, b->key.dport)) != 0)
+		return c;
+	if ((c = cmp_u32(a->key.proto, b->key.proto)) != 0)
+		return c;
+	if ((c = cmp_u32(a->ipver, b->ipver)) != 0)
+		return c;
+	return cmp_u32(a->window, b->window);
+}
+
+static int qcmp_ident(const void *x, const void *y)
+{
+	return cmp_ident(x, y);
+}
+
+static int qcmp_out(const void *x, const void *y)
+{
+	const tv_flowrec *a = x, *b = y;
+	int c;
+	if ((c = cmp_u32(a->start, b->start)) != 0)
+		return c;
+	if ((c = cmp_ident(a, b)) != 0)
+		return c;
+	return cmp_u32(a->end, b->end);
+}
+
+size_t report_flowrecs_merge(tv_flowrec *v, size_t n)
+{
+	size_t i, k = 0;
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof *v, qcmp_ident);
+	for (i = 1; i < n; i++) {
+		tv_flowrec *d = &v[k];
+		if (cmp_ident(d, &v[i]) == 0) {
+			d->packets += v[i].packets;
+			d->bytes += v[i].bytes;
+			d->tcp_flags |= v[i].tcp_flags;
+			if (v[i].start < d->start)
+				d->start = v[i].start;
+			if (v[i].end > d->end)
+				d->end = v[i].end;
+		} else {
+			v[++k] = v[i];
+		}
+	}
+	n = k + 1;
+	qsort(v, n, sizeof *v, qcmp_out);
+	return n;
+}
+
+/* -------------------------------------------------------------- S3 files */
+
+#define S3_PERIOD 300u
+#define S3_MAX_OPEN 16
+#define S3_DEFAULT_MAX_BYTES 75000000ull
+
+struct s3file {
+	uint32_t period;     /* start of the 5-minute period, unix seconds */
+	struct archive *a;
+	char dir[4096];
+	char tmp[4160];
+	tv_sha256_ctx sha;
+};
+
+struct report_s3 {
+	char *dir, *account, *region, *id;
+	report_fl_format fmt;
+	char header[4096];
+	size_t header_len;
+	uint64_t max_bytes;
+	struct s3file f[S3_MAX_OPEN];
+	int nopen;
+	uint64_t files, records, seq;
+	char err[4400];
+};
+
+static bool name_ok(const char *s, bool allow_underscore)
+{
+	if (!s || !s[0] || strlen(s) > 200)
+		return false;
+	for (; *s; s++) {
+		char c = *s;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '.' || (allow_underscore && c == '_')))
+			return false;
+	}
+	return true;
+}
+
+int report_s3_open(const report_s3_cfg *cfg, report_s3 **out, char *err, size_t cap)
+{
+	report_s3 *s;
+	*out = NULL;
+	if (!cfg->dir || !cfg->dir[0]) {
+		snprintf(err, cap, "no output folder");
+		return TV_E_SYNTAX;
+	}
+	if (!name_ok(cfg->account, false)) {
+		snprintf(err, cap, "account '%s': expected letters, digits, '-' and '.'",
+		         cfg->account ? cfg->account : "");
+		return TV_E_SYNTAX;
+	}
+	if (!name_ok(cfg->region, false)) {
+		snprintf(err, cap, "region '%s': expected letters, digits, '-' and '.'",
+		         cfg->region ? cfg->region : "");
+		return TV_E_SYNTAX;
+	}
+	if (!name_ok(cfg->flow_log_id, false)) {
+		snprintf(err, cap, "flow log id '%s': expected letters, digits, '-' and '.'",
+		         cfg->flow_log_id ? cfg->flow_log_id : "");
+		return TV_E_SYNTAX;
+	}
+	s = calloc(1, sizeof *s);
+	if (!s)
+		return TV_E_NOMEM;
+	s->dir = strdup(cfg->dir);
+	s->account = strdup(cfg->account);
+	s->region = strdup(cfg->region);
+	s->id = strdup(cfg->flow_log_id);
+	s->fmt = *cfg->fmt;
+	s->max_bytes = cfg->max_file_bytes ? cfg->max_file_bytes : S3_DEFAULT_MAX_BYTES;
+	if (!s->dir || !s->account || !s->region || !s->id) {
+		report_s3_free(s);
+		return TV_E_NOMEM;
+	}
+	if (report_format_write(&s->fmt, true, s->header, sizeof s->header - 1) != 0) {
+		report_s3_free(s);
+		snprintf(err, cap, "the header line is too long");
+		return TV_E_SYNTAX;
+	}
+	s->header_len = strlen(s->header);
+	s->header[s->header_len++] = '\n';
+	*out = s;
+	return 0;
+}
+
+static int mkdirs(char *path)
+{
+	char *p;
+	for (p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+			int e = errno;
+			*p = '/';
+			return e;
+		}
+		*p = '/';
+	}
+	if (mkdir(path, 0755) != 0 && errno != EEXIST)
+		return errno;
+	return 0;
+}
+
+static int ar_err(report_s3 *s, struct s3file *f, const char *what)
+{
+	snprintf(s->err, sizeof s->err, "%s: %s: %s", f->tmp, what,
+	         f->a && archive_error_string(f->a) ? archive_error_string(f->a) : "libarchive failed");
+	return TV_E_IO;
+}
+
+static int file_open(report_s3 *s, uint32_t period, struct s3file *f)
+{
+	struct archive_entry *ent;
+	struct tm tm;
+	time_t t = (time_t)period;
+	int rc;
+
+	memset(f, 0, sizeof *f);
+	f->period = period;
+	gmtime_r(&t, &tm);
+	snprintf(f->dir, sizeof f->dir, "%s/AWSLogs/%s/vpcflowlogs/%s/%04d/%02d/%02d", s->dir,
+	         s->account, s->region, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+	if ((rc = mkdirs(f->dir)) != 0) {
+		snprintf(s->err, sizeof s->err, "%s: cannot create: %s", f->dir, strerror(rc));
+		return rc;
+	}
+	{
+		char tmp[sizeof f->tmp]; /* f->dir and f->tmp are in one object: no overlap for snprintf */
+		snprintf(tmp, sizeof tmp, "%s/.tmp-%ld-%llu.log.gz", f->dir, (long)getpid(),
+		         (unsigned long long)++s->seq);
+		memcpy(f->tmp, tmp, sizeof tmp);
+	}
+	f->a = archive_write_new();
+	if (!f->a)
+		return TV_E_NOMEM;
+	if (archive_write_add_filter_gzip(f->a) != ARCHIVE_OK ||
+	    archive_write_set_format_raw(f->a) != ARCHIVE_OK)
+		return ar_err(s, f, "cannot set up gzip");
+	/* no time in the gzip header: the same records give the same bytes */
+	(void)archive_write_set_filter_option(f->a, "gzip", "timestamp", NULL);
+	if (archive_write_open_filename(f->a, f->tmp) != ARCHIVE_OK)
+		return ar_err(s, f, "cannot create");
+	ent = archive_entry_new();
+	if (!ent)
+		return TV_E_NOMEM;
+	archive_entry_set_filetype(ent, AE_IFREG);
+	archive_entry_set_pathname(ent, "flowlog");
+	rc = archive_write_header(f->a, ent);
+	archive_entry_free(ent);
+	if (rc != ARCHIVE_OK)
+		return ar_err(s, f, "cannot start");
+	tv_sha256_init(&f->sha);
+	if (archive_write_data(f->a, s->header, s->header_len) != (la_ssize_t)s->header_len)
+		return ar_err(s, f, "write failed");
+	tv_sha256_update(&f->sha, s->header, s->header_len);
+	return 0;
+}
+
+static void file_abort(struct s3file *f)
+{
+	if (f->a) {
+		archive_write_free(f->a);
+		f->a = NULL;
+	}
+	if (f->tmp[0])
+		unlink(f->tmp);
+}
+
+static int file_finish(report_s3 *s, struct s3file *f)
+{
+	uint8_t d[32];
+	char hex[65], final[4400];
+	struct tm tm;
+	time_t t = (time_t)f->period;
+	int rc;
+
+	if (archive_write_close(f->a) != ARCHIVE_OK) {
+		rc = ar_err(s, f, "cannot finish");
+		file_abort(f);
+		return rc;
+	}
+	archive_write_free(f->a);
+	f->a = NULL;
+	tv_sha256_final(&f->sha, d);
+	tv_sha256_hex(d, hex);
+	gmtime_r(&t, &tm);
+	snprintf(final, sizeof final, "%s/%s_vpcflowlogs_%s_%s_%04d%02d%02dT%02d%02dZ_%.8s.log.gz",
+	         f->dir, s->account, s->region, s->id, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+	         tm.tm_hour, tm.tm_min, hex);
+	if (rename(f->tmp, final) != 0) {
+		rc = errno;
+		snprintf(s->err, sizeof s->err, "%.2000s: cannot rename: %s", final, strerror(rc));
+		unlink(f->tmp);
+		return rc;
+	}
+	s->files++;
+	return 0;
+}
+
+/* Finishes open file i and removes it from the list. */
+static int close_at(report_s3 *s, int i)
+{
+	int rc = file_finish(s, &s->f[i]);
+	memmove(&s->f[i], &s->f[i + 1], (size_t)(s->nopen - i - 1) * sizeof s->f[0]);
+	s->nopen--;
+	return rc;
+}
+
+int report_s3_write(report_s3 *s, uint32_t end, const char *line, size_t len)
+{
+	uint32_t period = end - end % S3_PERIOD;
+	struct s3file *f = NULL;
+	int i, rc;
+
+	s->err[0] = '\0';
+	for (i = 0; i < s->nopen; i++)
+		if (s->f[i].period == period)
+			f = &s->f[i];
+	if (!f) {
+		if (s->nopen == S3_MAX_OPEN) {
+			/* too many periods at once (very long windows): finish the
+			 * oldest; a period may have several files, as at AWS */
+			int old = 0;
+			for (i = 1; i < s->nopen; i++)
+				if (s->f[i].period < s->f[old].period)
+					old = i;
+			if ((rc = close_at(s, old)) != 0)
+				return rc;
+		}
+		f = &s->f[s->nopen];
+		rc = file_open(s, period, f);
+		if (rc) {
+			file_abort(f);
+			return rc;
+		}
+		s->nopen++;
+	}
+	if (archive_write_data(f->a, line, len) != (la_ssize_t)len ||
+	    archive_write_data(f->a, "\n", 1) != 1)
+		return ar_err(s, f, "write failed");
+	tv_sha256_update(&f->sha, line, len);
+	tv_sha256_update(&f->sha, "\n", 1);
+	s->records++;
+	if ((uint64_t)archive_filter_bytes(f->a, -1) >= s->max_bytes)
+		return close_at(s, (int)(f - s->f));
+	return 0;
+}
+
+int report_s3_close_before(report_s3 *s, uint64_t t)
+{
+	int i = 0, rc = 0, r;
+	while (i < s->nopen) {
+		if ((uint64_t)s->f[i].period + S3_PERIOD <= t) {
+			r = close_at(s, i);
+			if (r && !rc)
+				rc = r;
+		} else {
+			i++;
+		}
+	}
+	return rc;
+}
+
+int report_s3_finish(report_s3 *s)
+{
+	return report_s3_close_before(s, UINT64_MAX);
+}
+
+void report_s3_counts(const report_s3 *s, uint64_t *files, uint64_t *records)
+{
+	if (files)
+		*files = s->files;
+	if (records)
+		*records = s->records;
+}
+
+const char *report_s3_error(const report_s3 *s)
+{
+	return s->err;
+}
+
+void report_s3_free(report_s3 *s)
+{
+	int i;
+	if (!s)
+		return;
+	for (i = 0; i < s->nopen; i++)
+		file_abort(&s->f[i]);
+	free(s->dir);
+	free(s->account);
+	free(s->region);
+	free(s->id);
+	free(s);
+}
