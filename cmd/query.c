@@ -2,8 +2,10 @@
  * query.c — `tapvault query`: packets out of one or more stores.
  */
 #include "cmd.h"
+#include "pcapw.h"
 #include "../ingest/ingest.h"
 #include "../index/vault.h"
+#include "../report/report.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -18,6 +20,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: tapvault query -s STORE [-s STORE ...] [EXPR ...] [-w FILE|-]\n"
+	        "       tapvault query --bundle CASE.tar.zst|.tar.gz|.zip [EXPR ...] [-w FILE|-]\n"
 	        "                      [--format pcap|text|json|count] [--bpf FILTER]\n"
 	        "       tapvault query --help\n"
 	        "\n"
@@ -26,6 +29,8 @@ static void usage(FILE *f)
 	        "\n"
 	        "options:\n"
 	        "  -s, --store DIR     a store to read; repeat to merge several\n"
+	        "      --bundle FILE   read the packets of a case bundle (tapvault export)\n"
+	        "                      instead of a store; checked against its manifest\n"
 	        "  -w, --write FILE    write a pcap file (Ethernet, nanosecond timestamps) that\n"
 	        "                      Wireshark and tcpdump read; '-' writes it to stdout\n"
 	        "  -f, --format F      pcap, text (one tcpdump-like line per packet, with VNI),\n"
@@ -35,6 +40,7 @@ static void usage(FILE *f)
 	        "      --verify        check each chunk's SHA-256 while reading\n"
 	        "  -c, --count-max N   stop after N packets\n"
 	        "  -v, --verbose       print plan statistics on stderr\n"
+	        "  -q, --quiet         no notes on stderr (such as the retention note)\n"
 	        "  -h, --help          this help\n"
 	        "\n"
 	        "EXPR (words are joined; quote it or not):\n"
@@ -59,19 +65,6 @@ struct qout {
 	int use_bpf;
 	uint64_t max, n;
 };
-
-static void write_pcap_header(FILE *f)
-{
-	uint8_t h[24];
-	tv_put_le32(h, 0xa1b23c4d); /* nanosecond pcap */
-	tv_put_le16(h + 4, 2);
-	tv_put_le16(h + 6, 4);
-	tv_put_le32(h + 8, 0);
-	tv_put_le32(h + 12, 0);
-	tv_put_le32(h + 16, 262144);
-	tv_put_le32(h + 20, 1); /* LINKTYPE_ETHERNET */
-	fwrite(h, 1, sizeof h, f);
-}
 
 static const char *proto_name(uint8_t p)
 {
@@ -182,16 +175,7 @@ static int on_packet(void *ctx, int store, const store_rec *r, const tv_l3info *
 	}
 	o->n++;
 	switch (o->fmt) {
-	case QF_PCAP: {
-		uint8_t h[16];
-		tv_put_le32(h, (uint32_t)(r->ts_ns / 1000000000ull));
-		tv_put_le32(h + 4, (uint32_t)(r->ts_ns % 1000000000ull));
-		tv_put_le32(h + 8, r->caplen);
-		tv_put_le32(h + 12, r->origlen);
-		fwrite(h, 1, sizeof h, o->f);
-		fwrite(r->frame, 1, r->caplen, o->f);
-		break;
-	}
+	case QF_PCAP: cmd_pcapw_record(o->f, r->ts_ns, r->frame, r->caplen, r->origlen); break;
 	case QF_TEXT: print_text(o->f, r, in); break;
 	case QF_JSON: print_json(o->f, r, in); break;
 	case QF_COUNT: break;
@@ -199,6 +183,85 @@ static int on_packet(void *ctx, int store, const store_rec *r, const tv_l3info *
 	if (ferror(o->f))
 		return TV_E_IO;
 	return (o->max && o->n >= o->max) ? 1 : 0;
+}
+
+/*
+ * --bundle: packets straight out of a case bundle's packets.pcap.  The
+ * member is copied into an unlinked temporary file after the whole bundle
+ * has been checked (safe names, no links, sizes; the member's SHA-256
+ * against the manifest), then read with libpcap and matched like stored
+ * packets.  A pcap carries no tunnel metadata, so 'vni' is refused.
+ */
+static int query_bundle(const char *bundle, const idx_expr *e, struct qout *o,
+                        idx_query_stats *st)
+{
+	char err[1024], ebuf[PCAP_ERRBUF_SIZE], norm[2048];
+	tv_tunmeta tun;
+	uint64_t lo, hi;
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	FILE *fp = NULL;
+	pcap_t *p;
+	int rc, r;
+
+	idx_expr_format(e, norm, sizeof norm);
+	if (strncmp(norm, "vni ", 4) == 0 || strstr(norm, " vni ") || strstr(norm, "(vni ")) {
+		cmd_err("query", "--bundle: 'vni' cannot be matched: a bundle's packets.pcap carries "
+		                 "no tunnel metadata (export with the vni in the expression instead)");
+		return EXIT_USAGE;
+	}
+	rc = report_bundle_member_open(bundle, "packets.pcap", 0, &fp, err, sizeof err);
+	if (rc) {
+		cmd_err("query", "%s: %s", bundle, err);
+		return rc == ENOENT || rc == EACCES || rc > 0 ? EXIT_FAILURE : EXIT_USAGE;
+	}
+	p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, ebuf);
+	if (!p) {
+		fclose(fp);
+		cmd_err("query", "%s: packets.pcap: %s", bundle, ebuf);
+		return EXIT_USAGE;
+	}
+	if (pcap_datalink(p) != DLT_EN10MB) {
+		pcap_close(p);
+		cmd_err("query", "%s: packets.pcap: link type %d, expected Ethernet", bundle,
+		        pcap_datalink(p));
+		return EXIT_USAGE;
+	}
+	memset(&tun, 0, sizeof tun);
+	tun.vni = TV_VNI_NONE;
+	idx_expr_time_bounds(e, &lo, &hi);
+	rc = 0;
+	while ((r = pcap_next_ex(p, &h, &data)) == 1) {
+		store_rec rec;
+		tv_l3info info;
+		memset(&rec, 0, sizeof rec);
+		rec.ts_ns = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
+		rec.caplen = h->caplen;
+		rec.origlen = h->len;
+		rec.tun = &tun;
+		rec.frame = data;
+		st->packets_scanned++;
+		if (rec.ts_ns < lo || rec.ts_ns > hi)
+			continue;
+		ingest_parse_inner(data, h->caplen, &info);
+		if (!idx_expr_match(e, rec.ts_ns, &tun, &info))
+			continue;
+		st->packets_matched++;
+		rc = on_packet(o, 0, &rec, &info);
+		if (rc)
+			break;
+	}
+	if (r == -1) {
+		cmd_err("query", "%s: packets.pcap: %s", bundle, pcap_geterr(p));
+		pcap_close(p);
+		return EXIT_USAGE;
+	}
+	pcap_close(p);
+	if (rc < 0) {
+		cmd_err("query", "write failed (disk full or closed pipe?)");
+		return EXIT_FAILURE;
+	}
+	return EXIT_OK;
 }
 
 static void show_expr_error(const char *text, const idx_expr_err *e)
@@ -222,6 +285,7 @@ static const struct option longopts[] = {
 	{ "count-max", required_argument, NULL, 'c' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
+	{ "bundle", required_argument, NULL, 'B' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -230,7 +294,7 @@ int cmd_query(int argc, char **argv)
 {
 	const char *stores[64];
 	int nstores = 0, c, i, rc, ret = EXIT_OK, fmt_given = 0;
-	const char *wfile = NULL, *bpf = NULL;
+	const char *wfile = NULL, *bpf = NULL, *bundle = NULL;
 	bool verify = false;
 	char *text = NULL;
 	idx_expr *e = NULL;
@@ -268,6 +332,7 @@ int cmd_query(int argc, char **argv)
 			}
 			break;
 		case 'b': bpf = optarg; break;
+		case 'B': bundle = optarg; break;
 		case 'V': verify = true; break;
 		case 'c':
 			if (cmd_parse_uint(optarg, 1, UINT64_MAX, &val)) {
@@ -282,7 +347,11 @@ int cmd_query(int argc, char **argv)
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}
-	if (nstores == 0) {
+	if (bundle && nstores) {
+		cmd_err("query", "--bundle and -s: read either a bundle or stores");
+		return EXIT_USAGE;
+	}
+	if (nstores == 0 && !bundle) {
 		cmd_err("query", "no store given: use -s DIR");
 		usage(stderr);
 		return EXIT_USAGE;
@@ -339,11 +408,18 @@ int cmd_query(int argc, char **argv)
 				goto out;
 			}
 		}
-		write_pcap_header(o.f);
+		cmd_pcapw_header(o.f);
 	} else {
 		o.f = stdout;
 	}
+	if (bundle) {
+		memset(&st, 0, sizeof st);
+		ret = query_bundle(bundle, e, &o, &st);
+		rc = 0;
+	} else {
+		{ char pn[4200]; if (idx_pruned_note(rs, nopen, e, pn, sizeof pn)) cmd_note("query", "%s", pn); } /* retention */
 	rc = idx_query_run(rs, nopen, e, verify, on_packet, &o, &st, err, sizeof err);
+	}
 	if (rc < 0 || rc > 1) {
 		cmd_err("query", "%s", rc == TV_E_IO ? "write failed (disk full or closed pipe?)" : err);
 		ret = EXIT_FAILURE;

@@ -1,8 +1,11 @@
 /*
- * verify.c — `tapvault verify -s STORE`: every chunk against the index.
+ * verify.c — `tapvault verify -s STORE`: every chunk against the index and
+ * the custody chain; `tapvault verify BUNDLE`: every member of a case
+ * bundle against its manifest (and, with -s, its chunks against the store).
  */
 #include "cmd.h"
 #include "../index/vault.h"
+#include "../report/report.h"
 
 #include <getopt.h>
 #include <string.h>
@@ -11,17 +14,28 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: tapvault verify -s STORE\n"
+	        "       tapvault verify BUNDLE [-s STORE]\n"
 	        "\n"
 	        "Reads every chunk the index lists and checks it against its index entry:\n"
 	        "position, header fields, SHA-256 of the compressed frame, zstd's content\n"
 	        "checksum and the record layout.  Reports bytes in segment files that no index\n"
 	        "entry covers (an interrupted write, recovered by the next ingest).  Read-only.\n"
-	        "Exit status 0 when every chunk verifies, 1 naming each chunk that does not,\n"
-	        "2 when the store cannot be opened.\n"
+	        "Checks the hash chain of the store's custody log (STORE/custody.log).\n"
+	        "\n"
+	        "With a BUNDLE (from 'tapvault export'): reads it without extracting anything,\n"
+	        "recomputes the SHA-256 of every member and names each member that does not\n"
+	        "match manifest.json, is missing, or is extra, and checks that the manifest\n"
+	        "parses and is unaltered.  Unsafe members (absolute paths, '..', links, huge\n"
+	        "sizes) are refused.  With -s as well, every source chunk the manifest lists is\n"
+	        "compared with the store's index (same store, same SHA-256).\n"
+	        "\n"
+	        "Exit status 0 when everything verifies, 1 naming each chunk, custody entry or\n"
+	        "member that does not, 2 when the store or bundle cannot be opened.\n"
 	        "\n"
 	        "options:\n"
 	        "  -s, --store DIR   the store to check\n"
 	        "  -q, --quiet       print problems only\n"
+	        "  -v, --verbose     accepted for symmetry; no extra output\n"
 	        "  -h, --help        this help\n");
 }
 
@@ -29,6 +43,104 @@ static void on_problem(void *ctx, const char *msg)
 {
 	const char *store = ctx;
 	printf("%s: %s\n", store, msg);
+}
+
+static void on_member_problem(void *ctx, const char *member, const char *msg)
+{
+	const char *bundle = ctx;
+	printf("%s: %s%s%s\n", bundle, member, *member ? ": " : "", msg);
+}
+
+/* The manifest's chunks against the store they came from. */
+static int tie_chunks(const char *bundle, const report_bundle_info *info, const char *store,
+                      uint64_t *pruned)
+{
+	idx_rstore rs;
+	uint8_t uuid[16];
+	char hex[33];
+	size_t i;
+	int rc, bad = 0;
+
+	rc = idx_rstore_open(store, &rs);
+	if (rc) {
+		cmd_err("verify", "%s: cannot open the store: %s", store,
+		        rc == TV_E_NOTFOUND ? "not a tapvault store (no index/ inside)" : tv_strerror(rc));
+		return -1;
+	}
+	idx_store_uuid(rs.x, uuid);
+	for (i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", uuid[i]);
+	if (strcmp(hex, info->meta.store_uuid) != 0) {
+		printf("%s: manifest.json: made from store %s, but %s is store %s\n", bundle,
+		       info->meta.store_uuid, store, hex);
+		idx_rstore_close(&rs);
+		return 1;
+	}
+	for (i = 0; i < info->meta.nchunks; i++) {
+		const report_bundle_chunk *c = &info->meta.chunks[i];
+		store_chunk_meta m;
+		rc = idx_chunk_get(rs.x, c->id, &m);
+		if (rc == TV_E_NOTFOUND) {
+			(*pruned)++;
+			continue;
+		}
+		if (rc) {
+			printf("%s: chunk %llu: cannot be read from the index: %s\n", bundle,
+			       (unsigned long long)c->id, tv_strerror(rc));
+			bad++;
+			continue;
+		}
+		if (memcmp(m.sha256, c->sha256, 32) != 0 || m.segment != c->segment ||
+		    m.offset != c->offset) {
+			printf("%s: chunk %llu: the store's chunk (segment %u offset %llu) differs from "
+			       "the one the manifest lists (segment %u offset %llu, SHA-256 %s)\n",
+			       bundle, (unsigned long long)c->id, m.segment, (unsigned long long)m.offset,
+			       c->segment, (unsigned long long)c->offset,
+			       memcmp(m.sha256, c->sha256, 32) ? "differs" : "equal");
+			bad++;
+		}
+	}
+	idx_rstore_close(&rs);
+	return bad ? 1 : 0;
+}
+
+static int verify_bundle(const char *bundle, const char *store)
+{
+	report_bundle_info *info = NULL;
+	uint64_t np = 0, pruned = 0;
+	int rc, tie = 0;
+
+	rc = report_bundle_verify(bundle, 0, on_member_problem, (void *)bundle, &np, &info);
+	if (rc && rc != TV_E_CORRUPT) {
+		cmd_err("verify", "%s: %s", bundle,
+		        rc == TV_E_FORMAT ? "not a case bundle (not a tar or zip archive)" : tv_strerror(rc));
+		return EXIT_USAGE;
+	}
+	if (store && info && info->manifest_ok) {
+		tie = tie_chunks(bundle, info, store, &pruned);
+		if (tie < 0) {
+			report_bundle_info_free(info);
+			return EXIT_USAGE;
+		}
+	}
+	if (!g_cmd.quiet) {
+		if (np == 0 && info)
+			printf("%s: %zu members match the manifest; case %s, %llu packets, %llu flow "
+			       "records, %zu source chunks, store %s\n",
+			       bundle, info->nfiles + 1, info->meta.case_id ? info->meta.case_id : "-",
+			       (unsigned long long)info->meta.packets,
+			       (unsigned long long)info->meta.flow_records, info->meta.nchunks,
+			       info->meta.store_uuid[0] ? info->meta.store_uuid : "-");
+		else
+			printf("%s: %llu problems: the bundle does NOT verify\n", bundle,
+			       (unsigned long long)np);
+		if (store && info && info->manifest_ok && tie == 0)
+			printf("%s: %zu source chunks match %s%s\n", bundle,
+			       info->meta.nchunks - (size_t)pruned, store,
+			       pruned ? " (the rest were pruned by retention)" : "");
+	}
+	report_bundle_info_free(info);
+	return (np || tie) ? EXIT_FOUND : EXIT_OK;
 }
 
 int cmd_verify(int argc, char **argv)
@@ -43,7 +155,8 @@ int cmd_verify(int argc, char **argv)
 	const char *store = NULL;
 	idx_rstore rs;
 	idx_verify_report rep;
-	int c, rc;
+	uint64_t centries = 0;
+	int c, rc, cret;
 
 	optind = 0; /* 0: GNU getopt re-initialises (the demo calls several commands) */
 	while ((c = getopt_long(argc, argv, "s:qvh", longopts, NULL)) != -1) {
@@ -55,10 +168,12 @@ int cmd_verify(int argc, char **argv)
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}
+	if (optind + 1 == argc)
+		return verify_bundle(argv[optind], store);
 	if (!store || optind < argc) {
-		cmd_err("verify", optind < argc ? "unexpected argument '%s' (bundles are not supported yet)"
-		                                : "no store given: use -s DIR%s",
-		        optind < argc ? argv[optind] : "");
+		cmd_err("verify", optind < argc ? "unexpected argument '%s' (one bundle at a time)"
+		                                : "no store or bundle given: use -s DIR or BUNDLE%s",
+		        optind < argc ? argv[optind + 1] : "");
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -74,10 +189,16 @@ int cmd_verify(int argc, char **argv)
 		cmd_err("verify", "%s: verification could not run: %s", store, tv_strerror(rc));
 		return EXIT_FAILURE;
 	}
+	cret = cmd_custody_check(store, false, false, &centries);
 	if (!g_cmd.quiet)
 		printf("%s: %llu chunks verified, %llu bad, %llu packets, %llu segments%s\n", store,
 		       (unsigned long long)rep.chunks_ok, (unsigned long long)rep.chunks_bad,
 		       (unsigned long long)rep.packets, (unsigned long long)rep.segments,
 		       rep.unindexed_bytes ? ", unindexed tail bytes present" : "");
-	return rep.chunks_bad ? EXIT_FOUND : EXIT_OK;
+	if (!g_cmd.quiet && centries)
+		printf("%s: %llu custody entries, %s\n", store, (unsigned long long)centries,
+		       cret == EXIT_OK ? "the chain holds" : "the chain is BROKEN");
+	if (cret == EXIT_FAILURE)
+		return EXIT_FAILURE;
+	return (rep.chunks_bad || cret == EXIT_FOUND) ? EXIT_FOUND : EXIT_OK;
 }

@@ -59,6 +59,7 @@ struct qchunk {
 /* A loaded chunk being merged. */
 struct qcur {
 	store_reader *rd;
+	store_chunk_meta meta; /* the chunk loaded in rd */
 	int store;
 	uint32_t i, n;
 	store_rec rec;
@@ -140,8 +141,10 @@ static struct qcur *heap_pop(struct qcur **h, size_t *n)
 	return top;
 }
 
-int idx_query_run(idx_rstore *stores, int nstores, const idx_expr *e, bool verify_hash,
-                  idx_query_cb cb, void *ctx, idx_query_stats *st, char *err, size_t cap)
+/* One of cb and hcb is set. */
+static int query_run(idx_rstore *stores, int nstores, const idx_expr *e, bool verify_hash,
+                     idx_query_cb cb, idx_query_hit_cb hcb, void *ctx, idx_query_stats *st,
+                     char *err, size_t cap)
 {
 	struct qchunk *qc = NULL;
 	size_t nqc = 0, capqc = 0, next = 0, nheap = 0, nfree = 0, ncur = 0, i;
@@ -199,7 +202,8 @@ int idx_query_run(idx_rstore *stores, int nstores, const idx_expr *e, bool verif
 		}
 		free(ids);
 	}
-	qsort(qc, nqc, sizeof *qc, qchunk_cmp);
+	if (nqc > 1)
+		qsort(qc, nqc, sizeof *qc, qchunk_cmp);
 
 	/* at most every chunk is open at once; usually a handful */
 	heap = calloc(nqc + 1, sizeof *heap);
@@ -252,6 +256,7 @@ int idx_query_run(idx_rstore *stores, int nstores, const idx_expr *e, bool verif
 			st->chunks_read++;
 			st->bytes_read += k->meta.length;
 			c->store = k->store;
+			c->meta = k->meta;
 			c->i = 0;
 			c->n = store_reader_count(c->rd);
 			c->order = next;
@@ -265,7 +270,16 @@ int idx_query_run(idx_rstore *stores, int nstores, const idx_expr *e, bool verif
 			break;
 		c = heap_pop(heap, &nheap);
 		st->packets_matched++;
-		rc = cb(ctx, c->store, &c->rec, &c->info);
+		if (hcb) {
+			idx_query_hit hit;
+			hit.store = c->store;
+			hit.chunk = &c->meta;
+			hit.rec = &c->rec;
+			hit.info = &c->info;
+			rc = hcb(ctx, &hit);
+		} else {
+			rc = cb(ctx, c->store, &c->rec, &c->info);
+		}
 		if (rc)
 			goto out;
 		if (qcur_next(&q, c))
@@ -282,6 +296,18 @@ out:
 	free(buf);
 	free(qc);
 	return rc;
+}
+
+int idx_query_run(idx_rstore *stores, int nstores, const idx_expr *e, bool verify_hash,
+                  idx_query_cb cb, void *ctx, idx_query_stats *st, char *err, size_t cap)
+{
+	return query_run(stores, nstores, e, verify_hash, cb, NULL, ctx, st, err, cap);
+}
+
+int idx_query_run_hits(idx_rstore *stores, int nstores, const idx_expr *e, bool verify_hash,
+                       idx_query_hit_cb cb, void *ctx, idx_query_stats *st, char *err, size_t cap)
+{
+	return query_run(stores, nstores, e, verify_hash, NULL, cb, ctx, st, err, cap);
 }
 
 /* -------------------------------------------------------------- verify */

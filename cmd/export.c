@@ -1,0 +1,431 @@
+/*
+ * export.c — `tapvault export`: a forensic case bundle (packets, flow
+ * records, manifest with hashes) plus an entry in the store's custody log.
+ */
+#include "cmd.h"
+#include "pcapw.h"
+#include "../index/vault.h"
+#include "../report/report.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: tapvault export -s STORE [EXPR ...] -o CASE.tar.zst|CASE.tar.gz|CASE.zip\n"
+	        "                       [--case ID] [--examiner NAME] [--note TEXT] [--max-bytes SIZE]\n"
+	        "       tapvault export --help\n"
+	        "\n"
+	        "Writes a case bundle: packets.pcap (the packets of 'tapvault query EXPR -w',\n"
+	        "byte for byte), flows.log (their flow records, AWS VPC Flow Logs v2 with a\n"
+	        "header line) and manifest.json (tool, store identity, query, times, examiner,\n"
+	        "case, note, every member's size and SHA-256, and the SHA-256 of every source\n"
+	        "chunk).  The archive type follows the name given to -o.  Every export is\n"
+	        "appended to the store's hash-chained custody log (STORE/custody.log; see\n"
+	        "'tapvault custody').  An existing file is never overwritten.  The export runs\n"
+	        "at low CPU and I/O priority and reads the index without blocking an ingest.\n"
+	        "\n"
+	        "options:\n"
+	        "  -s, --store DIR       the store to export from\n"
+	        "  -o, --output FILE     the bundle to create (.tar.zst, .tar.gz or .zip)\n"
+	        "      --case ID         case identifier, recorded in the manifest and the log\n"
+	        "      --examiner NAME   who exports (default: the login name)\n"
+	        "      --note TEXT       free text, recorded in the manifest and the log\n"
+	        "      --max-bytes SIZE  refuse (exit 3, no bundle) when packets.pcap would be\n"
+	        "                        larger than SIZE (e.g. 500M, 2G)\n"
+	        "      --flow-logs F     (not available yet: the audit report is not part of\n"
+	        "                        bundles; refused)\n"
+	        "  -q, --quiet           print nothing on success\n"
+	        "  -v, --verbose         print the plan statistics on stderr\n"
+	        "  -h, --help            this help\n"
+	        "\n"
+	        "EXPR is the query language of 'tapvault query --help'.\n"
+	        "\n"
+	        "example:\n"
+	        "  tapvault export -s /var/lib/tapvault 'host 10.0.3.7 and after 1h ago' \\\n"
+	        "      -o case-4711.tar.zst --case 4711 --examiner 'J. Doe' --note 'ssh brute force'\n");
+}
+
+enum {
+	OPT_CASE = 1000,
+	OPT_EXAMINER,
+	OPT_NOTE,
+	OPT_MAX_BYTES,
+	OPT_FLOW_LOGS,
+};
+
+struct exctx {
+	FILE *pcap;
+	uint64_t max_bytes, bytes, packets, first_ts, last_ts;
+	bool over;
+	report_bundle_chunk *chunks;
+	size_t nchunks, capchunks, last; /* last: index of the chunk of the previous hit */
+};
+
+/* The chunk entry for id, inserted in id order when new. */
+static report_bundle_chunk *chunk_slot(struct exctx *x, const store_chunk_meta *m)
+{
+	size_t lo = 0, hi = x->nchunks;
+	if (x->last < x->nchunks && x->chunks[x->last].id == m->chunk_id)
+		return &x->chunks[x->last];
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (x->chunks[mid].id < m->chunk_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == x->nchunks || x->chunks[lo].id != m->chunk_id) {
+		if (x->nchunks == x->capchunks) {
+			size_t nc = x->capchunks ? x->capchunks * 2 : 64;
+			report_bundle_chunk *t = realloc(x->chunks, nc * sizeof *t);
+			if (!t)
+				return NULL;
+			x->chunks = t;
+			x->capchunks = nc;
+		}
+		memmove(&x->chunks[lo + 1], &x->chunks[lo], (x->nchunks - lo) * sizeof *x->chunks);
+		x->nchunks++;
+		memset(&x->chunks[lo], 0, sizeof x->chunks[lo]);
+		x->chunks[lo].id = m->chunk_id;
+		x->chunks[lo].segment = m->segment;
+		x->chunks[lo].offset = m->offset;
+		x->chunks[lo].length = m->length;
+		memcpy(x->chunks[lo].sha256, m->sha256, 32);
+	}
+	x->last = lo;
+	return &x->chunks[lo];
+}
+
+static int on_hit(void *ctx, const idx_query_hit *h)
+{
+	struct exctx *x = ctx;
+	report_bundle_chunk *c;
+	uint64_t add = CMD_PCAP_REC_HDR_LEN + (uint64_t)h->rec->caplen;
+
+	if (x->max_bytes && x->bytes + add > x->max_bytes) {
+		x->over = true;
+		return TV_E_FULL;
+	}
+	if (cmd_pcapw_record(x->pcap, h->rec->ts_ns, h->rec->frame, h->rec->caplen,
+	                     h->rec->origlen) != 0)
+		return TV_E_IO;
+	x->bytes += add;
+	c = chunk_slot(x, h->chunk);
+	if (!c)
+		return TV_E_NOMEM;
+	c->packets++;
+	if (x->packets == 0 || h->rec->ts_ns < x->first_ts)
+		x->first_ts = h->rec->ts_ns;
+	if (h->rec->ts_ns > x->last_ts)
+		x->last_ts = h->rec->ts_ns;
+	x->packets++;
+	return 0;
+}
+
+/* A temporary file next to the bundle, unlinked at once. */
+static FILE *temp_near(const char *out)
+{
+	char tmpl[PATH_MAX];
+	const char *slash = strrchr(out, '/');
+	int fd;
+	FILE *f;
+	if (slash)
+		snprintf(tmpl, sizeof tmpl, "%.*s/.tapvault-export-XXXXXX", (int)(slash - out), out);
+	else
+		snprintf(tmpl, sizeof tmpl, ".tapvault-export-XXXXXX");
+	fd = mkstemp(tmpl);
+	if (fd < 0)
+		return NULL;
+	unlink(tmpl);
+	f = fdopen(fd, "w+b");
+	if (!f)
+		close(fd);
+	return f;
+}
+
+/* Best effort: never starve a live ingest on the same machine. */
+static void lower_priority(void)
+{
+	int cur;
+	errno = 0;
+	cur = getpriority(PRIO_PROCESS, 0);
+	if (errno == 0 && cur < 10)
+		(void)setpriority(PRIO_PROCESS, 0, 10);
+#ifdef SYS_ioprio_set
+	/* IOPRIO_WHO_PROCESS = 1, IOPRIO_CLASS_IDLE = 3 << IOPRIO_CLASS_SHIFT (13) */
+	if (syscall(SYS_ioprio_set, 1, 0, 3 << 13) != 0 && g_cmd.verbose)
+		cmd_note("export", "could not set the idle I/O class: %s", strerror(errno));
+#endif
+}
+
+static void show_expr_error(const char *text, const idx_expr_err *e)
+{
+	int i;
+	cmd_err("export", "bad expression: %s", e->msg);
+	fprintf(stderr, "  %s\n  ", text);
+	for (i = 0; i < e->pos; i++)
+		fputc(' ', stderr);
+	for (i = 0; i < (e->len > 0 ? e->len : 1); i++)
+		fputc('^', stderr);
+	fputc('\n', stderr);
+}
+
+int cmd_export(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "store", required_argument, NULL, 's' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "case", required_argument, NULL, OPT_CASE },
+		{ "examiner", required_argument, NULL, OPT_EXAMINER },
+		{ "note", required_argument, NULL, OPT_NOTE },
+		{ "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
+		{ "flow-logs", required_argument, NULL, OPT_FLOW_LOGS },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *store = NULL, *out = NULL, *case_id = NULL, *examiner = NULL, *note = NULL;
+	char *text = NULL, norm[2048], err[1024], storeabs[PATH_MAX], outabs[PATH_MAX];
+	char uuidhex[33], shahex[65], chainhex[65], user[256] = "", host[256] = "", tool[64];
+	uint8_t uuid[16], sha[32];
+	uint64_t max_bytes = 0, nflows = 0, size = 0, seq = 0;
+	idx_expr *e = NULL;
+	idx_expr_err perr;
+	idx_rstore rs;
+	bool rs_open = false;
+	struct exctx x;
+	idx_query_stats st;
+	report_bundle_writer *w = NULL;
+	report_bundle_meta meta;
+	report_custody_entry ce;
+	struct passwd *pw;
+	FILE *fflows = NULL;
+	int c, i, rc, kind, ret = EXIT_OK;
+
+	memset(&x, 0, sizeof x);
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "s:o:qvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': store = optarg; break;
+		case 'o': out = optarg; break;
+		case OPT_CASE: case_id = optarg; break;
+		case OPT_EXAMINER: examiner = optarg; break;
+		case OPT_NOTE: note = optarg; break;
+		case OPT_MAX_BYTES:
+			if (cmd_parse_size(optarg, &max_bytes) || max_bytes == 0) {
+				cmd_err("export", "--max-bytes '%s': expected a size such as 500M or 2G", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_FLOW_LOGS:
+			cmd_err("export", "--flow-logs: the audit report is not part of bundles yet "
+			                  "(run 'tapvault audit' and keep its report beside the bundle)");
+			return EXIT_USAGE;
+		case 'q': g_cmd.quiet = 1; break;
+		case 'v': g_cmd.verbose++; break;
+		case 'h': usage(stdout); return EXIT_OK;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (!store || !out) {
+		cmd_err("export", !store ? "no store given: use -s DIR" : "no bundle given: use -o FILE");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	kind = report_bundle_kind_from_path(out);
+	if (!kind) {
+		cmd_err("export", "%s: the name must end in .tar.zst, .tar.gz or .zip (that picks the "
+		                  "archive type)", out);
+		return EXIT_USAGE;
+	}
+	if (access(out, F_OK) == 0) {
+		cmd_err("export", "%s: exists already; a bundle is never overwritten", out);
+		return EXIT_USAGE;
+	}
+	text = cmd_join_args(argc, argv, optind);
+	if (!text)
+		return EXIT_FAILURE;
+	rc = idx_expr_parse(text, cmd_now_ns(), &e, &perr);
+	if (rc) {
+		show_expr_error(text, &perr);
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	lower_priority();
+
+	rc = idx_rstore_open(store, &rs);
+	if (rc) {
+		cmd_err("export", "%s: cannot open the store: %s", store,
+		        rc == TV_E_NOTFOUND ? "not a tapvault store (no index/ inside)" : tv_strerror(rc));
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	rs_open = true;
+	if (!realpath(store, storeabs))
+		snprintf(storeabs, sizeof storeabs, "%s", store);
+
+	pw = getpwuid(getuid());
+	if (pw && pw->pw_name)
+		snprintf(user, sizeof user, "%s", pw->pw_name);
+	if (gethostname(host, sizeof host - 1) != 0)
+		host[0] = '\0';
+	if (!examiner || !*examiner)
+		examiner = user[0] ? user : NULL;
+
+	x.max_bytes = max_bytes;
+	x.pcap = temp_near(out);
+	fflows = temp_near(out);
+	if (!x.pcap || !fflows) {
+		cmd_err("export", "%s: cannot create a temporary file beside it: %s", out, strerror(errno));
+		ret = EXIT_FAILURE;
+		goto out;
+	}
+	if (max_bytes && max_bytes < CMD_PCAP_HDR_LEN) {
+		cmd_err("export", "--max-bytes %llu: smaller than a pcap header",
+		        (unsigned long long)max_bytes);
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	cmd_pcapw_header(x.pcap);
+	x.bytes = CMD_PCAP_HDR_LEN;
+	/* chunks are checked against their SHA-256 as they are read: evidence
+	 * from a damaged chunk must not go into a bundle unnoticed */
+	rc = idx_query_run_hits(&rs, 1, e, true, on_hit, &x, &st, err, sizeof err);
+	if (x.over) {
+		char lim[32];
+		cmd_fmt_bytes(max_bytes, lim, sizeof lim);
+		cmd_err("export", "the packets exceed --max-bytes %s (stopped after %llu packets); "
+		                  "no bundle was written: narrow the expression or raise the limit",
+		        lim, (unsigned long long)x.packets);
+		ret = EXIT_FAILURE;
+		goto out;
+	}
+	if (rc) {
+		cmd_err("export", "%s", rc == TV_E_IO ? "writing the temporary pcap failed (disk full?)"
+		                                      : err);
+		ret = EXIT_FAILURE;
+		goto out;
+	}
+	if (fflush(x.pcap) != 0 || ferror(x.pcap)) {
+		cmd_err("export", "writing the temporary pcap failed: %s", strerror(errno));
+		ret = EXIT_FAILURE;
+		goto out;
+	}
+	rc = report_bundle_write_flows(rs.x, e, fflows, &nflows);
+	if (rc || fflush(fflows) != 0) {
+		cmd_err("export", "%s: reading the flow records failed: %s", store,
+		        tv_strerror(rc ? rc : TV_E_IO));
+		ret = EXIT_FAILURE;
+		goto out;
+	}
+
+	rc = report_bundle_writer_open(out, kind, &w);
+	if (rc) {
+		cmd_err("export", "%s: cannot create: %s", out, tv_strerror(rc));
+		ret = rc == EEXIST ? EXIT_USAGE : EXIT_FAILURE;
+		goto out;
+	}
+	rc = report_bundle_writer_add(w, "packets.pcap", x.pcap, err, sizeof err);
+	if (!rc)
+		rc = report_bundle_writer_add(w, "flows.log", fflows, err, sizeof err);
+	if (rc) {
+		cmd_err("export", "%s: %s", out, err);
+		report_bundle_writer_abort(w);
+		w = NULL;
+		ret = EXIT_FAILURE;
+		goto out;
+	}
+	memset(&meta, 0, sizeof meta);
+	snprintf(tool, sizeof tool, "tapvault %s", TV_VERSION);
+	idx_store_uuid(rs.x, uuid);
+	for (i = 0; i < 16; i++)
+		snprintf(uuidhex + 2 * i, 3, "%02x", uuid[i]);
+	idx_expr_format(e, norm, sizeof norm);
+	meta.tool = tool;
+	meta.created_ns = cmd_now_ns();
+	meta.case_id = case_id;
+	meta.examiner = examiner;
+	meta.note = note;
+	meta.store_path = storeabs;
+	memcpy(meta.store_uuid, uuidhex, sizeof uuidhex);
+	meta.query_text = text;
+	meta.query_norm = norm;
+	idx_expr_time_bounds(e, &meta.time_lo, &meta.time_hi);
+	meta.packets = x.packets;
+	meta.first_ts = x.first_ts;
+	meta.last_ts = x.last_ts;
+	meta.flow_records = nflows;
+	meta.max_bytes = max_bytes;
+	meta.chunks = x.chunks;
+	meta.nchunks = x.nchunks;
+	rc = report_bundle_writer_finish(w, &meta, &size, sha, err, sizeof err);
+	w = NULL;
+	if (rc) {
+		cmd_err("export", "%s: %s", out, err[0] ? err : tv_strerror(rc));
+		ret = EXIT_FAILURE;
+		goto out;
+	}
+	tv_sha256_hex(sha, shahex);
+	if (!realpath(out, outabs))
+		snprintf(outabs, sizeof outabs, "%s", out);
+
+	memset(&ce, 0, sizeof ce);
+	ce.time_ns = meta.created_ns;
+	ce.action = "export";
+	ce.examiner = examiner;
+	ce.uid = (uint32_t)getuid();
+	ce.user = user;
+	ce.host = host;
+	ce.case_id = case_id;
+	ce.query = norm;
+	ce.bundle = out;
+	ce.bundle_path = outabs;
+	ce.bundle_size = size;
+	memcpy(ce.bundle_sha256, sha, 32);
+	ce.note = note;
+	err[0] = '\0';
+	rc = report_custody_append(storeabs, &ce, &seq, chainhex, err, sizeof err);
+	if (rc) {
+		/* an export that the custody log does not know of must not exist */
+		unlink(out);
+		cmd_err("export", "%s; the bundle was removed again",
+		        err[0] ? err : tv_strerror(rc));
+		ret = EXIT_FAILURE;
+		goto out;
+	}
+	if (!g_cmd.quiet) {
+		char sz[32];
+		cmd_fmt_bytes(size, sz, sizeof sz);
+		printf("%s: %llu packets from %zu chunks, %llu flow records, %s\n", out,
+		       (unsigned long long)x.packets, x.nchunks, (unsigned long long)nflows, sz);
+		printf("sha256 %s\n", shahex);
+		printf("custody entry %llu in %s/%s\n", (unsigned long long)seq, storeabs,
+		       REPORT_CUSTODY_FILE);
+	}
+	if (g_cmd.verbose)
+		fprintf(stderr, "export: %s; %llu of %llu chunks planned, %llu read\n", norm,
+		        (unsigned long long)st.plan.chunks_planned,
+		        (unsigned long long)st.plan.chunks_total, (unsigned long long)st.chunks_read);
+out:
+	report_bundle_writer_abort(w);
+	if (x.pcap)
+		fclose(x.pcap);
+	if (fflows)
+		fclose(fflows);
+	free(x.chunks);
+	if (rs_open)
+		idx_rstore_close(&rs);
+	idx_expr_free(e);
+	free(text);
+	return ret;
+}
