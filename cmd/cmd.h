@@ -36,7 +36,16 @@ int cmd_ingest(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_flows(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_custody(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+/* custody.c, shared with verify: checks STORE/custody.log's chain, prints
+ * each problem (and the entries when print).  EXIT_OK, EXIT_FOUND or
+ * EXIT_FAILURE. */
+int cmd_custody_check(const char *store, bool print, bool json, uint64_t *entries);
 
 /* Prints "tapvault CMD: " + message to stderr. */
 void cmd_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

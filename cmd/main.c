@@ -15,6 +15,11 @@ static const struct subcmd {
 	{ "query", cmd_query, "pull packets out as pcap, text, JSON or a count" },
 	{ "verify", cmd_verify, "check every chunk of a store against its index" },
 	{ "stats", cmd_stats, "print chunk, packet, byte, compression and counter totals" },
+	{ "replay", cmd_replay, "send a capture's VXLAN/GENEVE payloads over UDP (tests, checks)" },
+	{ "flows", cmd_flows, "the stored flow records as AWS VPC Flow Logs (text, JSON, CSV, S3 layout)" },
+	{ "export", cmd_export, "write a case bundle (packets, flows, manifest) and log it" },
+	{ "custody", cmd_custody, "print a store's custody log and check its hash chain" },
+	{ "audit", cmd_audit, "VPC Flow Logs against the archive, and what only the payload shows" },
 	{ "demo", cmd_demo, "the whole story on generated traffic, in one go" },
 };
 

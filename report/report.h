@@ -470,12 +470,34 @@ void report_flowlog_reader_free(report_flowlog_reader *r);
  * JSON that `aws ec2 describe-traffic-mirror-sessions` prints (plus
  * `describe-network-interfaces` for addresses), with jansson.  Unknown
  * values are empty strings and print as '-', as AWS writes them.
+ *
+ * Text format (one line per VNI; '#' starts a comment; blank lines skipped):
+ *   vni=42 eni=eni-0abc account=111122223333 vpc=vpc-1 subnet=subnet-1
+ *          instance=i-1 region=us-east-1 az=use1-az1 addr=10.0.1.5,2600:1f18::5
+ * Keys (any order, each at most once, vni required): vni (0..16777215, or
+ * "none" for untunnelled traffic), eni, account, vpc, subnet, instance,
+ * region, az, addr (comma-separated IPv4/IPv6; the first IPv4 is the
+ * primary), session, filter, packet-length.  The AWS field names
+ * interface-id, account-id, vpc-id, subnet-id, instance-id and az-id are
+ * accepted as aliases.  Values: 1..N bytes of [A-Za-z0-9._:/@+=-] (N = the
+ * size of the struct member below minus one).  A VNI listed twice in one file
+ * is an error.
+ *
+ * Several files may be loaded; order does not matter for
+ * describe-network-interfaces data, which fills the fields still empty of
+ * every VNI whose ENI it describes (and its addresses when it has none).
+ * For a VNI given by two files, the later file's values replace the earlier.
+ *
+ * Interfaces the map does not name get interface-id "vni-<N>" (decimal VNI;
+ * "vni-none" for untunnelled traffic): AWS never writes '-' there.
  * ===================================================================== */
 
-#define REPORT_IFACE_MAX_ADDRS 16
+#define REPORT_IFACE_MAX_ADDRS 64   /* more in one map entry is an error */
+#define REPORT_VNI_MAX 0xFFFFFFu      /* VXLAN and GENEVE VNIs are 24 bits */
 
 typedef struct report_iface {
-	uint32_t vni;
+	uint32_t vni;        /* TV_VNI_NONE for untunnelled traffic */
+	char name[32];       /* what interface-id shows: eni, else "vni-<N>"; never empty */
 	char eni[32];        /* interface-id, e.g. "eni-0a1b2c3d4e5f60789"; "" unknown */
 	char account[16];    /* account-id */
 	char vpc[32];        /* vpc-id */
@@ -493,29 +515,726 @@ typedef struct report_iface {
 
 typedef struct report_vnimap report_vnimap;
 
-/* An empty map (every VNI unknown). */
+/* An empty map (every VNI unknown).  0 or TV_E_NOMEM. */
 int report_vnimap_new(report_vnimap **out);
 /*
- * Adds a file to the map: the text format (see README "VNI map"), the
- * describe-traffic-mirror-sessions JSON, or the describe-network-interfaces
- * JSON (addresses, subnet, VPC, AZ, instance for ENIs the map names); the
- * kind is detected from the content.  On error, err names the file, the
- * line or JSON path, and what was expected.
+ * Adds a file to the map: the text format (above), the
+ * describe-traffic-mirror-sessions JSON (TrafficMirrorSessions[]), or the
+ * describe-network-interfaces JSON (NetworkInterfaces[]: addresses, subnet,
+ * VPC, AZ, instance for ENIs the map names); one JSON object may hold both
+ * arrays.  The kind is detected from the content (a '{' first: JSON).
+ * Returns 0; TV_E_SYNTAX with err (cap bytes) = "FILE:LINE: what was
+ * expected, found 'word'" or "FILE: JSON.PATH: what was expected"; an errno
+ * when the file cannot be read; TV_E_NOMEM.  Nothing is added on error.
  */
 int report_vnimap_load(report_vnimap *m, const char *path, char *err, size_t cap);
+/* The same from a buffer; name is used in messages only. */
+int report_vnimap_load_mem(report_vnimap *m, const char *name, const char *text, size_t len,
+                           char *err, size_t cap);
+/* Entries defined by loaded files (not learned). */
+size_t report_vnimap_count(const report_vnimap *m);
+/* The i-th entry in VNI order (learned ones included), NULL past the end.
+ * Valid until the map is freed. */
+const report_iface *report_vnimap_at(const report_vnimap *m, size_t i);
 /* The entry for a VNI, or NULL. Valid until the map is freed. */
 const report_iface *report_vnimap_find(const report_vnimap *m, uint32_t vni);
-/* Entry for a VNI, creating a learned one ("vni-<N>" style name left empty
- * in eni, learned = true) when the map has none. */
+/* Entry for a VNI, creating a learned one (name "vni-<N>", no addresses,
+ * learned = true) when the map has none.  NULL only on allocation failure.
+ * Valid until the map is freed. */
 const report_iface *report_vnimap_get(report_vnimap *m, uint32_t vni);
-/* Records that addr was seen as a source or destination of a VNI's flow, so
- * that a learned interface can take as its address the one common to the
- * VNI's flows (report_vnimap_learn_finish).  No allocation after warm-up. */
+/*
+ * Learning, for interfaces without addresses (learned entries, and map
+ * entries that give none): report_vnimap_learn() counts, per VNI, in how
+ * many flow records each address appears as source or destination;
+ * report_vnimap_learn_finish() then gives each such interface, per address
+ * family, the address seen in the most records (ties: the mirror source
+ * address given to report_vnimap_learn_outer() when it is one of them, else
+ * the lowest address), IPv4 first.  Calls for interfaces with addresses are
+ * ignored.  Allocates only when its table grows (amortised; no allocation
+ * per call once warm); an allocation failure makes the learning incomplete
+ * and report_vnimap_learn_error() return TV_E_NOMEM (sticky until finish).
+ */
 void report_vnimap_learn(report_vnimap *m, uint32_t vni, const tv_addr *src, const tv_addr *dst);
+/* The mirror source (outer IP source) of a VNI's record: AWS sends a
+ * session's copies from the source ENI's primary IPv4, so it breaks ties. */
+void report_vnimap_learn_outer(report_vnimap *m, uint32_t vni, const tv_addr *outer);
+int report_vnimap_learn_error(const report_vnimap *m);
 void report_vnimap_learn_finish(report_vnimap *m);
 /* Whether addr is one of the interface's addresses (direction: egress when
  * the flow's srcaddr is the interface's, ingress when the dstaddr is). */
 bool report_iface_has_addr(const report_iface *ifc, const tv_addr *addr);
-void report_vnimap_free(report_vnimap *m);
+void report_vnimap_free(report_vnimap *m); /* accepts NULL */
+
+/* =====================================================================
+ * Flow records out  (report/flowout.c)
+ *
+ * Stored flow records (tv_flowrec) as VPC Flow Log records: the codec above
+ * writes them, so every output parses back with report_flowlog_parse_line().
+ * ===================================================================== */
+
+/*
+ * Fills rec from a stored record r of interface ifc (from the VNI map),
+ * for the fields of fmt:
+ *   version      report_format_version(fmt)
+ *   account-id, region: the map's, else def_account / def_region (NULL: '-')
+ *   interface-id ifc->name; vpc-id subnet-id instance-id az-id: map or '-'
+ *   srcaddr/dstaddr: the packet's, except that the interface's side shows
+ *                the interface's primary IPv4 when the packet used another
+ *                IPv4 of the interface (reference §1.4)
+ *   pkt-srcaddr/pkt-dstaddr: the packet's
+ *   flow-direction egress when srcaddr is the interface's, ingress when
+ *                dstaddr is, '-' when neither
+ *   type IPv4|IPv6; tcp-flags as stored (0 for non-TCP); action ACCEPT;
+ *   log-status OK; every other field '-'.
+ * rec's strings borrow from ifc, def_account and def_region.
+ */
+void report_flowrec_to_fl(const tv_flowrec *r, const report_iface *ifc,
+                          const report_fl_format *fmt, const char *def_account,
+                          const char *def_region, report_fl_rec *rec);
+
+/*
+ * Writes rec as one JSON object (no newline): keys are the format's field
+ * names, numbers as numbers, '-' as null; then the non-AWS keys "vni"
+ * (number, null when untunnelled) and "outer_src" (the mirror source
+ * address, null when none) from r.  Returns like
+ * report_flowlog_format_line().
+ */
+int report_flowrec_json(const report_fl_format *fmt, const report_fl_rec *rec,
+                        const tv_flowrec *r, char *buf, size_t cap, size_t *len);
+
+/*
+ * Sorts n records for output and merges the records of one flow, interface
+ * and window (early flushes and late packets write several): packets and
+ * bytes summed, start the minimum, end the maximum, tcp-flags OR-ed.
+ * Output order: start, VNI, mirror source, srcaddr, dstaddr, srcport,
+ * dstport, protocol, IP version, end.  Returns the new count.
+ */
+size_t report_flowrecs_merge(tv_flowrec *v, size_t n);
+
+/* S3 layout writer (reference §1.8). */
+typedef struct report_s3_cfg {
+	const char *dir;          /* DIR: files go to DIR/AWSLogs/... */
+	const char *account;      /* path account, e.g. "123456789012" */
+	const char *region;       /* path region, e.g. "us-east-1" */
+	const char *flow_log_id;  /* e.g. "fl-tapvault" */
+	const report_fl_format *fmt; /* for the header line; copied */
+	uint64_t max_file_bytes;  /* start another file of the period past this many
+	                           * compressed bytes; 0: 75,000,000 as AWS */
+} report_s3_cfg;
+
+typedef struct report_s3 report_s3;
+
+/* Validates the cfg (names must be non-empty and free of '/', '_' and
+ * blanks except the region's dashes) and creates the writer.  Nothing is
+ * written before the first record.  0, TV_E_SYNTAX (err says which), TV_E_NOMEM. */
+int report_s3_open(const report_s3_cfg *cfg, report_s3 **out, char *err, size_t cap);
+/*
+ * Appends one record line (len bytes, no newline) to the file of the
+ * 5-minute period that holds `end` (the record's end time), opening it
+ * (with the header line) when needed.  Returns 0 or an error with
+ * report_s3_error() naming the file.
+ */
+int report_s3_write(report_s3 *s, uint32_t end, const char *line, size_t len);
+/* Finishes the files of every period that ends at or before t (their
+ * records are complete): gzip trailer, then the final name
+ * <account>_vpcflowlogs_<region>_<id>_<YYYYMMDDTHHmmZ>_<hash>.log.gz where
+ * hash is the first 8 hex digits of the SHA-256 of the uncompressed text. */
+int report_s3_close_before(report_s3 *s, uint64_t t);
+/* Finishes every open file.  Returns the first error. */
+int report_s3_finish(report_s3 *s);
+/* Files finished so far, records written. */
+void report_s3_counts(const report_s3 *s, uint64_t *files, uint64_t *records);
+/* The last error as a sentence; "" when none.  Valid until the next call. */
+const char *report_s3_error(const report_s3 *s);
+/* Removes unfinished temporary files and frees; accepts NULL. */
+void report_s3_free(report_s3 *s);
+
+/* =====================================================================
+ * Mirror configuration: filters and sessions  (report/mirrorcfg.c)
+ *
+ * The JSON that `aws ec2 describe-traffic-mirror-filters` and
+ * `describe-traffic-mirror-sessions` print (reference §2.8), read with
+ * jansson.  Filter rules are evaluated as AWS does (reference §2.2, §2.3):
+ * per direction, in ascending rule number, the first matching rule decides
+ * (accept: mirrored, reject: not); no matching rule means not mirrored;
+ * the network service amazon-dns mirrors all Amazon DNS traffic.  Of the
+ * sessions of one ENI the one with the lowest session number whose filter
+ * accepts the packet mirrors it.
+ * ===================================================================== */
+
+#define REPORT_MIRROR_MAX_RULES 64     /* per direction and filter (AWS allows 10) */
+
+typedef struct report_mirror_rule {
+	uint32_t number;      /* RuleNumber */
+	bool accept;          /* RuleAction accept (else reject) */
+	int16_t protocol;     /* -1: any */
+	tv_addr src, dst;     /* CIDR bases (IPv4 mapped) */
+	uint8_t src_len, dst_len; /* prefix lengths on the 128-bit form */
+	bool src_v6, dst_v6;
+	int32_t sport_lo, sport_hi, dport_lo, dport_hi; /* -1: any */
+	char id[32];          /* TrafficMirrorFilterRuleId */
+} report_mirror_rule;
+
+typedef struct report_mirror_filter {
+	char id[32];          /* tmf-... */
+	bool amazon_dns;      /* NetworkServices has "amazon-dns" */
+	size_t ningress, negress;
+	report_mirror_rule ingress[REPORT_MIRROR_MAX_RULES]; /* sorted by number */
+	report_mirror_rule egress[REPORT_MIRROR_MAX_RULES];
+} report_mirror_filter;
+
+typedef struct report_mirror_session {
+	char id[32];          /* tms-... */
+	char eni[32];         /* NetworkInterfaceId */
+	char filter[32];      /* TrafficMirrorFilterId */
+	char target[32];      /* TrafficMirrorTargetId */
+	uint32_t vni;         /* VirtualNetworkId */
+	uint32_t number;      /* SessionNumber (1 = first) */
+	uint32_t packet_length; /* 0: whole packets */
+} report_mirror_session;
+
+typedef struct report_mirrorcfg report_mirrorcfg;
+
+int report_mirrorcfg_new(report_mirrorcfg **out);
+void report_mirrorcfg_free(report_mirrorcfg *m); /* accepts NULL */
+/* Adds the filters of a describe-traffic-mirror-filters JSON file (or a
+ * single filter object).  TV_E_FORMAT with err naming the file, the JSON
+ * path and what was expected. */
+int report_mirrorcfg_load_filters(report_mirrorcfg *m, const char *path, char *err, size_t cap);
+/* Adds the sessions of a describe-traffic-mirror-sessions JSON file. */
+int report_mirrorcfg_load_sessions(report_mirrorcfg *m, const char *path, char *err, size_t cap);
+/* Same, from text in memory (tests, fuzzing); name is used in messages. */
+int report_mirrorcfg_load_filters_text(report_mirrorcfg *m, const char *text, size_t len,
+                                       const char *name, char *err, size_t cap);
+int report_mirrorcfg_load_sessions_text(report_mirrorcfg *m, const char *text, size_t len,
+                                        const char *name, char *err, size_t cap);
+
+size_t report_mirrorcfg_nfilters(const report_mirrorcfg *m);
+size_t report_mirrorcfg_nsessions(const report_mirrorcfg *m);
+/* i-th filter / session in load order; NULL when out of range.  Valid until
+ * the next load or free. */
+const report_mirror_filter *report_mirrorcfg_filter(const report_mirrorcfg *m, size_t i);
+const report_mirror_session *report_mirrorcfg_session(const report_mirrorcfg *m, size_t i);
+const report_mirror_filter *report_mirrorcfg_filter_find(const report_mirrorcfg *m, const char *id);
+
+enum report_mirror_verdict {
+	REPORT_MIRROR_UNKNOWN = 0,   /* nothing loaded that applies */
+	REPORT_MIRROR_ACCEPTED,      /* a rule (or amazon-dns) says mirror */
+	REPORT_MIRROR_REJECTED,      /* the first matching rule is a reject rule */
+	REPORT_MIRROR_NO_RULE,       /* no rule of the direction matches */
+	REPORT_MIRROR_NO_SESSION,    /* sessions are loaded and none has this ENI */
+};
+
+enum report_mirror_dir { REPORT_MIRROR_INGRESS = 1, REPORT_MIRROR_EGRESS = 2 };
+
+typedef struct report_mirror_decision {
+	int verdict;              /* enum report_mirror_verdict */
+	uint32_t rule_number;     /* the deciding rule, 0 when none */
+	bool by_amazon_dns;       /* decided by the amazon-dns network service */
+	const char *filter_id;    /* borrowed; "" when none */
+	const char *session_id;   /* borrowed; "" when none */
+	uint32_t vni;             /* of the deciding session; TV_VNI_NONE when none */
+} report_mirror_decision;
+
+/*
+ * Decides whether AWS would mirror a packet of flow k on interface eni in
+ * direction dir (enum report_mirror_dir).  amazon_dns says the flow is
+ * Amazon DNS traffic (the caller knows the VPC's resolver address).  When
+ * no sessions are loaded and exactly one filter is, that filter applies to
+ * every interface.  Ports are compared only for TCP (6) and UDP (17).
+ */
+void report_mirrorcfg_eval(const report_mirrorcfg *m, const char *eni, int dir, const tv_5tuple *k,
+                           bool amazon_dns, report_mirror_decision *d);
+/* "accepted", "rejected", "no_rule", "no_session", "unknown". */
+const char *report_mirror_verdict_name(int v);
+
+/* =====================================================================
+ * Payload look  (report/payload.c)
+ *
+ * What a flow log cannot show, read from the first payload bytes of stored
+ * packets: the application protocol actually spoken, TLS server names,
+ * HTTP hosts and methods, DNS names asked, SSH banners, and cleartext
+ * credentials (HTTP Basic, FTP/POP3 USER/PASS, IMAP LOGIN, Telnet).  One
+ * packet at a time, no reassembly: the first segment of each of these
+ * messages carries what we look for.  Every parser is a bounds-checked
+ * cursor over untrusted bytes (STYLE.md §4).
+ * ===================================================================== */
+
+enum report_app {
+	REPORT_APP_UNKNOWN = 0,
+	REPORT_APP_TLS,
+	REPORT_APP_HTTP,
+	REPORT_APP_DNS,
+	REPORT_APP_SSH,
+	REPORT_APP_FTP,
+	REPORT_APP_POP3,
+	REPORT_APP_IMAP,
+	REPORT_APP_TELNET,
+	REPORT_APP_SMTP,
+	REPORT_APP__COUNT
+};
+
+/* "tls", "http", ... ; "unknown". */
+const char *report_app_name(int app);
+/* The application the port is registered for (80/8080/8000 http, 443/8443/
+ * 993/995/465 tls, 22 ssh, 53 dns, 21 ftp, 110 pop3, 143 imap, 23 telnet,
+ * 25/587 smtp); REPORT_APP_UNKNOWN for other ports. */
+int report_app_by_port(uint16_t port);
+
+enum report_cred {
+	REPORT_CRED_NONE = 0,
+	REPORT_CRED_HTTP_BASIC,    /* user and secret from the decoded header */
+	REPORT_CRED_FTP_USER,      /* USER name (FTP or POP3) */
+	REPORT_CRED_FTP_PASS,      /* PASS secret (FTP or POP3) */
+	REPORT_CRED_IMAP_LOGIN,    /* tag LOGIN user secret */
+	REPORT_CRED_TELNET,        /* a cleartext login prompt in a Telnet session */
+};
+
+#define REPORT_PL_TEXT 128
+
+/* What one packet's payload shows.  Strings are NUL-terminated, printable
+ * ASCII (other bytes are written as '?'), truncated to fit. */
+typedef struct report_payload {
+	int app;                          /* enum report_app, UNKNOWN when nothing matched */
+	int cred;                         /* enum report_cred */
+	char sni[REPORT_PL_TEXT];         /* TLS ClientHello server_name */
+	char host[REPORT_PL_TEXT];        /* HTTP Host header */
+	char method[16];                  /* HTTP request method */
+	char path[REPORT_PL_TEXT];        /* HTTP request target */
+	char dns_name[REPORT_PL_TEXT];    /* first DNS question name */
+	uint16_t dns_qtype;
+	char banner[REPORT_PL_TEXT];      /* SSH banner or server greeting line */
+	char user[64];                    /* credential user name */
+	char secret[64];                  /* credential secret (callers redact) */
+} report_payload;
+
+/*
+ * Looks at one packet's L4 payload (n bytes; proto 6 or 17; the ports say
+ * which parsers are worth trying first, but every detector runs, so a
+ * protocol on a foreign port is found).  Returns the detected app (also in
+ * out->app).  Never reads outside [p, p + n).
+ */
+int report_payload_look(const uint8_t *p, size_t n, uint8_t proto, uint16_t sport, uint16_t dport,
+                        report_payload *out);
+
+/* The L4 payload of a stored Ethernet frame whose l3info is given: *off and
+ * *len; false when the frame has no TCP/UDP payload (or is a later fragment). */
+bool report_payload_locate(const uint8_t *frame, uint32_t caplen, const tv_l3info *info,
+                           size_t *off, size_t *len);
+
+/* Writes s redacted: first character, then '*' for the rest (at most 8),
+ * e.g. "W*******".  "" stays "". */
+void report_redact(const char *s, char *out, size_t cap);
+
+/* =====================================================================
+ * The audit: flow logs against the archive  (report/audit.c)
+ *
+ * Every (interface, unidirectional 5-tuple) seen on either side over the
+ * audit period is one flow, and every flow gets exactly one class with one
+ * reason (doc-drafts/audit.md has the rules).
+ * ===================================================================== */
+
+#include <stdio.h>
+
+struct idx_rstore;
+
+enum report_audit_class {
+	REPORT_AC_MATCHED = 0,
+	REPORT_AC_MIRROR_FEWER,    /* counts differ: the mirror saw fewer */
+	REPORT_AC_MIRROR_MORE,     /* counts differ: the mirror saw more */
+	REPORT_AC_FLOWLOG_ONLY,
+	REPORT_AC_MIRROR_ONLY,
+	REPORT_AC__COUNT
+};
+
+enum report_audit_reason {
+	REPORT_AR_NONE = 0,              /* matched */
+	/* mirror saw fewer */
+	REPORT_AR_MIRROR_LOSS,           /* mirror copies dropped (congestion), no ingest loss counted */
+	REPORT_AR_INGEST_LOSS,           /* ingest counted drops or decap errors that can explain it */
+	/* mirror saw more / mirror only */
+	REPORT_AR_SKIPDATA,              /* windows the flow log marked SKIPDATA */
+	REPORT_AR_NODATA,                /* windows the flow log marked NODATA */
+	REPORT_AR_OUTSIDE_COVERAGE,      /* outside the flow log's time span for the interface */
+	REPORT_AR_FLOWLOG_LOSS,          /* the flow log counted less, unexplained */
+	REPORT_AR_NOT_LOGGED_AMAZON_DNS, /* to/from the VPC resolver (base+2, 169.254.169.253) */
+	REPORT_AR_NOT_LOGGED_IMDS,       /* 169.254.169.254 */
+	REPORT_AR_NOT_LOGGED_TIME_SYNC,  /* 169.254.169.123 */
+	REPORT_AR_NOT_LOGGED_DHCP,       /* UDP 67/68 */
+	REPORT_AR_NOT_LOGGED_WINDOWS_ACTIVATION, /* TCP 1688 (KMS) */
+	REPORT_AR_NOT_LOGGED_VPC_ROUTER, /* VPC base+1 */
+	/* flow log only */
+	REPORT_AR_REJECT,                /* action REJECT: dropped before mirroring */
+	REPORT_AR_FILTER_EXCLUDED,       /* the mirror filter does not mirror it */
+	REPORT_AR_NOT_MIRRORED_IFACE,    /* no mirror session for the interface */
+	REPORT_AR_TIME_NOT_COVERED,      /* outside the archive's time span */
+	REPORT_AR_UNEXPLAINED,           /* a gap: nothing explains it */
+	REPORT_AR__COUNT
+};
+
+const char *report_audit_class_name(int c);   /* "matched", "mirror_fewer", ... */
+const char *report_audit_reason_name(int r);  /* "", "mirror_loss", ... */
+/* A sentence for a person saying what the reason means and what to check. */
+const char *report_audit_reason_text(int r);
+int report_audit_class_find(const char *name); /* -1 when unknown */
+
+typedef struct report_audit_cfg {
+	const char *const *flow_logs;    /* paths (files, dirs, archives, "-") */
+	size_t nflow_logs;
+	const report_fl_format *format;  /* --log-format; NULL: header or default */
+	report_vnimap *map;              /* may be NULL; learned entries are added */
+	const report_mirrorcfg *mirror;  /* may be NULL */
+	uint32_t from, to;               /* audit period, unix seconds; 0/UINT32_MAX: all */
+	double tolerance_pct;            /* default 5 */
+	uint32_t lag;                    /* seconds of AWS start/end lag tolerated; default 60 */
+	bool have_vpc_cidr;              /* else derived from the map's addresses */
+	tv_addr vpc_base;                /* network address (IPv4 mapped) */
+	uint8_t vpc_prefix;              /* on the 128-bit form */
+	size_t max_flows;                /* cap on distinct flows; default 4,000,000 */
+	bool payload;                    /* read stored packets for payload findings; default true */
+	uint32_t payload_packets;        /* payload packets looked at per flow; default 8 */
+	size_t max_rejects;              /* rejected flow-log lines kept for the report; default 100 */
+} report_audit_cfg;
+
+void report_audit_cfg_default(report_audit_cfg *cfg);
+
+typedef struct report_audit_flow {
+	tv_5tuple key;
+	uint32_t vni;            /* TV_VNI_NONE for an interface without a session */
+	uint32_t iface;          /* index into the interfaces */
+	uint8_t cls;             /* enum report_audit_class */
+	uint8_t reason;          /* enum report_audit_reason */
+	uint8_t direction;       /* enum report_mirror_dir, 0 unknown */
+	uint8_t verdict;         /* enum report_mirror_verdict of the filter */
+	uint8_t fl_flags, m_flags;
+	uint8_t pad[2];
+	uint32_t rule_number;
+	uint32_t fl_records, fl_reject_records, m_records;
+	uint32_t fl_first, fl_last;   /* flow-log start/end, unix seconds; 0 when none */
+	uint32_t m_first, m_last;     /* mirror first/last packet seconds; 0 when none */
+	uint64_t fl_packets, fl_bytes;             /* ACCEPT records */
+	uint64_t fl_reject_packets, fl_reject_bytes;
+	uint64_t m_packets, m_bytes;
+	uint64_t m_skip_packets, m_nodata_packets, m_outside_packets; /* mirror packets explained */
+	uint64_t m_skip_bytes, m_nodata_bytes, m_outside_bytes;
+	uint64_t fl_outside_packets, fl_outside_bytes; /* ACCEPT counts outside the archive's span */
+	int32_t finding;         /* index of the payload finding, -1 none */
+	uint32_t payload_looked; /* payload packets looked at */
+} report_audit_flow;
+
+typedef struct report_audit_iface {
+	char eni[32];            /* "" when only a VNI is known */
+	uint32_t vni;            /* TV_VNI_NONE when the ENI has no session */
+	bool learned;            /* the ENI<->VNI binding was learned from addresses */
+	bool in_flowlog, in_mirror;
+	uint32_t fl_first, fl_last;   /* flow-log coverage (start/end of its records) */
+	uint32_t m_first, m_last;
+	uint64_t fl_bytes, m_bytes, flows;
+	uint32_t skip_windows, nodata_windows;
+} report_audit_iface;
+
+typedef struct report_audit_finding {
+	uint32_t flow;           /* index of the flow */
+	int app;                 /* enum report_app detected */
+	int port_app;            /* what the service port says */
+	bool mismatch;           /* app known, port_app known, and different */
+	int cred;                /* strongest enum report_cred seen */
+	char sni[REPORT_PL_TEXT], host[REPORT_PL_TEXT], method[16], path[REPORT_PL_TEXT];
+	char dns_names[256];     /* distinct names, space separated */
+	char banner[REPORT_PL_TEXT];
+	char user[64], secret[64]; /* not redacted: writers redact unless asked */
+	uint32_t packets_looked;
+} report_audit_finding;
+
+/* A rejected flow-log line kept for the report. */
+typedef struct report_audit_reject {
+	char file[256];
+	uint64_t line;
+	int reason;              /* enum report_fl_reason */
+	char msg[192];
+} report_audit_reject;
+
+typedef struct report_audit_summary {
+	uint32_t from, to;                 /* the period audited (after defaults) */
+	uint64_t flows;
+	uint64_t by_class[REPORT_AC__COUNT];
+	uint64_t by_reason[REPORT_AC__COUNT][REPORT_AR__COUNT];
+	uint64_t fl_bytes, m_bytes, fl_packets, m_packets;
+	uint64_t mirror_records, flowlog_records_used, flowlog_records_outside_period;
+	uint64_t flows_dropped_cap;        /* flows not audited because max_flows was hit */
+	uint64_t findings, findings_dropped, credentials, mismatches;
+	uint64_t payload_packets_scanned;
+	report_fl_stats reader;            /* the flow-log reader's counters */
+	tv_counters ingest;                /* idx_counters_get of the store */
+	bool have_ingest;
+	tv_addr vpc_base;
+	uint8_t vpc_prefix;
+	bool have_vpc;
+	uint32_t series_step;              /* seconds per point of the series */
+	size_t series_n;
+} report_audit_summary;
+
+typedef struct report_audit report_audit;
+
+/*
+ * Runs the audit of one store: reads the store's flow records (twice: once
+ * to collect, once to place them against the flow log's coverage), streams
+ * the flow logs, classifies every flow, and (cfg->payload) reads the stored
+ * packets of the period once for payload findings.  Memory: bounded by
+ * cfg->max_flows flows and the number of interfaces; flows past the cap are
+ * counted, not audited.  err (cap bytes) explains a failure.
+ * Returns 0, TV_E_NOMEM, TV_E_RANGE (bad cfg) or a store error.
+ */
+int report_audit_run(struct idx_rstore *rs, const report_audit_cfg *cfg, report_audit **out,
+                     char *err, size_t cap);
+void report_audit_free(report_audit *a); /* accepts NULL */
+
+const report_audit_summary *report_audit_summary_get(const report_audit *a);
+size_t report_audit_nflows(const report_audit *a);
+const report_audit_flow *report_audit_flow_get(const report_audit *a, size_t i);
+size_t report_audit_nifaces(const report_audit *a);
+const report_audit_iface *report_audit_iface_get(const report_audit *a, size_t i);
+size_t report_audit_nfindings(const report_audit *a);
+const report_audit_finding *report_audit_finding_get(const report_audit *a, size_t i);
+size_t report_audit_nrejects(const report_audit *a);
+const report_audit_reject *report_audit_reject_get(const report_audit *a, size_t i);
+/* Bytes per series_step from each side; i < series_n; t = from + i*step. */
+void report_audit_series_get(const report_audit *a, size_t i, uint32_t *t, uint64_t *fl_bytes,
+                             uint64_t *m_bytes);
+
+/* =====================================================================
+ * Audit reports  (report/audit_out.c)
+ * ===================================================================== */
+
+enum report_audit_fmt { REPORT_AF_HTML = 1, REPORT_AF_MD, REPORT_AF_JSON, REPORT_AF_CSV };
+
+typedef struct report_audit_out_cfg {
+	int format;               /* enum report_audit_fmt */
+	bool show_secrets;        /* credentials in clear (default: redacted) */
+	const char *store;        /* store path, for the ready `tapvault query` commands */
+	const char *command;      /* the command line, shown in the report; may be NULL */
+	size_t max_rows;          /* rows per class table in HTML/Markdown; default 200 */
+} report_audit_out_cfg;
+
+/* REPORT_AF_* from a file name's extension (.html/.htm, .md, .json, .csv); 0 unknown. */
+int report_audit_fmt_from_name(const char *path);
+/* Writes the report to f.  Returns 0 or an errno value on a write error. */
+int report_audit_write(const report_audit *a, const report_audit_out_cfg *cfg, FILE *f);
+/* The `tapvault query` expression that pulls one flow's packets. */
+void report_audit_flow_expr(const report_audit *a, const report_audit_flow *fl, char *buf, size_t cap);
+
+/* =====================================================================
+ * Case bundles  (report/bundle.c)
+ *
+ * A bundle is one archive (tar.zst, tar.gz or zip, chosen by the file name)
+ * with flat members: packets.pcap, flows.log and manifest.json (written
+ * last; it holds every other member's size and SHA-256, the store's
+ * identity, the query and the source chunks).  The schema is in
+ * doc-drafts/bundles.md.
+ *
+ * Reading never extracts: members are hashed as they stream past, the
+ * manifest is read into memory (at most REPORT_BUNDLE_MAX_MANIFEST bytes),
+ * and a member asked for by name is copied into an unlinked temporary file.
+ * A member whose name is absolute, holds '/', '\\' or "..", that is not a
+ * regular file (symlink, hard link, directory, device), that declares more
+ * than the member limit, or a bundle of more than REPORT_BUNDLE_MAX_MEMBERS
+ * entries, is refused.
+ * ===================================================================== */
+
+struct idx;
+struct idx_expr;
+
+enum report_bundle_kind {
+	REPORT_BUNDLE_TAR_ZST = 1,
+	REPORT_BUNDLE_TAR_GZ = 2,
+	REPORT_BUNDLE_ZIP = 3,
+};
+
+#define REPORT_BUNDLE_FORMAT "tapvault-case-bundle"
+#define REPORT_BUNDLE_VERSION 1
+#define REPORT_BUNDLE_MAX_MEMBERS 64
+#define REPORT_BUNDLE_MAX_MANIFEST (16u << 20)
+#define REPORT_BUNDLE_MAX_MEMBER_DEFAULT (1ull << 40) /* 1 TiB */
+#define REPORT_BUNDLE_NAME_MAX 128
+
+/* Kind from the file name's suffix (.tar.zst, .tar.gz/.tgz, .zip); 0 when
+ * none matches. */
+int report_bundle_kind_from_path(const char *path);
+
+/* true when name is a plain member name: 1..127 bytes, not "." or "..", no
+ * '/', '\\', control characters or leading '-'. */
+bool report_bundle_name_safe(const char *name);
+
+/* One source chunk of the exported packets. */
+typedef struct report_bundle_chunk {
+	uint64_t id;
+	uint32_t segment;
+	uint32_t length;
+	uint64_t offset;
+	uint8_t sha256[32];
+	uint64_t packets; /* exported packets that came from it */
+} report_bundle_chunk;
+
+/* The manifest's last key: its value is the SHA-256 of manifest.json with
+ * that value's 64 hex digits written as '0's, so that a changed byte
+ * anywhere in the manifest is found. */
+#define REPORT_BUNDLE_SELF_KEY "manifest_sha256"
+
+/* One member as written, or as listed in a manifest. */
+typedef struct report_bundle_file {
+	char name[REPORT_BUNDLE_NAME_MAX];
+	uint64_t size;
+	uint8_t sha256[32];
+} report_bundle_file;
+
+/* What the manifest says besides the files.  Strings are borrowed (writer)
+ * or owned by the info (reader); NULL or "" when not given. */
+typedef struct report_bundle_meta {
+	const char *tool;         /* "tapvault 0.1.0" */
+	uint64_t created_ns;
+	const char *case_id;
+	const char *examiner;
+	const char *note;
+	const char *store_path;   /* absolute */
+	char store_uuid[33];      /* hex */
+	const char *query_text;   /* as typed */
+	const char *query_norm;   /* idx_expr_format */
+	uint64_t time_lo, time_hi; /* idx_expr_time_bounds: 0 / UINT64_MAX unbounded */
+	uint64_t packets;
+	uint64_t first_ts, last_ts; /* of the exported packets; 0 when none */
+	uint64_t flow_records;
+	uint64_t max_bytes;       /* 0 = no limit */
+	const report_bundle_chunk *chunks;
+	size_t nchunks;
+} report_bundle_meta;
+
+typedef struct report_bundle_writer report_bundle_writer;
+
+/*
+ * Creates path (O_EXCL: an existing file is never overwritten, EEXIST;
+ * 0640) and starts an archive of the given kind.  Nothing is left behind
+ * when report_bundle_writer_abort() is called.
+ */
+int report_bundle_writer_open(const char *path, int kind, report_bundle_writer **out);
+/* Adds a member with the contents of f (read from its start to its end,
+ * with a bounded buffer), hashing it as it goes.  At most
+ * REPORT_BUNDLE_MAX_MEMBERS - 1 members.  err says what failed. */
+int report_bundle_writer_add(report_bundle_writer *w, const char *name, FILE *f, char *err,
+                             size_t cap);
+/* Writes manifest.json from meta and the members added so far, closes the
+ * archive, fsyncs the file and returns the bundle's size and SHA-256 (read
+ * back from disk).  The writer is freed whatever the result; on failure
+ * the file is removed. */
+int report_bundle_writer_finish(report_bundle_writer *w, const report_bundle_meta *meta,
+                                uint64_t *size, uint8_t sha256[32], char *err, size_t cap);
+/* Stops, removes the file, frees.  Accepts NULL. */
+void report_bundle_writer_abort(report_bundle_writer *w);
+
+/*
+ * Writes the store's flow records that match e as flows.log: the default
+ * v2 header line, then one AWS v2 line per record.  A record matches when
+ * the expression matches its 5-tuple, VNI and mirror source at a time
+ * inside both its [start, end] and the expression's time bounds (records
+ * whose span lies outside those bounds are skipped).  *n gets the count.
+ */
+int report_bundle_write_flows(struct idx *x, const struct idx_expr *e, FILE *f, uint64_t *n);
+
+/* What a bundle's manifest says, from report_bundle_verify(). */
+typedef struct report_bundle_info {
+	report_bundle_meta meta;  /* strings and chunks owned by the info */
+	report_bundle_file *files; /* the manifest's file list */
+	size_t nfiles;
+	bool manifest_ok;         /* manifest.json present and valid */
+} report_bundle_info;
+
+void report_bundle_info_free(report_bundle_info *info); /* accepts NULL */
+
+/* Called once per problem; member is the member it is about ("" for the
+ * bundle as a whole).  Pointers valid during the call. */
+typedef void (*report_bundle_problem_fn)(void *ctx, const char *member, const char *msg);
+
+/*
+ * Reads the whole bundle once and checks: every entry is a safe regular
+ * file within the limits; manifest.json is there, parses and has the
+ * expected format and version; every listed file is present once with the
+ * listed size and SHA-256; nothing else is present.  max_member: the
+ * largest member size accepted (0: REPORT_BUNDLE_MAX_MEMBER_DEFAULT).
+ * Returns 0 when everything holds, TV_E_CORRUPT when problems were
+ * reported (*nproblems of them; may be NULL), or an error when the file
+ * cannot be read at all (ENOENT, TV_E_FORMAT: not a tar or zip archive).
+ * *info (may be NULL) gets what the manifest says when it parsed; caller
+ * frees with report_bundle_info_free().
+ */
+int report_bundle_verify(const char *path, uint64_t max_member, report_bundle_problem_fn fn,
+                         void *ctx, uint64_t *nproblems, report_bundle_info **info);
+
+/*
+ * Copies one member (e.g. "packets.pcap") into an unlinked temporary file
+ * in $TMPDIR (or /tmp), rewound, and checks it against the manifest's size
+ * and SHA-256.  The whole bundle is read and every entry is checked as in
+ * report_bundle_verify(): an unsafe entry refuses the bundle (TV_E_FORMAT);
+ * any other problem (a member or the manifest altered, missing or extra)
+ * is TV_E_HASH; the member not in the bundle is TV_E_NOTFOUND.  err says which
+ * member and why.  *out is the caller's to fclose.
+ */
+int report_bundle_member_open(const char *path, const char *name, uint64_t max_member,
+                              FILE **out, char *err, size_t cap);
+
+/* =====================================================================
+ * Custody log  (report/custody.c)
+ *
+ * STORE/custody.log: one JSON object per line, append-only, 0600, written
+ * with O_APPEND under an exclusive flock and fdatasync'ed.  Each entry has
+ * "seq" (1, 2, ...), "prev" (the "hash" of the entry before, 64 zeros for
+ * the first) and, last, "hash": the SHA-256 (hex) of the line's bytes from
+ * its '{' up to but excluding ',"hash":"', followed by '}'.  That is, of
+ * the entry as written without its hash.  Altering an entry breaks its
+ * hash; removing one breaks the next entry's "prev" and "seq".
+ * ===================================================================== */
+
+#define REPORT_CUSTODY_FILE "custody.log"
+#define REPORT_CUSTODY_MAX_LINE 65536
+
+typedef struct report_custody_entry {
+	uint64_t time_ns;
+	const char *action;       /* "export" */
+	const char *examiner;
+	uint32_t uid;
+	const char *user;
+	const char *host;
+	const char *case_id;
+	const char *query;        /* normalised */
+	const char *bundle;       /* file name as given */
+	const char *bundle_path;  /* absolute */
+	uint64_t bundle_size;
+	uint8_t bundle_sha256[32];
+	const char *note;
+} report_custody_entry;
+
+/* Appends one entry to STORE/custody.log.  *seq and hash (both may be
+ * NULL) get the new entry's number and hash.  The whole chain is checked
+ * first (under the lock); a broken one is refused (TV_E_CORRUPT) rather
+ * than extended. */
+int report_custody_append(const char *store_dir, const report_custody_entry *e, uint64_t *seq,
+                          char hash_hex[65], char *err, size_t cap);
+
+/* Called for each entry in order: its line number, its fields (NULL when
+ * the line does not parse; strings valid during the call), the line itself
+ * (without the newline) and whether its own hash holds. */
+typedef void (*report_custody_entry_fn)(void *ctx, uint64_t lineno, uint64_t seq,
+                                        const report_custody_entry *e, const char *line,
+                                        bool ok);
+
+/*
+ * Reads STORE/custody.log and checks the chain.  Every break is given to
+ * problem (member = "custody.log line N", msg says what: hash mismatch,
+ * prev mismatch, seq gap, unparsable).  A missing log is an empty one
+ * (*entries 0).  Returns 0, TV_E_CORRUPT when problems were reported, or an
+ * errno.  entry may be NULL.  head_hex (may be NULL) gets the last entry's
+ * hash ("" when empty).
+ */
+int report_custody_verify(const char *store_dir, report_custody_entry_fn entry,
+                          report_bundle_problem_fn problem, void *ctx, uint64_t *entries,
+                          uint64_t *nproblems, char head_hex[65]);
 
 #endif

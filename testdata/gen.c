@@ -212,6 +212,7 @@ static struct cfg {
 	uint32_t trunc_len;
 	int n_vlan;
 	uint32_t vlan_vni[64];
+	const char *flowlog, *audit_truth, *vnimap_out, *filters_out, *sessions_out;
 } C;
 
 static vnictx *V;
@@ -1343,6 +1344,406 @@ static void truth_write(const char *path)
 }
 
 /* ------------------------------------------------------------------ */
+/* the VPC Flow Log the VPC would have delivered (--flowlog), with     */
+/* known, injected disagreements (--audit-truth), the VNI map, and the */
+/* mirror filter and session JSON that explain some of them            */
+/*                                                                     */
+/* Records: per ENI (VNI index), unidirectional 5-tuple and 60 s       */
+/* window aligned to multiples of 60, as on Nitro (reference §1.7);    */
+/* bytes = sum of IP total lengths, tcp-flags per §1.5, start/end =    */
+/* first/last packet second plus a small deterministic lag (0..2 s;    */
+/* none in the last window before the coverage cut).  No random        */
+/* numbers are drawn, so the capture and truth are unchanged.          */
+
+#define FL_WIN 60
+
+static uint64_t g_dur_ns; /* defined with the scenario builders */
+
+typedef struct wkey {
+	fkey k;
+	uint32_t window;
+} wkey;
+
+typedef struct went {
+	wkey w;
+	uint32_t fe;        /* index of the flow in FE */
+	uint32_t seq;       /* creation order */
+	uint64_t packets, bytes, first, last;
+	uint8_t aws;
+} went;
+
+static went *WE;
+static size_t WEn, WEcap;
+static uint32_t *WH;
+static size_t WHcap;
+
+static uint64_t wkey_hash(const wkey *k)
+{
+	return mix64(fkey_hash(&k->k) ^ ((uint64_t)k->window * 0x9e3779b97f4a7c15ULL));
+}
+
+static void wh_rehash(size_t cap)
+{
+	free(WH);
+	WH = calloc(cap, sizeof *WH);
+	if (!WH)
+		die("out of memory");
+	WHcap = cap;
+	for (size_t i = 0; i < WEn; i++) {
+		size_t j = wkey_hash(&WE[i].w) & (cap - 1);
+		while (WH[j])
+			j = (j + 1) & (cap - 1);
+		WH[j] = (uint32_t)(i + 1);
+	}
+}
+
+static void flog_add(const fkey *k, const fent *fe, uint64_t ts, uint32_t iplen, uint8_t aws)
+{
+	wkey w;
+	memset(&w, 0, sizeof w);
+	w.k = *k;
+	w.window = (uint32_t)(ts / NS / FL_WIN * FL_WIN);
+	if ((WEn + 1) * 2 > WHcap)
+		wh_rehash(WHcap ? WHcap * 2 : 4096);
+	size_t j = wkey_hash(&w) & (WHcap - 1);
+	went *e = NULL;
+	while (WH[j]) {
+		went *x = &WE[WH[j] - 1];
+		if (memcmp(&x->w, &w, sizeof w) == 0) {
+			e = x;
+			break;
+		}
+		j = (j + 1) & (WHcap - 1);
+	}
+	if (!e) {
+		if (WEn == WEcap) {
+			WEcap = WEcap ? WEcap * 2 : 4096;
+			WE = xrealloc(WE, WEcap * sizeof *WE);
+		}
+		e = &WE[WEn];
+		memset(e, 0, sizeof *e);
+		e->w = w;
+		e->fe = (uint32_t)(fe - FE);
+		e->seq = (uint32_t)WEn;
+		e->first = ts;
+		WH[j] = (uint32_t)(++WEn);
+	}
+	e->packets++;
+	e->bytes += iplen;
+	e->last = ts;
+	e->aws |= aws;
+}
+
+static const char *const ACCOUNT = "123456789012";
+
+static void eni_name(char *out, size_t cap, int vi)
+{
+	snprintf(out, cap, "eni-0%016" PRIx64, (uint64_t)(mix64(0xe11ULL ^ V[vi].vni) & 0x0fffffffffffffffULL));
+}
+
+/* per-flow verdicts of the injection plan */
+enum { FX_NONE, FX_NOTLOG_DNS, FX_NOTLOG_IMDS, FX_NOTLOG_NTP, FX_DROP, FX_DOUBLE, FX_HALF };
+
+static int is4(const uint8_t *a, int x, int y, int z, int w) { return a[0] == x && a[1] == y && a[2] == z && a[3] == w; }
+
+static int fx_of(const fent *e)
+{
+	const fkey *k = &e->k;
+	static const uint8_t dns6[16] = { 0xfd, 0, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x53 };
+	for (int s = 0; s < 2; s++) {
+		const uint8_t *a = s ? k->dst : k->src;
+		if (!k->v6 && is4(a, 10, 0, 0, 2))
+			return FX_NOTLOG_DNS;
+		if (k->v6 && memcmp(a, dns6, 16) == 0)
+			return FX_NOTLOG_DNS;
+		if (!k->v6 && is4(a, 169, 254, 169, 254))
+			return FX_NOTLOG_IMDS;
+		if (!k->v6 && is4(a, 169, 254, 169, 123))
+			return FX_NOTLOG_NTP;
+	}
+	/* the FTP server's replies: the flow log says half (flow-log loss) */
+	if (k->proto == 6 && k->sport == 21 && e->packets >= 4)
+		return FX_HALF;
+	uint64_t h = mix64(fkey_hash(k) ^ 0xa0d17ULL) % 40;
+	if (h == 0)
+		return FX_DROP;
+	if (h == 1)
+		return FX_DOUBLE;
+	if (h == 2 && e->packets >= 4)
+		return FX_HALF;
+	return FX_NONE;
+}
+
+static int went_cmp(const void *x, const void *y)
+{
+	const went *a = x, *b = y;
+	if (a->w.window != b->w.window)
+		return a->w.window < b->w.window ? -1 : 1;
+	if (a->w.k.vi != b->w.k.vi)
+		return a->w.k.vi < b->w.k.vi ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+typedef struct flagg {
+	uint64_t m_pk, fl_pk, skip_pk, out_pk;
+	uint64_t m_by, fl_by, skip_by, out_by;
+	int written;
+} flagg;
+
+/* the audit's default tolerance: 5 % of the larger count */
+static int within5(uint64_t x, uint64_t y)
+{
+	uint64_t hi = x > y ? x : y, d = x > y ? x - y : y - x;
+	return (double)d <= 0.05 * (double)hi;
+}
+
+static void fl_line(FILE *f, int vi, const char *src, const char *dst, unsigned sp, unsigned dp, unsigned proto,
+                    uint64_t pk, uint64_t by, uint64_t st, uint64_t en, const char *action, unsigned flags,
+                    const char *dir, int v6)
+{
+	char eni[40];
+	eni_name(eni, sizeof eni, vi);
+	fprintf(f, "5 %s %s %s %s %u %u %u %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %s OK vpc-0a1b2c3d4e5f60718 subnet-0%015x i-0%016" PRIx64 " %u %s %s %s %s\n",
+	        ACCOUNT, eni, src, dst, sp, dp, proto, pk, by, st, en, action, 0x100u + (unsigned)vi,
+	        (uint64_t)(mix64(0x1ULL ^ V[vi].vni) & 0x0fffffffffffffffULL), flags, v6 ? "IPv6" : "IPv4", src, dst, dir);
+}
+
+static void flowlog_write(void)
+{
+	uint64_t t0s = g_t0 / NS;
+	uint64_t dur_s = g_dur_ns / NS;
+	uint32_t w_cut = (uint32_t)((t0s + dur_s * 9 / 10) / FL_WIN * FL_WIN);
+	uint32_t w_skip = (uint32_t)((t0s + dur_s * 4 / 10) / FL_WIN * FL_WIN);
+	int skip_vi = 0;
+	char s[64], d[64];
+	FILE *f = NULL, *tf = NULL;
+
+	qsort(WE, WEn, sizeof *WE, went_cmp);
+	flagg *ag = calloc(FEn ? FEn : 1, sizeof *ag);
+	uint32_t *cov_last = calloc((size_t)C.nvnis, sizeof *cov_last);
+	if (!ag || !cov_last)
+		die("out of memory");
+	if (C.flowlog) {
+		f = fopen(C.flowlog, "w");
+		if (!f)
+			die("%s: %s", C.flowlog, strerror(errno));
+		fputs("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end "
+		      "action log-status vpc-id subnet-id instance-id tcp-flags type pkt-srcaddr pkt-dstaddr flow-direction\n", f);
+	}
+	int skip_written = 0;
+	for (size_t i = 0; i < WEn; i++) {
+		const went *e = &WE[i];
+		const fent *fe = &FE[e->fe];
+		flagg *a = &ag[e->fe];
+		int fx = fx_of(fe);
+		a->m_pk += e->packets;
+		a->m_by += e->bytes;
+		if (e->w.window >= w_cut) {
+			a->out_pk += e->packets;
+			a->out_by += e->bytes;
+			continue;
+		}
+		if ((int)e->w.k.vi == skip_vi && e->w.window == w_skip) {
+			a->skip_pk += e->packets;
+			a->skip_by += e->bytes;
+			if (!skip_written && f) {
+				char eni[40];
+				eni_name(eni, sizeof eni, skip_vi);
+				fprintf(f, "5 %s %s - - - - - - - %u %u - SKIPDATA vpc-0a1b2c3d4e5f60718 - - - - - - -\n",
+				        ACCOUNT, eni, w_skip, w_skip + FL_WIN - 1);
+			}
+			skip_written = 1;
+			continue;
+		}
+		if (fx == FX_NOTLOG_DNS || fx == FX_NOTLOG_IMDS || fx == FX_NOTLOG_NTP || fx == FX_DROP)
+			continue;
+		uint64_t pk = e->packets, by = e->bytes;
+		if (fx == FX_DOUBLE) {
+			pk *= 2;
+			by *= 2;
+		} else if (fx == FX_HALF) {
+			pk = (pk + 1) / 2;
+			by = (by + 1) / 2;
+		}
+		a->fl_pk += pk;
+		a->fl_by += by;
+		a->written = 1;
+		uint32_t lag = e->w.window + FL_WIN >= w_cut ? 0 : (uint32_t)(mix64(e->seq ^ 0x1a6ULL) % 3);
+		uint64_t st = e->first / NS + lag, en = e->last / NS + lag;
+		if ((uint32_t)en > cov_last[e->w.k.vi])
+			cov_last[e->w.k.vi] = (uint32_t)en;
+		if (f) {
+			const vnictx *v = &V[e->w.k.vi];
+			int egress = e->w.k.v6 ? memcmp(e->w.k.src, v->inst6, 8) == 0 : memcmp(e->w.k.src, v->eni4, 4) == 0;
+			fmt_addr(s, sizeof s, e->w.k.src, e->w.k.v6);
+			fmt_addr(d, sizeof d, e->w.k.dst, e->w.k.v6);
+			fl_line(f, (int)e->w.k.vi, s, d, e->w.k.sport, e->w.k.dport, e->w.k.proto, pk, by, st, en, "ACCEPT",
+			        e->w.k.proto == 6 ? e->aws : 0, egress ? "egress" : "ingress", e->w.k.v6);
+		}
+	}
+	/* flow-log-only records: REJECT, filter-excluded, an interface without a
+	 * session, an unexplained gap, a record from before the archive */
+	int vdb = C.nvnis >= 3 ? 2 : C.nvnis - 1, vapp = C.nvnis >= 2 ? 1 : 0;
+	uint32_t tr = (uint32_t)(t0s + dur_s * 45 / 100), tx = (uint32_t)(t0s + dur_s * 47 / 100);
+	char e0[20], edb[20], eapp[20];
+	snprintf(e0, sizeof e0, "%u.%u.%u.%u", V[0].eni4[0], V[0].eni4[1], V[0].eni4[2], V[0].eni4[3]);
+	snprintf(edb, sizeof edb, "%u.%u.%u.%u", V[vdb].eni4[0], V[vdb].eni4[1], V[vdb].eni4[2], V[vdb].eni4[3]);
+	snprintf(eapp, sizeof eapp, "%u.%u.%u.%u", V[vapp].eni4[0], V[vapp].eni4[1], V[vapp].eni4[2], V[vapp].eni4[3]);
+	if (f) {
+		fl_line(f, 0, "45.155.205.233", e0, 51234, 3389, 6, 2, 88, tr, tr + 3, "REJECT", 2, "ingress", 0);
+		fl_line(f, 0, "45.155.205.233", e0, 51235, 23, 6, 1, 44, tr + 1, tr + 1, "REJECT", 2, "ingress", 0);
+		fl_line(f, vdb, "10.0.150.20", edb, 40112, 5432, 6, 14, 2210, tx, tx + 9, "ACCEPT", 27, "ingress", 0);
+		fl_line(f, vdb, edb, "10.0.150.20", 5432, 40112, 6, 12, 5120, tx, tx + 9, "ACCEPT", 27, "egress", 0);
+		fl_line(f, vapp, eapp, "198.51.100.200", 41000, 443, 6, 9, 1730, tx + 2, tx + 20, "ACCEPT", 27, "egress", 0);
+		fl_line(f, vapp, eapp, "93.184.216.34", 41001, 80, 6, 6, 600, t0s - 600, t0s - 590, "ACCEPT", 27, "egress", 0);
+		/* an ENI no mirror session covers */
+		fprintf(f, "5 %s eni-0c0ffee0000000001 10.0.99.17 52.94.1.10 43210 443 6 10 2400 %u %u ACCEPT OK "
+		           "vpc-0a1b2c3d4e5f60718 subnet-0c0ffee000000001 i-0c0ffee0000000001 27 IPv4 10.0.99.17 52.94.1.10 egress\n",
+		        ACCOUNT, tx + 5, tx + 30);
+		if (fflush(f) != 0 || ferror(f) || fclose(f) != 0)
+			die("%s: write failed", C.flowlog);
+	}
+	if (C.audit_truth) {
+		tf = fopen(C.audit_truth, "w");
+		if (!tf)
+			die("%s: %s", C.audit_truth, strerror(errno));
+		fputs("class,reason,interface,vni,src,dst,sport,dport,proto\n", tf);
+		for (size_t i = 0; i < FEn; i++) {
+			const fent *e = &FE[i];
+			const flagg *a = &ag[i];
+			const char *cls, *why;
+			int fx = fx_of(e);
+			char eni[40];
+			if (fx == FX_NOTLOG_DNS || fx == FX_NOTLOG_IMDS || fx == FX_NOTLOG_NTP) {
+				cls = "mirror_only";
+				why = fx == FX_NOTLOG_DNS ? "not_logged_amazon_dns" : fx == FX_NOTLOG_IMDS ? "not_logged_imds"
+				                                                                           : "not_logged_time_sync";
+			} else if (!a->written) {
+				cls = "mirror_only";
+				if (a->skip_pk + a->out_pk == 0)
+					why = "unexplained"; /* dropped from the flow log */
+				else
+					why = a->skip_pk >= a->out_pk ? "skipdata" : "outside_coverage";
+			} else if (within5(a->m_pk, a->fl_pk) && within5(a->m_by, a->fl_by)) {
+				cls = "matched";
+				why = "none";
+			} else if (a->fl_pk > a->m_pk || (a->fl_pk == a->m_pk && a->fl_by > a->m_by)) {
+				cls = "mirror_fewer"; /* the flow log was inflated: FX_DOUBLE */
+				why = "mirror_loss";
+			} else {
+				uint64_t xp = a->skip_pk + a->out_pk, xb = a->skip_by + a->out_by;
+				cls = "mirror_more";
+				if (xp && within5(a->m_pk - xp, a->fl_pk) && within5(a->m_by - xb, a->fl_by))
+					why = a->skip_pk >= a->out_pk ? "skipdata" : "outside_coverage";
+				else
+					why = "flowlog_loss"; /* FX_HALF */
+			}
+			eni_name(eni, sizeof eni, (int)e->k.vi);
+			fmt_addr(s, sizeof s, e->k.src, e->k.v6);
+			fmt_addr(d, sizeof d, e->k.dst, e->k.v6);
+			fprintf(tf, "%s,%s,%s,%u,%s,%s,%u,%u,%u\n", cls, why, eni, V[e->k.vi].vni, s, d, e->k.sport, e->k.dport,
+			        e->k.proto);
+		}
+		char en0[40], endb[40], enapp[40];
+		eni_name(en0, sizeof en0, 0);
+		eni_name(endb, sizeof endb, vdb);
+		eni_name(enapp, sizeof enapp, vapp);
+		fprintf(tf, "flowlog_only,reject,%s,%u,45.155.205.233,%s,51234,3389,6\n", en0, V[0].vni, e0);
+		fprintf(tf, "flowlog_only,reject,%s,%u,45.155.205.233,%s,51235,23,6\n", en0, V[0].vni, e0);
+		fprintf(tf, "flowlog_only,filter_excluded,%s,%u,10.0.150.20,%s,40112,5432,6\n", endb, V[vdb].vni, edb);
+		fprintf(tf, "flowlog_only,filter_excluded,%s,%u,%s,10.0.150.20,5432,40112,6\n", endb, V[vdb].vni, edb);
+		fprintf(tf, "flowlog_only,unexplained,%s,%u,%s,198.51.100.200,41000,443,6\n", enapp, V[vapp].vni, eapp);
+		fprintf(tf, "flowlog_only,time_not_covered,%s,%u,%s,93.184.216.34,41001,80,6\n", enapp, V[vapp].vni, eapp);
+		fprintf(tf, "flowlog_only,interface_not_mirrored,eni-0c0ffee0000000001,,10.0.99.17,52.94.1.10,43210,443,6\n");
+		if (fflush(tf) != 0 || ferror(tf) || fclose(tf) != 0)
+			die("%s: write failed", C.audit_truth);
+	}
+	free(ag);
+	free(cov_last);
+}
+
+/* The VNI map (text: one line per VNI) and the mirror configuration. */
+static void mirrorcfg_write(void)
+{
+	char eni[40], a6txt[64];
+	if (C.vnimap_out) {
+		FILE *f = fopen(C.vnimap_out, "w");
+		if (!f)
+			die("%s: %s", C.vnimap_out, strerror(errno));
+		fputs("# tv-gen VNI map: one mirror session (VNI) per line\n", f);
+		for (int i = 0; i < C.nvnis; i++) {
+			const vnictx *v = &V[i];
+			eni_name(eni, sizeof eni, i);
+			fmt_addr(a6txt, sizeof a6txt, v->inst6, 1);
+			fprintf(f, "vni=%u eni=%s account=%s vpc=vpc-0a1b2c3d4e5f60718 subnet=subnet-0%015x "
+			           "instance=i-0%016" PRIx64 " region=us-east-1 az=use1-az%d addr=%u.%u.%u.%u%s%s\n",
+			        v->vni, eni, ACCOUNT, 0x100u + (unsigned)i, (uint64_t)(mix64(0x1ULL ^ v->vni) & 0x0fffffffffffffffULL),
+			        1 + i % 6, v->eni4[0], v->eni4[1], v->eni4[2], v->eni4[3], C.ipv6 ? "," : "", C.ipv6 ? a6txt : "");
+		}
+		if (fflush(f) != 0 || ferror(f) || fclose(f) != 0)
+			die("%s: write failed", C.vnimap_out);
+	}
+	if (C.sessions_out) {
+		FILE *f = fopen(C.sessions_out, "w");
+		if (!f)
+			die("%s: %s", C.sessions_out, strerror(errno));
+		fputs("{\n    \"TrafficMirrorSessions\": [", f);
+		for (int i = 0; i < C.nvnis; i++) {
+			const vnictx *v = &V[i];
+			eni_name(eni, sizeof eni, i);
+			fprintf(f, "%s\n        {\n            \"TrafficMirrorSessionId\": \"tms-0%016" PRIx64 "\",\n"
+			           "            \"TrafficMirrorTargetId\": \"tmt-0a1b2c3d4e5f60001\",\n"
+			           "            \"TrafficMirrorFilterId\": \"tmf-0a1b2c3d4e5f60001\",\n"
+			           "            \"NetworkInterfaceId\": \"%s\",\n            \"OwnerId\": \"%s\",\n",
+			        i ? "," : "", (uint64_t)(mix64(0x5ULL ^ v->vni) & 0x0fffffffffffffffULL), eni, ACCOUNT);
+			if (v->pktlen)
+				fprintf(f, "            \"PacketLength\": %u,\n", v->pktlen);
+			fprintf(f, "            \"SessionNumber\": 1,\n            \"VirtualNetworkId\": %u,\n"
+			           "            \"Description\": \"tv-gen session %d\",\n            \"Tags\": []\n        }",
+			        v->vni, i);
+		}
+		fputs("\n    ]\n}\n", f);
+		if (fflush(f) != 0 || ferror(f) || fclose(f) != 0)
+			die("%s: write failed", C.sessions_out);
+	}
+	if (C.filters_out) {
+		FILE *f = fopen(C.filters_out, "w");
+		if (!f)
+			die("%s: %s", C.filters_out, strerror(errno));
+		static const char *const dirs[2] = { "ingress", "egress" };
+		fputs("{\n    \"TrafficMirrorFilters\": [\n        {\n"
+		      "            \"TrafficMirrorFilterId\": \"tmf-0a1b2c3d4e5f60001\",\n", f);
+		for (int dd = 0; dd < 2; dd++) {
+			fprintf(f, "            \"%s\": [\n", dd ? "EgressFilterRules" : "IngressFilterRules");
+			fprintf(f, "                {\"TrafficMirrorFilterRuleId\": \"tmfr-0a1b2c3d4e5f6%04d\", "
+			           "\"TrafficMirrorFilterId\": \"tmf-0a1b2c3d4e5f60001\", \"TrafficDirection\": \"%s\", "
+			           "\"RuleNumber\": 100, \"RuleAction\": \"reject\", \"Protocol\": 6, "
+			           "\"SourceCidrBlock\": \"0.0.0.0/0\", \"DestinationCidrBlock\": \"0.0.0.0/0\", "
+			           "\"%s\": {\"FromPort\": 5432, \"ToPort\": 5432}, "
+			           "\"Description\": \"PostgreSQL is not mirrored\"},\n",
+			        dd * 10 + 1, dirs[dd], dd ? "SourcePortRange" : "DestinationPortRange");
+			fprintf(f, "                {\"TrafficMirrorFilterRuleId\": \"tmfr-0a1b2c3d4e5f6%04d\", "
+			           "\"TrafficMirrorFilterId\": \"tmf-0a1b2c3d4e5f60001\", \"TrafficDirection\": \"%s\", "
+			           "\"RuleNumber\": 200, \"RuleAction\": \"accept\", "
+			           "\"SourceCidrBlock\": \"0.0.0.0/0\", \"DestinationCidrBlock\": \"0.0.0.0/0\", "
+			           "\"Description\": \"all IPv4\"},\n",
+			        dd * 10 + 2, dirs[dd]);
+			fprintf(f, "                {\"TrafficMirrorFilterRuleId\": \"tmfr-0a1b2c3d4e5f6%04d\", "
+			           "\"TrafficMirrorFilterId\": \"tmf-0a1b2c3d4e5f60001\", \"TrafficDirection\": \"%s\", "
+			           "\"RuleNumber\": 210, \"RuleAction\": \"accept\", "
+			           "\"SourceCidrBlock\": \"::/0\", \"DestinationCidrBlock\": \"::/0\", "
+			           "\"Description\": \"all IPv6\"}\n            ],\n",
+			        dd * 10 + 3, dirs[dd]);
+		}
+		fputs("            \"NetworkServices\": [\"amazon-dns\"],\n"
+		      "            \"Description\": \"tv-gen: everything but PostgreSQL\",\n            \"Tags\": []\n"
+		      "        }\n    ]\n}\n", f);
+		if (fflush(f) != 0 || ferror(f) || fclose(f) != 0)
+			die("%s: write failed", C.filters_out);
+	}
+}
+
+/* ------------------------------------------------------------------ */
 /* packet building and emission                                        */
 
 #define HEADROOM 256
@@ -1607,6 +2008,15 @@ static void emit(conv *c, const step *s)
 		e->aws |= (uint8_t)(tflags & (F_FIN | F_SYN | F_RST | F_PSH | F_URG));
 		if ((tflags & F_SYN) && (tflags & F_ACK))
 			e->aws |= F_ACK;
+	}
+	if (C.flowlog || C.audit_truth) {
+		uint8_t aws = 0;
+		if (proto == 6) {
+			aws = (uint8_t)(tflags & (F_FIN | F_SYN | F_RST | F_PSH | F_URG));
+			if ((tflags & F_SYN) && (tflags & F_ACK))
+				aws |= F_ACK;
+		}
+		flog_add(&k, e, ts, iplen, aws);
 	}
 }
 
@@ -2228,6 +2638,12 @@ static void usage(FILE *f)
 	      "  --inner-vlan VNI    802.1Q tag (VID 100) on inner frames of that VNI (value or index)\n"
 	      "  --interleave        interleave concurrent conversations (default)\n"
 	      "  --no-interleave     one conversation after another\n"
+	      "  --flowlog FILE      the VPC Flow Log (v5 fields, header line) the VPC would have\n"
+	      "                      delivered, with known disagreements injected\n"
+	      "  --audit-truth FILE  CSV: the class and reason the audit must find per flow\n"
+	      "  --vni-map FILE      the VNI map (text: vni= eni= addr= ...)\n"
+	      "  --mirror-filters FILE  describe-traffic-mirror-filters JSON of the sessions\n"
+	      "  --mirror-sessions FILE describe-traffic-mirror-sessions JSON\n"
 	      "  --help              this text\n", f);
 }
 
@@ -2300,6 +2716,11 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--no-linklocal")) C.linklocal = 0;
 		else if (!strcmp(a, "--interleave")) C.interleave = 1;
 		else if (!strcmp(a, "--no-interleave")) C.interleave = 0;
+		else if (!strcmp(a, "--flowlog")) { NEEDV(); C.flowlog = val; }
+		else if (!strcmp(a, "--audit-truth")) { NEEDV(); C.audit_truth = val; }
+		else if (!strcmp(a, "--vni-map")) { NEEDV(); C.vnimap_out = val; }
+		else if (!strcmp(a, "--mirror-filters")) { NEEDV(); C.filters_out = val; }
+		else if (!strcmp(a, "--mirror-sessions")) { NEEDV(); C.sessions_out = val; }
 		else if (!strcmp(a, "--packet-length")) { NEEDV(); C.trunc_len = (uint32_t)parse_u64(a, val, 0, 8500); }
 		else if (!strcmp(a, "--inner-vlan")) {
 			NEEDV();
@@ -2346,6 +2767,9 @@ int main(int argc, char **argv)
 	pout_close(&O_inner);
 	if (C.truth)
 		truth_write(C.truth);
+	if (C.flowlog || C.audit_truth)
+		flowlog_write();
+	mirrorcfg_write();
 	if (C.summary) {
 		printf("packets=%" PRIu64 "\nflows=%zu\nvnis=%d\nouter_bytes=%" PRIu64 "\ninner_bytes=%" PRIu64
 		       "\nfirst_ns=%" PRIu64 "\nlast_ns=%" PRIu64 "\n",
@@ -2359,7 +2783,7 @@ int main(int argc, char **argv)
 		free(c->ar);
 		free(c);
 	}
-	free(H); free(FE); free(FH); free(V); free(PB); free(DG);
+	free(H); free(FE); free(FH); free(V); free(PB); free(DG); free(WE); free(WH);
 	if (fflush(stdout) != 0)
 		return 1;
 	return 0;

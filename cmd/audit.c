@@ -1,0 +1,482 @@
+/*
+ * audit.c — `tapvault audit`: VPC Flow Logs against the archive, and what
+ * only the payload shows.  Options, wiring, the report files, exit codes.
+ */
+#include "cmd.h"
+#include "../index/vault.h"
+#include "../report/report.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PATHS 256
+#define MAX_OUT 8
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: tapvault audit -s STORE --flow-logs F [F ...] [--log-format '${...}']\n"
+	        "                      [--vni-map F] [--mirror-filters F] [--sessions F]\n"
+	        "                      [--from T] [--to T] [-o report.html|.md|.json|.csv ...]\n"
+	        "                      [--fail-on CLASS,...] [--show-secrets]\n"
+	        "\n"
+	        "Joins AWS VPC Flow Logs with the flows the store synthesised from mirrored\n"
+	        "packets, per interface (ENI <-> VNI) and unidirectional 5-tuple, and gives\n"
+	        "every flow one class: matched, mirror_fewer, mirror_more, flowlog_only or\n"
+	        "mirror_only, with the reason (REJECT, filter excluded, SKIPDATA, traffic flow\n"
+	        "logs never record, outside coverage, unexplained, ...).  Then reads the\n"
+	        "stored packets for what flow logs cannot show: the protocol actually spoken\n"
+	        "against the port, TLS server names, HTTP hosts, DNS names, SSH banners and\n"
+	        "cleartext credentials (redacted unless --show-secrets).\n"
+	        "\n"
+	        "options:\n"
+	        "  -s, --store DIR         the store\n"
+	        "  -f, --flow-logs F       flow-log files, directories, .gz, tar or zip (repeat;\n"
+	        "                          further arguments without an option are flow logs too)\n"
+	        "      --log-format FMT    format of files without a header line ('${version} ...')\n"
+	        "      --vni-map F         VNI map: text (vni=N eni=... addr=...), sessions JSON or\n"
+	        "                          describe-network-interfaces JSON (repeat)\n"
+	        "      --mirror-filters F  describe-traffic-mirror-filters JSON\n"
+	        "      --sessions F        describe-traffic-mirror-sessions JSON\n"
+	        "      --from T, --to T    audit period (RFC 3339, unix seconds, '2h ago')\n"
+	        "  -o, --output FILE       report; the extension picks the form: .html (one\n"
+	        "                          self-contained page), .md, .json, .csv (repeat).\n"
+	        "                          Without -o, Markdown goes to stdout\n"
+	        "      --fail-on LIST      exit 1 when any of these are present: a class\n"
+	        "                          (matched, mirror_fewer, mirror_more, flowlog_only,\n"
+	        "                          mirror_only), counts_differ, CLASS:REASON, gap (any\n"
+	        "                          'unexplained' or flowlog_loss), credentials,\n"
+	        "                          protocol_mismatch, any (anything but matched)\n"
+	        "      --tolerance-pct P   packets and bytes may differ by P%% and match (default 5)\n"
+	        "      --lag DUR           AWS start/end lag tolerated (default 60s)\n"
+	        "      --vpc-cidr CIDR     the VPC's CIDR (Amazon DNS is base+2, the router\n"
+	        "                          base+1); default: the /16 of the interfaces' addresses\n"
+	        "      --max-flows N       cap on distinct flows held (default 4000000)\n"
+	        "      --no-payload        do not read the stored packets\n"
+	        "      --payload-packets N payload packets looked at per flow (default 8)\n"
+	        "      --show-secrets      show credentials in clear in the reports\n"
+	        "      --max-rows N        rows per class table in HTML/Markdown (default 200)\n"
+	        "  -q, --quiet             no summary on stderr\n"
+	        "  -v, --verbose           more detail\n"
+	        "  -h, --help              this help\n"
+	        "\n"
+	        "exit codes: 0 done; 1 --fail-on matched; 2 bad usage or input; 3 failure.\n");
+}
+
+enum {
+	OPT_LOG_FORMAT = 256, OPT_VNI_MAP, OPT_FILTERS, OPT_SESSIONS, OPT_FROM, OPT_TO, OPT_FAIL_ON,
+	OPT_TOL, OPT_LAG, OPT_VPC, OPT_MAX_FLOWS, OPT_NO_PAYLOAD, OPT_PL_PACKETS, OPT_SHOW_SECRETS,
+	OPT_MAX_ROWS,
+};
+
+static int parse_cidr(const char *s, tv_addr *base, uint8_t *prefix)
+{
+	char buf[64];
+	const char *slash = strchr(s, '/');
+	uint64_t pl;
+	size_t n = slash ? (size_t)(slash - s) : 0;
+	int i, bits;
+	if (!slash || n == 0 || n >= sizeof buf)
+		return TV_E_SYNTAX;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (tv_addr_parse(buf, base))
+		return TV_E_SYNTAX;
+	if (cmd_parse_uint(slash + 1, 0, tv_addr_is_v4(base) ? 32 : 128, &pl))
+		return TV_E_SYNTAX;
+	bits = (int)pl + (tv_addr_is_v4(base) ? 96 : 0);
+	for (i = 0; i < 16; i++) {
+		int keep = bits - 8 * i;
+		if (keep < 8)
+			base->b[i] &= keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
+	}
+	*prefix = (uint8_t)bits;
+	return 0;
+}
+
+/* Whether the audit found what one --fail-on item names. */
+static int fail_item(const report_audit *a, const char *item, bool *hit)
+{
+	const report_audit_summary *s = report_audit_summary_get(a);
+	const char *colon = strchr(item, ':');
+	int c, r;
+	*hit = false;
+	if (strcmp(item, "any") == 0) {
+		for (c = 1; c < REPORT_AC__COUNT; c++)
+			if (s->by_class[c])
+				*hit = true;
+		return 0;
+	}
+	if (strcmp(item, "counts_differ") == 0) {
+		*hit = s->by_class[REPORT_AC_MIRROR_FEWER] || s->by_class[REPORT_AC_MIRROR_MORE];
+		return 0;
+	}
+	if (strcmp(item, "gap") == 0) {
+		for (c = 0; c < REPORT_AC__COUNT; c++)
+			if (s->by_reason[c][REPORT_AR_UNEXPLAINED] || s->by_reason[c][REPORT_AR_FLOWLOG_LOSS])
+				*hit = true;
+		return 0;
+	}
+	if (strcmp(item, "credentials") == 0) {
+		*hit = s->credentials > 0;
+		return 0;
+	}
+	if (strcmp(item, "protocol_mismatch") == 0) {
+		*hit = s->mismatches > 0;
+		return 0;
+	}
+	if (colon) {
+		char cls[32];
+		size_t n = (size_t)(colon - item);
+		if (n >= sizeof cls)
+			return TV_E_SYNTAX;
+		memcpy(cls, item, n);
+		cls[n] = '\0';
+		c = report_audit_class_find(cls);
+		if (c < 0)
+			return TV_E_SYNTAX;
+		for (r = 1; r < REPORT_AR__COUNT; r++)
+			if (strcmp(report_audit_reason_name(r), colon + 1) == 0) {
+				*hit = s->by_reason[c][r] > 0;
+				return 0;
+			}
+		return TV_E_SYNTAX;
+	}
+	c = report_audit_class_find(item);
+	if (c < 0)
+		return TV_E_SYNTAX;
+	*hit = s->by_class[c] > 0;
+	return 0;
+}
+
+/* Checks (a == NULL) or evaluates the list; returns -1 on a bad item. */
+static int fail_on(const report_audit *a, const char *list, char *bad, size_t cap)
+{
+	char buf[1024], *tok, *save = NULL;
+	int found = 0;
+	snprintf(buf, sizeof buf, "%s", list);
+	for (tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+		bool hit = false;
+		if (!a) {
+			/* syntax only: evaluate against a dummy-free check below */
+			static const char *const extra[] = { "any", "counts_differ", "gap", "credentials", "protocol_mismatch" };
+			const char *colon = strchr(tok, ':');
+			size_t i;
+			bool ok = report_audit_class_find(tok) >= 0;
+			for (i = 0; i < sizeof extra / sizeof extra[0]; i++)
+				if (strcmp(tok, extra[i]) == 0)
+					ok = true;
+			if (colon) {
+				char cls[32];
+				size_t n = (size_t)(colon - tok);
+				int r;
+				if (n < sizeof cls) {
+					memcpy(cls, tok, n);
+					cls[n] = '\0';
+					if (report_audit_class_find(cls) >= 0)
+						for (r = 1; r < REPORT_AR__COUNT; r++)
+							if (strcmp(report_audit_reason_name(r), colon + 1) == 0)
+								ok = true;
+				}
+			}
+			if (!ok) {
+				snprintf(bad, cap, "%s", tok);
+				return -1;
+			}
+			continue;
+		}
+		if (fail_item(a, tok, &hit)) {
+			snprintf(bad, cap, "%s", tok);
+			return -1;
+		}
+		if (hit)
+			found = 1;
+	}
+	return found;
+}
+
+int cmd_audit(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "store", required_argument, NULL, 's' },
+		{ "flow-logs", required_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+		{ "vni-map", required_argument, NULL, OPT_VNI_MAP },
+		{ "mirror-filters", required_argument, NULL, OPT_FILTERS },
+		{ "sessions", required_argument, NULL, OPT_SESSIONS },
+		{ "from", required_argument, NULL, OPT_FROM },
+		{ "to", required_argument, NULL, OPT_TO },
+		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
+		{ "tolerance-pct", required_argument, NULL, OPT_TOL },
+		{ "lag", required_argument, NULL, OPT_LAG },
+		{ "vpc-cidr", required_argument, NULL, OPT_VPC },
+		{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
+		{ "no-payload", no_argument, NULL, OPT_NO_PAYLOAD },
+		{ "payload-packets", required_argument, NULL, OPT_PL_PACKETS },
+		{ "show-secrets", no_argument, NULL, OPT_SHOW_SECRETS },
+		{ "max-rows", required_argument, NULL, OPT_MAX_ROWS },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *store = NULL, *logfmt = NULL, *filters = NULL, *sessions = NULL, *failon = NULL;
+	const char *paths[MAX_PATHS], *maps[MAX_PATHS], *outs[MAX_OUT];
+	size_t npaths = 0, nmaps = 0, nouts = 0, i;
+	report_audit_cfg cfg;
+	report_audit_out_cfg ocfg;
+	report_fl_format fmt;
+	report_fl_err fe;
+	report_vnimap *map = NULL;
+	report_mirrorcfg *mc = NULL;
+	report_audit *a = NULL;
+	idx_rstore rs;
+	bool rs_open = false;
+	char err[512], bad[64];
+	char *cmdline = NULL;
+	uint64_t v, ns;
+	int c, rc, ret = EXIT_USAGE;
+
+	report_audit_cfg_default(&cfg);
+	memset(&ocfg, 0, sizeof ocfg);
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "s:f:o:qvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': store = optarg; break;
+		case 'f':
+			if (npaths == MAX_PATHS) { cmd_err("audit", "at most %d flow-log paths", MAX_PATHS); return EXIT_USAGE; }
+			paths[npaths++] = optarg;
+			break;
+		case 'o':
+			if (nouts == MAX_OUT) { cmd_err("audit", "at most %d reports (-o)", MAX_OUT); return EXIT_USAGE; }
+			if (!report_audit_fmt_from_name(optarg)) {
+				cmd_err("audit", "-o '%s': expected a name ending in .html, .md, .json or .csv", optarg);
+				return EXIT_USAGE;
+			}
+			outs[nouts++] = optarg;
+			break;
+		case OPT_LOG_FORMAT: logfmt = optarg; break;
+		case OPT_VNI_MAP:
+			if (nmaps == MAX_PATHS) { cmd_err("audit", "at most %d VNI maps", MAX_PATHS); return EXIT_USAGE; }
+			maps[nmaps++] = optarg;
+			break;
+		case OPT_FILTERS: filters = optarg; break;
+		case OPT_SESSIONS: sessions = optarg; break;
+		case OPT_FROM:
+		case OPT_TO:
+			if (idx_time_parse(optarg, cmd_now_ns(), &ns)) {
+				cmd_err("audit", "--%s '%s': expected RFC 3339, unix seconds or 'N{s,m,h,d} ago'",
+				        c == OPT_FROM ? "from" : "to", optarg);
+				return EXIT_USAGE;
+			}
+			if (ns / 1000000000ull > UINT32_MAX) {
+				cmd_err("audit", "--%s '%s': out of range", c == OPT_FROM ? "from" : "to", optarg);
+				return EXIT_USAGE;
+			}
+			if (c == OPT_FROM)
+				cfg.from = (uint32_t)(ns / 1000000000ull);
+			else
+				cfg.to = (uint32_t)(ns / 1000000000ull);
+			break;
+		case OPT_FAIL_ON: failon = optarg; break;
+		case OPT_TOL: {
+			char *end;
+			errno = 0;
+			cfg.tolerance_pct = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(cfg.tolerance_pct >= 0 && cfg.tolerance_pct <= 100)) {
+				cmd_err("audit", "--tolerance-pct '%s': expected a percentage 0..100", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		}
+		case OPT_LAG:
+			if (cmd_parse_duration(optarg, &v) || v > 3600) {
+				cmd_err("audit", "--lag '%s': expected a duration up to 1h (e.g. 60s)", optarg);
+				return EXIT_USAGE;
+			}
+			cfg.lag = (uint32_t)v;
+			break;
+		case OPT_VPC:
+			if (parse_cidr(optarg, &cfg.vpc_base, &cfg.vpc_prefix)) {
+				cmd_err("audit", "--vpc-cidr '%s': expected a CIDR block such as 10.0.0.0/16", optarg);
+				return EXIT_USAGE;
+			}
+			cfg.have_vpc_cidr = true;
+			break;
+		case OPT_MAX_FLOWS:
+			if (cmd_parse_uint(optarg, 1, 1u << 30, &v)) {
+				cmd_err("audit", "--max-flows '%s': expected 1..%u", optarg, 1u << 30);
+				return EXIT_USAGE;
+			}
+			cfg.max_flows = (size_t)v;
+			break;
+		case OPT_NO_PAYLOAD: cfg.payload = false; break;
+		case OPT_PL_PACKETS:
+			if (cmd_parse_uint(optarg, 1, 1000000, &v)) {
+				cmd_err("audit", "--payload-packets '%s': expected 1..1000000", optarg);
+				return EXIT_USAGE;
+			}
+			cfg.payload_packets = (uint32_t)v;
+			break;
+		case OPT_SHOW_SECRETS: ocfg.show_secrets = true; break;
+		case OPT_MAX_ROWS:
+			if (cmd_parse_uint(optarg, 1, 10000000, &v)) {
+				cmd_err("audit", "--max-rows '%s': expected 1..10000000", optarg);
+				return EXIT_USAGE;
+			}
+			ocfg.max_rows = (size_t)v;
+			break;
+		case 'q': g_cmd.quiet = 1; break;
+		case 'v': g_cmd.verbose++; break;
+		case 'h': usage(stdout); return EXIT_OK;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	for (; optind < argc; optind++) {
+		if (npaths == MAX_PATHS) { cmd_err("audit", "at most %d flow-log paths", MAX_PATHS); return EXIT_USAGE; }
+		paths[npaths++] = argv[optind];
+	}
+	if (!store) {
+		cmd_err("audit", "no store given: use -s DIR");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!npaths) {
+		cmd_err("audit", "no flow logs given: use --flow-logs FILE|DIR");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (cfg.from > cfg.to) {
+		cmd_err("audit", "--from is after --to");
+		return EXIT_USAGE;
+	}
+	if (failon && fail_on(NULL, failon, bad, sizeof bad) < 0) {
+		cmd_err("audit", "--fail-on: unknown item '%s' (expected a class, CLASS:REASON, counts_differ, gap, "
+		                 "credentials, protocol_mismatch or any)", bad);
+		return EXIT_USAGE;
+	}
+	if (logfmt) {
+		if (report_format_parse(logfmt, &fmt, &fe)) {
+			cmd_err("audit", "--log-format: %s (at byte %zu)", fe.msg, fe.offset);
+			return EXIT_USAGE;
+		}
+		cfg.format = &fmt;
+	}
+	if (report_vnimap_new(&map) || report_mirrorcfg_new(&mc)) {
+		cmd_err("audit", "out of memory");
+		ret = EXIT_FAILURE;
+		goto done;
+	}
+	for (i = 0; i < nmaps; i++) {
+		rc = report_vnimap_load(map, maps[i], err, sizeof err);
+		if (rc) {
+			cmd_err("audit", "--vni-map: %s", err);
+			goto done;
+		}
+	}
+	if (filters && (rc = report_mirrorcfg_load_filters(mc, filters, err, sizeof err))) {
+		cmd_err("audit", "--mirror-filters: %s", err);
+		goto done;
+	}
+	if (sessions) {
+		if ((rc = report_mirrorcfg_load_sessions(mc, sessions, err, sizeof err))) {
+			cmd_err("audit", "--sessions: %s", err);
+			goto done;
+		}
+		/* the map learns ENI, account, filter and PacketLength per VNI too */
+		if ((rc = report_vnimap_load(map, sessions, err, sizeof err))) {
+			cmd_err("audit", "--sessions: %s", err);
+			goto done;
+		}
+	}
+	cfg.map = map;
+	cfg.mirror = (filters || sessions) ? mc : NULL;
+	cfg.flow_logs = paths;
+	cfg.nflow_logs = npaths;
+
+	rc = idx_rstore_open(store, &rs);
+	if (rc) {
+		cmd_err("audit", "%s: cannot open the store: %s", store,
+		        rc == TV_E_NOTFOUND ? "not a tapvault store (no index/ inside)" : tv_strerror(rc));
+		goto done;
+	}
+	rs_open = true;
+	rc = report_audit_run(&rs, &cfg, &a, err, sizeof err);
+	if (rc) {
+		cmd_err("audit", "%s", err);
+		ret = rc == TV_E_RANGE ? EXIT_USAGE : EXIT_FAILURE;
+		goto done;
+	}
+	{
+		const report_audit_summary *s = report_audit_summary_get(a);
+		for (i = 0; i < report_audit_nrejects(a) && i < 20; i++) {
+			const report_audit_reject *rj = report_audit_reject_get(a, i);
+			cmd_note("audit", "%s:%llu: %s", rj->file, (unsigned long long)rj->line, rj->msg);
+		}
+		if (s->reader.rejected > 20)
+			cmd_note("audit", "%llu flow-log lines or files rejected in all (the reports list the first %zu)",
+			         (unsigned long long)s->reader.rejected, report_audit_nrejects(a));
+		if (s->reader.files_failed && s->reader.files_failed >= s->reader.files) {
+			cmd_err("audit", "no flow-log file could be read");
+			goto done;
+		}
+	}
+	cmdline = cmd_join_args(argc, argv, 0);
+	ocfg.store = store;
+	ocfg.command = cmdline;
+	for (i = 0; i < nouts; i++) {
+		FILE *f = fopen(outs[i], "w");
+		if (!f) {
+			cmd_err("audit", "%s: cannot create: %s", outs[i], strerror(errno));
+			ret = EXIT_FAILURE;
+			goto done;
+		}
+		ocfg.format = report_audit_fmt_from_name(outs[i]);
+		rc = report_audit_write(a, &ocfg, f);
+		if (fclose(f) != 0 && !rc)
+			rc = errno;
+		if (rc) {
+			cmd_err("audit", "%s: write failed: %s", outs[i], strerror(rc));
+			ret = EXIT_FAILURE;
+			goto done;
+		}
+	}
+	if (!nouts) {
+		ocfg.format = REPORT_AF_MD;
+		if (report_audit_write(a, &ocfg, stdout)) {
+			cmd_err("audit", "stdout: write failed");
+			ret = EXIT_FAILURE;
+			goto done;
+		}
+	}
+	{
+		const report_audit_summary *s = report_audit_summary_get(a);
+		cmd_note("audit", "%llu flows: %llu matched, %llu mirror_fewer, %llu mirror_more, %llu flowlog_only, "
+		                  "%llu mirror_only; %llu payload findings (%llu credentials, %llu on a foreign port)",
+		         (unsigned long long)s->flows, (unsigned long long)s->by_class[REPORT_AC_MATCHED],
+		         (unsigned long long)s->by_class[REPORT_AC_MIRROR_FEWER],
+		         (unsigned long long)s->by_class[REPORT_AC_MIRROR_MORE],
+		         (unsigned long long)s->by_class[REPORT_AC_FLOWLOG_ONLY],
+		         (unsigned long long)s->by_class[REPORT_AC_MIRROR_ONLY], (unsigned long long)s->findings,
+		         (unsigned long long)s->credentials, (unsigned long long)s->mismatches);
+	}
+	ret = EXIT_OK;
+	if (failon) {
+		int r = fail_on(a, failon, bad, sizeof bad);
+		if (r > 0) {
+			cmd_note("audit", "--fail-on %s: found", failon);
+			ret = EXIT_FOUND;
+		}
+	}
+done:
+	free(cmdline);
+	report_audit_free(a);
+	if (rs_open)
+		idx_rstore_close(&rs);
+	report_mirrorcfg_free(mc);
+	report_vnimap_free(map);
+	return ret;
+}

@@ -1,0 +1,1499 @@
+/*
+ * audit.c — VPC Flow Logs against what the mirror archived.
+ *
+ * The unit is a flow: one interface (ENI <-> VNI) and one unidirectional
+ * 5-tuple over the audit period, as AWS flow logs are unidirectional per ENI
+ * and so are the store's synthesised records.  The steps:
+ *
+ *   A. the store's flow records of the period -> per-flow mirror totals, and
+ *      the interface addresses learned from traffic (VNI map);
+ *   B. the flow logs, streamed -> per-flow ACCEPT/REJECT totals, and per
+ *      interface the coverage (first start, last end) and the SKIPDATA and
+ *      NODATA windows; interface-ids are bound to VNIs through the map, the
+ *      sessions JSON, or the learned addresses;
+ *   C. the store's flow records again -> how much of each flow's mirror count
+ *      falls in SKIPDATA/NODATA windows or outside the flow log's coverage
+ *      (window level, with the AWS start/end lag tolerated);
+ *   D. classification: exactly one class and one reason per flow;
+ *   E. (optional) one pass over the stored packets of the period: payload
+ *      findings for the audited flows.
+ *
+ * Memory: the flow table has a hard cap (cfg.max_flows); flows beyond it are
+ * counted in flows_dropped_cap.  Flow-log lines are never held.
+ */
+#include "report.h"
+#include "../index/vault.h"
+#include "../ingest/ingest.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ names */
+
+static const char *const CLASS_NAMES[REPORT_AC__COUNT] = {
+	"matched", "mirror_fewer", "mirror_more", "flowlog_only", "mirror_only",
+};
+
+static const struct {
+	const char *name, *text;
+} REASONS[REPORT_AR__COUNT] = {
+	{ "", "packets and bytes agree within the tolerance" },
+	{ "mirror_loss", "the mirror delivered fewer packets than the interface carried: mirror copies are "
+	                 "dropped first under congestion (check the EC2 metrics NetworkSkipMirrorIn/Out) or "
+	                 "the target could not keep up" },
+	{ "ingest_loss", "ingest counted drops or read/decapsulation errors that can account for the "
+	                 "missing packets (see the ingest counters)" },
+	{ "skipdata", "the flow log marked these windows SKIPDATA (records skipped by AWS): the mirror is "
+	              "the only record of this traffic" },
+	{ "nodata", "the flow log marked these windows NODATA for the interface although the mirror saw "
+	            "traffic" },
+	{ "outside_coverage", "outside the time the flow log covers for this interface (or the interface "
+	                      "is not in the flow logs at all)" },
+	{ "flowlog_loss", "the flow log counted less than the mirror saw and nothing explains it: flow-log "
+	                  "records lost or not delivered" },
+	{ "not_logged_amazon_dns", "traffic to the Amazon DNS resolver (VPC base+2, 169.254.169.253) is "
+	                           "never recorded by flow logs (expected)" },
+	{ "not_logged_imds", "traffic to the instance metadata service 169.254.169.254 is never recorded "
+	                     "by flow logs (expected)" },
+	{ "not_logged_time_sync", "traffic to the Amazon Time Sync Service 169.254.169.123 is never "
+	                          "recorded by flow logs (expected)" },
+	{ "not_logged_dhcp", "DHCP traffic (UDP 67/68) is never recorded by flow logs (expected)" },
+	{ "not_logged_windows_activation", "Windows license activation (KMS, TCP 1688) is never recorded "
+	                                   "by flow logs (expected)" },
+	{ "not_logged_vpc_router", "traffic to the VPC router's reserved address (base+1) is never "
+	                           "recorded by flow logs (expected)" },
+	{ "reject", "the flow log says REJECT: security group or network ACL dropped it before it could "
+	            "be mirrored (expected)" },
+	{ "filter_excluded", "the mirror filter does not select this traffic (rule order evaluated as AWS "
+	                     "does): it was never meant to be mirrored" },
+	{ "interface_not_mirrored", "no mirror session covers this interface" },
+	{ "time_not_covered", "the flow-log record lies outside the time the archive holds" },
+	{ "unexplained", "nothing explains the difference: a gap to investigate" },
+};
+
+const char *report_audit_class_name(int c)
+{
+	return c >= 0 && c < REPORT_AC__COUNT ? CLASS_NAMES[c] : "?";
+}
+
+const char *report_audit_reason_name(int r)
+{
+	return r >= 0 && r < REPORT_AR__COUNT ? REASONS[r].name : "?";
+}
+
+const char *report_audit_reason_text(int r)
+{
+	return r >= 0 && r < REPORT_AR__COUNT ? REASONS[r].text : "";
+}
+
+int report_audit_class_find(const char *name)
+{
+	int i;
+	for (i = 0; i < REPORT_AC__COUNT; i++)
+		if (strcmp(name, CLASS_NAMES[i]) == 0)
+			return i;
+	return -1;
+}
+
+void report_audit_cfg_default(report_audit_cfg *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->from = 0;
+	cfg->to = UINT32_MAX;
+	cfg->tolerance_pct = 5.0;
+	cfg->lag = 60;
+	cfg->max_flows = 4000000;
+	cfg->payload = true;
+	cfg->payload_packets = 8;
+	cfg->max_rejects = 100;
+}
+
+/* ------------------------------------------------------------ state */
+
+#define MAX_IFACES 65536
+#define MAX_STATUS 1000000   /* SKIPDATA/NODATA windows kept */
+#define MAX_FINDINGS 200000
+#define SERIES_CAP (1u << 20) /* distinct minutes in the series */
+
+typedef struct status_win {
+	uint32_t iface, start, end;
+	uint8_t status; /* REPORT_FL_STATUS_SKIPDATA / _NODATA */
+} status_win;
+
+typedef struct series_pt {
+	uint32_t minute; /* unix minute + 1 (0 = empty) */
+	uint64_t fl, m;
+} series_pt;
+
+/* Address votes of an interface-id that no map or session names: which
+ * VNI interfaces own the addresses of its records. */
+#define VOTE_CANDS 4
+typedef struct iface_votes {
+	uint32_t cand[VOTE_CANDS]; /* iface index + 1 */
+	uint64_t n[VOTE_CANDS];
+} iface_votes;
+
+struct report_audit {
+	report_audit_cfg cfg;
+	iface_votes *votes; /* parallel to ifaces */
+	report_audit_summary sum;
+	report_vnimap *map;
+	bool own_map;
+
+	report_audit_flow *flows;
+	size_t nflows, capflows;
+	uint32_t *fh; /* flow index + 1 */
+	size_t fhcap;
+
+	report_audit_iface *ifaces;
+	size_t nifaces, capifaces;
+	uint32_t *eh; /* by ENI name */
+	uint32_t *vh; /* by VNI */
+	size_t ihcap;
+
+	status_win *status;
+	size_t nstatus, capstatus;
+
+	report_audit_finding *findings;
+	size_t nfindings, capfindings;
+
+	report_audit_reject *rejects;
+	size_t nrejects;
+
+	series_pt *ser;
+	size_t sercap, sern;
+	uint64_t ser_dropped;
+	/* folded series */
+	uint32_t *ser_t;
+	uint64_t *ser_fl, *ser_m;
+
+	uint32_t arch_first, arch_last; /* archive span, seconds */
+	bool arch_empty;
+	bool ingest_loss;
+	int err;
+};
+
+static void seterr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	if (!err || !cap)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, cap, fmt, ap);
+	va_end(ap);
+}
+
+static uint64_t mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static uint64_t hash_bytes(const void *p, size_t n, uint64_t h)
+{
+	const uint8_t *b = p;
+	size_t i;
+	for (i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return mix64(h);
+}
+
+/* ------------------------------------------------------- interfaces */
+
+static uint64_t eni_hash(const char *eni) { return hash_bytes(eni, strlen(eni), 0xcbf29ce484222325ULL); }
+static uint64_t vni_hash(uint32_t vni) { return mix64(0x1234567ULL ^ vni); }
+
+static int iface_rehash(report_audit *a, size_t cap)
+{
+	uint32_t *eh = calloc(cap, sizeof *eh), *vh = calloc(cap, sizeof *vh);
+	size_t i;
+	if (!eh || !vh) {
+		free(eh);
+		free(vh);
+		return TV_E_NOMEM;
+	}
+	for (i = 0; i < a->nifaces; i++) {
+		const report_audit_iface *f = &a->ifaces[i];
+		size_t j;
+		if (f->eni[0]) {
+			j = eni_hash(f->eni) & (cap - 1);
+			while (eh[j])
+				j = (j + 1) & (cap - 1);
+			eh[j] = (uint32_t)i + 1;
+		}
+		if (f->vni != TV_VNI_NONE) {
+			j = vni_hash(f->vni) & (cap - 1);
+			while (vh[j])
+				j = (j + 1) & (cap - 1);
+			vh[j] = (uint32_t)i + 1;
+		}
+	}
+	free(a->eh);
+	free(a->vh);
+	a->eh = eh;
+	a->vh = vh;
+	a->ihcap = cap;
+	return 0;
+}
+
+static long iface_by_eni(const report_audit *a, const char *eni)
+{
+	size_t j;
+	if (!a->ihcap || !eni[0])
+		return -1;
+	j = eni_hash(eni) & (a->ihcap - 1);
+	while (a->eh[j]) {
+		if (strcmp(a->ifaces[a->eh[j] - 1].eni, eni) == 0)
+			return (long)a->eh[j] - 1;
+		j = (j + 1) & (a->ihcap - 1);
+	}
+	return -1;
+}
+
+static long iface_by_vni(const report_audit *a, uint32_t vni)
+{
+	size_t j;
+	if (!a->ihcap || vni == TV_VNI_NONE)
+		return -1;
+	j = vni_hash(vni) & (a->ihcap - 1);
+	while (a->vh[j]) {
+		if (a->ifaces[a->vh[j] - 1].vni == vni)
+			return (long)a->vh[j] - 1;
+		j = (j + 1) & (a->ihcap - 1);
+	}
+	return -1;
+}
+
+/* Adds an interface; the caller has checked it is not there.  Rebuilds the
+ * two indexes (interfaces are few; a rebuild per add keeps the code plain
+ * while they stay below the cap). */
+static long iface_add(report_audit *a, const char *eni, uint32_t vni)
+{
+	report_audit_iface *f;
+	if (a->nifaces >= MAX_IFACES)
+		return -1;
+	if (a->nifaces == a->capifaces) {
+		size_t nc = a->capifaces ? a->capifaces * 2 : 64;
+		report_audit_iface *p = realloc(a->ifaces, nc * sizeof *p);
+		iface_votes *v;
+		if (!p)
+			return -1;
+		a->ifaces = p;
+		v = realloc(a->votes, nc * sizeof *v);
+		if (!v)
+			return -1;
+		a->votes = v;
+		a->capifaces = nc;
+	}
+	memset(&a->votes[a->nifaces], 0, sizeof a->votes[0]);
+	f = &a->ifaces[a->nifaces++];
+	memset(f, 0, sizeof *f);
+	snprintf(f->eni, sizeof f->eni, "%s", eni ? eni : "");
+	f->vni = vni;
+	if ((a->nifaces + 1) * 2 > a->ihcap) {
+		if (iface_rehash(a, a->ihcap ? a->ihcap * 2 : 128)) {
+			a->nifaces--;
+			return -1;
+		}
+	} else {
+		size_t j;
+		if (f->eni[0]) {
+			j = eni_hash(f->eni) & (a->ihcap - 1);
+			while (a->eh[j])
+				j = (j + 1) & (a->ihcap - 1);
+			a->eh[j] = (uint32_t)a->nifaces;
+		}
+		if (vni != TV_VNI_NONE) {
+			j = vni_hash(vni) & (a->ihcap - 1);
+			while (a->vh[j])
+				j = (j + 1) & (a->ihcap - 1);
+			a->vh[j] = (uint32_t)a->nifaces;
+		}
+	}
+	return (long)a->nifaces - 1;
+}
+
+/* The interface of a mirror VNI: created with the map's (or the sessions')
+ * ENI name on first sight. */
+static long iface_for_vni(report_audit *a, uint32_t vni)
+{
+	long i = iface_by_vni(a, vni);
+	const report_iface *mi;
+	const char *eni = "";
+	size_t k;
+	if (i >= 0)
+		return i;
+	mi = report_vnimap_find(a->map, vni);
+	if (mi && mi->eni[0])
+		eni = mi->eni;
+	for (k = 0; !eni[0] && k < report_mirrorcfg_nsessions(a->cfg.mirror); k++) {
+		const report_mirror_session *s = report_mirrorcfg_session(a->cfg.mirror, k);
+		if (s->vni == vni)
+			eni = s->eni;
+	}
+	if (eni[0] && iface_by_eni(a, eni) >= 0)
+		eni = ""; /* two VNIs for one ENI (several sessions): keep the first binding */
+	return iface_add(a, eni, vni);
+}
+
+/* ------------------------------------------------------------ flows */
+
+static uint64_t flow_hash(uint32_t iface, const tv_5tuple *k)
+{
+	return hash_bytes(k, sizeof *k, 0xcbf29ce484222325ULL ^ ((uint64_t)iface << 20));
+}
+
+static int flows_rehash(report_audit *a, size_t cap)
+{
+	uint32_t *h = calloc(cap, sizeof *h);
+	size_t i;
+	if (!h)
+		return TV_E_NOMEM;
+	for (i = 0; i < a->nflows; i++) {
+		size_t j = flow_hash(a->flows[i].iface, &a->flows[i].key) & (cap - 1);
+		while (h[j])
+			j = (j + 1) & (cap - 1);
+		h[j] = (uint32_t)i + 1;
+	}
+	free(a->fh);
+	a->fh = h;
+	a->fhcap = cap;
+	return 0;
+}
+
+/* Finds (create: or adds) the flow; NULL when absent, or at the cap. */
+static report_audit_flow *flow_get(report_audit *a, uint32_t iface, const tv_5tuple *k, bool create)
+{
+	size_t j;
+	report_audit_flow *f;
+	if (a->fhcap) {
+		j = flow_hash(iface, k) & (a->fhcap - 1);
+		while (a->fh[j]) {
+			f = &a->flows[a->fh[j] - 1];
+			if (f->iface == iface && memcmp(&f->key, k, sizeof *k) == 0)
+				return f;
+			j = (j + 1) & (a->fhcap - 1);
+		}
+	}
+	if (!create)
+		return NULL;
+	if (a->nflows >= a->cfg.max_flows) {
+		a->sum.flows_dropped_cap++;
+		return NULL;
+	}
+	if (a->nflows == a->capflows) {
+		size_t nc = a->capflows ? a->capflows * 2 : 4096;
+		report_audit_flow *p;
+		if (nc > a->cfg.max_flows)
+			nc = a->cfg.max_flows;
+		p = realloc(a->flows, nc * sizeof *p);
+		if (!p) {
+			a->err = TV_E_NOMEM;
+			return NULL;
+		}
+		a->flows = p;
+		a->capflows = nc;
+	}
+	if ((a->nflows + 1) * 2 > a->fhcap) {
+		if (flows_rehash(a, a->fhcap ? a->fhcap * 2 : 8192)) {
+			a->err = TV_E_NOMEM;
+			return NULL;
+		}
+	}
+	j = flow_hash(iface, k) & (a->fhcap - 1);
+	while (a->fh[j])
+		j = (j + 1) & (a->fhcap - 1);
+	f = &a->flows[a->nflows];
+	memset(f, 0, sizeof *f);
+	f->key = *k;
+	f->iface = iface;
+	f->vni = a->ifaces[iface].vni;
+	f->finding = -1;
+	a->fh[j] = (uint32_t)++a->nflows;
+	return f;
+}
+
+/* ----------------------------------------------------------- series */
+
+static void series_add(report_audit *a, uint32_t t, uint64_t fl, uint64_t m)
+{
+	uint32_t key = t / 60 + 1;
+	size_t j;
+	if (!a->ser) {
+		a->sercap = 4096;
+		a->ser = calloc(a->sercap, sizeof *a->ser);
+		if (!a->ser) {
+			a->sercap = 0;
+			a->ser_dropped++;
+			return;
+		}
+	}
+	j = mix64(key) & (a->sercap - 1);
+	while (a->ser[j].minute && a->ser[j].minute != key)
+		j = (j + 1) & (a->sercap - 1);
+	if (!a->ser[j].minute) {
+		if ((a->sern + 1) * 2 > a->sercap) {
+			size_t nc = a->sercap * 2, i;
+			series_pt *n;
+			if (nc > 2 * (size_t)SERIES_CAP || !(n = calloc(nc, sizeof *n))) {
+				a->ser_dropped++;
+				return;
+			}
+			for (i = 0; i < a->sercap; i++) {
+				size_t k;
+				if (!a->ser[i].minute)
+					continue;
+				k = mix64(a->ser[i].minute) & (nc - 1);
+				while (n[k].minute)
+					k = (k + 1) & (nc - 1);
+				n[k] = a->ser[i];
+			}
+			free(a->ser);
+			a->ser = n;
+			a->sercap = nc;
+			j = mix64(key) & (nc - 1);
+			while (n[j].minute)
+				j = (j + 1) & (nc - 1);
+		}
+		a->ser[j].minute = key;
+		a->sern++;
+	}
+	a->ser[j].fl += fl;
+	a->ser[j].m += m;
+}
+
+/* Folds the per-minute points into at most 720 points over [from, to]. */
+static int series_fold(report_audit *a)
+{
+	uint32_t from = a->sum.from, to = a->sum.to, step;
+	size_t n, i;
+	if (to < from)
+		return 0;
+	step = 60;
+	while ((uint64_t)(to - from) / step + 1 > 720)
+		step *= 2;
+	n = (size_t)((to - from) / step) + 1;
+	a->ser_t = calloc(n, sizeof *a->ser_t);
+	a->ser_fl = calloc(n, sizeof *a->ser_fl);
+	a->ser_m = calloc(n, sizeof *a->ser_m);
+	if (!a->ser_t || !a->ser_fl || !a->ser_m)
+		return TV_E_NOMEM;
+	for (i = 0; i < n; i++)
+		a->ser_t[i] = from + (uint32_t)i * step;
+	for (i = 0; i < a->sercap; i++) {
+		uint32_t t;
+		size_t b;
+		if (!a->ser[i].minute)
+			continue;
+		t = (a->ser[i].minute - 1) * 60;
+		if (t < from)
+			t = from;
+		b = (size_t)((t - from) / step);
+		if (b >= n)
+			b = n - 1;
+		a->ser_fl[b] += a->ser[i].fl;
+		a->ser_m[b] += a->ser[i].m;
+	}
+	a->sum.series_step = step;
+	a->sum.series_n = n;
+	return 0;
+}
+
+/* ------------------------------------------------------ mirror passes */
+
+static int on_mirror_a(void *ctx, const tv_flowrec *r)
+{
+	report_audit *a = ctx;
+	long i = iface_for_vni(a, r->vni);
+	report_audit_flow *f;
+	report_audit_iface *ifc;
+	if (i < 0) {
+		a->sum.flows_dropped_cap++;
+		return 0;
+	}
+	ifc = &a->ifaces[i];
+	a->sum.mirror_records++;
+	if (!ifc->in_mirror || r->start < ifc->m_first)
+		ifc->m_first = r->start;
+	if (!ifc->in_mirror || r->end > ifc->m_last)
+		ifc->m_last = r->end;
+	ifc->in_mirror = true;
+	ifc->m_bytes += r->bytes;
+	if (r->vni != TV_VNI_NONE)
+		report_vnimap_learn(a->map, r->vni, &r->key.src, &r->key.dst);
+	series_add(a, r->start, 0, r->bytes);
+	f = flow_get(a, (uint32_t)i, &r->key, true);
+	if (!f)
+		return a->err;
+	if (!f->m_records || r->start < f->m_first)
+		f->m_first = r->start;
+	if (!f->m_records || r->end > f->m_last)
+		f->m_last = r->end;
+	f->m_records++;
+	f->m_packets += r->packets;
+	f->m_bytes += r->bytes;
+	f->m_flags |= r->tcp_flags;
+	return 0;
+}
+
+static int on_mirror_c(void *ctx, const tv_flowrec *r)
+{
+	report_audit *a = ctx;
+	long i = iface_by_vni(a, r->vni);
+	const report_audit_iface *ifc;
+	report_audit_flow *f;
+	size_t k;
+	if (i < 0)
+		return 0;
+	f = flow_get(a, (uint32_t)i, &r->key, false);
+	if (!f)
+		return 0;
+	ifc = &a->ifaces[i];
+	/* outside the flow log's coverage for the interface: the mirror's wire
+	 * time t shows in a flow log as [t, t + lag] */
+	if (!ifc->in_flowlog || (uint64_t)r->end + a->cfg.lag < ifc->fl_first || r->start > ifc->fl_last) {
+		f->m_outside_packets += r->packets;
+		f->m_outside_bytes += r->bytes;
+		return 0;
+	}
+	/* SKIPDATA / NODATA records carry their window's start and end */
+	{
+		/* first window of the interface that starts after r->end; the
+		 * ones before it may overlap (windows do not overlap each other
+		 * by more than AWS's lag, so look back a few) */
+		size_t lo = 0, hi = a->nstatus;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			const status_win *s = &a->status[mid];
+			if (s->iface < (uint32_t)i || (s->iface == (uint32_t)i && s->start <= r->end))
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		k = lo;
+	}
+	while (k > 0) {
+		const status_win *s = &a->status[--k];
+		if (s->iface != (uint32_t)i || s->end + 600u < r->start)
+			break;
+		if (r->end < s->start || r->start > s->end)
+			continue;
+		if (s->status == REPORT_FL_STATUS_SKIPDATA) {
+			f->m_skip_packets += r->packets;
+			f->m_skip_bytes += r->bytes;
+		} else {
+			f->m_nodata_packets += r->packets;
+			f->m_nodata_bytes += r->bytes;
+		}
+		break;
+	}
+	return 0;
+}
+
+/* --------------------------------------------------------- flow logs */
+
+typedef struct rej_ctx {
+	report_audit *a;
+} rej_ctx;
+
+static void on_reject(void *ctx, const report_fl_reject *rj)
+{
+	report_audit *a = ctx;
+	report_audit_reject *r;
+	if (a->nrejects >= a->cfg.max_rejects)
+		return;
+	r = &a->rejects[a->nrejects++];
+	snprintf(r->file, sizeof r->file, "%s", rj->file ? rj->file : "");
+	r->line = rj->line;
+	r->reason = rj->err ? rj->err->reason : REPORT_FL_R_IO;
+	snprintf(r->msg, sizeof r->msg, "%s", rj->err ? rj->err->msg : "");
+}
+
+/* Votes for the VNI interfaces (not yet bound to an ENI) that own the
+ * record's addresses.  The ENI's own address is in every one of its
+ * records; a peer's only in the records of traffic with that peer. */
+static void vote_addr(report_audit *a, long p, const report_fl_rec *rec)
+{
+	size_t i;
+	int k;
+	for (i = 0; i < a->nifaces; i++) {
+		const report_audit_iface *f = &a->ifaces[i];
+		const report_iface *mi;
+		iface_votes *v = &a->votes[p];
+		if (f->eni[0] || f->vni == TV_VNI_NONE)
+			continue;
+		mi = report_vnimap_find(a->map, f->vni);
+		if (!mi)
+			continue;
+		if (!((report_fl_has(rec, REPORT_FL_F_SRCADDR) && report_iface_has_addr(mi, &rec->srcaddr)) ||
+		      (report_fl_has(rec, REPORT_FL_F_DSTADDR) && report_iface_has_addr(mi, &rec->dstaddr))))
+			continue;
+		for (k = 0; k < VOTE_CANDS; k++) {
+			if (v->cand[k] == i + 1 || v->cand[k] == 0) {
+				v->cand[k] = (uint32_t)i + 1;
+				v->n[k]++;
+				break;
+			}
+		}
+	}
+}
+
+static long iface_for_record(report_audit *a, const report_fl_rec *rec, char *last_eni, long *last_i)
+{
+	char eni[32];
+	long i;
+	size_t n = rec->interface_id.len;
+	if (!report_fl_has(rec, REPORT_FL_F_INTERFACE_ID) || n == 0) {
+		snprintf(eni, sizeof eni, "-");
+	} else {
+		if (n >= sizeof eni)
+			n = sizeof eni - 1;
+		memcpy(eni, rec->interface_id.p, n);
+		eni[n] = '\0';
+	}
+	if (!(*last_i >= 0 && strcmp(eni, last_eni) == 0)) {
+		i = iface_by_eni(a, eni);
+		if (i < 0)
+			i = iface_add(a, eni, TV_VNI_NONE);
+		if (i < 0)
+			return -1;
+		snprintf(last_eni, 32, "%s", eni);
+		*last_i = i;
+	}
+	i = *last_i;
+	if (a->ifaces[i].vni == TV_VNI_NONE && rec->log_status == REPORT_FL_STATUS_OK && strcmp(eni, "-") != 0)
+		vote_addr(a, i, rec);
+	return i;
+}
+
+/* Binds every interface-id without a VNI to the unbound VNI interface its
+ * records' addresses voted for most, and moves its flows and windows there. */
+static int resolve_votes(report_audit *a)
+{
+	size_t p, i, w;
+	bool moved = false;
+	for (p = 0; p < a->nifaces; p++) {
+		report_audit_iface *P = &a->ifaces[p], *C;
+		const iface_votes *v = &a->votes[p];
+		long best = -1;
+		uint64_t bn = 0;
+		int k;
+		if (P->vni != TV_VNI_NONE || !P->eni[0])
+			continue;
+		for (k = 0; k < VOTE_CANDS; k++)
+			if (v->cand[k] && v->n[k] > bn && !a->ifaces[v->cand[k] - 1].eni[0]) {
+				best = (long)v->cand[k] - 1;
+				bn = v->n[k];
+			}
+		if (best < 0)
+			continue;
+		C = &a->ifaces[best];
+		memcpy(C->eni, P->eni, sizeof C->eni);
+		C->learned = true;
+		if (P->in_flowlog) {
+			if (!C->in_flowlog || P->fl_first < C->fl_first)
+				C->fl_first = P->fl_first;
+			if (!C->in_flowlog || P->fl_last > C->fl_last)
+				C->fl_last = P->fl_last;
+			C->in_flowlog = true;
+		}
+		C->fl_bytes += P->fl_bytes;
+		C->skip_windows += P->skip_windows;
+		C->nodata_windows += P->nodata_windows;
+		for (i = 0; i < a->nstatus; i++)
+			if (a->status[i].iface == p)
+				a->status[i].iface = (uint32_t)best;
+		for (i = 0; i < a->nflows; i++) {
+			report_audit_flow *f = &a->flows[i], *g;
+			if (f->iface != p)
+				continue;
+			g = flow_get(a, (uint32_t)best, &f->key, false);
+			if (g) {
+				g->fl_records += f->fl_records;
+				g->fl_reject_records += f->fl_reject_records;
+				g->fl_packets += f->fl_packets;
+				g->fl_bytes += f->fl_bytes;
+				g->fl_reject_packets += f->fl_reject_packets;
+				g->fl_reject_bytes += f->fl_reject_bytes;
+				g->fl_outside_packets += f->fl_outside_packets;
+				g->fl_outside_bytes += f->fl_outside_bytes;
+				g->fl_flags |= f->fl_flags;
+				if (!g->direction)
+					g->direction = f->direction;
+				if (f->fl_records && (!g->fl_first || f->fl_first < g->fl_first))
+					g->fl_first = f->fl_first;
+				if (f->fl_last > g->fl_last)
+					g->fl_last = f->fl_last;
+				f->iface = UINT32_MAX; /* merged: dropped below */
+			} else {
+				f->iface = (uint32_t)best;
+				f->vni = C->vni;
+			}
+		}
+		/* P stays as an empty interface: no flows, not in the outputs */
+		P->eni[0] = '\0';
+		P->in_flowlog = false;
+		P->fl_bytes = 0;
+		P->skip_windows = P->nodata_windows = 0;
+		moved = true;
+		/* rehash now: later lookups of (best, key) must find moved flows */
+		if (flows_rehash(a, a->fhcap) || iface_rehash(a, a->ihcap))
+			return TV_E_NOMEM;
+	}
+	if (!moved)
+		return 0;
+	for (i = w = 0; i < a->nflows; i++)
+		if (a->flows[i].iface != UINT32_MAX)
+			a->flows[w++] = a->flows[i];
+	a->nflows = w;
+	if (flows_rehash(a, a->fhcap) || iface_rehash(a, a->ihcap))
+		return TV_E_NOMEM;
+	return 0;
+}
+
+static int cmp_status(const void *x, const void *y)
+{
+	const status_win *p = x, *q = y;
+	if (p->iface != q->iface)
+		return p->iface < q->iface ? -1 : 1;
+	return p->start < q->start ? -1 : p->start > q->start;
+}
+
+static void status_add(report_audit *a, uint32_t iface, const report_fl_rec *rec)
+{
+	status_win *s;
+	if (a->nstatus >= MAX_STATUS)
+		return;
+	if (a->nstatus == a->capstatus) {
+		size_t nc = a->capstatus ? a->capstatus * 2 : 64;
+		status_win *p = realloc(a->status, nc * sizeof *p);
+		if (!p)
+			return;
+		a->status = p;
+		a->capstatus = nc;
+	}
+	s = &a->status[a->nstatus++];
+	s->iface = iface;
+	s->start = rec->start;
+	s->end = rec->end;
+	s->status = rec->log_status;
+}
+
+static int read_flowlogs(report_audit *a, char *err, size_t cap)
+{
+	report_flowlog_reader_cfg rc;
+	report_flowlog_reader *rd = NULL;
+	report_fl_rec rec;
+	report_fl_where where;
+	char last_eni[32] = "";
+	long last_i = -1;
+	int r;
+
+	memset(&rc, 0, sizeof rc);
+	rc.format = a->cfg.format;
+	rc.on_reject = on_reject;
+	rc.ctx = a;
+	r = report_flowlog_reader_open(&rc, a->cfg.flow_logs, a->cfg.nflow_logs, &rd);
+	if (r) {
+		seterr(err, cap, "cannot open the flow logs: %s", tv_strerror(r));
+		return r;
+	}
+	while ((r = report_flowlog_reader_next(rd, &rec, &where)) == 0) {
+		long i;
+		report_audit_iface *ifc;
+		report_audit_flow *f;
+		bool have_t = report_fl_has(&rec, REPORT_FL_F_START) && report_fl_has(&rec, REPORT_FL_F_END);
+		if (have_t && (rec.end < a->cfg.from || (uint64_t)a->cfg.to + a->cfg.lag < rec.start)) {
+			a->sum.flowlog_records_outside_period++;
+			continue;
+		}
+		i = iface_for_record(a, &rec, last_eni, &last_i);
+		if (i < 0) {
+			a->sum.flows_dropped_cap++;
+			continue;
+		}
+		a->sum.flowlog_records_used++;
+		ifc = &a->ifaces[i];
+		if (have_t) {
+			if (!ifc->in_flowlog || rec.start < ifc->fl_first)
+				ifc->fl_first = rec.start;
+			if (!ifc->in_flowlog || rec.end > ifc->fl_last)
+				ifc->fl_last = rec.end;
+			ifc->in_flowlog = true;
+		}
+		if (rec.log_status != REPORT_FL_STATUS_OK) {
+			if (rec.log_status == REPORT_FL_STATUS_SKIPDATA)
+				ifc->skip_windows++;
+			else
+				ifc->nodata_windows++;
+			if (have_t)
+				status_add(a, (uint32_t)i, &rec);
+			continue;
+		}
+		{
+			tv_5tuple k;
+			memset(&k, 0, sizeof k);
+			k.src = rec.srcaddr;
+			k.dst = rec.dstaddr;
+			k.sport = rec.srcport;
+			k.dport = rec.dstport;
+			k.proto = rec.protocol;
+			if (k.proto == 1 || k.proto == 58)
+				k.sport = k.dport = 0;
+			f = flow_get(a, (uint32_t)i, &k, true);
+		}
+		if (!f) {
+			if (a->err) {
+				r = a->err;
+				break;
+			}
+			continue;
+		}
+		if (!f->fl_records || (have_t && rec.start < f->fl_first))
+			f->fl_first = rec.start;
+		if (!f->fl_records || (have_t && rec.end > f->fl_last))
+			f->fl_last = rec.end;
+		f->fl_records++;
+		if (report_fl_has(&rec, REPORT_FL_F_TCP_FLAGS))
+			f->fl_flags |= rec.tcp_flags;
+		if (!f->direction && report_fl_has(&rec, REPORT_FL_F_FLOW_DIRECTION))
+			f->direction = rec.flow_direction == REPORT_FL_DIR_EGRESS ? REPORT_MIRROR_EGRESS
+			                                                          : REPORT_MIRROR_INGRESS;
+		if (report_fl_has(&rec, REPORT_FL_F_ACTION) && rec.action == REPORT_FL_ACTION_REJECT) {
+			f->fl_reject_records++;
+			f->fl_reject_packets += rec.packets;
+			f->fl_reject_bytes += rec.bytes;
+			continue;
+		}
+		f->fl_packets += rec.packets;
+		f->fl_bytes += rec.bytes;
+		ifc->fl_bytes += rec.bytes;
+		if (have_t)
+			series_add(a, rec.start, rec.bytes, 0);
+		/* outside the archive: wire time lies in [start - lag, end] */
+		if (have_t && !a->arch_empty &&
+		    (rec.end < a->arch_first || (uint64_t)a->arch_last + a->cfg.lag < rec.start)) {
+			f->fl_outside_packets += rec.packets;
+			f->fl_outside_bytes += rec.bytes;
+		} else if (a->arch_empty) {
+			f->fl_outside_packets += rec.packets;
+			f->fl_outside_bytes += rec.bytes;
+		}
+	}
+	if (r == TV_E_NOTFOUND)
+		r = 0;
+	a->sum.reader = *report_flowlog_reader_stats(rd);
+	report_flowlog_reader_free(rd);
+	if (r == 0)
+		r = resolve_votes(a);
+	if (r == 0 && a->nstatus > 1)
+		qsort(a->status, a->nstatus, sizeof *a->status, cmp_status);
+	if (r)
+		seterr(err, cap, "reading the flow logs: %s", tv_strerror(r));
+	return r;
+}
+
+/* -------------------------------------------------------- classify */
+
+static bool addr_eq4(const tv_addr *x, uint8_t a, uint8_t b, uint8_t c, uint8_t d)
+{
+	static const uint8_t pre[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	return memcmp(x->b, pre, 12) == 0 && x->b[12] == a && x->b[13] == b && x->b[14] == c && x->b[15] == d;
+}
+
+static bool addr_eq6_ec2(const tv_addr *x, uint16_t last)
+{
+	/* fd00:ec2::LAST */
+	static const uint8_t pre[14] = { 0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+	return memcmp(x->b, pre, 14) == 0 && x->b[14] == (last >> 8) && x->b[15] == (last & 0xff);
+}
+
+static bool addr_is_base_plus(const report_audit *a, const tv_addr *x, unsigned plus)
+{
+	tv_addr t;
+	unsigned carry = plus;
+	int i;
+	if (!a->sum.have_vpc)
+		return false;
+	t = a->sum.vpc_base;
+	for (i = 15; i >= 0 && carry; i--) {
+		unsigned v = t.b[i] + carry;
+		t.b[i] = (uint8_t)v;
+		carry = v >> 8;
+	}
+	return memcmp(&t, x, sizeof t) == 0;
+}
+
+static int not_logged_reason(const report_audit *a, const tv_5tuple *k)
+{
+	const tv_addr *ad[2] = { &k->src, &k->dst };
+	int i;
+	for (i = 0; i < 2; i++) {
+		if (addr_eq4(ad[i], 169, 254, 169, 254) || addr_eq6_ec2(ad[i], 0x254))
+			return REPORT_AR_NOT_LOGGED_IMDS;
+		if (addr_eq4(ad[i], 169, 254, 169, 123) || addr_eq6_ec2(ad[i], 0x123))
+			return REPORT_AR_NOT_LOGGED_TIME_SYNC;
+		if (addr_eq4(ad[i], 169, 254, 169, 253) || addr_eq6_ec2(ad[i], 0x253) || addr_is_base_plus(a, ad[i], 2))
+			return REPORT_AR_NOT_LOGGED_AMAZON_DNS;
+		if (addr_is_base_plus(a, ad[i], 1))
+			return REPORT_AR_NOT_LOGGED_VPC_ROUTER;
+	}
+	if (k->proto == 17 && (k->sport == 67 || k->sport == 68 || k->dport == 67 || k->dport == 68))
+		return REPORT_AR_NOT_LOGGED_DHCP;
+	if (k->proto == 6 && (k->sport == 1688 || k->dport == 1688))
+		return REPORT_AR_NOT_LOGGED_WINDOWS_ACTIVATION;
+	return REPORT_AR_NONE;
+}
+
+static bool within(const report_audit *a, uint64_t x, uint64_t y)
+{
+	uint64_t hi = x > y ? x : y, d = x > y ? x - y : y - x;
+	return (double)d <= a->cfg.tolerance_pct / 100.0 * (double)hi;
+}
+
+static void classify(report_audit *a, report_audit_flow *f)
+{
+	const report_audit_iface *ifc = &a->ifaces[f->iface];
+	const report_iface *mi = ifc->vni != TV_VNI_NONE ? report_vnimap_find(a->map, ifc->vni) : NULL;
+	int nl = not_logged_reason(a, &f->key);
+
+	/* direction relative to the interface */
+	if (mi && report_iface_has_addr(mi, &f->key.src))
+		f->direction = REPORT_MIRROR_EGRESS;
+	else if (mi && report_iface_has_addr(mi, &f->key.dst))
+		f->direction = REPORT_MIRROR_INGRESS;
+	if (a->cfg.mirror && f->direction) {
+		report_mirror_decision d;
+		report_mirrorcfg_eval(a->cfg.mirror, ifc->eni, f->direction, &f->key,
+		                      nl == REPORT_AR_NOT_LOGGED_AMAZON_DNS, &d);
+		f->verdict = (uint8_t)d.verdict;
+		f->rule_number = d.rule_number;
+	}
+
+	if (f->fl_records == 0) {
+		uint64_t ex = f->m_skip_packets + f->m_nodata_packets + f->m_outside_packets;
+		f->cls = REPORT_AC_MIRROR_ONLY;
+		if (nl)
+			f->reason = (uint8_t)nl;
+		else if (ex >= f->m_packets && f->m_packets) {
+			if (f->m_skip_packets >= f->m_nodata_packets && f->m_skip_packets >= f->m_outside_packets)
+				f->reason = REPORT_AR_SKIPDATA;
+			else if (f->m_outside_packets >= f->m_nodata_packets)
+				f->reason = REPORT_AR_OUTSIDE_COVERAGE;
+			else
+				f->reason = REPORT_AR_NODATA;
+		} else
+			f->reason = REPORT_AR_UNEXPLAINED;
+		return;
+	}
+	if (f->m_records == 0) {
+		f->cls = REPORT_AC_FLOWLOG_ONLY;
+		if (f->fl_packets == 0 && f->fl_reject_records)
+			f->reason = REPORT_AR_REJECT;
+		else if (ifc->vni == TV_VNI_NONE && !ifc->in_mirror)
+			f->reason = (a->cfg.mirror && f->direction && f->verdict != REPORT_MIRROR_NO_SESSION &&
+			             f->verdict != REPORT_MIRROR_UNKNOWN && f->verdict != REPORT_MIRROR_ACCEPTED)
+			                ? REPORT_AR_FILTER_EXCLUDED
+			                : REPORT_AR_NOT_MIRRORED_IFACE;
+		else if (f->verdict == REPORT_MIRROR_REJECTED || f->verdict == REPORT_MIRROR_NO_RULE ||
+		         f->verdict == REPORT_MIRROR_NO_SESSION)
+			f->reason = REPORT_AR_FILTER_EXCLUDED;
+		else if (f->fl_outside_packets >= f->fl_packets)
+			f->reason = REPORT_AR_TIME_NOT_COVERED;
+		else
+			f->reason = REPORT_AR_UNEXPLAINED;
+		return;
+	}
+	if (within(a, f->fl_packets, f->m_packets) && within(a, f->fl_bytes, f->m_bytes)) {
+		f->cls = REPORT_AC_MATCHED;
+		f->reason = REPORT_AR_NONE;
+		return;
+	}
+	if (f->m_packets < f->fl_packets || (f->m_packets == f->fl_packets && f->m_bytes < f->fl_bytes)) {
+		f->cls = REPORT_AC_MIRROR_FEWER;
+		if (f->fl_outside_packets &&
+		    within(a, f->fl_packets - f->fl_outside_packets, f->m_packets))
+			f->reason = REPORT_AR_TIME_NOT_COVERED;
+		else if (f->fl_packets == 0)
+			f->reason = REPORT_AR_REJECT;
+		else
+			f->reason = a->ingest_loss ? REPORT_AR_INGEST_LOSS : REPORT_AR_MIRROR_LOSS;
+		return;
+	}
+	f->cls = REPORT_AC_MIRROR_MORE;
+	{
+		uint64_t ex = f->m_skip_packets + f->m_nodata_packets + f->m_outside_packets;
+		uint64_t exb = f->m_skip_bytes + f->m_nodata_bytes + f->m_outside_bytes;
+		if (ex && ex <= f->m_packets && within(a, f->m_packets - ex, f->fl_packets) &&
+		    exb <= f->m_bytes && within(a, f->m_bytes - exb, f->fl_bytes)) {
+			if (f->m_skip_packets >= f->m_nodata_packets && f->m_skip_packets >= f->m_outside_packets)
+				f->reason = REPORT_AR_SKIPDATA;
+			else if (f->m_outside_packets >= f->m_nodata_packets)
+				f->reason = REPORT_AR_OUTSIDE_COVERAGE;
+			else
+				f->reason = REPORT_AR_NODATA;
+		} else {
+			f->reason = REPORT_AR_FLOWLOG_LOSS;
+		}
+	}
+}
+
+/* VPC base: --vpc-cidr, else the /16 of the first private IPv4 address the
+ * map (or learning) gives an interface. */
+static void derive_vpc(report_audit *a)
+{
+	size_t i, j;
+	if (a->cfg.have_vpc_cidr) {
+		a->sum.vpc_base = a->cfg.vpc_base;
+		a->sum.vpc_prefix = a->cfg.vpc_prefix;
+		a->sum.have_vpc = true;
+		return;
+	}
+	for (i = 0; i < a->nifaces; i++) {
+		const report_iface *mi;
+		if (a->ifaces[i].vni == TV_VNI_NONE)
+			continue;
+		mi = report_vnimap_find(a->map, a->ifaces[i].vni);
+		for (j = 0; mi && j < mi->naddrs; j++) {
+			const tv_addr *x = &mi->addrs[j];
+			if (!tv_addr_is_v4(x))
+				continue;
+			if (x->b[12] == 10 || (x->b[12] == 172 && (x->b[13] & 0xf0) == 16) ||
+			    (x->b[12] == 192 && x->b[13] == 168)) {
+				a->sum.vpc_base = *x;
+				a->sum.vpc_base.b[14] = 0;
+				a->sum.vpc_base.b[15] = 0;
+				a->sum.vpc_prefix = 96 + 16;
+				a->sum.have_vpc = true;
+				return;
+			}
+		}
+	}
+}
+
+/* ---------------------------------------------------------- payload */
+
+typedef struct pl_ctx {
+	report_audit *a;
+	uint32_t last_vni;
+	long last_iface;
+} pl_ctx;
+
+static void append_name(char *dst, size_t cap, const char *name)
+{
+	size_t n = strlen(dst), l = strlen(name);
+	const char *p = dst;
+	/* already there? */
+	while ((p = strstr(p, name)) != NULL) {
+		if ((p == dst || p[-1] == ' ') && (p[l] == ' ' || p[l] == '\0'))
+			return;
+		p += l;
+	}
+	if (n + l + 2 > cap)
+		return;
+	if (n)
+		dst[n++] = ' ';
+	memcpy(dst + n, name, l + 1);
+}
+
+static report_audit_finding *finding_for(report_audit *a, report_audit_flow *f)
+{
+	report_audit_finding *g;
+	if (f->finding >= 0)
+		return &a->findings[f->finding];
+	if (a->nfindings >= MAX_FINDINGS) {
+		a->sum.findings_dropped++;
+		return NULL;
+	}
+	if (a->nfindings == a->capfindings) {
+		size_t nc = a->capfindings ? a->capfindings * 2 : 256;
+		report_audit_finding *p = realloc(a->findings, nc * sizeof *p);
+		if (!p)
+			return NULL;
+		a->findings = p;
+		a->capfindings = nc;
+	}
+	g = &a->findings[a->nfindings];
+	memset(g, 0, sizeof *g);
+	g->flow = (uint32_t)(f - a->flows);
+	f->finding = (int32_t)a->nfindings++;
+	return g;
+}
+
+static int cred_rank(int c)
+{
+	switch (c) {
+	case REPORT_CRED_HTTP_BASIC: case REPORT_CRED_IMAP_LOGIN: return 3;
+	case REPORT_CRED_FTP_PASS: return 2;
+	case REPORT_CRED_FTP_USER: case REPORT_CRED_TELNET: return 1;
+	default: return 0;
+	}
+}
+
+static int on_packet(void *ctx, int store, const store_rec *rec, const tv_l3info *info)
+{
+	pl_ctx *pc = ctx;
+	report_audit *a = pc->a;
+	uint32_t vni = rec->tun ? rec->tun->vni : TV_VNI_NONE;
+	report_audit_flow *f;
+	report_audit_finding *g;
+	report_payload pl;
+	size_t off, len;
+	long i;
+	int app;
+	(void)store;
+	if (!report_payload_locate(rec->frame, rec->caplen, info, &off, &len))
+		return 0;
+	if (vni != pc->last_vni) {
+		pc->last_vni = vni;
+		pc->last_iface = iface_by_vni(a, vni);
+	}
+	i = pc->last_iface;
+	if (i < 0)
+		return 0;
+	f = flow_get(a, (uint32_t)i, &info->key, false);
+	if (!f || f->payload_looked >= a->cfg.payload_packets)
+		return 0;
+	f->payload_looked++;
+	a->sum.payload_packets_scanned++;
+	app = report_payload_look(rec->frame + off, len, info->key.proto, info->key.sport, info->key.dport, &pl);
+	if (app == REPORT_APP_UNKNOWN)
+		return 0;
+	g = finding_for(a, f);
+	if (!g)
+		return 0;
+	g->packets_looked = f->payload_looked;
+	if (!g->app)
+		g->app = app;
+	if (pl.sni[0] && !g->sni[0])
+		snprintf(g->sni, sizeof g->sni, "%s", pl.sni);
+	if (pl.host[0] && !g->host[0])
+		snprintf(g->host, sizeof g->host, "%s", pl.host);
+	if (pl.method[0] && !g->method[0]) {
+		snprintf(g->method, sizeof g->method, "%s", pl.method);
+		snprintf(g->path, sizeof g->path, "%s", pl.path);
+	}
+	if (pl.dns_name[0])
+		append_name(g->dns_names, sizeof g->dns_names, pl.dns_name);
+	if (pl.banner[0] && !g->banner[0])
+		snprintf(g->banner, sizeof g->banner, "%s", pl.banner);
+	if (pl.cred) {
+		if (pl.user[0] && !g->user[0])
+			snprintf(g->user, sizeof g->user, "%s", pl.user);
+		if (pl.secret[0] && !g->secret[0])
+			snprintf(g->secret, sizeof g->secret, "%s", pl.secret);
+		if (cred_rank(pl.cred) > cred_rank(g->cred))
+			g->cred = pl.cred;
+	}
+	return 0;
+}
+
+static int payload_pass(report_audit *a, idx_rstore *rs, char *err, size_t cap)
+{
+	char text[96];
+	idx_expr *e = NULL;
+	idx_expr_err ee;
+	idx_query_stats st;
+	pl_ctx pc = { a, TV_VNI_NONE, -1 };
+	int rc;
+	size_t i;
+
+	if (a->sum.to < a->sum.from)
+		return 0;
+	snprintf(text, sizeof text, "after %u and before %llu", a->sum.from,
+	         (unsigned long long)a->sum.to + 61);
+	rc = idx_expr_parse(text, 0, &e, &ee);
+	if (rc) {
+		seterr(err, cap, "internal: cannot build the payload expression: %s", ee.msg);
+		return rc;
+	}
+	memset(&st, 0, sizeof st);
+	rc = idx_query_run(rs, 1, e, false, on_packet, &pc, &st, err, cap);
+	idx_expr_free(e);
+	for (i = 0; i < a->nfindings; i++) {
+		report_audit_finding *g = &a->findings[i];
+		const report_audit_flow *f = &a->flows[g->flow];
+		int pa = report_app_by_port(f->key.dport);
+		if (!pa)
+			pa = report_app_by_port(f->key.sport);
+		g->port_app = pa;
+		/* POP3 and FTP share USER/PASS; SMTP greets like FTP */
+		g->mismatch = g->app && pa && g->app != pa &&
+		              !(pa == REPORT_APP_POP3 && g->app == REPORT_APP_FTP) &&
+		              !(pa == REPORT_APP_SMTP && g->app == REPORT_APP_FTP);
+		if (g->mismatch)
+			a->sum.mismatches++;
+		if (g->cred)
+			a->sum.credentials++;
+	}
+	a->sum.findings = a->nfindings;
+	return rc;
+}
+
+/* -------------------------------------------------------------- run */
+
+static int archive_span(report_audit *a, idx_rstore *rs)
+{
+	idx_totals t;
+	int rc = idx_totals_get(rs->x, &t);
+	if (rc)
+		return rc;
+	a->arch_empty = t.packets == 0;
+	a->arch_first = (uint32_t)(t.first_ts / 1000000000ull);
+	a->arch_last = (uint32_t)(t.last_ts / 1000000000ull);
+	return 0;
+}
+
+int report_audit_run(struct idx_rstore *rs, const report_audit_cfg *cfg, report_audit **out, char *err,
+                     size_t cap)
+{
+	report_audit *a;
+	int rc;
+	size_t i;
+	uint32_t from, to;
+
+	*out = NULL;
+	if (!rs || !cfg || (cfg->nflow_logs && !cfg->flow_logs) || cfg->max_flows == 0 || cfg->from > cfg->to ||
+	    cfg->tolerance_pct < 0) {
+		seterr(err, cap, "bad audit configuration");
+		return TV_E_RANGE;
+	}
+	a = calloc(1, sizeof *a);
+	if (!a)
+		return TV_E_NOMEM;
+	a->cfg = *cfg;
+	if (a->cfg.max_flows > (1u << 30))
+		a->cfg.max_flows = 1u << 30;
+	a->rejects = calloc(a->cfg.max_rejects ? a->cfg.max_rejects : 1, sizeof *a->rejects);
+	if (!a->rejects) {
+		rc = TV_E_NOMEM;
+		goto fail;
+	}
+	if (cfg->map) {
+		a->map = cfg->map;
+	} else {
+		rc = report_vnimap_new(&a->map);
+		if (rc)
+			goto fail;
+		a->own_map = true;
+	}
+	rc = archive_span(a, rs);
+	if (rc == 0)
+		rc = idx_counters_get(rs->x, &a->sum.ingest);
+	if (rc) {
+		seterr(err, cap, "reading the store: %s", tv_strerror(rc));
+		goto fail;
+	}
+	a->sum.have_ingest = true;
+	a->ingest_loss = a->sum.ingest.v[TV_CTR_STORE_DROPPED] || a->sum.ingest.v[TV_CTR_SRC_READ_ERRORS] ||
+	                 a->sum.ingest.v[TV_CTR_DECAP_FAILED];
+
+	/* interfaces named by the sessions JSON exist even without traffic */
+	for (i = 0; i < report_mirrorcfg_nsessions(cfg->mirror); i++) {
+		const report_mirror_session *s = report_mirrorcfg_session(cfg->mirror, i);
+		if (s->vni != TV_VNI_NONE && iface_by_vni(a, s->vni) < 0 && iface_by_eni(a, s->eni) < 0 &&
+		    iface_add(a, s->eni, s->vni) < 0) {
+			rc = TV_E_NOMEM;
+			goto fail;
+		}
+	}
+
+	/* A */
+	from = cfg->from > 600 ? cfg->from - 600 : 0; /* a window that starts before 'from' may reach into it */
+	to = cfg->to;
+	rc = idx_flow_foreach(rs->x, from, to, on_mirror_a, a);
+	if (rc == 0 && a->err)
+		rc = a->err;
+	if (rc) {
+		seterr(err, cap, "reading the store's flow records: %s", tv_strerror(rc));
+		goto fail;
+	}
+	report_vnimap_learn_finish(a->map);
+	/* what the archive holds: packets (totals) and flow records */
+	for (i = 0; i < a->nifaces; i++) {
+		const report_audit_iface *f = &a->ifaces[i];
+		if (!f->in_mirror)
+			continue;
+		if (a->arch_empty || f->m_first < a->arch_first)
+			a->arch_first = f->m_first;
+		if (a->arch_empty || f->m_last > a->arch_last)
+			a->arch_last = f->m_last;
+		a->arch_empty = false;
+	}
+	/* map entries for learned VNIs carry the learned address */
+	for (i = 0; i < a->nifaces; i++)
+		if (a->ifaces[i].vni != TV_VNI_NONE)
+			(void)report_vnimap_get(a->map, a->ifaces[i].vni);
+	derive_vpc(a);
+
+	/* B */
+	if (cfg->nflow_logs) {
+		rc = read_flowlogs(a, err, cap);
+		if (rc)
+			goto fail;
+	}
+
+	/* C */
+	rc = idx_flow_foreach(rs->x, from, to, on_mirror_c, a);
+	if (rc) {
+		seterr(err, cap, "reading the store's flow records: %s", tv_strerror(rc));
+		goto fail;
+	}
+
+	/* the period actually audited */
+	{
+		uint32_t lo = UINT32_MAX, hi = 0;
+		for (i = 0; i < a->nifaces; i++) {
+			const report_audit_iface *f = &a->ifaces[i];
+			if (f->in_mirror) {
+				if (f->m_first < lo) lo = f->m_first;
+				if (f->m_last > hi) hi = f->m_last;
+			}
+			if (f->in_flowlog) {
+				if (f->fl_first < lo) lo = f->fl_first;
+				if (f->fl_last > hi) hi = f->fl_last;
+			}
+		}
+		if (lo > hi)
+			lo = hi = 0;
+		a->sum.from = cfg->from > lo ? cfg->from : lo;
+		a->sum.to = cfg->to < hi ? cfg->to : hi;
+		if (a->sum.to < a->sum.from)
+			a->sum.to = a->sum.from;
+	}
+
+	/* D */
+	for (i = 0; i < a->nflows; i++) {
+		report_audit_flow *f = &a->flows[i];
+		report_audit_iface *ifc = &a->ifaces[f->iface];
+		f->vni = ifc->vni;
+		classify(a, f);
+		ifc->flows++;
+		a->sum.by_class[f->cls]++;
+		a->sum.by_reason[f->cls][f->reason]++;
+		a->sum.fl_bytes += f->fl_bytes;
+		a->sum.fl_packets += f->fl_packets;
+		a->sum.m_bytes += f->m_bytes;
+		a->sum.m_packets += f->m_packets;
+	}
+	a->sum.flows = a->nflows;
+
+	/* E */
+	if (cfg->payload && a->nflows) {
+		rc = payload_pass(a, rs, err, cap);
+		if (rc)
+			goto fail;
+	}
+	rc = series_fold(a);
+	if (rc)
+		goto fail;
+	*out = a;
+	return 0;
+fail:
+	report_audit_free(a);
+	return rc;
+}
+
+void report_audit_free(report_audit *a)
+{
+	if (!a)
+		return;
+	if (a->own_map)
+		report_vnimap_free(a->map);
+	free(a->flows);
+	free(a->fh);
+	free(a->ifaces);
+	free(a->votes);
+	free(a->eh);
+	free(a->vh);
+	free(a->status);
+	free(a->findings);
+	free(a->rejects);
+	free(a->ser);
+	free(a->ser_t);
+	free(a->ser_fl);
+	free(a->ser_m);
+	free(a);
+}
+
+const report_audit_summary *report_audit_summary_get(const report_audit *a) { return &a->sum; }
+size_t report_audit_nflows(const report_audit *a) { return a->nflows; }
+const report_audit_flow *report_audit_flow_get(const report_audit *a, size_t i)
+{
+	return i < a->nflows ? &a->flows[i] : NULL;
+}
+size_t report_audit_nifaces(const report_audit *a) { return a->nifaces; }
+const report_audit_iface *report_audit_iface_get(const report_audit *a, size_t i)
+{
+	return i < a->nifaces ? &a->ifaces[i] : NULL;
+}
+size_t report_audit_nfindings(const report_audit *a) { return a->nfindings; }
+const report_audit_finding *report_audit_finding_get(const report_audit *a, size_t i)
+{
+	return i < a->nfindings ? &a->findings[i] : NULL;
+}
+size_t report_audit_nrejects(const report_audit *a) { return a->nrejects; }
+const report_audit_reject *report_audit_reject_get(const report_audit *a, size_t i)
+{
+	return i < a->nrejects ? &a->rejects[i] : NULL;
+}
+
+void report_audit_series_get(const report_audit *a, size_t i, uint32_t *t, uint64_t *fl_bytes,
+                             uint64_t *m_bytes)
+{
+	if (i >= a->sum.series_n) {
+		*t = 0;
+		*fl_bytes = *m_bytes = 0;
+		return;
+	}
+	*t = a->ser_t[i];
+	*fl_bytes = a->ser_fl[i];
+	*m_bytes = a->ser_m[i];
+}
+
+void report_audit_flow_expr(const report_audit *a, const report_audit_flow *fl, char *buf, size_t cap)
+{
+	char s[TV_ADDR_STRLEN], d[TV_ADDR_STRLEN], vni[32] = "";
+	const char *proto;
+	char pbuf[16];
+	uint32_t t0, t1;
+	char ta[48], tb[48];
+	(void)a;
+	tv_addr_format(&fl->key.src, s, sizeof s);
+	tv_addr_format(&fl->key.dst, d, sizeof d);
+	switch (fl->key.proto) {
+	case 6: proto = "tcp"; break;
+	case 17: proto = "udp"; break;
+	case 1: proto = "icmp"; break;
+	case 58: proto = "icmp6"; break;
+	default: snprintf(pbuf, sizeof pbuf, "proto %u", fl->key.proto); proto = pbuf; break;
+	}
+	if (fl->vni != TV_VNI_NONE)
+		snprintf(vni, sizeof vni, "vni %u and ", fl->vni);
+	t0 = fl->m_records ? fl->m_first : fl->fl_first;
+	t1 = fl->m_records ? fl->m_last : fl->fl_last;
+	if (fl->fl_records && fl->fl_first && fl->fl_first < t0)
+		t0 = fl->fl_first;
+	if (fl->fl_records && fl->fl_last > t1)
+		t1 = fl->fl_last;
+	t0 = t0 > 60 ? t0 - 60 : 0;
+	idx_time_format((uint64_t)t0 * 1000000000ull, ta, sizeof ta);
+	idx_time_format(((uint64_t)t1 + 61) * 1000000000ull, tb, sizeof tb);
+	/* trim the nanoseconds: ".000000000Z" -> "Z" */
+	{
+		char *p = strchr(ta, '.');
+		if (p) { p[0] = 'Z'; p[1] = '\0'; }
+		p = strchr(tb, '.');
+		if (p) { p[0] = 'Z'; p[1] = '\0'; }
+	}
+	if (fl->key.proto == 6 || fl->key.proto == 17)
+		snprintf(buf, cap, "%s%s and src host %s and src port %u and dst host %s and dst port %u and after %s and before %s",
+		         vni, proto, s, fl->key.sport, d, fl->key.dport, ta, tb);
+	else
+		snprintf(buf, cap, "%s%s and src host %s and dst host %s and after %s and before %s", vni, proto, s, d,
+		         ta, tb);
+}
