@@ -29,10 +29,13 @@ static void usage(FILE *f)
 	        "\n"
 	        "Generates a realistic AWS Traffic Mirroring capture (four mirror sessions:\n"
 	        "web, DNS, SSH, TLS, a port scan, a cleartext credential, SSH on port 443,\n"
-	        "IPv6, fragments, a truncating session), then ingests it, queries it, verifies\n"
-	        "the store and prints its statistics, showing each step as the command you\n"
-	        "would type.  Everything goes into DIR (default ./demo-out), which is emptied\n"
-	        "first if an earlier demo made it.\n"
+	        "IPv6, fragments, a truncating session) and the VPC Flow Log the VPC would\n"
+	        "have delivered, with deliberate disagreements; then ingests, queries, writes\n"
+	        "flow records (also in the S3 layout), audits the flow log (HTML and JSON\n"
+	        "reports), exports a case bundle, verifies it and the store, and shows the\n"
+	        "custody log, printing each step as the command you would type.  Everything\n"
+	        "goes into DIR (default ./demo-out), which is emptied first if an earlier\n"
+	        "demo made it.\n"
 	        "\n"
 	        "options:\n"
 	        "  -h, --help   this help\n");
@@ -87,11 +90,12 @@ static int clear_dir(const char *dir)
 	char path[4096];
 	struct stat st;
 	snprintf(path, sizeof path, "%s/%s", dir, DEMO_MARK);
-	if (stat(dir, &st) != 0)
-		return mkdir(dir, 0700) == 0 ? 0 : errno;
-	if (!S_ISDIR(st.st_mode))
+	if (stat(dir, &st) != 0) {
+		if (mkdir(dir, 0700) != 0)
+			return errno;
+	} else if (!S_ISDIR(st.st_mode)) {
 		return ENOTDIR;
-	if (stat(path, &st) != 0) {
+	} else if (stat(path, &st) != 0) {
 		DIR *d = opendir(dir);
 		struct dirent *e;
 		int empty = 1;
@@ -106,7 +110,9 @@ static int clear_dir(const char *dir)
 	} else {
 		char cmd[4200];
 		/* only a folder an earlier demo made and marked is emptied */
-		snprintf(cmd, sizeof cmd, "rm -rf -- '%s'/store '%s'/*.pcap '%s'/*.csv", dir, dir, dir);
+		snprintf(cmd, sizeof cmd, "rm -rf -- '%s'/store '%s'/s3 '%s'/*.pcap '%s'/*.csv '%s'/*.log "
+		         "'%s'/*.json '%s'/*.txt '%s'/*.html '%s'/*.tar.zst", dir, dir, dir, dir, dir, dir, dir,
+		         dir, dir);
 		if (system(cmd) != 0)
 			return TV_E_IO;
 	}
@@ -120,6 +126,38 @@ static int clear_dir(const char *dir)
 	return 0;
 }
 
+/*
+ * Reads the generator's ground truth and picks what the demo shows: the
+ * flow of SSH spoken on port 443, and the host with the busiest SSH flow on
+ * port 22 (the values depend on the seed, so they are not hard-coded).
+ * CSV: vni,outer_src,src,dst,sport,dport,proto,packets,...,app
+ */
+static int pick_flows(const char *truth, char *ssh443, size_t c1, char *sshhost, size_t c2)
+{
+	char line[1024];
+	unsigned long long best = 0;
+	FILE *f = fopen(truth, "r");
+	ssh443[0] = sshhost[0] = '\0';
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f)) {
+		char *col[16], *save = NULL, *t;
+		int n = 0;
+		for (t = strtok_r(line, ",\n", &save); t && n < 16; t = strtok_r(NULL, ",\n", &save))
+			col[n++] = t;
+		if (n < 14 || strcmp(col[13], "ssh") != 0 || strcmp(col[6], "6") != 0)
+			continue;
+		if (!ssh443[0] && strcmp(col[5], "443") == 0)
+			snprintf(ssh443, c1, "vni %s and host %s and host %s and port 443", col[0], col[2], col[3]);
+		if (strcmp(col[5], "22") == 0 && strtoull(col[7], NULL, 10) > best) {
+			best = strtoull(col[7], NULL, 10);
+			snprintf(sshhost, c2, "host %s and port 22", col[3]);
+		}
+	}
+	fclose(f);
+	return ssh443[0] && sshhost[0] ? 0 : -1;
+}
+
 int cmd_demo(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -127,7 +165,10 @@ int cmd_demo(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = "demo-out";
-	char store[4096], mirror[4096], inner[4096], truth[4096], sshp[4096];
+	char store[4096], mirror[4096], inner[4096], truth[4096], sshp[4096], flowlog[4096],
+	        vnimap[4096], filters[4096], sessions[4096], atruth[4096], html[4096], ajson[4096],
+	        bundle[4096], s3[4096];
+	char ssh443[128], sshhost[64];
 	int c, rc;
 	uint64_t t0 = cmd_mono_ns();
 
@@ -152,14 +193,25 @@ int cmd_demo(int argc, char **argv)
 	snprintf(mirror, sizeof mirror, "%s/mirror.pcap", dir);
 	snprintf(inner, sizeof inner, "%s/inner.pcap", dir);
 	snprintf(truth, sizeof truth, "%s/truth.csv", dir);
-	snprintf(sshp, sizeof sshp, "%s/bastion-ssh.pcap", dir);
+	snprintf(sshp, sizeof sshp, "%s/ssh.pcap", dir);
+	snprintf(flowlog, sizeof flowlog, "%s/vpc-flow-log.log", dir);
+	snprintf(vnimap, sizeof vnimap, "%s/vnimap.txt", dir);
+	snprintf(filters, sizeof filters, "%s/mirror-filters.json", dir);
+	snprintf(sessions, sizeof sessions, "%s/mirror-sessions.json", dir);
+	snprintf(atruth, sizeof atruth, "%s/audit-truth.csv", dir);
+	snprintf(html, sizeof html, "%s/audit.html", dir);
+	snprintf(ajson, sizeof ajson, "%s/audit.json", dir);
+	snprintf(bundle, sizeof bundle, "%s/case-demo.tar.zst", dir);
+	snprintf(s3, sizeof s3, "%s/s3", dir);
 
 	printf("# 1. generating a mirrored capture as an AWS mirror target receives it\n"
 	       "#    (VXLAN on UDP 4789, 4 sessions / VNIs, ~15 minutes of traffic)\n");
 	{
 		char g0[] = "tv-gen", g1[] = "--seed", g2[] = "42", g3[] = "--outer", g5[] = "--inner",
-		     g7[] = "--truth";
-		char *gargs[] = { g0, g1, g2, g3, mirror, g5, inner, g7, truth, NULL };
+		     g7[] = "--truth", g9[] = "--flowlog", g11[] = "--vni-map", g13[] = "--mirror-filters",
+		     g15[] = "--mirror-sessions", g17[] = "--audit-truth";
+		char *gargs[] = { g0, g1, g2, g3, mirror, g5, inner, g7, truth, g9, flowlog, g11, vnimap,
+		                  g13, filters, g15, sessions, g17, atruth, NULL };
 		rc = run_generator(gargs);
 		if (rc) {
 			cmd_err("demo", "the traffic generator failed");
@@ -169,28 +221,59 @@ int cmd_demo(int argc, char **argv)
 	printf("#    wrote %s (outer), %s (decapsulated reference) and %s (ground truth per flow)\n",
 	       mirror, inner, truth);
 
-	if ((rc = step("2. ingest: strip the tunnel, compress, index", cmd_ingest, 5, "ingest", "-s",
-	               store, "-r", mirror)) != 0)
+	if (pick_flows(truth, ssh443, sizeof ssh443, sshhost, sizeof sshhost) != 0) {
+		cmd_err("demo", "%s: the ground truth has no SSH flows to show", truth);
+		return EXIT_FAILURE;
+	}
+	if ((rc = step("2. ingest: strip the tunnel, compress, index, and keep 60 s flow records",
+	               cmd_ingest, 7, "ingest", "-s", store, "-r", mirror, "--flow-interval", "60")) != 0)
 		return rc;
 	if ((rc = step("3. what is in the store", cmd_stats, 3, "stats", "-s", store)) != 0)
 		return rc;
-	if ((rc = step("4. the first packets of the bastion's SSH on an unusual port (443)", cmd_query,
-	               6, "query", "-s", store, "-c", "6", "tcp and port 443 and vni 4")) != 0)
+	if ((rc = step("4. SSH spoken on port 443 (a flow log would call it HTTPS)", cmd_query, 6,
+	               "query", "-s", store, "-c", "6", ssh443)) != 0)
 		return rc;
 	if ((rc = step("5. every packet of one host's SSH sessions, as a pcap for Wireshark", cmd_query,
-	               6, "query", "-s", store, "host 10.0.4.10 and port 22", "-w", sshp)) != 0)
+	               6, "query", "-s", store, sshhost, "-w", sshp)) != 0)
 		return rc;
-	if ((rc = step("6. how many DNS packets went to the VPC resolver", cmd_query, 6, "query", "-s",
+	if ((rc = step("6. how many DNS packets the instances exchanged", cmd_query, 6, "query", "-s",
 	               store, "--format", "count", "udp and port 53")) != 0)
 		return rc;
-	if ((rc = step("7. check every chunk against the index", cmd_verify, 3, "verify", "-s",
+	if ((rc = step("7. the same traffic as VPC Flow Log records (v2), for that host", cmd_flows, 7,
+	               "flows", "-s", store, "--vni-map", vnimap, "--header", sshhost)) != 0)
+		return rc;
+	if ((rc = step("8. all flow records in AWS's S3 layout, gzip, as Athena reads them", cmd_flows,
+	               7, "flows", "-s", store, "--vni-map", vnimap, "--s3", s3)) != 0)
+		return rc;
+	rc = step("9. audit the flow log the VPC delivered against what the mirror saw", cmd_audit, 15,
+	          "audit", "-s", store, "--flow-logs", flowlog, "--vni-map", vnimap,
+	          "--mirror-filters", filters, "--sessions", sessions, "-o", html, "-o", ajson);
+	if (rc != 0)
+		return rc;
+	if ((rc = step("10. a case bundle for someone else: packets, flows, manifest, hashes",
+	               cmd_export, 10, "export", "-s", store, sshhost, "-o", bundle, "--case", "DEMO-1",
+	               "--examiner", "demo")) != 0)
+		return rc;
+	if ((rc = step("11. the recipient checks the bundle (and it against the store)", cmd_verify, 4,
+	               "verify", bundle, "-s", store)) != 0)
+		return rc;
+	if ((rc = step("12. the custody log records the export", cmd_custody, 3, "custody", "-s",
+	               store)) != 0)
+		return rc;
+	if ((rc = step("13. check every chunk against the index", cmd_verify, 3, "verify", "-s",
 	               store)) != 0)
 		return rc;
 	printf("\n# done in %.1f s.  Artefacts:\n"
-	       "#   %s       the store (segments/ and index/)\n"
-	       "#   %s     the mirrored capture\n"
-	       "#   %s  a query result (open it in Wireshark)\n"
-	       "#   %s      ground truth of every flow\n",
-	       (double)(cmd_mono_ns() - t0) / 1e9, store, mirror, sshp, truth);
+	       "#   %-40s the store (segments/, index/, custody.log)\n"
+	       "#   %-40s the mirrored capture (VXLAN)\n"
+	       "#   %-40s the flow log the VPC delivered (with disagreements)\n"
+	       "#   %-40s a query result (open it in Wireshark)\n"
+	       "#   %-40s flow records in the S3 layout\n"
+	       "#   %-40s the audit report (open it in a browser)\n"
+	       "#   %-40s the same as JSON\n"
+	       "#   %-40s the case bundle\n"
+	       "#   %-40s ground truth of every flow\n",
+	       (double)(cmd_mono_ns() - t0) / 1e9, store, mirror, flowlog, sshp, s3, html, ajson,
+	       bundle, truth);
 	return EXIT_OK;
 }
