@@ -399,8 +399,7 @@ int cmd_audit(int argc, char **argv)
 
 	rc = idx_rstore_open(store, &rs);
 	if (rc) {
-		cmd_err("audit", "%s: cannot open the store: %s", store,
-		        rc == TV_E_NOTFOUND ? "not a tapvault store (no index/ inside)" : tv_strerror(rc));
+		cmd_store_error("audit", store, rc);
 		goto done;
 	}
 	rs_open = true;

@@ -39,6 +39,7 @@ int cmd_stats(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_reindex(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_custody(int argc, char **argv);
 int cmd_audit(int argc, char **argv);

@@ -265,8 +265,7 @@ int cmd_export(int argc, char **argv)
 
 	rc = idx_rstore_open(store, &rs);
 	if (rc) {
-		cmd_err("export", "%s: cannot open the store: %s", store,
-		        rc == TV_E_NOTFOUND ? "not a tapvault store (no index/ inside)" : tv_strerror(rc));
+		cmd_store_error("export", store, rc);
 		ret = EXIT_USAGE;
 		goto out;
 	}

@@ -421,10 +421,7 @@ int cmd_flows(int argc, char **argv)
 	for (i = 0; i < nst; i++) {
 		rc = idx_rstore_open(stores[i], &c.rs[c.nstores]);
 		if (rc) {
-			if (rc == TV_E_NOTFOUND)
-				cmd_err("flows", "%s: not a tapvault store (no index/ inside)", stores[i]);
-			else
-				cmd_err("flows", "%s: cannot open the store: %s", stores[i], tv_strerror(rc));
+			cmd_store_error("flows", stores[i], rc);
 			ret = EXIT_USAGE;
 			goto out;
 		}

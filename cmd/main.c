@@ -20,6 +20,7 @@ static const struct subcmd {
 	{ "export", cmd_export, "write a case bundle (packets, flows, manifest) and log it" },
 	{ "custody", cmd_custody, "print a store's custody log and check its hash chain" },
 	{ "audit", cmd_audit, "VPC Flow Logs against the archive, and what only the payload shows" },
+	{ "reindex", cmd_reindex, "rebuild a lost or corrupt index from the segment files" },
 	{ "demo", cmd_demo, "the whole story on generated traffic, in one go" },
 };
 

@@ -383,10 +383,7 @@ int cmd_query(int argc, char **argv)
 	for (i = 0; i < nstores; i++) {
 		rc = idx_rstore_open(stores[i], &rs[nopen]);
 		if (rc) {
-			if (rc == TV_E_NOTFOUND)
-				cmd_err("query", "%s: not a tapvault store (no index/ inside)", stores[i]);
-			else
-				cmd_err("query", "%s: cannot open the store: %s", stores[i], tv_strerror(rc));
+			cmd_store_error("query", stores[i], rc);
 			ret = EXIT_USAGE;
 			goto out;
 		}

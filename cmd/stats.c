@@ -107,8 +107,7 @@ int cmd_stats(int argc, char **argv)
 	}
 	rc = idx_rstore_open(store, &rs);
 	if (rc) {
-		cmd_err("stats", "%s: cannot open the store: %s", store,
-		        rc == TV_E_NOTFOUND ? "not a tapvault store (no index/ inside)" : tv_strerror(rc));
+		cmd_store_error("stats", store, rc);
 		return EXIT_USAGE;
 	}
 	rc = idx_totals_get(rs.x, &t);

@@ -63,8 +63,7 @@ static int tie_chunks(const char *bundle, const report_bundle_info *info, const 
 
 	rc = idx_rstore_open(store, &rs);
 	if (rc) {
-		cmd_err("verify", "%s: cannot open the store: %s", store,
-		        rc == TV_E_NOTFOUND ? "not a tapvault store (no index/ inside)" : tv_strerror(rc));
+		cmd_store_error("verify", store, rc);
 		return -1;
 	}
 	idx_store_uuid(rs.x, uuid);
@@ -179,8 +178,7 @@ int cmd_verify(int argc, char **argv)
 	}
 	rc = idx_rstore_open(store, &rs);
 	if (rc) {
-		cmd_err("verify", "%s: cannot open the store: %s", store,
-		        rc == TV_E_NOTFOUND ? "not a tapvault store (no index/ inside)" : tv_strerror(rc));
+		cmd_store_error("verify", store, rc);
 		return EXIT_USAGE;
 	}
 	rc = idx_verify_store(&rs, on_problem, (void *)store, &rep);

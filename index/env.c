@@ -149,7 +149,7 @@ static int tot_store(idx *x, MDB_txn *txn, const idx_tot *t)
 
 /* ------------------------------------------------------------------ open */
 
-static int meta_init(idx *x, MDB_txn *txn)
+static int meta_init(idx *x, MDB_txn *txn, const idx_cfg *cfg)
 {
 	uint8_t v[4];
 	MDB_val k, d;
@@ -158,6 +158,10 @@ static int meta_init(idx *x, MDB_txn *txn)
 	size_t got = 0;
 	int rc;
 
+	if (cfg->have_uuid) {
+		memcpy(x->uuid, cfg->uuid, 16);
+		got = sizeof x->uuid;
+	}
 	while (got < sizeof x->uuid) {
 		ssize_t r = getrandom(x->uuid + got, sizeof x->uuid - got, 0);
 		if (r < 0) {
@@ -303,7 +307,7 @@ int idx_open(const char *store_dir, const idx_cfg *cfg, idx **out)
 	}
 	if ((rc = open_dbs(x, txn)) != 0)
 		goto fail;
-	if (fresh && (rc = meta_init(x, txn)) != 0)
+	if (fresh && (rc = meta_init(x, txn, cfg)) != 0)
 		goto fail;
 	rc = mdb_txn_commit(txn);
 	txn = NULL;

@@ -26,6 +26,9 @@ typedef struct idx idx;
 typedef struct idx_cfg {
 	bool writable;
 	uint64_t map_size; /* LMDB map size; default 1 TiB (sparse) */
+	bool have_uuid;    /* creating: take uuid instead of a random one (reindex
+	                    * adopts the identity written in the segments) */
+	uint8_t uuid[16];
 } idx_cfg;
 
 void idx_cfg_default(idx_cfg *cfg);

@@ -816,3 +816,39 @@ int store_segs_diagnose(const char *dir, const uint8_t store_uuid[16], char *buf
 	closedir(d);
 	return found;
 }
+
+int store_segs_read_uuid(const char *dir, uint8_t uuid[16])
+{
+	char path[4096];
+	DIR *d;
+	struct dirent *e;
+	uint32_t best = UINT32_MAX;
+	int rc = TV_E_NOTFOUND;
+
+	snprintf(path, sizeof path, "%s/segments", dir);
+	d = opendir(path);
+	if (!d)
+		return errno;
+	while ((e = readdir(d)) != NULL) {
+		uint8_t h[STORE_SEG_HDR_LEN];
+		uint32_t seg;
+		size_t got = 0;
+		int fd;
+		if (!seg_parse_name(e->d_name, &seg) || seg >= best)
+			continue;
+		snprintf(path, sizeof path, "%s/segments/%s", dir, e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (pread_full(fd, h, sizeof h, 0, &got) == 0 && got == sizeof h &&
+		    memcmp(h + SH_MAGIC, seg_magic, sizeof seg_magic) == 0 &&
+		    tv_get_le16(h + SH_VERSION) == STORE_FORMAT_VERSION) {
+			memcpy(uuid, h + SH_UUID, 16);
+			best = seg;
+			rc = 0;
+		}
+		close(fd);
+	}
+	closedir(d);
+	return rc;
+}

@@ -214,6 +214,10 @@ int store_segs_scan(store_segs *s, uint32_t segment, uint64_t offset, store_scan
  * 64..size, else TV_E_RANGE; cutting the write segment to 0 rewrites its
  * header.  EROFS when read-only. */
 int store_segs_truncate(store_segs *s, uint32_t segment, uint64_t offset);
+/* The store identity written in the lowest-numbered readable segment header
+ * under DIR (for rebuilding an index).  TV_E_NOTFOUND when there is none. */
+int store_segs_read_uuid(const char *dir, uint8_t uuid[16]);
+
 /*
  * For error messages: looks at every segment file's header under DIR and
  * describes the first one a reader would refuse (file, offset, what was

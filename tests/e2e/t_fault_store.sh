@@ -59,10 +59,18 @@ cp -r st lmdb
 dd if=/dev/urandom of=lmdb/index/data.mdb bs=4096 count=2 conv=notrunc 2>/dev/null
 before=$(sha256sum lmdb/segments/seg-0000000001.tvs)
 expect_exit 2 "$TAPVAULT" stats -s lmdb
-grep_err "corrupt"
+grep_err "lmdb/index/data.mdb: the LMDB index is corrupt"
+grep_err "tapvault reindex -s lmdb"
 expect_exit 2 "$TAPVAULT" ingest -s lmdb -r o.pcap
 expect_eq "segment after a refused ingest" "$before" "$(sha256sum lmdb/segments/seg-0000000001.tvs)"
-echo "ok corrupted index refused"
+# the fix the message names: rebuild the index from the segments
+expect_exit 0 "$TAPVAULT" reindex -s lmdb
+expect_exit 0 "$TAPVAULT" verify -s lmdb
+expect_eq "packets after reindex" "$total" "$("$TAPVAULT" query -s lmdb --format count)"
+expect_exit 0 "$TAPVAULT" ingest -s lmdb -r o.pcap
+grep_err "already stored; skipping"
+expect_eq "packets after re-ingest on a rebuilt index" "$total" "$("$TAPVAULT" query -s lmdb --format count)"
+echo "ok corrupted index refused, then rebuilt by reindex"
 
 # 7. an unwritable store (as an unprivileged user when we are root)
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
