@@ -104,7 +104,7 @@ fuzz-replay: $(FUZZ_REPLAY)
 	  $$t tests/fuzz/corpus/$$n || exit 1; done
 
 e2e: $(TAPVAULT) $(GEN)
-	@TAPVAULT=$(abspath $(TAPVAULT)) GEN=$(abspath $(GEN)) bash tests/e2e/run.sh
+	@SAN=$(SAN) TAPVAULT=$(abspath $(TAPVAULT)) GEN=$(abspath $(GEN)) bash tests/e2e/run.sh
 
 # test and run install their own dependencies first (a fresh machine needs
 # nothing else); check is the same without the apt-get step.
