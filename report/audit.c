@@ -22,6 +22,7 @@
  * counted in flows_dropped_cap.  Flow-log lines are never held.
  */
 #include "report.h"
+#include "report_int.h"
 #include "../index/vault.h"
 #include "../ingest/ingest.h"
 
@@ -175,16 +176,6 @@ struct report_audit {
 	int err;
 };
 
-static void seterr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err || !cap)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-}
 
 static uint64_t mix64(uint64_t z)
 {
@@ -799,7 +790,7 @@ static int read_flowlogs(report_audit *a, char *err, size_t cap)
 	rc.ctx = a;
 	r = report_flowlog_reader_open(&rc, a->cfg.flow_logs, a->cfg.nflow_logs, &rd);
 	if (r) {
-		seterr(err, cap, "cannot open the flow logs: %s", tv_strerror(r));
+		report_seterr(err, cap, "cannot open the flow logs: %s", tv_strerror(r));
 		return r;
 	}
 	while ((r = report_flowlog_reader_next(rd, &rec, &where)) == 0) {
@@ -893,7 +884,7 @@ static int read_flowlogs(report_audit *a, char *err, size_t cap)
 	if (r == 0 && a->nstatus > 1)
 		qsort(a->status, a->nstatus, sizeof *a->status, cmp_status);
 	if (r)
-		seterr(err, cap, "reading the flow logs: %s", tv_strerror(r));
+		report_seterr(err, cap, "reading the flow logs: %s", tv_strerror(r));
 	return r;
 }
 
@@ -1208,7 +1199,7 @@ static int payload_pass(report_audit *a, idx_rstore *rs, char *err, size_t cap)
 	         (unsigned long long)a->sum.to + 61);
 	rc = idx_expr_parse(text, 0, &e, &ee);
 	if (rc) {
-		seterr(err, cap, "internal: cannot build the payload expression: %s", ee.msg);
+		report_seterr(err, cap, "internal: cannot build the payload expression: %s", ee.msg);
 		return rc;
 	}
 	memset(&st, 0, sizeof st);
@@ -1259,7 +1250,7 @@ int report_audit_run(struct idx_rstore *rs, const report_audit_cfg *cfg, report_
 	*out = NULL;
 	if (!rs || !cfg || (cfg->nflow_logs && !cfg->flow_logs) || cfg->max_flows == 0 || cfg->from > cfg->to ||
 	    cfg->tolerance_pct < 0) {
-		seterr(err, cap, "bad audit configuration");
+		report_seterr(err, cap, "bad audit configuration");
 		return TV_E_RANGE;
 	}
 	a = calloc(1, sizeof *a);
@@ -1285,7 +1276,7 @@ int report_audit_run(struct idx_rstore *rs, const report_audit_cfg *cfg, report_
 	if (rc == 0)
 		rc = idx_counters_get(rs->x, &a->sum.ingest);
 	if (rc) {
-		seterr(err, cap, "reading the store: %s", tv_strerror(rc));
+		report_seterr(err, cap, "reading the store: %s", tv_strerror(rc));
 		goto fail;
 	}
 	a->sum.have_ingest = true;
@@ -1309,7 +1300,7 @@ int report_audit_run(struct idx_rstore *rs, const report_audit_cfg *cfg, report_
 	if (rc == 0 && a->err)
 		rc = a->err;
 	if (rc) {
-		seterr(err, cap, "reading the store's flow records: %s", tv_strerror(rc));
+		report_seterr(err, cap, "reading the store's flow records: %s", tv_strerror(rc));
 		goto fail;
 	}
 	report_vnimap_learn_finish(a->map);
@@ -1340,7 +1331,7 @@ int report_audit_run(struct idx_rstore *rs, const report_audit_cfg *cfg, report_
 	/* C */
 	rc = idx_flow_foreach(rs->x, from, to, on_mirror_c, a);
 	if (rc) {
-		seterr(err, cap, "reading the store's flow records: %s", tv_strerror(rc));
+		report_seterr(err, cap, "reading the store's flow records: %s", tv_strerror(rc));
 		goto fail;
 	}
 

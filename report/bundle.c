@@ -11,6 +11,7 @@
  * file that the caller asked for.
  */
 #include "report.h"
+#include "report_int.h"
 #include "../index/idx.h"
 
 #include <archive.h>
@@ -29,16 +30,6 @@
 #define IOBUF (64u << 10)
 #define MANIFEST_NAME "manifest.json"
 
-static void seterr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err || !cap)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-}
 
 static bool ends_with(const char *s, const char *suf)
 {
@@ -194,11 +185,11 @@ static int add_header(report_bundle_writer *w, const char *name, uint64_t size, 
 	int r;
 
 	if (!report_bundle_name_safe(name)) {
-		seterr(err, cap, "'%s': not a plain member name", name);
+		report_seterr(err, cap, "'%s': not a plain member name", name);
 		return TV_E_RANGE;
 	}
 	if (w->nfiles >= REPORT_BUNDLE_MAX_MEMBERS) {
-		seterr(err, cap, "more than %d members", REPORT_BUNDLE_MAX_MEMBERS);
+		report_seterr(err, cap, "more than %d members", REPORT_BUNDLE_MAX_MEMBERS);
 		return TV_E_RANGE;
 	}
 	e = archive_entry_new();
@@ -212,7 +203,7 @@ static int add_header(report_bundle_writer *w, const char *name, uint64_t size, 
 	r = archive_write_header(w->a, e);
 	archive_entry_free(e);
 	if (r != ARCHIVE_OK) {
-		seterr(err, cap, "%s: %s", name, archive_error_string(w->a));
+		report_seterr(err, cap, "%s: %s", name, archive_error_string(w->a));
 		return TV_E_IO;
 	}
 	snprintf(w->files[w->nfiles].name, REPORT_BUNDLE_NAME_MAX, "%s", name);
@@ -225,7 +216,7 @@ static int add_data(report_bundle_writer *w, const char *name, const void *p, si
 {
 	la_ssize_t got = archive_write_data(w->a, p, n);
 	if (got < 0 || (size_t)got != n) {
-		seterr(err, cap, "%s: %s", name, archive_error_string(w->a));
+		report_seterr(err, cap, "%s: %s", name, archive_error_string(w->a));
 		return TV_E_IO;
 	}
 	return 0;
@@ -242,7 +233,7 @@ int report_bundle_writer_add(report_bundle_writer *w, const char *name, FILE *f,
 	if (fflush(f) != 0 || fseeko(f, 0, SEEK_END) != 0 || (end = ftello(f)) < 0 ||
 	    fseeko(f, 0, SEEK_SET) != 0) {
 		rc = errno ? errno : TV_E_IO;
-		seterr(err, cap, "%s: cannot read the temporary file: %s", name, strerror(errno));
+		report_seterr(err, cap, "%s: cannot read the temporary file: %s", name, strerror(errno));
 		return rc;
 	}
 	rc = add_header(w, name, (uint64_t)end, err, cap);
@@ -253,7 +244,7 @@ int report_bundle_writer_add(report_bundle_writer *w, const char *name, FILE *f,
 		size_t want = (uint64_t)end - done < IOBUF ? (size_t)((uint64_t)end - done) : IOBUF;
 		size_t got = fread(w->buf, 1, want, f);
 		if (got == 0) {
-			seterr(err, cap, "%s: temporary file shrank while being archived", name);
+			report_seterr(err, cap, "%s: temporary file shrank while being archived", name);
 			return TV_E_IO;
 		}
 		tv_sha256_update(&h, w->buf, got);
@@ -438,7 +429,7 @@ int report_bundle_writer_finish(report_bundle_writer *w, const report_bundle_met
 	text = manifest_text(w, meta);
 	if (!text) {
 		rc = TV_E_NOMEM;
-		seterr(err, cap, "manifest.json: cannot build it");
+		report_seterr(err, cap, "manifest.json: cannot build it");
 		goto fail;
 	}
 	len = strlen(text);
@@ -448,7 +439,7 @@ int report_bundle_writer_finish(report_bundle_writer *w, const report_bundle_met
 	if (rc)
 		goto fail;
 	if (archive_write_close(w->a) != ARCHIVE_OK) {
-		seterr(err, cap, "closing the archive: %s", archive_error_string(w->a));
+		report_seterr(err, cap, "closing the archive: %s", archive_error_string(w->a));
 		rc = TV_E_IO;
 		goto fail;
 	}
@@ -456,7 +447,7 @@ int report_bundle_writer_finish(report_bundle_writer *w, const report_bundle_met
 	w->a = NULL;
 	if (fsync(w->fd) != 0) {
 		rc = errno;
-		seterr(err, cap, "fsync: %s", strerror(errno));
+		report_seterr(err, cap, "fsync: %s", strerror(errno));
 		goto fail;
 	}
 	/* hash what is on disk, not what we meant to write */
@@ -465,7 +456,7 @@ int report_bundle_writer_finish(report_bundle_writer *w, const report_bundle_met
 		int rfd = open(w->path, O_RDONLY | O_CLOEXEC);
 		if (rfd < 0) {
 			rc = errno;
-			seterr(err, cap, "reading the bundle back: %s", strerror(errno));
+			report_seterr(err, cap, "reading the bundle back: %s", strerror(errno));
 			goto fail;
 		}
 		while ((got = read(rfd, w->buf, IOBUF)) > 0) {
@@ -475,7 +466,7 @@ int report_bundle_writer_finish(report_bundle_writer *w, const report_bundle_met
 		rc = got < 0 ? errno : 0;
 		close(rfd);
 		if (rc) {
-			seterr(err, cap, "reading the bundle back: %s", strerror(rc));
+			report_seterr(err, cap, "reading the bundle back: %s", strerror(rc));
 			goto fail;
 		}
 	}
@@ -1101,7 +1092,7 @@ int report_bundle_member_open(const char *path, const char *name, uint64_t max_m
 	fd = mkstemp(tmpl);
 	if (fd < 0) {
 		rc = errno;
-		seterr(err, cap, "%s: cannot create a temporary file: %s", tmpl, strerror(errno));
+		report_seterr(err, cap, "%s: cannot create a temporary file: %s", tmpl, strerror(errno));
 		return rc;
 	}
 	unlink(tmpl); /* nothing stays behind, whatever happens */
@@ -1118,11 +1109,11 @@ int report_bundle_member_open(const char *path, const char *name, uint64_t max_m
 	}
 	rc = scan_archive(path, &s);
 	if (rc) {
-		seterr(err, cap, "%s", rc == TV_E_FORMAT ? "not a tar or zip archive" : tv_strerror(rc));
+		report_seterr(err, cap, "%s", rc == TV_E_FORMAT ? "not a tar or zip archive" : tv_strerror(rc));
 		goto fail;
 	}
 	if (s.unsafe || s.fatal) {
-		seterr(err, cap, "refusing the bundle: %s", fp.msg);
+		report_seterr(err, cap, "refusing the bundle: %s", fp.msg);
 		rc = TV_E_FORMAT;
 		goto fail;
 	}
@@ -1136,30 +1127,30 @@ int report_bundle_member_open(const char *path, const char *name, uint64_t max_m
 		if (strcmp(s.seen[i].name, name) == 0)
 			sn = &s.seen[i];
 	if (!info->manifest_ok) {
-		seterr(err, cap, "%s", fp.set ? fp.msg : "manifest.json: not usable");
+		report_seterr(err, cap, "%s", fp.set ? fp.msg : "manifest.json: not usable");
 		rc = TV_E_FORMAT;
 		goto fail;
 	}
 	if (s.problems) {
 		/* evidence is read only from a bundle that verifies as a whole */
-		seterr(err, cap, "the bundle does not verify (%s); run 'tapvault verify' on it", fp.msg);
+		report_seterr(err, cap, "the bundle does not verify (%s); run 'tapvault verify' on it", fp.msg);
 		rc = TV_E_HASH;
 		goto fail;
 	}
 	if (!sn || !lf) {
-		seterr(err, cap, "%s: %s", name, !sn ? "not in the bundle" : "not listed in the manifest");
+		report_seterr(err, cap, "%s: %s", name, !sn ? "not in the bundle" : "not listed in the manifest");
 		rc = TV_E_NOTFOUND;
 		goto fail;
 	}
 	if (sn->count != 1 || sn->size != lf->size || memcmp(sn->sha256, lf->sha256, 32) != 0) {
-		seterr(err, cap, "%s: does not match the manifest (size or SHA-256): the bundle was "
+		report_seterr(err, cap, "%s: does not match the manifest (size or SHA-256): the bundle was "
 		                 "altered; run 'tapvault verify' on it", name);
 		rc = TV_E_HASH;
 		goto fail;
 	}
 	if (fflush(s.spool) != 0 || fseeko(s.spool, 0, SEEK_SET) != 0) {
 		rc = errno ? errno : TV_E_IO;
-		seterr(err, cap, "temporary file: %s", strerror(errno));
+		report_seterr(err, cap, "temporary file: %s", strerror(errno));
 		goto fail;
 	}
 	*out = s.spool;

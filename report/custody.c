@@ -12,6 +12,7 @@
  * next", so two exports at once still make one chain.
  */
 #include "report.h"
+#include "report_int.h"
 #include "../index/idx.h"
 
 #include <errno.h>
@@ -27,16 +28,6 @@
 
 #define HASH_TAIL_LEN 75 /* ,"hash":" + 64 hex + "} */
 
-static void seterr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err || !cap)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-}
 
 static bool is_hex64(const char *s)
 {
@@ -190,17 +181,17 @@ int report_custody_append(const char *store_dir, const report_custody_entry *e, 
 	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		rc = errno;
-		seterr(err, cap, "%s: cannot open: %s", path, strerror(errno));
+		report_seterr(err, cap, "%s: cannot open: %s", path, strerror(errno));
 		goto out;
 	}
 	if (flock(fd, LOCK_EX) != 0 || fstat(fd, &st) != 0) {
 		rc = errno;
-		seterr(err, cap, "%s: cannot lock: %s", path, strerror(errno));
+		report_seterr(err, cap, "%s: cannot lock: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		rc = TV_E_FORMAT;
-		seterr(err, cap, "%s: not a regular file", path);
+		report_seterr(err, cap, "%s: not a regular file", path);
 		goto out;
 	}
 	if (st.st_size > 0) {
@@ -210,7 +201,7 @@ int report_custody_append(const char *store_dir, const report_custody_entry *e, 
 		 * log is one line per export, so this stays cheap) */
 		rc = report_custody_verify(store_dir, NULL, NULL, NULL, &nent, &nbad, NULL);
 		if (rc) {
-			seterr(err, cap, "%s: the custody chain is broken (%llu problems); refusing to "
+			report_seterr(err, cap, "%s: the custody chain is broken (%llu problems); refusing to "
 			       "extend it (see 'tapvault custody -s %s')", path, (unsigned long long)nbad,
 			       store_dir);
 			rc = TV_E_CORRUPT;
@@ -225,7 +216,7 @@ int report_custody_append(const char *store_dir, const report_custody_entry *e, 
 		}
 		rc = last_line(fd, (uint64_t)st.st_size, buf, REPORT_CUSTODY_MAX_LINE + 1, &len);
 		if (rc) {
-			seterr(err, cap, "%s: the last entry is %s; refusing to chain onto it "
+			report_seterr(err, cap, "%s: the last entry is %s; refusing to chain onto it "
 			       "(check it with 'tapvault custody')", path,
 			       rc == TV_E_TRUNCATED ? "incomplete (no newline)" : "unreadable");
 			rc = TV_E_CORRUPT;
@@ -236,7 +227,7 @@ int report_custody_append(const char *store_dir, const report_custody_entry *e, 
 			seq = jgetu(root, "seq") + 1;
 		json_decref(root);
 		if (rc) {
-			seterr(err, cap, "%s: the last entry is broken (%s); refusing to chain onto it "
+			report_seterr(err, cap, "%s: the last entry is broken (%s); refusing to chain onto it "
 			       "(check it with 'tapvault custody')", path, why ? why : tv_strerror(rc));
 			rc = TV_E_CORRUPT;
 			goto out;
@@ -273,7 +264,7 @@ int report_custody_append(const char *store_dir, const report_custody_entry *e, 
 	blen = strlen(body);
 	if (blen + HASH_TAIL_LEN > REPORT_CUSTODY_MAX_LINE) {
 		rc = TV_E_RANGE;
-		seterr(err, cap, "custody entry longer than %d bytes (a very long note or query?)",
+		report_seterr(err, cap, "custody entry longer than %d bytes (a very long note or query?)",
 		       REPORT_CUSTODY_MAX_LINE);
 		goto out;
 	}
@@ -292,14 +283,14 @@ int report_custody_append(const char *store_dir, const report_custody_entry *e, 
 			if (errno == EINTR)
 				continue;
 			rc = errno;
-			seterr(err, cap, "%s: write failed: %s", path, strerror(errno));
+			report_seterr(err, cap, "%s: write failed: %s", path, strerror(errno));
 			goto out;
 		}
 		off += (size_t)w;
 	}
 	if (fdatasync(fd) != 0) {
 		rc = errno;
-		seterr(err, cap, "%s: fdatasync failed: %s", path, strerror(errno));
+		report_seterr(err, cap, "%s: fdatasync failed: %s", path, strerror(errno));
 		goto out;
 	}
 	if (st.st_size == 0) {

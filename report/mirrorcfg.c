@@ -16,6 +16,7 @@
  * every protocol; without a CIDR, every address of the family.
  */
 #include "report.h"
+#include "report_int.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -73,16 +74,6 @@ const report_mirror_filter *report_mirrorcfg_filter_find(const report_mirrorcfg 
 	return NULL;
 }
 
-static void seterr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err || !cap)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-}
 
 /* Copies a JSON string member into dst (cap); absent is "", wrong type an error. */
 static int get_str(json_t *o, const char *key, char *dst, size_t cap, bool required, const char *name,
@@ -92,17 +83,17 @@ static int get_str(json_t *o, const char *key, char *dst, size_t cap, bool requi
 	dst[0] = '\0';
 	if (!v) {
 		if (required) {
-			seterr(err, ecap, "%s: %s: missing \"%s\" (expected a string)", name, path, key);
+			report_seterr(err, ecap, "%s: %s: missing \"%s\" (expected a string)", name, path, key);
 			return TV_E_FORMAT;
 		}
 		return 0;
 	}
 	if (!json_is_string(v)) {
-		seterr(err, ecap, "%s: %s.%s: expected a string", name, path, key);
+		report_seterr(err, ecap, "%s: %s.%s: expected a string", name, path, key);
 		return TV_E_FORMAT;
 	}
 	if (json_string_length(v) >= cap) {
-		seterr(err, ecap, "%s: %s.%s: longer than %zu bytes", name, path, key, cap - 1);
+		report_seterr(err, ecap, "%s: %s.%s: longer than %zu bytes", name, path, key, cap - 1);
 		return TV_E_FORMAT;
 	}
 	memcpy(dst, json_string_value(v), json_string_length(v) + 1);
@@ -117,7 +108,7 @@ static int get_int(json_t *o, const char *key, long long lo, long long hi, long 
 	long long x;
 	if (!v) {
 		if (required) {
-			seterr(err, ecap, "%s: %s: missing \"%s\" (expected a number)", name, path, key);
+			report_seterr(err, ecap, "%s: %s: missing \"%s\" (expected a number)", name, path, key);
 			return TV_E_FORMAT;
 		}
 		*out = def;
@@ -132,15 +123,15 @@ static int get_int(json_t *o, const char *key, long long lo, long long hi, long 
 		errno = 0;
 		x = strtoll(s, &end, 10);
 		if (errno || end == s || *end) {
-			seterr(err, ecap, "%s: %s.%s: expected a number, found \"%s\"", name, path, key, s);
+			report_seterr(err, ecap, "%s: %s.%s: expected a number, found \"%s\"", name, path, key, s);
 			return TV_E_FORMAT;
 		}
 	} else {
-		seterr(err, ecap, "%s: %s.%s: expected a number", name, path, key);
+		report_seterr(err, ecap, "%s: %s.%s: expected a number", name, path, key);
 		return TV_E_FORMAT;
 	}
 	if (x < lo || x > hi) {
-		seterr(err, ecap, "%s: %s.%s: %lld is out of range %lld..%lld", name, path, key, x, lo, hi);
+		report_seterr(err, ecap, "%s: %s.%s: %lld is out of range %lld..%lld", name, path, key, x, lo, hi);
 		return TV_E_FORMAT;
 	}
 	*out = x;
@@ -209,14 +200,14 @@ static int get_range(json_t *r, const char *key, int32_t *lo, int32_t *hi, const
 		return 0;
 	snprintf(p2, sizeof p2, "%s.%s", path, key);
 	if (!json_is_object(v)) {
-		seterr(err, ecap, "%s: %s: expected an object {FromPort, ToPort}", name, p2);
+		report_seterr(err, ecap, "%s: %s: expected an object {FromPort, ToPort}", name, p2);
 		return TV_E_FORMAT;
 	}
 	if ((rc = get_int(v, "FromPort", 0, 65535, 0, &a, false, name, p2, err, ecap)) ||
 	    (rc = get_int(v, "ToPort", 0, 65535, 65535, &b, false, name, p2, err, ecap)))
 		return rc;
 	if (a > b) {
-		seterr(err, ecap, "%s: %s: FromPort %lld is above ToPort %lld", name, p2, a, b);
+		report_seterr(err, ecap, "%s: %s: FromPort %lld is above ToPort %lld", name, p2, a, b);
 		return TV_E_FORMAT;
 	}
 	*lo = (int32_t)a;
@@ -233,7 +224,7 @@ static int load_rule(json_t *r, report_mirror_rule *out, const char *name, const
 	json_t *p;
 	memset(out, 0, sizeof *out);
 	if (!json_is_object(r)) {
-		seterr(err, ecap, "%s: %s: expected a rule object", name, path);
+		report_seterr(err, ecap, "%s: %s: expected a rule object", name, path);
 		return TV_E_FORMAT;
 	}
 	if ((rc = get_int(r, "RuleNumber", 0, 0x7fffffff, 0, &v, true, name, path, err, ecap)))
@@ -244,7 +235,7 @@ static int load_rule(json_t *r, report_mirror_rule *out, const char *name, const
 	if (strcmp(act, "accept") == 0) {
 		out->accept = true;
 	} else if (strcmp(act, "reject") != 0) {
-		seterr(err, ecap, "%s: %s.RuleAction: expected \"accept\" or \"reject\", found \"%s\"", name,
+		report_seterr(err, ecap, "%s: %s.RuleAction: expected \"accept\" or \"reject\", found \"%s\"", name,
 		       path, act);
 		return TV_E_FORMAT;
 	}
@@ -259,7 +250,7 @@ static int load_rule(json_t *r, report_mirror_rule *out, const char *name, const
 		return rc;
 	if (cidr[0]) {
 		if (parse_cidr(cidr, &out->src, &out->src_len, &out->src_v6)) {
-			seterr(err, ecap, "%s: %s.SourceCidrBlock: expected a CIDR block, found \"%s\"", name,
+			report_seterr(err, ecap, "%s: %s.SourceCidrBlock: expected a CIDR block, found \"%s\"", name,
 			       path, cidr);
 			return TV_E_FORMAT;
 		}
@@ -268,7 +259,7 @@ static int load_rule(json_t *r, report_mirror_rule *out, const char *name, const
 		return rc;
 	if (cidr[0]) {
 		if (parse_cidr(cidr, &out->dst, &out->dst_len, &out->dst_v6)) {
-			seterr(err, ecap, "%s: %s.DestinationCidrBlock: expected a CIDR block, found \"%s\"",
+			report_seterr(err, ecap, "%s: %s.DestinationCidrBlock: expected a CIDR block, found \"%s\"",
 			       name, path, cidr);
 			return TV_E_FORMAT;
 		}
@@ -296,11 +287,11 @@ static int load_rules(json_t *f, const char *key, report_mirror_rule *rules, siz
 	if (!a || json_is_null(a))
 		return 0;
 	if (!json_is_array(a)) {
-		seterr(err, ecap, "%s: %s.%s: expected an array of rules", name, path, key);
+		report_seterr(err, ecap, "%s: %s.%s: expected an array of rules", name, path, key);
 		return TV_E_FORMAT;
 	}
 	if (json_array_size(a) > REPORT_MIRROR_MAX_RULES) {
-		seterr(err, ecap, "%s: %s.%s: more than %d rules", name, path, key, REPORT_MIRROR_MAX_RULES);
+		report_seterr(err, ecap, "%s: %s.%s: more than %d rules", name, path, key, REPORT_MIRROR_MAX_RULES);
 		return TV_E_FORMAT;
 	}
 	json_array_foreach(a, i, r) {
@@ -312,7 +303,7 @@ static int load_rules(json_t *f, const char *key, report_mirror_rule *rules, siz
 	qsort(rules, *n, sizeof *rules, cmp_rule);
 	for (i = 1; i < *n; i++)
 		if (rules[i].number == rules[i - 1].number) {
-			seterr(err, ecap, "%s: %s.%s: rule number %u appears twice", name, path, key,
+			report_seterr(err, ecap, "%s: %s.%s: rule number %u appears twice", name, path, key,
 			       rules[i].number);
 			return TV_E_FORMAT;
 		}
@@ -324,7 +315,7 @@ static json_t *load_json(const char *text, size_t len, const char *name, char *e
 	json_error_t je;
 	json_t *root = json_loadb(text, len, 0, &je);
 	if (!root)
-		seterr(err, ecap, "%s:%d:%d: not valid JSON: %s", name, je.line, je.column, je.text);
+		report_seterr(err, ecap, "%s:%d:%d: not valid JSON: %s", name, je.line, je.column, je.text);
 	return root;
 }
 
@@ -341,7 +332,7 @@ int report_mirrorcfg_load_filters_text(report_mirrorcfg *m, const char *text, si
 		return TV_E_FORMAT;
 	if (json_is_object(root) && (arr = json_object_get(root, "TrafficMirrorFilters"))) {
 		if (!json_is_array(arr)) {
-			seterr(err, ecap, "%s: TrafficMirrorFilters: expected an array", name);
+			report_seterr(err, ecap, "%s: TrafficMirrorFilters: expected an array", name);
 			rc = TV_E_FORMAT;
 			goto fail;
 		}
@@ -352,7 +343,7 @@ int report_mirrorcfg_load_filters_text(report_mirrorcfg *m, const char *text, si
 		json_decref(root);
 		root = arr;
 	} else {
-		seterr(err, ecap, "%s: expected an object with \"TrafficMirrorFilters\" (the output of "
+		report_seterr(err, ecap, "%s: expected an object with \"TrafficMirrorFilters\" (the output of "
 		                  "aws ec2 describe-traffic-mirror-filters)", name);
 		rc = TV_E_FORMAT;
 		goto fail;
@@ -363,7 +354,7 @@ int report_mirrorcfg_load_filters_text(report_mirrorcfg *m, const char *text, si
 		size_t j;
 		snprintf(path, sizeof path, "TrafficMirrorFilters[%zu]", i);
 		if (!json_is_object(f)) {
-			seterr(err, ecap, "%s: %s: expected an object", name, path);
+			report_seterr(err, ecap, "%s: %s: expected an object", name, path);
 			rc = TV_E_FORMAT;
 			goto fail;
 		}
@@ -386,7 +377,7 @@ int report_mirrorcfg_load_filters_text(report_mirrorcfg *m, const char *text, si
 		ns = json_object_get(f, "NetworkServices");
 		if (ns && !json_is_null(ns)) {
 			if (!json_is_array(ns)) {
-				seterr(err, ecap, "%s: %s.NetworkServices: expected an array", name, path);
+				report_seterr(err, ecap, "%s: %s.NetworkServices: expected an array", name, path);
 				rc = TV_E_FORMAT;
 				goto fail;
 			}
@@ -419,7 +410,7 @@ int report_mirrorcfg_load_sessions_text(report_mirrorcfg *m, const char *text, s
 		return TV_E_FORMAT;
 	if (json_is_object(root) && (arr = json_object_get(root, "TrafficMirrorSessions"))) {
 		if (!json_is_array(arr)) {
-			seterr(err, ecap, "%s: TrafficMirrorSessions: expected an array", name);
+			report_seterr(err, ecap, "%s: TrafficMirrorSessions: expected an array", name);
 			rc = TV_E_FORMAT;
 			goto fail;
 		}
@@ -429,7 +420,7 @@ int report_mirrorcfg_load_sessions_text(report_mirrorcfg *m, const char *text, s
 		json_decref(root);
 		root = arr;
 	} else {
-		seterr(err, ecap, "%s: expected an object with \"TrafficMirrorSessions\" (the output of "
+		report_seterr(err, ecap, "%s: expected an object with \"TrafficMirrorSessions\" (the output of "
 		                  "aws ec2 describe-traffic-mirror-sessions)", name);
 		rc = TV_E_FORMAT;
 		goto fail;
@@ -438,7 +429,7 @@ int report_mirrorcfg_load_sessions_text(report_mirrorcfg *m, const char *text, s
 		report_mirror_session *ns;
 		snprintf(path, sizeof path, "TrafficMirrorSessions[%zu]", i);
 		if (!json_is_object(s)) {
-			seterr(err, ecap, "%s: %s: expected an object", name, path);
+			report_seterr(err, ecap, "%s: %s: expected an object", name, path);
 			rc = TV_E_FORMAT;
 			goto fail;
 		}
@@ -488,7 +479,7 @@ static int read_file(const char *path, char **text, size_t *len, char *err, size
 	int e;
 	if (!f) {
 		e = errno;
-		seterr(err, ecap, "%s: cannot open: %s", path, strerror(e));
+		report_seterr(err, ecap, "%s: cannot open: %s", path, strerror(e));
 		return e;
 	}
 	for (;;) {
@@ -496,7 +487,7 @@ static int read_file(const char *path, char **text, size_t *len, char *err, size
 		if (n + 4096 > cap) {
 			char *p;
 			if (cap >= (64u << 20)) {
-				seterr(err, ecap, "%s: larger than 64 MiB", path);
+				report_seterr(err, ecap, "%s: larger than 64 MiB", path);
 				free(buf);
 				fclose(f);
 				return TV_E_RANGE;
@@ -518,7 +509,7 @@ static int read_file(const char *path, char **text, size_t *len, char *err, size
 	e = ferror(f);
 	fclose(f);
 	if (e) {
-		seterr(err, ecap, "%s: read error", path);
+		report_seterr(err, ecap, "%s: read error", path);
 		free(buf);
 		return TV_E_IO;
 	}
