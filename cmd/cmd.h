@@ -83,6 +83,10 @@ void cmd_progress_end(cmd_progress *p);
  * fix (names the segment whose header is refused, the corrupt index, ...). */
 void cmd_store_error(const char *cmd, const char *dir, int rc);
 
+/* A bad expression: the message, the text, and a caret under the word. */
+struct idx_expr_err;
+void cmd_expr_error(const char *cmd, const char *text, const struct idx_expr_err *e);
+
 /* Prints the counters that are non-zero, one "name value" per line. */
 void cmd_print_counters(FILE *f, const tv_counters *c, const char *indent);
 

@@ -242,3 +242,15 @@ void cmd_store_error(const char *cmd, const char *dir, int rc)
 		cmd_err(cmd, "%s: cannot open the store: %s", dir, tv_strerror(rc));
 	}
 }
+
+void cmd_expr_error(const char *cmd, const char *text, const idx_expr_err *e)
+{
+	int i;
+	cmd_err(cmd, "bad expression: %s", e->msg);
+	fprintf(stderr, "  %s\n  ", text);
+	for (i = 0; i < e->pos; i++)
+		fputc(' ', stderr);
+	for (i = 0; i < (e->len > 0 ? e->len : 1); i++)
+		fputc('^', stderr);
+	fputc('\n', stderr);
+}

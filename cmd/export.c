@@ -167,18 +167,6 @@ static void lower_priority(void)
 #endif
 }
 
-static void show_expr_error(const char *text, const idx_expr_err *e)
-{
-	int i;
-	cmd_err("export", "bad expression: %s", e->msg);
-	fprintf(stderr, "  %s\n  ", text);
-	for (i = 0; i < e->pos; i++)
-		fputc(' ', stderr);
-	for (i = 0; i < (e->len > 0 ? e->len : 1); i++)
-		fputc('^', stderr);
-	fputc('\n', stderr);
-}
-
 int cmd_export(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -257,7 +245,7 @@ int cmd_export(int argc, char **argv)
 		return EXIT_FAILURE;
 	rc = idx_expr_parse(text, cmd_now_ns(), &e, &perr);
 	if (rc) {
-		show_expr_error(text, &perr);
+		cmd_expr_error("export", text, &perr);
 		ret = EXIT_USAGE;
 		goto out;
 	}

@@ -277,18 +277,6 @@ static int fields_parse(const char *s, report_fl_format *fmt)
 	return 0;
 }
 
-static void show_expr_error(const char *text, const idx_expr_err *e)
-{
-	int i;
-	cmd_err("flows", "bad expression: %s", e->msg);
-	fprintf(stderr, "  %s\n  ", text);
-	for (i = 0; i < e->pos; i++)
-		fputc(' ', stderr);
-	for (i = 0; i < (e->len > 0 ? e->len : 1); i++)
-		fputc('^', stderr);
-	fputc('\n', stderr);
-}
-
 enum { OPT_FIELDS = 256, OPT_HEADER, OPT_S3, OPT_ACCOUNT, OPT_REGION, OPT_FLID };
 
 static const struct option longopts[] = {
@@ -396,7 +384,7 @@ int cmd_flows(int argc, char **argv)
 	if (!text)
 		return EXIT_FAILURE;
 	if ((rc = idx_expr_parse(text, cmd_now_ns(), &e, &perr)) != 0) {
-		show_expr_error(text, &perr);
+		cmd_expr_error("flows", text, &perr);
 		ret = EXIT_USAGE;
 		goto out;
 	}

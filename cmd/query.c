@@ -264,18 +264,6 @@ static int query_bundle(const char *bundle, const idx_expr *e, struct qout *o,
 	return EXIT_OK;
 }
 
-static void show_expr_error(const char *text, const idx_expr_err *e)
-{
-	int i;
-	cmd_err("query", "bad expression: %s", e->msg);
-	fprintf(stderr, "  %s\n  ", text);
-	for (i = 0; i < e->pos; i++)
-		fputc(' ', stderr);
-	for (i = 0; i < (e->len > 0 ? e->len : 1); i++)
-		fputc('^', stderr);
-	fputc('\n', stderr);
-}
-
 static const struct option longopts[] = {
 	{ "store", required_argument, NULL, 's' },
 	{ "write", required_argument, NULL, 'w' },
@@ -367,7 +355,7 @@ int cmd_query(int argc, char **argv)
 		return EXIT_FAILURE;
 	rc = idx_expr_parse(text, cmd_now_ns(), &e, &perr);
 	if (rc) {
-		show_expr_error(text, &perr);
+		cmd_expr_error("query", text, &perr);
 		ret = EXIT_USAGE;
 		goto out;
 	}
