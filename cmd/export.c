@@ -41,8 +41,10 @@ static void usage(FILE *f)
 	        "      --note TEXT       free text, recorded in the manifest and the log\n"
 	        "      --max-bytes SIZE  refuse (exit 3, no bundle) when packets.pcap would be\n"
 	        "                        larger than SIZE (e.g. 500M, 2G)\n"
-	        "      --flow-logs F     (not available yet: the audit report is not part of\n"
-	        "                        bundles; refused)\n"
+	        "      --flow-logs F     also audit these VPC Flow Logs over the export's time\n"
+	        "                        range and add the report (audit.html, audit.json);\n"
+	        "                        repeatable; files, directories, .gz, tar or zip\n"
+	        "      --vni-map F       VNI map for that audit (as 'tapvault audit'); repeatable\n"
 	        "  -q, --quiet           print nothing on success\n"
 	        "  -v, --verbose         print the plan statistics on stderr\n"
 	        "  -h, --help            this help\n"
@@ -60,6 +62,7 @@ enum {
 	OPT_NOTE,
 	OPT_MAX_BYTES,
 	OPT_FLOW_LOGS,
+	OPT_VNI_MAP,
 };
 
 struct exctx {
@@ -152,6 +155,84 @@ static FILE *temp_near(const char *out)
 	return f;
 }
 
+/*
+ * The audit report of the export's time range, as two temporary files
+ * (HTML and JSON) that become bundle members.  Returns 0 or an exit code.
+ */
+static int export_audit(idx_rstore *rs, const idx_expr *e, const char *store,
+                        const char *const *flowlogs, int nfl, const char *const *maps, int nmaps,
+                        const char *out, FILE **html, FILE **json)
+{
+	report_audit_cfg cfg;
+	report_audit_out_cfg ocfg;
+	report_vnimap *map = NULL;
+	report_audit *a = NULL;
+	uint64_t lo, hi;
+	char err[1024];
+	int i, rc, ret = EXIT_OK;
+
+	report_audit_cfg_default(&cfg);
+	idx_expr_time_bounds(e, &lo, &hi);
+	cfg.from = lo == 0 ? 0 : (uint32_t)(lo / 1000000000ull);
+	cfg.to = hi >= (uint64_t)UINT32_MAX * 1000000000ull ? UINT32_MAX
+	                                                    : (uint32_t)(hi / 1000000000ull);
+	cfg.flow_logs = flowlogs;
+	cfg.nflow_logs = (size_t)nfl;
+	if ((rc = report_vnimap_new(&map)) != 0) {
+		cmd_err("export", "%s", tv_strerror(rc));
+		return EXIT_FAILURE;
+	}
+	for (i = 0; i < nmaps; i++) {
+		if ((rc = report_vnimap_load(map, maps[i], err, sizeof err)) != 0) {
+			cmd_err("export", "--vni-map %s", err);
+			ret = EXIT_USAGE;
+			goto done;
+		}
+	}
+	cfg.map = map;
+	rc = report_audit_run(rs, &cfg, &a, err, sizeof err);
+	if (rc) {
+		cmd_err("export", "the audit for the bundle failed: %s", err);
+		ret = rc == TV_E_RANGE ? EXIT_USAGE : EXIT_FAILURE;
+		goto done;
+	}
+	*html = temp_near(out);
+	*json = temp_near(out);
+	if (!*html || !*json) {
+		cmd_err("export", "cannot create a temporary file next to %s: %s", out, strerror(errno));
+		ret = EXIT_FAILURE;
+		goto done;
+	}
+	memset(&ocfg, 0, sizeof ocfg);
+	ocfg.store = store;
+	ocfg.command = "tapvault export --flow-logs";
+	ocfg.max_rows = 200;
+	ocfg.format = REPORT_AF_HTML;
+	rc = report_audit_write(a, &ocfg, *html);
+	ocfg.format = REPORT_AF_JSON;
+	if (!rc)
+		rc = report_audit_write(a, &ocfg, *json);
+	if (rc || fflush(*html) != 0 || fflush(*json) != 0) {
+		cmd_err("export", "writing the audit report failed: %s", strerror(rc ? rc : errno));
+		ret = EXIT_FAILURE;
+		goto done;
+	}
+	if (!g_cmd.quiet) {
+		const report_audit_summary *sm = report_audit_summary_get(a);
+		printf("audit: %llu flows: %llu matched, %llu mirror_fewer, %llu mirror_more, "
+		       "%llu flowlog_only, %llu mirror_only\n",
+		       (unsigned long long)sm->flows, (unsigned long long)sm->by_class[REPORT_AC_MATCHED],
+		       (unsigned long long)sm->by_class[REPORT_AC_MIRROR_FEWER],
+		       (unsigned long long)sm->by_class[REPORT_AC_MIRROR_MORE],
+		       (unsigned long long)sm->by_class[REPORT_AC_FLOWLOG_ONLY],
+		       (unsigned long long)sm->by_class[REPORT_AC_MIRROR_ONLY]);
+	}
+done:
+	report_audit_free(a);
+	report_vnimap_free(map);
+	return ret;
+}
+
 /* Best effort: never starve a live ingest on the same machine. */
 static void lower_priority(void)
 {
@@ -177,6 +258,7 @@ int cmd_export(int argc, char **argv)
 		{ "note", required_argument, NULL, OPT_NOTE },
 		{ "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
 		{ "flow-logs", required_argument, NULL, OPT_FLOW_LOGS },
+		{ "vni-map", required_argument, NULL, OPT_VNI_MAP },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -197,7 +279,9 @@ int cmd_export(int argc, char **argv)
 	report_bundle_meta meta;
 	report_custody_entry ce;
 	struct passwd *pw;
-	FILE *fflows = NULL;
+	FILE *fflows = NULL, *faudit_html = NULL, *faudit_json = NULL;
+	const char *flowlogs[64], *maps[16];
+	int nfl = 0, nmaps = 0;
 	int c, i, rc, kind, ret = EXIT_OK;
 
 	memset(&x, 0, sizeof x);
@@ -216,9 +300,19 @@ int cmd_export(int argc, char **argv)
 			}
 			break;
 		case OPT_FLOW_LOGS:
-			cmd_err("export", "--flow-logs: the audit report is not part of bundles yet "
-			                  "(run 'tapvault audit' and keep its report beside the bundle)");
-			return EXIT_USAGE;
+			if (nfl == 64) {
+				cmd_err("export", "--flow-logs: at most 64");
+				return EXIT_USAGE;
+			}
+			flowlogs[nfl++] = optarg;
+			break;
+		case OPT_VNI_MAP:
+			if (nmaps == 16) {
+				cmd_err("export", "--vni-map: at most 16");
+				return EXIT_USAGE;
+			}
+			maps[nmaps++] = optarg;
+			break;
 		case 'q': g_cmd.quiet = 1; break;
 		case 'v': g_cmd.verbose++; break;
 		case 'h': usage(stdout); return EXIT_OK;
@@ -316,6 +410,15 @@ int cmd_export(int argc, char **argv)
 		goto out;
 	}
 
+	if (nfl > 0) {
+		rc = export_audit(&rs, e, store, flowlogs, nfl, maps, nmaps, out, &faudit_html,
+		                  &faudit_json);
+		if (rc) {
+			ret = rc;
+			goto out;
+		}
+	}
+
 	rc = report_bundle_writer_open(out, kind, &w);
 	if (rc) {
 		cmd_err("export", "%s: cannot create: %s", out, tv_strerror(rc));
@@ -325,6 +428,10 @@ int cmd_export(int argc, char **argv)
 	rc = report_bundle_writer_add(w, "packets.pcap", x.pcap, err, sizeof err);
 	if (!rc)
 		rc = report_bundle_writer_add(w, "flows.log", fflows, err, sizeof err);
+	if (!rc && faudit_html)
+		rc = report_bundle_writer_add(w, "audit.html", faudit_html, err, sizeof err);
+	if (!rc && faudit_json)
+		rc = report_bundle_writer_add(w, "audit.json", faudit_json, err, sizeof err);
 	if (rc) {
 		cmd_err("export", "%s: %s", out, err);
 		report_bundle_writer_abort(w);
@@ -409,6 +516,10 @@ out:
 		fclose(x.pcap);
 	if (fflows)
 		fclose(fflows);
+	if (faudit_html)
+		fclose(faudit_html);
+	if (faudit_json)
+		fclose(faudit_json);
 	free(x.chunks);
 	if (rs_open)
 		idx_rstore_close(&rs);

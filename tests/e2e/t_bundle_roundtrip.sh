@@ -78,3 +78,15 @@ expect_exit 0 "$TAPVAULT" export -s st "$expr" -o big.tar.gz --max-bytes 1G
 expect_exit 2 "$TAPVAULT" export -s st "$expr" -o case.rar
 expect_exit 0 "$TAPVAULT" custody -s st
 grep -q '4 custody entries' out.txt || fail "custody after refusals: $(cat out.txt)"
+# the audit report in a bundle: --flow-logs audits the export's time range
+"$GEN" --seed 42 --outer a.pcap --flowlog a.log --vni-map a.map >/dev/null
+"$TAPVAULT" ingest -q -s sta -r a.pcap --flow-interval 60
+expect_exit 0 "$TAPVAULT" export -s sta -o audited.tar.gz --flow-logs a.log --vni-map a.map
+grep -q '^audit: [0-9]* flows: [0-9]* matched' out.txt || fail "export --flow-logs: no audit summary: $(cat out.txt)"
+expect_exit 0 "$TAPVAULT" verify audited.tar.gz -s sta
+grep -q '5 members match the manifest' out.txt || fail "audited bundle: $(cat out.txt)"
+tar xzf audited.tar.gz audit.json audit.html
+python3 -c 'import json; d=json.load(open("audit.json")); assert d["tapvault_audit"] == 1 and d["totals"]["flows"] > 0' \
+  || fail "audit.json in the bundle is not a report"
+grep -q '</html>' audit.html || fail "audit.html in the bundle is incomplete"
+echo "ok audit report in the bundle"
