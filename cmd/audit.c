@@ -58,8 +58,8 @@ static void usage(FILE *f)
 	        "      --payload-packets N payload packets looked at per flow (default 8)\n"
 	        "      --show-secrets      show credentials in clear in the reports\n"
 	        "      --max-rows N        rows per class table in HTML/Markdown (default 200)\n"
-	        "  -q, --quiet             no summary on stderr\n"
-	        "  -v, --verbose           more detail\n"
+	        "  -q, --quiet             no summary or progress on stderr\n"
+	        "  -v, --verbose           more detail on stderr\n"
 	        "  -h, --help              this help\n"
 	        "\n"
 	        "exit codes: 0 done; 1 --fail-on matched; 2 bad usage or input; 3 failure.\n");
@@ -197,6 +197,11 @@ static int fail_on(const report_audit *a, const char *list, char *bad, size_t ca
 	return found;
 }
 
+static void on_progress(void *ctx, const char *phase, uint64_t done)
+{
+	cmd_progress_count(ctx, "audit:", done, phase);
+}
+
 int cmd_audit(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -233,6 +238,7 @@ int cmd_audit(int argc, char **argv)
 	report_vnimap *map = NULL;
 	report_mirrorcfg *mc = NULL;
 	report_audit *a = NULL;
+	cmd_progress prog;
 	idx_rstore rs;
 	bool rs_open = false;
 	char err[512], bad[64];
@@ -403,7 +409,11 @@ int cmd_audit(int argc, char **argv)
 		goto done;
 	}
 	rs_open = true;
+	cmd_progress_init(&prog);
+	cfg.progress = on_progress;
+	cfg.progress_ctx = &prog;
 	rc = report_audit_run(&rs, &cfg, &a, err, sizeof err);
+	cmd_progress_end(&prog);
 	if (rc) {
 		cmd_err("audit", "%s", err);
 		ret = rc == TV_E_RANGE ? EXIT_USAGE : EXIT_FAILURE;

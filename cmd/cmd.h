@@ -77,6 +77,8 @@ void cmd_progress_init(cmd_progress *p);
 /* Redraws at most 4 times a second. total may be 0 (unknown). */
 void cmd_progress_update(cmd_progress *p, const char *what, uint64_t done, uint64_t total,
                          uint64_t items, const char *unit);
+/* A count without a known total: "what N unit (R/s)". */
+void cmd_progress_count(cmd_progress *p, const char *what, uint64_t items, const char *unit);
 void cmd_progress_end(cmd_progress *p);
 
 /* Explains why a store could not be opened: the file, the place and the

@@ -176,6 +176,22 @@ void cmd_progress_update(cmd_progress *p, const char *what, uint64_t done, uint6
 	p->drawn = 1;
 }
 
+void cmd_progress_count(cmd_progress *p, const char *what, uint64_t items, const char *unit)
+{
+	uint64_t now;
+	double secs;
+	if (!p->enabled)
+		return;
+	now = cmd_mono_ns();
+	if (now - p->last < 250000000ull)
+		return;
+	p->last = now;
+	secs = (double)(now - p->start) / 1e9;
+	fprintf(stderr, "\r%s %llu %s (%.0f/s)   ", what, (unsigned long long)items, unit,
+	        secs > 0 ? (double)items / secs : 0.0);
+	p->drawn = 1;
+}
+
 void cmd_progress_end(cmd_progress *p)
 {
 	if (p->enabled && p->drawn)

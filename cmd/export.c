@@ -66,6 +66,7 @@ enum {
 };
 
 struct exctx {
+	cmd_progress prog;
 	FILE *pcap;
 	uint64_t max_bytes, bytes, packets, first_ts, last_ts;
 	bool over;
@@ -131,6 +132,8 @@ static int on_hit(void *ctx, const idx_query_hit *h)
 	if (h->rec->ts_ns > x->last_ts)
 		x->last_ts = h->rec->ts_ns;
 	x->packets++;
+	if ((x->packets & 1023) == 0)
+		cmd_progress_count(&x->prog, "export:", x->packets, "packets");
 	return 0;
 }
 
@@ -381,7 +384,9 @@ int cmd_export(int argc, char **argv)
 	x.bytes = CMD_PCAP_HDR_LEN;
 	/* chunks are checked against their SHA-256 as they are read: evidence
 	 * from a damaged chunk must not go into a bundle unnoticed */
+	cmd_progress_init(&x.prog);
 	rc = idx_query_run_hits(&rs, 1, e, true, on_hit, &x, &st, err, sizeof err);
+	cmd_progress_end(&x.prog);
 	if (x.over) {
 		char lim[32];
 		cmd_fmt_bytes(max_bytes, lim, sizeof lim);

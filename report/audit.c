@@ -793,8 +793,11 @@ static int read_flowlogs(report_audit *a, char *err, size_t cap)
 		report_seterr(err, cap, "cannot open the flow logs: %s", tv_strerror(r));
 		return r;
 	}
+	uint64_t nlines = 0;
 	while ((r = report_flowlog_reader_next(rd, &rec, &where)) == 0) {
 		long i;
+		if ((++nlines & 0xffff) == 0 && a->cfg.progress)
+			a->cfg.progress(a->cfg.progress_ctx, "flow-log lines", nlines);
 		report_audit_iface *ifc;
 		report_audit_flow *f;
 		bool have_t = report_fl_has(&rec, REPORT_FL_F_START) && report_fl_has(&rec, REPORT_FL_F_END);
@@ -1072,6 +1075,7 @@ typedef struct pl_ctx {
 	report_audit *a;
 	uint32_t last_vni;
 	long last_iface;
+	uint64_t progress_n;
 } pl_ctx;
 
 static void append_name(char *dst, size_t cap, const char *name)
@@ -1130,6 +1134,8 @@ static int on_packet(void *ctx, int store, const store_rec *rec, const tv_l3info
 	pl_ctx *pc = ctx;
 	report_audit *a = pc->a;
 	uint32_t vni = rec->tun ? rec->tun->vni : TV_VNI_NONE;
+	if ((++pc->progress_n & 0xffff) == 0 && a->cfg.progress)
+		a->cfg.progress(a->cfg.progress_ctx, "packets", pc->progress_n);
 	report_audit_flow *f;
 	report_audit_finding *g;
 	report_payload pl;
@@ -1189,7 +1195,7 @@ static int payload_pass(report_audit *a, idx_rstore *rs, char *err, size_t cap)
 	idx_expr *e = NULL;
 	idx_expr_err ee;
 	idx_query_stats st;
-	pl_ctx pc = { a, TV_VNI_NONE, -1 };
+	pl_ctx pc = { a, TV_VNI_NONE, -1, 0 };
 	int rc;
 	size_t i;
 

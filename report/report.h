@@ -894,6 +894,10 @@ typedef struct report_audit_cfg {
 	bool payload;                    /* read stored packets for payload findings; default true */
 	uint32_t payload_packets;        /* payload packets looked at per flow; default 8 */
 	size_t max_rejects;              /* rejected flow-log lines kept for the report; default 100 */
+	/* Progress, for a terminal: called every 65536 flow-log lines and every
+	 * 65536 stored packets looked at; phase is "flow-log lines" or "packets". */
+	void (*progress)(void *ctx, const char *phase, uint64_t done);
+	void *progress_ctx;
 } report_audit_cfg;
 
 void report_audit_cfg_default(report_audit_cfg *cfg);
