@@ -715,6 +715,7 @@ int ingest_parse_inner(const uint8_t *frame, uint32_t caplen, tv_l3info *info)
 {
 	uint32_t id;
 	(void)inner_parse(frame, caplen, 4, info, &id);
+	info->frag_id = info->frag ? id : 0;
 	return 0;
 }
 
@@ -1143,6 +1144,7 @@ int ingest_decap_packet(ingest_decap *d, int linktype, const uint8_t *data,
 	pkt->synth_l2 = cur.synth;
 
 	st = inner_parse(cur.p, cur.len, d->cfg.max_vlan, &pkt->info, &frag_id);
+	pkt->info.frag_id = pkt->info.frag ? frag_id : 0;
 	if (st & IS_NO_IP)
 		note(&x, TV_CTR_DECAP_INNER_NO_IP);
 	if (st & IS_TRUNC)

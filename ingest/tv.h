@@ -132,6 +132,8 @@ typedef struct tv_l3info {
 	uint16_t ethertype;/* ethertype after VLAN tags */
 	uint16_t icmp_type_code; /* type<<8 | code for ICMP/ICMPv6, else 0 */
 	uint16_t pad;
+	uint32_t frag_id;  /* IP identification of a fragment (frag != 0), else 0 */
+	uint32_t pad2;
 	tv_5tuple key;     /* zeroed when l3 == 0 */
 } tv_l3info;
 
