@@ -7,6 +7,7 @@
 #include "../index/vault.h"
 #include "../report/report.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <string.h>
 
@@ -103,11 +104,68 @@ static int tie_chunks(const char *bundle, const report_bundle_info *info, const 
 	return bad ? 1 : 0;
 }
 
+/* custody: does the log hold an export of exactly this bundle file? */
+struct custody_find {
+	uint8_t sha[32];
+	uint64_t seq;
+};
+
+static void on_custody_entry(void *ctx, uint64_t lineno, uint64_t seq, const report_custody_entry *e,
+                             const char *line, bool ok)
+{
+	struct custody_find *cf = ctx;
+	(void)lineno;
+	(void)line;
+	if (ok && e && memcmp(e->bundle_sha256, cf->sha, 32) == 0)
+		cf->seq = seq;
+}
+
+static void on_custody_problem(void *ctx, const char *member, const char *msg)
+{
+	(void)ctx;
+	(void)member;
+	(void)msg; /* the chain itself is checked by `verify -s STORE` and `custody` */
+}
+
+/*
+ * A manifest carries its own hash, which anyone can recompute after changing
+ * a member: alone it only finds accidental damage.  The store's custody log
+ * holds the SHA-256 of every bundle exported from it, so with -s the bundle
+ * file itself must be one of them.  Returns 0 found, 1 not found, -1 error.
+ */
+static int tie_custody(const char *bundle, const char *store, uint64_t *seq)
+{
+	struct custody_find cf;
+	uint8_t d[32], buf[65536];
+	tv_sha256_ctx h;
+	FILE *f;
+	size_t n;
+	uint64_t entries = 0, np = 0;
+
+	f = fopen(bundle, "rb");
+	if (!f) {
+		cmd_err("verify", "%s: %s", bundle, strerror(errno));
+		return -1;
+	}
+	tv_sha256_init(&h);
+	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+		tv_sha256_update(&h, buf, n);
+	fclose(f);
+	tv_sha256_final(&h, d);
+	memset(&cf, 0, sizeof cf);
+	memcpy(cf.sha, d, 32);
+	if (report_custody_verify(store, on_custody_entry, on_custody_problem, &cf, &entries, &np,
+	                          NULL) < 0 && entries == 0)
+		return 1;
+	*seq = cf.seq;
+	return cf.seq ? 0 : 1;
+}
+
 static int verify_bundle(const char *bundle, const char *store)
 {
 	report_bundle_info *info = NULL;
-	uint64_t np = 0, pruned = 0;
-	int rc, tie = 0;
+	uint64_t np = 0, pruned = 0, cseq = 0;
+	int rc, tie = 0, ctie = 0;
 
 	rc = report_bundle_verify(bundle, 0, on_member_problem, (void *)bundle, &np, &info);
 	if (rc && rc != TV_E_CORRUPT) {
@@ -120,6 +178,17 @@ static int verify_bundle(const char *bundle, const char *store)
 		if (tie < 0) {
 			report_bundle_info_free(info);
 			return EXIT_USAGE;
+		}
+		ctie = tie_custody(bundle, store, &cseq);
+		if (ctie < 0) {
+			report_bundle_info_free(info);
+			return EXIT_USAGE;
+		}
+		if (ctie > 0) {
+			printf("%s: its SHA-256 is in no custody entry of %s: this exact file was not "
+			       "exported from that store (altered and re-hashed, or from another store)\n",
+			       bundle, store);
+			np++;
 		}
 	}
 	if (!g_cmd.quiet) {
@@ -137,6 +206,9 @@ static int verify_bundle(const char *bundle, const char *store)
 			printf("%s: %zu source chunks match %s%s\n", bundle,
 			       info->meta.nchunks - (size_t)pruned, store,
 			       pruned ? " (the rest were pruned by retention)" : "");
+		if (store && info && info->manifest_ok && ctie == 0 && cseq)
+			printf("%s: exported from %s as custody entry %llu\n", bundle, store,
+			       (unsigned long long)cseq);
 	}
 	report_bundle_info_free(info);
 	return (np || tie) ? EXIT_FOUND : EXIT_OK;

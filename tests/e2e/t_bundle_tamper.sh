@@ -117,3 +117,33 @@ d = bytearray(open(p, 'rb').read()); d[64 + 96 + 500] ^= 0x10; open(p, 'wb').wri
 PY
 expect_exit 1 "$TAPVAULT" verify -s st
 grep -q '^st: chunk 1: ' out.txt || { cat out.txt; fail "damaged chunk not named"; }
+
+# A forged but self-consistent bundle: a member changed, its hash and the
+# manifest's own hash recomputed.  The manifest alone cannot tell (it is not
+# a signature); with -s the store's custody log, which holds the SHA-256 of
+# every bundle exported, refuses it.
+"$TAPVAULT" ingest -q -s stf -r outer.pcap
+expect_exit 0 "$TAPVAULT" export -s stf -o genuine.tar.gz
+mkdir forge && (cd forge && tar xzf ../genuine.tar.gz)
+python3 - <<'PY'
+import hashlib, json, re
+p = 'forge/packets.pcap'
+b = bytearray(open(p, 'rb').read()); b[-1] ^= 0xff; open(p, 'wb').write(b)
+m = open('forge/manifest.json').read()
+old = hashlib.sha256(open('forge/packets.pcap', 'rb').read()).hexdigest()
+d = json.loads(m)
+for f in d['files']:
+    if f['name'] == 'packets.pcap':
+        m = m.replace(f['sha256'], old)
+zero = re.sub(r'("manifest_sha256"\s*:\s*")[0-9a-f]{64}', lambda x: x.group(1) + '0' * 64, m)
+h = hashlib.sha256(zero.encode()).hexdigest()
+open('forge/manifest.json', 'w').write(zero.replace('0' * 64, h, 1) if zero.count('0' * 64) == 1 else
+                                        re.sub(r'("manifest_sha256"\s*:\s*")0{64}', lambda x: x.group(1) + h, zero))
+PY
+(cd forge && tar czf ../forged.tar.gz packets.pcap flows.log manifest.json)
+expect_exit 0 "$TAPVAULT" verify forged.tar.gz
+expect_exit 1 "$TAPVAULT" verify forged.tar.gz -s stf
+grep -q "in no custody entry" out.txt || fail "forged bundle: $(cat out.txt)"
+expect_exit 0 "$TAPVAULT" verify genuine.tar.gz -s stf
+grep -q "as custody entry" out.txt || fail "genuine bundle: $(cat out.txt)"
+echo "ok forged bundle refused against the store's custody log"
