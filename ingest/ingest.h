@@ -175,8 +175,9 @@ int ingest_file_src_next(ingest_file_src *s, ingest_raw *raw, char *errbuf, size
 /* Files after expansion of directories, in reading order. */
 int ingest_file_src_count(const ingest_file_src *s);
 const char *ingest_file_src_path(const ingest_file_src *s, int i);
-/* Identity of file i: SHA-256 of its first 64 KiB and its size at open
- * (32 + 8 bytes), used to skip packets already stored on a re-run.
+/* Identity of file i: SHA-256 of its first 64 KiB, then 8 zero bytes
+ * (40 bytes), used to skip packets already stored on a re-run; a file
+ * that grew since (still being written) keeps its identity.
  * All zero for standard input. */
 const uint8_t *ingest_file_src_identity(const ingest_file_src *s, int i);
 /* Sum of sizes of all regular files, and bytes consumed so far (for progress). */

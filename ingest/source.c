@@ -58,7 +58,7 @@ static int src_add(ingest_file_src *s, const char *path)
 	return 0;
 }
 
-/* Identity = SHA-256 of the first 64 KiB, then the size (LE). */
+/* Identity = SHA-256 of the first 64 KiB (then 8 zero bytes). */
 static int src_identify(struct src_file *f, char *errbuf, size_t cap)
 {
 	FILE *fp;
@@ -89,7 +89,11 @@ static int src_identify(struct src_file *f, char *errbuf, size_t cap)
 	fclose(fp);
 	tv_sha256(buf, n, f->identity);
 	free(buf);
-	tv_put_le64(f->identity + 32, f->size);
+	/* Not the size: a capture that is still being written (tcpdump -G,
+	 * an interrupted copy) grows, and must stay the same source so that a
+	 * re-run resumes after the packets already stored instead of storing
+	 * them again.  Bytes 32..39 stay zero (room for a later refinement). */
+	memset(f->identity + 32, 0, 8);
 	return 0;
 }
 
