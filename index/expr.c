@@ -857,6 +857,10 @@ void idx_expr_free(idx_expr *e)
 static bool net_has(const idx_xnode *nd, const tv_addr *a)
 {
 	unsigned full = nd->plen / 8, rest = nd->plen % 8;
+	/* IPv4 is stored IPv4-mapped; an IPv6 net (::/0, 2000::/3) must not
+	 * take IPv4 traffic in through ::ffff:0:0/96, as tcpdump's does not */
+	if (tv_addr_is_v4(a) && !(nd->plen >= 96 && tv_addr_is_v4(&nd->addr)))
+		return false;
 	if (memcmp(nd->addr.b, a->b, full) != 0)
 		return false;
 	if (rest) {

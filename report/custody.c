@@ -284,6 +284,9 @@ int report_custody_append(const char *store_dir, const report_custody_entry *e, 
 				continue;
 			rc = errno;
 			report_seterr(err, cap, "%s: write failed: %s", path, strerror(errno));
+			/* never leave half an entry: the chain would refuse every later export */
+			if (ftruncate(fd, st.st_size) == 0)
+				(void)fdatasync(fd);
 			goto out;
 		}
 		off += (size_t)w;
@@ -291,6 +294,8 @@ int report_custody_append(const char *store_dir, const report_custody_entry *e, 
 	if (fdatasync(fd) != 0) {
 		rc = errno;
 		report_seterr(err, cap, "%s: fdatasync failed: %s", path, strerror(errno));
+		if (ftruncate(fd, st.st_size) == 0)
+			(void)fdatasync(fd);
 		goto out;
 	}
 	if (st.st_size == 0) {

@@ -492,3 +492,15 @@ Test(expr, node_limits)
 	idx_expr_free(e);
 	free(buf);
 }
+
+/* IPv4 is stored IPv4-mapped; IPv6 nets must not match it (tcpdump's
+ * `net ::/0` matches IPv6 only), while IPv4 nets and mapped nets do. */
+Test(expr, ipv6_net_does_not_take_ipv4)
+{
+	tv_l3info a = pkt4("10.0.0.1", "192.0.2.9", 6, 1234, 80, true);
+	cr_assert(!m("net ::/0", 0, 1, &a));
+	cr_assert(!m("net 2000::/3", 0, 1, &a));
+	cr_assert(m("net 10.0.0.0/8", 0, 1, &a));
+	cr_assert(m("net 0.0.0.0/0", 0, 1, &a));
+	cr_assert(m("not net ::/0", 0, 1, &a));
+}
