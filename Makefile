@@ -125,7 +125,8 @@ build-fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HDRS)
 fuzz: $(FUZZ_BIN)
 	@set -e; for t in $(FUZZ_BIN); do n=$$(basename $$t); mkdir -p tests/fuzz/corpus/$$n build-fuzz/new-$$n; \
 	  echo "== $$n for $(FUZZ_SECONDS)s"; \
-	  $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build-fuzz/new-$$n tests/fuzz/corpus/$$n \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+	    -artifact_prefix=build-fuzz/ build-fuzz/new-$$n tests/fuzz/corpus/$$n \
 	    2>&1 | tail -n 12; done
 
 bench: $(TAPVAULT) $(GEN)

@@ -755,7 +755,10 @@ static int scan_archive(const char *path, struct scan *s)
 			archive_read_free(a);
 		return TV_E_NOMEM;
 	}
-	archive_read_support_filter_all(a);
+	/* only what export writes: "all" would let libarchive run external
+	 * programs (lrzip, lzop, grzip) found on $PATH for hostile input */
+	archive_read_support_filter_gzip(a);
+	archive_read_support_filter_zstd(a);
 	archive_read_support_format_tar(a);
 	archive_read_support_format_zip(a);
 	if (archive_read_open_filename(a, path, IOBUF) != ARCHIVE_OK) {

@@ -236,9 +236,26 @@ static la_ssize_t inner_read(struct archive *a, void *ctx, const void **buf)
  * taken for an mtree spec and its lines for file names (the test
  * plain_text_is_raw has such a file).  Nobody ships flow logs as mtree.
  */
+/*
+ * The compressions a flow-log file may use, all decoded in-process.
+ * archive_read_support_filter_all() would also let libarchive start
+ * external programs (lrzip, lzop, grzip) found on $PATH for a file that
+ * merely starts with their magic bytes.
+ */
+static void support_filters(struct archive *a)
+{
+	archive_read_support_filter_gzip(a);
+	archive_read_support_filter_bzip2(a);
+	archive_read_support_filter_xz(a);
+	archive_read_support_filter_lzma(a);
+	archive_read_support_filter_zstd(a);
+	archive_read_support_filter_lz4(a);
+	archive_read_support_filter_compress(a);
+}
+
 static void support_outer_formats(struct archive *a)
 {
-	archive_read_support_filter_all(a);
+	support_filters(a);
 	archive_read_support_format_7zip(a);
 	archive_read_support_format_ar(a);
 	archive_read_support_format_cab(a);
@@ -267,7 +284,7 @@ static int open_outer(report_flowlog_reader *r, bool is_stdin, bool raw_only)
 	if (!r->outer)
 		return TV_E_NOMEM;
 	if (raw_only) {
-		archive_read_support_filter_all(r->outer);
+		support_filters(r->outer);
 		archive_read_support_format_raw(r->outer);
 	} else {
 		support_outer_formats(r->outer);
@@ -396,7 +413,7 @@ static int open_next_entry(report_flowlog_reader *r)
 			r->inner = archive_read_new();
 			if (!r->inner)
 				return TV_E_NOMEM;
-			archive_read_support_filter_all(r->inner);
+			support_filters(r->inner);
 			archive_read_support_format_raw(r->inner);
 			if (archive_read_open(r->inner, r, NULL, inner_read, NULL) != ARCHIVE_OK ||
 			    (rc = archive_read_next_header(r->inner, &e)) < ARCHIVE_WARN) {
