@@ -249,10 +249,11 @@ void cmd_store_error(const char *cmd, const char *dir, int rc)
 			cmd_err(cmd, "%s/index: written by an index format this build cannot read "
 			        "(this build reads format %d); use a newer tapvault", dir, IDX_FORMAT_VERSION);
 		else
-			cmd_err(cmd, "%s/index/data.mdb: the LMDB index is corrupt (%s); the packets in "
-			        "%s/segments are untouched: move %s/index aside and run "
-			        "'tapvault reindex -s %s' to rebuild it from them", dir, tv_strerror(rc), dir,
-			        dir, dir);
+			cmd_err(cmd, "%s: the store is damaged: its LMDB index (%s/index/data.mdb) is "
+			        "corrupt, or a segment file is shorter than the index says.  Nothing was "
+			        "changed.  'tapvault verify -s %s' names the damaged chunks; "
+			        "'tapvault reindex -s %s' rebuilds the index from what the segments hold",
+			        dir, dir, dir, dir);
 		return;
 	default:
 		cmd_err(cmd, "%s: cannot open the store: %s", dir, tv_strerror(rc));

@@ -8,6 +8,11 @@
  * writer thread (index/vault.h "live").  The main thread only waits for
  * signals: SIGINT/SIGTERM stop (workers drain their socket for up to a
  * second, emit their flows and seal), SIGHUP copies the VNI maps again.
+ *
+ * Capture files are read and decapsulated in the main thread; with
+ * --threads N > 1 full chunks are compressed by N threads of the vault and
+ * committed in order by its writer thread (index/vault.h "threaded file
+ * ingest") while the main thread reads on.
  */
 #include "cmd.h"
 #include "../ingest/ingest.h"
@@ -48,8 +53,8 @@ static void usage(FILE *f)
 	        "indexed by address, port, protocol, 5-tuple, VNI and time.  Frames that are not\n"
 	        "tunnelled are stored as they are.  Several files, or a directory (read in the\n"
 	        "order of each file's first packet), or '-' for standard input.  A file already\n"
-	        "ingested is recognised (by its first 64 KiB and size) and only the packets not\n"
-	        "yet stored are added, so an interrupted run can simply be repeated.\n"
+	        "ingested is recognised (by its first 64 KiB, so one still growing is resumed) and\n"
+	        "only the packets not yet stored are added: an interrupted run is simply repeated.\n"
 	        "\n"
 	        "options:\n"
 	        "  -s, --store DIR         the store (created if absent)\n"
@@ -63,6 +68,9 @@ static void usage(FILE *f)
 	        "      --segment-size SIZE start a new segment file after this (default 1GiB)\n"
 	        "      --zstd-level N      zstd compression level 1-19 (default 3)\n"
 	        "      --commit-chunks N   chunks per fdatasync + index commit (default 1)\n"
+	        "      --threads N         files: threads that compress chunks while the\n"
+	        "                          next ones are read (default: CPUs, at most 4;\n"
+	        "                          1 reads, compresses and commits in one thread)\n"
 	        "      --no-sync           do not fdatasync (tests and benchmarks only)\n"
 	        "      --flow-interval S   flow-record aggregation window: 600 (default) or 60\n"
 	        "      --flow-max N        flow-table entries before an early flush (default 262144)\n"
@@ -122,6 +130,7 @@ enum {
 	OPT_SEGMENT_SIZE,
 	OPT_ZSTD_LEVEL,
 	OPT_COMMIT_CHUNKS,
+	OPT_THREADS,
 	OPT_NO_SYNC,
 	OPT_FLOW_INTERVAL,
 	OPT_FLOW_MAX,
@@ -152,6 +161,7 @@ static const struct option longopts[] = {
 	{ "segment-size", required_argument, NULL, OPT_SEGMENT_SIZE },
 	{ "zstd-level", required_argument, NULL, OPT_ZSTD_LEVEL },
 	{ "commit-chunks", required_argument, NULL, OPT_COMMIT_CHUNKS },
+	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "no-sync", no_argument, NULL, OPT_NO_SYNC },
 	{ "flow-interval", required_argument, NULL, OPT_FLOW_INTERVAL },
 	{ "flow-max", required_argument, NULL, OPT_FLOW_MAX },
@@ -468,6 +478,14 @@ static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dc
 	bool v6 = false;
 
 	umask(077);
+	/* Signals go to the main thread only, taken with sigtimedwait below.
+	 * Blocked from the start: a SIGTERM while the store is recovered
+	 * (after "listening on") is then a clean stop, not a kill. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (o->iface && o->workers > 1) {
 		cmd_note("ingest", "-i captures through one libpcap handle: using 1 worker, not %d",
 		         o->workers);
@@ -542,7 +560,7 @@ static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dc
 
 	rc = idx_vault_open(store, vcfg, ctr, &rec, &v);
 	if (rc) {
-		cmd_err("ingest", "%s: cannot open the store: %s", store, tv_strerror(rc));
+		cmd_store_error("ingest", store, rc);
 		ret = rc == TV_E_VERSION || rc == TV_E_CORRUPT ? EXIT_USAGE : EXIT_FAILURE;
 		goto out;
 	}
@@ -563,13 +581,7 @@ static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dc
 		ret = EXIT_FAILURE;
 		goto out;
 	}
-	/* Signals go to the main thread only: block them before the threads
-	 * start (they inherit the mask) and take them with sigtimedwait. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	/* the threads inherit the mask set at the start */
 	atomic_store(&g_live_stop, 0);
 	for (i = 0; i < o->workers; i++) {
 		wc[i].id = i;
@@ -683,7 +695,7 @@ int cmd_ingest(int argc, char **argv)
 {
 	const char *store = NULL;
 	const char **files;
-	int nfiles = 0, c, rc, ret = EXIT_OK, linux_vxlan = 0;
+	int nfiles = 0, c, rc, ret = EXIT_OK, linux_vxlan = 0, threads = 0, store_rc = 0;
 	ingest_decap_cfg dcfg;
 	idx_vault_cfg vcfg;
 	idx_recovery rec;
@@ -860,6 +872,13 @@ int cmd_ingest(int argc, char **argv)
 			}
 			vcfg.commit_chunks = (uint32_t)val;
 			break;
+		case OPT_THREADS:
+			if (cmd_parse_uint(optarg, 1, 64, &val)) {
+				cmd_err("ingest", "--threads '%s': expected a number from 1 to 64", optarg);
+				goto usage_fail;
+			}
+			threads = (int)val;
+			break;
 		case OPT_NO_SYNC: vcfg.segs.sync = false; break;
 		case OPT_FLOW_INTERVAL:
 			if (cmd_parse_uint(optarg, 1, 86400, &val) || (val != 60 && val != 600)) {
@@ -888,6 +907,10 @@ int cmd_ingest(int argc, char **argv)
 	}
 	if ((lo.listen || lo.iface) && (nfiles || (lo.listen && lo.iface))) {
 		cmd_err("ingest", "give one source: -r FILE..., -l [ADDR:]PORT or -i IFACE");
+		goto usage_fail;
+	}
+	if (threads && (lo.listen || lo.iface)) {
+		cmd_err("ingest", "--threads is for capture files (-r); live sources use --workers");
 		goto usage_fail;
 	}
 	if (lo.listen || lo.iface) {
@@ -935,6 +958,11 @@ int cmd_ingest(int argc, char **argv)
 	}
 	if (linux_vxlan && dcfg.n_vxlan_ports < INGEST_MAX_PORTS)
 		dcfg.vxlan_ports[dcfg.n_vxlan_ports++] = 8472;
+	if (!threads) {
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (int)ncpu;
+	}
+	vcfg.threads = threads;
 
 	rc = ingest_file_src_open(files, nfiles, &src, err, sizeof err);
 	if (rc) {
@@ -944,7 +972,7 @@ int cmd_ingest(int argc, char **argv)
 	}
 	rc = idx_vault_open(store, &vcfg, &ctr, &rec, &v);
 	if (rc) {
-		cmd_err("ingest", "%s: cannot open the store: %s", store, tv_strerror(rc));
+		cmd_store_error("ingest", store, rc);
 		ret = rc == TV_E_VERSION || rc == TV_E_CORRUPT ? EXIT_USAGE : EXIT_FAILURE;
 		goto out;
 	}
@@ -987,7 +1015,7 @@ int cmd_ingest(int argc, char **argv)
 			if (cur_id && memcmp(cur_id, zero_id, 40) == 0)
 				cur_id = NULL; /* standard input: no identity */
 			cur_done = 0;
-			if (cur_id && idx_source_get(idx_vault_index(v), cur_id, &cur_done) == 0 && cur_done)
+			if (cur_id && idx_vault_source_get(v, cur_id, &cur_done) == 0 && cur_done)
 				cmd_note("ingest", "%s: %llu packets are already stored; skipping them",
 				         ingest_file_src_path(src, cur_file), (unsigned long long)cur_done);
 		}
@@ -1005,6 +1033,7 @@ int cmd_ingest(int argc, char **argv)
 			cmd_progress_end(&prog);
 			cmd_err("ingest", "%s: storing failed: %s", store, tv_strerror(rc));
 			ret = EXIT_FAILURE;
+			store_rc = rc;
 			break;
 		}
 		if ((ctr.v[TV_CTR_SRC_PACKETS] & 1023) == 0)
@@ -1015,7 +1044,9 @@ int cmd_ingest(int argc, char **argv)
 	rc = idx_vault_close(v);
 	v = NULL;
 	if (rc) {
-		cmd_err("ingest", "%s: final commit failed: %s", store, tv_strerror(rc));
+		/* with --threads a storing error is also the close's: say it once */
+		if (rc != store_rc)
+			cmd_err("ingest", "%s: final commit failed: %s", store, tv_strerror(rc));
 		ret = EXIT_FAILURE;
 	}
 	if (!g_cmd.quiet) {

@@ -152,6 +152,8 @@ static void print_json(FILE *f, const store_rec *r, const tv_l3info *in)
 		if (in->key.proto == 6)
 			fprintf(f, ",\"tcp_flags\":%u", in->tcp_flags);
 		fprintf(f, ",\"ip_len\":%u", in->ip_len);
+		if (in->frag)
+			fprintf(f, ",\"frag\":\"%s\"", in->frag == TV_FRAG_FIRST ? "first" : "later");
 	} else {
 		fprintf(f, ",\"ethertype\":%u", in->ethertype);
 	}

@@ -21,6 +21,9 @@ typedef struct idx_vault_cfg {
 	uint32_t commit_chunks; /* sealed chunks per fdatasync + index commit; default 1 */
 	bool flows;             /* synthesise flow records while storing; default true */
 	ingest_flowtab_cfg flowtab;
+	int threads;            /* file ingest: chunk compression threads; default 1
+	                         * (idx_vault_add seals, writes and commits in the
+	                         * caller's thread); see "threaded file ingest" */
 } idx_vault_cfg;
 
 void idx_vault_cfg_default(idx_vault_cfg *cfg);
@@ -65,6 +68,36 @@ int idx_vault_tick(idx_vault *v, uint64_t now_ns);
 int idx_vault_close(idx_vault *v);
 
 idx *idx_vault_index(idx_vault *v);
+
+/*
+ * The source mark of identity: packets_done as committed in the index, or
+ * larger when packets of that source were added in this run but are not
+ * committed yet (the open chunk, or chunks still being compressed or
+ * written).  Use this, not idx_source_get, to decide what of a file is
+ * already stored.  TV_E_NOTFOUND when the source is unknown.
+ */
+int idx_vault_source_get(idx_vault *v, const uint8_t identity[40], uint64_t *packets_done);
+
+/*
+ * Threaded file ingest (cfg.threads > 1).  idx_vault_add still runs in the
+ * caller's thread and does the per-packet work (builder, postings, flow
+ * table, source marks); a full chunk is handed off with its postings, its
+ * source marks, a snapshot of the counters and the flow records emitted so
+ * far, and the caller continues with a free builder (it waits while
+ * 2 x threads + 2 builders are in flight; 2 x threads + 3 in all).
+ * cfg.threads threads seal (sort, zstd, SHA-256) handed-off chunks; one
+ * writer thread appends them in chunk-id order, fdatasyncs and commits them
+ * (and then their flow records) as the single-threaded path does, taking
+ * every chunk that is ready into one commit (at least commit_chunks; fewer
+ * only at a flush).  Chunk ids are taken at hand-off, so the segment holds
+ * them in id order.  An error of a thread (ENOSPC, TV_E_ZSTD) stops all
+ * further writing; the chunks before the failed one are committed (on a
+ * failed commit they are written again one at a time, as the single-threaded
+ * path orders them) and the error is returned by the next idx_vault_add,
+ * idx_vault_flush or idx_vault_close.  flush waits
+ * until everything handed off is committed.  idx_vault_add, flush, tick and
+ * close are still called from one thread.
+ */
 
 /* ------------------------------------------------------- live (threads) */
 

@@ -59,7 +59,7 @@ cp -r st lmdb
 dd if=/dev/urandom of=lmdb/index/data.mdb bs=4096 count=2 conv=notrunc 2>/dev/null
 before=$(sha256sum lmdb/segments/seg-0000000001.tvs)
 expect_exit 2 "$TAPVAULT" stats -s lmdb
-grep_err "lmdb/index/data.mdb: the LMDB index is corrupt"
+grep_err "lmdb/index/data.mdb) is corrupt"
 grep_err "tapvault reindex -s lmdb"
 expect_exit 2 "$TAPVAULT" ingest -s lmdb -r o.pcap
 expect_eq "segment after a refused ingest" "$before" "$(sha256sum lmdb/segments/seg-0000000001.tvs)"
