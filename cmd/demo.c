@@ -263,7 +263,7 @@ int cmd_demo(int argc, char **argv)
 	if ((rc = step("13. check every chunk against the index", cmd_verify, 3, "verify", "-s",
 	               store)) != 0)
 		return rc;
-	printf("\n# done in %.1f s.  Artefacts:\n"
+	printf("\n# done in %.2f s.  Artefacts:\n"
 	       "#   %-40s the store (segments/, index/, custody.log)\n"
 	       "#   %-40s the mirrored capture (VXLAN)\n"
 	       "#   %-40s the flow log the VPC delivered (with disagreements)\n"
