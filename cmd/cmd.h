@@ -59,6 +59,9 @@ int cmd_parse_duration(const char *s, uint64_t *out);
 /* Integer in [lo, hi]. */
 int cmd_parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 
+/* "4789,8472" -> ports (at most max, each 1-65535); 0, or -1 when malformed. */
+int cmd_parse_ports(const char *s, uint16_t *ports, int *n, int max);
+
 /* Human sizes: "1.23 GiB". */
 void cmd_fmt_bytes(uint64_t n, char *buf, size_t cap);
 

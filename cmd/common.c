@@ -271,3 +271,17 @@ void cmd_expr_error(const char *cmd, const char *text, const idx_expr_err *e)
 		fputc('^', stderr);
 	fputc('\n', stderr);
 }
+
+int cmd_parse_ports(const char *s, uint16_t *ports, int *n, int max)
+{
+	char buf[256], *tok, *save = NULL;
+	snprintf(buf, sizeof buf, "%s", s);
+	*n = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		uint64_t v;
+		if (*n >= max || cmd_parse_uint(tok, 1, 65535, &v) != 0)
+			return -1;
+		ports[(*n)++] = (uint16_t)v;
+	}
+	return *n > 0 ? 0 : -1;
+}

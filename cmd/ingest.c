@@ -107,20 +107,6 @@ static void usage(FILE *f)
 	        "packets/s, ETA) is drawn on a terminal; nothing when stderr is not one.\n");
 }
 
-static int parse_ports(const char *s, uint16_t *ports, int *n, int max)
-{
-	char buf[256], *tok, *save = NULL;
-	snprintf(buf, sizeof buf, "%s", s);
-	*n = 0;
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		uint64_t v;
-		if (*n >= max || cmd_parse_uint(tok, 1, 65535, &v) != 0)
-			return -1;
-		ports[(*n)++] = (uint16_t)v;
-	}
-	return *n > 0 ? 0 : -1;
-}
-
 enum {
 	OPT_VXLAN_PORT = 1000,
 	OPT_LINUX_VXLAN,
@@ -831,14 +817,14 @@ int cmd_ingest(int argc, char **argv)
 		case 'v': g_cmd.verbose++; break;
 		case 'h': usage(stdout); free(files); return EXIT_OK;
 		case OPT_VXLAN_PORT:
-			if (parse_ports(optarg, dcfg.vxlan_ports, &dcfg.n_vxlan_ports, INGEST_MAX_PORTS - 1)) {
+			if (cmd_parse_ports(optarg, dcfg.vxlan_ports, &dcfg.n_vxlan_ports, INGEST_MAX_PORTS - 1)) {
 				cmd_err("ingest", "--vxlan-port '%s': expected a comma-separated list of ports 1-65535", optarg);
 				goto usage_fail;
 			}
 			break;
 		case OPT_LINUX_VXLAN: linux_vxlan = 1; break;
 		case OPT_GENEVE_PORT:
-			if (parse_ports(optarg, dcfg.geneve_ports, &dcfg.n_geneve_ports, INGEST_MAX_PORTS)) {
+			if (cmd_parse_ports(optarg, dcfg.geneve_ports, &dcfg.n_geneve_ports, INGEST_MAX_PORTS)) {
 				cmd_err("ingest", "--geneve-port '%s': expected a comma-separated list of ports 1-65535", optarg);
 				goto usage_fail;
 			}

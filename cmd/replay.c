@@ -65,20 +65,6 @@ static void usage(FILE *f)
 	        "sent, 3 when sending failed.\n");
 }
 
-static int parse_ports(const char *s, uint16_t *ports, int *n)
-{
-	char buf[256], *tok, *save = NULL;
-	snprintf(buf, sizeof buf, "%s", s);
-	*n = 0;
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		uint64_t v;
-		if (*n >= INGEST_MAX_PORTS || cmd_parse_uint(tok, 1, 65535, &v) != 0)
-			return -1;
-		ports[(*n)++] = (uint16_t)v;
-	}
-	return *n > 0 ? 0 : -1;
-}
-
 static bool is_loopback(const tv_addr *a, bool v6)
 {
 	static const uint8_t lo6[16] = { [15] = 1 };
@@ -176,13 +162,13 @@ int cmd_replay(int argc, char **argv)
 			nsock = (int)val;
 			break;
 		case OPT_VXLAN_PORT:
-			if (parse_ports(optarg, dcfg.vxlan_ports, &dcfg.n_vxlan_ports)) {
+			if (cmd_parse_ports(optarg, dcfg.vxlan_ports, &dcfg.n_vxlan_ports, INGEST_MAX_PORTS)) {
 				cmd_err("replay", "--vxlan-port '%s': expected ports 1-65535", optarg);
 				goto usage_fail;
 			}
 			break;
 		case OPT_GENEVE_PORT:
-			if (parse_ports(optarg, dcfg.geneve_ports, &dcfg.n_geneve_ports)) {
+			if (cmd_parse_ports(optarg, dcfg.geneve_ports, &dcfg.n_geneve_ports, INGEST_MAX_PORTS)) {
 				cmd_err("replay", "--geneve-port '%s': expected ports 1-65535", optarg);
 				goto usage_fail;
 			}
