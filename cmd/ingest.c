@@ -556,6 +556,10 @@ static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dc
 		         store, (unsigned long long)rec.chunks_indexed,
 		         (unsigned long long)rec.packets_indexed, (unsigned long long)rec.torn_bytes,
 		         rec.torn_segment, (unsigned long long)rec.torn_offset);
+	if (rec.flows_rebuilt)
+		cmd_note("ingest", "%s: the last run did not stop cleanly: %llu flow records of its "
+		         "newest windows rebuilt from the stored packets", store,
+		         (unsigned long long)rec.flows_rebuilt);
 	copy_vni_maps(store, o);
 	if (o->user && (ret = drop_root(store, o->user)) != 0)
 		goto out;
@@ -968,6 +972,10 @@ int cmd_ingest(int argc, char **argv)
 		         store, (unsigned long long)rec.chunks_indexed,
 		         (unsigned long long)rec.packets_indexed, (unsigned long long)rec.torn_bytes,
 		         rec.torn_segment, (unsigned long long)rec.torn_offset);
+	if (rec.flows_rebuilt)
+		cmd_note("ingest", "%s: the last run did not stop cleanly: %llu flow records of its "
+		         "newest windows rebuilt from the stored packets", store,
+		         (unsigned long long)rec.flows_rebuilt);
 	rc = ingest_decap_new(&dcfg, &ctr, &dec);
 	if (rc) {
 		cmd_err("ingest", "%s", tv_strerror(rc));

@@ -197,3 +197,114 @@ int idx_flows_count(idx *x, uint64_t *n)
 	*n = rc ? 0 : st.ms_entries;
 	return rc;
 }
+
+int idx_flows_last_window(idx *x, uint32_t *w, bool *any)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur = NULL;
+	MDB_val k, d;
+	int rc;
+
+	*any = false;
+	*w = 0;
+	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
+		return rc;
+	rc = mdb_cursor_open(txn, x->db_flows, &cur);
+	if (rc == 0) {
+		rc = mdb_cursor_get(cur, &k, &d, MDB_LAST);
+		if (rc == 0 && k.mv_size == 12) {
+			*w = tv_get_be32(k.mv_data);
+			*any = true;
+		}
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+		mdb_cursor_close(cur);
+	}
+	mdb_txn_abort(txn);
+	return idx_lmdb_err(rc);
+}
+
+int idx_flows_drop_from(idx *x, uint32_t from, uint64_t *dropped)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur = NULL;
+	MDB_val k, d;
+	uint8_t kb[12];
+	uint64_t n = 0;
+	int rc;
+
+	if (dropped)
+		*dropped = 0;
+	if (!x->writable)
+		return EROFS;
+	if ((rc = idx_txn_begin(x, true, &txn)) != 0)
+		return rc;
+	if ((rc = mdb_cursor_open(txn, x->db_flows, &cur)) != 0)
+		goto fail;
+	tv_put_be32(kb, from);
+	memset(kb + 4, 0, 8);
+	k.mv_data = kb;
+	k.mv_size = sizeof kb;
+	rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+	while (rc == 0) {
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			goto fail;
+		n++;
+		rc = mdb_cursor_get(cur, &k, &d, MDB_GET_CURRENT);
+		if (rc == MDB_NOTFOUND || rc == EINVAL)
+			break;
+		if (rc == 0)
+			continue;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL)
+		goto fail;
+	mdb_cursor_close(cur);
+	if (dropped)
+		*dropped = n;
+	return idx_lmdb_err(mdb_txn_commit(txn));
+fail:
+	if (cur)
+		mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return idx_lmdb_err(rc);
+}
+
+int idx_meta_u64_get(idx *x, const char *name, uint64_t *v)
+{
+	MDB_txn *txn;
+	MDB_val k, d;
+	int rc;
+	*v = 0;
+	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
+		return rc;
+	k.mv_data = (void *)name;
+	k.mv_size = strlen(name);
+	rc = mdb_get(txn, x->db_meta, &k, &d);
+	if (rc == 0 && d.mv_size == 8)
+		*v = tv_get_le64(d.mv_data);
+	mdb_txn_abort(txn);
+	return rc == MDB_NOTFOUND ? 0 : idx_lmdb_err(rc);
+}
+
+int idx_meta_u64_set(idx *x, const char *name, uint64_t v)
+{
+	MDB_txn *txn;
+	MDB_val k, d;
+	uint8_t b[8];
+	int rc;
+	if (!x->writable)
+		return EROFS;
+	if ((rc = idx_txn_begin(x, true, &txn)) != 0)
+		return rc;
+	tv_put_le64(b, v);
+	k.mv_data = (void *)name;
+	k.mv_size = strlen(name);
+	d.mv_data = b;
+	d.mv_size = 8;
+	rc = mdb_put(txn, x->db_meta, &k, &d, 0);
+	if (rc) {
+		mdb_txn_abort(txn);
+		return idx_lmdb_err(rc);
+	}
+	return idx_lmdb_err(mdb_txn_commit(txn));
+}

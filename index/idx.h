@@ -133,6 +133,14 @@ int idx_flow_foreach(idx *x, uint32_t from, uint32_t to, idx_flow_cb cb, void *c
 int idx_flows_drop_before(idx *x, uint32_t before, uint64_t *dropped);
 /* Number of stored flow records. */
 int idx_flows_count(idx *x, uint64_t *n);
+/* Window start of the newest record (*any false when there is none). */
+int idx_flows_last_window(idx *x, uint32_t *w, bool *any);
+/* Deletes the records of windows that start at or after `from`. */
+int idx_flows_drop_from(idx *x, uint32_t from, uint64_t *dropped);
+
+/* A small u64 in the meta table by name (absent reads as 0). */
+int idx_meta_u64_get(idx *x, const char *name, uint64_t *v);
+int idx_meta_u64_set(idx *x, const char *name, uint64_t v);
 
 /* ------------------------------------------------------- expressions */
 

@@ -61,6 +61,7 @@ struct idx_vault {
 	tv_flowrec *flows;     /* records emitted, not yet committed */
 	size_t nflows, flows_cap;
 	int flow_err;          /* first error of the emit callback */
+	bool flows_session;    /* "flows_writer" is set in the index for this session */
 	char *dir;
 	struct live *live;     /* NULL unless idx_vault_live_start */
 	size_t pend_cap;       /* entries of pend */
@@ -1090,6 +1091,85 @@ static int vault_recover(idx_vault *v, idx_recovery *rec)
 	return 0;
 }
 
+/*
+ * Flow records after a crash.  Records are written when their window closes,
+ * so a crash loses the records of the windows still open, although their
+ * packets are stored (and a re-run skips those packets).  A writable session
+ * that synthesises flows sets meta "flows_writer" and clears it on a clean
+ * close.  Finding it set at open means the last session died: the records of
+ * the newest windows are deleted and rebuilt from the stored packets.  The
+ * flow table keeps at most the current and the previous window open, so
+ * rebuilding from one interval before the newest committed window covers
+ * every window that could be incomplete (a window that never produced a
+ * record is rebuilt from its packets too, since every packet after the start
+ * is replayed).  Only late packets of windows already closed (its "late"
+ * list) can stay lost.
+ */
+#define FLOWS_WRITER_KEY "flows_writer"
+
+struct rebuild_ctx {
+	ingest_flowtab *ft;
+};
+
+static int rebuild_on_packet(void *ctx, int store, const store_rec *r, const tv_l3info *info)
+{
+	struct rebuild_ctx *rc = ctx;
+	tv_pkt p;
+	(void)store;
+	memset(&p, 0, sizeof p);
+	p.ts_ns = r->ts_ns;
+	p.frame = r->frame;
+	p.caplen = r->caplen;
+	p.origlen = r->origlen;
+	p.tun = *r->tun;
+	p.info = *info;
+	ingest_flowtab_add(rc->ft, &p);
+	return 0;
+}
+
+static int vault_rebuild_flows(idx_vault *v, uint64_t *rebuilt)
+{
+	uint32_t last = 0, from;
+	bool any = false;
+	uint64_t dropped = 0;
+	char text[64], err[256];
+	idx_expr *e = NULL;
+	idx_expr_err perr;
+	idx_rstore rs;
+	struct rebuild_ctx ctx;
+	ingest_flowtab_cfg fcfg = v->cfg.flowtab;
+	int rc;
+
+	*rebuilt = 0;
+	if ((rc = idx_flows_last_window(v->x, &last, &any)) != 0)
+		return rc;
+	from = (any && last > fcfg.interval) ? last - fcfg.interval : 0;
+	if ((rc = idx_flows_drop_from(v->x, from, &dropped)) != 0)
+		return rc;
+	snprintf(text, sizeof text, "after %u", from);
+	if ((rc = idx_expr_parse(text, 0, &e, &perr)) != 0)
+		return rc;
+	v->nflows = 0;
+	ctx.ft = NULL;
+	rc = ingest_flowtab_new(&fcfg, vault_on_flows, v, NULL, &ctx.ft);
+	if (rc == 0) {
+		memset(&rs, 0, sizeof rs);
+		rs.x = v->x;
+		rs.segs = v->segs;
+		rs.dir = v->dir;
+		rc = idx_query_run(&rs, 1, e, false, rebuild_on_packet, &ctx, NULL, err, sizeof err);
+	}
+	if (rc == 0) {
+		ingest_flowtab_flush(ctx.ft);
+		*rebuilt = v->nflows;
+		rc = vault_commit_flows(v);
+	}
+	ingest_flowtab_free(ctx.ft);
+	idx_expr_free(e);
+	v->nflows = 0;
+	return rc;
+}
+
 static int vault_lock(const char *dir, int *fd_out)
 {
 	char path[4096];
@@ -1182,6 +1262,14 @@ int idx_vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
 			goto fail;
 	}
 	rc = vault_recover(v, rec);
+	if (rc == 0 && v->cfg.flows) {
+		uint64_t was = 0;
+		rc = idx_meta_u64_get(v->x, FLOWS_WRITER_KEY, &was);
+		if (rc == 0 && was)
+			rc = vault_rebuild_flows(v, &rec->flows_rebuilt);
+		if (rc == 0 && (rc = idx_meta_u64_set(v->x, FLOWS_WRITER_KEY, 1)) == 0)
+			v->flows_session = true;
+	}
 	if (rc)
 		goto fail;
 	if (v->cfg.threads > 1 && (rc = fp_start(v)) != 0)
@@ -1210,6 +1298,9 @@ int idx_vault_close(idx_vault *v)
 			rc = frc;
 	}
 	fp_stop(v);
+	/* a clean close: every record is written; a later open needs no rebuild */
+	if (rc == 0 && v->flows_session && v->x)
+		rc = idx_meta_u64_set(v->x, FLOWS_WRITER_KEY, 0);
 	ingest_flowtab_free(v->ft);
 	free(v->dir);
 	free(v->flows);

@@ -35,6 +35,7 @@ typedef struct idx_recovery {
 	uint64_t torn_bytes;      /* bytes of a torn tail cut off */
 	uint32_t torn_segment;    /* where (0 = none) */
 	uint64_t torn_offset;
+	uint64_t flows_rebuilt;   /* flow records rebuilt from stored packets after a crash */
 } idx_recovery;
 
 typedef struct idx_vault idx_vault;
