@@ -107,6 +107,21 @@ static void usage(FILE *f)
 	        "packets/s, ETA) is drawn on a terminal; nothing when stderr is not one.\n");
 }
 
+/* What opening the store found and repaired after an interrupted run. */
+static void report_recovery(const char *store, const idx_recovery *rec)
+{
+	if (rec->chunks_indexed || rec->torn_bytes)
+		cmd_note("ingest", "%s: recovered after an interrupted run: %llu whole chunks (%llu packets) "
+		         "indexed, %llu torn bytes cut from segment %u at offset %llu",
+		         store, (unsigned long long)rec->chunks_indexed,
+		         (unsigned long long)rec->packets_indexed, (unsigned long long)rec->torn_bytes,
+		         rec->torn_segment, (unsigned long long)rec->torn_offset);
+	if (rec->flows_rebuilt)
+		cmd_note("ingest", "%s: the last run did not stop cleanly: %llu flow records of its "
+		         "newest windows rebuilt from the stored packets", store,
+		         (unsigned long long)rec->flows_rebuilt);
+}
+
 enum {
 	OPT_VXLAN_PORT = 1000,
 	OPT_LINUX_VXLAN,
@@ -550,16 +565,7 @@ static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dc
 		ret = rc == TV_E_VERSION || rc == TV_E_CORRUPT ? EXIT_USAGE : EXIT_FAILURE;
 		goto out;
 	}
-	if (rec.chunks_indexed || rec.torn_bytes)
-		cmd_note("ingest", "%s: recovered after an interrupted run: %llu whole chunks (%llu packets) "
-		         "indexed, %llu torn bytes cut from segment %u at offset %llu",
-		         store, (unsigned long long)rec.chunks_indexed,
-		         (unsigned long long)rec.packets_indexed, (unsigned long long)rec.torn_bytes,
-		         rec.torn_segment, (unsigned long long)rec.torn_offset);
-	if (rec.flows_rebuilt)
-		cmd_note("ingest", "%s: the last run did not stop cleanly: %llu flow records of its "
-		         "newest windows rebuilt from the stored packets", store,
-		         (unsigned long long)rec.flows_rebuilt);
+	report_recovery(store, &rec);
 	copy_vni_maps(store, o);
 	if (o->user && (ret = drop_root(store, o->user)) != 0)
 		goto out;
@@ -966,16 +972,7 @@ int cmd_ingest(int argc, char **argv)
 		ret = rc == TV_E_VERSION || rc == TV_E_CORRUPT ? EXIT_USAGE : EXIT_FAILURE;
 		goto out;
 	}
-	if (rec.chunks_indexed || rec.torn_bytes)
-		cmd_note("ingest", "%s: recovered after an interrupted run: %llu whole chunks (%llu packets) "
-		         "indexed, %llu torn bytes cut from segment %u at offset %llu",
-		         store, (unsigned long long)rec.chunks_indexed,
-		         (unsigned long long)rec.packets_indexed, (unsigned long long)rec.torn_bytes,
-		         rec.torn_segment, (unsigned long long)rec.torn_offset);
-	if (rec.flows_rebuilt)
-		cmd_note("ingest", "%s: the last run did not stop cleanly: %llu flow records of its "
-		         "newest windows rebuilt from the stored packets", store,
-		         (unsigned long long)rec.flows_rebuilt);
+	report_recovery(store, &rec);
 	rc = ingest_decap_new(&dcfg, &ctr, &dec);
 	if (rc) {
 		cmd_err("ingest", "%s", tv_strerror(rc));
