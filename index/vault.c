@@ -85,6 +85,21 @@ void idx_vault_cfg_default(idx_vault_cfg *cfg)
 /* Flow-table callback: keeps records until the next commit. */
 static void fp_queue_flows(idx_vault *v, const tv_flowrec *recs, size_t n);
 
+static int flows_append(tv_flowrec **buf, size_t *n, size_t *cap, const tv_flowrec *recs, size_t k)
+{
+	if (*n + k > *cap) {
+		size_t nc = (*n + k) * 2;
+		tv_flowrec *t = realloc(*buf, nc * sizeof *t);
+		if (!t)
+			return TV_E_NOMEM;
+		*buf = t;
+		*cap = nc;
+	}
+	memcpy(*buf + *n, recs, k * sizeof *recs);
+	*n += k;
+	return 0;
+}
+
 static void vault_on_flows(void *ctx, const tv_flowrec *recs, size_t n)
 {
 	idx_vault *v = ctx;
@@ -92,18 +107,8 @@ static void vault_on_flows(void *ctx, const tv_flowrec *recs, size_t n)
 		fp_queue_flows(v, recs, n);
 		return;
 	}
-	if (v->nflows + n > v->flows_cap) {
-		size_t nc = (v->nflows + n) * 2;
-		tv_flowrec *t = realloc(v->flows, nc * sizeof *t);
-		if (!t) {
-			v->flow_err = TV_E_NOMEM;
-			return;
-		}
-		v->flows = t;
-		v->flows_cap = nc;
-	}
-	memcpy(v->flows + v->nflows, recs, n * sizeof *recs);
-	v->nflows += n;
+	if (flows_append(&v->flows, &v->nflows, &v->flows_cap, recs, n) != 0)
+		v->flow_err = TV_E_NOMEM;
 }
 
 /* Flow records are derived data: committed after the chunks they come
@@ -403,20 +408,6 @@ struct fpool {
 	size_t nq, qcap, qtag_cap;
 };
 
-static int flows_append(tv_flowrec **buf, size_t *n, size_t *cap, const tv_flowrec *recs, size_t k)
-{
-	if (*n + k > *cap) {
-		size_t nc = (*n + k) * 2;
-		tv_flowrec *t = realloc(*buf, nc * sizeof *t);
-		if (!t)
-			return TV_E_NOMEM;
-		*buf = t;
-		*cap = nc;
-	}
-	memcpy(*buf + *n, recs, k * sizeof *recs);
-	*n += k;
-	return 0;
-}
 
 /* Caller (flow-table callback): queues records for the writer.  A lock
  * per emitted batch of records, not per packet. */
@@ -1824,18 +1815,8 @@ void idx_vault_live_status(idx_vault *v, tv_counters *snap, int *err)
 static void worker_on_flows(void *ctx, const tv_flowrec *recs, size_t n)
 {
 	idx_vault_worker *w = ctx;
-	if (w->nflows + n > w->flows_cap) {
-		size_t nc = (w->nflows + n) * 2;
-		tv_flowrec *t = realloc(w->flows, nc * sizeof *t);
-		if (!t) {
-			w->flow_err = TV_E_NOMEM;
-			return;
-		}
-		w->flows = t;
-		w->flows_cap = nc;
-	}
-	memcpy(w->flows + w->nflows, recs, n * sizeof *recs);
-	w->nflows += n;
+	if (flows_append(&w->flows, &w->nflows, &w->flows_cap, recs, n) != 0)
+		w->flow_err = TV_E_NOMEM;
 }
 
 int idx_vault_worker_new(idx_vault *v, int id, idx_vault_worker **out)

@@ -10,10 +10,13 @@ inside an ICMP error, with the TCP/UDP ports that follow it.
 """
 import collections, json, subprocess, sys
 
+FIELDS = ["frame.protocols", "ip.src", "ip.dst", "ip.proto", "ipv6.src", "ipv6.dst",
+          "ipv6.nxt", "tcp.srcport", "tcp.dstport", "udp.srcport", "udp.dstport",
+          "vxlan.vni", "geneve.vni", "ip.frag_offset", "ip.flags.mf", "ipv6.fraghdr.nxt",
+          "ip.len", "ipv6.plen"]
+
 def tshark_rows(path, extra):
-    fields = ["frame.protocols", "ip.src", "ip.dst", "ip.proto", "ipv6.src", "ipv6.dst",
-              "ipv6.nxt", "tcp.srcport", "tcp.dstport", "udp.srcport", "udp.dstport",
-              "vxlan.vni", "geneve.vni", "ip.frag_offset", "ip.flags.mf", "ipv6.fraghdr.nxt"]
+    fields = FIELDS
     cmd = ["tshark", "-n", "-r", path, "-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE",
            "-o", "tcp.analyze_sequence_numbers:FALSE", "-T", "fields", "-E", "separator=\t",
            "-E", "aggregator=,", "-E", "occurrence=a"] + extra
@@ -33,7 +36,9 @@ TUNNELS = ("vxlan", "geneve")
 def num(v):
     return int(v, 0)
 
-def innermost(row):
+def inner_layer(row):
+    """(vni, None) or (vni, (src, dst, proto, sport, dport, later_frag, ip_bytes));
+    ports are None where tshark shows none.  Shared with flows_tshark.py."""
     protos = row["frame.protocols"][0].split(":") if row["frame.protocols"] else []
     vni = None
     if row["vxlan.vni"]:
@@ -72,6 +77,7 @@ def innermost(row):
         if kind == "ip":
             src, dst, proto = row["ip.src"][k], row["ip.dst"][k], int(row["ip.proto"][k])
             later_frag = bool(row["ip.frag_offset"]) and int(row["ip.frag_offset"][k]) > 0
+            size = int(row["ip.len"][k])
         else:
             src, dst = row["ipv6.src"][k], row["ipv6.dst"][k]
             proto = int(row["ipv6.nxt"][k])
@@ -84,6 +90,7 @@ def innermost(row):
             elif frag and row["ipv6.fraghdr.nxt"]:
                 proto = int(row["ipv6.fraghdr.nxt"][-1])
             later_frag = False
+            size = int(row["ipv6.plen"][k]) + 40
     except (IndexError, ValueError):
         return vni, None
     sport = dport = None
@@ -93,7 +100,11 @@ def innermost(row):
             sport, dport = int(row[p + ".srcport"][j]), int(row[p + ".dstport"][j])
         except (IndexError, ValueError):
             pass
-    return vni, (src, dst, proto, sport, dport)
+    return vni, (src, dst, proto, sport, dport, later_frag, size)
+
+def innermost(row):
+    vni, t = inner_layer(row)
+    return vni, (t[:5] if t else None)
 
 def main():
     cap, js = sys.argv[1], sys.argv[2]
@@ -129,4 +140,5 @@ def main():
           f"{bad} differences")
     sys.exit(1 if bad else 0)
 
-main()
+if __name__ == "__main__":
+    main()
