@@ -91,6 +91,9 @@ void cmd_store_error(const char *cmd, const char *dir, int rc);
 /* A bad expression: the message, the text, and a caret under the word. */
 struct idx_expr_err;
 void cmd_expr_error(const char *cmd, const char *text, const struct idx_expr_err *e);
+/* The parse's note (how and/or were grouped, where tcpdump differs), unless -q. */
+struct idx_expr;
+void cmd_expr_note(const char *cmd, const struct idx_expr *e);
 
 /* Prints the counters that are non-zero, one "name value" per line. */
 void cmd_print_counters(FILE *f, const tv_counters *c, const char *indent);

@@ -272,6 +272,13 @@ void cmd_expr_error(const char *cmd, const char *text, const idx_expr_err *e)
 	fputc('\n', stderr);
 }
 
+void cmd_expr_note(const char *cmd, const idx_expr *e)
+{
+	const char *n = idx_expr_note(e);
+	if (n)
+		cmd_note(cmd, "note: %s", n);
+}
+
 int cmd_parse_ports(const char *s, uint16_t *ports, int *n, int max)
 {
 	char buf[256], *tok, *save = NULL;

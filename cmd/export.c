@@ -346,6 +346,7 @@ int cmd_export(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
+	cmd_expr_note("export", e);
 	lower_priority();
 
 	rc = idx_rstore_open(store, &rs);

@@ -388,6 +388,7 @@ int cmd_flows(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
+	cmd_expr_note("flows", e);
 	c.e = e;
 	if ((rc = report_vnimap_new(&c.map)) != 0) {
 		ret = EXIT_FAILURE;

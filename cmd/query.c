@@ -361,6 +361,7 @@ int cmd_query(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
+	cmd_expr_note("query", e);
 	if (bpf) {
 		dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 262144, PCAP_TSTAMP_PRECISION_NANO);
 		if (!dead || pcap_compile(dead, &o.bpf, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {

@@ -6,14 +6,20 @@
  *   or      := and { ("or" | "||") and }
  *   and     := unary { ("and" | "&&") unary }
  *   unary   := ("not" | "!") unary | "(" expr ")" | primitive
- *   primitive := [dir] host ADDR | [dir] net CIDR | [dir] port N
- *              | [dir] portrange N-M | dir ADDR
- *              | tcp | udp | icmp | icmp6 | ip | ip6 | proto P
+ *   primitive := [ipq] [dir] host ADDR | [ipq] [dir] net CIDR | [ipq] dir ADDR
+ *              | [l4q] [dir] port P | [l4q] [dir] portrange P-P
+ *              | [ipq] proto PROTO
+ *              | tcp | udp | sctp | icmp | icmp6 | ip | ip6
  *              | vni N | vni none | after T | before T | eni ID (reserved)
  *   dir     := src | dst | src or dst | src and dst
+ *   ipq     := ip | ip6            (that IP version only)
+ *   l4q     := tcp | udp | sctp    (that transport only)
+ *   P       := a port number or a service name (services[] below)
  *
- * Precedence not > and > or, as in C and most query languages (tcpdump
- * gives and/or equal precedence; we do not, and say so in the docs).
+ * The qualifiers are pcap-filter(7)'s, in its order.  Precedence is
+ * not > and > or, as in C and most query languages; tcpdump gives and/or
+ * equal precedence and reads left to right, so a chain that mixes them
+ * without parentheses gets a note (idx_expr_note) saying how each reads it.
  * The AST is one allocation: a header and a node array sized by the number
  * of tokens (every node consumes at least one token).
  */
@@ -286,7 +292,173 @@ static tok lex_at(const char *s, int pos)
 	return t;
 }
 
+/* ----------------------------------------------------------- text buffer */
+
+typedef struct sbuf {
+	char *b;
+	size_t cap, len;
+} sbuf;
+
+static void sb_put(sbuf *s, const char *t)
+{
+	size_t n = strlen(t);
+	if (s->cap == 0)
+		return;
+	if (s->len + 1 < s->cap) {
+		size_t room = s->cap - 1 - s->len;
+		if (n > room)
+			n = room;
+		memcpy(s->b + s->len, t, n);
+		s->len += n;
+	}
+	s->b[s->len] = '\0';
+}
+
+static bool sb_full(const sbuf *s)
+{
+	return s->cap == 0 || s->len + 1 >= s->cap;
+}
+
+/* ------------------------------------------------------------- services */
+
+/*
+ * Service names for port and portrange, built in because a fresh machine
+ * or container may have no /etc/services.  Names, numbers and transports
+ * are IANA's as Debian's netbase /etc/services lists them, which is what
+ * tcpdump reads on Debian and Ubuntu (pcap-filter(7)).  As in libpcap, a
+ * name listed for one transport only also limits the match to it
+ * ("port ssh" is "tcp port 22"); a name listed for both is the number
+ * alone ("port domain" is "port 53").  netbase lists syslog for tcp too,
+ * as an alias of shell (rsh, 514/tcp), so tcpdump's "port syslog" is any
+ * transport, and so is ours.  Sorted by name (bsearch).
+ */
+enum { SV_TCP = 1, SV_UDP = 2, SV_BOTH = 3 };
+
+static const struct service {
+	const char *name;
+	uint16_t port;
+	uint8_t tr;
+} services[] = {
+	{ "bgp", 179, SV_TCP },
+	{ "bootpc", 68, SV_UDP },
+	{ "bootps", 67, SV_UDP },
+	{ "dhcpv6-client", 546, SV_UDP },
+	{ "dhcpv6-server", 547, SV_UDP },
+	{ "domain", 53, SV_BOTH },
+	{ "domain-s", 853, SV_BOTH },
+	{ "epmap", 135, SV_TCP },
+	{ "ftp", 21, SV_TCP },
+	{ "ftp-data", 20, SV_TCP },
+	{ "git", 9418, SV_TCP },
+	{ "http", 80, SV_TCP },
+	{ "http-alt", 8080, SV_TCP },
+	{ "https", 443, SV_BOTH },
+	{ "imap", 143, SV_TCP },
+	{ "imap2", 143, SV_TCP },
+	{ "imaps", 993, SV_TCP },
+	{ "ipsec-nat-t", 4500, SV_UDP },
+	{ "isakmp", 500, SV_UDP },
+	{ "kerberos", 88, SV_BOTH },
+	{ "kpasswd", 464, SV_BOTH },
+	{ "ldap", 389, SV_BOTH },
+	{ "ldaps", 636, SV_BOTH },
+	{ "mdns", 5353, SV_UDP },
+	{ "microsoft-ds", 445, SV_TCP },
+	{ "ms-sql-m", 1434, SV_UDP },
+	{ "ms-sql-s", 1433, SV_TCP },
+	{ "ms-wbt-server", 3389, SV_TCP },
+	{ "mysql", 3306, SV_TCP },
+	{ "netbios-dgm", 138, SV_UDP },
+	{ "netbios-ns", 137, SV_UDP },
+	{ "netbios-ssn", 139, SV_TCP },
+	{ "nfs", 2049, SV_BOTH },
+	{ "nntp", 119, SV_TCP },
+	{ "ntp", 123, SV_UDP },
+	{ "openvpn", 1194, SV_BOTH },
+	{ "pop3", 110, SV_TCP },
+	{ "pop3s", 995, SV_TCP },
+	{ "postgres", 5432, SV_TCP },
+	{ "postgresql", 5432, SV_TCP },
+	{ "radius", 1812, SV_BOTH },
+	{ "radius-acct", 1813, SV_BOTH },
+	{ "redis", 6379, SV_TCP },
+	{ "rsync", 873, SV_TCP },
+	{ "sip", 5060, SV_BOTH },
+	{ "sip-tls", 5061, SV_BOTH },
+	{ "smtp", 25, SV_TCP },
+	{ "snmp", 161, SV_BOTH },
+	{ "snmp-trap", 162, SV_BOTH },
+	{ "socks", 1080, SV_TCP },
+	{ "ssh", 22, SV_TCP },
+	{ "submission", 587, SV_TCP },
+	{ "submissions", 465, SV_TCP },
+	{ "sunrpc", 111, SV_BOTH },
+	{ "syslog", 514, SV_BOTH },
+	{ "telnet", 23, SV_TCP },
+	{ "tftp", 69, SV_UDP },
+	{ "www", 80, SV_TCP },
+	{ "x11", 6000, SV_TCP },
+	{ "xmpp-client", 5222, SV_TCP },
+};
+
+typedef struct wordkey {
+	const char *s;
+	size_t n;
+} wordkey;
+
+static int service_cmp(const void *key, const void *elem)
+{
+	const wordkey *k = key;
+	const char *name = ((const struct service *)elem)->name;
+	int c = strncasecmp(k->s, name, k->n);
+	if (c == 0 && name[k->n] != '\0')
+		return -1; /* the word is a prefix of the name */
+	return c;
+}
+
+static const struct service *service_find(const char *s, size_t n)
+{
+	wordkey k = { s, n };
+	return bsearch(&k, services, sizeof services / sizeof services[0], sizeof services[0],
+	               service_cmp);
+}
+
+static uint8_t service_proto(const struct service *sv)
+{
+	return sv->tr == SV_TCP ? 6 : sv->tr == SV_UDP ? 17 : 0;
+}
+
+bool idx_service_at(size_t i, const char **name, uint16_t *port, uint8_t *proto)
+{
+	if (i >= sizeof services / sizeof services[0])
+		return false;
+	*name = services[i].name;
+	*port = services[i].port;
+	*proto = service_proto(&services[i]);
+	return true;
+}
+
+/* The transport names that qualify port and portrange. */
+static const char *l4_name(uint8_t proto)
+{
+	switch (proto) {
+	case 6: return "tcp";
+	case 17: return "udp";
+	case 132: return "sctp";
+	default: return "?";
+	}
+}
+
 /* --------------------------------------------------------------- parser */
+
+/* One operand of an and/or chain, kept while the chain is parsed so that
+ * a chain mixing both can be described in the grouping note. */
+typedef struct seqent {
+	int pos, end; /* its text */
+	int op;       /* TK_AND or TK_OR before it; TK_END for the first */
+} seqent;
+
+#define NOTE_MAX 1024
 
 typedef struct parser {
 	const char *s;
@@ -296,6 +468,11 @@ typedef struct parser {
 	int cap;
 	int depth;
 	idx_expr_err *err;
+	seqent *seq;    /* a stack: the operands of the chains being parsed */
+	int nseq;
+	int mixed;      /* chains that mix and/or without parentheses */
+	int note_pos;   /* where the chain the note describes starts, -1 none */
+	char note[NOTE_MAX];
 } parser;
 
 static void advance(parser *p)
@@ -378,24 +555,38 @@ static int new_node(parser *p, int kind, int32_t *out)
 	return 0;
 }
 
+/* Protocol names after "proto": the keywords, and the /etc/protocols names
+ * tcpdump users meet (ipv6-icmp is what tcpdump itself accepts for 58). */
 static const struct {
 	const char *name;
 	uint8_t num;
 } proto_names[] = {
-	{ "icmp", 1 }, { "tcp", 6 }, { "udp", 17 }, { "gre", 47 }, { "esp", 50 },
-	{ "ah", 51 }, { "icmp6", 58 }, { "icmpv6", 58 }, { "sctp", 132 },
+	{ "icmp", 1 }, { "igmp", 2 }, { "tcp", 6 }, { "udp", 17 }, { "gre", 47 },
+	{ "esp", 50 }, { "ah", 51 }, { "icmp6", 58 }, { "icmpv6", 58 }, { "ipv6-icmp", 58 },
+	{ "ospf", 89 }, { "pim", 103 }, { "vrrp", 112 }, { "sctp", 132 },
 };
 
+/* A protocol name or number.  tcpdump needs a backslash before names that
+ * are also keywords ("ip proto \tcp"); it is accepted and not needed. */
 static bool proto_lookup(const parser *p, const tok *t, uint8_t *num)
 {
-	size_t i;
+	size_t i, n;
+	const char *w;
 	uint64_t v;
+	if (t->type != TK_WORD)
+		return false;
+	w = p->s + t->pos;
+	n = (size_t)t->len;
+	if (n > 1 && w[0] == '\\') {
+		w++;
+		n--;
+	}
 	for (i = 0; i < sizeof proto_names / sizeof proto_names[0]; i++)
-		if (word_is(p->s, t, proto_names[i].name)) {
+		if (strlen(proto_names[i].name) == n && strncasecmp(w, proto_names[i].name, n) == 0) {
 			*num = proto_names[i].num;
 			return true;
 		}
-	if (t->type == TK_WORD && parse_uint(p->s + t->pos, (size_t)t->len, 255, &v)) {
+	if (parse_uint(w, n, 255, &v)) {
 		*num = (uint8_t)v;
 		return true;
 	}
@@ -412,7 +603,21 @@ static const char *dir_name(int dir)
 	}
 }
 
-static int parse_host(parser *p, int dir, const tok *kw, int32_t *out)
+/* "ip host A" takes IPv4 text, "ip6 host A" IPv6 text (::ffff:A
+ * included), as tcpdump's do. */
+static int ipver_check(parser *p, const tok *t, int ipver, bool v6text, const char *what)
+{
+	char tb[48];
+	if (ipver == 4 && v6text)
+		return fail_at(p, t, "'ip' needs an IPv4 %s; '%s' is IPv6 (ip6 takes it)", what,
+		               tok_text(p, t, tb, sizeof tb));
+	if (ipver == 6 && !v6text)
+		return fail_at(p, t, "'ip6' needs an IPv6 %s; '%s' is IPv4 (ip takes it)", what,
+		               tok_text(p, t, tb, sizeof tb));
+	return 0;
+}
+
+static int parse_host(parser *p, int dir, int ipver, const tok *kw, int32_t *out)
 {
 	char buf[64], kb[48];
 	tv_addr a;
@@ -421,16 +626,19 @@ static int parse_host(parser *p, int dir, const tok *kw, int32_t *out)
 	if (!tok_copy(p, &p->cur, buf, sizeof buf) || tv_addr_parse(buf, &a) != 0)
 		return fail_at(p, &p->cur, "expected an address after '%s'",
 		               kw ? tok_text(p, kw, kb, sizeof kb) : "host");
+	if ((rc = ipver_check(p, &p->cur, ipver, strchr(buf, ':') != NULL, "address")) != 0)
+		return rc;
 	if ((rc = new_node(p, IDX_X_HOST, out)) != 0)
 		return rc;
 	nd = &p->e->nodes[*out];
 	nd->dir = (uint8_t)dir;
+	nd->ipver = (uint8_t)ipver;
 	nd->addr = a;
 	advance(p);
 	return 0;
 }
 
-static int parse_net(parser *p, int dir, int32_t *out)
+static int parse_net(parser *p, int dir, int ipver, int32_t *out)
 {
 	char buf[80], tb[48];
 	char *slash;
@@ -462,10 +670,13 @@ static int parse_net(parser *p, int dir, int32_t *out)
 		if (a.b[i / 8] & (0x80u >> (i % 8)))
 			return fail_at(p, &t, "non-network bits set in '%s'",
 			               tok_text(p, &t, tb, sizeof tb));
+	if ((rc = ipver_check(p, &t, ipver, !v4, "network")) != 0)
+		return rc;
 	if ((rc = new_node(p, IDX_X_NET, out)) != 0)
 		return rc;
 	nd = &p->e->nodes[*out];
 	nd->dir = (uint8_t)dir;
+	nd->ipver = (uint8_t)ipver;
 	nd->addr = a;
 	nd->plen = (uint8_t)plen;
 	nd->v4 = v4;
@@ -473,33 +684,83 @@ static int parse_net(parser *p, int dir, int32_t *out)
 	return 0;
 }
 
-static int parse_port(parser *p, int dir, bool range, int32_t *out)
+/* A port number or service name; *proto is the transport a name limits
+ * the match to (0: any, and always for a number). */
+static bool port_word(const char *w, size_t n, uint16_t *port, uint8_t *proto)
+{
+	uint64_t v;
+	const struct service *sv;
+	if (parse_uint(w, n, 65535, &v)) {
+		*port = (uint16_t)v;
+		*proto = 0;
+		return true;
+	}
+	if (n == 0 || (sv = service_find(w, n)) == NULL)
+		return false;
+	*port = sv->port;
+	*proto = service_proto(sv);
+	return true;
+}
+
+/*
+ * port P | portrange P-P, P a number or a service name.  Names may hold
+ * '-' (ftp-data), so a range is split at the one '-' that leaves a port on
+ * both sides.  The transport of a range is that of its two ends when they
+ * agree, else any (libpcap's rule).  qual is the "tcp|udp|sctp" before it.
+ */
+static int parse_port(parser *p, int dir, uint8_t qual, bool range, int32_t *out)
 {
 	tok t = p->cur;
-	uint64_t lo, hi;
+	uint16_t lo = 0, hi = 0;
+	uint8_t proto = 0;
 	idx_xnode *nd;
 	int rc;
 	const char *w = p->s + t.pos;
+	char tb[48];
 
 	if (!range) {
-		if (t.type != TK_WORD || !parse_uint(w, (size_t)t.len, 65535, &lo))
-			return fail_at(p, &t, "expected a port number (0-65535) after 'port'");
+		if (t.type != TK_WORD || !port_word(w, (size_t)t.len, &lo, &proto))
+			return fail_at(p, &t,
+			               "expected a port number (0-65535) or a service name after 'port'");
 		hi = lo;
 	} else {
-		const char *dash = t.type == TK_WORD ? memchr(w, '-', (size_t)t.len) : NULL;
-		if (!dash || !parse_uint(w, (size_t)(dash - w), 65535, &lo) ||
-		    !parse_uint(dash + 1, (size_t)(w + t.len - dash - 1), 65535, &hi))
-			return fail_at(p, &t, "expected a port range N-M (0-65535) after 'portrange'");
+		int i, splits = 0;
+		for (i = 1; t.type == TK_WORD && i < t.len - 1; i++) {
+			uint16_t a, b;
+			uint8_t pa, pb;
+			if (w[i] != '-' || !port_word(w, (size_t)i, &a, &pa) ||
+			    !port_word(w + i + 1, (size_t)(t.len - i - 1), &b, &pb))
+				continue;
+			splits++;
+			lo = a;
+			hi = b;
+			proto = pa == pb ? pa : 0;
+		}
+		if (splits == 0)
+			return fail_at(p, &t, "expected a port range N-M (0-65535 or service names) "
+			                      "after 'portrange'");
+		if (splits > 1)
+			return fail_at(p, &t, "port range '%s' splits at more than one '-'",
+			               tok_text(p, &t, tb, sizeof tb));
 		if (lo > hi)
 			return fail_at(p, &t, "port range N-M needs N <= M");
+	}
+	if (qual && proto && proto != qual) {
+		if (!range)
+			return fail_at(p, &t, "service '%s' is %s only (port %u)",
+			               tok_text(p, &t, tb, sizeof tb), l4_name(proto), (unsigned)lo);
+		return fail_at(p, &t, "services '%s' are %s only (ports %u-%u)",
+		               tok_text(p, &t, tb, sizeof tb), l4_name(proto), (unsigned)lo,
+		               (unsigned)hi);
 	}
 	if ((rc = new_node(p, IDX_X_PORT, out)) != 0)
 		return rc;
 	nd = &p->e->nodes[*out];
 	nd->dir = (uint8_t)dir;
-	nd->port_lo = (uint16_t)lo;
-	nd->port_hi = (uint16_t)hi;
+	nd->port_lo = lo;
+	nd->port_hi = hi;
 	nd->range = range;
+	nd->proto = qual ? qual : proto;
 	advance(p);
 	return 0;
 }
@@ -562,17 +823,58 @@ bad:
 	               tok_text(p, kw, kb, sizeof kb));
 }
 
-static int parse_or(parser *p, int32_t *out);
+static int parse_or(parser *p, int32_t *out, int *h);
 
+enum prim_type { PT_NONE, PT_HOST, PT_NET, PT_PORT, PT_RANGE, PT_PROTO };
+
+static bool is_word(const parser *p, const tok *t, const char *const *ws)
+{
+	for (; *ws; ws++)
+		if (word_is(p->s, t, *ws))
+			return true;
+	return false;
+}
+
+static const char *const qual_words[] = { "ip", "ip6", "tcp", "udp", "sctp",
+	                                  "icmp", "icmp6", "icmpv6", NULL };
+static const char *const after_qual[] = { "host", "net", "port", "portrange", "proto",
+	                                  "src", "dst", NULL };
+
+/*
+ * [qualifier] [dir] type id, as pcap-filter(7) orders them: host, net and
+ * proto take ip or ip6 (that IP version only), port and portrange take
+ * tcp, udp or sctp (that transport only).  A protocol word followed by one
+ * of these keywords is a qualifier; alone it is a primitive.
+ */
 static int parse_primitive(parser *p, int32_t *out)
 {
-	tok kw = p->cur;
-	char tb[48];
-	int dir = IDX_D_ANY, rc;
+	tok kw = p->cur, qt, tt;
+	char tb[48], qb[48];
+	int dir = IDX_D_ANY, type = PT_NONE, ipver = 0, rc;
+	uint8_t l4 = 0, proto;
+	bool qualified = false, have_dir = false;
 	idx_xnode *nd;
-	uint8_t proto;
 	uint64_t v;
 
+	qt = kw;
+	if (is_word(p, &kw, qual_words)) {
+		tok n1 = peek(p, 1);
+		if (is_word(p, &n1, after_qual)) {
+			qualified = true;
+			if (word_is(p->s, &kw, "ip"))
+				ipver = 4;
+			else if (word_is(p->s, &kw, "ip6"))
+				ipver = 6;
+			else if (word_is(p->s, &kw, "tcp"))
+				l4 = 6;
+			else if (word_is(p->s, &kw, "udp"))
+				l4 = 17;
+			else if (word_is(p->s, &kw, "sctp"))
+				l4 = 132;
+			advance(p);
+			kw = p->cur;
+		}
+	}
 	if (word_is(p->s, &kw, "src") || word_is(p->s, &kw, "dst")) {
 		tok n1 = peek(p, 1), n2 = peek(p, 2);
 		bool src = word_is(p->s, &kw, "src");
@@ -584,60 +886,69 @@ static int parse_primitive(parser *p, int32_t *out)
 			kw = p->cur; /* 'dst' */
 		}
 		advance(p);
-		if (word_is(p->s, &p->cur, "host")) {
-			kw = p->cur;
-			advance(p);
-			return parse_host(p, dir, &kw, out);
-		}
-		if (word_is(p->s, &p->cur, "net")) {
-			advance(p);
-			return parse_net(p, dir, out);
-		}
-		if (word_is(p->s, &p->cur, "port")) {
-			advance(p);
-			return parse_port(p, dir, false, out);
-		}
-		if (word_is(p->s, &p->cur, "portrange")) {
-			advance(p);
-			return parse_port(p, dir, true, out);
-		}
-		if (p->cur.type == TK_WORD) {
-			/* "src 10.0.0.1": host is implied, as in tcpdump */
-			char buf[64];
-			tv_addr a;
-			if (tok_copy(p, &p->cur, buf, sizeof buf) && tv_addr_parse(buf, &a) == 0)
-				return parse_host(p, dir, &kw, out);
-		}
-		return fail_at(p, &p->cur, "expected host, net, port, portrange or an address after '%s'",
-		               tok_text(p, &kw, tb, sizeof tb));
+		have_dir = true;
 	}
-	if (word_is(p->s, &kw, "host")) {
+	tt = p->cur;
+	if (word_is(p->s, &tt, "host"))
+		type = PT_HOST;
+	else if (word_is(p->s, &tt, "net"))
+		type = PT_NET;
+	else if (word_is(p->s, &tt, "port"))
+		type = PT_PORT;
+	else if (word_is(p->s, &tt, "portrange"))
+		type = PT_RANGE;
+	else if (word_is(p->s, &tt, "proto") && !have_dir)
+		type = PT_PROTO;
+	if (type != PT_NONE) {
+		kw = tt;
 		advance(p);
-		return parse_host(p, dir, &kw, out);
+	} else if (have_dir) {
+		/* "src 10.0.0.1": host is implied, as in tcpdump */
+		char buf[64];
+		tv_addr a;
+		if (!tok_copy(p, &tt, buf, sizeof buf) || tv_addr_parse(buf, &a) != 0)
+			return fail_at(p, &tt,
+			               "expected host, net, port, portrange or an address after '%s'",
+			               tok_text(p, &kw, tb, sizeof tb));
+		type = PT_HOST;
 	}
-	if (word_is(p->s, &kw, "net")) {
-		advance(p);
-		return parse_net(p, dir, out);
+	if (qualified) {
+		bool l3type = type == PT_HOST || type == PT_NET || type == PT_PROTO;
+		if ((ipver && !l3type) || (l4 && l3type) || (!ipver && !l4))
+			return fail_at(p, &tt,
+			               "'%s' cannot qualify '%s': host, net and proto take ip or ip6; "
+			               "port and portrange take tcp, udp or sctp",
+			               tok_text(p, &qt, qb, sizeof qb), tok_text(p, &tt, tb, sizeof tb));
 	}
-	if (word_is(p->s, &kw, "port")) {
-		advance(p);
-		return parse_port(p, dir, false, out);
-	}
-	if (word_is(p->s, &kw, "portrange")) {
-		advance(p);
-		return parse_port(p, dir, true, out);
-	}
-	if (word_is(p->s, &kw, "tcp") || word_is(p->s, &kw, "udp") || word_is(p->s, &kw, "icmp") ||
-	    word_is(p->s, &kw, "icmp6") || word_is(p->s, &kw, "icmpv6")) {
-		proto_lookup(p, &kw, &proto);
-		goto proto_node;
-	}
-	if (word_is(p->s, &kw, "proto")) {
-		advance(p);
+	switch (type) {
+	case PT_HOST: return parse_host(p, dir, ipver, &kw, out);
+	case PT_NET: return parse_net(p, dir, ipver, out);
+	case PT_PORT: return parse_port(p, dir, l4, false, out);
+	case PT_RANGE: return parse_port(p, dir, l4, true, out);
+	case PT_PROTO:
 		if (!proto_lookup(p, &p->cur, &proto))
 			return fail_at(p, &p->cur,
 			               "expected a protocol name or number (0-255) after 'proto'");
-		goto proto_node;
+		if ((rc = new_node(p, IDX_X_PROTO, out)) != 0)
+			return rc;
+		nd = &p->e->nodes[*out];
+		nd->proto = proto;
+		nd->ipver = (uint8_t)ipver;
+		advance(p);
+		return 0;
+	default:
+		break;
+	}
+
+	if (word_is(p->s, &kw, "tcp") || word_is(p->s, &kw, "udp") || word_is(p->s, &kw, "sctp") ||
+	    word_is(p->s, &kw, "icmp") || word_is(p->s, &kw, "icmp6") ||
+	    word_is(p->s, &kw, "icmpv6")) {
+		proto_lookup(p, &kw, &proto);
+		if ((rc = new_node(p, IDX_X_PROTO, out)) != 0)
+			return rc;
+		p->e->nodes[*out].proto = proto;
+		advance(p);
+		return 0;
 	}
 	if (word_is(p->s, &kw, "ip") || word_is(p->s, &kw, "ip6")) {
 		if ((rc = new_node(p, word_is(p->s, &kw, "ip") ? IDX_X_IP : IDX_X_IP6, out)) != 0)
@@ -672,35 +983,57 @@ static int parse_primitive(parser *p, int32_t *out)
 	}
 	if (kw.type == TK_BAD)
 		return fail_at(p, &kw, "unexpected character '%c'", p->s[kw.pos]);
+	{
+		/* tcpdump reads a bare address as host, and a bare value after
+		 * and/or with the keywords of the primitive before it */
+		char buf[64];
+		tv_addr a;
+		uint16_t port;
+		if (tok_copy(p, &kw, buf, sizeof buf) && tv_addr_parse(buf, &a) == 0)
+			return fail_at(p, &kw, "unexpected address '%s': write 'host %s' (no keyword "
+			                       "is implied or repeated, as tcpdump would)",
+			               tok_text(p, &kw, tb, sizeof tb), tok_text(p, &kw, qb, sizeof qb));
+		if (kw.type == TK_WORD && port_word(p->s + kw.pos, (size_t)kw.len, &port, &proto))
+			return fail_at(p, &kw, "unexpected word '%s': write its keyword, e.g. 'port %s' "
+			                       "(no keyword is repeated, as tcpdump would)",
+			               tok_text(p, &kw, tb, sizeof tb), tok_text(p, &kw, qb, sizeof qb));
+	}
 	return fail_at(p, &kw,
 	               "unexpected word '%s': expected host, net, port, portrange, proto, tcp, "
 	               "udp, icmp, ip, ip6, vni, after, before, not or '('",
 	               tok_text(p, &kw, tb, sizeof tb));
-proto_node:
-	if ((rc = new_node(p, IDX_X_PROTO, out)) != 0)
-		return rc;
-	nd = &p->e->nodes[*out];
-	nd->proto = proto;
-	advance(p);
-	return 0;
 }
 
-static int parse_unary(parser *p, int32_t *out)
+/*
+ * Nesting: *h is the number of nots and parentheses that hold something
+ * other than an and chain, on the deepest path.  At most IDX_X_MAXDEPTH.
+ * Parentheses around an and chain do not count because the normal form
+ * adds them inside every or: so the normal form of an accepted expression
+ * nests no deeper by this count, and at most 2 * IDX_X_MAXDEPTH + 1 in
+ * all, which IDX_X_MAXNEST (the guard of this recursion) allows.
+ */
+static int parse_unary(parser *p, int32_t *out, int *h)
 {
 	int rc;
 	char tb[48];
-	if (p->depth >= IDX_X_MAXDEPTH)
-		return fail_at(p, &p->cur, "expression nested too deeply (more than %d levels)",
-		               IDX_X_MAXDEPTH);
+	*h = 0;
+	if (p->depth >= IDX_X_MAXNEST)
+		return fail_at(p, &p->cur,
+		               "expression nested too deeply (more than %d parentheses and nots)",
+		               IDX_X_MAXNEST);
 	switch (p->cur.type) {
 	case TK_NOT: {
 		int32_t child, n;
+		tok nt = p->cur;
 		p->depth++;
 		advance(p);
-		rc = parse_unary(p, &child);
+		rc = parse_unary(p, &child, h);
 		p->depth--;
 		if (rc)
 			return rc;
+		if (++*h > IDX_X_MAXDEPTH)
+			return fail_at(p, &nt, "expression nested too deeply (more than %d levels)",
+			               IDX_X_MAXDEPTH);
 		if ((rc = new_node(p, IDX_X_NOT, &n)) != 0)
 			return rc;
 		p->e->nodes[n].child = child;
@@ -711,7 +1044,7 @@ static int parse_unary(parser *p, int32_t *out)
 		tok open = p->cur;
 		p->depth++;
 		advance(p);
-		rc = parse_or(p, out);
+		rc = parse_or(p, out, h);
 		p->depth--;
 		if (rc)
 			return rc;
@@ -720,6 +1053,9 @@ static int parse_unary(parser *p, int32_t *out)
 		if (p->cur.type != TK_RP)
 			return fail_at(p, &p->cur, "unexpected word '%s': expected and, or or ')'",
 			               tok_text(p, &p->cur, tb, sizeof tb));
+		if (p->e->nodes[*out].kind != IDX_X_AND && ++*h > IDX_X_MAXDEPTH)
+			return fail_at(p, &open, "expression nested too deeply (more than %d levels)",
+			               IDX_X_MAXDEPTH);
 		advance(p);
 		return 0;
 	}
@@ -758,40 +1094,173 @@ static void nary_add(idx_expr *e, int32_t n, int32_t *tail, int32_t o)
 	*tail = last;
 }
 
-static int parse_nary(parser *p, int kind, int32_t *out)
+/* --------------------------------------------------------- grouping note */
+
+/* Text of the expression from pos to end, its white space runs made one
+ * space, so that the note stays on one line. */
+static void note_text(sbuf *s, const char *t, int pos, int end)
 {
-	int op = kind == IDX_X_AND ? TK_AND : TK_OR;
+	char c[2] = { 0, 0 };
+	bool sp = false;
+	int i;
+	for (i = pos; i < end && !sb_full(s); i++) {
+		if (is_space(t[i])) {
+			sp = true;
+			continue;
+		}
+		if (sp)
+			sb_put(s, " ");
+		sp = false;
+		c[0] = t[i];
+		sb_put(s, c);
+	}
+}
+
+/*
+ * A chain a OP b OP c ... that mixes and and or: how it was read (and
+ * before or), and how tcpdump reads it (left to right, pcap-filter(7)
+ * gives and and or equal precedence).
+ */
+static void note_render(parser *p, const seqent *q, int n)
+{
+	sbuf s = { p->note, sizeof p->note, 0 };
+	int i;
+	p->note[0] = '\0';
+	sb_put(&s, "read as (");
+	for (i = 0; i < n; i++) {
+		if (i)
+			sb_put(&s, q[i].op == TK_OR ? ") or (" : " and ");
+		note_text(&s, p->s, q[i].pos, q[i].end);
+	}
+	sb_put(&s, "); tcpdump reads 'and'/'or' left to right at equal precedence: ");
+	for (i = 1; i < n && !sb_full(&s); i++)
+		sb_put(&s, "(");
+	for (i = 0; i < n; i++) {
+		if (i)
+			sb_put(&s, q[i].op == TK_OR ? " or " : " and ");
+		note_text(&s, p->s, q[i].pos, q[i].end);
+		if (i)
+			sb_put(&s, ")");
+	}
+	if (sb_full(&s))
+		memcpy(p->note + s.len - 3, "...", 3);
+}
+
+static void seq_push(parser *p, int pos, int op)
+{
+	/* cannot overflow: one entry per operand, at least one token each */
+	if (p->nseq < p->cap) {
+		p->seq[p->nseq].pos = pos;
+		p->seq[p->nseq].end = p->prev.pos + p->prev.len;
+		p->seq[p->nseq].op = op;
+		p->nseq++;
+	}
+}
+
+/* The chain whose operands start at seq[base] is complete: note it when it
+ * mixes and and or (the outermost, leftmost such chain is described), and
+ * drop its operands. */
+static void seq_done(parser *p, int base)
+{
+	int i, nand = 0, nor = 0;
+	for (i = base + 1; i < p->nseq; i++) {
+		if (p->seq[i].op == TK_AND)
+			nand++;
+		else
+			nor++;
+	}
+	if (nand && nor) {
+		p->mixed++;
+		if (p->note_pos < 0 || p->seq[base].pos < p->note_pos) {
+			p->note_pos = p->seq[base].pos;
+			note_render(p, p->seq + base, p->nseq - base);
+		}
+	}
+	p->nseq = base;
+}
+
+/* ----------------------------------------------------------- and / or */
+
+static int parse_and(parser *p, int32_t *out, int *h)
+{
 	int32_t first, n, tail = -1, o;
-	int rc = kind == IDX_X_AND ? parse_unary(p, &first) : parse_nary(p, IDX_X_AND, &first);
-	if (rc)
+	int rc, pos = p->cur.pos, ho;
+	if ((rc = parse_unary(p, &first, h)) != 0)
 		return rc;
-	if (p->cur.type != op) {
+	seq_push(p, pos, TK_END);
+	if (p->cur.type != TK_AND) {
 		*out = first;
 		return 0;
 	}
-	if ((rc = new_node(p, kind, &n)) != 0)
+	if ((rc = new_node(p, IDX_X_AND, &n)) != 0)
 		return rc;
 	nary_add(p->e, n, &tail, first);
-	while (p->cur.type == op) {
+	while (p->cur.type == TK_AND) {
 		advance(p);
-		rc = kind == IDX_X_AND ? parse_unary(p, &o) : parse_nary(p, IDX_X_AND, &o);
-		if (rc)
+		pos = p->cur.pos;
+		if ((rc = parse_unary(p, &o, &ho)) != 0)
 			return rc;
+		if (ho > *h)
+			*h = ho;
+		seq_push(p, pos, TK_AND);
 		nary_add(p->e, n, &tail, o);
 	}
 	*out = n;
 	return 0;
 }
 
-static int parse_or(parser *p, int32_t *out)
+static int parse_or(parser *p, int32_t *out, int *h)
 {
-	return parse_nary(p, IDX_X_OR, out);
+	int32_t first, n, tail = -1, o;
+	int rc, base = p->nseq, mark, ho;
+	if ((rc = parse_and(p, &first, h)) != 0)
+		return rc;
+	if (p->cur.type != TK_OR) {
+		seq_done(p, base);
+		*out = first;
+		return 0;
+	}
+	if ((rc = new_node(p, IDX_X_OR, &n)) != 0)
+		return rc;
+	nary_add(p->e, n, &tail, first);
+	while (p->cur.type == TK_OR) {
+		advance(p);
+		mark = p->nseq;
+		if ((rc = parse_and(p, &o, &ho)) != 0)
+			return rc;
+		if (ho > *h)
+			*h = ho;
+		if (mark < p->nseq)
+			p->seq[mark].op = TK_OR;
+		nary_add(p->e, n, &tail, o);
+	}
+	seq_done(p, base);
+	*out = n;
+	return 0;
+}
+
+/* The note as the caller sees it: the chain, and how many more there are. */
+static int note_finish(parser *p)
+{
+	char more[80] = "";
+	size_t n;
+	if (p->mixed == 0)
+		return 0;
+	if (p->mixed > 1)
+		snprintf(more, sizeof more, "; %d other group%s mix%s 'and' and 'or' too",
+		         p->mixed - 1, p->mixed > 2 ? "s" : "", p->mixed > 2 ? "" : "es");
+	n = strlen(p->note) + strlen(more) + 1;
+	p->e->note = malloc(n);
+	if (!p->e->note)
+		return TV_E_NOMEM;
+	snprintf(p->e->note, n, "%s%s", p->note, more);
+	return 0;
 }
 
 int idx_expr_parse(const char *text, uint64_t now_ns, idx_expr **out, idx_expr_err *err)
 {
-	parser p;
-	int ntok = 0, pos = 0, rc;
+	parser *p;
+	int ntok = 0, pos = 0, rc, h;
 	tok t;
 	char tb[48];
 
@@ -813,43 +1282,65 @@ int idx_expr_parse(const char *text, uint64_t now_ns, idx_expr **out, idx_expr_e
 			return TV_E_SYNTAX;
 		}
 	}
-	memset(&p, 0, sizeof p);
-	p.s = text;
-	p.now = now_ns;
-	p.err = err;
-	p.cap = ntok;
-	p.e = malloc(sizeof *p.e + (size_t)(ntok ? ntok : 1) * sizeof(idx_xnode));
-	if (!p.e)
+	p = calloc(1, sizeof *p);
+	if (!p)
 		return TV_E_NOMEM;
-	p.e->root = -1;
-	p.e->n = 0;
-	p.cur = lex_at(text, 0);
-	p.prev.type = TK_END;
-	p.prev.pos = p.prev.len = 0;
-	if (p.cur.type == TK_END) {
-		*out = p.e;
-		return 0;
+	p->s = text;
+	p->now = now_ns;
+	p->err = err;
+	p->cap = ntok;
+	p->note_pos = -1;
+	p->e = malloc(sizeof *p->e + (size_t)(ntok ? ntok : 1) * sizeof(idx_xnode));
+	if (p->e)
+		p->e->note = NULL;
+	p->seq = malloc((size_t)(ntok ? ntok : 1) * sizeof *p->seq);
+	if (!p->e || !p->seq) {
+		rc = TV_E_NOMEM;
+		goto fail;
 	}
-	rc = parse_or(&p, &p.e->root);
-	if (rc == 0 && p.cur.type != TK_END) {
-		if (p.cur.type == TK_RP)
-			rc = fail_at(&p, &p.cur, "unbalanced parenthesis");
+	p->e->root = -1;
+	p->e->n = 0;
+	p->cur = lex_at(text, 0);
+	p->prev.type = TK_END;
+	p->prev.pos = p->prev.len = 0;
+	if (p->cur.type == TK_END)
+		goto done;
+	rc = parse_or(p, &p->e->root, &h);
+	if (rc == 0 && p->cur.type != TK_END) {
+		if (p->cur.type == TK_RP)
+			rc = fail_at(p, &p->cur, "unbalanced parenthesis");
 		else
-			rc = fail_at(&p, &p.cur,
+			rc = fail_at(p, &p->cur,
 			             "unexpected word '%s': expected and, or or end of expression",
-			             tok_text(&p, &p.cur, tb, sizeof tb));
+			             tok_text(p, &p->cur, tb, sizeof tb));
 	}
-	if (rc) {
-		free(p.e);
-		return rc;
-	}
-	*out = p.e;
+	if (rc == 0)
+		rc = note_finish(p);
+	if (rc)
+		goto fail;
+done:
+	*out = p->e;
+	free(p->seq);
+	free(p);
 	return 0;
+fail:
+	idx_expr_free(p->e);
+	free(p->seq);
+	free(p);
+	return rc;
 }
 
 void idx_expr_free(idx_expr *e)
 {
+	if (!e)
+		return;
+	free(e->note);
 	free(e);
+}
+
+const char *idx_expr_note(const idx_expr *e)
+{
+	return e ? e->note : NULL;
 }
 
 /* --------------------------------------------------------------- match */
@@ -899,19 +1390,20 @@ static bool match_node(const idx_expr *e, int32_t i, uint64_t ts, const tv_tunme
 	case IDX_X_NOT:
 		return !match_node(e, nd->child, ts, tun, info);
 	case IDX_X_HOST:
-		return info && info->l3 != 0 &&
+		return info && info->l3 != 0 && (!nd->ipver || info->l3 == nd->ipver) &&
 		       dir_test(nd->dir, memcmp(info->key.src.b, nd->addr.b, 16) == 0,
 		                memcmp(info->key.dst.b, nd->addr.b, 16) == 0);
 	case IDX_X_NET:
-		return info && info->l3 != 0 &&
+		return info && info->l3 != 0 && (!nd->ipver || info->l3 == nd->ipver) &&
 		       dir_test(nd->dir, net_has(nd, &info->key.src), net_has(nd, &info->key.dst));
 	case IDX_X_PORT:
-		return info && info->has_ports &&
+		return info && info->has_ports && (!nd->proto || info->key.proto == nd->proto) &&
 		       dir_test(nd->dir,
 		                info->key.sport >= nd->port_lo && info->key.sport <= nd->port_hi,
 		                info->key.dport >= nd->port_lo && info->key.dport <= nd->port_hi);
 	case IDX_X_PROTO:
-		return info && info->l3 != 0 && info->key.proto == nd->proto;
+		return info && info->l3 != 0 && (!nd->ipver || info->l3 == nd->ipver) &&
+		       info->key.proto == nd->proto;
 	case IDX_X_IP:
 		return info && info->l3 == 4;
 	case IDX_X_IP6:
@@ -1008,24 +1500,9 @@ void idx_net_last(const tv_addr *net, unsigned plen, tv_addr *last)
 
 /* --------------------------------------------------------------- format */
 
-typedef struct sbuf {
-	char *b;
-	size_t cap, len;
-} sbuf;
-
-static void sb_put(sbuf *s, const char *t)
+static const char *ipver_name(int ipver)
 {
-	size_t n = strlen(t);
-	if (s->cap == 0)
-		return;
-	if (s->len + 1 < s->cap) {
-		size_t room = s->cap - 1 - s->len;
-		if (n > room)
-			n = room;
-		memcpy(s->b + s->len, t, n);
-		s->len += n;
-	}
-	s->b[s->len] = '\0';
+	return ipver == 4 ? "ip " : ipver == 6 ? "ip6 " : "";
 }
 
 static void format_node(const idx_expr *e, int32_t i, sbuf *s)
@@ -1037,9 +1514,14 @@ static void format_node(const idx_expr *e, int32_t i, sbuf *s)
 	case IDX_X_AND:
 	case IDX_X_OR:
 		for (c = nd->child; c >= 0; c = e->nodes[c].next) {
-			/* Only an or inside an and needs parentheses; n-ary nodes
-			 * never hold their own kind. */
-			bool par = nd->kind == IDX_X_AND && e->nodes[c].kind == IDX_X_OR;
+			/* An or inside an and needs parentheses; an and inside
+			 * an or gets them too, so that tcpdump, which gives
+			 * and/or equal precedence, reads the text the same way
+			 * (and the parse gives no note).  n-ary nodes never hold
+			 * their own kind. */
+			int k = e->nodes[c].kind;
+			bool par = (nd->kind == IDX_X_AND && k == IDX_X_OR) ||
+			           (nd->kind == IDX_X_OR && k == IDX_X_AND);
 			if (c != nd->child)
 				sb_put(s, nd->kind == IDX_X_AND ? " and " : " or ");
 			if (par)
@@ -1059,12 +1541,17 @@ static void format_node(const idx_expr *e, int32_t i, sbuf *s)
 		break;
 	}
 	case IDX_X_HOST:
+		sb_put(s, ipver_name(nd->ipver));
 		sb_put(s, dir_name(nd->dir));
 		sb_put(s, "host ");
-		tv_addr_format(&nd->addr, buf, sizeof buf);
+		if (nd->ipver == 6) /* ::ffff:A stays IPv6 text, as ip6 needs */
+			inet_ntop(AF_INET6, nd->addr.b, buf, sizeof buf);
+		else
+			tv_addr_format(&nd->addr, buf, sizeof buf);
 		sb_put(s, buf);
 		break;
 	case IDX_X_NET:
+		sb_put(s, ipver_name(nd->ipver));
 		sb_put(s, dir_name(nd->dir));
 		sb_put(s, "net ");
 		if (nd->v4 && nd->plen >= 96 && tv_addr_is_v4(&nd->addr)) {
@@ -1080,6 +1567,10 @@ static void format_node(const idx_expr *e, int32_t i, sbuf *s)
 		sb_put(s, buf);
 		break;
 	case IDX_X_PORT:
+		if (nd->proto) {
+			sb_put(s, l4_name(nd->proto));
+			sb_put(s, " ");
+		}
 		sb_put(s, dir_name(nd->dir));
 		if (nd->range)
 			snprintf(buf, sizeof buf, "portrange %u-%u", (unsigned)nd->port_lo,
@@ -1089,6 +1580,12 @@ static void format_node(const idx_expr *e, int32_t i, sbuf *s)
 		sb_put(s, buf);
 		break;
 	case IDX_X_PROTO:
+		if (nd->ipver) {
+			snprintf(buf, sizeof buf, "%sproto %u", ipver_name(nd->ipver),
+			         (unsigned)nd->proto);
+			sb_put(s, buf);
+			break;
+		}
 		switch (nd->proto) {
 		case 1: sb_put(s, "icmp"); break;
 		case 6: sb_put(s, "tcp"); break;

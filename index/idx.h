@@ -145,16 +145,20 @@ int idx_meta_u64_set(idx *x, const char *name, uint64_t v);
 /* ------------------------------------------------------- expressions */
 
 /*
- * The query language (DESIGN.md "The command line"):
+ * The query language (DESIGN.md "The command line"; pcap-filter(7) for the
+ * tcpdump forms):
  *   host A | src host A | dst host A | net CIDR | src net CIDR | dst net CIDR
- *   port N | src port N | dst port N | portrange N-M
- *   tcp | udp | icmp | icmp6 | ip | ip6 | proto N | proto NAME
+ *   port P | src port P | dst port P | portrange P-P    (P: number or service name)
+ *   tcp | udp | sctp | icmp | icmp6 | ip | ip6 | proto N | proto NAME
+ *   ip|ip6 in front of host, net, proto (that IP version only);
+ *   tcp|udp|sctp in front of port, portrange (that transport only)
  *   vni N | after T | before T
  *   EXPR and EXPR | EXPR or EXPR | not EXPR | ( EXPR )     (also && || !)
  * Times T: RFC 3339 (2026-11-27T14:00:00Z, with offset or fraction),
  * unix seconds (1700000000 or 1700000000.25), or a relative "10m ago"
  * (units s, m, h, d).  Adjacent primitives without an operator are an
- * error.  An empty expression matches everything.
+ * error.  An empty expression matches everything.  not binds tightest,
+ * then and, then or (tcpdump: and/or equal, left to right).
  */
 typedef struct idx_expr idx_expr;
 
@@ -168,6 +172,12 @@ typedef struct idx_expr_err {
 int idx_expr_parse(const char *text, uint64_t now_ns, idx_expr **out, idx_expr_err *err);
 void idx_expr_free(idx_expr *e); /* accepts NULL */
 
+/* NULL, or one line (no newline) that a user comparing with tcpdump should
+ * read: today, how a chain that mixes and and or without parentheses was
+ * grouped, and how tcpdump would group it.  The library never prints it.
+ * Valid until idx_expr_free(e). */
+const char *idx_expr_note(const idx_expr *e);
+
 /* Exact match of one packet.  info comes from ingest_parse_inner() on the
  * stored frame; ports match only when info->has_ports. */
 bool idx_expr_match(const idx_expr *e, uint64_t ts_ns, const tv_tunmeta *tun,
@@ -179,8 +189,10 @@ bool idx_expr_match(const idx_expr *e, uint64_t ts_ns, const tv_tunmeta *tun,
 void idx_expr_time_bounds(const idx_expr *e, uint64_t *lo, uint64_t *hi);
 
 /* Writes a normalised text form (for logs, manifests, custody): keywords
- * lower case, one space, parentheses only where precedence needs them,
- * proto 6/17/1/58 as tcp/udp/icmp/icmp6, times as RFC 3339 UTC with ns.
+ * lower case, one space, parentheses where precedence needs them and
+ * around an and inside an or (so tcpdump groups it the same way),
+ * proto 6/17/1/58 as tcp/udp/icmp/icmp6, ports as numbers ("port ssh" is
+ * "tcp port 22"), times as RFC 3339 UTC with ns.
  * Parsing the result gives the same expression.  Truncated to cap - 1. */
 void idx_expr_format(const idx_expr *e, char *buf, size_t cap);
 

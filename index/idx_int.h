@@ -135,9 +135,12 @@ typedef struct idx_xnode {
 	uint8_t kind;       /* enum idx_xkind */
 	uint8_t dir;        /* enum idx_xdir, for host/net/port */
 	uint8_t plen;       /* net: prefix length in the 128-bit space */
-	uint8_t proto;      /* proto */
+	uint8_t proto;      /* proto; port: the transport it is limited to by
+	                     * "tcp|udp|sctp port" or a one-transport service
+	                     * name (0 = any) */
 	uint8_t range;      /* port: written as portrange */
 	uint8_t v4;         /* net: written as IPv4 */
+	uint8_t ipver;      /* host, net, proto: 4 or 6 under "ip"/"ip6", else 0 */
 	uint16_t port_lo, port_hi;
 	int32_t child, next;
 	uint32_t vni;
@@ -145,13 +148,22 @@ typedef struct idx_xnode {
 	tv_addr addr;       /* host; net: the network address */
 } idx_xnode;
 
+/* Nesting limits of the parser (expr.c, parse_unary): levels that count,
+ * and every parenthesis and not; the tree is at most 2 * MAXDEPTH + 3
+ * nodes deep, which bounds the recursion of the matcher and the planner. */
 #define IDX_X_MAXDEPTH 64
+#define IDX_X_MAXNEST (2 * IDX_X_MAXDEPTH + 2)
 
 struct idx_expr {
 	int32_t root;       /* -1 = empty expression (matches everything) */
 	int32_t n;
+	char *note;         /* idx_expr_note(); malloc'd, or NULL */
 	idx_xnode nodes[];
 };
+
+/* Entry i of the built-in service table (for tests): false past the end.
+ * *proto is the transport the name limits a port to (0 = any). */
+bool idx_service_at(size_t i, const char **name, uint16_t *port, uint8_t *proto);
 
 /* [lo, hi] of node i (lo > hi: matches nothing). */
 void idx_xnode_bounds(const idx_expr *e, int32_t i, uint64_t *lo, uint64_t *hi);

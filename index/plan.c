@@ -167,10 +167,11 @@ static int materialise(pctx *c, idset *s)
 
 /*
  * Posting keys from `from` up to those whose first elen bytes are <= `to`
- * (from and to share the type byte; to is a prefix bound).
+ * (from and to share the type byte; to is a prefix bound).  l4, when not
+ * 0, keeps only port keys of that transport (the byte after the port).
  */
 static int scan(pctx *c, const uint8_t *from, size_t flen, const uint8_t *to, size_t tlen,
-                uint64_t lo, uint64_t hi, idset *out)
+                uint8_t l4, uint64_t lo, uint64_t hi, idset *out)
 {
 	MDB_cursor *cur;
 	MDB_val k, d;
@@ -189,6 +190,8 @@ static int scan(pctx *c, const uint8_t *from, size_t flen, const uint8_t *to, si
 		if (cmp > 0 || (cmp == 0 && k.mv_size < tlen))
 			break;
 		c->st->keys_read++;
+		if (l4 && (k.mv_size < 4 || ((const uint8_t *)k.mv_data)[3] != l4))
+			continue;
 		if ((rc = idx_pkey_decode(k.mv_data, k.mv_size, &pk)) != 0 ||
 		    (rc = idx_pval_decode(d.mv_data, d.mv_size, &first, &last)) != 0)
 			break;
@@ -204,7 +207,8 @@ static int scan(pctx *c, const uint8_t *from, size_t flen, const uint8_t *to, si
 }
 
 /*
- * For an exact-valued leaf (host, proto, vni) beside a small set in an and:
+ * For an exact-valued leaf (host, proto, vni, one port of one transport)
+ * beside a small set in an and:
  * look up value|id for each id instead of reading the value's whole range,
  * so "host A and tcp" costs what host A costs, not what tcp costs.
  */
@@ -227,6 +231,14 @@ static bool probe_key(const idx_xnode *nd, uint8_t *k, size_t *klen)
 		k[0] = IDX_PT_VNI;
 		tv_put_be32(k + 1, nd->vni);
 		*klen = 5;
+		return true;
+	case IDX_X_PORT:
+		if (!nd->proto || nd->port_lo != nd->port_hi)
+			return false;
+		k[0] = IDX_PT_PORT;
+		tv_put_be16(k + 1, nd->port_lo);
+		k[3] = nd->proto;
+		*klen = 4;
 		return true;
 	default:
 		return false;
@@ -354,7 +366,7 @@ static int eval(pctx *c, int32_t i, uint64_t lo, uint64_t hi, idset *out)
 	case IDX_X_HOST:
 		a[0] = IDX_PT_ADDR;
 		memcpy(a + 1, nd->addr.b, 16);
-		rc = scan(c, a, 17, a, 17, lo, hi, out);
+		rc = scan(c, a, 17, a, 17, 0, lo, hi, out);
 		break;
 	case IDX_X_NET: {
 		tv_addr last;
@@ -362,25 +374,32 @@ static int eval(pctx *c, int32_t i, uint64_t lo, uint64_t hi, idset *out)
 		a[0] = b[0] = IDX_PT_ADDR;
 		memcpy(a + 1, nd->addr.b, 16);
 		memcpy(b + 1, last.b, 16);
-		rc = scan(c, a, 17, b, 17, lo, hi, out);
+		rc = scan(c, a, 17, b, 17, 0, lo, hi, out);
 		break;
 	}
 	case IDX_X_PORT:
-		/* any protocol: the proto byte follows the port */
+		/* the proto byte follows the port: one port of one transport
+		 * is one exact prefix; otherwise the port range, its keys of
+		 * other transports skipped when one is named */
 		a[0] = b[0] = IDX_PT_PORT;
 		tv_put_be16(a + 1, nd->port_lo);
 		tv_put_be16(b + 1, nd->port_hi);
-		rc = scan(c, a, 3, b, 3, lo, hi, out);
+		if (nd->proto && nd->port_lo == nd->port_hi) {
+			a[3] = nd->proto;
+			rc = scan(c, a, 4, a, 4, 0, lo, hi, out);
+		} else {
+			rc = scan(c, a, 3, b, 3, nd->proto, lo, hi, out);
+		}
 		break;
 	case IDX_X_PROTO:
 		a[0] = IDX_PT_PROTO;
 		a[1] = nd->proto;
-		rc = scan(c, a, 2, a, 2, lo, hi, out);
+		rc = scan(c, a, 2, a, 2, 0, lo, hi, out);
 		break;
 	case IDX_X_VNI:
 		a[0] = IDX_PT_VNI;
 		tv_put_be32(a + 1, nd->vni);
-		rc = scan(c, a, 5, a, 5, lo, hi, out);
+		rc = scan(c, a, 5, a, 5, 0, lo, hi, out);
 		break;
 	default:
 		/* not, ip, ip6, after, before: no posting narrows them */

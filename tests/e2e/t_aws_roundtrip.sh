@@ -34,3 +34,17 @@ check window        "after $t1 and before $t2"                  ''          -A "
 check rfc3339       'after 2019-06-27T14:01:30Z and not port 22' 'not port 22' -A 1561644090
 check all           ''                                           ''
 check empty         'host 192.0.2.1'                             'host 192.0.2.1'
+# tcpdump's forms (pcap-filter(7)) with tcpdump's meaning: protocol
+# qualifiers, proto after ip, service names.
+check tcp-port      'tcp port 22'                               'tcp port 22'
+check udp-dst-port  'udp dst port 53'                           'udp dst port 53'
+check ip-proto      'ip proto 17'                               'ip proto 17'
+check ip-proto-name 'ip proto \udp'                             'ip proto \udp'
+check port-ssh      'port ssh'                                  'port ssh'
+check port-domain   'port domain'                               'port domain'
+check port-ntp      'udp port ntp'                              'udp port ntp'
+check ip-host       'ip host 172.31.0.2'                        'ip host 172.31.0.2'
+check ip-src-net    'ip src net 18.196.0.0/16'                  'ip src net 18.196.0.0/16'
+check tcp-range     'tcp dst portrange ssh-http'                'tcp dst portrange ssh-http'
+# and before or here; tcpdump needs the parentheses to read it so
+check and-or        'udp or host 18.196.145.224 and src port 37180' 'udp or (host 18.196.145.224 and src port 37180)'

@@ -40,3 +40,32 @@ check udp-or    "udp and (port 53 or port 123)"      "udp and (port 53 or port 1
 check icmp      "icmp"                               "icmp"
 check ip6       "ip6 and tcp"                        "ip6 and tcp"
 check window    "after $first and before $last"      ""    -A "$first" -B "$last"
+# tcpdump's forms (pcap-filter(7)) with tcpdump's meaning.  The generated
+# capture has IPv6 (from 2600:1f18::/32) and ICMPv6; later UDP fragments are
+# DNS, as above.
+frag='(udp and ip[6:2] & 0x1fff != 0)'
+check tcp-port     "tcp port 443"                        "tcp port 443"
+check udp-dst      "udp dst port 53"                     "udp dst port 53"
+check ip-proto     "ip proto 6"                          "ip proto 6"
+check ip6-proto    "ip6 proto 58"                        "ip6 proto 58"
+check port-domain  "port domain"                         "port domain or $frag"
+check port-ssh     "port ssh"                            "port ssh"
+check ip-host      "ip host $dst"                        "ip host $dst"
+check ip6-net      "ip6 net 2600:1f18::/32"              "ip6 net 2600:1f18::/32"
+check ip6-tcp-port "ip6 and tcp src port https"          "ip6 and tcp src port https"
+check and-or       "udp or host $dst and port $dport"    "udp or (host $dst and port $dport)"
+# The grouping note: on stderr for every command that parses an
+# expression from its arguments, never with -q, never on stdout.
+note="note: read as (udp) or (host $dst and port $dport); tcpdump reads 'and'/'or' left to right at equal precedence: ((udp or host $dst) and port $dport)"
+"$TAPVAULT" query -s st --format count "udp or host $dst and port $dport" >out.txt 2>err.txt
+grep -qxF "tapvault query: $note" err.txt || { cat err.txt; fail "query: no grouping note"; }
+grep -q note out.txt && fail "query: the note went to stdout"
+"$TAPVAULT" query -q -s st --format count "udp or host $dst and port $dport" >out.txt 2>err.txt
+[ -s err.txt ] && { cat err.txt; fail "query -q: printed a note"; }
+"$TAPVAULT" query -s st --format count "udp or (host $dst and port $dport)" >out.txt 2>err.txt
+[ -s err.txt ] && { cat err.txt; fail "query: a note for a parenthesised expression"; }
+"$TAPVAULT" flows -s st "udp or host $dst and port $dport" >out.txt 2>err.txt
+grep -qxF "tapvault flows: $note" err.txt || { cat err.txt; fail "flows: no grouping note"; }
+"$TAPVAULT" export -s st -o case.tar.zst "udp or host $dst and port $dport" >out.txt 2>err.txt
+grep -qxF "tapvault export: $note" err.txt || { cat err.txt; fail "export: no grouping note"; }
+echo "ok grouping note on query, flows and export"

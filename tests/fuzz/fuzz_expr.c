@@ -2,8 +2,9 @@
  * fuzz_expr.c — libFuzzer target for the query language.
  *
  * Parses arbitrary text; when it parses, matches it against a few fixed
- * packets, takes its time bounds, formats it, and checks that the
- * normalised form parses back to the same normalised form.  Also feeds the
+ * packets, takes its time bounds, checks that its note (if any) is one
+ * bounded line, formats it, and checks that the normalised form parses back
+ * to the same normalised form, without a note.  Also feeds the
  * text to idx_time_parse and checks that a parsed time formats and parses
  * back to the same nanosecond.
  */
@@ -38,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	idx_expr *e = NULL, *e2 = NULL;
 	idx_expr_err err;
 	uint64_t ts;
-	tv_l3info pk[4];
+	tv_l3info pk[6];
 	tv_tunmeta tun;
 	size_t cap = size * 64 + 256, i;
 	char *f1, *f2;
@@ -67,8 +68,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mkpkt(&pk[1], "2001:db8::1", "ff02::1", 6, 17, 53, 5353, true);
 	mkpkt(&pk[2], NULL, NULL, 0, 0, 0, 0, false);
 	mkpkt(&pk[3], "10.0.0.1", "10.0.0.2", 4, 1, 0, 0, false);
+	mkpkt(&pk[4], "10.0.0.1", "10.0.0.2", 4, 132, 22, 53, true);
+	mkpkt(&pk[5], "::ffff:10.0.0.1", "2001:db8::2", 6, 58, 0, 0, false);
 	memset(&tun, 0, sizeof tun);
-	for (i = 0; i < 4; i++) {
+	{
+		const char *note = idx_expr_note(e);
+		if (note && (strlen(note) > 1200 || strchr(note, '\n')))
+			abort();
+	}
+	for (i = 0; i < 6; i++) {
 		tun.vni = (uint32_t)i * 5;
 		(void)idx_expr_match(e, NOW - i * 1000000000ull, &tun, &pk[i]);
 		(void)idx_expr_match(e, i, NULL, &pk[i]);
@@ -85,10 +93,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strlen(f1) + 1 < cap) {
 			if (idx_expr_parse(f1, NOW, &e2, &err) != 0)
 				abort(); /* the normal form must parse */
+			if (idx_expr_note(e2))
+				abort(); /* and reads the same in tcpdump */
 			idx_expr_format(e2, f2, cap);
 			if (strcmp(f1, f2) != 0)
 				abort();
-			for (i = 0; i < 4; i++) {
+			for (i = 0; i < 6; i++) {
 				tun.vni = (uint32_t)i * 5;
 				if (idx_expr_match(e, NOW - i, &tun, &pk[i]) !=
 				    idx_expr_match(e2, NOW - i, &tun, &pk[i]))

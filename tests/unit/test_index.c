@@ -365,6 +365,38 @@ Test(index, plan_small)
 	idx_close(x);
 }
 
+/* tcpdump's forms: the chunks that can hold a match. */
+Test(index, plan_tcpdump_forms)
+{
+	idx *x = open_rw(g_dir);
+	build_small(x);
+
+	PLAN(x, "tcp port 22", 1);
+	PLAN(x, "port ssh", 1);
+	PLAN(x, "tcp src port 40000", 1);
+	PLAN(x, "udp port 22");
+	PLAN(x, "tcp port 53");
+	PLAN(x, "udp port 53", 2, 6);
+	PLAN(x, "udp dst port 53", 2, 6);
+	PLAN(x, "udp port domain", 2, 6);
+	PLAN(x, "port domain", 2, 6);
+	PLAN(x, "sctp port 53");
+	PLAN(x, "tcp portrange 400-500", 3);
+	PLAN(x, "udp portrange 400-500");
+	PLAN(x, "tcp portrange 0-65535", 1, 3);
+	PLAN(x, "udp portrange 0-65535", 2, 6);
+	PLAN(x, "tcp port 443 and ip6 host 2001:db8::2", 3);
+	PLAN(x, "ip host 10.0.0.1", 1, 4, 6);
+	PLAN(x, "ip6 host 2001:db8::1", 3);
+	PLAN(x, "ip net 10.0.0.0/30", 1, 2, 4, 6);
+	PLAN(x, "ip6 net 2001:db8::/32", 3);
+	PLAN(x, "ip proto 6", 1, 3); /* a superset: the matcher decides */
+	PLAN(x, "ip6 proto 17", 2, 6);
+	PLAN(x, "host 10.0.0.1 and udp port 53", 6);
+	PLAN(x, "not tcp port 22", 1, 2, 3, 4, 5, 6);
+	idx_close(x);
+}
+
 Test(index, chunks_totals_segments)
 {
 	idx *x = open_rw(g_dir);
@@ -632,6 +664,63 @@ Test(index, plan_cost_big, .timeout = 120)
 	cr_assert_leq(st.keys_read, 6);
 	free(ids);
 	idx_expr_free(e);
+
+	/* tcpdump's forms plan no more chunks and read no more keys than
+	 * their long forms; a port of one transport reads only its keys */
+	{
+		static const char *const pairs[][2] = {
+			{ "udp port 53", "udp and port 53" },
+			{ "tcp port 53", "tcp and port 53" },
+			{ "udp dst port domain", "udp and dst port 53" },
+			{ "host 192.0.2.7 and udp port 53", "host 192.0.2.7 and udp and port 53" },
+			{ "udp port 53 and host 192.0.2.7", "udp and port 53 and host 192.0.2.7" },
+			{ "ip host 192.0.2.7", "host 192.0.2.7" },
+			{ "ip6 host 2001:db8::7", "host 2001:db8::7" },
+			{ "ip proto 17 and host 192.0.2.7", "udp and host 192.0.2.7" },
+			{ "udp portrange 50-60", "udp and portrange 50-60" },
+		};
+		size_t k;
+		for (k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
+			uint64_t *ids2, keys;
+			size_t n2;
+			cr_assert_eq(idx_expr_parse(pairs[k][1], 0, &e, NULL), 0);
+			cr_assert_eq(idx_plan(x, e, &ids2, &n2, &st), 0);
+			keys = st.keys_read;
+			idx_expr_free(e);
+			cr_assert_eq(idx_expr_parse(pairs[k][0], 0, &e, NULL), 0);
+			cr_assert_eq(idx_plan(x, e, &ids, &n, &st), 0);
+			idx_expr_free(e);
+			/* a subset of the long form's plan (both sorted) */
+			{
+				size_t a = 0, b = 0;
+				for (; a < n; a++) {
+					while (b < n2 && ids2[b] < ids[a])
+						b++;
+					cr_assert(b < n2 && ids2[b] == ids[a],
+					          "'%s' plans chunk %llu, '%s' does not", pairs[k][0],
+					          (unsigned long long)ids[a], pairs[k][1]);
+				}
+			}
+			cr_assert_leq(st.keys_read, keys, "'%s' read %llu keys, '%s' %llu",
+			              pairs[k][0], (unsigned long long)st.keys_read, pairs[k][1],
+			              (unsigned long long)keys);
+			free(ids);
+			free(ids2);
+		}
+		cr_assert_eq(idx_expr_parse("udp port 53", 0, &e, NULL), 0);
+		cr_assert_eq(idx_plan(x, e, &ids, &n, &st), 0);
+		cr_assert_eq(n, 3);
+		cr_assert_eq(st.keys_read, 3);
+		free(ids);
+		idx_expr_free(e);
+		/* tcp port 80 is in every chunk; udp port 80 in none */
+		cr_assert_eq(idx_expr_parse("udp port 80", 0, &e, NULL), 0);
+		cr_assert_eq(idx_plan(x, e, &ids, &n, &st), 0);
+		cr_assert_eq(n, 0);
+		cr_assert_eq(st.keys_read, 0);
+		free(ids);
+		idx_expr_free(e);
+	}
 
 	/* a time window reads only the chunks near it */
 	cr_assert_eq(idx_expr_parse("after 50000 and before 50100", 0, &e, NULL), 0);
