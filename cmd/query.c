@@ -46,15 +46,16 @@ static void usage(FILE *f)
 	        "EXPR (words are joined; quote it or not):\n"
 	        "  host A | src host A | dst host A     IPv4 or IPv6 address\n"
 	        "  net CIDR | src net CIDR | dst net CIDR\n"
-	        "  port N | src port N | dst port N | portrange N-M\n"
-	        "  tcp | udp | icmp | icmp6 | ip | ip6 | proto N|NAME\n"
+	        "  port P | src port P | dst port P | portrange P-P   P: number or service name\n"
+	        "  tcp | udp | sctp | icmp | icmp6 | ip | ip6 | proto N|NAME\n"
+	        "  ip|ip6 host|net|proto ...   tcp|udp|sctp [src|dst] port|portrange ...\n"
 	        "  vni N                                 VXLAN/GENEVE network identifier\n"
 	        "  after T | before T                    T: RFC 3339, unix seconds, or '10m ago'\n"
 	        "  EXPR and EXPR | EXPR or EXPR | not EXPR | ( EXPR )   (also && || !)\n"
 	        "\n"
 	        "examples:\n"
 	        "  tapvault query -s /var/lib/tapvault 'host 10.0.3.7 and port 22' -w ssh.pcap\n"
-	        "  tapvault query -s S 'vni 42 and after 2026-11-27T14:00:00Z and before 14:05' \n"
+	        "  tapvault query -s S 'vni 42 and after 2026-11-27T14:00:00Z and before 2026-11-27T14:05:00Z'\n"
 	        "  ssh target tapvault query -s S host 10.0.3.7 -w - | wireshark -k -i -\n");
 }
 
