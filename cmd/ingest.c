@@ -53,8 +53,9 @@ static void usage(FILE *f)
 	        "indexed by address, port, protocol, 5-tuple, VNI and time.  Frames that are not\n"
 	        "tunnelled are stored as they are.  Several files, or a directory (read in the\n"
 	        "order of each file's first packet), or '-' for standard input.  A file already\n"
-	        "ingested is recognised (by its first 64 KiB, so one still growing is resumed) and\n"
-	        "only the packets not yet stored are added: an interrupted run is simply repeated.\n"
+	        "ingested is resumed when the bytes the earlier run read are identical (a\n"
+	        "SHA-256 of that prefix is kept), so an interrupted run is simply repeated and a\n"
+	        "capture still being written is continued; a different file is stored in full.\n"
 	        "\n"
 	        "options:\n"
 	        "  -s, --store DIR         the store (created if absent)\n"
@@ -120,6 +121,33 @@ static void report_recovery(const char *store, const idx_recovery *rec)
 		cmd_note("ingest", "%s: the last run did not stop cleanly: %llu flow records of its "
 		         "newest windows rebuilt from the stored packets", store,
 		         (unsigned long long)rec->flows_rebuilt);
+}
+
+/* Says which rule decided what of a capture file is already stored. */
+static void report_source_rule(const char *path, const idx_source_resume *r)
+{
+	switch (r->rule) {
+	case IDX_SRC_RESUMED:
+		cmd_note("ingest", "resuming %s after %llu packets (prefix of %llu bytes identical)", path,
+		         (unsigned long long)r->packets_done, (unsigned long long)r->prefix_len);
+		break;
+	case IDX_SRC_DIFFERS:
+		cmd_note("ingest", "%s is new: its first 64 KiB match a file stored before, but its first "
+		         "%llu bytes differ from what was stored; storing all its packets", path,
+		         (unsigned long long)r->prefix_len);
+		break;
+	case IDX_SRC_SHORTER:
+		cmd_note("ingest", "%s is new: its first 64 KiB match a file stored before, but it is "
+		         "shorter than the %llu bytes stored of it; storing all its packets", path,
+		         (unsigned long long)r->prefix_len);
+		break;
+	case IDX_SRC_UNKNOWN_PREFIX:
+		cmd_note("ingest", "%s is new: its first 64 KiB match a file stored by an older tapvault "
+		         "that kept no hash of what it read, so it cannot be compared; storing all its "
+		         "packets", path);
+		break;
+	default: break;
+	}
 }
 
 enum {
@@ -704,6 +732,7 @@ int cmd_ingest(int argc, char **argv)
 	uint64_t t0, val;
 	int cur_file = -1;
 	uint64_t cur_done = 0;
+	idx_file_pos pos;
 	const uint8_t *cur_id = NULL;
 	static const uint8_t zero_id[40];
 	static struct live_opts lo; /* large (VNI list): not on the stack */
@@ -1001,14 +1030,23 @@ int cmd_ingest(int argc, char **argv)
 			break;
 		}
 		if ((int)raw.file_idx != cur_file) {
+			idx_source_resume res;
+			const char *path;
 			cur_file = (int)raw.file_idx;
+			path = ingest_file_src_path(src, cur_file);
 			cur_id = ingest_file_src_identity(src, cur_file);
 			if (cur_id && memcmp(cur_id, zero_id, 40) == 0)
 				cur_id = NULL; /* standard input: no identity */
-			cur_done = 0;
-			if (cur_id && idx_vault_source_get(v, cur_id, &cur_done) == 0 && cur_done)
-				cmd_note("ingest", "%s: %llu packets are already stored; skipping them",
-				         ingest_file_src_path(src, cur_file), (unsigned long long)cur_done);
+			rc = idx_vault_source_begin(v, cur_id, ingest_file_src_fd(src), &res);
+			if (rc) {
+				cmd_progress_end(&prog);
+				cmd_err("ingest", "%s: cannot compare it with what is stored: %s", path,
+				        tv_strerror(rc));
+				ret = EXIT_FAILURE;
+				break;
+			}
+			cur_done = res.packets_done;
+			report_source_rule(path, &res);
 		}
 		if (raw.ordinal < cur_done) {
 			ctr.v[TV_CTR_SRC_SKIPPED_DUP]++;
@@ -1019,7 +1057,9 @@ int cmd_ingest(int argc, char **argv)
 		if (ingest_decap_packet(dec, raw.linktype, raw.data, raw.caplen, raw.origlen, raw.ts_ns,
 		                        &pkt) != INGEST_STORE)
 			continue;
-		rc = idx_vault_add(v, &pkt, cur_id, raw.ordinal);
+		pos.ordinal = raw.ordinal;
+		pos.file_end = raw.file_end;
+		rc = idx_vault_add(v, &pkt, cur_id ? &pos : NULL);
 		if (rc) {
 			cmd_progress_end(&prog);
 			cmd_err("ingest", "%s: storing failed: %s", store, tv_strerror(rc));

@@ -25,12 +25,16 @@
 #include <unistd.h>
 
 /*
- * Chunk tag written by the vault (FORMAT.md "chunk tag"): u8 version (1),
- * u8 count, then count marks of 48 bytes: source identity (40) and the
- * ordinal just past the last packet of that source in the chunk (u64 LE).
+ * Chunk tag written by the vault (FORMAT.md "Tag block"): u8 version (2),
+ * u8 count, then count marks of 88 bytes: source identity (40), the
+ * ordinal just past the last packet of that source in the chunk, the
+ * length of the file prefix consumed up to the end of that packet (u64 LE
+ * each) and the SHA-256 of that prefix (32).
  */
 #define VAULT_MAX_MARKS 8
-#define VAULT_MARK_LEN 48
+#define VAULT_TAG_VERSION 2
+#define VAULT_MARK_LEN 88
+#define VAULT_TAG_MAX (2 + VAULT_MAX_MARKS * VAULT_MARK_LEN)
 
 struct pending {
 	store_chunk_meta meta;
@@ -66,6 +70,11 @@ struct idx_vault {
 	struct live *live;     /* NULL unless idx_vault_live_start */
 	size_t pend_cap;       /* entries of pend */
 	struct fpool *fp;      /* threaded file ingest; NULL when cfg.threads <= 1 */
+	/* the file being read (idx_vault_source_begin): its identity and the
+	 * hash of the bytes consumed up to its last added packet */
+	bool src_active;
+	uint8_t src_identity[40];
+	ingest_prefix *src_hash;
 };
 
 void idx_vault_cfg_default(idx_vault_cfg *cfg)
@@ -131,29 +140,60 @@ idx *idx_vault_index(idx_vault *v)
 	return v->x;
 }
 
-static void encode_tag(const idx_source_mark *marks, size_t n, uint8_t *tag, uint32_t *len)
+/*
+ * The mark of the file being read carries the hash of the bytes consumed up
+ * to its last added packet, and src_hash stands exactly there (it is moved
+ * on only when a packet is added).  The digest is taken only when the mark
+ * leaves the open chunk (a seal, a hand-off) or another file starts, not per
+ * packet.
+ */
+static void settle_marks(idx_vault *v, idx_source_mark *marks, size_t n)
 {
 	size_t i;
-	tag[0] = 1;
+	if (!v->src_active)
+		return;
+	for (i = 0; i < n; i++)
+		if (memcmp(marks[i].identity, v->src_identity, 40) == 0 &&
+		    ingest_prefix_len(v->src_hash) == marks[i].prefix_len)
+			ingest_prefix_digest(v->src_hash, marks[i].prefix_sha256);
+}
+
+static void encode_tag(idx_vault *v, idx_source_mark *marks, size_t n, uint8_t *tag,
+                       uint32_t *len)
+{
+	size_t i;
+	uint8_t *m;
+	settle_marks(v, marks, n);
+	tag[0] = VAULT_TAG_VERSION;
 	tag[1] = (uint8_t)n;
 	for (i = 0; i < n; i++) {
-		memcpy(tag + 2 + i * VAULT_MARK_LEN, marks[i].identity, 40);
-		tv_put_le64(tag + 2 + i * VAULT_MARK_LEN + 40, marks[i].packets_done);
+		m = tag + 2 + i * VAULT_MARK_LEN;
+		memcpy(m, marks[i].identity, 40);
+		tv_put_le64(m + 40, marks[i].packets_done);
+		tv_put_le64(m + 48, marks[i].prefix_len);
+		memcpy(m + 56, marks[i].prefix_sha256, 32);
 	}
 	*len = (uint32_t)(2 + n * VAULT_MARK_LEN);
 }
 
+/* Tags of another layout (version 1 kept no prefix hash) give no marks:
+ * the chunk is still indexed, and its file is stored afresh if ingested
+ * again (duplicates, never a silent skip). */
 static size_t decode_tag(const uint8_t *tag, uint32_t len, idx_source_mark *marks)
 {
 	size_t i, n;
-	if (!tag || len < 2 || tag[0] != 1)
+	const uint8_t *m;
+	if (!tag || len < 2 || tag[0] != VAULT_TAG_VERSION)
 		return 0;
 	n = tag[1];
 	if (n > VAULT_MAX_MARKS || len != 2 + n * VAULT_MARK_LEN)
 		return 0;
 	for (i = 0; i < n; i++) {
-		memcpy(marks[i].identity, tag + 2 + i * VAULT_MARK_LEN, 40);
-		marks[i].packets_done = tv_get_le64(tag + 2 + i * VAULT_MARK_LEN + 40);
+		m = tag + 2 + i * VAULT_MARK_LEN;
+		memcpy(marks[i].identity, m, 40);
+		marks[i].packets_done = tv_get_le64(m + 40);
+		marks[i].prefix_len = tv_get_le64(m + 48);
+		memcpy(marks[i].prefix_sha256, m + 56, 32);
 	}
 	return n;
 }
@@ -211,7 +251,7 @@ static int fp_flush(idx_vault *v);
  * chunks are pending.  Threaded: hands the open chunk to the pool. */
 static int vault_seal(idx_vault *v)
 {
-	uint8_t tag[2 + VAULT_MAX_MARKS * VAULT_MARK_LEN];
+	uint8_t tag[VAULT_TAG_MAX];
 	uint32_t taglen;
 	const uint8_t *chunk;
 	size_t len;
@@ -223,7 +263,7 @@ static int vault_seal(idx_vault *v)
 		return fp_handoff(v, false);
 	if (store_builder_count(v->b) == 0)
 		return 0;
-	encode_tag(v->cur_marks, v->cur_nmarks, tag, &taglen);
+	encode_tag(v, v->cur_marks, v->cur_nmarks, tag, &taglen);
 	rc = store_builder_set_tag(v->b, tag, taglen);
 	if (rc)
 		return rc;
@@ -254,8 +294,9 @@ static int vault_seal(idx_vault *v)
 	return 0;
 }
 
-int idx_vault_add(idx_vault *v, const tv_pkt *pkt, const uint8_t *src_identity, uint64_t ordinal)
+int idx_vault_add(idx_vault *v, const tv_pkt *pkt, const idx_file_pos *pos)
 {
+	const uint8_t *src_identity = pos && v->src_active ? v->src_identity : NULL;
 	int rc;
 	size_t i;
 
@@ -280,14 +321,19 @@ int idx_vault_add(idx_vault *v, const tv_pkt *pkt, const uint8_t *src_identity, 
 	if (rc)
 		return rc;
 	if (src_identity) {
+		/* the packet is in the open chunk: the hash moves past it */
+		if ((rc = ingest_prefix_advance(v->src_hash, pos->file_end)) != 0)
+			return rc;
 		for (i = 0; i < v->cur_nmarks; i++)
 			if (memcmp(v->cur_marks[i].identity, src_identity, 40) == 0)
 				break;
 		if (i == v->cur_nmarks) {
+			memset(&v->cur_marks[i], 0, sizeof v->cur_marks[i]);
 			memcpy(v->cur_marks[i].identity, src_identity, 40);
 			v->cur_nmarks++;
 		}
-		v->cur_marks[i].packets_done = ordinal + 1;
+		v->cur_marks[i].packets_done = pos->ordinal + 1;
+		v->cur_marks[i].prefix_len = pos->file_end;
 	}
 	idx_post_add(v->cur_post, pkt->ts_ns, &pkt->tun, &pkt->info);
 	if (v->ft)
@@ -746,7 +792,7 @@ static int fp_handoff(idx_vault *v, bool barrier)
 	struct fpool *P = v->fp;
 	struct fslot *s = P->spare;
 	struct fhist *h;
-	uint8_t tag[2 + VAULT_MAX_MARKS * VAULT_MARK_LEN];
+	uint8_t tag[VAULT_TAG_MAX];
 	uint32_t taglen;
 	bool has = store_builder_count(v->b) > 0;
 	store_builder *tb;
@@ -758,7 +804,7 @@ static int fp_handoff(idx_vault *v, bool barrier)
 	if (v->flow_err)
 		return v->flow_err;
 	if (has) {
-		encode_tag(v->cur_marks, v->cur_nmarks, tag, &taglen);
+		encode_tag(v, v->cur_marks, v->cur_nmarks, tag, &taglen);
 		if ((rc = store_builder_set_tag(v->b, tag, taglen)) != 0)
 			return rc;
 	}
@@ -935,18 +981,41 @@ fail:
 	return rc;
 }
 
-int idx_vault_source_get(idx_vault *v, const uint8_t identity[40], uint64_t *packets_done)
+/* Candidates for a file: every mark whose identity starts with key, the
+ * newest of each identity. */
+#define VAULT_MAX_CANDS 256
+
+static void cand_put(idx_source_mark *c, size_t *n, const idx_source_mark *m)
 {
-	uint64_t local = 0, seq, from, to;
-	bool found = false;
 	size_t i;
+	for (i = 0; i < *n; i++)
+		if (memcmp(c[i].identity, m->identity, 40) == 0) {
+			if (m->packets_done > c[i].packets_done)
+				c[i] = *m;
+			return;
+		}
+	if (*n < VAULT_MAX_CANDS)
+		c[(*n)++] = *m;
+}
+
+static int cand_cmp(const void *a, const void *b)
+{
+	const idx_source_mark *x = a, *y = b;
+	return x->prefix_len < y->prefix_len ? -1 : x->prefix_len > y->prefix_len;
+}
+
+static int source_candidates(idx_vault *v, const uint8_t key[IDX_SOURCE_KEY_LEN],
+                             idx_source_mark *c, size_t *n)
+{
+	uint64_t seq, from, to;
+	size_t i, k, got = 0;
 	int rc;
 
+	*n = 0;
+	settle_marks(v, v->cur_marks, v->cur_nmarks);
 	for (i = 0; i < v->cur_nmarks; i++)
-		if (memcmp(v->cur_marks[i].identity, identity, 40) == 0) {
-			local = v->cur_marks[i].packets_done;
-			found = true;
-		}
+		if (memcmp(v->cur_marks[i].identity, key, IDX_SOURCE_KEY_LEN) == 0)
+			cand_put(c, n, &v->cur_marks[i]);
 	if (v->fp) {
 		/* handed off but not committed: what the writer will commit.
 		 * done_seq is read before the index, so a slot committed in
@@ -961,20 +1030,91 @@ int idx_vault_source_get(idx_vault *v, const uint8_t identity[40], uint64_t *pac
 		for (seq = from; seq < to; seq++) {
 			const struct fhist *h = &P->hist[seq % P->nhist];
 			for (i = 0; i < h->nmarks; i++)
-				if (memcmp(h->marks[i].identity, identity, 40) == 0 &&
-				    h->marks[i].packets_done > local) {
-					local = h->marks[i].packets_done;
-					found = true;
-				}
+				if (memcmp(h->marks[i].identity, key, IDX_SOURCE_KEY_LEN) == 0)
+					cand_put(c, n, &h->marks[i]);
 		}
 	}
-	rc = idx_source_get(v->x, identity, packets_done);
-	if (rc == TV_E_NOTFOUND && found) {
-		*packets_done = local;
-		return 0;
+	{
+		idx_source_mark stored[VAULT_MAX_CANDS];
+		if ((rc = idx_source_list(v->x, key, stored, VAULT_MAX_CANDS, &got)) != 0)
+			return rc;
+		for (k = 0; k < got && k < VAULT_MAX_CANDS; k++)
+			cand_put(c, n, &stored[k]);
 	}
-	if (rc == 0 && found && local > *packets_done)
-		*packets_done = local;
+	return 0;
+}
+
+int idx_vault_source_begin(idx_vault *v, const uint8_t *key, int fd,
+                           idx_source_resume *res)
+{
+	idx_source_mark *c = NULL;
+	uint8_t d[32];
+	uint64_t variant = 0;
+	size_t n = 0, i, best = SIZE_MAX;
+	int rc;
+
+	memset(res, 0, sizeof *res);
+	/* the marks of the file before keep the hash of what it consumed */
+	settle_marks(v, v->cur_marks, v->cur_nmarks);
+	v->src_active = false;
+	if (!key || fd < 0)
+		return 0;
+	if (!v->src_hash && (rc = ingest_prefix_new(&v->src_hash)) != 0)
+		return rc;
+	c = malloc(VAULT_MAX_CANDS * sizeof *c);
+	if (!c)
+		return TV_E_NOMEM;
+	if ((rc = source_candidates(v, key, c, &n)) != 0)
+		goto out;
+	qsort(c, n, sizeof *c, cand_cmp);
+	ingest_prefix_start(v->src_hash, fd);
+	res->rule = n ? IDX_SRC_UNKNOWN_PREFIX : IDX_SRC_UNSEEN;
+	for (i = 0; i < n; i++) {
+		uint64_t var = tv_get_be64(c[i].identity + IDX_SOURCE_KEY_LEN);
+		if (var >= variant)
+			variant = var + 1;
+		if (c[i].prefix_len == 0)
+			continue; /* written before prefix hashes: cannot be compared */
+		if (res->rule == IDX_SRC_SHORTER)
+			continue; /* longer ones cannot match either */
+		rc = ingest_prefix_advance(v->src_hash, c[i].prefix_len);
+		if (rc == TV_E_TRUNCATED) {
+			if (best == SIZE_MAX) {
+				res->rule = IDX_SRC_SHORTER;
+				res->prefix_len = c[i].prefix_len;
+			}
+			rc = 0;
+			continue;
+		}
+		if (rc)
+			goto out;
+		ingest_prefix_digest(v->src_hash, d);
+		if (memcmp(d, c[i].prefix_sha256, 32) == 0) {
+			best = i;
+		} else if (best == SIZE_MAX) {
+			res->rule = IDX_SRC_DIFFERS;
+			res->prefix_len = c[i].prefix_len;
+		}
+	}
+	if (best != SIZE_MAX) {
+		res->rule = IDX_SRC_RESUMED;
+		res->packets_done = c[best].packets_done;
+		res->prefix_len = c[best].prefix_len;
+		memcpy(res->identity, c[best].identity, 40);
+	} else {
+		memcpy(res->identity, key, IDX_SOURCE_KEY_LEN);
+		tv_put_be64(res->identity + IDX_SOURCE_KEY_LEN, variant);
+	}
+	/* the hash must stand where the next added packet starts */
+	if (ingest_prefix_len(v->src_hash) != res->prefix_len || best == SIZE_MAX) {
+		ingest_prefix_start(v->src_hash, fd);
+		if (best != SIZE_MAX && (rc = ingest_prefix_advance(v->src_hash, res->prefix_len)) != 0)
+			goto out;
+	}
+	memcpy(v->src_identity, res->identity, 40);
+	v->src_active = true;
+out:
+	free(c);
 	return rc;
 }
 
@@ -1293,6 +1433,7 @@ int idx_vault_close(idx_vault *v)
 	if (rc == 0 && v->flows_session && v->x)
 		rc = idx_meta_u64_set(v->x, FLOWS_WRITER_KEY, 0);
 	ingest_flowtab_free(v->ft);
+	ingest_prefix_free(v->src_hash);
 	free(v->dir);
 	free(v->flows);
 	if (v->pend)

@@ -50,12 +50,54 @@ typedef struct idx_vault idx_vault;
 int idx_vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
                    idx_recovery *rec, idx_vault **out);
 
+/* Where a packet of a capture file came from (ingest_raw). */
+typedef struct idx_file_pos {
+	uint64_t ordinal;  /* 0-based index of the packet in its file */
+	uint64_t file_end; /* offset just past its record in the file */
+} idx_file_pos;
+
 /*
- * Adds one packet.  src_identity (40 bytes, or NULL for live sources) and
- * ordinal say where it came from, so that a re-run of the same file skips
- * what is stored (see idx_source_get).  May seal, write and commit a chunk.
+ * Adds one packet.  pos (NULL for live sources and standard input) says
+ * where in the file begun by idx_vault_source_begin it came from, so that
+ * a re-run of the same file skips what is stored; the file's bytes up to
+ * pos->file_end are hashed on the way (one pass over the file).  May seal,
+ * write and commit a chunk.
  */
-int idx_vault_add(idx_vault *v, const tv_pkt *pkt, const uint8_t *src_identity, uint64_t ordinal);
+int idx_vault_add(idx_vault *v, const tv_pkt *pkt, const idx_file_pos *pos);
+
+/* Which rule idx_vault_source_begin applied. */
+enum idx_source_rule {
+	IDX_SRC_UNSEEN = 0,     /* no file with these first 64 KiB was stored: new */
+	IDX_SRC_RESUMED,        /* the first prefix_len bytes are identical to what a
+	                         * run stored: its packets_done packets are skipped */
+	IDX_SRC_DIFFERS,        /* new: its first prefix_len bytes differ from a file
+	                         * with the same first 64 KiB */
+	IDX_SRC_SHORTER,        /* new: shorter than the prefix_len bytes stored of a
+	                         * file with the same first 64 KiB */
+	IDX_SRC_UNKNOWN_PREFIX, /* new: a file with the same first 64 KiB was stored
+	                         * by a version that kept no prefix hash */
+};
+
+typedef struct idx_source_resume {
+	int rule;               /* enum idx_source_rule */
+	uint64_t packets_done;  /* packets to skip (RESUMED), else 0 */
+	uint64_t prefix_len;    /* the prefix compared (RESUMED, DIFFERS, SHORTER) */
+	uint8_t identity[40];   /* the identity the file's marks carry */
+} idx_source_resume;
+
+/*
+ * Starts a capture file.  key: the SHA-256 of its first 64 KiB
+ * (ingest_file_src_identity); fd: its descriptor (ingest_file_src_fd),
+ * read with pread() only.  Every earlier run of a file with this key
+ * (committed, or added in this run and not committed yet) is a candidate;
+ * the file resumes the one whose consumed prefix (length and SHA-256 in
+ * its mark) is byte-identical to the file's own first bytes.  Else the
+ * file is new and gets an identity of its own, so the earlier run's mark
+ * stays intact.  res says which rule applied.  key NULL or fd < 0: a source
+ * without identity (standard input) follows; its packets carry no mark.
+ * Returns 0, TV_E_NOMEM, or an errno from reading the file.
+ */
+int idx_vault_source_begin(idx_vault *v, const uint8_t *key, int fd, idx_source_resume *res);
 
 /* Seals the open chunk (if any), writes, syncs and commits everything pending. */
 int idx_vault_flush(idx_vault *v);
@@ -69,15 +111,6 @@ int idx_vault_tick(idx_vault *v, uint64_t now_ns);
 int idx_vault_close(idx_vault *v);
 
 idx *idx_vault_index(idx_vault *v);
-
-/*
- * The source mark of identity: packets_done as committed in the index, or
- * larger when packets of that source were added in this run but are not
- * committed yet (the open chunk, or chunks still being compressed or
- * written).  Use this, not idx_source_get, to decide what of a file is
- * already stored.  TV_E_NOTFOUND when the source is unknown.
- */
-int idx_vault_source_get(idx_vault *v, const uint8_t identity[40], uint64_t *packets_done);
 
 /*
  * Threaded file ingest (cfg.threads > 1).  idx_vault_add still runs in the
