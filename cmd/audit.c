@@ -409,6 +409,7 @@ int cmd_audit(int argc, char **argv)
 		goto done;
 	}
 	rs_open = true;
+	cmd_store_coverage_note("audit", &rs);
 	cmd_progress_init(&prog);
 	cfg.progress = on_progress;
 	cfg.progress_ctx = &prog;

@@ -19,8 +19,10 @@ static void usage(FILE *f)
 	        "\n"
 	        "Reads every chunk the index lists and checks it against its index entry:\n"
 	        "position, header fields, SHA-256 of the compressed frame, zstd's content\n"
-	        "checksum and the record layout.  Reports bytes in segment files that no index\n"
-	        "entry covers (an interrupted write, recovered by the next ingest).  Read-only.\n"
+	        "checksum and the record layout.  Fails when segment files hold bytes that no\n"
+	        "index entry covers (queries cannot find those packets: an interrupted ingest or\n"
+	        "reindex; the next ingest or reindex indexes them), except at the end of the\n"
+	        "newest segment while an ingest is writing it.  Read-only.\n"
 	        "Checks the hash chain of the store's custody log (STORE/custody.log).\n"
 	        "\n"
 	        "With a BUNDLE (from 'tapvault export'): reads it without extracting anything,\n"
@@ -260,15 +262,25 @@ int cmd_verify(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	cret = cmd_custody_check(store, false, false, &centries);
-	if (!g_cmd.quiet)
-		printf("%s: %llu chunks verified, %llu bad, %llu packets, %llu segments%s\n", store,
+	if (!g_cmd.quiet) {
+		printf("%s: %llu chunks verified, %llu bad, %llu packets, %llu segments", store,
 		       (unsigned long long)rep.chunks_ok, (unsigned long long)rep.chunks_bad,
-		       (unsigned long long)rep.packets, (unsigned long long)rep.segments,
-		       rep.unindexed_bytes ? ", unindexed tail bytes present" : "");
+		       (unsigned long long)rep.packets, (unsigned long long)rep.segments);
+		if (rep.unindexed_bytes)
+			printf("; the index covers less than the segments: %llu bytes not indexed",
+			       (unsigned long long)rep.unindexed_bytes);
+		if (rep.torn_bytes)
+			printf("; %llu torn bytes past the index (no whole chunk)",
+			       (unsigned long long)rep.torn_bytes);
+		if (rep.unindexed_in_flight)
+			printf("; %llu bytes being written by the running ingest",
+			       (unsigned long long)rep.unindexed_in_flight);
+		printf("\n");
+	}
 	if (!g_cmd.quiet && centries)
 		printf("%s: %llu custody entries, %s\n", store, (unsigned long long)centries,
 		       cret == EXIT_OK ? "the chain holds" : "the chain is BROKEN");
 	if (cret == EXIT_FAILURE)
 		return EXIT_FAILURE;
-	return (rep.chunks_bad || cret == EXIT_FOUND) ? EXIT_FOUND : EXIT_OK;
+	return (rep.chunks_bad || rep.unindexed_bytes || cret == EXIT_FOUND) ? EXIT_FOUND : EXIT_OK;
 }

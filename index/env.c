@@ -251,7 +251,7 @@ int idx_open(const char *store_dir, const idx_cfg *cfg, idx **out)
 		idx_cfg_default(&def);
 		cfg = &def;
 	}
-	n = snprintf(path, sizeof path, "%s/index", store_dir);
+	n = snprintf(path, sizeof path, "%s/%s", store_dir, cfg->name ? cfg->name : "index");
 	if (n < 0 || (size_t)n >= sizeof path)
 		return ENAMETOOLONG;
 	n = snprintf(data, sizeof data, "%s/data.mdb", path);
@@ -738,6 +738,18 @@ int idx_segment_end(idx *x, uint32_t segment, uint64_t *end)
 	if (rc == 0 && g != 0 && g != MDB_NOTFOUND)
 		rc = idx_lmdb_err(g);
 	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int idx_segment_known(idx *x, uint32_t segment, bool *known)
+{
+	MDB_txn *txn;
+	int rc = idx_txn_begin(x, false, &txn);
+	*known = false;
+	if (rc)
+		return rc;
+	rc = seg_known(x, txn, segment, known);
 	mdb_txn_abort(txn);
 	return rc;
 }

@@ -29,12 +29,15 @@ typedef struct idx_cfg {
 	bool have_uuid;    /* creating: take uuid instead of a random one (reindex
 	                    * adopts the identity written in the segments) */
 	uint8_t uuid[16];
+	const char *name;  /* the index directory inside the store; NULL: "index"
+	                    * (reindex builds under another name, then swaps) */
 } idx_cfg;
 
 void idx_cfg_default(idx_cfg *cfg);
 
 /*
- * Opens (creating when writable and absent, 0700/0600) the index in DIR/index.
+ * Opens (creating when writable and absent, 0700/0600) the index in DIR/index
+ * (DIR/cfg->name).
  * A new index gets a random 16-byte store id and the format version;
  * an existing one with another format version is refused with TV_E_VERSION.
  */
@@ -100,6 +103,12 @@ int idx_source_get(idx *x, const uint8_t identity[40], idx_source_mark *out);
 int idx_source_list(idx *x, const uint8_t key[IDX_SOURCE_KEY_LEN], idx_source_mark *out,
                     size_t cap, size_t *n);
 
+/* What reindex carried from an old index into the new one (index/carry.c):
+ * counter entries, flow records, source marks taken. */
+typedef struct idx_carry_report {
+	uint64_t counters, flows, sources;
+} idx_carry_report;
+
 /* Stored counter totals. */
 int idx_counters_get(idx *x, tv_counters *out);
 
@@ -109,6 +118,8 @@ int idx_chunk_last(idx *x, store_chunk_meta *meta);
  * 0 when the segment has none. */
 int idx_segment_end(idx *x, uint32_t segment, uint64_t *end);
 int idx_chunk_get(idx *x, uint64_t chunk_id, store_chunk_meta *meta);
+/* Whether the index names any chunk of a segment (one key lookup). */
+int idx_segment_known(idx *x, uint32_t segment, bool *known);
 
 /* Visits every chunk in id order inside one read transaction; cb returning
  * non-zero stops with that value.  cb may call idx_chunk_get and the other

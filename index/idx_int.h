@@ -42,6 +42,14 @@ int idx_tot_load(idx *x, MDB_txn *txn, idx_tot *t);
 void idx_flow_val_encode(const tv_flowrec *r, uint8_t out[IDX_FLOW_VAL_LEN]);
 int idx_flow_val_decode(const void *p, size_t n, tv_flowrec *r);
 
+/* What reindex copies from the old index (index/carry.c): counters, flow
+ * records, source marks (the one with more packets done wins), and the meta
+ * entries that are not derived from chunks (created_ns, flow_seq,
+ * flows_writer, pruned_until).  One write transaction of dst: all or
+ * nothing.  dst must hold no flow records.  TV_E_CORRUPT when src holds an
+ * entry of the wrong shape. */
+int idx_carry(idx *dst, idx *src, idx_carry_report *r);
+
 /* ------------------------------------------------------------ key codecs */
 
 /* "chunks" value: fixed little-endian serialisation of store_chunk_meta. */

@@ -9,6 +9,7 @@
  * from the chunk tag), or a torn tail (cut off and counted).
  */
 #include "vault.h"
+#include "idx_int.h"
 #include "../ingest/ingest.h"
 
 #include <errno.h>
@@ -18,8 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -1240,7 +1243,12 @@ static int vault_recover(idx_vault *v, idx_recovery *rec)
 
 struct rebuild_ctx {
 	ingest_flowtab *ft;
+	idx_vault *v;
+	uint64_t committed; /* records committed along the way */
 };
+
+/* A whole store's records (reindex) would not fit in memory at once. */
+#define REBUILD_COMMIT_EVERY 65536
 
 static int rebuild_on_packet(void *ctx, int store, const store_rec *r, const tv_l3info *info)
 {
@@ -1255,6 +1263,13 @@ static int rebuild_on_packet(void *ctx, int store, const store_rec *r, const tv_
 	p.tun = *r->tun;
 	p.info = *info;
 	ingest_flowtab_add(rc->ft, &p);
+	if (rc->v->nflows >= REBUILD_COMMIT_EVERY) {
+		size_t n = rc->v->nflows;
+		int err = vault_commit_flows(rc->v);
+		if (err)
+			return err;
+		rc->committed += n;
+	}
 	return 0;
 }
 
@@ -1282,6 +1297,8 @@ static int vault_rebuild_flows(idx_vault *v, uint64_t *rebuilt)
 		return rc;
 	v->nflows = 0;
 	ctx.ft = NULL;
+	ctx.v = v;
+	ctx.committed = 0;
 	rc = ingest_flowtab_new(&fcfg, vault_on_flows, v, NULL, &ctx.ft);
 	if (rc == 0) {
 		memset(&rs, 0, sizeof rs);
@@ -1292,7 +1309,7 @@ static int vault_rebuild_flows(idx_vault *v, uint64_t *rebuilt)
 	}
 	if (rc == 0) {
 		ingest_flowtab_flush(ctx.ft);
-		*rebuilt = v->nflows;
+		*rebuilt = ctx.committed + v->nflows;
 		rc = vault_commit_flows(v);
 	}
 	ingest_flowtab_free(ctx.ft);
@@ -1318,8 +1335,8 @@ static int vault_lock(const char *dir, int *fd_out)
 	return 0;
 }
 
-int idx_vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
-                   idx_recovery *rec, idx_vault **out)
+static int vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
+                      idx_recovery *rec, bool lock, idx_vault **out)
 {
 	idx_vault *v;
 	uint8_t uuid[16];
@@ -1350,8 +1367,7 @@ int idx_vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
 		rc = TV_E_NOMEM;
 		goto fail;
 	}
-	rc = vault_lock(dir, &v->lock_fd);
-	if (rc)
+	if (lock && (rc = vault_lock(dir, &v->lock_fd)) != 0)
 		goto fail;
 	rc = idx_open(dir, &v->cfg.index, &v->x);
 	if (rc)
@@ -1410,6 +1426,260 @@ int idx_vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
 fail:
 	v->npend = 0;
 	idx_vault_close(v);
+	return rc;
+}
+
+int idx_vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
+                   idx_recovery *rec, idx_vault **out)
+{
+	return vault_open(dir, cfg, ctr, rec, true, out);
+}
+
+/*
+ * Whether a writer holds STORE/LOCK.  A reader must not take the lock, not
+ * even for a moment (an ingest starting then would be refused), so it looks
+ * in /proc/locks (proc(5)) for a flock() lock on the file's device and
+ * inode: "N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE 0 EOF".
+ */
+bool idx_store_writer_active(const char *dir)
+{
+	char path[4096], line[256];
+	struct stat st;
+	FILE *f;
+	bool held = false;
+
+	snprintf(path, sizeof path, "%s/LOCK", dir);
+	if (stat(path, &st) != 0)
+		return false;
+	f = fopen("/proc/locks", "re");
+	if (!f)
+		return false;
+	while (!held && fgets(line, sizeof line, f)) {
+		char type[16], mode[16], rw[16];
+		unsigned maj, min;
+		unsigned long long ino;
+		long pid;
+		const char *p = strchr(line, ':');
+		if (!p)
+			continue;
+		p++;
+		while (*p == ' ')
+			p++;
+		if (strncmp(p, "->", 2) == 0)
+			continue; /* a waiter, not a holder */
+		if (sscanf(p, "%15s %15s %15s %ld %x:%x:%llu", type, mode, rw, &pid, &maj, &min, &ino) != 7)
+			continue;
+		held = strcmp(type, "FLOCK") == 0 && ino == (unsigned long long)st.st_ino &&
+		       maj == major(st.st_dev) && min == minor(st.st_dev);
+	}
+	fclose(f);
+	return held;
+}
+
+/* ============================================================= reindex */
+
+/*
+ * The new index is built under STORE/index.build-<pid> with a marker file
+ * inside; the marker goes once the build is complete and durable, then the
+ * build and STORE/index trade places in one rename (RENAME_EXCHANGE), and
+ * the old index is moved to STORE/index.old-<time>.  A reader opens either
+ * the old index or the complete new one; a kill leaves the old index in
+ * place (and a marked build, removed by the next reindex) or the new one.
+ */
+#define REINDEX_MARK "BUILDING"
+#define REINDEX_BUILD "index.build-"
+
+static int fsync_dirfd(int dfd)
+{
+	return fsync(dfd) != 0 ? errno : 0;
+}
+
+/* Moves STORE/<from> to STORE/index.old-<time>[-n], never over anything. */
+static int move_aside(int sfd, const char *from, char *to, size_t cap)
+{
+	long long t = (long long)time(NULL);
+	int i;
+	for (i = 0; i < 100; i++) {
+		if (i == 0)
+			snprintf(to, cap, "index.old-%lld", t);
+		else
+			snprintf(to, cap, "index.old-%lld-%d", t, i);
+		if (renameat2(sfd, from, sfd, to, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return errno;
+	}
+	return EEXIST;
+}
+
+/* Removes an incomplete build (it holds the marker): only the files LMDB
+ * and the marker make.  Returns true when it was one and is gone. */
+static bool remove_build(int sfd, const char *name)
+{
+	static const char *const files[] = { "data.mdb", "lock.mdb", REINDEX_MARK };
+	size_t i;
+	int bfd = openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (bfd < 0)
+		return false;
+	if (faccessat(bfd, REINDEX_MARK, F_OK, AT_SYMLINK_NOFOLLOW) != 0) {
+		close(bfd);
+		return false;
+	}
+	for (i = 0; i < sizeof files / sizeof files[0]; i++)
+		unlinkat(bfd, files[i], 0);
+	close(bfd);
+	return unlinkat(sfd, name, AT_REMOVEDIR) == 0;
+}
+
+/* Builds left by an interrupted reindex: a marked one is incomplete and
+ * is removed; an unmarked one is a complete index and is moved aside,
+ * never deleted. */
+static int clean_builds(int sfd, idx_reindex_report *rep)
+{
+	DIR *d;
+	struct dirent *e;
+	int dfd = dup(sfd), rc = 0;
+
+	if (dfd < 0)
+		return errno;
+	d = fdopendir(dfd);
+	if (!d) {
+		rc = errno;
+		close(dfd);
+		return rc;
+	}
+	while (rc == 0 && (e = readdir(d)) != NULL) {
+		char aside[64];
+		struct stat st;
+		if (strncmp(e->d_name, REINDEX_BUILD, strlen(REINDEX_BUILD)) != 0)
+			continue;
+		if (fstatat(sfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
+			continue;
+		if (remove_build(sfd, e->d_name)) {
+			rep->stale_removed++;
+			continue;
+		}
+		if (faccessat(sfd, e->d_name, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;
+		if ((rc = move_aside(sfd, e->d_name, aside, sizeof aside)) == 0)
+			rep->stale_kept++;
+	}
+	closedir(d);
+	return rc;
+}
+
+int idx_reindex(const char *dir, idx_reindex_report *rep)
+{
+	char build[64];
+	idx_vault_cfg cfg;
+	idx_cfg ocfg;
+	idx *old = NULL;
+	idx_vault *v = NULL;
+	tv_counters ctr;
+	struct stat st;
+	int sfd, bfd = -1, mfd, lfd = -1, rc;
+	bool had_old;
+
+	memset(rep, 0, sizeof *rep);
+	sfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sfd < 0)
+		return errno == ENOENT ? TV_E_NOTFOUND : errno;
+	if (fstatat(sfd, "segments", &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) {
+		close(sfd);
+		return TV_E_NOTFOUND;
+	}
+	/* before anything changes: an ingest holds the lock while it runs */
+	if ((rc = vault_lock(dir, &lfd)) != 0)
+		goto out;
+	if ((rc = clean_builds(sfd, rep)) != 0)
+		goto out;
+	snprintf(build, sizeof build, REINDEX_BUILD "%ld", (long)getpid());
+	if (mkdirat(sfd, build, 0700) != 0) {
+		rc = errno;
+		goto out;
+	}
+	bfd = openat(sfd, build, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (bfd < 0) {
+		rc = errno;
+		goto out;
+	}
+	mfd = openat(bfd, REINDEX_MARK, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (mfd < 0) {
+		rc = errno;
+		goto out;
+	}
+	close(mfd);
+	if ((rc = fsync_dirfd(bfd)) != 0 || (rc = fsync_dirfd(sfd)) != 0)
+		goto out;
+
+	had_old = fstatat(sfd, "index", &st, AT_SYMLINK_NOFOLLOW) == 0;
+	idx_cfg_default(&ocfg);
+	if (had_old && (rep->old_err = idx_open(dir, &ocfg, &old)) != 0)
+		old = NULL;
+	idx_vault_cfg_default(&cfg);
+	cfg.flows = false;
+	cfg.index.name = build;
+	/* the new index keeps the store's identity */
+	if (old) {
+		idx_store_uuid(old, cfg.index.uuid);
+		cfg.index.have_uuid = true;
+	} else if (store_segs_read_uuid(dir, cfg.index.uuid) == 0) {
+		cfg.index.have_uuid = true;
+	}
+	memset(&ctr, 0, sizeof ctr);
+	if ((rc = vault_open(dir, &cfg, &ctr, &rep->rec, false, &v)) != 0)
+		goto out;
+	if (old) {
+		rc = idx_carry(v->x, old, &rep->carry);
+		if (rc == 0)
+			rep->carried = true;
+		else
+			rep->old_err = rc;
+		idx_close(old);
+		old = NULL;
+	}
+	if (!rep->carried && (rc = vault_rebuild_flows(v, &rep->flows_rebuilt)) != 0)
+		goto out;
+	rc = idx_vault_close(v);
+	v = NULL;
+	if (rc)
+		goto out;
+	/* complete and durable (LMDB syncs every commit): drop the marker */
+	if (unlinkat(bfd, REINDEX_MARK, 0) != 0) {
+		rc = errno;
+		goto out;
+	}
+	if ((rc = fsync_dirfd(bfd)) != 0)
+		goto out;
+	if (had_old && renameat2(sfd, build, sfd, "index", RENAME_EXCHANGE) == 0) {
+		/* the build's name now holds the old index */
+		if ((rc = move_aside(sfd, build, rep->old_dir, sizeof rep->old_dir)) != 0)
+			goto out;
+	} else if (had_old && errno != EINVAL && errno != ENOSYS) {
+		rc = errno;
+		goto out;
+	} else if (had_old && ((rc = move_aside(sfd, "index", rep->old_dir, sizeof rep->old_dir)) != 0 ||
+	                       renameat(sfd, build, sfd, "index") != 0)) {
+		/* a file system without RENAME_EXCHANGE: for a moment there is
+		 * no index (readers fail, they never see a partial one) */
+		rc = rc ? rc : errno;
+		goto out;
+	} else if (!had_old && renameat(sfd, build, sfd, "index") != 0) {
+		rc = errno;
+		goto out;
+	}
+	rc = fsync_dirfd(sfd);
+out:
+	if (v)
+		idx_vault_close(v);
+	idx_close(old);
+	if (rc && bfd >= 0)
+		remove_build(sfd, build); /* only while it still holds the marker */
+	if (bfd >= 0)
+		close(bfd);
+	if (lfd >= 0)
+		close(lfd);
+	close(sfd);
 	return rc;
 }
 

@@ -133,6 +133,34 @@ idx *idx_vault_index(idx_vault *v);
  * close are still called from one thread.
  */
 
+/*
+ * Rebuilds the index of a store from its segment files (reindex).  Takes
+ * the store's lock first: TV_E_LOCKED while an ingest runs, and nothing is
+ * changed.  The new index is built aside (STORE/index.build-<pid>) by the
+ * ordinary recovery over every segment (chunks, postings, source marks from
+ * the chunk tags); then, when the old index can be read, its flow records,
+ * counters, source marks and meta entries that no segment holds are copied
+ * over (index/carry.c), else the flow records are rebuilt from the stored
+ * packets (600 s windows) and the counters are lost.  Then the complete
+ * build and STORE/index trade places in one rename and the old index is
+ * kept as STORE/index.old-<time>: a reader sees the old index or the
+ * complete new one, never a partial one, and a kill at any point leaves one
+ * of the two in place (an incomplete build is removed by the next run).
+ * TV_E_NOTFOUND when DIR has no segments/ folder.
+ */
+typedef struct idx_reindex_report {
+	idx_recovery rec;          /* chunks and packets indexed, torn tail cut */
+	bool carried;              /* the old index was read and carried over */
+	int old_err;               /* why it was not (0: there was none) */
+	idx_carry_report carry;    /* what was carried */
+	uint64_t flows_rebuilt;    /* flow records rebuilt from packets (!carried) */
+	char old_dir[64];          /* name of the old index inside the store ("" if none) */
+	uint64_t stale_removed;    /* incomplete builds of interrupted runs removed */
+	uint64_t stale_kept;       /* complete ones moved aside as index.old-* */
+} idx_reindex_report;
+
+int idx_reindex(const char *dir, idx_reindex_report *rep);
+
 /* ------------------------------------------------------- live (threads) */
 
 /*
@@ -212,6 +240,10 @@ int idx_pruned_until_raise(idx *x, uint64_t until_ns);
 
 /* ---------------------------------------------------------------- reader */
 
+/* Whether an ingest (or reindex) holds the store's lock now.  Looks, never
+ * takes the lock. */
+bool idx_store_writer_active(const char *dir);
+
 /* A store opened read-only for queries, verify and stats. */
 typedef struct idx_rstore {
 	idx *x;
@@ -221,6 +253,29 @@ typedef struct idx_rstore {
 
 int idx_rstore_open(const char *dir, idx_rstore *rs);
 void idx_rstore_close(idx_rstore *rs);
+
+/*
+ * Whether the index covers every chunk in the segment files: whole chunks
+ * in a segment file the index names no chunk of, or past the last indexed
+ * chunk of the newest segment (an interrupted ingest, or a reindex of an
+ * older version), hold packets no query can find (a torn tail holds none).  While an ingest holds the store its
+ * newest segment is skipped (chunks are written before they are
+ * committed).  Cost: one key lookup per segment file and the newest
+ * segment's chunk records.  A gap inside an older segment is damage, found
+ * by idx_verify_store.
+ */
+typedef struct idx_coverage {
+	uint64_t unindexed_bytes;    /* segment bytes the index does not cover */
+	uint32_t segments_unindexed; /* segment files the index names no chunk of */
+	uint32_t segment;            /* where the first such bytes are (0: none) */
+	uint64_t offset;
+	bool writer;                 /* an ingest holds the store */
+} idx_coverage;
+
+int idx_rstore_coverage(idx_rstore *rs, idx_coverage *cov);
+/* "DIR: the index covers less than the segments: ..." into buf; returns 1
+ * when there is something to say, else 0. */
+int idx_coverage_note(const char *dir, const idx_coverage *cov, char *buf, size_t cap);
 
 typedef struct idx_query_stats {
 	idx_plan_stats plan;      /* summed over stores */
@@ -273,7 +328,12 @@ typedef struct idx_verify_report {
 	uint64_t chunks_bad;
 	uint64_t packets;
 	uint64_t segments;
-	uint64_t unindexed_bytes; /* bytes in segments past the last indexed chunk */
+	uint64_t unindexed_bytes;     /* whole chunks in segments past the index: it covers
+	                               * less than the segments (a problem) */
+	uint64_t unindexed_in_flight; /* such bytes at the end of the newest segment while an
+	                               * ingest holds the store (written, not yet committed) */
+	uint64_t torn_bytes;          /* bytes past the index that are no whole chunk (an
+	                               * interrupted write): they hide no packet */
 } idx_verify_report;
 
 /* Called once per problem found; msg names segment, offset and chunk. */
@@ -281,8 +341,10 @@ typedef void (*idx_verify_cb)(void *ctx, const char *msg);
 
 /* Reads every chunk the index lists and checks it against the index entry
  * (position, header fields, SHA-256, decompression, record layout); checks
- * every segment for bytes the index does not cover.  Returns 0 when all is
- * well, TV_E_CORRUPT when any problem was reported. */
+ * every segment for bytes the index does not cover: whole chunks there are
+ * a problem (except at the end of the newest segment while an ingest
+ * runs), a torn tail is only reported.  Returns 0 when all is well,
+ * TV_E_CORRUPT when any problem was reported. */
 int idx_verify_store(idx_rstore *rs, idx_verify_cb cb, void *ctx, idx_verify_report *rep);
 
 #endif

@@ -149,6 +149,10 @@ enum report_fl_reason {
 	REPORT_FL_R_SYNTAX,          /* a format string that does not parse */
 	REPORT_FL_R_NOT_TEXT,        /* a whole file: NUL bytes or binary data */
 	REPORT_FL_R_IO,              /* a whole file: cannot be opened, read or decompressed */
+	REPORT_FL_R_DUPLICATE,       /* a file or directory reached a second time (same device
+	                              * and inode): read once; not a failure */
+	REPORT_FL_R_LOOP,            /* a symbolic link that leads back to a directory that
+	                              * contains it: not followed; not a failed file */
 	REPORT_FL_R__COUNT
 };
 
