@@ -3,6 +3,7 @@
  * and the full verification of a store against its index.
  */
 #include "vault.h"
+#include "idx_int.h"
 #include "../ingest/ingest.h"
 
 #include <errno.h>
@@ -456,6 +457,8 @@ struct vctx {
 	uint64_t *seg_end; /* indexed end per segment, by position in the list */
 	uint32_t *segs;
 	size_t nsegs;
+	idx_deep *deep;    /* --deep: the index re-derived and compared */
+	int err;           /* a failure that stops the walk */
 };
 
 static void vreport(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -515,12 +518,30 @@ static int verify_chunk(void *ctx, const store_chunk_meta *m)
 		        (unsigned long long)got.chunk_id, got.npkts);
 		return 0;
 	}
+	if (v->deep) {
+		char msg[512];
+		rc = idx_deep_chunk(v->deep, m, &got, v->rd, msg, sizeof msg);
+		if (rc < 0 || rc > 1)
+			return rc;
+		if (rc == 1) {
+			v->rep->index_bad++;
+			vreport(v, "%s", msg);
+		}
+	}
 	v->rep->chunks_ok++;
 	v->rep->packets += got.npkts;
 	return 0;
 }
 
-int idx_verify_store(idx_rstore *rs, idx_verify_cb cb, void *ctx, idx_verify_report *rep)
+static void deep_report(void *ctx, const char *msg)
+{
+	struct vctx *v = ctx;
+	v->rep->index_bad++;
+	vreport(v, "%s", msg);
+}
+
+int idx_verify_store(idx_rstore *rs, bool deep, idx_verify_cb cb, void *ctx,
+                     idx_verify_report *rep)
 {
 	struct vctx v;
 	idx_verify_report dummy;
@@ -550,9 +571,15 @@ int idx_verify_store(idx_rstore *rs, idx_verify_cb cb, void *ctx, idx_verify_rep
 	}
 	rep->segments = v.nsegs;
 	writer = idx_store_writer_active(rs->dir);
+	if (deep && (rc = idx_deep_new(rs->x, &v.deep)) != 0)
+		goto out;
 	rc = idx_chunk_foreach(rs->x, verify_chunk, &v);
 	if (rc)
 		goto out;
+	/* whole-index counts only hold still when nothing writes */
+	if (v.deep && (rc = idx_deep_finish(v.deep, !writer, deep_report, &v)) < 0)
+		goto out;
+	rc = 0;
 	for (i = 0; i < v.nsegs; i++) {
 		uint64_t size = 0, end = v.seg_end[i] ? v.seg_end[i] : STORE_SEG_HDR_LEN;
 		if (store_segs_size(rs->segs, v.segs[i], &size) != 0)
@@ -592,9 +619,10 @@ int idx_verify_store(idx_rstore *rs, idx_verify_cb cb, void *ctx, idx_verify_rep
 			        v.segs[i], (unsigned long long)(size - valid), (unsigned long long)valid);
 		}
 	}
-	if (rep->chunks_bad || rep->unindexed_bytes)
+	if (rep->chunks_bad || rep->unindexed_bytes || rep->index_bad)
 		rc = TV_E_CORRUPT;
 out:
+	idx_deep_free(v.deep);
 	store_reader_free(v.rd);
 	free(v.buf);
 	free(v.segs);

@@ -1123,6 +1123,32 @@ out:
 
 /* ------------------------------------------------------------ recovery */
 
+void idx_post_chunk(idx_post *p, const store_reader *rd, idx_frag_unsure *unsure, size_t cap,
+                    size_t *nunsure)
+{
+	uint32_t i, n = store_reader_count(rd);
+	idx_post_reset(p);
+	if (nunsure)
+		*nunsure = 0;
+	for (i = 0; i < n; i++) {
+		store_rec r;
+		tv_l3info info;
+		store_reader_get(rd, i, &r);
+		ingest_parse_inner(r.frame, r.caplen, &info);
+		idx_post_add(p, r.ts_ns, r.tun, &info);
+		if (nunsure && info.l3 && info.frag == TV_FRAG_LATER && !info.has_ports) {
+			if (*nunsure < cap) {
+				idx_frag_unsure *u = &unsure[*nunsure];
+				u->src = info.key.src;
+				u->dst = info.key.dst;
+				u->proto = info.key.proto;
+				u->ts = r.ts_ns;
+			}
+			(*nunsure)++;
+		}
+	}
+}
+
 struct recover_ctx {
 	idx_vault *v;
 	uint32_t segment;
@@ -1135,7 +1161,7 @@ static int recover_chunk(void *ctx, const store_chunk_meta *meta, const uint8_t 
 	idx_vault *v = rc->v;
 	struct pending *p = &v->pend[0];
 	const uint8_t *tag;
-	uint32_t taglen, i, n;
+	uint32_t taglen, n;
 	int err;
 
 	/* Live workers take chunk ids at seal time, so a chunk with a lower id
@@ -1151,15 +1177,8 @@ static int recover_chunk(void *ctx, const store_chunk_meta *meta, const uint8_t 
 	err = store_reader_load(v->rd, chunk, len, true, NULL);
 	if (err)
 		return err;
-	idx_post_reset(p->post);
+	idx_post_chunk(p->post, v->rd, NULL, 0, NULL);
 	n = store_reader_count(v->rd);
-	for (i = 0; i < n; i++) {
-		store_rec r;
-		tv_l3info info;
-		store_reader_get(v->rd, i, &r);
-		ingest_parse_inner(r.frame, r.caplen, &info);
-		idx_post_add(p->post, r.ts_ns, r.tun, &info);
-	}
 	tag = store_reader_tag(v->rd, &taglen);
 	p->nmarks = decode_tag(tag, taglen, p->marks);
 	p->meta = *meta;

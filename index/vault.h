@@ -334,6 +334,9 @@ typedef struct idx_verify_report {
 	                               * ingest holds the store (written, not yet committed) */
 	uint64_t torn_bytes;          /* bytes past the index that are no whole chunk (an
 	                               * interrupted write): they hide no packet */
+	uint64_t index_bad;           /* deep: differences between the index and what the
+	                               * segments give (one per chunk at most, plus
+	                               * whole-index ones) */
 } idx_verify_report;
 
 /* Called once per problem found; msg names segment, offset and chunk. */
@@ -343,8 +346,16 @@ typedef void (*idx_verify_cb)(void *ctx, const char *msg);
  * (position, header fields, SHA-256, decompression, record layout); checks
  * every segment for bytes the index does not cover: whole chunks there are
  * a problem (except at the end of the newest segment while an ingest
- * runs), a torn tail is only reported.  Returns 0 when all is well,
- * TV_E_CORRUPT when any problem was reported. */
-int idx_verify_store(idx_rstore *rs, idx_verify_cb cb, void *ctx, idx_verify_report *rep);
+ * runs), a torn tail is only reported.
+ * deep: also re-derives what the index must hold for each chunk from its
+ * records (idx_post_chunk, the code that indexes recovered chunks) and
+ * compares: the chunk record, its time and segs keys, its posting list and
+ * every posting key with its time range (the first difference per chunk is
+ * reported); then posting keys that no chunk lists, the running totals and
+ * the flow records (that each decodes; they are not re-derived).  While an
+ * ingest runs, the whole-index counts are skipped.
+ * Returns 0 when all is well, TV_E_CORRUPT when any problem was reported. */
+int idx_verify_store(idx_rstore *rs, bool deep, idx_verify_cb cb, void *ctx,
+                     idx_verify_report *rep);
 
 #endif
