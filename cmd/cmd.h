@@ -100,6 +100,10 @@ int cmd_open_stores(const char *cmd, const char *const *paths, int n, struct idx
 /* The note of idx_coverage_note on stderr, when there is one. */
 void cmd_store_coverage_note(const char *cmd, struct idx_rstore *rs);
 
+/* "tmpfs at /mnt/x (the file system of PATH)", from /proc/self/mountinfo;
+ * "the file system of PATH" when that cannot be read. */
+void cmd_fs_describe(const char *path, char *buf, size_t cap);
+
 /* A bad expression: the message, the text, and a caret under the word. */
 struct idx_expr_err;
 void cmd_expr_error(const char *cmd, const char *text, const struct idx_expr_err *e);

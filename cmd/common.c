@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -306,6 +308,43 @@ int cmd_open_stores(const char *cmd, const char *const *paths, int n, struct idx
 	}
 	free(ids);
 	return EXIT_OK;
+}
+
+void cmd_fs_describe(const char *path, char *buf, size_t cap)
+{
+	char real[4096], line[4096], best[4096] = "";
+	struct stat st;
+	FILE *f;
+
+	snprintf(buf, cap, "the file system of %s", path);
+	if (stat(path, &st) != 0 || !realpath(path, real))
+		return;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return;
+	/* proc(5): ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS... - FSTYPE SOURCE ...;
+	 * the mount of the store's device whose mount point is the longest
+	 * prefix of its path (bind mounts share a device) */
+	while (fgets(line, sizeof line, f)) {
+		unsigned maj, min;
+		char mnt[4096], type[64];
+		const char *dash;
+		size_t n;
+		if (sscanf(line, "%*d %*d %u:%u %*s %4095s", &maj, &min, mnt) != 3 ||
+		    maj != major(st.st_dev) || min != minor(st.st_dev))
+			continue;
+		dash = strstr(line, " - ");
+		if (!dash || sscanf(dash + 3, "%63s", type) != 1)
+			continue;
+		n = strlen(mnt);
+		if (strncmp(real, mnt, n) != 0 || (n > 1 && real[n] != '/' && real[n] != '\0'))
+			continue;
+		if (strlen(mnt) >= strlen(best)) {
+			snprintf(best, sizeof best, "%s", mnt);
+			snprintf(buf, cap, "%s at %s (the file system of %s)", type, mnt, path);
+		}
+	}
+	fclose(f);
 }
 
 void cmd_expr_error(const char *cmd, const char *text, const idx_expr_err *e)

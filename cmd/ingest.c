@@ -30,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -93,8 +92,9 @@ static void usage(FILE *f)
 	        "      --max-age DUR       delete segments whose newest packet is older\n"
 	        "      --flow-max-age DUR  delete flow records of older windows (default 2 x\n"
 	        "                          --max-age; unlimited without --max-age)\n"
-	        "      --min-free SIZE|N%%  stop storing (counted) when the file system has less\n"
-	        "                          free (default: 1G or 5%%, the smaller)\n"
+	        "      --min-free SIZE|N%%  stop storing (counted) while the store's file system\n"
+	        "                          has less free; storing starts again once there is\n"
+	        "                          (default: 1G or 5%% of it, the smaller)\n"
 	        "      --rcvbuf SIZE       socket receive buffer to ask for (default 64M)\n"
 	        "      --vni-map FILE      copied to STORE/vnimap/ at start and on SIGHUP;\n"
 	        "                          repeatable\n"
@@ -479,8 +479,8 @@ static void print_live_summary(const tv_counters *c, double secs)
 	               ? (double)c->v[TV_CTR_STORE_RAW_BYTES] / (double)c->v[TV_CTR_STORE_COMP_BYTES]
 	               : 0.0);
 	if (c->v[TV_CTR_STORE_NOSPACE_PKTS])
-		printf("no space %llu packets not stored (--min-free)\n",
-		       (unsigned long long)c->v[TV_CTR_STORE_NOSPACE_PKTS]);
+		printf("no space %llu packets not stored (too little free space on the store's file "
+		       "system)\n", (unsigned long long)c->v[TV_CTR_STORE_NOSPACE_PKTS]);
 	if (c->v[TV_CTR_RET_SEGMENTS] || c->v[TV_CTR_RET_FLOWS])
 		printf("retention deleted %llu segments (%llu chunks), %llu flow records\n",
 		       (unsigned long long)c->v[TV_CTR_RET_SEGMENTS], (unsigned long long)c->v[TV_CTR_RET_CHUNKS],
@@ -490,6 +490,31 @@ static void print_live_summary(const tv_counters *c, double secs)
 		printf("counters:\n");
 		cmd_print_counters(stdout, c, "  ");
 	}
+}
+
+/* Storing stopped (or started again) for want of free space: how much is
+ * kept free, on which file system, and by which rule. */
+static void report_no_space(const char *store, const struct live_opts *o, const tv_counters *snap,
+                            bool stopped)
+{
+	idx_free_space fs;
+	char fsd[4400], keep[32], avail[32], size[32], rule[80];
+	cmd_fs_describe(store, fsd, sizeof fsd);
+	if (idx_live_keep_free(&o->lcfg, store, &fs) != 0)
+		memset(&fs, 0, sizeof fs);
+	cmd_fmt_bytes(fs.keep, keep, sizeof keep);
+	cmd_fmt_bytes(fs.avail, avail, sizeof avail);
+	cmd_fmt_bytes(fs.size, size, sizeof size);
+	if (o->min_free_given)
+		snprintf(rule, sizeof rule, "as --min-free asks");
+	else
+		snprintf(rule, sizeof rule, "the default: the smaller of 1 GiB and 5%% of its %s", size);
+	if (stopped)
+		cmd_err("ingest", "%s: not storing: keeping %s free on %s, %s; %s free now; %llu packets "
+		        "not stored so far", store, keep, fsd, rule, avail,
+		        (unsigned long long)snap->v[TV_CTR_STORE_NOSPACE_PKTS]);
+	else
+		cmd_note("ingest", "%s: storing again: %s free on %s, keeping %s", store, avail, fsd, keep);
 }
 
 static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dcfg,
@@ -502,9 +527,9 @@ static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dc
 	ingest_iface *ifc = NULL;
 	sigset_t set;
 	char err[512];
-	uint64_t t0 = cmd_mono_ns(), last_log = t0, last_nospace = 0;
+	uint64_t t0 = cmd_mono_ns(), last_log = t0, last_nospace = 0, nospace_stored = 0;
 	int i, rc, ret = EXIT_OK, started = 0, stopped_by = 0;
-	bool v6 = false;
+	bool v6 = false, nospace = false;
 
 	umask(077);
 	/* Signals go to the main thread only, taken with sigtimedwait below.
@@ -642,9 +667,13 @@ static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dc
 			break;
 		}
 		if (snap.v[TV_CTR_STORE_NOSPACE_PKTS] > last_nospace) {
-			cmd_err("ingest", "%s: less free space than --min-free: %llu packets not stored so far",
-			        store, (unsigned long long)snap.v[TV_CTR_STORE_NOSPACE_PKTS]);
+			report_no_space(store, o, &snap, true);
 			last_nospace = snap.v[TV_CTR_STORE_NOSPACE_PKTS];
+			nospace_stored = snap.v[TV_CTR_STORE_PACKETS];
+			nospace = true;
+		} else if (nospace && snap.v[TV_CTR_STORE_PACKETS] > nospace_stored) {
+			report_no_space(store, o, &snap, false);
+			nospace = false;
 		}
 		if (g_cmd.verbose && cmd_mono_ns() - last_log >= 10000000000ull) {
 			last_log = cmd_mono_ns();
@@ -835,6 +864,7 @@ int cmd_ingest(int argc, char **argv)
 				goto usage_fail;
 			}
 			lo.min_free_given = true;
+			lo.lcfg.min_free_auto = false;
 			break;
 		}
 		case OPT_RCVBUF:
@@ -943,20 +973,9 @@ int cmd_ingest(int argc, char **argv)
 			dcfg.vxlan_ports[dcfg.n_vxlan_ports++] = 8472;
 		if (lo.lcfg.max_age_ns && !lo.flow_age_given)
 			lo.lcfg.flow_max_age_ns = 2 * lo.lcfg.max_age_ns;
-		if (!lo.min_free_given) {
-			/* the smaller of 1 GiB and 5 %: both guards at once would
-			 * refuse to store anything on a small disk */
-			lo.lcfg.min_free = 1ull << 30;
-			lo.lcfg.min_free_pct = 0;
-			{
-				struct statvfs sv;
-				if (statvfs(".", &sv) == 0) {
-					uint64_t five = (uint64_t)sv.f_blocks * sv.f_frsize / 20;
-					if (five < lo.lcfg.min_free)
-						lo.lcfg.min_free = five;
-				}
-			}
-		}
+		/* without --min-free the library keeps the smaller of 1 GiB and
+		 * 5 % of the store's own file system free (idx_live_keep_free) */
+		lo.lcfg.min_free_auto = !lo.min_free_given;
 		if (lo.lcfg.max_size && lo.lcfg.max_size < 4 * vcfg.segs.segment_size) {
 			uint64_t seg = lo.lcfg.max_size / 4;
 			if (seg < (64u << 10))

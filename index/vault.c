@@ -1779,7 +1779,6 @@ struct live {
 	/* writer-only state */
 	uint64_t seg_bytes;    /* estimate of the segment bytes, exact after a pass */
 	uint64_t last_pass, last_flow_pass;
-	uint64_t min_free_bytes;
 };
 
 struct idx_vault_worker {
@@ -1816,8 +1815,9 @@ void idx_live_cfg_default(idx_live_cfg *cfg)
 	memset(cfg, 0, sizeof *cfg);
 	cfg->seal_interval_ns = 1000000000u;
 	cfg->queue_max = 16;
-	cfg->min_free = 1ull << 30;
+	cfg->min_free = 0;
 	cfg->min_free_pct = 0;
+	cfg->min_free_auto = true;
 	cfg->nworkers = 1;
 }
 
@@ -1949,24 +1949,38 @@ static int live_remove_orphans(idx_vault *v)
 	return rc;
 }
 
-/* Free space check before an append: statvfs is cheap next to a fdatasync. */
+int idx_live_keep_free(const idx_live_cfg *cfg, const char *dir, idx_free_space *fs)
+{
+	struct statvfs sv;
+	memset(fs, 0, sizeof *fs);
+	/* the store's own file system, wherever the process runs from */
+	if (statvfs(dir, &sv) != 0)
+		return errno;
+	fs->size = (uint64_t)sv.f_blocks * sv.f_frsize;
+	fs->avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	if (cfg->min_free_auto) {
+		/* the smaller of 1 GiB and 5 %: either guard alone would keep a
+		 * small disk from storing anything, or a large one too full */
+		fs->keep = fs->size / 20 < (1ull << 30) ? fs->size / 20 : 1ull << 30;
+	} else {
+		uint64_t pct = fs->size / 100 * cfg->min_free_pct;
+		fs->keep = cfg->min_free > pct ? cfg->min_free : pct;
+	}
+	return 0;
+}
+
+/* Free space check before an append: statvfs is cheap next to a fdatasync.
+ * Measured every time, so storing starts again as soon as space is freed
+ * (or the file system grows). */
 static bool live_space_ok(idx_vault *v, size_t len)
 {
 	struct live *L = v->live;
-	struct statvfs sv;
-	uint64_t avail, keep;
-	if (!L->cfg.min_free && !L->cfg.min_free_pct)
+	idx_free_space fs;
+	if (!L->cfg.min_free_auto && !L->cfg.min_free && !L->cfg.min_free_pct)
 		return true;
-	if (statvfs(v->dir, &sv) != 0)
+	if (idx_live_keep_free(&L->cfg, v->dir, &fs) != 0)
 		return true; /* cannot tell: the write itself will say ENOSPC */
-	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-	keep = L->cfg.min_free;
-	if (L->cfg.min_free_pct) {
-		uint64_t pct = (uint64_t)sv.f_blocks * sv.f_frsize / 100 * L->cfg.min_free_pct;
-		if (pct > keep)
-			keep = pct;
-	}
-	return avail >= keep + len;
+	return fs.avail >= fs.keep + len;
 }
 
 /* ------------------------------------------------------------- writer */

@@ -189,12 +189,23 @@ typedef struct idx_live_cfg {
 	uint64_t max_size;         /* segment bytes kept; 0 = no cap */
 	uint64_t max_age_ns;       /* drop segments whose newest packet is older; 0 = keep */
 	uint64_t flow_max_age_ns;  /* drop flow records of older windows; 0 = keep */
-	uint64_t min_free;         /* stop storing when the file system has less free */
+	uint64_t min_free;         /* stop storing when the store's file system has less free */
 	uint32_t min_free_pct;     /* ... or less than this % free (whichever is larger) */
+	bool min_free_auto;        /* default true: keep the smaller of 1 GiB and 5 % of the
+	                            * store's file system free (min_free and min_free_pct
+	                            * are then ignored) */
 	int nworkers;              /* workers that will be created (1..256) */
 } idx_live_cfg;
 
 void idx_live_cfg_default(idx_live_cfg *cfg);
+
+/* The free space rule of cfg on the file system that holds dir (the
+ * store): keep is what must stay free, measured now (a percentage follows
+ * the file system's size).  Returns 0 or an errno from statvfs. */
+typedef struct idx_free_space {
+	uint64_t keep, avail, size;
+} idx_free_space;
+int idx_live_keep_free(const idx_live_cfg *cfg, const char *dir, idx_free_space *fs);
 
 /* Starts the writer thread.  Also removes segment files that retention
  * deleted from the index but not from disk (crash between the two).
