@@ -333,11 +333,16 @@ static void *live_worker(void *arg)
 {
 	struct wctx *c = arg;
 	ingest_raw raws[64];
-	uint64_t end;
+	uint64_t end, last_drops = 0;
 	int rc;
 
 	while (!atomic_load(&g_live_stop) && !c->err) {
 		live_batch(c, raws, false);
+		/* drops after a burst come with no datagram: read them */
+		if (c->u && cmd_mono_ns() - last_drops >= 100000000u) {
+			ingest_udp_sync_drops(c->u, idx_vault_worker_counters(c->w));
+			last_drops = cmd_mono_ns();
+		}
 		rc = idx_vault_worker_tick(c->w, now_real(), cmd_mono_ns());
 		if (rc && !c->err) {
 			c->err = rc;
@@ -350,6 +355,8 @@ static void *live_worker(void *arg)
 	end = cmd_mono_ns() + 1000000000u;
 	while (!c->err && cmd_mono_ns() < end && live_batch(c, raws, true) > 0)
 		;
+	if (c->u)
+		ingest_udp_sync_drops(c->u, idx_vault_worker_counters(c->w));
 	rc = idx_vault_worker_finish(c->w);
 	c->w = NULL;
 	if (rc && !c->err) {

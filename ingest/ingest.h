@@ -279,6 +279,11 @@ int ingest_udp_open(const ingest_udp_cfg *cfg, ingest_udp **out, char *errbuf, s
 void ingest_udp_close(ingest_udp *u); /* accepts NULL */
 /* Receive buffer the kernel granted (what getsockopt reports). */
 int ingest_udp_rcvbuf(const ingest_udp *u);
+/* Adds to live.kernel_drops what the kernel dropped for this socket since
+ * last seen (SO_MEMINFO), also when no datagram followed the drops (the
+ * end of a burst: SO_RXQ_OVFL only arrives with a datagram).  Call on a
+ * timer and before the last counters are sent.  0, or an errno. */
+int ingest_udp_sync_drops(ingest_udp *u, tv_counters *ctr);
 
 /*
  * Receives up to max (<= cfg.batch) datagrams; raws[i] are filled with the
