@@ -855,7 +855,7 @@ enum report_audit_reason {
 	REPORT_AR_NONE = 0,              /* matched */
 	/* mirror saw fewer */
 	REPORT_AR_MIRROR_LOSS,           /* mirror copies dropped (congestion), no ingest loss counted */
-	REPORT_AR_INGEST_LOSS,           /* ingest counted drops or decap errors that can explain it */
+	REPORT_AR_INGEST_LOSS,           /* ingest counted losses (summary.ingest_loss names them) */
 	/* mirror saw more / mirror only */
 	REPORT_AR_SKIPDATA,              /* windows the flow log marked SKIPDATA */
 	REPORT_AR_NODATA,                /* windows the flow log marked NODATA */
@@ -975,6 +975,10 @@ typedef struct report_audit_summary {
 	report_fl_stats reader;            /* the flow-log reader's counters */
 	tv_counters ingest;                /* idx_counters_get of the store */
 	bool have_ingest;
+	/* the ingest-side loss counters of the store that are non-zero
+	 * ("store.no_space.packets 4152, live.kernel_drops 12"); when there
+	 * are any, mirror_fewer is put down to ingest_loss.  "" when none */
+	char ingest_loss[512];
 	tv_addr vpc_base;
 	uint8_t vpc_prefix;
 	bool have_vpc;
