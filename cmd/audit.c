@@ -409,6 +409,7 @@ int cmd_audit(int argc, char **argv)
 		goto done;
 	}
 	rs_open = true;
+	cmd_store_coverage_note("audit", &rs);
 	cmd_progress_init(&prog);
 	cfg.progress = on_progress;
 	cfg.progress_ctx = &prog;
@@ -428,6 +429,9 @@ int cmd_audit(int argc, char **argv)
 		if (s->reader.rejected > 20)
 			cmd_note("audit", "%llu flow-log lines or files rejected in all (the reports list the first %zu)",
 			         (unsigned long long)s->reader.rejected, report_audit_nrejects(a));
+		if (s->ingest_loss[0])
+			cmd_note("audit", "ingest counted packets it did not store (%s): flows the mirror saw "
+			         "fewer packets of are put down to ingest_loss", s->ingest_loss);
 		if (s->reader.files_failed && s->reader.files_failed >= s->reader.files) {
 			cmd_err("audit", "no flow-log file could be read");
 			goto done;

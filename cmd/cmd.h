@@ -88,6 +88,22 @@ void cmd_progress_end(cmd_progress *p);
  * fix (names the segment whose header is refused, the corrupt index, ...). */
 void cmd_store_error(const char *cmd, const char *dir, int rc);
 
+/* Opens n stores read-only into rs (room for n), each once: a store given
+ * twice, under another spelling of its path, or as a copy, has the same
+ * identity (the UUID in its index) and is read once, with a note.  Notes a
+ * store whose index covers less than its segments.  On failure prints why
+ * and returns the exit code (the stores opened so far stay open in rs,
+ * *nopen of them); else EXIT_OK. */
+struct idx_rstore;
+int cmd_open_stores(const char *cmd, const char *const *paths, int n, struct idx_rstore *rs,
+                    int *nopen);
+/* The note of idx_coverage_note on stderr, when there is one. */
+void cmd_store_coverage_note(const char *cmd, struct idx_rstore *rs);
+
+/* "tmpfs at /mnt/x (the file system of PATH)", from /proc/self/mountinfo;
+ * "the file system of PATH" when that cannot be read. */
+void cmd_fs_describe(const char *path, char *buf, size_t cap);
+
 /* A bad expression: the message, the text, and a caret under the word. */
 struct idx_expr_err;
 void cmd_expr_error(const char *cmd, const char *text, const struct idx_expr_err *e);

@@ -2,13 +2,15 @@
  * common.c — parsing of sizes and durations, messages, progress lines.
  */
 #include "cmd.h"
-#include "../index/idx.h"
+#include "../index/vault.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -258,6 +260,91 @@ void cmd_store_error(const char *cmd, const char *dir, int rc)
 	default:
 		cmd_err(cmd, "%s: cannot open the store: %s", dir, tv_strerror(rc));
 	}
+}
+
+void cmd_store_coverage_note(const char *cmd, struct idx_rstore *rs)
+{
+	idx_coverage cov;
+	char note[4600];
+	if (idx_rstore_coverage(rs, &cov) == 0 && idx_coverage_note(rs->dir, &cov, note, sizeof note))
+		cmd_note(cmd, "%s", note);
+}
+
+int cmd_open_stores(const char *cmd, const char *const *paths, int n, struct idx_rstore *rs,
+                    int *nopen)
+{
+	uint8_t (*ids)[16] = NULL;
+	int i, j, rc;
+
+	*nopen = 0;
+	ids = calloc(n > 0 ? (size_t)n : 1, sizeof *ids);
+	if (!ids)
+		return EXIT_FAILURE;
+	for (i = 0; i < n; i++) {
+		rc = idx_rstore_open(paths[i], &rs[*nopen]);
+		if (rc) {
+			cmd_store_error(cmd, paths[i], rc);
+			free(ids);
+			return EXIT_USAGE;
+		}
+		/* the same store under another path (or twice) is the same data:
+		 * its identity says so, whatever the spelling */
+		idx_store_uuid(rs[*nopen].x, ids[*nopen]);
+		for (j = 0; j < *nopen; j++)
+			if (memcmp(ids[j], ids[*nopen], 16) == 0)
+				break;
+		if (j < *nopen) {
+			char hex[33];
+			int k;
+			for (k = 0; k < 16; k++)
+				snprintf(hex + 2 * k, 3, "%02x", ids[j][k]);
+			cmd_note(cmd, "%s is the same store as %s (store id %s): read once", paths[i],
+			         rs[j].dir, hex);
+			idx_rstore_close(&rs[*nopen]);
+			continue;
+		}
+		cmd_store_coverage_note(cmd, &rs[*nopen]);
+		(*nopen)++;
+	}
+	free(ids);
+	return EXIT_OK;
+}
+
+void cmd_fs_describe(const char *path, char *buf, size_t cap)
+{
+	char real[4096], line[4096], best[4096] = "";
+	struct stat st;
+	FILE *f;
+
+	snprintf(buf, cap, "the file system of %s", path);
+	if (stat(path, &st) != 0 || !realpath(path, real))
+		return;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return;
+	/* proc(5): ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS... - FSTYPE SOURCE ...;
+	 * the mount of the store's device whose mount point is the longest
+	 * prefix of its path (bind mounts share a device) */
+	while (fgets(line, sizeof line, f)) {
+		unsigned maj, min;
+		char mnt[4096], type[64];
+		const char *dash;
+		size_t n;
+		if (sscanf(line, "%*d %*d %u:%u %*s %4095s", &maj, &min, mnt) != 3 ||
+		    maj != major(st.st_dev) || min != minor(st.st_dev))
+			continue;
+		dash = strstr(line, " - ");
+		if (!dash || sscanf(dash + 3, "%63s", type) != 1)
+			continue;
+		n = strlen(mnt);
+		if (strncmp(real, mnt, n) != 0 || (n > 1 && real[n] != '/' && real[n] != '\0'))
+			continue;
+		if (strlen(mnt) >= strlen(best)) {
+			snprintf(best, sizeof best, "%s", mnt);
+			snprintf(buf, cap, "%s at %s (the file system of %s)", type, mnt, path);
+		}
+	}
+	fclose(f);
 }
 
 void cmd_expr_error(const char *cmd, const char *text, const idx_expr_err *e)

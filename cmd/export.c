@@ -356,6 +356,7 @@ int cmd_export(int argc, char **argv)
 		goto out;
 	}
 	rs_open = true;
+	cmd_store_coverage_note("export", &rs);
 	if (!realpath(store, storeabs))
 		snprintf(storeabs, sizeof storeabs, "%s", store);
 

@@ -407,15 +407,8 @@ int cmd_flows(int argc, char **argv)
 	 * the placeholders */
 	c.def_account = account;
 	c.def_region = region;
-	for (i = 0; i < nst; i++) {
-		rc = idx_rstore_open(stores[i], &c.rs[c.nstores]);
-		if (rc) {
-			cmd_store_error("flows", stores[i], rc);
-			ret = EXIT_USAGE;
-			goto out;
-		}
-		c.nstores++;
-	}
+	if ((ret = cmd_open_stores("flows", stores, nst, c.rs, &c.nstores)) != EXIT_OK)
+		goto out;
 	idx_expr_time_bounds(e, &lo, &hi);
 	if (lo > hi) {
 		from = 1;
@@ -434,7 +427,7 @@ int cmd_flows(int argc, char **argv)
 		for (i = 0; i < c.nstores; i++) {
 			rc = idx_flow_foreach(c.rs[i].x, from, to, cb_learn, &c);
 			if (rc) {
-				cmd_err("flows", "%s: reading flow records: %s", stores[i], tv_strerror(rc));
+				cmd_err("flows", "%s: reading flow records: %s", c.rs[i].dir, tv_strerror(rc));
 				ret = EXIT_FAILURE;
 				goto out;
 			}

@@ -30,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,8 +52,9 @@ static void usage(FILE *f)
 	        "indexed by address, port, protocol, 5-tuple, VNI and time.  Frames that are not\n"
 	        "tunnelled are stored as they are.  Several files, or a directory (read in the\n"
 	        "order of each file's first packet), or '-' for standard input.  A file already\n"
-	        "ingested is recognised (by its first 64 KiB, so one still growing is resumed) and\n"
-	        "only the packets not yet stored are added: an interrupted run is simply repeated.\n"
+	        "ingested is resumed when the bytes the earlier run read are identical (a\n"
+	        "SHA-256 of that prefix is kept), so an interrupted run is simply repeated and a\n"
+	        "capture still being written is continued; a different file is stored in full.\n"
 	        "\n"
 	        "options:\n"
 	        "  -s, --store DIR         the store (created if absent)\n"
@@ -92,8 +92,9 @@ static void usage(FILE *f)
 	        "      --max-age DUR       delete segments whose newest packet is older\n"
 	        "      --flow-max-age DUR  delete flow records of older windows (default 2 x\n"
 	        "                          --max-age; unlimited without --max-age)\n"
-	        "      --min-free SIZE|N%%  stop storing (counted) when the file system has less\n"
-	        "                          free (default: 1G or 5%%, the smaller)\n"
+	        "      --min-free SIZE|N%%  stop storing (counted) while the store's file system\n"
+	        "                          has less free; storing starts again once there is\n"
+	        "                          (default: 1G or 5%% of it, the smaller)\n"
 	        "      --rcvbuf SIZE       socket receive buffer to ask for (default 64M)\n"
 	        "      --vni-map FILE      copied to STORE/vnimap/ at start and on SIGHUP;\n"
 	        "                          repeatable\n"
@@ -120,6 +121,33 @@ static void report_recovery(const char *store, const idx_recovery *rec)
 		cmd_note("ingest", "%s: the last run did not stop cleanly: %llu flow records of its "
 		         "newest windows rebuilt from the stored packets", store,
 		         (unsigned long long)rec->flows_rebuilt);
+}
+
+/* Says which rule decided what of a capture file is already stored. */
+static void report_source_rule(const char *path, const idx_source_resume *r)
+{
+	switch (r->rule) {
+	case IDX_SRC_RESUMED:
+		cmd_note("ingest", "resuming %s after %llu packets (prefix of %llu bytes identical)", path,
+		         (unsigned long long)r->packets_done, (unsigned long long)r->prefix_len);
+		break;
+	case IDX_SRC_DIFFERS:
+		cmd_note("ingest", "%s is new: its first 64 KiB match a file stored before, but its first "
+		         "%llu bytes differ from what was stored; storing all its packets", path,
+		         (unsigned long long)r->prefix_len);
+		break;
+	case IDX_SRC_SHORTER:
+		cmd_note("ingest", "%s is new: its first 64 KiB match a file stored before, but it is "
+		         "shorter than the %llu bytes stored of it; storing all its packets", path,
+		         (unsigned long long)r->prefix_len);
+		break;
+	case IDX_SRC_UNKNOWN_PREFIX:
+		cmd_note("ingest", "%s is new: its first 64 KiB match a file stored by an older tapvault "
+		         "that kept no hash of what it read, so it cannot be compared; storing all its "
+		         "packets", path);
+		break;
+	default: break;
+	}
 }
 
 enum {
@@ -305,11 +333,16 @@ static void *live_worker(void *arg)
 {
 	struct wctx *c = arg;
 	ingest_raw raws[64];
-	uint64_t end;
+	uint64_t end, last_drops = 0;
 	int rc;
 
 	while (!atomic_load(&g_live_stop) && !c->err) {
 		live_batch(c, raws, false);
+		/* drops after a burst come with no datagram: read them */
+		if (c->u && cmd_mono_ns() - last_drops >= 100000000u) {
+			ingest_udp_sync_drops(c->u, idx_vault_worker_counters(c->w));
+			last_drops = cmd_mono_ns();
+		}
 		rc = idx_vault_worker_tick(c->w, now_real(), cmd_mono_ns());
 		if (rc && !c->err) {
 			c->err = rc;
@@ -322,6 +355,8 @@ static void *live_worker(void *arg)
 	end = cmd_mono_ns() + 1000000000u;
 	while (!c->err && cmd_mono_ns() < end && live_batch(c, raws, true) > 0)
 		;
+	if (c->u)
+		ingest_udp_sync_drops(c->u, idx_vault_worker_counters(c->w));
 	rc = idx_vault_worker_finish(c->w);
 	c->w = NULL;
 	if (rc && !c->err) {
@@ -451,8 +486,8 @@ static void print_live_summary(const tv_counters *c, double secs)
 	               ? (double)c->v[TV_CTR_STORE_RAW_BYTES] / (double)c->v[TV_CTR_STORE_COMP_BYTES]
 	               : 0.0);
 	if (c->v[TV_CTR_STORE_NOSPACE_PKTS])
-		printf("no space %llu packets not stored (--min-free)\n",
-		       (unsigned long long)c->v[TV_CTR_STORE_NOSPACE_PKTS]);
+		printf("no space %llu packets not stored (too little free space on the store's file "
+		       "system)\n", (unsigned long long)c->v[TV_CTR_STORE_NOSPACE_PKTS]);
 	if (c->v[TV_CTR_RET_SEGMENTS] || c->v[TV_CTR_RET_FLOWS])
 		printf("retention deleted %llu segments (%llu chunks), %llu flow records\n",
 		       (unsigned long long)c->v[TV_CTR_RET_SEGMENTS], (unsigned long long)c->v[TV_CTR_RET_CHUNKS],
@@ -462,6 +497,31 @@ static void print_live_summary(const tv_counters *c, double secs)
 		printf("counters:\n");
 		cmd_print_counters(stdout, c, "  ");
 	}
+}
+
+/* Storing stopped (or started again) for want of free space: how much is
+ * kept free, on which file system, and by which rule. */
+static void report_no_space(const char *store, const struct live_opts *o, const tv_counters *snap,
+                            bool stopped)
+{
+	idx_free_space fs;
+	char fsd[4400], keep[32], avail[32], size[32], rule[80];
+	cmd_fs_describe(store, fsd, sizeof fsd);
+	if (idx_live_keep_free(&o->lcfg, store, &fs) != 0)
+		memset(&fs, 0, sizeof fs);
+	cmd_fmt_bytes(fs.keep, keep, sizeof keep);
+	cmd_fmt_bytes(fs.avail, avail, sizeof avail);
+	cmd_fmt_bytes(fs.size, size, sizeof size);
+	if (o->min_free_given)
+		snprintf(rule, sizeof rule, "as --min-free asks");
+	else
+		snprintf(rule, sizeof rule, "the default: the smaller of 1 GiB and 5%% of its %s", size);
+	if (stopped)
+		cmd_err("ingest", "%s: not storing: keeping %s free on %s, %s; %s free now; %llu packets "
+		        "not stored so far", store, keep, fsd, rule, avail,
+		        (unsigned long long)snap->v[TV_CTR_STORE_NOSPACE_PKTS]);
+	else
+		cmd_note("ingest", "%s: storing again: %s free on %s, keeping %s", store, avail, fsd, keep);
 }
 
 static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dcfg,
@@ -474,9 +534,9 @@ static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dc
 	ingest_iface *ifc = NULL;
 	sigset_t set;
 	char err[512];
-	uint64_t t0 = cmd_mono_ns(), last_log = t0, last_nospace = 0;
+	uint64_t t0 = cmd_mono_ns(), last_log = t0, last_nospace = 0, nospace_stored = 0;
 	int i, rc, ret = EXIT_OK, started = 0, stopped_by = 0;
-	bool v6 = false;
+	bool v6 = false, nospace = false;
 
 	umask(077);
 	/* Signals go to the main thread only, taken with sigtimedwait below.
@@ -614,9 +674,13 @@ static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dc
 			break;
 		}
 		if (snap.v[TV_CTR_STORE_NOSPACE_PKTS] > last_nospace) {
-			cmd_err("ingest", "%s: less free space than --min-free: %llu packets not stored so far",
-			        store, (unsigned long long)snap.v[TV_CTR_STORE_NOSPACE_PKTS]);
+			report_no_space(store, o, &snap, true);
 			last_nospace = snap.v[TV_CTR_STORE_NOSPACE_PKTS];
+			nospace_stored = snap.v[TV_CTR_STORE_PACKETS];
+			nospace = true;
+		} else if (nospace && snap.v[TV_CTR_STORE_PACKETS] > nospace_stored) {
+			report_no_space(store, o, &snap, false);
+			nospace = false;
 		}
 		if (g_cmd.verbose && cmd_mono_ns() - last_log >= 10000000000ull) {
 			last_log = cmd_mono_ns();
@@ -704,6 +768,7 @@ int cmd_ingest(int argc, char **argv)
 	uint64_t t0, val;
 	int cur_file = -1;
 	uint64_t cur_done = 0;
+	idx_file_pos pos;
 	const uint8_t *cur_id = NULL;
 	static const uint8_t zero_id[40];
 	static struct live_opts lo; /* large (VNI list): not on the stack */
@@ -806,6 +871,7 @@ int cmd_ingest(int argc, char **argv)
 				goto usage_fail;
 			}
 			lo.min_free_given = true;
+			lo.lcfg.min_free_auto = false;
 			break;
 		}
 		case OPT_RCVBUF:
@@ -914,20 +980,9 @@ int cmd_ingest(int argc, char **argv)
 			dcfg.vxlan_ports[dcfg.n_vxlan_ports++] = 8472;
 		if (lo.lcfg.max_age_ns && !lo.flow_age_given)
 			lo.lcfg.flow_max_age_ns = 2 * lo.lcfg.max_age_ns;
-		if (!lo.min_free_given) {
-			/* the smaller of 1 GiB and 5 %: both guards at once would
-			 * refuse to store anything on a small disk */
-			lo.lcfg.min_free = 1ull << 30;
-			lo.lcfg.min_free_pct = 0;
-			{
-				struct statvfs sv;
-				if (statvfs(".", &sv) == 0) {
-					uint64_t five = (uint64_t)sv.f_blocks * sv.f_frsize / 20;
-					if (five < lo.lcfg.min_free)
-						lo.lcfg.min_free = five;
-				}
-			}
-		}
+		/* without --min-free the library keeps the smaller of 1 GiB and
+		 * 5 % of the store's own file system free (idx_live_keep_free) */
+		lo.lcfg.min_free_auto = !lo.min_free_given;
 		if (lo.lcfg.max_size && lo.lcfg.max_size < 4 * vcfg.segs.segment_size) {
 			uint64_t seg = lo.lcfg.max_size / 4;
 			if (seg < (64u << 10))
@@ -1001,14 +1056,23 @@ int cmd_ingest(int argc, char **argv)
 			break;
 		}
 		if ((int)raw.file_idx != cur_file) {
+			idx_source_resume res;
+			const char *path;
 			cur_file = (int)raw.file_idx;
+			path = ingest_file_src_path(src, cur_file);
 			cur_id = ingest_file_src_identity(src, cur_file);
 			if (cur_id && memcmp(cur_id, zero_id, 40) == 0)
 				cur_id = NULL; /* standard input: no identity */
-			cur_done = 0;
-			if (cur_id && idx_vault_source_get(v, cur_id, &cur_done) == 0 && cur_done)
-				cmd_note("ingest", "%s: %llu packets are already stored; skipping them",
-				         ingest_file_src_path(src, cur_file), (unsigned long long)cur_done);
+			rc = idx_vault_source_begin(v, cur_id, ingest_file_src_fd(src), &res);
+			if (rc) {
+				cmd_progress_end(&prog);
+				cmd_err("ingest", "%s: cannot compare it with what is stored: %s", path,
+				        tv_strerror(rc));
+				ret = EXIT_FAILURE;
+				break;
+			}
+			cur_done = res.packets_done;
+			report_source_rule(path, &res);
 		}
 		if (raw.ordinal < cur_done) {
 			ctr.v[TV_CTR_SRC_SKIPPED_DUP]++;
@@ -1019,7 +1083,9 @@ int cmd_ingest(int argc, char **argv)
 		if (ingest_decap_packet(dec, raw.linktype, raw.data, raw.caplen, raw.origlen, raw.ts_ns,
 		                        &pkt) != INGEST_STORE)
 			continue;
-		rc = idx_vault_add(v, &pkt, cur_id, raw.ordinal);
+		pos.ordinal = raw.ordinal;
+		pos.file_end = raw.file_end;
+		rc = idx_vault_add(v, &pkt, cur_id ? &pos : NULL);
 		if (rc) {
 			cmd_progress_end(&prog);
 			cmd_err("ingest", "%s: storing failed: %s", store, tv_strerror(rc));

@@ -372,15 +372,8 @@ int cmd_query(int argc, char **argv)
 		}
 		o.use_bpf = 1;
 	}
-	for (i = 0; i < nstores; i++) {
-		rc = idx_rstore_open(stores[i], &rs[nopen]);
-		if (rc) {
-			cmd_store_error("query", stores[i], rc);
-			ret = EXIT_USAGE;
-			goto out;
-		}
-		nopen++;
-	}
+	if ((ret = cmd_open_stores("query", stores, nstores, rs, &nopen)) != EXIT_OK)
+		goto out;
 	if (o.fmt == QF_PCAP) {
 		if (!wfile || strcmp(wfile, "-") == 0) {
 			if (isatty(STDOUT_FILENO)) {

@@ -2,11 +2,11 @@
  * reindex.c — `tapvault reindex -s STORE`: rebuilds a lost or corrupt LMDB
  * index from the segment files.
  *
- * The segments are the record; the index can be derived from them.  The old
- * index directory is moved aside (never deleted), and opening the store for
- * writing runs the ordinary crash recovery over every segment from the
- * start: each chunk that verifies is indexed with its postings and its
- * source marks (the chunk tag), a torn tail is cut.
+ * The segments are the record; the index can be derived from them.  The
+ * library (idx_reindex) takes the store's lock first, builds the new index
+ * aside, carries over what only the old index holds (flow records,
+ * counters) when it can still be read, and swaps the two in one rename; the
+ * old index is kept as STORE/index.old-<time>.
  */
 #include "cmd.h"
 #include "../index/vault.h"
@@ -14,8 +14,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 
 static void usage(FILE *f)
 {
@@ -23,11 +21,15 @@ static void usage(FILE *f)
 	        "usage: tapvault reindex -s STORE\n"
 	        "\n"
 	        "Rebuilds the store's LMDB index from its segment files, when the index is\n"
-	        "lost or corrupt.  STORE/index is moved aside to STORE/index.old-<time> (it is\n"
-	        "not deleted), then every chunk of every segment is read, verified and indexed\n"
-	        "again, with the source marks that let a repeated ingest skip stored packets.\n"
-	        "Counters and flow records lived only in the old index: they are not rebuilt.\n"
-	        "No ingest may run on the store meanwhile.\n"
+	        "lost or corrupt.  Refused, changing nothing, while an ingest runs on the store.\n"
+	        "The new index is built aside (STORE/index.build-<pid>): every chunk of every\n"
+	        "segment is read, verified and indexed again, with the source marks that let a\n"
+	        "repeated ingest skip stored packets.  When the old index can still be read, its\n"
+	        "flow records and counters are carried over; otherwise the flow records are\n"
+	        "rebuilt from the stored packets (600 s windows) and the counters start again.\n"
+	        "Then the new index takes the old one's place in one rename: queries running\n"
+	        "meanwhile read the old index, never a partial one, and an interrupted reindex\n"
+	        "leaves the old index in place.  The old index is kept as STORE/index.old-<time>.\n"
 	        "\n"
 	        "options:\n"
 	        "  -s, --store DIR   the store\n"
@@ -44,12 +46,7 @@ int cmd_reindex(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *store = NULL;
-	char idxdir[4096], old[4200], segdir[4096];
-	idx_vault_cfg cfg;
-	idx_recovery rec;
-	idx_vault *v = NULL;
-	struct stat st;
-	tv_counters ctr;
+	idx_reindex_report rep;
 	int c, rc;
 
 	optind = 0;
@@ -66,43 +63,48 @@ int cmd_reindex(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	snprintf(segdir, sizeof segdir, "%s/segments", store);
-	if (stat(segdir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+	rc = idx_reindex(store, &rep);
+	if (rep.stale_removed)
+		cmd_note("reindex", "%s: removed %llu incomplete index build(s) of an interrupted reindex",
+		         store, (unsigned long long)rep.stale_removed);
+	if (rep.stale_kept)
+		cmd_note("reindex", "%s: %llu complete index build(s) of an interrupted reindex kept as "
+		         "index.old-*", store, (unsigned long long)rep.stale_kept);
+	if (rc == TV_E_LOCKED) {
+		cmd_err("reindex", "%s: an ingest is running on this store (it holds %s/LOCK): stop it "
+		        "first; nothing was changed", store, store);
+		return EXIT_FAILURE;
+	}
+	if (rc == TV_E_NOTFOUND) {
 		cmd_err("reindex", "%s: no segments/ folder: nothing to rebuild an index from", store);
 		return EXIT_USAGE;
 	}
-	snprintf(idxdir, sizeof idxdir, "%s/index", store);
-	if (stat(idxdir, &st) == 0) {
-		snprintf(old, sizeof old, "%s/index.old-%lld", store, (long long)time(NULL));
-		if (rename(idxdir, old) != 0) {
-			cmd_err("reindex", "%s: cannot move the old index aside to %s: %s", idxdir, old,
-			        strerror(errno));
-			return EXIT_FAILURE;
-		}
-		cmd_note("reindex", "%s: the old index is now %s", store, old);
-	}
-	idx_vault_cfg_default(&cfg);
-	cfg.flows = false;
-	/* the new index takes the identity the segments carry */
-	if (store_segs_read_uuid(store, cfg.index.uuid) == 0)
-		cfg.index.have_uuid = true;
-	memset(&ctr, 0, sizeof ctr);
-	rc = idx_vault_open(store, &cfg, &ctr, &rec, &v);
-	if (rc == 0)
-		rc = idx_vault_close(v);
 	if (rc) {
-		cmd_store_error("reindex", store, rc);
+		cmd_err("reindex", "%s: rebuilding the index failed: %s; the old index is unchanged",
+		        store, tv_strerror(rc));
 		return EXIT_FAILURE;
 	}
+	if (rep.old_dir[0])
+		cmd_note("reindex", "%s: the old index is now %s/%s", store, store, rep.old_dir);
 	if (!g_cmd.quiet) {
 		printf("%s: index rebuilt from the segments: %llu chunks, %llu packets",
-		       store, (unsigned long long)rec.chunks_indexed,
-		       (unsigned long long)rec.packets_indexed);
-		if (rec.torn_bytes)
+		       store, (unsigned long long)rep.rec.chunks_indexed,
+		       (unsigned long long)rep.rec.packets_indexed);
+		if (rep.rec.torn_bytes)
 			printf("; %llu torn bytes cut from segment %u at offset %llu",
-			       (unsigned long long)rec.torn_bytes, rec.torn_segment,
-			       (unsigned long long)rec.torn_offset);
+			       (unsigned long long)rep.rec.torn_bytes, rep.rec.torn_segment,
+			       (unsigned long long)rep.rec.torn_offset);
 		printf("\n");
+		if (rep.carried)
+			printf("%s: carried over from the old index: %llu flow records, %llu counters, "
+			       "%llu source marks\n", store, (unsigned long long)rep.carry.flows,
+			       (unsigned long long)rep.carry.counters,
+			       (unsigned long long)rep.carry.sources);
+		else
+			printf("%s: %s: %llu flow records rebuilt from the stored packets (600 s windows); "
+			       "the ingest counters were only in the old index and start again\n", store,
+			       rep.old_err ? tv_strerror(rep.old_err) : "no old index",
+			       (unsigned long long)rep.flows_rebuilt);
 	}
 	return EXIT_OK;
 }

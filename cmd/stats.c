@@ -110,6 +110,7 @@ int cmd_stats(int argc, char **argv)
 		cmd_store_error("stats", store, rc);
 		return EXIT_USAGE;
 	}
+	cmd_store_coverage_note("stats", &rs);
 	rc = idx_totals_get(rs.x, &t);
 	if (rc == 0)
 		rc = idx_counters_get(rs.x, &ctr);

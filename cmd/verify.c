@@ -14,14 +14,24 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: tapvault verify -s STORE\n"
+	        "usage: tapvault verify -s STORE [--deep]\n"
 	        "       tapvault verify BUNDLE [-s STORE]\n"
 	        "\n"
 	        "Reads every chunk the index lists and checks it against its index entry:\n"
 	        "position, header fields, SHA-256 of the compressed frame, zstd's content\n"
-	        "checksum and the record layout.  Reports bytes in segment files that no index\n"
-	        "entry covers (an interrupted write, recovered by the next ingest).  Read-only.\n"
+	        "checksum and the record layout.  Fails when segment files hold bytes that no\n"
+	        "index entry covers (queries cannot find those packets: an interrupted ingest or\n"
+	        "reindex; the next ingest or reindex indexes them), except at the end of the\n"
+	        "newest segment while an ingest is writing it.  Read-only.\n"
 	        "Checks the hash chain of the store's custody log (STORE/custody.log).\n"
+	        "\n"
+	        "With --deep, also re-derives the index from the segments and compares it with\n"
+	        "the stored one, since LMDB pages carry no checksum of their own: for every chunk\n"
+	        "the record, its time and segment keys, and every posting (address, port,\n"
+	        "protocol, 5-tuple, VNI) with its time range, as its packets give them; then\n"
+	        "posting keys that no chunk lists, the running totals, and that every flow record\n"
+	        "decodes.  The first difference of each chunk is named.  It reads every packet:\n"
+	        "about as long as a reindex.\n"
 	        "\n"
 	        "With a BUNDLE (from 'tapvault export'): reads it without extracting anything,\n"
 	        "recomputes the SHA-256 of every member and names each member that does not\n"
@@ -35,6 +45,7 @@ static void usage(FILE *f)
 	        "\n"
 	        "options:\n"
 	        "  -s, --store DIR   the store to check\n"
+	        "      --deep        also compare the index with what the segments give\n"
 	        "  -q, --quiet       print problems only\n"
 	        "  -v, --verbose     accepted for symmetry; no extra output\n"
 	        "  -h, --help        this help\n");
@@ -220,10 +231,12 @@ int cmd_verify(int argc, char **argv)
 		{ "store", required_argument, NULL, 's' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "deep", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *store = NULL;
+	bool deep = false;
 	idx_rstore rs;
 	idx_verify_report rep;
 	uint64_t centries = 0;
@@ -235,9 +248,14 @@ int cmd_verify(int argc, char **argv)
 		case 's': store = optarg; break;
 		case 'q': g_cmd.quiet = 1; break;
 		case 'v': g_cmd.verbose++; break;
+		case 'D': deep = true; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_USAGE;
 		}
+	}
+	if (optind + 1 == argc && deep) {
+		cmd_err("verify", "--deep checks a store's index: use it with -s STORE alone");
+		return EXIT_USAGE;
 	}
 	if (optind + 1 == argc)
 		return verify_bundle(argv[optind], store);
@@ -253,22 +271,36 @@ int cmd_verify(int argc, char **argv)
 		cmd_store_error("verify", store, rc);
 		return EXIT_USAGE;
 	}
-	rc = idx_verify_store(&rs, on_problem, (void *)store, &rep);
+	rc = idx_verify_store(&rs, deep, on_problem, (void *)store, &rep);
 	idx_rstore_close(&rs);
 	if (rc && rc != TV_E_CORRUPT) {
 		cmd_err("verify", "%s: verification could not run: %s", store, tv_strerror(rc));
 		return EXIT_FAILURE;
 	}
 	cret = cmd_custody_check(store, false, false, &centries);
-	if (!g_cmd.quiet)
-		printf("%s: %llu chunks verified, %llu bad, %llu packets, %llu segments%s\n", store,
+	if (!g_cmd.quiet) {
+		printf("%s: %llu chunks verified, %llu bad, %llu packets, %llu segments", store,
 		       (unsigned long long)rep.chunks_ok, (unsigned long long)rep.chunks_bad,
-		       (unsigned long long)rep.packets, (unsigned long long)rep.segments,
-		       rep.unindexed_bytes ? ", unindexed tail bytes present" : "");
+		       (unsigned long long)rep.packets, (unsigned long long)rep.segments);
+		if (rep.unindexed_bytes)
+			printf("; the index covers less than the segments: %llu bytes not indexed",
+			       (unsigned long long)rep.unindexed_bytes);
+		if (rep.torn_bytes)
+			printf("; %llu torn bytes past the index (no whole chunk)",
+			       (unsigned long long)rep.torn_bytes);
+		if (rep.unindexed_in_flight)
+			printf("; %llu bytes being written by the running ingest",
+			       (unsigned long long)rep.unindexed_in_flight);
+		if (deep)
+			printf("; index compared with the segments: %s",
+			       rep.index_bad ? "it DIFFERS" : "it matches");
+		printf("\n");
+	}
 	if (!g_cmd.quiet && centries)
 		printf("%s: %llu custody entries, %s\n", store, (unsigned long long)centries,
 		       cret == EXIT_OK ? "the chain holds" : "the chain is BROKEN");
 	if (cret == EXIT_FAILURE)
 		return EXIT_FAILURE;
-	return (rep.chunks_bad || cret == EXIT_FOUND) ? EXIT_FOUND : EXIT_OK;
+	return (rep.chunks_bad || rep.unindexed_bytes || rep.index_bad || cret == EXIT_FOUND)
+	               ? EXIT_FOUND : EXIT_OK;
 }

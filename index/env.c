@@ -251,7 +251,7 @@ int idx_open(const char *store_dir, const idx_cfg *cfg, idx **out)
 		idx_cfg_default(&def);
 		cfg = &def;
 	}
-	n = snprintf(path, sizeof path, "%s/index", store_dir);
+	n = snprintf(path, sizeof path, "%s/%s", store_dir, cfg->name ? cfg->name : "index");
 	if (n < 0 || (size_t)n >= sizeof path)
 		return ENAMETOOLONG;
 	n = snprintf(data, sizeof data, "%s/data.mdb", path);
@@ -336,6 +336,37 @@ void idx_close(idx *x)
 void idx_store_uuid(const idx *x, uint8_t out[16])
 {
 	memcpy(out, x->uuid, 16);
+}
+
+/* --------------------------------------------------------------- sources */
+
+/* "sources" value (FORMAT.md): packets_done u64 | prefix_len u64 |
+ * prefix SHA-256 (48 bytes, little-endian).  A value of 8 bytes was
+ * written before prefix hashes were kept: packets_done only, prefix
+ * unknown (prefix_len 0), so it is never resumed. */
+#define IDX_SOURCE_VAL_LEN 48
+
+static void source_val_encode(const idx_source_mark *m, uint8_t out[IDX_SOURCE_VAL_LEN])
+{
+	tv_put_le64(out, m->packets_done);
+	tv_put_le64(out + 8, m->prefix_len);
+	memcpy(out + 16, m->prefix_sha256, 32);
+}
+
+static int source_val_decode(const void *p, size_t n, idx_source_mark *m)
+{
+	const uint8_t *b = p;
+	memset(m, 0, sizeof *m);
+	if (n == 8) {
+		m->packets_done = tv_get_le64(b);
+		return 0;
+	}
+	if (n != IDX_SOURCE_VAL_LEN)
+		return TV_E_CORRUPT;
+	m->packets_done = tv_get_le64(b);
+	m->prefix_len = tv_get_le64(b + 8);
+	memcpy(m->prefix_sha256, b + 16, 32);
+	return 0;
 }
 
 /* ---------------------------------------------------------------- commit */
@@ -507,13 +538,25 @@ int idx_commit(idx *x, const store_chunk_meta *metas, idx_post *const *posts, si
 		goto fail;
 
 	for (i = 0; i < nmarks; i++) {
-		MDB_val k = mval(marks[i].identity, 40);
-		uint64_t old;
-		if ((rc = get_u64(txn, x->db_sources, k, &old)) != 0)
+		MDB_val k = mval(marks[i].identity, 40), d;
+		idx_source_mark old;
+		uint8_t vb[IDX_SOURCE_VAL_LEN];
+		rc = mdb_get(txn, x->db_sources, &k, &d);
+		if (rc == 0) {
+			if ((rc = source_val_decode(d.mv_data, d.mv_size, &old)) != 0)
+				goto fail;
+			if (marks[i].packets_done <= old.packets_done)
+				continue;
+		} else if (rc != MDB_NOTFOUND) {
+			rc = idx_lmdb_err(rc);
 			goto fail;
-		if (marks[i].packets_done > old &&
-		    (rc = put_u64(txn, x->db_sources, k, marks[i].packets_done)) != 0)
+		}
+		source_val_encode(&marks[i], vb);
+		d = mval(vb, sizeof vb);
+		if ((rc = mdb_put(txn, x->db_sources, &k, &d, 0)) != 0) {
+			rc = idx_lmdb_err(rc);
 			goto fail;
+		}
 	}
 
 	for (i = 0; delta && i < TV_CTR__COUNT; i++) {
@@ -540,13 +583,57 @@ fail:
 
 /* ----------------------------------------------------------------- reads */
 
-int idx_source_get(idx *x, const uint8_t identity[40], uint64_t *packets_done)
+int idx_source_get(idx *x, const uint8_t identity[40], idx_source_mark *out)
 {
 	MDB_txn *txn;
+	MDB_val k = mval(identity, 40), d;
 	int rc = idx_txn_begin(x, false, &txn);
 	if (rc)
 		return rc;
-	rc = get_u64(txn, x->db_sources, mval(identity, 40), packets_done);
+	rc = idx_lmdb_err(mdb_get(txn, x->db_sources, &k, &d));
+	if (rc == 0 && (rc = source_val_decode(d.mv_data, d.mv_size, out)) == 0)
+		memcpy(out->identity, identity, 40);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int idx_source_list(idx *x, const uint8_t key[IDX_SOURCE_KEY_LEN], idx_source_mark *out,
+                    size_t cap, size_t *n)
+{
+	uint8_t kb[40];
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, d;
+	int rc = idx_txn_begin(x, false, &txn), g;
+
+	*n = 0;
+	if (rc)
+		return rc;
+	if ((rc = mdb_cursor_open(txn, x->db_sources, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return idx_lmdb_err(rc);
+	}
+	memset(kb, 0, sizeof kb);
+	memcpy(kb, key, IDX_SOURCE_KEY_LEN);
+	k = mval(kb, sizeof kb);
+	for (g = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); g == 0;
+	     g = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		if (k.mv_size != 40) {
+			rc = TV_E_CORRUPT;
+			break;
+		}
+		if (memcmp(k.mv_data, key, IDX_SOURCE_KEY_LEN) != 0)
+			break;
+		if (*n < cap) {
+			if ((rc = source_val_decode(d.mv_data, d.mv_size, &out[*n])) != 0)
+				break;
+			memcpy(out[*n].identity, k.mv_data, 40);
+		}
+		(*n)++;
+	}
+	if (rc == 0 && g != 0 && g != MDB_NOTFOUND)
+		rc = idx_lmdb_err(g);
+	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	return rc;
 }
@@ -651,6 +738,18 @@ int idx_segment_end(idx *x, uint32_t segment, uint64_t *end)
 	if (rc == 0 && g != 0 && g != MDB_NOTFOUND)
 		rc = idx_lmdb_err(g);
 	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int idx_segment_known(idx *x, uint32_t segment, bool *known)
+{
+	MDB_txn *txn;
+	int rc = idx_txn_begin(x, false, &txn);
+	*known = false;
+	if (rc)
+		return rc;
+	rc = seg_known(x, txn, segment, known);
 	mdb_txn_abort(txn);
 	return rc;
 }

@@ -29,12 +29,15 @@ typedef struct idx_cfg {
 	bool have_uuid;    /* creating: take uuid instead of a random one (reindex
 	                    * adopts the identity written in the segments) */
 	uint8_t uuid[16];
+	const char *name;  /* the index directory inside the store; NULL: "index"
+	                    * (reindex builds under another name, then swaps) */
 } idx_cfg;
 
 void idx_cfg_default(idx_cfg *cfg);
 
 /*
- * Opens (creating when writable and absent, 0700/0600) the index in DIR/index.
+ * Opens (creating when writable and absent, 0700/0600) the index in DIR/index
+ * (DIR/cfg->name).
  * A new index gets a random 16-byte store id and the format version;
  * an existing one with another format version is refused with TV_E_VERSION.
  */
@@ -60,11 +63,22 @@ size_t idx_post_count(const idx_post *p); /* distinct values collected */
  * idx_commit refuses such a set: missing postings would hide packets. */
 int idx_post_error(const idx_post *p);
 
-/* Progress of one source file: identity (ingest_file_src_identity) and how
- * many of its packets (by ordinal) are in committed chunks. */
+/*
+ * Progress of one source file.  identity: the SHA-256 of the file's first
+ * 64 KiB (ingest_file_src_identity) then a variant number (u64 BE) that
+ * tells apart different files with the same first 64 KiB.  packets_done:
+ * how many of its packets (by ordinal) are in committed chunks.
+ * prefix_len and prefix_sha256: the bytes of the file consumed up to the
+ * end of packet packets_done - 1, and their SHA-256; a later run resumes
+ * the file only when its first prefix_len bytes hash the same.  prefix_len
+ * 0 means unknown (a record written before prefix hashes): never resumed.
+ */
+#define IDX_SOURCE_KEY_LEN 32
 typedef struct idx_source_mark {
 	uint8_t identity[40];
 	uint64_t packets_done;
+	uint64_t prefix_len;
+	uint8_t prefix_sha256[32];
 } idx_source_mark;
 
 /*
@@ -73,7 +87,7 @@ typedef struct idx_source_mark {
  * counter deltas (added to the stored totals; may be NULL).  Call only after
  * the chunks are durable in their segment (store_segs_sync).
  * posts may be NULL, and posts[i] may be NULL (a chunk without postings).
- * Source marks keep the larger of the stored and the given packets_done.
+ * Source marks: the one with the larger packets_done is kept.
  * A chunk id that is already indexed fails the whole batch with
  * TV_E_EXISTS; first_ts > last_ts fails it with TV_E_RANGE; a full map is
  * TV_E_FULL.  Nothing is written on error.
@@ -81,8 +95,19 @@ typedef struct idx_source_mark {
 int idx_commit(idx *x, const store_chunk_meta *metas, idx_post *const *posts, size_t n,
                const idx_source_mark *marks, size_t nmarks, const tv_counters *delta);
 
-/* packets_done for a source identity; 0 when never seen. */
-int idx_source_get(idx *x, const uint8_t identity[40], uint64_t *packets_done);
+/* The committed mark of a source identity; TV_E_NOTFOUND when never seen. */
+int idx_source_get(idx *x, const uint8_t identity[40], idx_source_mark *out);
+/* Every committed mark whose identity starts with key (IDX_SOURCE_KEY_LEN
+ * bytes), in identity order: at most cap into out, *n says how many
+ * there are in all. */
+int idx_source_list(idx *x, const uint8_t key[IDX_SOURCE_KEY_LEN], idx_source_mark *out,
+                    size_t cap, size_t *n);
+
+/* What reindex carried from an old index into the new one (index/carry.c):
+ * counter entries, flow records, source marks taken. */
+typedef struct idx_carry_report {
+	uint64_t counters, flows, sources;
+} idx_carry_report;
 
 /* Stored counter totals. */
 int idx_counters_get(idx *x, tv_counters *out);
@@ -93,6 +118,8 @@ int idx_chunk_last(idx *x, store_chunk_meta *meta);
  * 0 when the segment has none. */
 int idx_segment_end(idx *x, uint32_t segment, uint64_t *end);
 int idx_chunk_get(idx *x, uint64_t chunk_id, store_chunk_meta *meta);
+/* Whether the index names any chunk of a segment (one key lookup). */
+int idx_segment_known(idx *x, uint32_t segment, bool *known);
 
 /* Visits every chunk in id order inside one read transaction; cb returning
  * non-zero stops with that value.  cb may call idx_chunk_get and the other

@@ -42,6 +42,14 @@ int idx_tot_load(idx *x, MDB_txn *txn, idx_tot *t);
 void idx_flow_val_encode(const tv_flowrec *r, uint8_t out[IDX_FLOW_VAL_LEN]);
 int idx_flow_val_decode(const void *p, size_t n, tv_flowrec *r);
 
+/* What reindex copies from the old index (index/carry.c): counters, flow
+ * records, source marks (the one with more packets done wins), and the meta
+ * entries that are not derived from chunks (created_ns, flow_seq,
+ * flows_writer, pruned_until).  One write transaction of dst: all or
+ * nothing.  dst must hold no flow records.  TV_E_CORRUPT when src holds an
+ * entry of the wrong shape. */
+int idx_carry(idx *dst, idx *src, idx_carry_report *r);
+
 /* ------------------------------------------------------------ key codecs */
 
 /* "chunks" value: fixed little-endian serialisation of store_chunk_meta. */
@@ -115,6 +123,43 @@ struct idx_post {
 	uint64_t seed;
 	int err;           /* sticky: an allocation failed, postings are incomplete */
 };
+
+/*
+ * The postings a loaded chunk gives, from its stored records: each frame is
+ * parsed (ingest_parse_inner) and added with idx_post_add, the calls ingest
+ * makes for each packet.  Used by recovery and reindex to index a chunk, and
+ * by verify --deep to re-derive what the index must hold for it: one
+ * implementation.  One thing a single chunk cannot give back: ingest takes
+ * the ports of a later IP fragment from the first fragment of its datagram
+ * (a table across chunks); such records are listed in unsure (up to cap,
+ * *nunsure counts all; unsure may be NULL) so that a comparison can allow
+ * the port postings ingest may have given them.  p is reset first.
+ */
+typedef struct idx_frag_unsure {
+	tv_addr src, dst;
+	uint8_t proto;
+	uint64_t ts;
+} idx_frag_unsure;
+void idx_post_chunk(idx_post *p, const store_reader *rd, idx_frag_unsure *unsure, size_t cap,
+                    size_t *nunsure);
+
+/* verify --deep (index/deep.c): compares what the index holds for each
+ * chunk with what its records give (idx_post_chunk). */
+typedef struct idx_deep idx_deep;
+int idx_deep_new(idx *x, idx_deep **out);
+void idx_deep_free(idx_deep *d);
+/* One chunk: m its index record (as the caller's walk read it), hdr and rd
+ * the chunk as loaded from its segment (store_reader_load).  Returns 0 when
+ * the index holds exactly what the chunk gives, 1 with the first difference
+ * in msg, or an error. */
+int idx_deep_chunk(idx_deep *d, const store_chunk_meta *m, const store_chunk_meta *hdr,
+                   const store_reader *rd, char *msg, size_t cap);
+/* After every chunk: posting keys no chunk lists, totals, time and segs
+ * entries, flow records.  check_counts false (a writer is running: the
+ * index moves) skips the whole-index counts.  Calls report for each
+ * difference; returns how many there were, or an error. */
+int idx_deep_finish(idx_deep *d, bool check_counts, void (*report)(void *ctx, const char *msg),
+                    void *ctx);
 
 /* ---------------------------------------------------------- expressions */
 

@@ -3,6 +3,7 @@
  * and the full verification of a store against its index.
  */
 #include "vault.h"
+#include "idx_int.h"
 #include "../ingest/ingest.h"
 
 #include <errno.h>
@@ -38,6 +39,82 @@ int idx_rstore_open(const char *dir, idx_rstore *rs)
 		return TV_E_NOMEM;
 	}
 	return 0;
+}
+
+/* Whether a whole chunk starts at (segment, offset): a header that passes
+ * its checks (CRC included) and a file long enough to hold the chunk. */
+static bool chunk_at(store_segs *segs, uint32_t segment, uint64_t offset, uint64_t size)
+{
+	uint8_t hdr[STORE_CHUNK_HDR_LEN];
+	store_chunk_meta m;
+	if (offset + STORE_CHUNK_HDR_LEN > size ||
+	    store_segs_read(segs, segment, offset, STORE_CHUNK_HDR_LEN, hdr) != 0 ||
+	    store_chunk_header_parse(hdr, sizeof hdr, &m) != 0)
+		return false;
+	return offset + m.length <= size;
+}
+
+int idx_rstore_coverage(idx_rstore *rs, idx_coverage *cov)
+{
+	uint32_t *ids = NULL;
+	size_t n = 0, i;
+	int rc;
+
+	memset(cov, 0, sizeof *cov);
+	cov->writer = idx_store_writer_active(rs->dir);
+	if ((rc = store_segs_list(rs->segs, &ids, &n)) != 0)
+		return rc;
+	for (i = 0; i < n; i++) {
+		uint64_t size = 0, end = 0;
+		bool known = false;
+		/* a running writer's newest segment may hold a chunk written
+		 * and not yet committed (the commit follows its fdatasync) */
+		if (cov->writer && i + 1 == n)
+			break;
+		if (store_segs_size(rs->segs, ids[i], &size) != 0 || size <= STORE_SEG_HDR_LEN)
+			continue;
+		if ((rc = idx_segment_known(rs->x, ids[i], &known)) != 0)
+			break;
+		if (!known) {
+			end = STORE_SEG_HDR_LEN;
+		} else if (i + 1 == n) {
+			/* older segments were complete when the next began; a gap
+			 * inside them is damage, which verify reads every chunk for */
+			if ((rc = idx_segment_end(rs->x, ids[i], &end)) != 0)
+				break;
+		} else {
+			continue;
+		}
+		/* only whole chunks hide packets; a torn tail holds none (the
+		 * next ingest cuts it) */
+		if (size <= end || !chunk_at(rs->segs, ids[i], end, size))
+			continue;
+		if (!cov->unindexed_bytes) {
+			cov->segment = ids[i];
+			cov->offset = end;
+		}
+		if (!known)
+			cov->segments_unindexed++;
+		cov->unindexed_bytes += size - end;
+	}
+	free(ids);
+	return rc;
+}
+
+int idx_coverage_note(const char *dir, const idx_coverage *cov, char *buf, size_t cap)
+{
+	if (cap)
+		buf[0] = '\0';
+	if (!cov->unindexed_bytes)
+		return 0;
+	snprintf(buf, cap,
+	         "%s: the index covers less than the segments: chunks in %llu bytes (%u segment "
+	         "file(s) the index names no chunk of; from segment %u offset %llu on) are not "
+	         "indexed, and this answer leaves out their packets (an interrupted ingest or "
+	         "reindex: the next ingest, or 'tapvault reindex -s %s', indexes them)",
+	         dir, (unsigned long long)cov->unindexed_bytes, cov->segments_unindexed, cov->segment,
+	         (unsigned long long)cov->offset, dir);
+	return 1;
 }
 
 void idx_rstore_close(idx_rstore *rs)
@@ -380,6 +457,8 @@ struct vctx {
 	uint64_t *seg_end; /* indexed end per segment, by position in the list */
 	uint32_t *segs;
 	size_t nsegs;
+	idx_deep *deep;    /* --deep: the index re-derived and compared */
+	int err;           /* a failure that stops the walk */
 };
 
 static void vreport(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -439,16 +518,36 @@ static int verify_chunk(void *ctx, const store_chunk_meta *m)
 		        (unsigned long long)got.chunk_id, got.npkts);
 		return 0;
 	}
+	if (v->deep) {
+		char msg[512];
+		rc = idx_deep_chunk(v->deep, m, &got, v->rd, msg, sizeof msg);
+		if (rc < 0 || rc > 1)
+			return rc;
+		if (rc == 1) {
+			v->rep->index_bad++;
+			vreport(v, "%s", msg);
+		}
+	}
 	v->rep->chunks_ok++;
 	v->rep->packets += got.npkts;
 	return 0;
 }
 
-int idx_verify_store(idx_rstore *rs, idx_verify_cb cb, void *ctx, idx_verify_report *rep)
+static void deep_report(void *ctx, const char *msg)
+{
+	struct vctx *v = ctx;
+	v->rep->index_bad++;
+	vreport(v, "%s", msg);
+}
+
+int idx_verify_store(idx_rstore *rs, bool deep, idx_verify_cb cb, void *ctx,
+                     idx_verify_report *rep)
 {
 	struct vctx v;
 	idx_verify_report dummy;
 	size_t i;
+	uint64_t valid, torn;
+	bool writer;
 	int rc;
 
 	if (!rep)
@@ -471,23 +570,59 @@ int idx_verify_store(idx_rstore *rs, idx_verify_cb cb, void *ctx, idx_verify_rep
 		goto out;
 	}
 	rep->segments = v.nsegs;
+	writer = idx_store_writer_active(rs->dir);
+	if (deep && (rc = idx_deep_new(rs->x, &v.deep)) != 0)
+		goto out;
 	rc = idx_chunk_foreach(rs->x, verify_chunk, &v);
 	if (rc)
 		goto out;
+	/* whole-index counts only hold still when nothing writes */
+	if (v.deep && (rc = idx_deep_finish(v.deep, !writer, deep_report, &v)) < 0)
+		goto out;
+	rc = 0;
 	for (i = 0; i < v.nsegs; i++) {
 		uint64_t size = 0, end = v.seg_end[i] ? v.seg_end[i] : STORE_SEG_HDR_LEN;
 		if (store_segs_size(rs->segs, v.segs[i], &size) != 0)
 			continue;
-		if (size > end) {
+		if (size <= end)
+			continue;
+		if (writer && i + 1 == v.nsegs) {
+			/* appended by the running ingest, committed after its sync */
+			rep->unindexed_in_flight += size - end;
+			continue;
+		}
+		/* whole chunks past the index hide packets from every query; a
+		 * torn tail after them holds none */
+		valid = end;
+		if ((rc = store_segs_scan(rs->segs, v.segs[i], end, NULL, NULL, &valid, &torn)) != 0 &&
+		    rc != TV_E_VERSION) {
+			vreport(&v, "segment %u: cannot read past offset %llu: %s", v.segs[i],
+			        (unsigned long long)end, tv_strerror(rc));
 			rep->unindexed_bytes += size - end;
-			vreport(&v, "segment %u: %llu bytes after offset %llu are not in the index "
-			        "(an interrupted write; the next ingest recovers or cuts them)",
-			        v.segs[i], (unsigned long long)(size - end), (unsigned long long)end);
+			rc = 0;
+			continue;
+		}
+		rc = 0;
+		if (valid > end) {
+			rep->unindexed_bytes += valid - end;
+			vreport(&v, "segment %u: whole chunks in the %llu bytes after offset %llu are not "
+			        "in the index: the index covers less than the segments and queries leave "
+			        "their packets out (an interrupted ingest or reindex; the next ingest, or "
+			        "reindex, indexes them)",
+			        v.segs[i], (unsigned long long)(valid - end), (unsigned long long)end);
+		}
+		if (size > valid) {
+			rep->torn_bytes += size - valid;
+			vreport(&v, "segment %u: %llu bytes after offset %llu are not in the index and are "
+			        "no whole chunk (an interrupted write; the next ingest cuts them): they hide "
+			        "no packet",
+			        v.segs[i], (unsigned long long)(size - valid), (unsigned long long)valid);
 		}
 	}
-	if (rep->chunks_bad)
+	if (rep->chunks_bad || rep->unindexed_bytes || rep->index_bad)
 		rc = TV_E_CORRUPT;
 out:
+	idx_deep_free(v.deep);
 	store_reader_free(v.rd);
 	free(v.buf);
 	free(v.segs);

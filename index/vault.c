@@ -9,6 +9,7 @@
  * from the chunk tag), or a torn tail (cut off and counted).
  */
 #include "vault.h"
+#include "idx_int.h"
 #include "../ingest/ingest.h"
 
 #include <errno.h>
@@ -18,19 +19,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 /*
- * Chunk tag written by the vault (FORMAT.md "chunk tag"): u8 version (1),
- * u8 count, then count marks of 48 bytes: source identity (40) and the
- * ordinal just past the last packet of that source in the chunk (u64 LE).
+ * Chunk tag written by the vault (FORMAT.md "Tag block"): u8 version (2),
+ * u8 count, then count marks of 88 bytes: source identity (40), the
+ * ordinal just past the last packet of that source in the chunk, the
+ * length of the file prefix consumed up to the end of that packet (u64 LE
+ * each) and the SHA-256 of that prefix (32).
  */
 #define VAULT_MAX_MARKS 8
-#define VAULT_MARK_LEN 48
+#define VAULT_TAG_VERSION 2
+#define VAULT_MARK_LEN 88
+#define VAULT_TAG_MAX (2 + VAULT_MAX_MARKS * VAULT_MARK_LEN)
 
 struct pending {
 	store_chunk_meta meta;
@@ -66,6 +73,11 @@ struct idx_vault {
 	struct live *live;     /* NULL unless idx_vault_live_start */
 	size_t pend_cap;       /* entries of pend */
 	struct fpool *fp;      /* threaded file ingest; NULL when cfg.threads <= 1 */
+	/* the file being read (idx_vault_source_begin): its identity and the
+	 * hash of the bytes consumed up to its last added packet */
+	bool src_active;
+	uint8_t src_identity[40];
+	ingest_prefix *src_hash;
 };
 
 void idx_vault_cfg_default(idx_vault_cfg *cfg)
@@ -131,29 +143,60 @@ idx *idx_vault_index(idx_vault *v)
 	return v->x;
 }
 
-static void encode_tag(const idx_source_mark *marks, size_t n, uint8_t *tag, uint32_t *len)
+/*
+ * The mark of the file being read carries the hash of the bytes consumed up
+ * to its last added packet, and src_hash stands exactly there (it is moved
+ * on only when a packet is added).  The digest is taken only when the mark
+ * leaves the open chunk (a seal, a hand-off) or another file starts, not per
+ * packet.
+ */
+static void settle_marks(idx_vault *v, idx_source_mark *marks, size_t n)
 {
 	size_t i;
-	tag[0] = 1;
+	if (!v->src_active)
+		return;
+	for (i = 0; i < n; i++)
+		if (memcmp(marks[i].identity, v->src_identity, 40) == 0 &&
+		    ingest_prefix_len(v->src_hash) == marks[i].prefix_len)
+			ingest_prefix_digest(v->src_hash, marks[i].prefix_sha256);
+}
+
+static void encode_tag(idx_vault *v, idx_source_mark *marks, size_t n, uint8_t *tag,
+                       uint32_t *len)
+{
+	size_t i;
+	uint8_t *m;
+	settle_marks(v, marks, n);
+	tag[0] = VAULT_TAG_VERSION;
 	tag[1] = (uint8_t)n;
 	for (i = 0; i < n; i++) {
-		memcpy(tag + 2 + i * VAULT_MARK_LEN, marks[i].identity, 40);
-		tv_put_le64(tag + 2 + i * VAULT_MARK_LEN + 40, marks[i].packets_done);
+		m = tag + 2 + i * VAULT_MARK_LEN;
+		memcpy(m, marks[i].identity, 40);
+		tv_put_le64(m + 40, marks[i].packets_done);
+		tv_put_le64(m + 48, marks[i].prefix_len);
+		memcpy(m + 56, marks[i].prefix_sha256, 32);
 	}
 	*len = (uint32_t)(2 + n * VAULT_MARK_LEN);
 }
 
+/* Tags of another layout (version 1 kept no prefix hash) give no marks:
+ * the chunk is still indexed, and its file is stored afresh if ingested
+ * again (duplicates, never a silent skip). */
 static size_t decode_tag(const uint8_t *tag, uint32_t len, idx_source_mark *marks)
 {
 	size_t i, n;
-	if (!tag || len < 2 || tag[0] != 1)
+	const uint8_t *m;
+	if (!tag || len < 2 || tag[0] != VAULT_TAG_VERSION)
 		return 0;
 	n = tag[1];
 	if (n > VAULT_MAX_MARKS || len != 2 + n * VAULT_MARK_LEN)
 		return 0;
 	for (i = 0; i < n; i++) {
-		memcpy(marks[i].identity, tag + 2 + i * VAULT_MARK_LEN, 40);
-		marks[i].packets_done = tv_get_le64(tag + 2 + i * VAULT_MARK_LEN + 40);
+		m = tag + 2 + i * VAULT_MARK_LEN;
+		memcpy(marks[i].identity, m, 40);
+		marks[i].packets_done = tv_get_le64(m + 40);
+		marks[i].prefix_len = tv_get_le64(m + 48);
+		memcpy(marks[i].prefix_sha256, m + 56, 32);
 	}
 	return n;
 }
@@ -211,7 +254,7 @@ static int fp_flush(idx_vault *v);
  * chunks are pending.  Threaded: hands the open chunk to the pool. */
 static int vault_seal(idx_vault *v)
 {
-	uint8_t tag[2 + VAULT_MAX_MARKS * VAULT_MARK_LEN];
+	uint8_t tag[VAULT_TAG_MAX];
 	uint32_t taglen;
 	const uint8_t *chunk;
 	size_t len;
@@ -223,7 +266,7 @@ static int vault_seal(idx_vault *v)
 		return fp_handoff(v, false);
 	if (store_builder_count(v->b) == 0)
 		return 0;
-	encode_tag(v->cur_marks, v->cur_nmarks, tag, &taglen);
+	encode_tag(v, v->cur_marks, v->cur_nmarks, tag, &taglen);
 	rc = store_builder_set_tag(v->b, tag, taglen);
 	if (rc)
 		return rc;
@@ -254,8 +297,9 @@ static int vault_seal(idx_vault *v)
 	return 0;
 }
 
-int idx_vault_add(idx_vault *v, const tv_pkt *pkt, const uint8_t *src_identity, uint64_t ordinal)
+int idx_vault_add(idx_vault *v, const tv_pkt *pkt, const idx_file_pos *pos)
 {
+	const uint8_t *src_identity = pos && v->src_active ? v->src_identity : NULL;
 	int rc;
 	size_t i;
 
@@ -280,14 +324,19 @@ int idx_vault_add(idx_vault *v, const tv_pkt *pkt, const uint8_t *src_identity, 
 	if (rc)
 		return rc;
 	if (src_identity) {
+		/* the packet is in the open chunk: the hash moves past it */
+		if ((rc = ingest_prefix_advance(v->src_hash, pos->file_end)) != 0)
+			return rc;
 		for (i = 0; i < v->cur_nmarks; i++)
 			if (memcmp(v->cur_marks[i].identity, src_identity, 40) == 0)
 				break;
 		if (i == v->cur_nmarks) {
+			memset(&v->cur_marks[i], 0, sizeof v->cur_marks[i]);
 			memcpy(v->cur_marks[i].identity, src_identity, 40);
 			v->cur_nmarks++;
 		}
-		v->cur_marks[i].packets_done = ordinal + 1;
+		v->cur_marks[i].packets_done = pos->ordinal + 1;
+		v->cur_marks[i].prefix_len = pos->file_end;
 	}
 	idx_post_add(v->cur_post, pkt->ts_ns, &pkt->tun, &pkt->info);
 	if (v->ft)
@@ -746,7 +795,7 @@ static int fp_handoff(idx_vault *v, bool barrier)
 	struct fpool *P = v->fp;
 	struct fslot *s = P->spare;
 	struct fhist *h;
-	uint8_t tag[2 + VAULT_MAX_MARKS * VAULT_MARK_LEN];
+	uint8_t tag[VAULT_TAG_MAX];
 	uint32_t taglen;
 	bool has = store_builder_count(v->b) > 0;
 	store_builder *tb;
@@ -758,7 +807,7 @@ static int fp_handoff(idx_vault *v, bool barrier)
 	if (v->flow_err)
 		return v->flow_err;
 	if (has) {
-		encode_tag(v->cur_marks, v->cur_nmarks, tag, &taglen);
+		encode_tag(v, v->cur_marks, v->cur_nmarks, tag, &taglen);
 		if ((rc = store_builder_set_tag(v->b, tag, taglen)) != 0)
 			return rc;
 	}
@@ -935,18 +984,41 @@ fail:
 	return rc;
 }
 
-int idx_vault_source_get(idx_vault *v, const uint8_t identity[40], uint64_t *packets_done)
+/* Candidates for a file: every mark whose identity starts with key, the
+ * newest of each identity. */
+#define VAULT_MAX_CANDS 256
+
+static void cand_put(idx_source_mark *c, size_t *n, const idx_source_mark *m)
 {
-	uint64_t local = 0, seq, from, to;
-	bool found = false;
 	size_t i;
+	for (i = 0; i < *n; i++)
+		if (memcmp(c[i].identity, m->identity, 40) == 0) {
+			if (m->packets_done > c[i].packets_done)
+				c[i] = *m;
+			return;
+		}
+	if (*n < VAULT_MAX_CANDS)
+		c[(*n)++] = *m;
+}
+
+static int cand_cmp(const void *a, const void *b)
+{
+	const idx_source_mark *x = a, *y = b;
+	return x->prefix_len < y->prefix_len ? -1 : x->prefix_len > y->prefix_len;
+}
+
+static int source_candidates(idx_vault *v, const uint8_t key[IDX_SOURCE_KEY_LEN],
+                             idx_source_mark *c, size_t *n)
+{
+	uint64_t seq, from, to;
+	size_t i, k, got = 0;
 	int rc;
 
+	*n = 0;
+	settle_marks(v, v->cur_marks, v->cur_nmarks);
 	for (i = 0; i < v->cur_nmarks; i++)
-		if (memcmp(v->cur_marks[i].identity, identity, 40) == 0) {
-			local = v->cur_marks[i].packets_done;
-			found = true;
-		}
+		if (memcmp(v->cur_marks[i].identity, key, IDX_SOURCE_KEY_LEN) == 0)
+			cand_put(c, n, &v->cur_marks[i]);
 	if (v->fp) {
 		/* handed off but not committed: what the writer will commit.
 		 * done_seq is read before the index, so a slot committed in
@@ -961,24 +1033,121 @@ int idx_vault_source_get(idx_vault *v, const uint8_t identity[40], uint64_t *pac
 		for (seq = from; seq < to; seq++) {
 			const struct fhist *h = &P->hist[seq % P->nhist];
 			for (i = 0; i < h->nmarks; i++)
-				if (memcmp(h->marks[i].identity, identity, 40) == 0 &&
-				    h->marks[i].packets_done > local) {
-					local = h->marks[i].packets_done;
-					found = true;
-				}
+				if (memcmp(h->marks[i].identity, key, IDX_SOURCE_KEY_LEN) == 0)
+					cand_put(c, n, &h->marks[i]);
 		}
 	}
-	rc = idx_source_get(v->x, identity, packets_done);
-	if (rc == TV_E_NOTFOUND && found) {
-		*packets_done = local;
-		return 0;
+	{
+		idx_source_mark stored[VAULT_MAX_CANDS];
+		if ((rc = idx_source_list(v->x, key, stored, VAULT_MAX_CANDS, &got)) != 0)
+			return rc;
+		for (k = 0; k < got && k < VAULT_MAX_CANDS; k++)
+			cand_put(c, n, &stored[k]);
 	}
-	if (rc == 0 && found && local > *packets_done)
-		*packets_done = local;
+	return 0;
+}
+
+int idx_vault_source_begin(idx_vault *v, const uint8_t *key, int fd,
+                           idx_source_resume *res)
+{
+	idx_source_mark *c = NULL;
+	uint8_t d[32];
+	uint64_t variant = 0;
+	size_t n = 0, i, best = SIZE_MAX;
+	int rc;
+
+	memset(res, 0, sizeof *res);
+	/* the marks of the file before keep the hash of what it consumed */
+	settle_marks(v, v->cur_marks, v->cur_nmarks);
+	v->src_active = false;
+	if (!key || fd < 0)
+		return 0;
+	if (!v->src_hash && (rc = ingest_prefix_new(&v->src_hash)) != 0)
+		return rc;
+	c = malloc(VAULT_MAX_CANDS * sizeof *c);
+	if (!c)
+		return TV_E_NOMEM;
+	if ((rc = source_candidates(v, key, c, &n)) != 0)
+		goto out;
+	qsort(c, n, sizeof *c, cand_cmp);
+	ingest_prefix_start(v->src_hash, fd);
+	res->rule = n ? IDX_SRC_UNKNOWN_PREFIX : IDX_SRC_UNSEEN;
+	for (i = 0; i < n; i++) {
+		uint64_t var = tv_get_be64(c[i].identity + IDX_SOURCE_KEY_LEN);
+		if (var >= variant)
+			variant = var + 1;
+		if (c[i].prefix_len == 0)
+			continue; /* written before prefix hashes: cannot be compared */
+		if (res->rule == IDX_SRC_SHORTER)
+			continue; /* longer ones cannot match either */
+		rc = ingest_prefix_advance(v->src_hash, c[i].prefix_len);
+		if (rc == TV_E_TRUNCATED) {
+			if (best == SIZE_MAX) {
+				res->rule = IDX_SRC_SHORTER;
+				res->prefix_len = c[i].prefix_len;
+			}
+			rc = 0;
+			continue;
+		}
+		if (rc)
+			goto out;
+		ingest_prefix_digest(v->src_hash, d);
+		if (memcmp(d, c[i].prefix_sha256, 32) == 0) {
+			best = i;
+		} else if (best == SIZE_MAX) {
+			res->rule = IDX_SRC_DIFFERS;
+			res->prefix_len = c[i].prefix_len;
+		}
+	}
+	if (best != SIZE_MAX) {
+		res->rule = IDX_SRC_RESUMED;
+		res->packets_done = c[best].packets_done;
+		res->prefix_len = c[best].prefix_len;
+		memcpy(res->identity, c[best].identity, 40);
+	} else {
+		memcpy(res->identity, key, IDX_SOURCE_KEY_LEN);
+		tv_put_be64(res->identity + IDX_SOURCE_KEY_LEN, variant);
+	}
+	/* the hash must stand where the next added packet starts */
+	if (ingest_prefix_len(v->src_hash) != res->prefix_len || best == SIZE_MAX) {
+		ingest_prefix_start(v->src_hash, fd);
+		if (best != SIZE_MAX && (rc = ingest_prefix_advance(v->src_hash, res->prefix_len)) != 0)
+			goto out;
+	}
+	memcpy(v->src_identity, res->identity, 40);
+	v->src_active = true;
+out:
+	free(c);
 	return rc;
 }
 
 /* ------------------------------------------------------------ recovery */
+
+void idx_post_chunk(idx_post *p, const store_reader *rd, idx_frag_unsure *unsure, size_t cap,
+                    size_t *nunsure)
+{
+	uint32_t i, n = store_reader_count(rd);
+	idx_post_reset(p);
+	if (nunsure)
+		*nunsure = 0;
+	for (i = 0; i < n; i++) {
+		store_rec r;
+		tv_l3info info;
+		store_reader_get(rd, i, &r);
+		ingest_parse_inner(r.frame, r.caplen, &info);
+		idx_post_add(p, r.ts_ns, r.tun, &info);
+		if (nunsure && info.l3 && info.frag == TV_FRAG_LATER && !info.has_ports) {
+			if (*nunsure < cap) {
+				idx_frag_unsure *u = &unsure[*nunsure];
+				u->src = info.key.src;
+				u->dst = info.key.dst;
+				u->proto = info.key.proto;
+				u->ts = r.ts_ns;
+			}
+			(*nunsure)++;
+		}
+	}
+}
 
 struct recover_ctx {
 	idx_vault *v;
@@ -992,7 +1161,7 @@ static int recover_chunk(void *ctx, const store_chunk_meta *meta, const uint8_t 
 	idx_vault *v = rc->v;
 	struct pending *p = &v->pend[0];
 	const uint8_t *tag;
-	uint32_t taglen, i, n;
+	uint32_t taglen, n;
 	int err;
 
 	/* Live workers take chunk ids at seal time, so a chunk with a lower id
@@ -1008,15 +1177,8 @@ static int recover_chunk(void *ctx, const store_chunk_meta *meta, const uint8_t 
 	err = store_reader_load(v->rd, chunk, len, true, NULL);
 	if (err)
 		return err;
-	idx_post_reset(p->post);
+	idx_post_chunk(p->post, v->rd, NULL, 0, NULL);
 	n = store_reader_count(v->rd);
-	for (i = 0; i < n; i++) {
-		store_rec r;
-		tv_l3info info;
-		store_reader_get(v->rd, i, &r);
-		ingest_parse_inner(r.frame, r.caplen, &info);
-		idx_post_add(p->post, r.ts_ns, r.tun, &info);
-	}
 	tag = store_reader_tag(v->rd, &taglen);
 	p->nmarks = decode_tag(tag, taglen, p->marks);
 	p->meta = *meta;
@@ -1100,7 +1262,12 @@ static int vault_recover(idx_vault *v, idx_recovery *rec)
 
 struct rebuild_ctx {
 	ingest_flowtab *ft;
+	idx_vault *v;
+	uint64_t committed; /* records committed along the way */
 };
+
+/* A whole store's records (reindex) would not fit in memory at once. */
+#define REBUILD_COMMIT_EVERY 65536
 
 static int rebuild_on_packet(void *ctx, int store, const store_rec *r, const tv_l3info *info)
 {
@@ -1115,6 +1282,13 @@ static int rebuild_on_packet(void *ctx, int store, const store_rec *r, const tv_
 	p.tun = *r->tun;
 	p.info = *info;
 	ingest_flowtab_add(rc->ft, &p);
+	if (rc->v->nflows >= REBUILD_COMMIT_EVERY) {
+		size_t n = rc->v->nflows;
+		int err = vault_commit_flows(rc->v);
+		if (err)
+			return err;
+		rc->committed += n;
+	}
 	return 0;
 }
 
@@ -1142,6 +1316,8 @@ static int vault_rebuild_flows(idx_vault *v, uint64_t *rebuilt)
 		return rc;
 	v->nflows = 0;
 	ctx.ft = NULL;
+	ctx.v = v;
+	ctx.committed = 0;
 	rc = ingest_flowtab_new(&fcfg, vault_on_flows, v, NULL, &ctx.ft);
 	if (rc == 0) {
 		memset(&rs, 0, sizeof rs);
@@ -1152,7 +1328,7 @@ static int vault_rebuild_flows(idx_vault *v, uint64_t *rebuilt)
 	}
 	if (rc == 0) {
 		ingest_flowtab_flush(ctx.ft);
-		*rebuilt = v->nflows;
+		*rebuilt = ctx.committed + v->nflows;
 		rc = vault_commit_flows(v);
 	}
 	ingest_flowtab_free(ctx.ft);
@@ -1178,8 +1354,8 @@ static int vault_lock(const char *dir, int *fd_out)
 	return 0;
 }
 
-int idx_vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
-                   idx_recovery *rec, idx_vault **out)
+static int vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
+                      idx_recovery *rec, bool lock, idx_vault **out)
 {
 	idx_vault *v;
 	uint8_t uuid[16];
@@ -1210,8 +1386,7 @@ int idx_vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
 		rc = TV_E_NOMEM;
 		goto fail;
 	}
-	rc = vault_lock(dir, &v->lock_fd);
-	if (rc)
+	if (lock && (rc = vault_lock(dir, &v->lock_fd)) != 0)
 		goto fail;
 	rc = idx_open(dir, &v->cfg.index, &v->x);
 	if (rc)
@@ -1273,6 +1448,260 @@ fail:
 	return rc;
 }
 
+int idx_vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
+                   idx_recovery *rec, idx_vault **out)
+{
+	return vault_open(dir, cfg, ctr, rec, true, out);
+}
+
+/*
+ * Whether a writer holds STORE/LOCK.  A reader must not take the lock, not
+ * even for a moment (an ingest starting then would be refused), so it looks
+ * in /proc/locks (proc(5)) for a flock() lock on the file's device and
+ * inode: "N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE 0 EOF".
+ */
+bool idx_store_writer_active(const char *dir)
+{
+	char path[4096], line[256];
+	struct stat st;
+	FILE *f;
+	bool held = false;
+
+	snprintf(path, sizeof path, "%s/LOCK", dir);
+	if (stat(path, &st) != 0)
+		return false;
+	f = fopen("/proc/locks", "re");
+	if (!f)
+		return false;
+	while (!held && fgets(line, sizeof line, f)) {
+		char type[16], mode[16], rw[16];
+		unsigned maj, min;
+		unsigned long long ino;
+		long pid;
+		const char *p = strchr(line, ':');
+		if (!p)
+			continue;
+		p++;
+		while (*p == ' ')
+			p++;
+		if (strncmp(p, "->", 2) == 0)
+			continue; /* a waiter, not a holder */
+		if (sscanf(p, "%15s %15s %15s %ld %x:%x:%llu", type, mode, rw, &pid, &maj, &min, &ino) != 7)
+			continue;
+		held = strcmp(type, "FLOCK") == 0 && ino == (unsigned long long)st.st_ino &&
+		       maj == major(st.st_dev) && min == minor(st.st_dev);
+	}
+	fclose(f);
+	return held;
+}
+
+/* ============================================================= reindex */
+
+/*
+ * The new index is built under STORE/index.build-<pid> with a marker file
+ * inside; the marker goes once the build is complete and durable, then the
+ * build and STORE/index trade places in one rename (RENAME_EXCHANGE), and
+ * the old index is moved to STORE/index.old-<time>.  A reader opens either
+ * the old index or the complete new one; a kill leaves the old index in
+ * place (and a marked build, removed by the next reindex) or the new one.
+ */
+#define REINDEX_MARK "BUILDING"
+#define REINDEX_BUILD "index.build-"
+
+static int fsync_dirfd(int dfd)
+{
+	return fsync(dfd) != 0 ? errno : 0;
+}
+
+/* Moves STORE/<from> to STORE/index.old-<time>[-n], never over anything. */
+static int move_aside(int sfd, const char *from, char *to, size_t cap)
+{
+	long long t = (long long)time(NULL);
+	int i;
+	for (i = 0; i < 100; i++) {
+		if (i == 0)
+			snprintf(to, cap, "index.old-%lld", t);
+		else
+			snprintf(to, cap, "index.old-%lld-%d", t, i);
+		if (renameat2(sfd, from, sfd, to, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return errno;
+	}
+	return EEXIST;
+}
+
+/* Removes an incomplete build (it holds the marker): only the files LMDB
+ * and the marker make.  Returns true when it was one and is gone. */
+static bool remove_build(int sfd, const char *name)
+{
+	static const char *const files[] = { "data.mdb", "lock.mdb", REINDEX_MARK };
+	size_t i;
+	int bfd = openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (bfd < 0)
+		return false;
+	if (faccessat(bfd, REINDEX_MARK, F_OK, AT_SYMLINK_NOFOLLOW) != 0) {
+		close(bfd);
+		return false;
+	}
+	for (i = 0; i < sizeof files / sizeof files[0]; i++)
+		unlinkat(bfd, files[i], 0);
+	close(bfd);
+	return unlinkat(sfd, name, AT_REMOVEDIR) == 0;
+}
+
+/* Builds left by an interrupted reindex: a marked one is incomplete and
+ * is removed; an unmarked one is a complete index and is moved aside,
+ * never deleted. */
+static int clean_builds(int sfd, idx_reindex_report *rep)
+{
+	DIR *d;
+	struct dirent *e;
+	int dfd = dup(sfd), rc = 0;
+
+	if (dfd < 0)
+		return errno;
+	d = fdopendir(dfd);
+	if (!d) {
+		rc = errno;
+		close(dfd);
+		return rc;
+	}
+	while (rc == 0 && (e = readdir(d)) != NULL) {
+		char aside[64];
+		struct stat st;
+		if (strncmp(e->d_name, REINDEX_BUILD, strlen(REINDEX_BUILD)) != 0)
+			continue;
+		if (fstatat(sfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
+			continue;
+		if (remove_build(sfd, e->d_name)) {
+			rep->stale_removed++;
+			continue;
+		}
+		if (faccessat(sfd, e->d_name, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;
+		if ((rc = move_aside(sfd, e->d_name, aside, sizeof aside)) == 0)
+			rep->stale_kept++;
+	}
+	closedir(d);
+	return rc;
+}
+
+int idx_reindex(const char *dir, idx_reindex_report *rep)
+{
+	char build[64];
+	idx_vault_cfg cfg;
+	idx_cfg ocfg;
+	idx *old = NULL;
+	idx_vault *v = NULL;
+	tv_counters ctr;
+	struct stat st;
+	int sfd, bfd = -1, mfd, lfd = -1, rc;
+	bool had_old;
+
+	memset(rep, 0, sizeof *rep);
+	sfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sfd < 0)
+		return errno == ENOENT ? TV_E_NOTFOUND : errno;
+	if (fstatat(sfd, "segments", &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) {
+		close(sfd);
+		return TV_E_NOTFOUND;
+	}
+	/* before anything changes: an ingest holds the lock while it runs */
+	if ((rc = vault_lock(dir, &lfd)) != 0)
+		goto out;
+	if ((rc = clean_builds(sfd, rep)) != 0)
+		goto out;
+	snprintf(build, sizeof build, REINDEX_BUILD "%ld", (long)getpid());
+	if (mkdirat(sfd, build, 0700) != 0) {
+		rc = errno;
+		goto out;
+	}
+	bfd = openat(sfd, build, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (bfd < 0) {
+		rc = errno;
+		goto out;
+	}
+	mfd = openat(bfd, REINDEX_MARK, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (mfd < 0) {
+		rc = errno;
+		goto out;
+	}
+	close(mfd);
+	if ((rc = fsync_dirfd(bfd)) != 0 || (rc = fsync_dirfd(sfd)) != 0)
+		goto out;
+
+	had_old = fstatat(sfd, "index", &st, AT_SYMLINK_NOFOLLOW) == 0;
+	idx_cfg_default(&ocfg);
+	if (had_old && (rep->old_err = idx_open(dir, &ocfg, &old)) != 0)
+		old = NULL;
+	idx_vault_cfg_default(&cfg);
+	cfg.flows = false;
+	cfg.index.name = build;
+	/* the new index keeps the store's identity */
+	if (old) {
+		idx_store_uuid(old, cfg.index.uuid);
+		cfg.index.have_uuid = true;
+	} else if (store_segs_read_uuid(dir, cfg.index.uuid) == 0) {
+		cfg.index.have_uuid = true;
+	}
+	memset(&ctr, 0, sizeof ctr);
+	if ((rc = vault_open(dir, &cfg, &ctr, &rep->rec, false, &v)) != 0)
+		goto out;
+	if (old) {
+		rc = idx_carry(v->x, old, &rep->carry);
+		if (rc == 0)
+			rep->carried = true;
+		else
+			rep->old_err = rc;
+		idx_close(old);
+		old = NULL;
+	}
+	if (!rep->carried && (rc = vault_rebuild_flows(v, &rep->flows_rebuilt)) != 0)
+		goto out;
+	rc = idx_vault_close(v);
+	v = NULL;
+	if (rc)
+		goto out;
+	/* complete and durable (LMDB syncs every commit): drop the marker */
+	if (unlinkat(bfd, REINDEX_MARK, 0) != 0) {
+		rc = errno;
+		goto out;
+	}
+	if ((rc = fsync_dirfd(bfd)) != 0)
+		goto out;
+	if (had_old && renameat2(sfd, build, sfd, "index", RENAME_EXCHANGE) == 0) {
+		/* the build's name now holds the old index */
+		if ((rc = move_aside(sfd, build, rep->old_dir, sizeof rep->old_dir)) != 0)
+			goto out;
+	} else if (had_old && errno != EINVAL && errno != ENOSYS) {
+		rc = errno;
+		goto out;
+	} else if (had_old && ((rc = move_aside(sfd, "index", rep->old_dir, sizeof rep->old_dir)) != 0 ||
+	                       renameat(sfd, build, sfd, "index") != 0)) {
+		/* a file system without RENAME_EXCHANGE: for a moment there is
+		 * no index (readers fail, they never see a partial one) */
+		rc = rc ? rc : errno;
+		goto out;
+	} else if (!had_old && renameat(sfd, build, sfd, "index") != 0) {
+		rc = errno;
+		goto out;
+	}
+	rc = fsync_dirfd(sfd);
+out:
+	if (v)
+		idx_vault_close(v);
+	idx_close(old);
+	if (rc && bfd >= 0)
+		remove_build(sfd, build); /* only while it still holds the marker */
+	if (bfd >= 0)
+		close(bfd);
+	if (lfd >= 0)
+		close(lfd);
+	close(sfd);
+	return rc;
+}
+
 int idx_vault_close(idx_vault *v)
 {
 	int rc = 0;
@@ -1293,6 +1722,7 @@ int idx_vault_close(idx_vault *v)
 	if (rc == 0 && v->flows_session && v->x)
 		rc = idx_meta_u64_set(v->x, FLOWS_WRITER_KEY, 0);
 	ingest_flowtab_free(v->ft);
+	ingest_prefix_free(v->src_hash);
 	free(v->dir);
 	free(v->flows);
 	if (v->pend)
@@ -1349,7 +1779,6 @@ struct live {
 	/* writer-only state */
 	uint64_t seg_bytes;    /* estimate of the segment bytes, exact after a pass */
 	uint64_t last_pass, last_flow_pass;
-	uint64_t min_free_bytes;
 };
 
 struct idx_vault_worker {
@@ -1386,8 +1815,9 @@ void idx_live_cfg_default(idx_live_cfg *cfg)
 	memset(cfg, 0, sizeof *cfg);
 	cfg->seal_interval_ns = 1000000000u;
 	cfg->queue_max = 16;
-	cfg->min_free = 1ull << 30;
+	cfg->min_free = 0;
 	cfg->min_free_pct = 0;
+	cfg->min_free_auto = true;
 	cfg->nworkers = 1;
 }
 
@@ -1519,24 +1949,38 @@ static int live_remove_orphans(idx_vault *v)
 	return rc;
 }
 
-/* Free space check before an append: statvfs is cheap next to a fdatasync. */
+int idx_live_keep_free(const idx_live_cfg *cfg, const char *dir, idx_free_space *fs)
+{
+	struct statvfs sv;
+	memset(fs, 0, sizeof *fs);
+	/* the store's own file system, wherever the process runs from */
+	if (statvfs(dir, &sv) != 0)
+		return errno;
+	fs->size = (uint64_t)sv.f_blocks * sv.f_frsize;
+	fs->avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	if (cfg->min_free_auto) {
+		/* the smaller of 1 GiB and 5 %: either guard alone would keep a
+		 * small disk from storing anything, or a large one too full */
+		fs->keep = fs->size / 20 < (1ull << 30) ? fs->size / 20 : 1ull << 30;
+	} else {
+		uint64_t pct = fs->size / 100 * cfg->min_free_pct;
+		fs->keep = cfg->min_free > pct ? cfg->min_free : pct;
+	}
+	return 0;
+}
+
+/* Free space check before an append: statvfs is cheap next to a fdatasync.
+ * Measured every time, so storing starts again as soon as space is freed
+ * (or the file system grows). */
 static bool live_space_ok(idx_vault *v, size_t len)
 {
 	struct live *L = v->live;
-	struct statvfs sv;
-	uint64_t avail, keep;
-	if (!L->cfg.min_free && !L->cfg.min_free_pct)
+	idx_free_space fs;
+	if (!L->cfg.min_free_auto && !L->cfg.min_free && !L->cfg.min_free_pct)
 		return true;
-	if (statvfs(v->dir, &sv) != 0)
+	if (idx_live_keep_free(&L->cfg, v->dir, &fs) != 0)
 		return true; /* cannot tell: the write itself will say ENOSPC */
-	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-	keep = L->cfg.min_free;
-	if (L->cfg.min_free_pct) {
-		uint64_t pct = (uint64_t)sv.f_blocks * sv.f_frsize / 100 * L->cfg.min_free_pct;
-		if (pct > keep)
-			keep = pct;
-	}
-	return avail >= keep + len;
+	return fs.avail >= fs.keep + len;
 }
 
 /* ------------------------------------------------------------- writer */

@@ -50,12 +50,54 @@ typedef struct idx_vault idx_vault;
 int idx_vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
                    idx_recovery *rec, idx_vault **out);
 
+/* Where a packet of a capture file came from (ingest_raw). */
+typedef struct idx_file_pos {
+	uint64_t ordinal;  /* 0-based index of the packet in its file */
+	uint64_t file_end; /* offset just past its record in the file */
+} idx_file_pos;
+
 /*
- * Adds one packet.  src_identity (40 bytes, or NULL for live sources) and
- * ordinal say where it came from, so that a re-run of the same file skips
- * what is stored (see idx_source_get).  May seal, write and commit a chunk.
+ * Adds one packet.  pos (NULL for live sources and standard input) says
+ * where in the file begun by idx_vault_source_begin it came from, so that
+ * a re-run of the same file skips what is stored; the file's bytes up to
+ * pos->file_end are hashed on the way (one pass over the file).  May seal,
+ * write and commit a chunk.
  */
-int idx_vault_add(idx_vault *v, const tv_pkt *pkt, const uint8_t *src_identity, uint64_t ordinal);
+int idx_vault_add(idx_vault *v, const tv_pkt *pkt, const idx_file_pos *pos);
+
+/* Which rule idx_vault_source_begin applied. */
+enum idx_source_rule {
+	IDX_SRC_UNSEEN = 0,     /* no file with these first 64 KiB was stored: new */
+	IDX_SRC_RESUMED,        /* the first prefix_len bytes are identical to what a
+	                         * run stored: its packets_done packets are skipped */
+	IDX_SRC_DIFFERS,        /* new: its first prefix_len bytes differ from a file
+	                         * with the same first 64 KiB */
+	IDX_SRC_SHORTER,        /* new: shorter than the prefix_len bytes stored of a
+	                         * file with the same first 64 KiB */
+	IDX_SRC_UNKNOWN_PREFIX, /* new: a file with the same first 64 KiB was stored
+	                         * by a version that kept no prefix hash */
+};
+
+typedef struct idx_source_resume {
+	int rule;               /* enum idx_source_rule */
+	uint64_t packets_done;  /* packets to skip (RESUMED), else 0 */
+	uint64_t prefix_len;    /* the prefix compared (RESUMED, DIFFERS, SHORTER) */
+	uint8_t identity[40];   /* the identity the file's marks carry */
+} idx_source_resume;
+
+/*
+ * Starts a capture file.  key: the SHA-256 of its first 64 KiB
+ * (ingest_file_src_identity); fd: its descriptor (ingest_file_src_fd),
+ * read with pread() only.  Every earlier run of a file with this key
+ * (committed, or added in this run and not committed yet) is a candidate;
+ * the file resumes the one whose consumed prefix (length and SHA-256 in
+ * its mark) is byte-identical to the file's own first bytes.  Else the
+ * file is new and gets an identity of its own, so the earlier run's mark
+ * stays intact.  res says which rule applied.  key NULL or fd < 0: a source
+ * without identity (standard input) follows; its packets carry no mark.
+ * Returns 0, TV_E_NOMEM, or an errno from reading the file.
+ */
+int idx_vault_source_begin(idx_vault *v, const uint8_t *key, int fd, idx_source_resume *res);
 
 /* Seals the open chunk (if any), writes, syncs and commits everything pending. */
 int idx_vault_flush(idx_vault *v);
@@ -69,15 +111,6 @@ int idx_vault_tick(idx_vault *v, uint64_t now_ns);
 int idx_vault_close(idx_vault *v);
 
 idx *idx_vault_index(idx_vault *v);
-
-/*
- * The source mark of identity: packets_done as committed in the index, or
- * larger when packets of that source were added in this run but are not
- * committed yet (the open chunk, or chunks still being compressed or
- * written).  Use this, not idx_source_get, to decide what of a file is
- * already stored.  TV_E_NOTFOUND when the source is unknown.
- */
-int idx_vault_source_get(idx_vault *v, const uint8_t identity[40], uint64_t *packets_done);
 
 /*
  * Threaded file ingest (cfg.threads > 1).  idx_vault_add still runs in the
@@ -99,6 +132,34 @@ int idx_vault_source_get(idx_vault *v, const uint8_t identity[40], uint64_t *pac
  * until everything handed off is committed.  idx_vault_add, flush, tick and
  * close are still called from one thread.
  */
+
+/*
+ * Rebuilds the index of a store from its segment files (reindex).  Takes
+ * the store's lock first: TV_E_LOCKED while an ingest runs, and nothing is
+ * changed.  The new index is built aside (STORE/index.build-<pid>) by the
+ * ordinary recovery over every segment (chunks, postings, source marks from
+ * the chunk tags); then, when the old index can be read, its flow records,
+ * counters, source marks and meta entries that no segment holds are copied
+ * over (index/carry.c), else the flow records are rebuilt from the stored
+ * packets (600 s windows) and the counters are lost.  Then the complete
+ * build and STORE/index trade places in one rename and the old index is
+ * kept as STORE/index.old-<time>: a reader sees the old index or the
+ * complete new one, never a partial one, and a kill at any point leaves one
+ * of the two in place (an incomplete build is removed by the next run).
+ * TV_E_NOTFOUND when DIR has no segments/ folder.
+ */
+typedef struct idx_reindex_report {
+	idx_recovery rec;          /* chunks and packets indexed, torn tail cut */
+	bool carried;              /* the old index was read and carried over */
+	int old_err;               /* why it was not (0: there was none) */
+	idx_carry_report carry;    /* what was carried */
+	uint64_t flows_rebuilt;    /* flow records rebuilt from packets (!carried) */
+	char old_dir[64];          /* name of the old index inside the store ("" if none) */
+	uint64_t stale_removed;    /* incomplete builds of interrupted runs removed */
+	uint64_t stale_kept;       /* complete ones moved aside as index.old-* */
+} idx_reindex_report;
+
+int idx_reindex(const char *dir, idx_reindex_report *rep);
 
 /* ------------------------------------------------------- live (threads) */
 
@@ -128,12 +189,23 @@ typedef struct idx_live_cfg {
 	uint64_t max_size;         /* segment bytes kept; 0 = no cap */
 	uint64_t max_age_ns;       /* drop segments whose newest packet is older; 0 = keep */
 	uint64_t flow_max_age_ns;  /* drop flow records of older windows; 0 = keep */
-	uint64_t min_free;         /* stop storing when the file system has less free */
+	uint64_t min_free;         /* stop storing when the store's file system has less free */
 	uint32_t min_free_pct;     /* ... or less than this % free (whichever is larger) */
+	bool min_free_auto;        /* default true: keep the smaller of 1 GiB and 5 % of the
+	                            * store's file system free (min_free and min_free_pct
+	                            * are then ignored) */
 	int nworkers;              /* workers that will be created (1..256) */
 } idx_live_cfg;
 
 void idx_live_cfg_default(idx_live_cfg *cfg);
+
+/* The free space rule of cfg on the file system that holds dir (the
+ * store): keep is what must stay free, measured now (a percentage follows
+ * the file system's size).  Returns 0 or an errno from statvfs. */
+typedef struct idx_free_space {
+	uint64_t keep, avail, size;
+} idx_free_space;
+int idx_live_keep_free(const idx_live_cfg *cfg, const char *dir, idx_free_space *fs);
 
 /* Starts the writer thread.  Also removes segment files that retention
  * deleted from the index but not from disk (crash between the two).
@@ -179,6 +251,10 @@ int idx_pruned_until_raise(idx *x, uint64_t until_ns);
 
 /* ---------------------------------------------------------------- reader */
 
+/* Whether an ingest (or reindex) holds the store's lock now.  Looks, never
+ * takes the lock. */
+bool idx_store_writer_active(const char *dir);
+
 /* A store opened read-only for queries, verify and stats. */
 typedef struct idx_rstore {
 	idx *x;
@@ -188,6 +264,29 @@ typedef struct idx_rstore {
 
 int idx_rstore_open(const char *dir, idx_rstore *rs);
 void idx_rstore_close(idx_rstore *rs);
+
+/*
+ * Whether the index covers every chunk in the segment files: whole chunks
+ * in a segment file the index names no chunk of, or past the last indexed
+ * chunk of the newest segment (an interrupted ingest, or a reindex of an
+ * older version), hold packets no query can find (a torn tail holds none).  While an ingest holds the store its
+ * newest segment is skipped (chunks are written before they are
+ * committed).  Cost: one key lookup per segment file and the newest
+ * segment's chunk records.  A gap inside an older segment is damage, found
+ * by idx_verify_store.
+ */
+typedef struct idx_coverage {
+	uint64_t unindexed_bytes;    /* segment bytes the index does not cover */
+	uint32_t segments_unindexed; /* segment files the index names no chunk of */
+	uint32_t segment;            /* where the first such bytes are (0: none) */
+	uint64_t offset;
+	bool writer;                 /* an ingest holds the store */
+} idx_coverage;
+
+int idx_rstore_coverage(idx_rstore *rs, idx_coverage *cov);
+/* "DIR: the index covers less than the segments: ..." into buf; returns 1
+ * when there is something to say, else 0. */
+int idx_coverage_note(const char *dir, const idx_coverage *cov, char *buf, size_t cap);
 
 typedef struct idx_query_stats {
 	idx_plan_stats plan;      /* summed over stores */
@@ -240,7 +339,15 @@ typedef struct idx_verify_report {
 	uint64_t chunks_bad;
 	uint64_t packets;
 	uint64_t segments;
-	uint64_t unindexed_bytes; /* bytes in segments past the last indexed chunk */
+	uint64_t unindexed_bytes;     /* whole chunks in segments past the index: it covers
+	                               * less than the segments (a problem) */
+	uint64_t unindexed_in_flight; /* such bytes at the end of the newest segment while an
+	                               * ingest holds the store (written, not yet committed) */
+	uint64_t torn_bytes;          /* bytes past the index that are no whole chunk (an
+	                               * interrupted write): they hide no packet */
+	uint64_t index_bad;           /* deep: differences between the index and what the
+	                               * segments give (one per chunk at most, plus
+	                               * whole-index ones) */
 } idx_verify_report;
 
 /* Called once per problem found; msg names segment, offset and chunk. */
@@ -248,8 +355,18 @@ typedef void (*idx_verify_cb)(void *ctx, const char *msg);
 
 /* Reads every chunk the index lists and checks it against the index entry
  * (position, header fields, SHA-256, decompression, record layout); checks
- * every segment for bytes the index does not cover.  Returns 0 when all is
- * well, TV_E_CORRUPT when any problem was reported. */
-int idx_verify_store(idx_rstore *rs, idx_verify_cb cb, void *ctx, idx_verify_report *rep);
+ * every segment for bytes the index does not cover: whole chunks there are
+ * a problem (except at the end of the newest segment while an ingest
+ * runs), a torn tail is only reported.
+ * deep: also re-derives what the index must hold for each chunk from its
+ * records (idx_post_chunk, the code that indexes recovered chunks) and
+ * compares: the chunk record, its time and segs keys, its posting list and
+ * every posting key with its time range (the first difference per chunk is
+ * reported); then posting keys that no chunk lists, the running totals and
+ * the flow records (that each decodes; they are not re-derived).  While an
+ * ingest runs, the whole-index counts are skipped.
+ * Returns 0 when all is well, TV_E_CORRUPT when any problem was reported. */
+int idx_verify_store(idx_rstore *rs, bool deep, idx_verify_cb cb, void *ctx,
+                     idx_verify_report *rep);
 
 #endif

@@ -155,6 +155,8 @@ typedef struct ingest_raw {
 	int linktype;
 	uint64_t ordinal;  /* 0-based index of the packet in its file */
 	uint32_t file_idx; /* index into the expanded file list */
+	uint64_t file_end; /* offset in the file just past this packet's record
+	                    * (0 for standard input) */
 } ingest_raw;
 
 /*
@@ -176,13 +178,39 @@ int ingest_file_src_next(ingest_file_src *s, ingest_raw *raw, char *errbuf, size
 int ingest_file_src_count(const ingest_file_src *s);
 const char *ingest_file_src_path(const ingest_file_src *s, int i);
 /* Identity of file i: SHA-256 of its first 64 KiB, then 8 zero bytes
- * (40 bytes), used to skip packets already stored on a re-run; a file
- * that grew since (still being written) keeps its identity.
- * All zero for standard input. */
+ * (40 bytes).  The first 32 bytes are the key under which the store looks
+ * for earlier runs of the file; it resumes one only when the whole prefix
+ * that run consumed is identical (idx_vault_source_begin), so a file that
+ * grew since (still being written) is resumed and a different file with
+ * the same start is not.  All zero for standard input. */
 const uint8_t *ingest_file_src_identity(const ingest_file_src *s, int i);
 /* Sum of sizes of all regular files, and bytes consumed so far (for progress). */
 uint64_t ingest_file_src_total_bytes(const ingest_file_src *s);
 uint64_t ingest_file_src_done_bytes(const ingest_file_src *s);
+/* The descriptor of the file being read (valid until the next file is
+ * opened), for ingest_prefix; -1 for standard input or when none is open. */
+int ingest_file_src_fd(const ingest_file_src *s);
+
+/*
+ * The SHA-256 of a capture file's first n bytes, carried forward as it is
+ * read (ingest/prefix.c).  It reads with pread() on the given descriptor,
+ * so it hashes the very file libpcap reads without moving libpcap's
+ * position.  It only moves forward: hashing a file costs one pass however
+ * often the digest is asked for.
+ */
+typedef struct ingest_prefix ingest_prefix;
+
+int ingest_prefix_new(ingest_prefix **out);
+void ingest_prefix_free(ingest_prefix *p); /* accepts NULL */
+/* Starts over at byte 0 of fd (borrowed; the caller keeps it open while
+ * ingest_prefix_advance is called). */
+void ingest_prefix_start(ingest_prefix *p, int fd);
+/* Hashes up to byte `to`.  TV_E_TRUNCATED when the file ends before it,
+ * TV_E_RANGE when `to` is below what is hashed already, or an errno. */
+int ingest_prefix_advance(ingest_prefix *p, uint64_t to);
+uint64_t ingest_prefix_len(const ingest_prefix *p);
+/* SHA-256 of the first ingest_prefix_len() bytes. */
+void ingest_prefix_digest(const ingest_prefix *p, uint8_t out[32]);
 
 /* ---------------------------------------------------------------------
  * Live sources.
@@ -251,6 +279,11 @@ int ingest_udp_open(const ingest_udp_cfg *cfg, ingest_udp **out, char *errbuf, s
 void ingest_udp_close(ingest_udp *u); /* accepts NULL */
 /* Receive buffer the kernel granted (what getsockopt reports). */
 int ingest_udp_rcvbuf(const ingest_udp *u);
+/* Adds to live.kernel_drops what the kernel dropped for this socket since
+ * last seen (SO_MEMINFO), also when no datagram followed the drops (the
+ * end of a burst: SO_RXQ_OVFL only arrives with a datagram).  Call on a
+ * timer and before the last counters are sent.  0, or an errno. */
+int ingest_udp_sync_drops(ingest_udp *u, tv_counters *ctr);
 
 /*
  * Receives up to max (<= cfg.batch) datagrams; raws[i] are filled with the

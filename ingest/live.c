@@ -34,6 +34,12 @@
 #ifndef SO_RXQ_OVFL
 #define SO_RXQ_OVFL 40
 #endif
+#ifndef SO_MEMINFO
+#define SO_MEMINFO 55
+#endif
+#ifndef SK_MEMINFO_DROPS
+#define SK_MEMINFO_DROPS 8
+#endif
 
 /* ------------------------------------------------------------ allowlist */
 
@@ -339,6 +345,38 @@ static uint8_t *synth_outer(uint8_t *payload, uint32_t len, const struct sockadd
 	return eth;
 }
 
+/*
+ * The socket's drop count (sk_drops) is cumulative.  SO_RXQ_OVFL hands it
+ * over with each datagram as it stood when that datagram was queued, so
+ * drops after the last datagram of a burst would never be seen;
+ * ingest_udp_sync_drops reads the current value.  Both feed this: only a
+ * forward move counts (a queued datagram carries an older value than one
+ * read since), in u32 arithmetic for the wrap.
+ */
+static void drops_seen(ingest_udp *u, uint32_t drops, tv_counters *ctr)
+{
+	uint32_t d = drops - u->last_ovfl;
+	if (d == 0 || d > UINT32_MAX / 2)
+		return;
+	ctr->v[TV_CTR_LIVE_KERNEL_DROPS] += d;
+	u->last_ovfl = drops;
+}
+
+int ingest_udp_sync_drops(ingest_udp *u, tv_counters *ctr)
+{
+	/* SO_MEMINFO (Linux 3.17): the socket's memory counters; the drop
+	 * count is SK_MEMINFO_DROPS (linux/sock_diag.h, index 8) */
+	uint32_t mem[16];
+	socklen_t len = sizeof mem;
+	memset(mem, 0, sizeof mem);
+	if (getsockopt(u->fd, SOL_SOCKET, SO_MEMINFO, mem, &len) != 0)
+		return errno;
+	if (len < (SK_MEMINFO_DROPS + 1) * sizeof mem[0])
+		return TV_E_UNSUPPORTED;
+	drops_seen(u, mem[SK_MEMINFO_DROPS], ctr);
+	return 0;
+}
+
 int ingest_udp_recv(ingest_udp *u, ingest_raw *raws, int max, bool nowait, tv_counters *ctr,
                     int *nraw, int *got)
 {
@@ -393,9 +431,7 @@ int ingest_udp_recv(ingest_udp *u, ingest_raw *raws, int max, bool nowait, tv_co
 			} else if (cm->cmsg_type == SO_RXQ_OVFL && cm->cmsg_len >= CMSG_LEN(4)) {
 				uint32_t ov;
 				memcpy(&ov, CMSG_DATA(cm), 4);
-				/* cumulative per socket; u32 arithmetic handles the wrap */
-				ctr->v[TV_CTR_LIVE_KERNEL_DROPS] += (uint32_t)(ov - u->last_ovfl);
-				u->last_ovfl = ov;
+				drops_seen(u, ov, ctr);
 			}
 		}
 		ctr->v[TV_CTR_LIVE_RECEIVED]++;

@@ -206,6 +206,15 @@ void ingest_file_src_close(ingest_file_src *s)
 	free(s);
 }
 
+/* Where libpcap's stream stands (stdio accounts for its buffer); 0 when
+ * not seekable (standard input). */
+static uint64_t src_offset(const ingest_file_src *s)
+{
+	FILE *fp = pcap_file(s->pc);
+	long off = fp ? ftell(fp) : -1;
+	return off > 0 ? (uint64_t)off : 0;
+}
+
 static int src_open_next(ingest_file_src *s, char *errbuf, size_t cap)
 {
 	struct src_file *f;
@@ -255,6 +264,7 @@ int ingest_file_src_next(ingest_file_src *s, ingest_raw *raw, char *errbuf, size
 			raw->linktype = s->linktype;
 			raw->ordinal = s->ordinal++;
 			raw->file_idx = (uint32_t)s->cur;
+			raw->file_end = src_offset(s);
 			return 1;
 		}
 		if (rc == PCAP_ERROR_BREAK) {
@@ -297,6 +307,15 @@ const uint8_t *ingest_file_src_identity(const ingest_file_src *s, int i)
 uint64_t ingest_file_src_total_bytes(const ingest_file_src *s)
 {
 	return s->total;
+}
+
+int ingest_file_src_fd(const ingest_file_src *s)
+{
+	FILE *fp;
+	if (!s->pc || s->cur < 0 || s->cur >= s->nfiles || strcmp(s->files[s->cur].path, "-") == 0)
+		return -1;
+	fp = pcap_file(s->pc);
+	return fp ? fileno(fp) : -1;
 }
 
 uint64_t ingest_file_src_done_bytes(const ingest_file_src *s)

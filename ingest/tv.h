@@ -219,7 +219,6 @@ typedef struct tv_flowrec {
 	X(STORE_CHUNKS,         "store.chunks") \
 	X(STORE_RAW_BYTES,      "store.raw_bytes") \
 	X(STORE_COMP_BYTES,     "store.compressed_bytes") \
-	X(STORE_DROPPED,        "store.dropped") \
 	X(FLOW_RECORDS,         "flow.records") \
 	X(FLOW_EARLY_FLUSH,     "flow.early_flushes") \
 	X(FLOW_NO_IP,           "flow.skipped_not_ip") \

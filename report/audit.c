@@ -44,8 +44,9 @@ static const struct {
 	{ "mirror_loss", "the mirror delivered fewer packets than the interface carried: mirror copies are "
 	                 "dropped first under congestion (check the EC2 metrics NetworkSkipMirrorIn/Out) or "
 	                 "the target could not keep up" },
-	{ "ingest_loss", "ingest counted drops or read/decapsulation errors that can account for the "
-	                 "missing packets (see the ingest counters)" },
+	{ "ingest_loss", "the archive itself counted packets it did not store (a full disk, kernel "
+	                 "drops, read or decapsulation errors: the counters named with this reason), "
+	                 "which can account for the missing packets" },
 	{ "skipdata", "the flow log marked these windows SKIPDATA (records skipped by AWS): the mirror is "
 	              "the only record of this traffic" },
 	{ "nodata", "the flow log marked these windows NODATA for the interface although the mirror saw "
@@ -73,6 +74,43 @@ static const struct {
 	{ "time_not_covered", "the flow-log record lies outside the time the archive holds" },
 	{ "unexplained", "nothing explains the difference: a gap to investigate" },
 };
+
+/*
+ * Counters of packets that reached the target but not the archive: when
+ * any is non-zero, a flow the mirror saw fewer packets of may have lost
+ * them at ingest rather than in the mirror.  The counters are store-wide
+ * (not per window), so any loss counted puts every mirror_fewer flow down
+ * to ingest_loss, naming the counters.
+ */
+static const int INGEST_LOSS_CTRS[] = {
+	TV_CTR_STORE_NOSPACE_PKTS,  TV_CTR_LIVE_KERNEL_DROPS,   TV_CTR_LIVE_RECV_ERRORS,
+	TV_CTR_LIVE_REJ_TRUNC,      TV_CTR_SRC_READ_ERRORS,     TV_CTR_SRC_LINKTYPE,
+	TV_CTR_SRC_LINK_TRUNC,      TV_CTR_SRC_LINK_PROTO,      TV_CTR_DECAP_FAILED,
+	TV_CTR_DECAP_ETH_TRUNC,     TV_CTR_DECAP_VLAN_TRUNC,    TV_CTR_DECAP_IPV4_TRUNC,
+	TV_CTR_DECAP_IPV4_BAD_HDR,  TV_CTR_DECAP_IPV4_BAD_LEN,  TV_CTR_DECAP_IPV6_TRUNC,
+	TV_CTR_DECAP_IPV6_BAD_EXT,  TV_CTR_DECAP_IPV6_BAD_HDR,  TV_CTR_DECAP_IPV6_BAD_LEN,
+	TV_CTR_DECAP_UDP_TRUNC,     TV_CTR_DECAP_UDP_BAD_LEN,   TV_CTR_DECAP_VXLAN_TRUNC,
+	TV_CTR_DECAP_VXLAN_BAD_FLAGS, TV_CTR_DECAP_GENEVE_TRUNC, TV_CTR_DECAP_GENEVE_BAD_VER,
+	TV_CTR_DECAP_GENEVE_BAD_OPT, TV_CTR_DECAP_GENEVE_PROTO, TV_CTR_DECAP_TOO_DEEP,
+};
+
+/* "name value, ..." of the loss counters that are non-zero; true if any. */
+static bool ingest_loss_names(const tv_counters *c, char *buf, size_t cap)
+{
+	size_t i, off = 0;
+	buf[0] = '\0';
+	for (i = 0; i < sizeof INGEST_LOSS_CTRS / sizeof INGEST_LOSS_CTRS[0]; i++) {
+		int k = INGEST_LOSS_CTRS[i], n;
+		if (!c->v[k])
+			continue;
+		n = snprintf(buf + off, cap - off, "%s%s %llu", off ? ", " : "", tv_counter_name(k),
+		             (unsigned long long)c->v[k]);
+		if (n < 0 || (size_t)n >= cap - off)
+			break;
+		off += (size_t)n;
+	}
+	return buf[0] != '\0';
+}
 
 const char *report_audit_class_name(int c)
 {
@@ -1286,8 +1324,7 @@ int report_audit_run(struct idx_rstore *rs, const report_audit_cfg *cfg, report_
 		goto fail;
 	}
 	a->sum.have_ingest = true;
-	a->ingest_loss = a->sum.ingest.v[TV_CTR_STORE_DROPPED] || a->sum.ingest.v[TV_CTR_SRC_READ_ERRORS] ||
-	                 a->sum.ingest.v[TV_CTR_DECAP_FAILED];
+	a->ingest_loss = ingest_loss_names(&a->sum.ingest, a->sum.ingest_loss, sizeof a->sum.ingest_loss);
 
 	/* interfaces named by the sessions JSON exist even without traffic */
 	for (i = 0; i < report_mirrorcfg_nsessions(cfg->mirror); i++) {

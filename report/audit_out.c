@@ -332,7 +332,9 @@ static void write_json(const out *o)
 		json_str(f, rj->msg);
 		fputc('}', f);
 	}
-	fputs("],\"ingest_counters\":{", f);
+	fputs("],\"ingest_loss\":", f);
+	json_str(f, s->ingest_loss);
+	fputs(",\"ingest_counters\":{", f);
 	first = true;
 	for (c = 0; c < TV_CTR__COUNT; c++) {
 		if (!s->ingest.v[c])
@@ -492,6 +494,9 @@ static void write_md(const out *o)
 	if (s->flows_dropped_cap)
 		fprintf(f, "\n%" PRIu64 " flows were not audited: the flow table's cap was reached (--max-flows).\n",
 		        s->flows_dropped_cap);
+	if (s->ingest_loss[0])
+		fprintf(f, "\nIngest counted packets it did not store (%s): mirror_fewer is put down to "
+		        "ingest_loss.\n", s->ingest_loss);
 	fputs("\n## Ingest counters (they explain differences)\n\n| counter | value |\n|---|---:|\n", f);
 	for (c = 0; c < TV_CTR__COUNT; c++)
 		if (s->ingest.v[c])
@@ -832,7 +837,13 @@ static void write_html(const out *o)
 				fprintf(f, "<tr><td>%s</td><td title=\"%s\">%s</td><td class=\"n\">%" PRIu64 "</td></tr>",
 				        report_audit_class_name(c), report_audit_reason_text(r), r ? report_audit_reason_name(r) : "-",
 				        s->by_reason[c][r]);
-	fputs("</table></section><section><h2>Coverage per interface</h2>", f);
+	fputs("</table>", f);
+	if (s->ingest_loss[0]) {
+		fputs("<p>Ingest counted packets it did not store (<code>", f);
+		html_str(f, s->ingest_loss);
+		fputs("</code>): <i>mirror_fewer</i> is put down to <i>ingest_loss</i>.</p>", f);
+	}
+	fputs("</section><section><h2>Coverage per interface</h2>", f);
 	svg_coverage(o);
 	fputs("</section><section><h2>Top discrepancies</h2>", f);
 	svg_top(o);

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define RBUF_SIZE 65536
@@ -34,6 +35,16 @@
 struct pend {
 	char *path;
 	int depth;
+};
+
+/* A file or directory already read, by device and inode: the same data
+ * reached twice (given twice, or through a symbolic link such as
+ * latest -> 2025) is read once, and a link back to a directory being read
+ * is a loop. */
+struct seen {
+	dev_t dev;
+	ino_t ino;
+	char *path;  /* the path it was first read under */
 };
 
 struct report_flowlog_reader {
@@ -70,6 +81,10 @@ struct report_flowlog_reader {
 	size_t overlong_len;
 	char *msgbuf;             /* CloudWatch messages are decoded here */
 	char *inbuf;              /* buffer for the inner reader's callback */
+	struct seen *seen;        /* files and directories read, in order */
+	size_t nseen, capseen;
+	uint32_t *seen_slots;     /* open hash over seen: index + 1, 0 = empty */
+	size_t nslots;            /* power of two, or 0 */
 };
 
 /* ---------------------------------------------------------------------
@@ -97,7 +112,8 @@ static void reject(report_flowlog_reader *r, int reason, uint64_t line, const re
 		e.reason = reason;
 	r->st.rejected++;
 	r->st.by_reason[e.reason]++;
-	if (line == 0)
+	/* a path read once already, or a loop not followed, is no failed file */
+	if (line == 0 && e.reason != REPORT_FL_R_DUPLICATE && e.reason != REPORT_FL_R_LOOP)
 		r->st.files_failed++;
 	if (r->cfg.on_reject) {
 		rj.file = r->name ? r->name : (r->path ? r->path : "?");
@@ -188,6 +204,76 @@ static int push_dir(report_flowlog_reader *r, const char *dir, int depth)
 	}
 	free(ents);
 	return rc;
+}
+
+static size_t seen_hash(dev_t dev, ino_t ino, size_t mask)
+{
+	uint64_t h = ((uint64_t)dev * 0x9E3779B97F4A7C15ull) ^ (uint64_t)ino;
+	h ^= h >> 31;
+	h *= 0xBF58476D1CE4E5B9ull;
+	h ^= h >> 29;
+	return (size_t)h & mask;
+}
+
+/* The entry for (dev, ino), or NULL. */
+static const struct seen *seen_find(const report_flowlog_reader *r, dev_t dev, ino_t ino)
+{
+	size_t mask, j;
+	if (!r->nslots)
+		return NULL;
+	mask = r->nslots - 1;
+	for (j = seen_hash(dev, ino, mask); r->seen_slots[j]; j = (j + 1) & mask) {
+		const struct seen *e = &r->seen[r->seen_slots[j] - 1];
+		if (e->dev == dev && e->ino == ino)
+			return e;
+	}
+	return NULL;
+}
+
+static int seen_add(report_flowlog_reader *r, const struct stat *sb, const char *path)
+{
+	size_t mask, j, i;
+	if (r->nseen == r->capseen) {
+		size_t nc = r->capseen ? r->capseen * 2 : 64;
+		struct seen *ns = realloc(r->seen, nc * sizeof *ns);
+		if (!ns)
+			return TV_E_NOMEM;
+		r->seen = ns;
+		r->capseen = nc;
+	}
+	if ((r->nseen + 1) * 2 > r->nslots) {
+		size_t nn = r->nslots ? r->nslots * 2 : 128;
+		uint32_t *sl = calloc(nn, sizeof *sl);
+		if (!sl)
+			return TV_E_NOMEM;
+		free(r->seen_slots);
+		r->seen_slots = sl;
+		r->nslots = nn;
+		for (i = 0; i < r->nseen; i++) {
+			for (j = seen_hash(r->seen[i].dev, r->seen[i].ino, nn - 1); sl[j]; j = (j + 1) & (nn - 1))
+				;
+			sl[j] = (uint32_t)(i + 1);
+		}
+	}
+	r->seen[r->nseen].path = strdup(path);
+	if (!r->seen[r->nseen].path)
+		return TV_E_NOMEM;
+	r->seen[r->nseen].dev = sb->st_dev;
+	r->seen[r->nseen].ino = sb->st_ino;
+	mask = r->nslots - 1;
+	for (j = seen_hash(sb->st_dev, sb->st_ino, mask); r->seen_slots[j]; j = (j + 1) & mask)
+		;
+	r->seen_slots[j] = (uint32_t)(++r->nseen);
+	return 0;
+}
+
+/* true when path lies inside directory dir (dir is a prefix followed by '/') */
+static bool path_inside(const char *dir, const char *path)
+{
+	size_t n = strlen(dir);
+	if (n && dir[n - 1] == '/')
+		n--;
+	return strncmp(dir, path, n) == 0 && path[n] == '/';
 }
 
 /* ---------------------------------------------------------------------
@@ -326,6 +412,24 @@ static int open_next_path(report_flowlog_reader *r)
 			if (stat(pd.path, &sb) != 0) {
 				reject(r, REPORT_FL_R_IO, 0, NULL, "cannot open: %s", strerror(errno));
 				goto next;
+			}
+			if (S_ISDIR(sb.st_mode) || S_ISREG(sb.st_mode)) {
+				const struct seen *was = seen_find(r, sb.st_dev, sb.st_ino);
+				if (was && S_ISDIR(sb.st_mode) && path_inside(was->path, pd.path)) {
+					reject(r, REPORT_FL_R_LOOP, 0, NULL,
+					       "a symbolic link loop: it leads back to %s, which contains it; "
+					       "not followed", was->path);
+					goto next;
+				}
+				if (was) {
+					reject(r, REPORT_FL_R_DUPLICATE, 0, NULL,
+					       "the same %s as %s (device %u:%u, inode %llu): read once",
+					       S_ISDIR(sb.st_mode) ? "directory" : "file", was->path,
+					       major(sb.st_dev), minor(sb.st_dev), (unsigned long long)sb.st_ino);
+					goto next;
+				}
+				if (seen_add(r, &sb, pd.path) != 0)
+					return TV_E_NOMEM;
 			}
 			if (S_ISDIR(sb.st_mode)) {
 				if (pd.depth >= MAX_DEPTH) {
@@ -685,6 +789,10 @@ void report_flowlog_reader_free(report_flowlog_reader *r)
 	while (r->nstack > 0)
 		free(r->stack[--r->nstack].path);
 	free(r->stack);
+	while (r->nseen > 0)
+		free(r->seen[--r->nseen].path);
+	free(r->seen);
+	free(r->seen_slots);
 	free(r->name);
 	free(r->rbuf);
 	free(r->inbuf);

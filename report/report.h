@@ -149,6 +149,10 @@ enum report_fl_reason {
 	REPORT_FL_R_SYNTAX,          /* a format string that does not parse */
 	REPORT_FL_R_NOT_TEXT,        /* a whole file: NUL bytes or binary data */
 	REPORT_FL_R_IO,              /* a whole file: cannot be opened, read or decompressed */
+	REPORT_FL_R_DUPLICATE,       /* a file or directory reached a second time (same device
+	                              * and inode): read once; not a failure */
+	REPORT_FL_R_LOOP,            /* a symbolic link that leads back to a directory that
+	                              * contains it: not followed; not a failed file */
 	REPORT_FL_R__COUNT
 };
 
@@ -851,7 +855,7 @@ enum report_audit_reason {
 	REPORT_AR_NONE = 0,              /* matched */
 	/* mirror saw fewer */
 	REPORT_AR_MIRROR_LOSS,           /* mirror copies dropped (congestion), no ingest loss counted */
-	REPORT_AR_INGEST_LOSS,           /* ingest counted drops or decap errors that can explain it */
+	REPORT_AR_INGEST_LOSS,           /* ingest counted losses (summary.ingest_loss names them) */
 	/* mirror saw more / mirror only */
 	REPORT_AR_SKIPDATA,              /* windows the flow log marked SKIPDATA */
 	REPORT_AR_NODATA,                /* windows the flow log marked NODATA */
@@ -971,6 +975,10 @@ typedef struct report_audit_summary {
 	report_fl_stats reader;            /* the flow-log reader's counters */
 	tv_counters ingest;                /* idx_counters_get of the store */
 	bool have_ingest;
+	/* the ingest-side loss counters of the store that are non-zero
+	 * ("store.no_space.packets 4152, live.kernel_drops 12"); when there
+	 * are any, mirror_fewer is put down to ingest_loss.  "" when none */
+	char ingest_loss[512];
 	tv_addr vpc_base;
 	uint8_t vpc_prefix;
 	bool have_vpc;

@@ -1,12 +1,14 @@
 # Helpers for the live-ingest tests (t_live_*.sh).  Loopback only.
 # live_start STORE ARGS...: starts `tapvault ingest -s STORE -l 127.0.0.1:PORT ARGS`
-# on a free port in the background; sets LIVE_PID and LIVE_PORT; logs in ingest.out/.err
+# on a free port in the background; sets LIVE_PID and LIVE_PORT; logs in ingest.out/.err.
+# With LIVE_CWD set, ingest runs in that directory (STORE must then be absolute).
 live_start() {
   local store=$1; shift
   local try
   for try in 1 2 3 4 5 6 7 8; do
     LIVE_PORT=$(( 20000 + (RANDOM % 30000) ))
-    "$TAPVAULT" ingest -s "$store" -l "127.0.0.1:$LIVE_PORT" "$@" >ingest.out 2>ingest.err &
+    ( cd "${LIVE_CWD:-.}" && exec "$TAPVAULT" ingest -s "$store" -l "127.0.0.1:$LIVE_PORT" "$@" ) \
+      >ingest.out 2>ingest.err &
     LIVE_PID=$!
     for _ in $(seq 1 50); do
       grep -q 'listening on' ingest.err 2>/dev/null && return 0

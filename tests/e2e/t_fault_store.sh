@@ -68,7 +68,7 @@ expect_exit 0 "$TAPVAULT" reindex -s lmdb
 expect_exit 0 "$TAPVAULT" verify -s lmdb
 expect_eq "packets after reindex" "$total" "$("$TAPVAULT" query -s lmdb --format count)"
 expect_exit 0 "$TAPVAULT" ingest -s lmdb -r o.pcap
-grep_err "already stored; skipping"
+grep_err "resuming o.pcap after $total packets (prefix of"
 expect_eq "packets after re-ingest on a rebuilt index" "$total" "$("$TAPVAULT" query -s lmdb --format count)"
 echo "ok corrupted index refused, then rebuilt by reindex"
 

@@ -1,6 +1,6 @@
 # A capture that is still being written grows between two ingests: the
 # second run resumes after the packets already stored, it does not store
-# them again (the file is recognised by its first 64 KiB, not its size).
+# them again (the bytes the first run read are identical: same prefix hash).
 . "$E2E_LIB"
 "$GEN" --seed 21 --outer full.pcap --target-bytes 3000000 >/dev/null
 # the first 1500 records, byte for byte (what a writer has flushed so far)
@@ -23,7 +23,8 @@ cp part.pcap grow.pcap
 expect_eq "after the first part" 1500 "$("$TAPVAULT" query -s st --format count)"
 cp full.pcap grow.pcap
 expect_exit 0 "$TAPVAULT" ingest -s st -r grow.pcap
-grep -q "1500 packets are already stored; skipping them" err.txt || fail "no resume note: $(cat err.txt)"
+grep -q "resuming grow.pcap after 1500 packets (prefix of $(stat -c %s part.pcap) bytes identical)" err.txt ||
+  fail "no resume note: $(cat err.txt)"
 expect_eq "after the file grew" "$total" "$("$TAPVAULT" query -s st --format count)"
 expect_exit 0 "$TAPVAULT" verify -s st
 echo "ok grown capture resumed: $total packets, none twice"

@@ -17,8 +17,19 @@ for round in 1 2 3; do
   done
   kill -9 $pid 2>/dev/null || true
   wait $pid 2>/dev/null || true
-  before=$("$TAPVAULT" query -s st --format count)
-  expect_exit 0 "$TAPVAULT" verify -s st
+  before=$("$TAPVAULT" query -s st --format count 2>query.err)
+  # chunks written but not yet committed at the kill are past the index:
+  # every query says so and verify fails until an ingest indexes them; a
+  # torn tail alone hides nothing
+  set +e; "$TAPVAULT" verify -s st >verify.txt 2>&1; vrc=$?; set -e
+  if [ $vrc = 1 ]; then
+    grep -q "0 bad" verify.txt && grep -q "whole chunks in the .* are not in the index" verify.txt ||
+      { cat verify.txt; fail "round $round: verify failed for another reason"; }
+    grep -q "the index covers less than the segments" query.err ||
+      { cat query.err; fail "round $round: the query did not say the index covers less"; }
+  elif [ $vrc != 0 ]; then
+    cat verify.txt; fail "round $round: verify exited $vrc"
+  fi
   if [ "$before" -lt "$total" ]; then killed=$((killed+1)); else echo "note: round $round finished before the kill"; fi
   "$TAPVAULT" ingest -s st -r big.pcap > second.txt 2>&1 || { cat second.txt; fail "re-ingest failed"; }
   after=$("$TAPVAULT" query -s st --format count)

@@ -37,6 +37,9 @@ static tv_flowrec rec(uint32_t vni, const char *s, const char *d, uint16_t sp, u
 
 #define T0 1764000000u
 
+/* ingest counters the store is made with (committed by the close) */
+static tv_counters g_ingest;
+
 static void make_store(void)
 {
 	idx_vault_cfg cfg;
@@ -49,6 +52,7 @@ static void make_store(void)
 	idx_vault_cfg_default(&cfg);
 	memset(&ctr, 0, sizeof ctr);
 	cr_assert_eq(idx_vault_open(dir, &cfg, &ctr, &rc, &v), 0);
+	ctr = g_ingest;
 	/* VNI 100 = eni-a (10.0.1.5), from the map */
 	r[n++] = rec(100, "10.0.1.5", "93.184.216.34", 40000, 443, 6, T0, 10, 5000);      /* matched */
 	r[n++] = rec(100, "10.0.1.5", "93.184.216.34", 40001, 443, 6, T0, 100, 100000);   /* 4 % off: matched */
@@ -200,6 +204,56 @@ Test(audit, every_class_and_reason, .fini = cleanup)
 	cr_expect_eq(s->by_class[REPORT_AC_MATCHED], 5);
 	cr_expect_eq(s->flows, 18);
 	report_audit_free(a);
+}
+
+/* Packets the archive did not store (a full disk, the kernel's drops) are
+ * ingest's loss, not the mirror's: any such counter puts mirror_fewer down
+ * to ingest_loss, and the summary names the counters. */
+Test(audit, ingest_side_loss_counters_blame_ingest, .fini = cleanup)
+{
+	static const struct {
+		int ctr;
+		const char *text;
+	} cases[] = {
+		{ TV_CTR_STORE_NOSPACE_PKTS, "store.no_space.packets 4152" },
+		{ TV_CTR_LIVE_KERNEL_DROPS, "live.kernel_drops 4152" },
+		{ TV_CTR_SRC_READ_ERRORS, "source.read_errors 4152" },
+	};
+	size_t i;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		report_audit *a;
+		const report_audit_summary *s;
+		memset(&g_ingest, 0, sizeof g_ingest);
+		g_ingest.v[cases[i].ctr] = 4152;
+		g_ingest.v[TV_CTR_STORE_PACKETS] = 100; /* not a loss */
+		a = run(true);
+		s = report_audit_summary_get(a);
+		EXPECT(a, "10.0.1.5", 40002, REPORT_AC_MIRROR_FEWER, REPORT_AR_INGEST_LOSS);
+		cr_expect_str_eq(s->ingest_loss, cases[i].text);
+		report_audit_free(a);
+		cleanup();
+	}
+	memset(&g_ingest, 0, sizeof g_ingest);
+	g_ingest.v[TV_CTR_STORE_NOSPACE_PKTS] = 7;
+	g_ingest.v[TV_CTR_LIVE_KERNEL_DROPS] = 9;
+	{
+		report_audit *a = run(true);
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+		report_audit_out_cfg oc;
+		cr_expect_str_eq(report_audit_summary_get(a)->ingest_loss,
+		                 "store.no_space.packets 7, live.kernel_drops 9");
+		memset(&oc, 0, sizeof oc);
+		oc.format = REPORT_AF_MD;
+		cr_assert_eq(report_audit_write(a, &oc, f), 0);
+		fclose(f);
+		cr_expect(strstr(buf, "did not store (store.no_space.packets 7, live.kernel_drops 9)") != NULL,
+		          "the Markdown report does not name the counters");
+		free(buf);
+		report_audit_free(a);
+	}
+	memset(&g_ingest, 0, sizeof g_ingest);
 }
 
 Test(audit, without_filters_the_gap_is_unexplained, .fini = cleanup)

@@ -1070,6 +1070,36 @@ Test(flowlog_reader, directories_sorted_recursive, .init = mk_tmp, .fini = rm_tm
 	cr_assert_str_eq(g.files[3], p[1]);
 }
 
+/* The same data is read once: a file given twice or reached again through a
+ * symbolic link (latest -> 2025) is known by its device and inode; a link
+ * back to a directory that contains it is a loop, not followed. */
+Test(flowlog_reader, same_file_once_loops_refused, .init = mk_tmp, .fini = rm_tmp)
+{
+	struct rejlog rl = { 0 };
+	const char *p[3];
+	struct got g;
+	char want[600];
+	mkdir(tpath("d"), 0755);
+	mkdir(tpath("d/2025"), 0755);
+	write_file(tpath("d/2025/x.log"), PLAIN, strlen(PLAIN));
+	cr_assert_eq(symlink("2025", tpath("d/latest")), 0);
+	cr_assert_eq(symlink("..", tpath("d/2025/up")), 0);
+	p[0] = tpath("d");
+	p[1] = tpath("d/2025/x.log");
+	p[2] = tpath("d/latest/x.log");
+	g = read_all(p, 3, NULL, 0, &rl);
+	cr_assert_eq(g.records, 3, "read %d records, the file once is 3", g.records);
+	cr_assert_eq(g.st.files, 1);
+	cr_assert_eq(g.st.by_reason[REPORT_FL_R_DUPLICATE], 3); /* latest/, and the file twice */
+	cr_assert_eq(g.st.by_reason[REPORT_FL_R_LOOP], 1);
+	cr_assert_eq(g.st.files_failed, 0, "neither is a failed file");
+	cr_assert_eq(rl.last_reason, REPORT_FL_R_DUPLICATE);
+	snprintf(want, sizeof want, "%s:0: the same file as %s (device ", tpath("d/latest/x.log"),
+	         tpath("d/2025/x.log"));
+	cr_assert(strncmp(rl.last, want, strlen(want)) == 0, "%s", rl.last);
+	cr_assert_str_eq(report_fl_reason_name(REPORT_FL_R_LOOP), "flowlog.rejected.symlink_loop");
+}
+
 Test(flowlog_reader, rejects_keep_going, .init = mk_tmp, .fini = rm_tmp)
 {
 	struct rejlog rl = { 0 };

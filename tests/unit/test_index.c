@@ -505,9 +505,8 @@ Test(index, foreach)
 Test(index, sources_and_counters)
 {
 	idx *x = open_rw(g_dir);
-	idx_source_mark mk[2];
+	idx_source_mark mk[2], sm;
 	tv_counters d, got;
-	uint64_t v;
 	MDB_txn *txn;
 	MDB_val k = { 14, (void *)"future.counter" }, dv;
 	uint8_t b[8];
@@ -522,22 +521,41 @@ Test(index, sources_and_counters)
 	d.v[TV_CTR_FLOW_NO_IP] = 3;
 	cr_assert_eq(idx_commit(x, NULL, NULL, 0, mk, 2, &d), 0);
 
-	cr_assert_eq(idx_source_get(x, mk[0].identity, &v), 0);
-	cr_assert_eq(v, 100);
-	/* marks only go forward */
+	cr_assert_eq(idx_source_get(x, mk[0].identity, &sm), 0);
+	cr_assert_eq(sm.packets_done, 100);
+	/* marks only go forward, and the prefix goes with the count */
 	mk[0].packets_done = 50;
+	mk[0].prefix_len = 5000;
 	cr_assert_eq(idx_commit(x, NULL, NULL, 0, mk, 1, NULL), 0);
-	cr_assert_eq(idx_source_get(x, mk[0].identity, &v), 0);
-	cr_assert_eq(v, 100);
+	cr_assert_eq(idx_source_get(x, mk[0].identity, &sm), 0);
+	cr_assert_eq(sm.packets_done, 100);
+	cr_assert_eq(sm.prefix_len, 0);
 	mk[0].packets_done = 150;
+	mk[0].prefix_len = 9000;
+	memset(mk[0].prefix_sha256, 0x5A, 32);
 	cr_assert_eq(idx_commit(x, NULL, NULL, 0, mk, 1, NULL), 0);
-	cr_assert_eq(idx_source_get(x, mk[0].identity, &v), 0);
-	cr_assert_eq(v, 150);
+	cr_assert_eq(idx_source_get(x, mk[0].identity, &sm), 0);
+	cr_assert_eq(sm.packets_done, 150);
+	cr_assert_eq(sm.prefix_len, 9000);
+	cr_assert_eq(memcmp(sm.prefix_sha256, mk[0].prefix_sha256, 32), 0);
 	{
 		uint8_t other[40];
+		idx_source_mark list[4];
+		size_t n = 0;
 		memset(other, 0xCC, 40);
-		cr_assert_eq(idx_source_get(x, other, &v), 0);
-		cr_assert_eq(v, 0);
+		cr_assert_eq(idx_source_get(x, other, &sm), TV_E_NOTFOUND);
+		/* every variant of one key, and no other key */
+		memcpy(&mk[1], &mk[0], sizeof mk[1]);
+		mk[1].identity[39] = 0x01;
+		mk[1].packets_done = 3;
+		cr_assert_eq(idx_commit(x, NULL, NULL, 0, &mk[1], 1, NULL), 0);
+		cr_assert_eq(idx_source_list(x, mk[0].identity, list, 4, &n), 0);
+		cr_assert_eq(n, 2);
+		cr_assert_eq(list[0].packets_done, 3); /* ...01 sorts before ...AA */
+		cr_assert_eq(list[0].identity[39], 0x01);
+		cr_assert_eq(list[1].packets_done, 150);
+		cr_assert_eq(idx_source_list(x, other, list, 4, &n), 0);
+		cr_assert_eq(n, 0);
 	}
 
 	/* a counter written by a newer version */
