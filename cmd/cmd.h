@@ -88,6 +88,10 @@ void cmd_progress_end(cmd_progress *p);
  * fix (names the segment whose header is refused, the corrupt index, ...). */
 void cmd_store_error(const char *cmd, const char *dir, int rc);
 
+/* Why an output file (tv_outfile) could not be created or finished, as the
+ * end of "PATH: cannot create: ...". */
+const char *cmd_outfile_why(int rc);
+
 /* A bad expression: the message, the text, and a caret under the word. */
 struct idx_expr_err;
 void cmd_expr_error(const char *cmd, const char *text, const struct idx_expr_err *e);
