@@ -3,6 +3,7 @@
  * only the payload shows.  Options, wiring, the report files, exit codes.
  */
 #include "cmd.h"
+#include "../ingest/tvfile.h"
 #include "../index/vault.h"
 #include "../report/report.h"
 
@@ -441,10 +442,18 @@ int cmd_audit(int argc, char **argv)
 	ocfg.store = store;
 	ocfg.command = cmdline;
 	for (i = 0; i < nouts; i++) {
-		FILE *f = fopen(outs[i], "w");
-		if (!f) {
-			cmd_err("audit", "%s: cannot create: %s", outs[i], strerror(errno));
-			ret = EXIT_FAILURE;
+		/* written beside the name and renamed: a link there is refused, an
+		 * earlier report replaced, and a failed run leaves no half report */
+		tv_outfile of;
+		FILE *f = NULL;
+		rc = tv_outfile_open(&of, outs[i], 0666, TV_OUT_REPLACE | TV_OUT_SPECIAL);
+		if (!rc && !(f = tv_outfile_stdio(&of, "w")))
+			rc = errno;
+		if (rc) {
+			tv_outfile_abort(&of);
+			cmd_err("audit", "%s: cannot create: %s", outs[i], cmd_outfile_why(rc));
+			ret = rc == TV_E_SYMLINK || rc == TV_E_NOTREG || rc == EISDIR ? EXIT_USAGE
+			                                                             : EXIT_FAILURE;
 			goto done;
 		}
 		ocfg.format = report_audit_fmt_from_name(outs[i]);
@@ -452,7 +461,14 @@ int cmd_audit(int argc, char **argv)
 		if (fclose(f) != 0 && !rc)
 			rc = errno;
 		if (rc) {
-			cmd_err("audit", "%s: write failed: %s", outs[i], strerror(rc));
+			tv_outfile_abort(&of);
+			cmd_err("audit", "%s: write failed: %s", outs[i], tv_strerror(rc));
+			ret = EXIT_FAILURE;
+			goto done;
+		}
+		rc = tv_outfile_commit(&of, NULL);
+		if (rc) {
+			cmd_err("audit", "%s: cannot create: %s", outs[i], cmd_outfile_why(rc));
 			ret = EXIT_FAILURE;
 			goto done;
 		}

@@ -104,6 +104,10 @@ void cmd_store_coverage_note(const char *cmd, struct idx_rstore *rs);
  * "the file system of PATH" when that cannot be read. */
 void cmd_fs_describe(const char *path, char *buf, size_t cap);
 
+/* Why an output file (tv_outfile) could not be created or finished, as the
+ * end of "PATH: cannot create: ...". */
+const char *cmd_outfile_why(int rc);
+
 /* A bad expression: the message, the text, and a caret under the word. */
 struct idx_expr_err;
 void cmd_expr_error(const char *cmd, const char *text, const struct idx_expr_err *e);

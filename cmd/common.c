@@ -229,6 +229,22 @@ char *cmd_join_args(int argc, char **argv, int first)
 	return s;
 }
 
+const char *cmd_outfile_why(int rc)
+{
+	switch (rc) {
+	case TV_E_SYMLINK:
+		return "it is a symbolic link; refusing to write through it or replace it";
+	case TV_E_NOTREG:
+		return "it exists and is not a regular file";
+	case EISDIR:
+		return "it is a folder";
+	case EEXIST:
+		return "it exists already";
+	default:
+		return tv_strerror(rc);
+	}
+}
+
 void cmd_store_error(const char *cmd, const char *dir, int rc)
 {
 	char why[600];

@@ -6,6 +6,7 @@
  * subcommands on it, printing each as the command a user would type.
  */
 #include "cmd.h"
+#include "../ingest/tvfile.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -75,8 +76,22 @@ static int step(const char *title, int (*fn)(int, char **), int argc, ...)
 	argv[argc] = NULL;
 	printf("\n# %s\n$ tapvault", title);
 	for (i = 0; i < argc; i++) {
+		/* quoted so that the line pasted into a shell runs this command and
+		 * nothing else: inside '...' only ' itself needs care */
 		const char *a = argv[i];
-		printf(strpbrk(a, " ()'*") ? " '%s'" : " %s", a);
+		if (a[0] && strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+		                      "_./:=,+-@%") == strlen(a)) {
+			printf(" %s", a);
+			continue;
+		}
+		fputs(" '", stdout);
+		for (; *a; a++) {
+			if (*a == '\'')
+				fputs("'\\''", stdout);
+			else
+				putchar(*a);
+		}
+		fputs("'", stdout);
 	}
 	printf("\n");
 	fflush(stdout);
@@ -85,45 +100,76 @@ static int step(const char *title, int (*fn)(int, char **), int argc, ...)
 	return rc;
 }
 
+/* What an earlier demo wrote into DIR, and so what the next one removes. */
+static bool demo_output(const char *name)
+{
+	static const char *const suffix[] = { ".pcap", ".csv", ".log", ".json", ".txt", ".html",
+		                              ".tar.zst" };
+	size_t i, n = strlen(name);
+	if (name[0] == '.')
+		return false;
+	if (strcmp(name, "store") == 0 || strcmp(name, "s3") == 0)
+		return true;
+	for (i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+		size_t k = strlen(suffix[i]);
+		if (n > k && strcmp(name + n - k, suffix[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Makes DIR ready: created when absent; emptied of an earlier demo's output
+ * when an earlier demo marked it; refused (EEXIST) when it holds anything
+ * else.  Removal walks through descriptors (tv_rmtree_at): DIR's name is
+ * never handed to a shell, and a link inside is removed, never followed.
+ */
 static int clear_dir(const char *dir)
 {
-	char path[4096];
 	struct stat st;
-	snprintf(path, sizeof path, "%s/%s", dir, DEMO_MARK);
-	if (stat(dir, &st) != 0) {
-		if (mkdir(dir, 0700) != 0)
-			return errno;
-	} else if (!S_ISDIR(st.st_mode)) {
-		return ENOTDIR;
-	} else if (stat(path, &st) != 0) {
-		DIR *d = opendir(dir);
-		struct dirent *e;
-		int empty = 1;
-		if (!d)
-			return errno;
-		while ((e = readdir(d)) != NULL)
-			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-				empty = 0;
-		closedir(d);
-		if (!empty)
-			return EEXIST;
-	} else {
-		char cmd[4200];
-		/* only a folder an earlier demo made and marked is emptied */
-		snprintf(cmd, sizeof cmd, "rm -rf -- '%s'/store '%s'/s3 '%s'/*.pcap '%s'/*.csv '%s'/*.log "
-		         "'%s'/*.json '%s'/*.txt '%s'/*.html '%s'/*.tar.zst", dir, dir, dir, dir, dir, dir, dir,
-		         dir, dir);
-		if (system(cmd) != 0)
-			return TV_E_IO;
+	struct dirent *e;
+	tv_outfile o;
+	DIR *d;
+	int dfd, rc = 0;
+	bool marked;
+	static const char mark[] = "made by tapvault demo; the next demo run empties this folder\n";
+
+	tv_outfile_init(&o);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return errno;
+	rc = tv_dir_open(AT_FDCWD, dir, TV_DIR_FOLLOW, 0, &dfd, NULL);
+	if (rc)
+		return rc;
+	marked = fstatat(dfd, DEMO_MARK, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+	d = fdopendir(dfd);
+	if (!d) {
+		rc = errno;
+		close(dfd);
+		return rc;
 	}
-	{
-		FILE *f = fopen(path, "w");
-		if (!f)
-			return errno;
-		fputs("made by tapvault demo; the next demo run empties this folder\n", f);
-		fclose(f);
+	/* only a folder an earlier demo made and marked is emptied */
+	while (!rc && (e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    strcmp(e->d_name, DEMO_MARK) == 0)
+			continue;
+		if (!marked)
+			rc = EEXIST;
+		else if (demo_output(e->d_name))
+			rc = tv_rmtree_at(dirfd(d), e->d_name, NULL);
 	}
-	return 0;
+	if (!rc)
+		rc = tv_outfile_openat(&o, dirfd(d), DEMO_MARK, 0600, TV_OUT_REPLACE);
+	if (!rc) {
+		errno = 0;
+		if (write(o.fd, mark, sizeof mark - 1) != (ssize_t)(sizeof mark - 1))
+			rc = errno ? errno : TV_E_IO;
+	}
+	if (!rc)
+		rc = tv_outfile_commit(&o, NULL);
+	else
+		tv_outfile_abort(&o);
+	closedir(d);
+	return rc;
 }
 
 /*

@@ -11,9 +11,11 @@
 #include <getopt.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -30,8 +32,11 @@ static void usage(FILE *f)
 	        "case, note, every member's size and SHA-256, and the SHA-256 of every source\n"
 	        "chunk).  The archive type follows the name given to -o.  Every export is\n"
 	        "appended to the store's hash-chained custody log (STORE/custody.log; see\n"
-	        "'tapvault custody').  An existing file is never overwritten.  The export runs\n"
-	        "at low CPU and I/O priority and reads the index without blocking an ingest.\n"
+	        "'tapvault custody').  An existing file is never overwritten.  The bundle is\n"
+	        "written under a temporary name beside it and renamed when complete: SIGINT or\n"
+	        "SIGTERM remove it (exit 130 or 143), and the next export of the same name\n"
+	        "removes one that SIGKILL left.  The export runs at low CPU and I/O priority and\n"
+	        "reads the index without blocking an ingest.\n"
 	        "\n"
 	        "options:\n"
 	        "  -s, --store DIR       the store to export from\n"
@@ -236,6 +241,33 @@ done:
 	return ret;
 }
 
+static volatile sig_atomic_t g_stop;
+
+static void on_stop(int sig)
+{
+	g_stop = sig;
+}
+
+/* SIGINT and SIGTERM set g_stop (no SA_RESTART: a blocking write returns). */
+static void catch_stop(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* The message and exit code (128 + signal, as the shell reports a death
+ * by that signal) of an export stopped by g_stop. */
+static int stopped(const char *out)
+{
+	cmd_err("export", "%s: interrupted by %s; no bundle was written and its temporary file was "
+	        "removed", out, g_stop == SIGINT ? "SIGINT" : "SIGTERM");
+	return 128 + (int)g_stop;
+}
+
 /* Best effort: never starve a live ingest on the same machine. */
 static void lower_priority(void)
 {
@@ -333,9 +365,14 @@ int cmd_export(int argc, char **argv)
 		                  "archive type)", out);
 		return EXIT_USAGE;
 	}
-	if (access(out, F_OK) == 0) {
-		cmd_err("export", "%s: exists already; a bundle is never overwritten", out);
-		return EXIT_USAGE;
+	{
+		/* early, before the query's work; the writer checks again */
+		struct stat ost;
+		if (lstat(out, &ost) == 0) {
+			cmd_err("export", "%s: %s; a bundle is never overwritten", out,
+			        S_ISLNK(ost.st_mode) ? "is a symbolic link (not followed)" : "exists already");
+			return EXIT_USAGE;
+		}
 	}
 	text = cmd_join_args(argc, argv, optind);
 	if (!text)
@@ -426,12 +463,23 @@ int cmd_export(int argc, char **argv)
 		}
 	}
 
+	/* From here on a file exists under a temporary name beside the bundle:
+	 * SIGINT and SIGTERM only set a flag, the writer stops between blocks
+	 * and the temporary file is removed.  (Until now every temporary file
+	 * was unlinked at creation, and the default action leaves nothing.) */
+	catch_stop();
 	rc = report_bundle_writer_open(out, kind, &w);
 	if (rc) {
-		cmd_err("export", "%s: cannot create: %s", out, tv_strerror(rc));
-		ret = rc == EEXIST ? EXIT_USAGE : EXIT_FAILURE;
+		cmd_err("export", "%s: cannot create: %s", out,
+		        rc == EEXIST ? "exists already; a bundle is never overwritten" : tv_strerror(rc));
+		ret = rc == EEXIST || rc == TV_E_SYMLINK || rc == TV_E_NOTREG || rc == EISDIR
+		              ? EXIT_USAGE : EXIT_FAILURE;
 		goto out;
 	}
+	report_bundle_writer_cancel_on(w, &g_stop);
+	if (report_bundle_writer_swept(w))
+		cmd_note("export", "%s: removed %u temporary file(s) that an interrupted export left", out,
+		         report_bundle_writer_swept(w));
 	rc = report_bundle_writer_add(w, "packets.pcap", x.pcap, err, sizeof err);
 	if (!rc)
 		rc = report_bundle_writer_add(w, "flows.log", fflows, err, sizeof err);
@@ -440,10 +488,11 @@ int cmd_export(int argc, char **argv)
 	if (!rc && faudit_json)
 		rc = report_bundle_writer_add(w, "audit.json", faudit_json, err, sizeof err);
 	if (rc) {
-		cmd_err("export", "%s: %s", out, err);
 		report_bundle_writer_abort(w);
 		w = NULL;
-		ret = EXIT_FAILURE;
+		ret = g_stop ? stopped(out) : EXIT_FAILURE;
+		if (!g_stop)
+			cmd_err("export", "%s: %s", out, err);
 		goto out;
 	}
 	memset(&meta, 0, sizeof meta);
@@ -471,11 +520,16 @@ int cmd_export(int argc, char **argv)
 	meta.nchunks = x.nchunks;
 	rc = report_bundle_writer_finish(w, &meta, &size, sha, err, sizeof err);
 	w = NULL;
-	if (rc) {
-		cmd_err("export", "%s: %s", out, err[0] ? err : tv_strerror(rc));
-		ret = EXIT_FAILURE;
+	if (rc && g_stop) {
+		ret = stopped(out);
 		goto out;
 	}
+	if (rc) {
+		cmd_err("export", "%s: %s", out, err[0] ? err : tv_strerror(rc));
+		ret = rc == EEXIST ? EXIT_USAGE : EXIT_FAILURE;
+		goto out;
+	}
+	/* the bundle exists: a signal from now on waits for its custody entry */
 	tv_sha256_hex(sha, shahex);
 	if (!realpath(out, outabs))
 		snprintf(outabs, sizeof outabs, "%s", out);
@@ -497,10 +551,12 @@ int cmd_export(int argc, char **argv)
 	err[0] = '\0';
 	rc = report_custody_append(storeabs, &ce, &seq, chainhex, err, sizeof err);
 	if (rc) {
-		/* an export that the custody log does not know of must not exist */
-		unlink(out);
-		cmd_err("export", "%s; the bundle was removed again",
-		        err[0] ? err : tv_strerror(rc));
+		/* an export that the custody log does not know of must not exist
+		 * (removed only while it is still the file just written) */
+		int wr = report_bundle_withdraw(out, size, sha);
+		cmd_err("export", "%s; %s", err[0] ? err : tv_strerror(rc),
+		        wr == 0 ? "the bundle was removed again"
+		                : "the bundle could not be removed again: delete it");
 		ret = EXIT_FAILURE;
 		goto out;
 	}

@@ -17,10 +17,11 @@
 #include "cmd.h"
 #include "../ingest/ingest.h"
 #include "../index/vault.h"
+#include "../ingest/tvfile.h"
+#include "../store/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pthread.h>
@@ -372,21 +373,11 @@ static void *live_worker(void *arg)
  * in force.  Returns the number of failures (each is reported). */
 static int copy_vni_maps(const char *store, const struct live_opts *o)
 {
-	char dir[4096], dst[4200], tmp[4300];
 	int i, fails = 0;
-	snprintf(dir, sizeof dir, "%s/vnimap", store);
-	if (o->nmaps && mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		cmd_err("ingest", "%s: cannot create: %s", dir, strerror(errno));
-		return o->nmaps;
-	}
 	for (i = 0; i < o->nmaps; i++) {
 		const char *base = strrchr(o->vni_maps[i], '/');
-		char buf[65536];
-		ssize_t n;
-		int in, out, ok = 1;
+		int in, rc;
 		base = base ? base + 1 : o->vni_maps[i];
-		snprintf(dst, sizeof dst, "%s/%s", dir, base);
-		snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, base);
 		in = open(o->vni_maps[i], O_RDONLY | O_CLOEXEC);
 		if (in < 0) {
 			cmd_err("ingest", "--vni-map %s: %s (the copy in the store is unchanged)",
@@ -394,62 +385,56 @@ static int copy_vni_maps(const char *store, const struct live_opts *o)
 			fails++;
 			continue;
 		}
-		out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (out < 0) {
-			cmd_err("ingest", "%s: %s", tmp, strerror(errno));
-			close(in);
-			fails++;
-			continue;
-		}
-		while (ok && (n = read(in, buf, sizeof buf)) != 0) {
-			if (n < 0 || write(out, buf, (size_t)n) != n)
-				ok = 0;
-		}
-		if (fsync(out) != 0)
-			ok = 0;
+		rc = store_vnimap_put(store, base, in);
 		close(in);
-		if (close(out) != 0)
-			ok = 0;
-		if (!ok || rename(tmp, dst) != 0) {
-			cmd_err("ingest", "--vni-map %s: copying to %s failed: %s", o->vni_maps[i], dst,
-			        strerror(errno));
-			unlink(tmp);
+		if (rc) {
+			cmd_err("ingest", "--vni-map %s: copying to %s/%s/%s failed: %s (the copy in the store "
+			        "is unchanged)", o->vni_maps[i], store, STORE_VNIMAP_DIR, base, tv_strerror(rc));
 			fails++;
 			continue;
 		}
-		cmd_note("ingest", "VNI map %s copied to %s", o->vni_maps[i], dst);
+		cmd_note("ingest", "VNI map %s copied to %s/%s/%s", o->vni_maps[i], store,
+		         STORE_VNIMAP_DIR, base);
 	}
 	return fails;
 }
 
-static uid_t g_chown_uid;
-static gid_t g_chown_gid;
-
-static int chown_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return lchown(path, g_chown_uid, g_chown_gid) != 0 ? errno : 0;
-}
-
-/* Gives the store to NAME, then becomes NAME for good. */
+/*
+ * Gives the store to NAME, then becomes NAME for good.  Runs before the
+ * store is opened: from the second start on the store already belongs to
+ * NAME, so root must not open, create or chown anything in it by name
+ * (NAME could have put links there); store_chown_tree walks through
+ * descriptors only, and everything else is done as NAME.
+ */
 static int drop_root(const char *store, const char *name)
 {
 	struct passwd *pw = getpwnam(name);
+	store_chown_counts cc;
+	uint64_t left;
 	int rc;
 	if (!pw) {
 		cmd_err("ingest", "--user %s: no such user", name);
 		return EXIT_USAGE;
 	}
-	g_chown_uid = pw->pw_uid;
-	g_chown_gid = pw->pw_gid;
-	rc = nftw(store, chown_one, 16, FTW_PHYS);
+	rc = store_chown_tree(store, pw->pw_uid, pw->pw_gid, &cc);
+	if (rc == TV_E_SYMLINK || rc == EPERM) {
+		cmd_err("ingest", "%s: %s; refusing to give it to %s (name the store's real folder, one "
+		        "that belongs to root or to %s)", store,
+		        rc == EPERM ? "belongs to another user" : tv_strerror(rc), name, name);
+		return EXIT_USAGE;
+	}
 	if (rc) {
-		cmd_err("ingest", "%s: cannot give the store to %s: %s", store, name,
-		        strerror(rc > 0 ? rc : errno));
+		cmd_err("ingest", "%s: cannot give the store to %s: %s (%llu entries failed)", store, name,
+		        tv_strerror(rc), (unsigned long long)cc.failed);
 		return EXIT_FAILURE;
 	}
+	left = cc.symlinks + cc.multilinked + cc.special + cc.too_deep;
+	if (left)
+		cmd_note("ingest", "%s: left %llu entries as they were when giving the store to %s: %llu "
+		         "symbolic links (never followed), %llu files with several hard links, %llu special "
+		         "files, %llu folders deeper than %d levels", store, (unsigned long long)left, name,
+		         (unsigned long long)cc.symlinks, (unsigned long long)cc.multilinked,
+		         (unsigned long long)cc.special, (unsigned long long)cc.too_deep, TV_TREE_MAX_DEPTH);
 	if (setgroups(1, &pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
 		cmd_err("ingest", "--user %s: cannot drop privileges: %s", name, strerror(errno));
 		return EXIT_FAILURE;
@@ -619,6 +604,8 @@ static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dc
 		cmd_note("ingest", "capturing on %s%s", o->iface, o->all ? " (every frame)" : "");
 	}
 
+	if (o->user && (ret = drop_root(store, o->user)) != 0)
+		goto out;
 	rc = idx_vault_open(store, vcfg, ctr, &rec, &v);
 	if (rc) {
 		cmd_store_error("ingest", store, rc);
@@ -627,8 +614,6 @@ static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dc
 	}
 	report_recovery(store, &rec);
 	copy_vni_maps(store, o);
-	if (o->user && (ret = drop_root(store, o->user)) != 0)
-		goto out;
 
 	o->lcfg.nworkers = o->workers;
 	rc = idx_vault_live_start(v, &o->lcfg);

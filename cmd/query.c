@@ -4,6 +4,7 @@
 #include "cmd.h"
 #include "pcapw.h"
 #include "../ingest/ingest.h"
+#include "../ingest/tvfile.h"
 #include "../index/vault.h"
 #include "../report/report.h"
 
@@ -225,9 +226,11 @@ static int query_bundle(const char *bundle, const idx_expr *e, struct qout *o,
 		return EXIT_USAGE;
 	}
 	if (pcap_datalink(p) != DLT_EN10MB) {
+		int lt = pcap_datalink(p); /* read before the close frees p */
+		const char *ln = pcap_datalink_val_to_name(lt);
 		pcap_close(p);
-		cmd_err("query", "%s: packets.pcap: link type %d, expected Ethernet", bundle,
-		        pcap_datalink(p));
+		cmd_err("query", "%s: packets.pcap: link type %s (%d), expected Ethernet", bundle,
+		        ln ? ln : "unknown", lt);
 		return EXIT_USAGE;
 	}
 	memset(&tun, 0, sizeof tun);
@@ -296,9 +299,11 @@ int cmd_query(int argc, char **argv)
 	idx_query_stats st;
 	char err[1024];
 	pcap_t *dead = NULL;
+	tv_outfile wout;
 	uint64_t val;
 
 	memset(&o, 0, sizeof o);
+	tv_outfile_init(&wout);
 	o.fmt = QF_TEXT;
 	optind = 0; /* 0: GNU getopt re-initialises (the demo calls several commands) */
 	while ((c = getopt_long(argc, argv, "s:w:f:c:vqh", longopts, NULL)) != -1) {
@@ -383,10 +388,16 @@ int cmd_query(int argc, char **argv)
 			}
 			o.f = stdout;
 		} else {
-			o.f = fopen(wfile, "wb");
-			if (!o.f) {
-				cmd_err("query", "%s: cannot create: %s", wfile, strerror(errno));
-				ret = EXIT_FAILURE;
+			/* written beside FILE and renamed at the end: a link at FILE is
+			 * refused, an existing pcap replaced; a FIFO or device of the
+			 * user's (a pipe Wireshark reads) is written in place */
+			rc = tv_outfile_open(&wout, wfile, 0666, TV_OUT_REPLACE | TV_OUT_SPECIAL);
+			if (!rc && !(o.f = tv_outfile_stdio(&wout, "wb")))
+				rc = errno;
+			if (rc) {
+				cmd_err("query", "%s: cannot create: %s", wfile, cmd_outfile_why(rc));
+				ret = rc == TV_E_SYMLINK || rc == TV_E_NOTREG || rc == EISDIR ? EXIT_USAGE
+				                                                             : EXIT_FAILURE;
 				goto out;
 			}
 		}
@@ -408,9 +419,17 @@ int cmd_query(int argc, char **argv)
 	}
 	if (o.fmt == QF_COUNT)
 		printf("%llu\n", (unsigned long long)o.n);
-	if (o.f && o.f != stdout && fclose(o.f) != 0) {
-		cmd_err("query", "%s: write failed: %s", wfile, strerror(errno));
-		ret = EXIT_FAILURE;
+	if (o.f && o.f != stdout) {
+		if (fclose(o.f) != 0) {
+			cmd_err("query", "%s: write failed: %s", wfile, strerror(errno));
+			ret = EXIT_FAILURE;
+		}
+		o.f = NULL;
+		/* a failed query leaves no partial pcap behind */
+		if (ret == EXIT_OK && (rc = tv_outfile_commit(&wout, NULL)) != 0) {
+			cmd_err("query", "%s: cannot create: %s", wfile, cmd_outfile_why(rc));
+			ret = EXIT_FAILURE;
+		}
 	} else if (o.f == stdout && fflush(stdout) != 0) {
 		ret = EXIT_FAILURE;
 	}
@@ -428,6 +447,7 @@ int cmd_query(int argc, char **argv)
 		        (unsigned long long)st.packets_matched, (unsigned long long)o.n);
 	}
 out:
+	tv_outfile_abort(&wout);
 	for (i = 0; i < nopen; i++)
 		idx_rstore_close(&rs[i]);
 	if (o.use_bpf)

@@ -1342,7 +1342,7 @@ static int vault_lock(const char *dir, int *fd_out)
 	char path[4096];
 	int fd;
 	snprintf(path, sizeof path, "%s/LOCK", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return errno;
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {

@@ -24,6 +24,8 @@ static const char *const tv_errs[] = {
 	[TV_E_PCAP - TV_E_FORMAT] = "libpcap error",
 	[TV_E_IO - TV_E_FORMAT] = "short read or write",
 	[TV_E_UNSUPPORTED - TV_E_FORMAT] = "not supported",
+	[TV_E_SYMLINK - TV_E_FORMAT] = "is a symbolic link (not followed)",
+	[TV_E_NOTREG - TV_E_FORMAT] = "exists and is not a regular file",
 };
 
 const char *tv_strerror(int err)

@@ -36,6 +36,8 @@ enum tv_err {
 	TV_E_PCAP,           /* libpcap failed */
 	TV_E_IO,             /* short read or write with no errno */
 	TV_E_UNSUPPORTED,    /* valid input that this version does not handle */
+	TV_E_SYMLINK,        /* a symbolic link where a file or folder was expected (not followed) */
+	TV_E_NOTREG,         /* exists and is not a regular file */
 	TV_E__END
 };
 

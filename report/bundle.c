@@ -13,12 +13,14 @@
 #include "report.h"
 #include "report_int.h"
 #include "../index/idx.h"
+#include "../ingest/tvfile.h"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,8 +94,8 @@ static bool unhex32(const char *s, uint8_t out[32])
 
 struct report_bundle_writer {
 	struct archive *a;
-	char *path;
-	int fd;
+	tv_outfile out; /* a temporary name beside the bundle until finish renames it */
+	const volatile sig_atomic_t *cancel;
 	int kind;
 	uint64_t mtime;
 	report_bundle_file files[REPORT_BUNDLE_MAX_MEMBERS];
@@ -112,21 +114,17 @@ int report_bundle_writer_open(const char *path, int kind, report_bundle_writer *
 	w = calloc(1, sizeof *w);
 	if (!w)
 		return TV_E_NOMEM;
-	w->fd = -1;
+	tv_outfile_init(&w->out);
 	w->kind = kind;
-	w->path = strdup(path);
 	w->buf = malloc(IOBUF);
-	if (!w->path || !w->buf) {
+	if (!w->buf) {
 		rc = TV_E_NOMEM;
 		goto fail;
 	}
-	w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (w->fd < 0) {
-		rc = errno;
-		free(w->path);
-		w->path = NULL; /* not ours: never remove it */
+	/* no flag: an existing name of any kind is EEXIST, never replaced */
+	rc = tv_outfile_open(&w->out, path, 0640, 0);
+	if (rc)
 		goto fail;
-	}
 	w->a = archive_write_new();
 	if (!w->a) {
 		rc = TV_E_NOMEM;
@@ -150,7 +148,7 @@ int report_bundle_writer_open(const char *path, int kind, report_bundle_writer *
 	if (r == ARCHIVE_OK)
 		r = archive_write_set_bytes_in_last_block(w->a, 1);
 	if (r == ARCHIVE_OK)
-		r = archive_write_open_fd(w->a, w->fd);
+		r = archive_write_open_fd(w->a, w->out.fd);
 	if (r != ARCHIVE_OK) {
 		rc = TV_E_UNSUPPORTED;
 		goto fail;
@@ -163,17 +161,31 @@ fail:
 	return rc;
 }
 
+unsigned report_bundle_writer_swept(const report_bundle_writer *w)
+{
+	return w ? w->out.swept : 0;
+}
+
+void report_bundle_writer_cancel_on(report_bundle_writer *w, const volatile sig_atomic_t *flag)
+{
+	w->cancel = flag;
+}
+
+static bool cancelled(const report_bundle_writer *w, char *err, size_t cap)
+{
+	if (!w->cancel || !*w->cancel)
+		return false;
+	report_seterr(err, cap, "interrupted");
+	return true;
+}
+
 void report_bundle_writer_abort(report_bundle_writer *w)
 {
 	if (!w)
 		return;
 	if (w->a)
-		archive_write_free(w->a); /* closes the archive; the fd is ours */
-	if (w->fd >= 0)
-		close(w->fd);
-	if (w->path)
-		unlink(w->path);
-	free(w->path);
+		archive_write_free(w->a); /* closes the archive; the fd is the outfile's */
+	tv_outfile_abort(&w->out);
 	free(w->buf);
 	free(w);
 }
@@ -242,7 +254,10 @@ int report_bundle_writer_add(report_bundle_writer *w, const char *name, FILE *f,
 	tv_sha256_init(&h);
 	while (done < (uint64_t)end) {
 		size_t want = (uint64_t)end - done < IOBUF ? (size_t)((uint64_t)end - done) : IOBUF;
-		size_t got = fread(w->buf, 1, want, f);
+		size_t got;
+		if (cancelled(w, err, cap))
+			return EINTR;
+		got = fread(w->buf, 1, want, f);
 		if (got == 0) {
 			report_seterr(err, cap, "%s: temporary file shrank while being archived", name);
 			return TV_E_IO;
@@ -445,47 +460,88 @@ int report_bundle_writer_finish(report_bundle_writer *w, const report_bundle_met
 	}
 	archive_write_free(w->a);
 	w->a = NULL;
-	if (fsync(w->fd) != 0) {
-		rc = errno;
-		report_seterr(err, cap, "fsync: %s", strerror(errno));
-		goto fail;
-	}
-	/* hash what is on disk, not what we meant to write */
+	/* hash what is on disk, not what we meant to write; tv_outfile_commit
+	 * fsyncs before the rename */
 	tv_sha256_init(&h);
-	{
-		int rfd = open(w->path, O_RDONLY | O_CLOEXEC);
-		if (rfd < 0) {
-			rc = errno;
-			report_seterr(err, cap, "reading the bundle back: %s", strerror(errno));
+	while ((got = pread(w->out.fd, w->buf, IOBUF, (off_t)total)) > 0) {
+		if (cancelled(w, err, cap)) {
+			rc = EINTR;
 			goto fail;
 		}
-		while ((got = read(rfd, w->buf, IOBUF)) > 0) {
-			tv_sha256_update(&h, w->buf, (size_t)got);
-			total += (uint64_t)got;
-		}
-		rc = got < 0 ? errno : 0;
-		close(rfd);
-		if (rc) {
-			report_seterr(err, cap, "reading the bundle back: %s", strerror(rc));
-			goto fail;
-		}
+		tv_sha256_update(&h, w->buf, (size_t)got);
+		total += (uint64_t)got;
+	}
+	if (got < 0) {
+		rc = errno;
+		report_seterr(err, cap, "reading the bundle back: %s", strerror(errno));
+		goto fail;
 	}
 	tv_sha256_final(&h, sha256);
 	*size = total;
-	if (close(w->fd) != 0) {
-		rc = errno;
-		w->fd = -1;
+	if (cancelled(w, err, cap)) {
+		rc = EINTR;
 		goto fail;
 	}
-	w->fd = -1;
+	rc = tv_outfile_commit(&w->out, NULL);
+	if (rc) {
+		report_seterr(err, cap, "%s", rc == EEXIST ? "appeared meanwhile; a bundle is never "
+		                                             "overwritten" : tv_strerror(rc));
+		goto fail;
+	}
 	free(text);
-	free(w->path);
 	free(w->buf);
 	free(w);
 	return 0;
 fail:
 	free(text);
 	report_bundle_writer_abort(w);
+	return rc;
+}
+
+int report_bundle_withdraw(const char *path, uint64_t size, const uint8_t sha256[32])
+{
+	tv_sha256_ctx h;
+	struct stat st, again;
+	uint8_t d[32], *buf = NULL;
+	uint64_t total = 0;
+	ssize_t got;
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	if (fstat(fd, &st) != 0) {
+		rc = errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != size) {
+		rc = TV_E_HASH;
+		goto out;
+	}
+	buf = malloc(IOBUF);
+	if (!buf) {
+		rc = TV_E_NOMEM;
+		goto out;
+	}
+	tv_sha256_init(&h);
+	while ((got = read(fd, buf, IOBUF)) > 0) {
+		tv_sha256_update(&h, buf, (size_t)got);
+		total += (uint64_t)got;
+	}
+	tv_sha256_final(&h, d);
+	if (got < 0 || total != size || memcmp(d, sha256, 32) != 0) {
+		rc = got < 0 ? errno : TV_E_HASH;
+		goto out;
+	}
+	/* the name still leads to the file just checked */
+	if (lstat(path, &again) != 0 || again.st_dev != st.st_dev || again.st_ino != st.st_ino) {
+		rc = TV_E_HASH;
+		goto out;
+	}
+	rc = unlink(path) != 0 ? errno : 0;
+out:
+	free(buf);
+	close(fd);
 	return rc;
 }
 

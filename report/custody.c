@@ -194,6 +194,15 @@ int report_custody_append(const char *store_dir, const report_custody_entry *e, 
 		report_seterr(err, cap, "%s: not a regular file", path);
 		goto out;
 	}
+	/* O_NOFOLLOW stops a symbolic link; a second hard link may lead to any
+	 * file of the store owner's choosing (the store may belong to the
+	 * ingest's --user while root exports) */
+	if (st.st_nlink != 1) {
+		rc = TV_E_NOTREG;
+		report_seterr(err, cap, "%s: has %lu hard links; refusing to append to a file that is "
+		              "also elsewhere", path, (unsigned long)st.st_nlink);
+		goto out;
+	}
 	if (st.st_size > 0) {
 		uint64_t nent = 0, nbad = 0;
 		size_t len = 0;

@@ -11,16 +11,19 @@
  * <yyyy>/<mm>/<dd>/<account>_vpcflowlogs_<region>_<id>_<YYYYMMDDTHHmmZ>_
  * <hash>.log.gz, one file per 5-minute period of record END times, each
  * starting with the header line.  A file is written under a temporary name
- * (".tmp-..." in the same folder) and renamed when finished, because its
- * name holds the hash of its content.  gzip is written by libarchive (raw
+ * in the same folder (tv_outfile: random, O_EXCL|O_NOFOLLOW; every folder
+ * level below DIR opened with O_NOFOLLOW) and renamed when finished,
+ * because its name holds the hash of its content.  gzip is written by libarchive (raw
  * format + gzip filter) with the timestamp left out of the gzip header, so
  * the same records give the same bytes.
  */
 #include "report.h"
+#include "../ingest/tvfile.h"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,8 +282,8 @@ size_t report_flowrecs_merge(tv_flowrec *v, size_t n)
 struct s3file {
 	uint32_t period;     /* start of the 5-minute period, unix seconds */
 	struct archive *a;
-	char dir[4096];
-	char tmp[4160];
+	tv_outfile out;      /* the temporary file in the day's folder */
+	char dir[4096];      /* that folder, for messages */
 	tv_sha256_ctx sha;
 };
 
@@ -290,9 +293,10 @@ struct report_s3 {
 	char header[4096];
 	size_t header_len;
 	uint64_t max_bytes;
+	int rootfd;          /* DIR, opened at the first file; -1 before */
 	struct s3file f[S3_MAX_OPEN];
 	int nopen;
-	uint64_t files, records, seq;
+	uint64_t files, records;
 	char err[4400];
 };
 
@@ -335,6 +339,7 @@ int report_s3_open(const report_s3_cfg *cfg, report_s3 **out, char *err, size_t 
 	s = calloc(1, sizeof *s);
 	if (!s)
 		return TV_E_NOMEM;
+	s->rootfd = -1;
 	s->dir = strdup(cfg->dir);
 	s->account = strdup(cfg->account);
 	s->region = strdup(cfg->region);
@@ -356,30 +361,19 @@ int report_s3_open(const report_s3_cfg *cfg, report_s3 **out, char *err, size_t 
 	return 0;
 }
 
-static int mkdirs(char *path)
-{
-	char *p;
-	for (p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-			int e = errno;
-			*p = '/';
-			return e;
-		}
-		*p = '/';
-	}
-	if (mkdir(path, 0755) != 0 && errno != EEXIST)
-		return errno;
-	return 0;
-}
-
 static int ar_err(report_s3 *s, struct s3file *f, const char *what)
 {
-	snprintf(s->err, sizeof s->err, "%s: %s: %s", f->tmp, what,
+	snprintf(s->err, sizeof s->err, "%s/%s: %s: %s", f->dir, f->out.tmp, what,
 	         f->a && archive_error_string(f->a) ? archive_error_string(f->a) : "libarchive failed");
 	return TV_E_IO;
+}
+
+static int dir_err(report_s3 *s, const char *base, const char *rel, size_t bad, int rc)
+{
+	snprintf(s->err, sizeof s->err, "%s%s%.*s: cannot %s: %s%s", base, rel ? "/" : "",
+	         rel ? (int)bad : 0, rel ? rel : "", rel ? "create" : "open", tv_strerror(rc),
+	         rc == TV_E_SYMLINK ? "; refusing to write through it" : "");
+	return rc;
 }
 
 static int file_open(report_s3 *s, uint32_t period, struct s3file *f)
@@ -387,22 +381,38 @@ static int file_open(report_s3 *s, uint32_t period, struct s3file *f)
 	struct archive_entry *ent;
 	struct tm tm;
 	time_t t = (time_t)period;
-	int rc;
+	char rel[1024], stem[TV_NAME_MAX + 1];
+	size_t bad = 0;
+	int rc, dfd;
 
 	memset(f, 0, sizeof *f);
+	tv_outfile_init(&f->out);
 	f->period = period;
 	gmtime_r(&t, &tm);
-	snprintf(f->dir, sizeof f->dir, "%s/AWSLogs/%s/vpcflowlogs/%s/%04d/%02d/%02d", s->dir,
-	         s->account, s->region, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-	if ((rc = mkdirs(f->dir)) != 0) {
-		snprintf(s->err, sizeof s->err, "%s: cannot create: %s", f->dir, strerror(rc));
-		return rc;
+	if (s->rootfd < 0) {
+		/* DIR is the user's: followed as typed, created when missing */
+		rc = tv_dir_open(AT_FDCWD, s->dir, TV_DIR_FOLLOW | TV_DIR_CREATE, 0755, &s->rootfd, &bad);
+		if (rc)
+			return dir_err(s, s->dir, NULL, 0, rc);
 	}
-	{
-		char tmp[sizeof f->tmp]; /* f->dir and f->tmp are in one object: no overlap for snprintf */
-		snprintf(tmp, sizeof tmp, "%s/.tmp-%ld-%llu.log.gz", f->dir, (long)getpid(),
-		         (unsigned long long)++s->seq);
-		memcpy(f->tmp, tmp, sizeof tmp);
+	/* every level below DIR is ours: made with mkdirat, opened with
+	 * O_NOFOLLOW, a link planted there is refused */
+	snprintf(rel, sizeof rel, "AWSLogs/%s/vpcflowlogs/%s/%04d/%02d/%02d", s->account, s->region,
+	         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+	snprintf(f->dir, sizeof f->dir, "%s/%s", s->dir, rel);
+	rc = tv_dir_open(s->rootfd, rel, TV_DIR_CREATE, 0755, &dfd, &bad);
+	if (rc)
+		return dir_err(s, s->dir, rel, bad, rc);
+	/* the final name holds the content's hash: known at the end only */
+	snprintf(stem, sizeof stem, "%s_vpcflowlogs_%s_%s_%04d%02d%02dT%02d%02dZ.log.gz", s->account,
+	         s->region, s->id, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	         tm.tm_min);
+	rc = tv_outfile_openat(&f->out, dfd, stem, 0666, TV_OUT_STEM | TV_OUT_REPLACE);
+	close(dfd);
+	if (rc) {
+		snprintf(s->err, sizeof s->err, "%s: cannot create a temporary file: %s", f->dir,
+		         tv_strerror(rc));
+		return rc;
 	}
 	f->a = archive_write_new();
 	if (!f->a)
@@ -412,7 +422,7 @@ static int file_open(report_s3 *s, uint32_t period, struct s3file *f)
 		return ar_err(s, f, "cannot set up gzip");
 	/* no time in the gzip header: the same records give the same bytes */
 	(void)archive_write_set_filter_option(f->a, "gzip", "timestamp", NULL);
-	if (archive_write_open_filename(f->a, f->tmp) != ARCHIVE_OK)
+	if (archive_write_open_fd(f->a, f->out.fd) != ARCHIVE_OK)
 		return ar_err(s, f, "cannot create");
 	ent = archive_entry_new();
 	if (!ent)
@@ -433,17 +443,16 @@ static int file_open(report_s3 *s, uint32_t period, struct s3file *f)
 static void file_abort(struct s3file *f)
 {
 	if (f->a) {
-		archive_write_free(f->a);
+		archive_write_free(f->a); /* the descriptor stays the outfile's */
 		f->a = NULL;
 	}
-	if (f->tmp[0])
-		unlink(f->tmp);
+	tv_outfile_abort(&f->out);
 }
 
 static int file_finish(report_s3 *s, struct s3file *f)
 {
 	uint8_t d[32];
-	char hex[65], final[4400];
+	char hex[65], final[TV_NAME_MAX + 1];
 	struct tm tm;
 	time_t t = (time_t)f->period;
 	int rc;
@@ -458,13 +467,15 @@ static int file_finish(report_s3 *s, struct s3file *f)
 	tv_sha256_final(&f->sha, d);
 	tv_sha256_hex(d, hex);
 	gmtime_r(&t, &tm);
-	snprintf(final, sizeof final, "%s/%s_vpcflowlogs_%s_%s_%04d%02d%02dT%02d%02dZ_%.8s.log.gz",
-	         f->dir, s->account, s->region, s->id, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+	snprintf(final, sizeof final, "%s_vpcflowlogs_%s_%s_%04d%02d%02dT%02d%02dZ_%.8s.log.gz",
+	         s->account, s->region, s->id, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 	         tm.tm_hour, tm.tm_min, hex);
-	if (rename(f->tmp, final) != 0) {
-		rc = errno;
-		snprintf(s->err, sizeof s->err, "%.2000s: cannot rename: %s", final, strerror(rc));
-		unlink(f->tmp);
+	/* the same name means the same content (its hash): a file of an earlier
+	 * run is replaced, a link or anything else there is refused */
+	rc = tv_outfile_commit(&f->out, final);
+	if (rc) {
+		snprintf(s->err, sizeof s->err, "%.2000s/%s: cannot create: %s%s", f->dir, final,
+		         tv_strerror(rc), rc == TV_E_SYMLINK ? "; refusing to replace it" : "");
 		return rc;
 	}
 	s->files++;
@@ -560,6 +571,8 @@ void report_s3_free(report_s3 *s)
 		return;
 	for (i = 0; i < s->nopen; i++)
 		file_abort(&s->f[i]);
+	if (s->rootfd >= 0)
+		close(s->rootfd);
 	free(s->dir);
 	free(s->account);
 	free(s->region);

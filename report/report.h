@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <signal.h>
 
 #include "../ingest/tv.h"
 
@@ -1123,24 +1124,39 @@ typedef struct report_bundle_meta {
 typedef struct report_bundle_writer report_bundle_writer;
 
 /*
- * Creates path (O_EXCL: an existing file is never overwritten, EEXIST;
- * 0640) and starts an archive of the given kind.  Nothing is left behind
- * when report_bundle_writer_abort() is called.
+ * Starts the bundle `path`: the archive is written under a temporary name
+ * beside it (".NAME.tvtmp-PID-XXXXXX", O_CREAT|O_EXCL|O_NOFOLLOW, 0640; see
+ * ingest/tvfile.h) and only finish renames it to path, so an interrupted
+ * export never leaves a partial bundle under the bundle's name.  An
+ * existing path of any kind is never overwritten (EEXIST; TV_E_SYMLINK for a
+ * link).  Temporary files of the same name left by a killed export of this
+ * user are removed first (report_bundle_writer_swept says how many).
+ * Nothing is left behind when report_bundle_writer_abort() is called.
  */
 int report_bundle_writer_open(const char *path, int kind, report_bundle_writer **out);
+unsigned report_bundle_writer_swept(const report_bundle_writer *w);
+/* While *flag is non-zero (set by a signal handler), add and finish stop
+ * between blocks and return EINTR with err "interrupted"; the caller then
+ * calls abort.  flag must outlive the writer. */
+void report_bundle_writer_cancel_on(report_bundle_writer *w, const volatile sig_atomic_t *flag);
 /* Adds a member with the contents of f (read from its start to its end,
  * with a bounded buffer), hashing it as it goes.  At most
  * REPORT_BUNDLE_MAX_MEMBERS - 1 members.  err says what failed. */
 int report_bundle_writer_add(report_bundle_writer *w, const char *name, FILE *f, char *err,
                              size_t cap);
 /* Writes manifest.json from meta and the members added so far, closes the
- * archive, fsyncs the file and returns the bundle's size and SHA-256 (read
- * back from disk).  The writer is freed whatever the result; on failure
- * the file is removed. */
+ * archive, returns the bundle's size and SHA-256 (read back from disk),
+ * fsyncs and renames it to its name (never replacing anything there).  The
+ * writer is freed whatever the result; on failure nothing is left. */
 int report_bundle_writer_finish(report_bundle_writer *w, const report_bundle_meta *meta,
                                 uint64_t *size, uint8_t sha256[32], char *err, size_t cap);
-/* Stops, removes the file, frees.  Accepts NULL. */
+/* Stops, removes the temporary file, frees.  Accepts NULL. */
 void report_bundle_writer_abort(report_bundle_writer *w);
+/* Removes the finished bundle at path again (when its custody entry could
+ * not be written), but only if path is still a regular file of that size
+ * and SHA-256: never a file someone put there meanwhile.  Returns 0,
+ * TV_E_HASH when it is not that file (left alone), or an errno. */
+int report_bundle_withdraw(const char *path, uint64_t size, const uint8_t sha256[32]);
 
 /*
  * Writes the store's flow records that match e as flows.log: the default
