@@ -98,6 +98,7 @@ deps:
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t --jobs 2 || exit 1; done
 	@echo "== $(BUILD)/tests/test_sha256 without SHA-NI"; TAPVAULT_NO_SHA_NI=1 $(BUILD)/tests/test_sha256
+	@echo "== $(BUILD)/tests/test_crc32c without SSE4.2"; TAPVAULT_NO_SSE42=1 $(BUILD)/tests/test_crc32c
 
 fuzz-replay: $(FUZZ_REPLAY)
 	@set -e; for t in $(FUZZ_REPLAY); do n=$$(basename $$t); \
