@@ -65,3 +65,17 @@ void store_tun_norm(tv_tunmeta *dst, const tv_tunmeta *src)
 	dst->gwlb_attachment = src->gwlb_attachment;
 	dst->gwlb_cookie = src->gwlb_cookie;
 }
+
+void store_xor(uint8_t *dst, const uint8_t *src, size_t n)
+{
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x, y;
+		memcpy(&x, dst + i, 8);
+		memcpy(&y, src + i, 8);
+		x ^= y;
+		memcpy(dst + i, &x, 8);
+	}
+	for (; i < n; i++)
+		dst[i] ^= src[i];
+}
