@@ -51,7 +51,7 @@ else
 TAPVAULT := $(BUILD)/tapvault
 endif
 
-.PHONY: all deps test check unit fuzz-replay e2e fuzz bench run install clean golden
+.PHONY: all deps test check unit fuzz-replay e2e fuzz bench chunk2-measure run install clean golden
 
 all: $(TAPVAULT) $(GEN)
 
@@ -98,6 +98,7 @@ deps:
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t --jobs 2 || exit 1; done
 	@echo "== $(BUILD)/tests/test_sha256 without SHA-NI"; TAPVAULT_NO_SHA_NI=1 $(BUILD)/tests/test_sha256
+	@echo "== $(BUILD)/tests/test_crc32c without SSE4.2"; TAPVAULT_NO_SSE42=1 $(BUILD)/tests/test_crc32c
 
 fuzz-replay: $(FUZZ_REPLAY)
 	@set -e; for t in $(FUZZ_REPLAY); do n=$$(basename $$t); \
@@ -129,8 +130,15 @@ fuzz: $(FUZZ_BIN)
 	    -artifact_prefix=build-fuzz/ build-fuzz/new-$$n tests/fuzz/corpus/$$n \
 	    2>&1 | tail -n 12; done
 
-bench: $(TAPVAULT) $(GEN)
+bench: $(TAPVAULT) $(GEN) $(BUILD)/chunk2-measure
 	bash tests/bench/bench.sh
+
+# The version-2 chunk packer on a decapsulated pcap (size and CPU against
+# zstd); a tuning and benchmark tool, not built by `make test`.
+chunk2-measure: $(BUILD)/chunk2-measure
+$(BUILD)/chunk2-measure: tests/bench/chunk2_measure.c $(LIB) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 run:
 	@$(MAKE) --no-print-directory deps

@@ -283,6 +283,22 @@ void tv_sha256(const void *data, size_t n, uint8_t out[32]);
 void tv_sha256_hex(const uint8_t d[32], char out[65]);
 
 /*
+ * CRC-32C (Castagnoli; reflected polynomial 0x82F63B78, initial value and
+ * final XOR 0xFFFFFFFF, as iSCSI and ext4 use it: "123456789" gives
+ * 0xE3069283).  Implemented in ingest/crc32c.c with the SSE4.2 crc32
+ * instruction when the processor has it (and TAPVAULT_NO_SSE42 is not
+ * set), else with tables.  Thread-safe.
+ *
+ * tv_crc32c_extend continues a finished CRC over more bytes:
+ * extend(tv_crc32c(a), b) is the CRC of a followed by b, and
+ * extend(0, p, n) equals tv_crc32c(p, n).
+ */
+uint32_t tv_crc32c(const void *data, size_t n);
+uint32_t tv_crc32c_extend(uint32_t crc, const void *data, size_t n);
+/* true when the SSE4.2 path is in use (for tests and diagnostics). */
+bool tv_crc32c_hw(void);
+
+/*
  * Cursor over untrusted bytes (STYLE.md §4).  Every reader checks
  * n > c->left before touching memory and returns false on short input,
  * leaving the cursor unchanged.

@@ -10,7 +10,7 @@
  * and checks every length, index and reserved field before it hands out a
  * record, so that store_reader_get() needs no checks of its own.
  */
-#include "store.h"
+#include "store_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +18,6 @@
 
 _Static_assert(sizeof(tv_tunmeta) == 48, "tv_tunmeta layout changed: update tun_hash");
 
-static const uint8_t chunk_magic[8] = { 'T', 'V', 'C', 'H', 'U', 'N', 'K', '1' };
 static const uint8_t zstd_magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
 
 /* Header field offsets (FORMAT.md "Chunk header"). */
@@ -38,19 +37,6 @@ enum {
 	CH_CRC = 92,
 };
 
-/* Context table entry offsets (FORMAT.md "Context table entry"). */
-enum {
-	CX_VNI = 0,
-	CX_TUNNEL = 4,
-	CX_HAS_GWLB = 5,
-	CX_RSV1 = 6,
-	CX_OUTER_SRC = 8,
-	CX_ENDPOINT = 24,
-	CX_ATTACHMENT = 32,
-	CX_COOKIE = 40,
-	CX_RSV2 = 44,
-};
-
 /* Record header offsets (FORMAT.md "Packet record"). */
 enum {
 	RC_TS = 0,
@@ -61,59 +47,6 @@ enum {
 };
 
 #define REC_FLAGS_KNOWN (STORE_REC_SYNTH_L2 | STORE_REC_DECAP_ERROR)
-
-/*
- * CRC-32C (Castagnoli, reflected 0x82F63B78), bitwise: it runs over 92
- * bytes once per chunk, so a table would buy nothing.
- */
-static uint32_t crc32c(const uint8_t *p, size_t n)
-{
-	uint32_t c = 0xFFFFFFFFu;
-	while (n--) {
-		int k;
-		c ^= *p++;
-		for (k = 0; k < 8; k++)
-			c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
-	}
-	return c ^ 0xFFFFFFFFu;
-}
-
-/*
- * Returns buf grown to hold at least need elements of elem bytes (capacity
- * doubles, never shrinks).  When memory runs out it returns buf unchanged
- * and clears *ok, so several GROWs can share one check.
- */
-static void *grow(void *buf, size_t *cap, size_t need, size_t elem, bool *ok)
-{
-	size_t ncap = *cap ? *cap : 16;
-	void *nb;
-	if (need <= *cap && buf)
-		return buf;
-	while (ncap < need)
-		ncap *= 2;
-	nb = realloc(buf, ncap * elem);
-	if (!nb) {
-		*ok = false;
-		return buf;
-	}
-	*cap = ncap;
-	return nb;
-}
-
-#define GROW(ptr, cap, need, ok) ((ptr) = grow((ptr), &(cap), (need), sizeof *(ptr), &(ok)))
-
-static void ctx_put(uint8_t *p, const tv_tunmeta *t)
-{
-	tv_put_le32(p + CX_VNI, t->vni);
-	p[CX_TUNNEL] = t->tunnel;
-	p[CX_HAS_GWLB] = t->has_gwlb;
-	tv_put_le16(p + CX_RSV1, 0);
-	memcpy(p + CX_OUTER_SRC, t->outer_src.b, 16);
-	tv_put_le64(p + CX_ENDPOINT, t->gwlb_endpoint);
-	tv_put_le64(p + CX_ATTACHMENT, t->gwlb_attachment);
-	tv_put_le32(p + CX_COOKIE, t->gwlb_cookie);
-	tv_put_le32(p + CX_RSV2, 0);
-}
 
 /* ------------------------------------------------------------ builder */
 
@@ -187,9 +120,9 @@ int store_builder_new(const store_builder_cfg *cfg, store_builder **out)
 		goto fail;
 	}
 	/* Preallocate for a full chunk so that steady state never allocates. */
-	GROW(b->rec, b->rec_cap, b->cfg.raw_target, ok);
-	GROW(b->ix, b->ix_cap, 1024, ok);
-	GROW(b->ctx, b->ctx_cap, 16, ok);
+	STORE_GROW(b->rec, b->rec_cap, b->cfg.raw_target, ok);
+	STORE_GROW(b->ix, b->ix_cap, 1024, ok);
+	STORE_GROW(b->ctx, b->ctx_cap, 16, ok);
 	if (!ok)
 		goto fail;
 	b->ix_tmp = malloc(b->ix_cap * sizeof *b->ix_tmp);
@@ -279,7 +212,7 @@ static int ctx_reserve(store_builder *b)
 {
 	uint32_t i;
 	bool ok = true;
-	GROW(b->ctx, b->ctx_cap, (size_t)b->nctx + 1, ok);
+	STORE_GROW(b->ctx, b->ctx_cap, (size_t)b->nctx + 1, ok);
 	if (!ok)
 		return TV_E_NOMEM;
 	if (((size_t)b->nctx + 1) * 2 <= b->nslot)
@@ -314,14 +247,7 @@ int store_builder_add(store_builder *b, const tv_pkt *pkt)
 		return TV_E_RANGE;
 
 	/* Normalise so that padding never makes two equal contexts differ. */
-	memset(&t, 0, sizeof t);
-	t.vni = pkt->tun.vni;
-	t.tunnel = pkt->tun.tunnel;
-	t.has_gwlb = pkt->tun.has_gwlb;
-	t.outer_src = pkt->tun.outer_src;
-	t.gwlb_endpoint = pkt->tun.gwlb_endpoint;
-	t.gwlb_attachment = pkt->tun.gwlb_attachment;
-	t.gwlb_cookie = pkt->tun.gwlb_cookie;
+	store_tun_norm(&t, &pkt->tun);
 
 	if (b->nctx > 0 && memcmp(&b->ctx[b->last_ctx], &t, sizeof t) == 0) {
 		ci = b->last_ctx;
@@ -340,14 +266,14 @@ int store_builder_add(store_builder *b, const tv_pkt *pkt)
 
 	if (b->rec_len + need > b->rec_cap) {
 		bool ok = true;
-		GROW(b->rec, b->rec_cap, b->rec_len + need, ok);
+		STORE_GROW(b->rec, b->rec_cap, b->rec_len + need, ok);
 		if (!ok)
 			return TV_E_NOMEM;
 	}
 	if (b->n == b->ix_cap) {
 		bool ok = true;
 		rec_ix *nt;
-		GROW(b->ix, b->ix_cap, (size_t)b->n + 1, ok);
+		STORE_GROW(b->ix, b->ix_cap, (size_t)b->n + 1, ok);
 		if (!ok)
 			return TV_E_NOMEM;
 		nt = realloc(b->ix_tmp, b->ix_cap * sizeof *nt);
@@ -452,8 +378,8 @@ int store_builder_seal(store_builder *b, uint64_t chunk_id, const uint8_t **chun
 	if (b->n == 0)
 		return TV_E_RANGE;
 	bound = ZSTD_compressBound(raw_len);
-	GROW(b->payload, b->payload_cap, raw_len, ok);
-	GROW(b->out, b->out_cap, STORE_CHUNK_HDR_LEN + bound, ok);
+	STORE_GROW(b->payload, b->payload_cap, raw_len, ok);
+	STORE_GROW(b->out, b->out_cap, STORE_CHUNK_HDR_LEN + bound, ok);
 	if (!ok)
 		return TV_E_NOMEM;
 
@@ -461,7 +387,7 @@ int store_builder_seal(store_builder *b, uint64_t chunk_id, const uint8_t **chun
 	if (b->taglen)
 		memcpy(b->payload + STORE_TAG_HDR_LEN, b->tag, b->taglen);
 	for (i = 0; i < b->nctx; i++)
-		ctx_put(b->payload + tag_len + (size_t)i * STORE_CTX_LEN, &b->ctx[i]);
+		store_ctx_put(b->payload + tag_len + (size_t)i * STORE_CTX_LEN, &b->ctx[i]);
 	q = b->payload + tag_len + ctx_len;
 	if (b->sorted) {
 		memcpy(q, b->rec, b->rec_len);
@@ -483,7 +409,7 @@ int store_builder_seal(store_builder *b, uint64_t chunk_id, const uint8_t **chun
 	comp_len = zr;
 
 	h = b->out;
-	memcpy(h + CH_MAGIC, chunk_magic, sizeof chunk_magic);
+	memcpy(h + CH_MAGIC, store_chunk_magic, sizeof store_chunk_magic);
 	tv_put_le16(h + CH_VERSION, STORE_FORMAT_VERSION);
 	tv_put_le16(h + CH_FLAGS, 0);
 	tv_put_le32(h + CH_NCTX, b->nctx);
@@ -495,7 +421,7 @@ int store_builder_seal(store_builder *b, uint64_t chunk_id, const uint8_t **chun
 	tv_put_le32(h + CH_RAW_LEN, (uint32_t)raw_len);
 	tv_put_le32(h + CH_COMP_LEN, (uint32_t)comp_len);
 	tv_sha256(h + STORE_CHUNK_HDR_LEN, comp_len, h + CH_SHA256);
-	tv_put_le32(h + CH_CRC, crc32c(h, CH_CRC));
+	tv_put_le32(h + CH_CRC, tv_crc32c(h, CH_CRC));
 
 	if (meta) {
 		memset(meta, 0, sizeof *meta);
@@ -564,17 +490,17 @@ int store_chunk_header_parse(const uint8_t *hdr, size_t len, store_chunk_meta *m
 	uint64_t first_ts, last_ts;
 
 	if (len < STORE_CHUNK_HDR_LEN) {
-		size_t m = len < sizeof chunk_magic ? len : sizeof chunk_magic;
-		return memcmp(hdr, chunk_magic, m) != 0 ? TV_E_FORMAT : TV_E_TRUNCATED;
+		size_t m = len < sizeof store_chunk_magic ? len : sizeof store_chunk_magic;
+		return memcmp(hdr, store_chunk_magic, m) != 0 ? TV_E_FORMAT : TV_E_TRUNCATED;
 	}
-	if (memcmp(hdr + CH_MAGIC, chunk_magic, sizeof chunk_magic) != 0)
+	if (memcmp(hdr + CH_MAGIC, store_chunk_magic, sizeof store_chunk_magic) != 0)
 		return TV_E_FORMAT;
 	version = tv_get_le16(hdr + CH_VERSION);
 	if (version > STORE_FORMAT_VERSION)
 		return TV_E_VERSION;
 	if (version == 0)
 		return TV_E_FORMAT;
-	if (tv_get_le32(hdr + CH_CRC) != crc32c(hdr, CH_CRC))
+	if (tv_get_le32(hdr + CH_CRC) != tv_crc32c(hdr, CH_CRC))
 		return TV_E_CORRUPT;
 	if (tv_get_le16(hdr + CH_FLAGS) != 0)
 		return TV_E_CORRUPT;
@@ -619,8 +545,8 @@ static int reader_index(store_reader *r, const store_chunk_meta *m)
 
 	uint32_t taglen;
 
-	GROW(r->ctx, r->ctx_cap, m->nctx, ok);
-	GROW(r->off, r->off_cap, m->npkts, ok);
+	STORE_GROW(r->ctx, r->ctx_cap, m->nctx, ok);
+	STORE_GROW(r->off, r->off_cap, m->npkts, ok);
 	if (!ok)
 		return TV_E_NOMEM;
 
@@ -636,19 +562,8 @@ static int reader_index(store_reader *r, const store_chunk_meta *m)
 
 	for (i = 0; i < m->nctx; i++) {
 		const uint8_t *p = c.p;
-		tv_tunmeta *t = &r->ctx[i];
-		if (!tv_cur_skip(&c, STORE_CTX_LEN))
+		if (!tv_cur_skip(&c, STORE_CTX_LEN) || !store_ctx_get(p, &r->ctx[i]))
 			return TV_E_CORRUPT;
-		if (tv_get_le16(p + CX_RSV1) != 0 || tv_get_le32(p + CX_RSV2) != 0)
-			return TV_E_CORRUPT;
-		memset(t, 0, sizeof *t);
-		t->vni = tv_get_le32(p + CX_VNI);
-		t->tunnel = p[CX_TUNNEL];
-		t->has_gwlb = p[CX_HAS_GWLB];
-		memcpy(t->outer_src.b, p + CX_OUTER_SRC, 16);
-		t->gwlb_endpoint = tv_get_le64(p + CX_ENDPOINT);
-		t->gwlb_attachment = tv_get_le64(p + CX_ATTACHMENT);
-		t->gwlb_cookie = tv_get_le32(p + CX_COOKIE);
 	}
 
 	for (i = 0; i < m->npkts; i++) {
@@ -715,7 +630,7 @@ int store_reader_load(store_reader *r, const uint8_t *chunk, size_t len, bool ve
 	if (ZSTD_isError(fsz) || fsz != m.comp_len)
 		return TV_E_CORRUPT;
 
-	GROW(r->buf, r->buf_cap, m.raw_len, ok);
+	STORE_GROW(r->buf, r->buf_cap, m.raw_len, ok);
 	if (!ok)
 		return TV_E_NOMEM;
 	zr = ZSTD_decompressDCtx(r->dctx, r->buf, m.raw_len, frame, m.comp_len);

@@ -1,0 +1,531 @@
+/*
+ * chunk2_measure.c — packs a decapsulated capture into version-2 chunks
+ * (store_packer) and reports what it costs: stored bytes against the
+ * capture and against zstd of the whole capture, CPU time of the packer
+ * against zstd's, and optionally the decode side and the work a host
+ * query would do.  A benchmark and tuning tool, not part of tapvault:
+ * built by `make chunk2-measure` (and `make bench`), never by `make test`.
+ *
+ *   chunk2-measure [options] FILE.pcap
+ *     --raw-target N     frame bytes per chunk (default 1 MiB)
+ *     --block-target N   section-A bytes per block (default 64 KiB)
+ *     --level N          zstd level of section A (default 3)
+ *     --split-min N      payload bytes the entropy test needs (0: never split)
+ *     --split-pct N      distinct-byte threshold, percent (default 75)
+ *     --repeat N         time the packer (and --zstd-ref) N times; report the
+ *                        minimum and the median (a shared machine is noisy)
+ *     --zstd-ref         also compress the whole file with libzstd,
+ *                        single-threaded (what `zstd -3 -T1` does)
+ *     --ref-level N      its level (default 3)
+ *     --verify           load every chunk back (store_chunk_load with the
+ *                        hash), compare every frame with the capture, time it
+ *     --host ADDR        report what reading ADDR's packets would decode:
+ *                        blocks holding one of its flows, their section A,
+ *                        the tails of its own packets
+ *     -o FILE            write the chunks back to back to FILE
+ *
+ * The capture is read into memory first and the flow keys computed in a
+ * pass of their own, so the packer's CPU time is measured alone (one
+ * clock read around the whole pass: per-packet clock reads would cost
+ * more than the packer).
+ *
+ * The flow key is laid out as FORMAT.md "The flow key" says; the L4
+ * payload offset is computed here from the headers (IPv4 IHL, IPv6 fixed
+ * header, TCP data offset, UDP 8) until ingest reports it.
+ */
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zstd.h>
+
+#include "../../ingest/ingest.h"
+#include "../../store/store.h"
+
+static double cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void make_key(const tv_l3info *in, uint8_t key[40])
+{
+	memset(key, 0, 40);
+	if (in->l3 == 0)
+		return;
+	memcpy(key, in->key.src.b, 16);
+	memcpy(key + 16, in->key.dst.b, 16);
+	tv_put_be16(key + 32, in->key.sport);
+	tv_put_be16(key + 34, in->key.dport);
+	key[36] = in->key.proto;
+	key[37] = in->l3;
+	key[38] = in->has_ports ? 1 : 0;
+}
+
+/* Where the L4 payload starts, or 0 when unknown. */
+static uint32_t payload_offset(const uint8_t *f, uint32_t caplen, const tv_l3info *in)
+{
+	uint32_t off = in->l3_off, l4;
+	if (in->l3 == 0 || in->frag == TV_FRAG_LATER)
+		return 0;
+	if (in->l3 == 4) {
+		if (off + 20 > caplen)
+			return 0;
+		l4 = off + (uint32_t)(f[off] & 0x0f) * 4;
+	} else {
+		/* only when the next header is the transport itself */
+		if (off + 40 > caplen || f[off + 6] != in->key.proto)
+			return 0;
+		l4 = off + 40;
+	}
+	if (in->key.proto == 6) {
+		if (l4 + 13 > caplen)
+			return 0;
+		return l4 + (uint32_t)(f[l4 + 12] >> 4) * 4;
+	}
+	if (in->key.proto == 17)
+		return l4 + 8;
+	return 0;
+}
+
+typedef struct totals {
+	uint64_t pkts, caplen_sum, chunks, stored, blocks, a_raw, a_stored, b_len, split_pkts;
+	uint64_t flows, dir_entries;
+	double read_cpu, key_cpu, pack_cpu, verify_cpu;
+	/* --host */
+	uint64_t q_chunks, q_blocks, q_flows, q_a_decoded, q_tail, q_returned, q_pkts;
+} totals;
+
+/* The capture in memory, so that the timed pass measures the packer. */
+typedef struct capture {
+	uint8_t *data;
+	size_t len, cap;
+	struct cpkt {
+		uint64_t ts;
+		uint64_t off;
+		uint32_t caplen, origlen, poff;
+		uint8_t key[40];
+		tv_l3info info;
+	} *p;
+	size_t n, ncap;
+} capture;
+
+typedef struct ctx {
+	store_packer *pk;
+	bool have_host;
+	tv_addr host;
+	totals t;
+	uint64_t next_id;
+	uint8_t *arena; /* the chunks, back to back */
+	size_t alen, acap;
+	uint64_t *chunk_off;
+	size_t nchunk_cap;
+} ctx;
+
+static bool host_key(const ctx *c, const uint8_t *key)
+{
+	return memcmp(key, c->host.b, 16) == 0 || memcmp(key + 16, c->host.b, 16) == 0;
+}
+
+/* Seals and keeps the chunk; the host's blocks come from the flow list. */
+static int seal(ctx *c)
+{
+	const uint8_t *chunk;
+	size_t len;
+	store_hdr h;
+	store_pack_stats st;
+	int err = store_packer_seal(c->pk, c->next_id++, &chunk, &len, &h);
+	if (err)
+		return err;
+	store_packer_stats(c->pk, &st);
+	c->t.stored += len;
+	c->t.blocks += st.nblocks;
+	c->t.a_raw += st.a_raw;
+	c->t.a_stored += st.a_stored;
+	c->t.b_len += st.b_len;
+	c->t.split_pkts += st.split_pkts;
+	c->t.flows += store_packer_nflows(c->pk);
+	c->t.dir_entries += h.nflows;
+	if (c->alen + len > c->acap || c->t.chunks == c->nchunk_cap) {
+		c->acap = (c->alen + len) * 2;
+		c->arena = realloc(c->arena, c->acap);
+		c->nchunk_cap = c->nchunk_cap ? c->nchunk_cap * 2 : 1024;
+		c->chunk_off = realloc(c->chunk_off, c->nchunk_cap * sizeof *c->chunk_off);
+		if (!c->arena || !c->chunk_off)
+			return TV_E_NOMEM;
+	}
+	memcpy(c->arena + c->alen, chunk, len);
+	c->chunk_off[c->t.chunks++] = c->alen;
+	c->alen += len;
+
+	if (c->have_host) {
+		store_blkref refs[STORE_V2_MAX_BLOCKS];
+		const uint8_t *tag;
+		uint32_t tl, i;
+		uint64_t blocks = 0;
+		if (store_head_parse(&h, chunk + STORE_V2_HDR_LEN, h.head_len, refs, &tag, &tl) != 0)
+			return TV_E_CORRUPT;
+		for (i = 0; i < store_packer_nflows(c->pk); i++) {
+			store_pflow f;
+			store_packer_flow(c->pk, i, &f);
+			if (host_key(c, f.key)) {
+				blocks |= f.blocks;
+				c->t.q_flows++;
+			}
+		}
+		for (i = 0; i < h.nblocks; i++)
+			if (blocks & (1ull << i)) {
+				c->t.q_blocks++;
+				c->t.q_a_decoded += refs[i].a_raw;
+			}
+		c->t.q_chunks += blocks != 0;
+	}
+	return 0;
+}
+
+/* Loads every chunk back; checks every frame against the capture (by
+ * seq, in arrival order) and, for --host, adds up the tails a query
+ * would copy. */
+static int verify(ctx *c, const capture *cap, bool check)
+{
+	store_chunk *ck;
+	uint64_t base = 0, ci;
+	double t0 = cpu_now();
+	if (store_chunk_new(&ck) != 0)
+		return TV_E_NOMEM;
+	for (ci = 0; ci < c->t.chunks; ci++) {
+		uint64_t end = ci + 1 < c->t.chunks ? c->chunk_off[ci + 1] : c->alen;
+		uint32_t k, bi;
+		int err = store_chunk_load(ck, c->arena + c->chunk_off[ci], end - c->chunk_off[ci],
+		                           STORE_LOAD_HASH, NULL);
+		if (err)
+			return err;
+		for (k = 0; check && k < store_chunk_count(ck); k++) {
+			const store_brec *r = store_chunk_rec(ck, k, NULL);
+			const uint8_t *fr = store_chunk_frame(ck, k, NULL);
+			const struct cpkt *p = &cap->p[base + r->seq];
+			if (base + r->seq >= cap->n || r->caplen != p->caplen || r->ts_ns != p->ts ||
+			    memcmp(fr, cap->data + p->off, r->caplen) != 0)
+				return TV_E_CORRUPT;
+		}
+		for (bi = 0; c->have_host && bi < store_chunk_nblocks(ck); bi++) {
+			const store_block *b = store_chunk_block(ck, bi);
+			uint32_t fi;
+			for (fi = 0; fi < store_block_nflows(b); fi++) {
+				const store_bflow *f = store_block_flow(b, fi);
+				if (!host_key(c, f->key))
+					continue;
+				for (k = 0; k < f->nrec; k++) {
+					const store_brec *r = store_block_rec(b, f->first + k);
+					c->t.q_tail += r->caplen - r->alen;
+					c->t.q_returned += r->caplen;
+					c->t.q_pkts++;
+				}
+			}
+		}
+		base += store_chunk_count(ck);
+	}
+	c->t.verify_cpu = cpu_now() - t0;
+	store_chunk_free(ck);
+	return base == cap->n ? 0 : TV_E_CORRUPT;
+}
+
+#define MAX_REPEAT 50
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Sorts v; returns the minimum, *median the median. */
+static double min_median(double *v, int n, double *median)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	*median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	return v[0];
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: chunk2-measure [--raw-target N] [--block-target N] [--level N] [--repeat N]\n"
+	                "         [--split-min N] [--split-pct N] [--zstd-ref] [--ref-level N] [--verify]\n"
+	                "         [--host ADDR] [-o FILE] FILE.pcap\n");
+	exit(2);
+}
+
+/* What `zstd -L -T1` does to the file: one frame, streaming, level L. */
+static int zstd_ref(const char *path, int level, uint64_t *out_bytes, double *cpu)
+{
+	FILE *f = fopen(path, "rb");
+	ZSTD_CCtx *cc = ZSTD_createCCtx();
+	size_t in_cap = ZSTD_CStreamInSize(), out_cap = ZSTD_CStreamOutSize();
+	uint8_t *ib = malloc(in_cap), *ob = malloc(out_cap);
+	double t0 = cpu_now();
+	uint64_t total = 0;
+	long fsz;
+	if (!f || !cc || !ib || !ob)
+		return -1;
+	fseek(f, 0, SEEK_END);
+	fsz = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
+	ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
+	ZSTD_CCtx_setPledgedSrcSize(cc, (unsigned long long)fsz);
+	for (;;) {
+		size_t n = fread(ib, 1, in_cap, f);
+		bool last = n < in_cap;
+		ZSTD_inBuffer in = { ib, n, 0 };
+		bool done = false;
+		while (!done) {
+			ZSTD_outBuffer o = { ob, out_cap, 0 };
+			size_t r = ZSTD_compressStream2(cc, &o, &in, last ? ZSTD_e_end : ZSTD_e_continue);
+			if (ZSTD_isError(r))
+				return -1;
+			total += o.pos;
+			done = last ? r == 0 : in.pos == in.size;
+		}
+		if (last)
+			break;
+	}
+	*cpu = cpu_now() - t0;
+	*out_bytes = total;
+	fclose(f);
+	ZSTD_freeCCtx(cc);
+	free(ib);
+	free(ob);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	store_packer_cfg cfg;
+	ctx c;
+	capture cap;
+	char err[PCAP_ERRBUF_SIZE];
+	const char *path = NULL, *out_path = NULL;
+	bool do_ref = false, do_verify = false;
+	pcap_t *pc;
+	struct pcap_pkthdr *ph;
+	const u_char *data;
+	uint64_t file_bytes = 24;
+	double t0, pack_times[MAX_REPEAT], pack_median, zstd_times[MAX_REPEAT];
+	size_t k;
+	int i, rc, rep, repeat = 1, ref_level = 3;
+
+	store_packer_cfg_default(&cfg);
+	memset(&c, 0, sizeof c);
+	memset(&cap, 0, sizeof cap);
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--raw-target") && v)
+			cfg.raw_target = (uint32_t)strtoul(v, NULL, 0), i++;
+		else if (!strcmp(a, "--block-target") && v)
+			cfg.block_target = (uint32_t)strtoul(v, NULL, 0), i++;
+		else if (!strcmp(a, "--level") && v)
+			cfg.zstd_level = atoi(v), i++;
+		else if (!strcmp(a, "--split-min") && v)
+			cfg.split_min = (uint32_t)strtoul(v, NULL, 0), i++;
+		else if (!strcmp(a, "--split-pct") && v)
+			cfg.split_pct = (uint32_t)strtoul(v, NULL, 0), i++;
+		else if (!strcmp(a, "--repeat") && v) {
+			repeat = atoi(v);
+			if (repeat < 1 || repeat > MAX_REPEAT)
+				usage();
+			i++;
+		} else if (!strcmp(a, "--zstd-ref"))
+			do_ref = true;
+		else if (!strcmp(a, "--verify"))
+			do_verify = true;
+		else if (!strcmp(a, "--host") && v) {
+			if (tv_addr_parse(v, &c.host) != 0)
+				usage();
+			c.have_host = true;
+			i++;
+		} else if (!strcmp(a, "-o") && v)
+			out_path = v, i++;
+		else if (a[0] == '-' || path)
+			usage();
+		else
+			path = a;
+	}
+	if (!path)
+		usage();
+
+	/* 1. read the capture into memory */
+	t0 = cpu_now();
+	pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, err);
+	if (!pc) {
+		fprintf(stderr, "chunk2-measure: %s: %s\n", path, err);
+		return 2;
+	}
+	if (pcap_datalink(pc) != DLT_EN10MB) {
+		fprintf(stderr, "chunk2-measure: %s: link type %d, expected Ethernet (a decapsulated capture)\n",
+		        path, pcap_datalink(pc));
+		return 2;
+	}
+	while ((rc = pcap_next_ex(pc, &ph, &data)) == 1) {
+		struct cpkt *p;
+		if (cap.len + ph->caplen > cap.cap) {
+			cap.cap = (cap.len + ph->caplen) * 2;
+			cap.data = realloc(cap.data, cap.cap);
+		}
+		if (cap.n == cap.ncap) {
+			cap.ncap = cap.ncap ? cap.ncap * 2 : 65536;
+			cap.p = realloc(cap.p, cap.ncap * sizeof *cap.p);
+		}
+		if (!cap.data || !cap.p) {
+			fprintf(stderr, "chunk2-measure: out of memory\n");
+			return 2;
+		}
+		p = &cap.p[cap.n++];
+		p->ts = (uint64_t)ph->ts.tv_sec * 1000000000ull + (uint64_t)ph->ts.tv_usec;
+		p->off = cap.len;
+		p->caplen = ph->caplen;
+		p->origlen = ph->len;
+		memcpy(cap.data + cap.len, data, ph->caplen);
+		cap.len += ph->caplen;
+		file_bytes += 16 + ph->caplen;
+	}
+	if (rc != PCAP_ERROR_BREAK) {
+		fprintf(stderr, "chunk2-measure: %s: %s\n", path, pcap_geterr(pc));
+		return 2;
+	}
+	pcap_close(pc);
+	c.t.read_cpu = cpu_now() - t0;
+	c.t.pkts = cap.n;
+	c.t.caplen_sum = cap.len;
+
+	/* 2. flow keys and payload offsets (ingest's work, timed apart) */
+	t0 = cpu_now();
+	for (k = 0; k < cap.n; k++) {
+		struct cpkt *p = &cap.p[k];
+		tv_l3info in;
+		const uint8_t *f = cap.data + p->off;
+		ingest_parse_inner(f, p->caplen, &in);
+		p->info = in;
+		make_key(&in, p->key);
+		p->poff = payload_offset(f, p->caplen, &in);
+	}
+	c.t.key_cpu = cpu_now() - t0;
+
+	/* 3. the packer, timed as a whole; where its chunks go is allocated
+	 * and touched first, so that page faults of the tool do not count */
+	c.acap = cap.len + cap.len / 8 + (64u << 20);
+	c.nchunk_cap = cap.len / 4096 + 1024;
+	c.arena = malloc(c.acap);
+	c.chunk_off = malloc(c.nchunk_cap * sizeof *c.chunk_off);
+	if (!c.arena || !c.chunk_off) {
+		fprintf(stderr, "chunk2-measure: out of memory\n");
+		return 2;
+	}
+	memset(c.arena, 0xA5, c.acap); /* not 0: malloc + memset 0 may become calloc */
+	if (store_packer_new(&cfg, &c.pk) != 0) {
+		fprintf(stderr, "chunk2-measure: out of memory\n");
+		return 2;
+	}
+	for (rep = 0; rep < repeat; rep++) {
+		/* every pass packs the same chunks; the figures are of the last */
+		c.t.chunks = c.t.stored = c.t.blocks = c.t.a_raw = c.t.a_stored = c.t.b_len = 0;
+		c.t.split_pkts = c.t.flows = c.t.dir_entries = 0;
+		c.t.q_chunks = c.t.q_blocks = c.t.q_flows = c.t.q_a_decoded = 0;
+		c.alen = 0;
+		c.next_id = 0;
+		t0 = cpu_now();
+		for (k = 0; k < cap.n; k++) {
+			const struct cpkt *p = &cap.p[k];
+			tv_pkt pk;
+			memset(&pk, 0, sizeof pk);
+			pk.ts_ns = p->ts;
+			pk.frame = cap.data + p->off;
+			pk.caplen = p->caplen;
+			pk.origlen = p->origlen;
+			pk.tun.vni = TV_VNI_NONE;
+			pk.info = p->info;
+			rc = store_packer_add(c.pk, &pk, p->key, p->poff);
+			if (rc == TV_E_FULL) {
+				rc = seal(&c);
+				if (rc == 0)
+					rc = store_packer_add(c.pk, &pk, p->key, p->poff);
+			}
+			if (rc != 0) {
+				fprintf(stderr, "chunk2-measure: packet %zu: %s\n", k + 1, tv_strerror(rc));
+				return 1;
+			}
+		}
+		if (store_packer_count(c.pk) > 0 && (rc = seal(&c)) != 0) {
+			fprintf(stderr, "chunk2-measure: seal: %s\n", tv_strerror(rc));
+			return 1;
+		}
+		pack_times[rep] = cpu_now() - t0;
+	}
+	c.t.pack_cpu = min_median(pack_times, repeat, &pack_median);
+
+	if (out_path) {
+		FILE *o = fopen(out_path, "wb");
+		if (!o || fwrite(c.arena, 1, c.alen, o) != c.alen || fclose(o) != 0) {
+			perror(out_path);
+			return 1;
+		}
+	}
+	if ((do_verify || c.have_host) && (rc = verify(&c, &cap, do_verify)) != 0) {
+		fprintf(stderr, "chunk2-measure: reading the chunks back: %s\n", tv_strerror(rc));
+		return 1;
+	}
+
+	printf("input            %s: %llu packets, %llu frame bytes, %llu pcap bytes\n", path,
+	       (unsigned long long)c.t.pkts, (unsigned long long)c.t.caplen_sum,
+	       (unsigned long long)file_bytes);
+	printf("config           raw_target %u block_target %u level %d split_min %u split_pct %u\n",
+	       cfg.raw_target, cfg.block_target, cfg.zstd_level, cfg.split_min, cfg.split_pct);
+	printf("chunks           %llu, blocks %llu (%.1f per chunk), flows %llu, directory entries %llu\n",
+	       (unsigned long long)c.t.chunks, (unsigned long long)c.t.blocks,
+	       c.t.chunks ? (double)c.t.blocks / (double)c.t.chunks : 0.0,
+	       (unsigned long long)c.t.flows, (unsigned long long)c.t.dir_entries);
+	printf("section A        %llu raw -> %llu stored (%.3f); B %llu; packets split %llu (%.1f%%)\n",
+	       (unsigned long long)c.t.a_raw, (unsigned long long)c.t.a_stored,
+	       c.t.a_raw ? (double)c.t.a_stored / (double)c.t.a_raw : 0.0,
+	       (unsigned long long)c.t.b_len, (unsigned long long)c.t.split_pkts,
+	       c.t.pkts ? 100.0 * (double)c.t.split_pkts / (double)c.t.pkts : 0.0);
+	printf("stored           %llu bytes = %.4f of the pcap\n", (unsigned long long)c.t.stored,
+	       (double)c.t.stored / (double)file_bytes);
+	printf("cpu              packer %.3f s (add + seal; min of %d, median %.3f); flow keys %.3f s; "
+	       "pcap read %.3f s\n",
+	       c.t.pack_cpu, repeat, pack_median, c.t.key_cpu, c.t.read_cpu);
+	if (do_verify)
+		printf("verify           every frame identical; load with hash %.3f s (%.0f MB/s of frames)\n",
+		       c.t.verify_cpu, (double)c.t.caplen_sum / 1e6 / c.t.verify_cpu);
+	if (c.have_host)
+		printf("host             %llu packets, %llu bytes returned; %llu flows in %llu chunks, "
+		       "%llu blocks; decoded: section A %llu + tails %llu = %llu (%.1fx returned)\n",
+		       (unsigned long long)c.t.q_pkts, (unsigned long long)c.t.q_returned,
+		       (unsigned long long)c.t.q_flows, (unsigned long long)c.t.q_chunks,
+		       (unsigned long long)c.t.q_blocks, (unsigned long long)c.t.q_a_decoded,
+		       (unsigned long long)c.t.q_tail,
+		       (unsigned long long)(c.t.q_a_decoded + c.t.q_tail),
+		       c.t.q_returned ? (double)(c.t.q_a_decoded + c.t.q_tail) / (double)c.t.q_returned : 0.0);
+	if (do_ref) {
+		uint64_t zb = 0;
+		double zmin, zmed;
+		for (rep = 0; rep < repeat; rep++)
+			if (zstd_ref(path, ref_level, &zb, &zstd_times[rep]) != 0) {
+				fprintf(stderr, "chunk2-measure: zstd reference failed\n");
+				return 1;
+			}
+		zmin = min_median(zstd_times, repeat, &zmed);
+		printf("zstd reference   level %d, one thread, whole file: %llu bytes, cpu %.3f s "
+		       "(min of %d, median %.3f)\n",
+		       ref_level, (unsigned long long)zb, zmin, repeat, zmed);
+		printf("ratio            stored / zstd %.4f; packer cpu / zstd cpu: min %.3f, median %.3f\n",
+		       (double)c.t.stored / (double)zb, c.t.pack_cpu / zmin, pack_median / zmed);
+	}
+	store_packer_free(c.pk);
+	free(c.arena);
+	free(c.chunk_off);
+	free(cap.data);
+	free(cap.p);
+	return 0;
+}
