@@ -185,6 +185,7 @@ struct l3hdr {
 	bool later_frag;       /* fragment offset > 0: no L4 header here */
 	bool first_frag;       /* offset 0 with more fragments following */
 	bool len_from_rest;    /* declared length 0: length is what was captured */
+	bool jumbo;            /* IPv6 length from a Jumbo Payload option (RFC 2675) */
 	uint32_t frag_id;
 	tv_addr src;
 	tv_addr dst;
@@ -343,6 +344,47 @@ static enum dv parse_ipv6_ext(struct l3hdr *h)
 }
 
 /*
+ * The Jumbo Payload option (RFC 2675 §2) of a Hop-by-Hop Options header
+ * that starts at c:
+ *
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * |  Next Header  |  Hdr Ext Len  |  options: Pad1 (type 0) is one byte,
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+  any other type is type, length, data
+ * |  Option Type  |  Opt Data Len |  0xC2, 4
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * |                     Jumbo Payload Length                      |
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *
+ * Returns the length (which the RFC requires to exceed 65535), or 0 when
+ * there is no such option or the header is not all present.
+ */
+static uint32_t v6_jumbo_len(tv_cur c)
+{
+	uint8_t next, hl, type, len;
+	uint32_t v;
+	size_t optlen;
+	tv_cur opts;
+
+	if (!tv_cur_u8(&c, &next) || !tv_cur_u8(&c, &hl))
+		return 0;
+	optlen = ((size_t)hl + 1) * 8 - 2;
+	if (optlen > c.left)
+		return 0;
+	opts = tv_cur_make(c.p, optlen);
+	while (tv_cur_u8(&opts, &type)) {
+		if (type == 0)
+			continue;
+		if (!tv_cur_u8(&opts, &len))
+			return 0;
+		if (type == 0xC2 && len == 4)
+			return tv_cur_be32(&opts, &v) && v > 65535 ? v : 0;
+		if (!tv_cur_skip(&opts, len))
+			return 0;
+	}
+	return 0;
+}
+
+/*
  * IPv6, RFC 8200.
  *
  *  0                   1                   2                   3
@@ -357,13 +399,20 @@ static enum dv parse_ipv6_ext(struct l3hdr *h)
  * |               Destination Address (128 bits)                  |
  * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  *
- * Payload Length 0 means a jumbogram (RFC 2675) or a BIG TCP / GSO
- * packet: the length is what was captured.
+ * Payload Length 0 is an empty payload (40 bytes in all, as tshark counts
+ * it), except in two cases where the frame holds the length:
+ *  - a jumbogram (RFC 2675): a Hop-by-Hop header follows at once and holds
+ *    a Jumbo Payload option, whose value is the length;
+ *  - a BIG TCP / GSO super-packet: Linux writes 0 when the payload does not
+ *    fit 16 bits, so more than 65535 bytes follow the header in the frame;
+ *    the length is then what was captured.
+ * Anything else in the frame after a Payload Length of 0 (Ethernet
+ * padding of a short frame) is not part of the packet.
  */
 static enum dv parse_ipv6(tv_cur *c, struct l3hdr *h)
 {
 	tv_cur hc = *c;
-	uint32_t vtf, present;
+	uint32_t vtf, present, jumbo;
 	uint16_t plen;
 	uint8_t nh, hop, a[16];
 
@@ -385,11 +434,16 @@ static enum dv parse_ipv6(tv_cur *c, struct l3hdr *h)
 	h->ver = 6;
 	h->proto = nh;
 	present = hc.left > UINT32_MAX - 40 ? UINT32_MAX - 40 : (uint32_t)hc.left;
-	if (plen == 0) {
+	if (plen != 0) {
+		h->total = 40u + plen;
+	} else if (nh == 0 && (jumbo = v6_jumbo_len(hc)) != 0) {
+		h->jumbo = true;
+		h->total = jumbo > UINT32_MAX - 40 ? UINT32_MAX : 40 + jumbo;
+	} else if (present > 65535) {
 		h->len_from_rest = true;
 		h->total = 40 + present;
 	} else {
-		h->total = 40u + plen;
+		h->total = 40;
 	}
 	if (h->total - 40 > present) {
 		h->shortfall = h->total - 40 - present;
@@ -408,8 +462,9 @@ struct udphdr_v {
 };
 
 /*
- * UDP, RFC 768 (length 0 allowed with a jumbogram, RFC 2675, or when the
- * IP length was 0 as in BIG TCP / GSO captures: the payload is the rest).
+ * UDP, RFC 768 (length 0 allowed with a jumbogram, RFC 2675 §4, or when
+ * the IP length was 0 as in BIG TCP / GSO captures: the payload is the
+ * rest of the IP payload).
  *
  *  0      7 8     15 16    23 24    31
  * +--------+--------+--------+--------+
@@ -429,7 +484,7 @@ static enum dv parse_udp(const struct l3hdr *h, struct udphdr_v *u)
 	    !tv_cur_be16(&c, &ulen) || !tv_cur_be16(&c, &csum))
 		return DV_TRUNC;
 	(void)csum;
-	if (ulen == 0 && h->len_from_rest) {
+	if (ulen == 0 && (h->len_from_rest || h->jumbo)) {
 		u->payload = c;
 		return DV_OK;
 	}
