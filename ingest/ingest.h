@@ -10,6 +10,8 @@
 
 #include "tv.h"
 
+#include <stdio.h>
+
 /* pcap link types we accept (values from the tcpdump link-type list). */
 enum {
 	INGEST_LINK_NULL = 0,       /* BSD loopback */
@@ -140,7 +142,9 @@ size_t ingest_flowtab_active(const ingest_flowtab *ft);
 size_t ingest_flowtab_memory(const ingest_flowtab *ft);
 
 /* ---------------------------------------------------------------------
- * Capture file sources (libpcap: pcap and pcapng).
+ * Capture file sources: pcap and pcapng, read by ingest/capfile.c (not
+ * libpcap, which refuses pcapng files whose interfaces differ in link type
+ * or snap length, and wraps times after 2038-01-19).
  */
 
 typedef struct ingest_file_src ingest_file_src;
@@ -169,7 +173,8 @@ int ingest_file_src_open(const char *const *paths, int npaths, ingest_file_src *
 void ingest_file_src_close(ingest_file_src *s); /* accepts NULL */
 
 /* Returns 1 with *raw filled, 0 at the end of all files, or a negative
- * error with errbuf naming the file and the offset of the bad record. */
+ * error with errbuf naming the file, the packet, the byte offset and what
+ * is wrong.  After an error, a next call goes on with the next file. */
 int ingest_file_src_next(ingest_file_src *s, ingest_raw *raw, char *errbuf, size_t cap);
 
 /* Files after expansion of directories, in reading order. */
@@ -183,6 +188,37 @@ const uint8_t *ingest_file_src_identity(const ingest_file_src *s, int i);
 /* Sum of sizes of all regular files, and bytes consumed so far (for progress). */
 uint64_t ingest_file_src_total_bytes(const ingest_file_src *s);
 uint64_t ingest_file_src_done_bytes(const ingest_file_src *s);
+
+/*
+ * One capture file as a stream of packets (capfile.c): classic pcap
+ * (microsecond or nanosecond magic, either byte order, the modified
+ * format's 24-byte record headers, versions 2.0-2.4) and pcapng (every
+ * section; each interface with its own link type, snap length, if_tsresol
+ * and if_tsoffset; enhanced, simple and obsolete packet blocks; other
+ * blocks skipped).  Reads fp (not closed by close) front to back, so pipes
+ * work.  Times are unsigned: pcap seconds run to 2106.
+ */
+typedef struct ingest_capfile ingest_capfile;
+
+#define INGEST_CAP_MAX_CAPLEN 262144u     /* captured bytes of one packet */
+#define INGEST_CAP_MAX_BLOCK (16u << 20)  /* bytes of one pcapng block */
+#define INGEST_CAP_MAX_IFACES 65536u      /* interfaces of one pcapng section */
+
+/* Reads the file header (pcap) or the first section header (pcapng).
+ * TV_E_FORMAT (not a capture, unsupported version), TV_E_TRUNCATED,
+ * TV_E_NOMEM or an errno, with errbuf saying what was found. */
+int ingest_capfile_open(FILE *fp, ingest_capfile **out, char *errbuf, size_t cap);
+/* Returns 1 with raw's ts_ns, data, caplen, origlen and linktype filled
+ * (data valid until the next call), 0 at the end of the file, or an error:
+ * TV_E_TRUNCATED (the file ends inside a record), TV_E_FORMAT (a record or
+ * block that breaks the format), TV_E_NOMEM or an errno; errbuf says what
+ * and at which byte offset. */
+int ingest_capfile_next(ingest_capfile *r, ingest_raw *raw, char *errbuf, size_t cap);
+/* Bytes consumed from fp so far. */
+uint64_t ingest_capfile_offset(const ingest_capfile *r);
+bool ingest_capfile_is_pcapng(const ingest_capfile *r);
+void ingest_capfile_close(ingest_capfile *r); /* accepts NULL; does not close fp */
+
 
 /* ---------------------------------------------------------------------
  * Live sources.
@@ -287,6 +323,12 @@ typedef void (*ingest_raw_cb)(void *ctx, const ingest_raw *raw);
  * or TV_E_PCAP with errbuf set. */
 int ingest_iface_dispatch(ingest_iface *i, int max, int timeout_ms, ingest_raw_cb cb, void *ctx,
                           tv_counters *ctr, char *errbuf, size_t cap);
+
+/* A libpcap time (struct timeval with nanoseconds in tv_usec, as asked for
+ * with PCAP_TSTAMP_PRECISION_NANO) as ns since the epoch.  Negative seconds
+ * are libpcap's sign extension of an unsigned 32-bit field and are read
+ * back as that field (2038-01-19T03:14:08Z to 2106). */
+uint64_t ingest_pcap_ts_ns(long long sec, long long frac_ns);
 
 /*
  * Replay support: the tunnel payload (from the VXLAN or GENEVE header on)

@@ -516,7 +516,7 @@ static void iface_pkt(u_char *user, const struct pcap_pkthdr *h, const u_char *b
 	ingest_iface *i = (ingest_iface *)user;
 	ingest_raw raw;
 	/* nanosecond precision was asked for: tv_usec holds nanoseconds */
-	raw.ts_ns = (uint64_t)h->ts.tv_sec * 1000000000u + (uint64_t)h->ts.tv_usec;
+	raw.ts_ns = ingest_pcap_ts_ns(h->ts.tv_sec, h->ts.tv_usec);
 	raw.data = bytes;
 	raw.caplen = h->caplen;
 	raw.origlen = h->len;
@@ -552,6 +552,16 @@ int ingest_iface_dispatch(ingest_iface *i, int max, int timeout_ms, ingest_raw_c
 		i->last_drops = d;
 	}
 	return n;
+}
+
+uint64_t ingest_pcap_ts_ns(long long sec, long long frac_ns)
+{
+	/* The seconds of a capture are unsigned 32-bit (pcap files, the
+	 * kernel's TPACKET headers); libpcap can pass them through a signed
+	 * 32-bit field, so from 2038-01-19T03:14:08Z on they come out
+	 * negative.  Read them back as the unsigned value they were. */
+	uint64_t s = sec < 0 ? (uint64_t)(uint32_t)sec : (uint64_t)sec;
+	return s * 1000000000u + (frac_ns > 0 ? (uint64_t)frac_ns : 0);
 }
 
 /* ------------------------------------------------------- replay support */
