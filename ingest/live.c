@@ -473,8 +473,11 @@ int ingest_iface_open(const char *name, const ingest_iface_cfg *cfg, ingest_ifac
 	}
 	i->linktype = pcap_datalink(i->p);
 	if (!cfg->all) {
-		/* inbound tunnel datagrams only (fragments of them included) */
-		n = (size_t)snprintf(filter, sizeof filter, "udp and (");
+		/* Inbound tunnel datagrams, and the UDP fragments the port test
+		 * cannot see (later IPv4 fragments, IPv6 with a Fragment header):
+		 * the decapsulator reassembles tunnel datagrams and, with
+		 * tunnel_only, drops the fragments that are not (cmd/ingest.c). */
+		n = (size_t)snprintf(filter, sizeof filter, "(udp and (");
 		for (k = 0; cfg->ports && k < cfg->ports->n_vxlan_ports && n < sizeof filter; k++)
 			n += (size_t)snprintf(filter + n, sizeof filter - n, "%sdst port %u", n > 9 ? " or " : "",
 			                      cfg->ports->vxlan_ports[k]);
@@ -482,7 +485,9 @@ int ingest_iface_open(const char *name, const ingest_iface_cfg *cfg, ingest_ifac
 			n += (size_t)snprintf(filter + n, sizeof filter - n, "%sdst port %u", n > 9 ? " or " : "",
 			                      cfg->ports->geneve_ports[k]);
 		if (n < sizeof filter)
-			snprintf(filter + n, sizeof filter - n, ")");
+			snprintf(filter + n, sizeof filter - n,
+			         ")) or (ip[9] = 17 and ip[6:2] & 0x1fff != 0)"
+			         " or (ip6[6] = 44 and ip6[40] = 17)");
 		if (pcap_compile(i->p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0 ||
 		    pcap_setfilter(i->p, &prog) != 0) {
 			snprintf(errbuf, cap, "%s: capture filter '%s': %s", name, filter, pcap_geterr(i->p));

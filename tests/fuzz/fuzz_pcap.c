@@ -104,12 +104,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			sink += touch(pkt.frame, pkt.caplen);
 		}
+		while (ingest_decap_next(dec, &pkt)) {
+			if (pkt.caplen > pkt.origlen)
+				abort();
+			sink += touch(pkt.frame, pkt.caplen);
+		}
 		if (ingest_file_src_done_bytes(src) > size)
 			abort();
 		if (++n >= MAX_PACKETS)
 			break;
 	}
 	ingest_file_src_close(src);
+	ingest_decap_flush(dec);
+	while (ingest_decap_next(dec, &pkt))
+		sink += touch(pkt.frame, pkt.caplen);
 	(void)sink;
 	return 0;
 }

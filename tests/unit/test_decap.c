@@ -969,12 +969,17 @@ Test(decap, ipv6_atomic_fragment_is_whole)
 	ONLY(TV_CTR_DECAP_NOT_TUNNELLED);
 }
 
-Test(decap, outer_fragments)
+static void no_reasm(ingest_decap_cfg *c) { c->reasm_max_datagrams = 0; }
+
+Test(decap, outer_fragments_without_reassembly)
 {
-	/* first fragment of a VXLAN datagram: decapsulated, inner cut short;
-	 * a later fragment has no UDP header: stored as it is */
+	/* reassembly off: the first fragment of a VXLAN datagram is
+	 * decapsulated, inner cut short; a later fragment has no UDP header:
+	 * stored as it is (tests/unit/test_reasm.c has reassembly on) */
 	pb p;
 	tv_pkt pkt;
+	ingest_decap_free(D);
+	setup_cfg(no_reasm);
 	pb_init(&p);
 	pb_eth(&p, 0x0800);
 	pb_ipv4_full(&p, 17, OUT_SRC, OUT_DST, 9, 0x2000);
@@ -1803,7 +1808,7 @@ Test(decap, every_decap_counter_reachable)
 	run_pb(&p, &pkt);                                                  /* INNER_NO_IP */
 	pb_init(&p);
 	pb_eth(&p, 0x0800);
-	pb_ipv4_full(&p, 17, IN_SRC, IN_DST, 1, 0x0010);
+	pb_ipv4_full(&p, 6, IN_SRC, IN_DST, 1, 0x0010);
 	pb_done(&p);
 	run_pb(&p, &pkt);                                                  /* INNER_FRAG, FRAG_UNK */
 
