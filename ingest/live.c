@@ -477,13 +477,15 @@ int ingest_iface_open(const char *name, const ingest_iface_cfg *cfg, ingest_ifac
 		 * cannot see (later IPv4 fragments, IPv6 with a Fragment header):
 		 * the decapsulator reassembles tunnel datagrams and, with
 		 * tunnel_only, drops the fragments that are not (cmd/ingest.c). */
+		size_t start;
 		n = (size_t)snprintf(filter, sizeof filter, "(udp and (");
+		start = n;
 		for (k = 0; cfg->ports && k < cfg->ports->n_vxlan_ports && n < sizeof filter; k++)
-			n += (size_t)snprintf(filter + n, sizeof filter - n, "%sdst port %u", n > 9 ? " or " : "",
-			                      cfg->ports->vxlan_ports[k]);
+			n += (size_t)snprintf(filter + n, sizeof filter - n, "%sdst port %u",
+			                      n > start ? " or " : "", cfg->ports->vxlan_ports[k]);
 		for (k = 0; cfg->ports && k < cfg->ports->n_geneve_ports && n < sizeof filter; k++)
-			n += (size_t)snprintf(filter + n, sizeof filter - n, "%sdst port %u", n > 9 ? " or " : "",
-			                      cfg->ports->geneve_ports[k]);
+			n += (size_t)snprintf(filter + n, sizeof filter - n, "%sdst port %u",
+			                      n > start ? " or " : "", cfg->ports->geneve_ports[k]);
 		if (n < sizeof filter)
 			snprintf(filter + n, sizeof filter - n,
 			         ")) or (ip[9] = 17 and ip[6:2] & 0x1fff != 0)"
