@@ -109,6 +109,21 @@ static void usage(FILE *f)
 	        "packets/s, ETA) is drawn on a terminal; nothing when stderr is not one.\n");
 }
 
+/* Stores pkt (when have) and every packet the decapsulator has ready after
+ * it, all under the source position of the frame just read. */
+static int store_ready(idx_vault *v, ingest_decap *dec, tv_pkt *pkt, bool have,
+                       const idx_file_pos *pos)
+{
+	int rc;
+	for (;;) {
+		if (have && (rc = idx_vault_add(v, pkt, pos)) != 0)
+			return rc;
+		if (!ingest_decap_next(dec, pkt))
+			return 0;
+		have = true;
+	}
+}
+
 /* What opening the store found and repaired after an interrupted run. */
 static void report_recovery(const char *store, const idx_recovery *rec)
 {
@@ -272,32 +287,40 @@ static bool vni_allowed(const struct live_opts *o, uint32_t vni)
 	return o->nvnis == 0 || bsearch(&vni, o->vnis, (size_t)o->nvnis, sizeof vni, u32cmp) != NULL;
 }
 
-/* One captured frame: decapsulate, filter, store. */
-static void live_handle(struct wctx *c, const ingest_raw *raw)
+/* One decapsulated packet: filter, store. */
+static void live_store(struct wctx *c, const tv_pkt *pkt)
 {
 	tv_counters *ctr = idx_vault_worker_counters(c->w);
-	tv_pkt pkt;
 	int rc;
-	if (c->err)
-		return;
-	if (ingest_decap_packet(c->dec, raw->linktype, raw->data, raw->caplen, raw->origlen, raw->ts_ns,
-	                        &pkt) != INGEST_STORE)
-		return;
 	/* -l checked the sender before decapsulation; -i can only check here */
-	if (c->ifc && !ingest_allow_match(&c->o->allow, &pkt.tun.outer_src)) {
+	if (c->ifc && !ingest_allow_match(&c->o->allow, &pkt->tun.outer_src)) {
 		ctr->v[TV_CTR_LIVE_REJ_SENDER]++;
 		return;
 	}
-	if (!vni_allowed(c->o, pkt.tun.vni)) {
+	if (!vni_allowed(c->o, pkt->tun.vni)) {
 		ctr->v[TV_CTR_LIVE_REJ_VNI]++;
 		return;
 	}
-	rc = idx_vault_worker_add(c->w, &pkt, c->mono);
+	rc = idx_vault_worker_add(c->w, pkt, c->mono);
 	if (rc) {
 		c->err = rc;
 		snprintf(c->errbuf, sizeof c->errbuf, "worker %d: storing failed: %s", c->id, tv_strerror(rc));
 		atomic_store(&g_live_stop, 1);
 	}
+}
+
+/* One captured frame: decapsulate, then store it and whatever the
+ * decapsulator has ready after it (outer fragments it gave up). */
+static void live_handle(struct wctx *c, const ingest_raw *raw)
+{
+	tv_pkt pkt;
+	if (c->err)
+		return;
+	if (ingest_decap_packet(c->dec, raw->linktype, raw->data, raw->caplen, raw->origlen, raw->ts_ns,
+	                        &pkt) == INGEST_STORE)
+		live_store(c, &pkt);
+	while (!c->err && ingest_decap_next(c->dec, &pkt))
+		live_store(c, &pkt);
 }
 
 static void live_handle_cb(void *ctx, const ingest_raw *raw)
@@ -334,6 +357,7 @@ static void *live_worker(void *arg)
 {
 	struct wctx *c = arg;
 	ingest_raw raws[64];
+	tv_pkt pkt;
 	uint64_t end, last_drops = 0;
 	int rc;
 
@@ -356,6 +380,9 @@ static void *live_worker(void *arg)
 	end = cmd_mono_ns() + 1000000000u;
 	while (!c->err && cmd_mono_ns() < end && live_batch(c, raws, true) > 0)
 		;
+	ingest_decap_flush(c->dec); /* outer fragments still waiting: stored as captured */
+	while (!c->err && ingest_decap_next(c->dec, &pkt))
+		live_store(c, &pkt);
 	if (c->u)
 		ingest_udp_sync_drops(c->u, idx_vault_worker_counters(c->w));
 	rc = idx_vault_worker_finish(c->w);
@@ -592,6 +619,8 @@ static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dc
 		ingest_iface_cfg_default(&icfg);
 		icfg.all = o->all;
 		icfg.ports = dcfg;
+		/* the capture filter lets every UDP fragment in: keep only the mirror's */
+		dcfg->tunnel_only = !o->all;
 		if (o->rcvbuf)
 			icfg.buffer_size = (int)o->rcvbuf;
 		rc = ingest_iface_open(o->iface, &icfg, &ifc, err, sizeof err);
@@ -753,7 +782,8 @@ int cmd_ingest(int argc, char **argv)
 	uint64_t t0, val;
 	int cur_file = -1;
 	uint64_t cur_done = 0;
-	idx_file_pos pos;
+	idx_file_pos pos = { 0, 0 };
+	tv_pkt pkt;
 	const uint8_t *cur_id = NULL;
 	static const uint8_t zero_id[40];
 	static struct live_opts lo; /* large (VNI list): not on the stack */
@@ -1025,7 +1055,6 @@ int cmd_ingest(int argc, char **argv)
 	t0 = cmd_mono_ns();
 	for (;;) {
 		ingest_raw raw;
-		tv_pkt pkt;
 		if (stop_requested) {
 			cmd_note("ingest", "interrupted: storing what was read");
 			break;
@@ -1040,7 +1069,14 @@ int cmd_ingest(int argc, char **argv)
 			ret = EXIT_USAGE;
 			break;
 		}
+		rc = 0;
 		if ((int)raw.file_idx != cur_file) {
+			/* outer fragments of one file never wait for the next one:
+			 * a re-run resumes file by file */
+			ingest_decap_flush(dec);
+			rc = store_ready(v, dec, &pkt, false, cur_id ? &pos : NULL);
+		}
+		if (rc == 0 && (int)raw.file_idx != cur_file) {
 			idx_source_resume res;
 			const char *path;
 			cur_file = (int)raw.file_idx;
@@ -1059,18 +1095,20 @@ int cmd_ingest(int argc, char **argv)
 			cur_done = res.packets_done;
 			report_source_rule(path, &res);
 		}
-		if (raw.ordinal < cur_done) {
+		if (rc == 0 && raw.ordinal < cur_done) {
 			ctr.v[TV_CTR_SRC_SKIPPED_DUP]++;
 			continue;
 		}
-		ctr.v[TV_CTR_SRC_PACKETS]++;
-		ctr.v[TV_CTR_SRC_BYTES] += raw.caplen;
-		if (ingest_decap_packet(dec, raw.linktype, raw.data, raw.caplen, raw.origlen, raw.ts_ns,
-		                        &pkt) != INGEST_STORE)
-			continue;
-		pos.ordinal = raw.ordinal;
-		pos.file_end = raw.file_end;
-		rc = idx_vault_add(v, &pkt, cur_id ? &pos : NULL);
+		if (rc == 0) {
+			bool have;
+			ctr.v[TV_CTR_SRC_PACKETS]++;
+			ctr.v[TV_CTR_SRC_BYTES] += raw.caplen;
+			pos.ordinal = raw.ordinal;
+			pos.file_end = raw.file_end;
+			have = ingest_decap_packet(dec, raw.linktype, raw.data, raw.caplen, raw.origlen,
+			                           raw.ts_ns, &pkt) == INGEST_STORE;
+			rc = store_ready(v, dec, &pkt, have, cur_id ? &pos : NULL);
+		}
 		if (rc) {
 			cmd_progress_end(&prog);
 			cmd_err("ingest", "%s: storing failed: %s", store, tv_strerror(rc));
@@ -1081,6 +1119,16 @@ int cmd_ingest(int argc, char **argv)
 		if ((ctr.v[TV_CTR_SRC_PACKETS] & 1023) == 0)
 			cmd_progress_update(&prog, "ingest", ingest_file_src_done_bytes(src),
 			                    ingest_file_src_total_bytes(src), ctr.v[TV_CTR_SRC_PACKETS], "pkt");
+	}
+	if (!store_rc) {
+		/* end of input: outer fragments still waiting are stored as captured */
+		ingest_decap_flush(dec);
+		rc = store_ready(v, dec, &pkt, false, cur_id ? &pos : NULL);
+		if (rc) {
+			cmd_err("ingest", "%s: storing failed: %s", store, tv_strerror(rc));
+			ret = EXIT_FAILURE;
+			store_rc = rc;
+		}
 	}
 	cmd_progress_end(&prog);
 	rc = idx_vault_close(v);

@@ -241,7 +241,7 @@ static int query_bundle(const char *bundle, const idx_expr *e, struct qout *o,
 		store_rec rec;
 		tv_l3info info;
 		memset(&rec, 0, sizeof rec);
-		rec.ts_ns = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
+		rec.ts_ns = ingest_pcap_ts_ns(h->ts.tv_sec, h->ts.tv_usec);
 		rec.caplen = h->caplen;
 		rec.origlen = h->len;
 		rec.tun = &tun;

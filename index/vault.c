@@ -1279,6 +1279,7 @@ static int rebuild_on_packet(void *ctx, int store, const store_rec *r, const tv_
 	p.frame = r->frame;
 	p.caplen = r->caplen;
 	p.origlen = r->origlen;
+	p.decap_error = (r->flags & STORE_REC_DECAP_ERROR) != 0;
 	p.tun = *r->tun;
 	p.info = *info;
 	ingest_flowtab_add(rc->ft, &p);

@@ -18,11 +18,15 @@
  *  - a frame with more nested tunnels than max_depth after some were
  *    removed is stored as the deepest frame reached (decap.too_deep);
  *  - otherwise the innermost frame is stored, even if it is truncated or
- *    malformed (counted inner.*).
+ *    malformed (counted inner.*);
+ *  - an outer IP fragment that may be tunnel traffic goes to the
+ *    reassembler (reasm.c) first: the datagram it completes is
+ *    decapsulated as one frame; a fragment it cannot reassemble is stored
+ *    as captured with decap_error (the counters say why).
  * Link types other than Ethernet become Ethernet by synthesising a 14-byte
  * header (both MACs zero, the ethertype of the payload).
  */
-#include "ingest.h"
+#include "ingest_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +88,7 @@ struct ingest_decap {
 	ingest_decap_cfg cfg;
 	tv_counters *ctr;
 	tv_counters own_ctr; /* used when the caller passes no counters */
+	ingest_reasm *ra;    /* NULL when reassembly is off */
 	uint64_t seed;
 	uint64_t clock;
 	struct frag_ent frag[FRAG_SETS * FRAG_WAYS];
@@ -105,13 +110,6 @@ static void note(struct dctx *x, int ctr)
 	x->hit[ctr] = 1;
 }
 
-/* A frame being worked on: bytes present and bytes the wire had beyond them. */
-struct frame {
-	const uint8_t *p;
-	uint32_t len;
-	uint64_t cut;
-	uint8_t synth;
-};
 
 /* ------------------------------------------------------------------ */
 /* Layer parsers                                                       */
@@ -185,7 +183,14 @@ struct l3hdr {
 	bool later_frag;       /* fragment offset > 0: no L4 header here */
 	bool first_frag;       /* offset 0 with more fragments following */
 	bool len_from_rest;    /* declared length 0: length is what was captured */
+	bool jumbo;            /* IPv6 length from a Jumbo Payload option (RFC 2675) */
+	bool frag_more;        /* MF / M: more fragments follow */
+	uint32_t frag_off;     /* fragment offset in bytes */
 	uint32_t frag_id;
+	const uint8_t *ip;     /* the IP header */
+	const uint8_t *fh;     /* IPv6 Fragment header, NULL if none */
+	const uint8_t *frag_data; /* first byte after the IP header (IPv4) or the
+	                           * Fragment header (IPv6): the fragmentable part */
 	tv_addr src;
 	tv_addr dst;
 	uint32_t total;        /* IP length incl. header: declared, or captured if 0 */
@@ -254,6 +259,10 @@ static enum dv parse_ipv4(tv_cur *c, struct l3hdr *h)
 	h->ver = 4;
 	h->proto = proto;
 	h->frag_id = id;
+	h->ip = c->p;
+	h->frag_data = c->p + hlen;
+	h->frag_off = (uint32_t)(ff & 0x1fff) * 8;
+	h->frag_more = (ff & 0x2000) != 0;
 	present = c->left > UINT32_MAX ? UINT32_MAX : (uint32_t)c->left;
 	if (tot == 0) {
 		h->len_from_rest = true;
@@ -327,6 +336,10 @@ static enum dv parse_ipv6_ext(struct l3hdr *h)
 				h->first_frag = true;
 			/* offset 0 and M 0: an atomic fragment (RFC 6946), whole */
 			h->frag_id = id;
+			h->frag_off = offm & 0xfff8u;
+			h->frag_more = (offm & 1) != 0;
+			h->fh = save.p;
+			h->frag_data = c->p;
 		} else {
 			len = nh == 51 ? ((size_t)hl + 2) * 4 : ((size_t)hl + 1) * 8;
 			if (!tv_cur_skip(c, len - 2)) {
@@ -340,6 +353,47 @@ static enum dv parse_ipv6_ext(struct l3hdr *h)
 			break; /* the rest is a fragment of the upper layer */
 	}
 	return DV_OK;
+}
+
+/*
+ * The Jumbo Payload option (RFC 2675 §2) of a Hop-by-Hop Options header
+ * that starts at c:
+ *
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * |  Next Header  |  Hdr Ext Len  |  options: Pad1 (type 0) is one byte,
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+  any other type is type, length, data
+ * |  Option Type  |  Opt Data Len |  0xC2, 4
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * |                     Jumbo Payload Length                      |
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *
+ * Returns the length (which the RFC requires to exceed 65535), or 0 when
+ * there is no such option or the header is not all present.
+ */
+static uint32_t v6_jumbo_len(tv_cur c)
+{
+	uint8_t next, hl, type, len;
+	uint32_t v;
+	size_t optlen;
+	tv_cur opts;
+
+	if (!tv_cur_u8(&c, &next) || !tv_cur_u8(&c, &hl))
+		return 0;
+	optlen = ((size_t)hl + 1) * 8 - 2;
+	if (optlen > c.left)
+		return 0;
+	opts = tv_cur_make(c.p, optlen);
+	while (tv_cur_u8(&opts, &type)) {
+		if (type == 0)
+			continue;
+		if (!tv_cur_u8(&opts, &len))
+			return 0;
+		if (type == 0xC2 && len == 4)
+			return tv_cur_be32(&opts, &v) && v > 65535 ? v : 0;
+		if (!tv_cur_skip(&opts, len))
+			return 0;
+	}
+	return 0;
 }
 
 /*
@@ -357,13 +411,20 @@ static enum dv parse_ipv6_ext(struct l3hdr *h)
  * |               Destination Address (128 bits)                  |
  * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  *
- * Payload Length 0 means a jumbogram (RFC 2675) or a BIG TCP / GSO
- * packet: the length is what was captured.
+ * Payload Length 0 is an empty payload (40 bytes in all, as tshark counts
+ * it), except in two cases where the frame holds the length:
+ *  - a jumbogram (RFC 2675): a Hop-by-Hop header follows at once and holds
+ *    a Jumbo Payload option, whose value is the length;
+ *  - a BIG TCP / GSO super-packet: Linux writes 0 when the payload does not
+ *    fit 16 bits, so more than 65535 bytes follow the header in the frame;
+ *    the length is then what was captured.
+ * Anything else in the frame after a Payload Length of 0 (Ethernet
+ * padding of a short frame) is not part of the packet.
  */
 static enum dv parse_ipv6(tv_cur *c, struct l3hdr *h)
 {
 	tv_cur hc = *c;
-	uint32_t vtf, present;
+	uint32_t vtf, present, jumbo;
 	uint16_t plen;
 	uint8_t nh, hop, a[16];
 
@@ -384,12 +445,18 @@ static enum dv parse_ipv6(tv_cur *c, struct l3hdr *h)
 	h->have_addrs = true;
 	h->ver = 6;
 	h->proto = nh;
+	h->ip = c->p;
 	present = hc.left > UINT32_MAX - 40 ? UINT32_MAX - 40 : (uint32_t)hc.left;
-	if (plen == 0) {
+	if (plen != 0) {
+		h->total = 40u + plen;
+	} else if (nh == 0 && (jumbo = v6_jumbo_len(hc)) != 0) {
+		h->jumbo = true;
+		h->total = jumbo > UINT32_MAX - 40 ? UINT32_MAX : 40 + jumbo;
+	} else if (present > 65535) {
 		h->len_from_rest = true;
 		h->total = 40 + present;
 	} else {
-		h->total = 40u + plen;
+		h->total = 40;
 	}
 	if (h->total - 40 > present) {
 		h->shortfall = h->total - 40 - present;
@@ -408,8 +475,9 @@ struct udphdr_v {
 };
 
 /*
- * UDP, RFC 768 (length 0 allowed with a jumbogram, RFC 2675, or when the
- * IP length was 0 as in BIG TCP / GSO captures: the payload is the rest).
+ * UDP, RFC 768 (length 0 allowed with a jumbogram, RFC 2675 §4, or when
+ * the IP length was 0 as in BIG TCP / GSO captures: the payload is the
+ * rest of the IP payload).
  *
  *  0      7 8     15 16    23 24    31
  * +--------+--------+--------+--------+
@@ -429,7 +497,7 @@ static enum dv parse_udp(const struct l3hdr *h, struct udphdr_v *u)
 	    !tv_cur_be16(&c, &ulen) || !tv_cur_be16(&c, &csum))
 		return DV_TRUNC;
 	(void)csum;
-	if (ulen == 0 && h->len_from_rest) {
+	if (ulen == 0 && (h->len_from_rest || h->jumbo)) {
 		u->payload = c;
 		return DV_OK;
 	}
@@ -825,7 +893,7 @@ static uint32_t synth_eth(uint8_t *buf, uint16_t ethertype, const uint8_t *paylo
  * Returns 0 with *out filled, or the counter of the reason to drop.
  */
 static int link_to_eth(ingest_decap *d, int linktype, const uint8_t *data, uint32_t caplen,
-                       uint64_t cut, struct frame *out)
+                       uint64_t cut, struct ingest_frame *out)
 {
 	tv_cur c = tv_cur_make(data, caplen);
 	uint16_t et = 0;
@@ -896,6 +964,7 @@ struct outer {
 	bool bad;           /* an IP/UDP layer was malformed */
 	bool len_from_rest; /* no declared length: the frame's own cut applies */
 	tv_addr src;
+	tv_addr dst;
 	uint32_t shortfall; /* tunnel payload bytes declared but not captured */
 	tv_cur payload;     /* UDP payload */
 };
@@ -916,7 +985,7 @@ static bool port_in(const uint16_t *ports, int n, uint16_t p)
  * counted by the inner summary).  maybe_cut: an IP length longer than the
  * bytes present is plausible (the capture or the mirror cut the packet).
  */
-static void outer_parse(struct dctx *x, const struct frame *f, bool top, bool maybe_cut,
+static void outer_parse(struct dctx *x, const struct ingest_frame *f, bool top, bool maybe_cut,
                         struct outer *o)
 {
 	const ingest_decap_cfg *cfg = &x->d->cfg;
@@ -984,6 +1053,7 @@ static void outer_parse(struct dctx *x, const struct frame *f, bool top, bool ma
 	else if (port_in(cfg->geneve_ports, cfg->n_geneve_ports, u.dport))
 		o->kind = CAND_GENEVE;
 	o->src = h.src;
+	o->dst = h.dst;
 	o->payload = u.payload;
 	o->shortfall = u.shortfall;
 	o->len_from_rest = h.len_from_rest;
@@ -1012,46 +1082,132 @@ static void flush_counters(struct dctx *x)
 			x->d->ctr->v[i]++;
 }
 
-int ingest_decap_packet(ingest_decap *d, int linktype, const uint8_t *data,
-                        uint32_t caplen, uint32_t origlen, uint64_t ts_ns,
-                        tv_pkt *pkt)
+/*
+ * Is f an outer IPv4 or IPv6 fragment for the reassembler?  Fills *in with
+ * the datagram's key, the fragment's place and, for a first fragment,
+ * whether it is UDP to a tunnel port.  A fragment whose IP header is
+ * malformed, or that declares more bytes than the frame has without the
+ * capture having cut it, is left to the ordinary path (and counted there).
+ */
+static bool outer_fragment(const ingest_decap *d, const struct ingest_frame *f, struct reasm_in *in)
 {
-	struct dctx x;
-	struct frame link, cur;
+	const ingest_decap_cfg *cfg = &d->cfg;
+	tv_cur c = tv_cur_make(f->p, f->len);
+	struct l2hdr l2;
+	struct l3hdr h;
+	enum dv v;
+	uint32_t hdr, present_end;
+
+	if (parse_eth(&c, &l2) != DV_OK || parse_vlan(&c, cfg->max_vlan, &l2) != DV_OK)
+		return false;
+	if (l2.ethertype == ETH_P_IPV4)
+		v = parse_ipv4(&c, &h);
+	else if (l2.ethertype == ETH_P_IPV6)
+		v = parse_ipv6(&c, &h);
+	else
+		return false;
+	if (v != DV_OK || !(h.first_frag || h.later_frag) || h.len_from_rest || h.jumbo ||
+	    !h.frag_data || (h.shortfall && f->cut == 0))
+		return false;
+	hdr = (uint32_t)(h.frag_data - h.ip);
+	if (h.total < hdr)
+		return false;
+	memset(in, 0, sizeof *in);
+	in->f = *f;
+	in->ver = h.ver;
+	in->proto = h.proto;
+	in->src = h.src;
+	in->dst = h.dst;
+	in->id = h.frag_id;
+	in->off = h.frag_off;
+	in->more = h.frag_more;
+	in->ip_at = (uint32_t)(h.ip - f->p);
+	in->fh_at = h.fh ? (uint32_t)(h.fh - f->p) : 0;
+	in->data_at = (uint32_t)(h.frag_data - f->p);
+	in->wire_len = h.total - hdr;
+	present_end = (uint32_t)(h.l4.p + h.l4.left - f->p);
+	in->cap_len = present_end > in->data_at ? present_end - in->data_at : 0;
+	in->holdable = h.proto == IPPROTO_V_UDP;
+	in->tunnel = -1;
+	if (in->off == 0) {
+		tv_cur u = h.l4;
+		uint16_t sport, dport;
+		in->tunnel = 0;
+		if (h.proto == IPPROTO_V_UDP && tv_cur_be16(&u, &sport) && tv_cur_be16(&u, &dport) &&
+		    (port_in(cfg->vxlan_ports, cfg->n_vxlan_ports, dport) ||
+		     port_in(cfg->geneve_ports, cfg->n_geneve_ports, dport)))
+			in->tunnel = 1;
+	}
+	return true;
+}
+
+/* How decap_frame treats a frame. */
+enum dmode {
+	DM_NORMAL = 0, /* outer fragments go to the reassembler */
+	DM_WHOLE,      /* a reassembled datagram or a released fragment: no reassembly */
+	DM_ERROR,      /* a fragment that cannot be reassembled: store as captured */
+};
+
+/*
+ * Decapsulates one frame whose link header is already Ethernet (link).
+ * Counters are noted in x; the caller flushes them unless the result is
+ * INGEST_HELD (the fragment is counted when it is finally stored).
+ */
+static int decap_frame(ingest_decap *d, struct dctx *x, struct ingest_frame link, uint64_t ts_ns,
+                       enum dmode mode, tv_pkt *pkt)
+{
+	struct ingest_frame cur;
 	struct outer o;
 	uint8_t first_kind = TV_TUN_NONE;
 	bool saw_vxlan = false, failed = false, too_deep = false;
-	int depth = 0, r;
+	int depth = 0;
 	unsigned st;
 	uint32_t frag_id;
 	uint64_t olen;
+	tv_addr pair_src, pair_dst;
 
 	memset(pkt, 0, sizeof *pkt);
 	pkt->ts_ns = ts_ns;
 	pkt->tun.vni = TV_VNI_NONE;
-	x.d = d;
-	memset(x.hit, 0, sizeof x.hit);
-	if (data == NULL)
-		caplen = 0;
-	if (origlen > caplen)
-		note(&x, TV_CTR_DECAP_SNAPLEN_CUT);
 
-	r = link_to_eth(d, linktype, data, caplen, origlen > caplen ? origlen - caplen : 0, &link);
-	if (r != 0) {
-		note(&x, r);
-		flush_counters(&x);
-		return INGEST_DROP;
+	if (mode == DM_NORMAL && d->ra) {
+		struct reasm_in in;
+		struct ingest_frame whole;
+		if (outer_fragment(d, &link, &in)) {
+			in.ts_ns = ts_ns;
+			switch (reasm_add(d->ra, &in, d->ctr, &whole)) {
+			case REASM_HELD:
+				return INGEST_HELD;
+			case REASM_REJECT:
+				mode = DM_ERROR;
+				break;
+			case REASM_DONE:
+				/* the datagram is counted once, as itself */
+				memset(x->hit, 0, sizeof x->hit);
+				link = whole;
+				mode = DM_WHOLE;
+				break;
+			case REASM_PASS:
+				if (d->cfg.tunnel_only) {
+					d->ctr->v[TV_CTR_REASM_NOT_TUNNEL]++;
+					return INGEST_DROP;
+				}
+				break;
+			}
+		}
 	}
-	if (link.cut > (origlen > caplen ? (uint64_t)origlen - caplen : 0))
-		note(&x, TV_CTR_DECAP_SNAPLEN_CUT); /* our buffer cut a huge bare-IP frame */
+	if (link.cut > 0)
+		note(x, TV_CTR_DECAP_SNAPLEN_CUT);
 
 	cur = link;
-	for (;;) {
-		struct frame next;
+	memset(&pair_src, 0, sizeof pair_src);
+	memset(&pair_dst, 0, sizeof pair_dst);
+	for (; mode != DM_ERROR;) {
+		struct ingest_frame next;
 		uint32_t vni = 0;
 		uint64_t dropped = 0;
 
-		outer_parse(&x, &cur, depth == 0, depth > 0 || cur.cut > 0, &o);
+		outer_parse(x, &cur, depth == 0, depth > 0 || cur.cut > 0, &o);
 		if (o.kind == CAND_NONE)
 			break;
 		if (o.bad) {
@@ -1062,7 +1218,7 @@ int ingest_decap_packet(ingest_decap *d, int linktype, const uint8_t *data,
 			break;
 		}
 		if (depth >= d->cfg.max_depth) {
-			note(&x, TV_CTR_DECAP_TOO_DEEP);
+			note(x, TV_CTR_DECAP_TOO_DEEP);
 			if (depth == 0)
 				failed = true;
 			else
@@ -1073,7 +1229,7 @@ int ingest_decap_packet(ingest_decap *d, int linktype, const uint8_t *data,
 		if (o.kind == CAND_VXLAN) {
 			enum dv v = parse_vxlan(&o.payload, d->cfg.strict_vxlan, &vni);
 			if (v != DV_OK) {
-				note(&x, vxlan_ctr[v]);
+				note(x, vxlan_ctr[v]);
 				failed = true;
 				break;
 			}
@@ -1086,7 +1242,7 @@ int ingest_decap_packet(ingest_decap *d, int linktype, const uint8_t *data,
 			struct geneve_v g;
 			enum dv v = parse_geneve(&o.payload, &g);
 			if (v != DV_OK) {
-				note(&x, geneve_ctr(v));
+				note(x, geneve_ctr(v));
 				failed = true;
 				break;
 			}
@@ -1109,8 +1265,11 @@ int ingest_decap_packet(ingest_decap *d, int linktype, const uint8_t *data,
 			if (depth == 0)
 				first_kind = TV_TUN_GENEVE;
 		}
-		if (depth == 0)
+		if (depth == 0) {
 			pkt->tun.outer_src = o.src;
+			pair_src = o.src;
+			pair_dst = o.dst;
+		}
 		pkt->tun.vni = vni;
 		/* Bytes missing from the tunnel payload: the UDP length says so
 		 * exactly, unless the outer packet declared no length at all. */
@@ -1119,24 +1278,26 @@ int ingest_decap_packet(ingest_decap *d, int linktype, const uint8_t *data,
 		depth++;
 	}
 
-	if (failed) {
-		note(&x, TV_CTR_DECAP_FAILED);
+	if (failed || mode == DM_ERROR) {
+		note(x, TV_CTR_DECAP_FAILED);
 		memset(&pkt->tun, 0, sizeof pkt->tun);
 		pkt->tun.vni = TV_VNI_NONE;
 		pkt->decap_error = 1;
 		cur = link;
 	} else if (depth == 0) {
-		note(&x, TV_CTR_DECAP_NOT_TUNNELLED);
+		note(x, TV_CTR_DECAP_NOT_TUNNELLED);
 	} else {
 		if (first_kind == TV_TUN_GENEVE && saw_vxlan)
 			pkt->tun.tunnel = TV_TUN_GENEVE_VXLAN;
 		else
 			pkt->tun.tunnel = first_kind;
-		note(&x, pkt->tun.tunnel == TV_TUN_VXLAN ? TV_CTR_DECAP_VXLAN
-		         : pkt->tun.tunnel == TV_TUN_GENEVE ? TV_CTR_DECAP_GENEVE
-		                                            : TV_CTR_DECAP_GENEVE_VXLAN);
+		note(x, pkt->tun.tunnel == TV_TUN_VXLAN ? TV_CTR_DECAP_VXLAN
+		        : pkt->tun.tunnel == TV_TUN_GENEVE ? TV_CTR_DECAP_GENEVE
+		                                           : TV_CTR_DECAP_GENEVE_VXLAN);
 		if (!too_deep)
-			note(&x, TV_CTR_DECAP_OK);
+			note(x, TV_CTR_DECAP_OK);
+		/* later fragments of this pair whose first never comes are mirror transport */
+		reasm_note_tunnel_pair(d->ra, &pair_src, &pair_dst);
 	}
 
 	pkt->frame = cur.p;
@@ -1146,16 +1307,16 @@ int ingest_decap_packet(ingest_decap *d, int linktype, const uint8_t *data,
 	st = inner_parse(cur.p, cur.len, d->cfg.max_vlan, &pkt->info, &frag_id);
 	pkt->info.frag_id = pkt->info.frag ? frag_id : 0;
 	if (st & IS_NO_IP)
-		note(&x, TV_CTR_DECAP_INNER_NO_IP);
+		note(x, TV_CTR_DECAP_INNER_NO_IP);
 	if (st & IS_TRUNC)
-		note(&x, TV_CTR_DECAP_INNER_TRUNC);
+		note(x, TV_CTR_DECAP_INNER_TRUNC);
 	if (st & IS_BAD)
-		note(&x, TV_CTR_DECAP_INNER_BAD);
+		note(x, TV_CTR_DECAP_INNER_BAD);
 	if (st & IS_VLAN_DEEP)
-		note(&x, TV_CTR_DECAP_VLAN_TOO_DEEP);
+		note(x, TV_CTR_DECAP_VLAN_TOO_DEEP);
 	if (st & IS_FRAG) {
 		struct frag_key k;
-		note(&x, TV_CTR_DECAP_INNER_FRAG);
+		note(x, TV_CTR_DECAP_INNER_FRAG);
 		frag_key_make(&k, &pkt->info, frag_id, pkt->tun.vni);
 		if (pkt->info.frag == TV_FRAG_FIRST) {
 			if (pkt->info.has_ports)
@@ -1163,7 +1324,7 @@ int ingest_decap_packet(ingest_decap *d, int linktype, const uint8_t *data,
 		} else if (frag_lookup(d, &k, &pkt->info.key.sport, &pkt->info.key.dport)) {
 			pkt->info.has_ports = 1;
 		} else {
-			note(&x, TV_CTR_DECAP_INNER_FRAG_UNK);
+			note(x, TV_CTR_DECAP_INNER_FRAG_UNK);
 		}
 	}
 
@@ -1175,9 +1336,62 @@ int ingest_decap_packet(ingest_decap *d, int linktype, const uint8_t *data,
 	    (uint64_t)pkt->info.l3_off + pkt->info.ip_len > olen)
 		olen = (uint64_t)pkt->info.l3_off + pkt->info.ip_len;
 	pkt->origlen = olen > UINT32_MAX ? UINT32_MAX : (uint32_t)olen;
-
-	flush_counters(&x);
 	return INGEST_STORE;
+}
+
+int ingest_decap_packet(ingest_decap *d, int linktype, const uint8_t *data,
+                        uint32_t caplen, uint32_t origlen, uint64_t ts_ns,
+                        tv_pkt *pkt)
+{
+	struct dctx x;
+	struct ingest_frame link;
+	int r;
+
+	x.d = d;
+	memset(x.hit, 0, sizeof x.hit);
+	if (data == NULL)
+		caplen = 0;
+	/* datagrams whose fragments stopped coming are given up first */
+	reasm_expire(d->ra, ts_ns, d->ctr);
+
+	r = link_to_eth(d, linktype, data, caplen, origlen > caplen ? origlen - caplen : 0, &link);
+	if (r != 0) {
+		memset(pkt, 0, sizeof *pkt);
+		pkt->ts_ns = ts_ns;
+		pkt->tun.vni = TV_VNI_NONE;
+		if (origlen > caplen)
+			note(&x, TV_CTR_DECAP_SNAPLEN_CUT);
+		note(&x, r);
+		flush_counters(&x);
+		return INGEST_DROP;
+	}
+	r = decap_frame(d, &x, link, ts_ns, DM_NORMAL, pkt);
+	if (r != INGEST_HELD)
+		flush_counters(&x);
+	return r;
+}
+
+int ingest_decap_next(ingest_decap *d, tv_pkt *pkt)
+{
+	struct dctx x;
+	struct ingest_frame f;
+	uint64_t ts;
+	bool as_error;
+
+	do {
+		if (!reasm_pop(d->ra, &f, &ts, &as_error))
+			return 0;
+	} while (!as_error && d->cfg.tunnel_only); /* counted when released */
+	x.d = d;
+	memset(x.hit, 0, sizeof x.hit);
+	decap_frame(d, &x, f, ts, as_error ? DM_ERROR : DM_WHOLE, pkt);
+	flush_counters(&x);
+	return 1;
+}
+
+void ingest_decap_flush(ingest_decap *d)
+{
+	reasm_flush(d->ra, d->ctr);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1194,12 +1408,16 @@ void ingest_decap_cfg_default(ingest_decap_cfg *cfg)
 	cfg->max_depth = 3;
 	cfg->max_vlan = 4;
 	cfg->strict_vxlan = false;
+	cfg->reasm_max_datagrams = 4096;
+	cfg->reasm_max_bytes = 4u << 20;
+	cfg->reasm_timeout_ms = 30000;
 }
 
 int ingest_decap_new(const ingest_decap_cfg *cfg, tv_counters *ctr, ingest_decap **out)
 {
 	ingest_decap *d;
 	ingest_decap_cfg def;
+	int rc;
 
 	*out = NULL;
 	if (cfg == NULL) {
@@ -1217,11 +1435,19 @@ int ingest_decap_new(const ingest_decap_cfg *cfg, tv_counters *ctr, ingest_decap
 	d->ctr = ctr ? ctr : &d->own_ctr;
 	/* Seeded so that crafted fragment ids cannot aim at one set. */
 	d->seed = (uint64_t)(uintptr_t)d * 0x9e3779b97f4a7c15ull;
+	rc = reasm_new(cfg, d->seed ^ 0x5bd1e995u, &d->ra);
+	if (rc) {
+		free(d);
+		return rc;
+	}
 	*out = d;
 	return 0;
 }
 
 void ingest_decap_free(ingest_decap *d)
 {
+	if (!d)
+		return;
+	reasm_free(d->ra);
 	free(d);
 }

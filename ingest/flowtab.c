@@ -40,6 +40,11 @@
  * the insert proceeds.  Sums stay exact; a flow may get several records
  * for one window.  Which windows are open does not change.
  *
+ * Mirror transport.  Packets with decap_error (a tunnel seen but not
+ * removed, e.g. an outer fragment that could not be reassembled) are the
+ * outer frames as captured: counted in flow.skipped_decap_error, never a
+ * record.
+ *
  * Fragments.  The decapsulator gives later IP fragments the ports of their
  * first fragment when it saw it (has_ports = 1).  When it did not, the key
  * keeps has_ports == 0 and we count them in the flow with ports 0 for that
@@ -431,6 +436,13 @@ void ingest_flowtab_add(ingest_flowtab *ft, const tv_pkt *pkt)
 	uint64_t ts_s, h;
 	uint32_t sec, w, idx, h32;
 
+	/* A frame stored as captured because its tunnel could not be removed
+	 * is the mirror's own transport, not traffic of the mirrored
+	 * interface: it never becomes a flow record. */
+	if (pkt->decap_error) {
+		ft->ctr->v[TV_CTR_FLOW_DECAP_ERROR]++;
+		return;
+	}
 	if (in->l3 != 4 && in->l3 != 6) {
 		ft->ctr->v[TV_CTR_FLOW_NO_IP]++;
 		return;

@@ -10,6 +10,8 @@
 
 #include "tv.h"
 
+#include <stdio.h>
+
 /* pcap link types we accept (values from the tcpdump link-type list). */
 enum {
 	INGEST_LINK_NULL = 0,       /* BSD loopback */
@@ -32,36 +34,75 @@ typedef struct ingest_decap_cfg {
 	int max_vlan;         /* VLAN tags walked at most per Ethernet header; default 4 */
 	bool strict_vxlan;    /* true: reserved bits must be zero (default false:
 	                       * RFC 7348 says ignore them; only the I flag is required) */
+	/* Outer IP reassembly of tunnel traffic (README.md, "Decapsulation"). */
+	uint32_t reasm_max_datagrams; /* datagrams waiting for fragments at once;
+	                               * default 4096; 0 turns reassembly off */
+	uint32_t reasm_max_bytes;     /* captured bytes those may hold; default 4 MiB */
+	uint32_t reasm_timeout_ms;    /* capture time a datagram waits for its
+	                               * fragments after the first came; default 30000 */
+	bool tunnel_only;     /* drop (and count in decap.reasm.not_tunnel) outer
+	                       * fragments that turn out not to be tunnel traffic,
+	                       * instead of storing them: for a capture filter that
+	                       * admits every UDP fragment (ingest -i); default false */
 } ingest_decap_cfg;
+
+#define INGEST_REASM_MAX_DATAGRAMS (1u << 20)
+#define INGEST_REASM_MAX_BYTES (1u << 30)
 
 void ingest_decap_cfg_default(ingest_decap_cfg *cfg);
 
-/* Decapsulator state: a scratch buffer for synthesised Ethernet headers
- * and a small table that attributes later IP fragments to their flow. */
+/* Decapsulator state: a scratch buffer for synthesised Ethernet headers,
+ * a small table that attributes later IP fragments to their flow, and the
+ * outer-fragment reassembler (preallocated: nothing is allocated per
+ * packet). */
 typedef struct ingest_decap ingest_decap;
 
 /* Creates a decapsulator.  Counters are added to *ctr, which the caller owns
- * and must keep alive until ingest_decap_free(). */
+ * and must keep alive until ingest_decap_free().  TV_E_RANGE for a bad cfg
+ * (reasm_max_bytes must hold one 64 KiB datagram). */
 int ingest_decap_new(const ingest_decap_cfg *cfg, tv_counters *ctr, ingest_decap **out);
 void ingest_decap_free(ingest_decap *d); /* accepts NULL */
 
 enum ingest_verdict {
 	INGEST_STORE = 0, /* pkt is filled: store it */
 	INGEST_DROP = 1,  /* not storable (e.g. unknown link type); counted */
+	INGEST_HELD = 2,  /* an outer fragment of tunnel traffic, kept until its
+	                   * datagram is whole: nothing to store for it now */
 };
 
 /*
  * Decapsulates one captured frame.  data/caplen are what the capture holds,
  * origlen what the wire had.  On INGEST_STORE, *pkt is filled; pkt->frame
- * points into data or into d's scratch buffer and stays valid until the next
+ * points into data or into d's buffers and stays valid until the next
  * call on d.  Every reason a frame is not fully decapsulated is counted in
  * the counters given to ingest_decap_new(); such frames are still stored
  * (as the deepest Ethernet frame reached) unless the link type cannot be
  * turned into Ethernet.  The rule is documented in README.md ("Decapsulation").
+ *
+ * Outer IP fragments of tunnel traffic are reassembled: the call that
+ * brings the last missing fragment returns the whole datagram's inner
+ * packet (ts_ns of that last fragment); the others return INGEST_HELD.
+ * Fragments that cannot be reassembled come back from ingest_decap_next().
+ * So the caller's loop is: store what ingest_decap_packet() returned, then
+ * call ingest_decap_next() until it returns 0.
  */
 int ingest_decap_packet(ingest_decap *d, int linktype, const uint8_t *data,
                         uint32_t caplen, uint32_t origlen, uint64_t ts_ns,
                         tv_pkt *pkt);
+
+/*
+ * Packets that became ready during the previous call on d and are not its
+ * result: outer fragments given up (timeout, a limit, overlap, ...: stored
+ * as captured with decap_error, counted by reason) or released (their
+ * datagram was not tunnel traffic: decapsulated as they are).  Returns 1
+ * with *pkt filled (pkt->frame valid until the next call on d), 0 when
+ * nothing is waiting.  ts_ns is each fragment's own capture time.
+ */
+int ingest_decap_next(ingest_decap *d, tv_pkt *pkt);
+
+/* End of input: gives up every datagram still waiting for fragments
+ * (decap.reasm.incomplete); ingest_decap_next() then returns them. */
+void ingest_decap_flush(ingest_decap *d);
 
 /*
  * Parses an inner Ethernet frame for its L3/L4 summary, with no state:
@@ -124,7 +165,9 @@ typedef void (*ingest_flow_emit)(void *ctx, const tv_flowrec *recs, size_t n);
 int ingest_flowtab_new(const ingest_flowtab_cfg *cfg, ingest_flow_emit emit, void *ctx,
                        tv_counters *ctr, ingest_flowtab **out);
 void ingest_flowtab_free(ingest_flowtab *ft); /* accepts NULL; does not emit */
-/* Counts one packet (packets without IP are counted in flow.skipped_not_ip).
+/* Counts one packet (packets without IP are counted in flow.skipped_not_ip,
+ * packets with decap_error, the mirror's own transport, in
+ * flow.skipped_decap_error).
  * A packet two windows later than the oldest open window first closes it.
  * Never allocates. */
 void ingest_flowtab_add(ingest_flowtab *ft, const tv_pkt *pkt);
@@ -140,7 +183,9 @@ size_t ingest_flowtab_active(const ingest_flowtab *ft);
 size_t ingest_flowtab_memory(const ingest_flowtab *ft);
 
 /* ---------------------------------------------------------------------
- * Capture file sources (libpcap: pcap and pcapng).
+ * Capture file sources: pcap and pcapng, read by ingest/capfile.c (not
+ * libpcap, which refuses pcapng files whose interfaces differ in link type
+ * or snap length, and wraps times after 2038-01-19).
  */
 
 typedef struct ingest_file_src ingest_file_src;
@@ -171,7 +216,8 @@ int ingest_file_src_open(const char *const *paths, int npaths, ingest_file_src *
 void ingest_file_src_close(ingest_file_src *s); /* accepts NULL */
 
 /* Returns 1 with *raw filled, 0 at the end of all files, or a negative
- * error with errbuf naming the file and the offset of the bad record. */
+ * error with errbuf naming the file, the packet, the byte offset and what
+ * is wrong.  After an error, a next call goes on with the next file. */
 int ingest_file_src_next(ingest_file_src *s, ingest_raw *raw, char *errbuf, size_t cap);
 
 /* Files after expansion of directories, in reading order. */
@@ -211,6 +257,36 @@ int ingest_prefix_advance(ingest_prefix *p, uint64_t to);
 uint64_t ingest_prefix_len(const ingest_prefix *p);
 /* SHA-256 of the first ingest_prefix_len() bytes. */
 void ingest_prefix_digest(const ingest_prefix *p, uint8_t out[32]);
+
+/*
+ * One capture file as a stream of packets (capfile.c): classic pcap
+ * (microsecond or nanosecond magic, either byte order, the modified
+ * format's 24-byte record headers, versions 2.0-2.4) and pcapng (every
+ * section; each interface with its own link type, snap length, if_tsresol
+ * and if_tsoffset; enhanced, simple and obsolete packet blocks; other
+ * blocks skipped).  Reads fp (not closed by close) front to back, so pipes
+ * work.  Times are unsigned: pcap seconds run to 2106.
+ */
+typedef struct ingest_capfile ingest_capfile;
+
+#define INGEST_CAP_MAX_CAPLEN 262144u     /* captured bytes of one packet */
+#define INGEST_CAP_MAX_BLOCK (16u << 20)  /* bytes of one pcapng block */
+#define INGEST_CAP_MAX_IFACES 65536u      /* interfaces of one pcapng section */
+
+/* Reads the file header (pcap) or the first section header (pcapng).
+ * TV_E_FORMAT (not a capture, unsupported version), TV_E_TRUNCATED,
+ * TV_E_NOMEM or an errno, with errbuf saying what was found. */
+int ingest_capfile_open(FILE *fp, ingest_capfile **out, char *errbuf, size_t cap);
+/* Returns 1 with raw's ts_ns, data, caplen, origlen and linktype filled
+ * (data valid until the next call), 0 at the end of the file, or an error:
+ * TV_E_TRUNCATED (the file ends inside a record), TV_E_FORMAT (a record or
+ * block that breaks the format), TV_E_NOMEM or an errno; errbuf says what
+ * and at which byte offset. */
+int ingest_capfile_next(ingest_capfile *r, ingest_raw *raw, char *errbuf, size_t cap);
+/* Bytes consumed from fp so far. */
+uint64_t ingest_capfile_offset(const ingest_capfile *r);
+bool ingest_capfile_is_pcapng(const ingest_capfile *r);
+void ingest_capfile_close(ingest_capfile *r); /* accepts NULL; does not close fp */
 
 /* ---------------------------------------------------------------------
  * Live sources.
@@ -320,6 +396,12 @@ typedef void (*ingest_raw_cb)(void *ctx, const ingest_raw *raw);
  * or TV_E_PCAP with errbuf set. */
 int ingest_iface_dispatch(ingest_iface *i, int max, int timeout_ms, ingest_raw_cb cb, void *ctx,
                           tv_counters *ctr, char *errbuf, size_t cap);
+
+/* A libpcap time (struct timeval with nanoseconds in tv_usec, as asked for
+ * with PCAP_TSTAMP_PRECISION_NANO) as ns since the epoch.  Negative seconds
+ * are libpcap's sign extension of an unsigned 32-bit field and are read
+ * back as that field (2038-01-19T03:14:08Z to 2106). */
+uint64_t ingest_pcap_ts_ns(long long sec, long long frac_ns);
 
 /*
  * Replay support: the tunnel payload (from the VXLAN or GENEVE header on)

@@ -509,16 +509,23 @@ int ingest_iface_open(const char *name, const ingest_iface_cfg *cfg, ingest_ifac
 	}
 	i->linktype = pcap_datalink(i->p);
 	if (!cfg->all) {
-		/* inbound tunnel datagrams only (fragments of them included) */
-		n = (size_t)snprintf(filter, sizeof filter, "udp and (");
+		/* Inbound tunnel datagrams, and the UDP fragments the port test
+		 * cannot see (later IPv4 fragments, IPv6 with a Fragment header):
+		 * the decapsulator reassembles tunnel datagrams and, with
+		 * tunnel_only, drops the fragments that are not (cmd/ingest.c). */
+		size_t start;
+		n = (size_t)snprintf(filter, sizeof filter, "(udp and (");
+		start = n;
 		for (k = 0; cfg->ports && k < cfg->ports->n_vxlan_ports && n < sizeof filter; k++)
-			n += (size_t)snprintf(filter + n, sizeof filter - n, "%sdst port %u", n > 9 ? " or " : "",
-			                      cfg->ports->vxlan_ports[k]);
+			n += (size_t)snprintf(filter + n, sizeof filter - n, "%sdst port %u",
+			                      n > start ? " or " : "", cfg->ports->vxlan_ports[k]);
 		for (k = 0; cfg->ports && k < cfg->ports->n_geneve_ports && n < sizeof filter; k++)
-			n += (size_t)snprintf(filter + n, sizeof filter - n, "%sdst port %u", n > 9 ? " or " : "",
-			                      cfg->ports->geneve_ports[k]);
+			n += (size_t)snprintf(filter + n, sizeof filter - n, "%sdst port %u",
+			                      n > start ? " or " : "", cfg->ports->geneve_ports[k]);
 		if (n < sizeof filter)
-			snprintf(filter + n, sizeof filter - n, ")");
+			snprintf(filter + n, sizeof filter - n,
+			         ")) or (ip[9] = 17 and ip[6:2] & 0x1fff != 0)"
+			         " or (ip6[6] = 44 and ip6[40] = 17)");
 		if (pcap_compile(i->p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0 ||
 		    pcap_setfilter(i->p, &prog) != 0) {
 			snprintf(errbuf, cap, "%s: capture filter '%s': %s", name, filter, pcap_geterr(i->p));
@@ -552,7 +559,7 @@ static void iface_pkt(u_char *user, const struct pcap_pkthdr *h, const u_char *b
 	ingest_iface *i = (ingest_iface *)user;
 	ingest_raw raw;
 	/* nanosecond precision was asked for: tv_usec holds nanoseconds */
-	raw.ts_ns = (uint64_t)h->ts.tv_sec * 1000000000u + (uint64_t)h->ts.tv_usec;
+	raw.ts_ns = ingest_pcap_ts_ns(h->ts.tv_sec, h->ts.tv_usec);
 	raw.data = bytes;
 	raw.caplen = h->caplen;
 	raw.origlen = h->len;
@@ -588,6 +595,16 @@ int ingest_iface_dispatch(ingest_iface *i, int max, int timeout_ms, ingest_raw_c
 		i->last_drops = d;
 	}
 	return n;
+}
+
+uint64_t ingest_pcap_ts_ns(long long sec, long long frac_ns)
+{
+	/* The seconds of a capture are unsigned 32-bit (pcap files, the
+	 * kernel's TPACKET headers); libpcap can pass them through a signed
+	 * 32-bit field, so from 2038-01-19T03:14:08Z on they come out
+	 * negative.  Read them back as the unsigned value they were. */
+	uint64_t s = sec < 0 ? (uint64_t)(uint32_t)sec : (uint64_t)sec;
+	return s * 1000000000u + (frac_ns > 0 ? (uint64_t)frac_ns : 0);
 }
 
 /* ------------------------------------------------------- replay support */

@@ -1,5 +1,6 @@
 /*
- * source.c — capture files as a packet source (pcap and pcapng via libpcap).
+ * source.c — capture files as a packet source (pcap and pcapng, read by
+ * capfile.c).
  *
  * A list of paths is expanded once at open: directories contribute their
  * regular files, ordered by the timestamp of each file's first packet (then
@@ -10,13 +11,13 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #define SRC_ID_PREFIX (64 * 1024)
+#define SRC_STDIO_BUF (1u << 20) /* fewer read calls than stdio's default */
 
 struct src_file {
 	char *path;
@@ -30,12 +31,11 @@ struct ingest_file_src {
 	int nfiles;
 	int cap;
 	int cur;          /* index of the open file, -1 before the first */
-	pcap_t *pc;
-	int linktype;
+	FILE *fp;         /* the open file (stdin for "-") */
+	ingest_capfile *cf;
 	uint64_t ordinal;
 	uint64_t done_before; /* bytes of files already finished */
 	uint64_t total;
-	char pcap_err[PCAP_ERRBUF_SIZE];
 };
 
 static int src_add(ingest_file_src *s, const char *path)
@@ -100,16 +100,18 @@ static int src_identify(struct src_file *f, char *errbuf, size_t cap)
 /* Reads the first packet's time so that a directory can be ordered. */
 static void src_first_ts(struct src_file *f)
 {
-	char eb[PCAP_ERRBUF_SIZE];
-	struct pcap_pkthdr *h;
-	const u_char *d;
-	pcap_t *p = pcap_open_offline_with_tstamp_precision(f->path, PCAP_TSTAMP_PRECISION_NANO, eb);
+	char eb[256];
+	ingest_capfile *cf = NULL;
+	ingest_raw raw;
+	FILE *fp = fopen(f->path, "rb");
 	f->first_ts = UINT64_MAX;
-	if (!p)
+	if (!fp)
 		return;
-	if (pcap_next_ex(p, &h, &d) == 1)
-		f->first_ts = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
-	pcap_close(p);
+	if (ingest_capfile_open(fp, &cf, eb, sizeof eb) == 0 &&
+	    ingest_capfile_next(cf, &raw, eb, sizeof eb) == 1)
+		f->first_ts = raw.ts_ns;
+	ingest_capfile_close(cf);
+	fclose(fp);
 }
 
 static int src_cmp(const void *a, const void *b)
@@ -198,29 +200,43 @@ void ingest_file_src_close(ingest_file_src *s)
 	int i;
 	if (!s)
 		return;
-	if (s->pc)
-		pcap_close(s->pc);
+	ingest_capfile_close(s->cf);
+	if (s->fp && s->fp != stdin)
+		fclose(s->fp);
 	for (i = 0; i < s->nfiles; i++)
 		free(s->files[i].path);
 	free(s->files);
 	free(s);
 }
 
-/* Where libpcap's stream stands (stdio accounts for its buffer); 0 when
- * not seekable (standard input). */
+/* Where the reader stands in the current file: just past the last record
+ * it returned (0 before the first). */
 static uint64_t src_offset(const ingest_file_src *s)
 {
-	FILE *fp = pcap_file(s->pc);
-	long off = fp ? ftell(fp) : -1;
-	return off > 0 ? (uint64_t)off : 0;
+	return s->cf ? ingest_capfile_offset(s->cf) : 0;
+}
+
+static const char *src_name(const struct src_file *f)
+{
+	return strcmp(f->path, "-") == 0 ? "standard input" : f->path;
+}
+
+static void src_close_cur(ingest_file_src *s)
+{
+	ingest_capfile_close(s->cf);
+	s->cf = NULL;
+	if (s->fp && s->fp != stdin)
+		fclose(s->fp);
+	s->fp = NULL;
 }
 
 static int src_open_next(ingest_file_src *s, char *errbuf, size_t cap)
 {
 	struct src_file *f;
-	if (s->pc) {
-		pcap_close(s->pc);
-		s->pc = NULL;
+	char why[256];
+	int rc;
+	if (s->cf || s->fp) {
+		src_close_cur(s);
 		if (s->cur >= 0)
 			s->done_before += s->files[s->cur].size;
 	}
@@ -228,18 +244,21 @@ static int src_open_next(ingest_file_src *s, char *errbuf, size_t cap)
 	if (s->cur >= s->nfiles)
 		return 0;
 	f = &s->files[s->cur];
-	if (strcmp(f->path, "-") == 0)
-		s->pc = pcap_fopen_offline_with_tstamp_precision(stdin, PCAP_TSTAMP_PRECISION_NANO,
-		                                                 s->pcap_err);
-	else
-		s->pc = pcap_open_offline_with_tstamp_precision(f->path, PCAP_TSTAMP_PRECISION_NANO,
-		                                                s->pcap_err);
-	if (!s->pc) {
-		snprintf(errbuf, cap, "%s: not a pcap or pcapng capture: %s",
-		         strcmp(f->path, "-") == 0 ? "standard input" : f->path, s->pcap_err);
-		return TV_E_FORMAT;
+	if (strcmp(f->path, "-") == 0) {
+		s->fp = stdin;
+	} else {
+		s->fp = fopen(f->path, "rb");
+		if (!s->fp) {
+			snprintf(errbuf, cap, "%s: %s", f->path, strerror(errno));
+			return TV_E_IO;
+		}
 	}
-	s->linktype = pcap_datalink(s->pc);
+	setvbuf(s->fp, NULL, _IOFBF, SRC_STDIO_BUF);
+	rc = ingest_capfile_open(s->fp, &s->cf, why, sizeof why);
+	if (rc) {
+		snprintf(errbuf, cap, "%s: not a pcap or pcapng capture: %s", src_name(f), why);
+		return rc == TV_E_NOMEM ? rc : rc > 0 ? TV_E_IO : TV_E_FORMAT;
+	}
 	s->ordinal = 0;
 	return 1;
 }
@@ -247,45 +266,35 @@ static int src_open_next(ingest_file_src *s, char *errbuf, size_t cap)
 int ingest_file_src_next(ingest_file_src *s, ingest_raw *raw, char *errbuf, size_t cap)
 {
 	for (;;) {
-		struct pcap_pkthdr *h;
-		const u_char *d;
+		char why[384];
 		int rc;
-		if (!s->pc) {
+		if (!s->cf) {
 			rc = src_open_next(s, errbuf, cap);
 			if (rc <= 0)
 				return rc;
 		}
-		rc = pcap_next_ex(s->pc, &h, &d);
+		rc = ingest_capfile_next(s->cf, raw, why, sizeof why);
 		if (rc == 1) {
-			raw->ts_ns = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
-			raw->data = d;
-			raw->caplen = h->caplen;
-			raw->origlen = h->len;
-			raw->linktype = s->linktype;
 			raw->ordinal = s->ordinal++;
 			raw->file_idx = (uint32_t)s->cur;
 			raw->file_end = src_offset(s);
 			return 1;
 		}
-		if (rc == PCAP_ERROR_BREAK) {
-			if (src_open_next(s, errbuf, cap) < 0)
-				return TV_E_FORMAT;
-			if (s->cur >= s->nfiles)
-				return 0;
+		if (rc == 0) {
+			rc = src_open_next(s, errbuf, cap);
+			if (rc <= 0)
+				return rc;
 			continue;
 		}
-		{
-			const char *name = s->files[s->cur].path;
-			long off = -1;
-			FILE *fp = pcap_file(s->pc);
-			if (fp)
-				off = ftell(fp);
-			snprintf(errbuf, cap, "%s: packet %llu%s%ld: %s (the packets before it were read)",
-			         strcmp(name, "-") == 0 ? "standard input" : name,
-			         (unsigned long long)s->ordinal + 1, off >= 0 ? " near byte offset " : "",
-			         off >= 0 ? off : 0L, pcap_geterr(s->pc));
-			return TV_E_TRUNCATED;
-		}
+		snprintf(errbuf, cap, "%s: packet %llu near byte offset %llu: %s (the packets before it "
+		         "were read)", src_name(&s->files[s->cur]), (unsigned long long)s->ordinal + 1,
+		         (unsigned long long)ingest_capfile_offset(s->cf), why);
+		/* the rest of this file cannot be trusted: a next call goes on
+		 * with the next file */
+		src_close_cur(s);
+		s->done_before += s->files[s->cur].size;
+		/* an errno from the stream is an I/O error; the rest are the reader's */
+		return rc > 0 ? TV_E_IO : rc;
 	}
 }
 
@@ -311,21 +320,12 @@ uint64_t ingest_file_src_total_bytes(const ingest_file_src *s)
 
 int ingest_file_src_fd(const ingest_file_src *s)
 {
-	FILE *fp;
-	if (!s->pc || s->cur < 0 || s->cur >= s->nfiles || strcmp(s->files[s->cur].path, "-") == 0)
+	if (!s->fp || s->fp == stdin || s->cur < 0 || s->cur >= s->nfiles)
 		return -1;
-	fp = pcap_file(s->pc);
-	return fp ? fileno(fp) : -1;
+	return fileno(s->fp);
 }
 
 uint64_t ingest_file_src_done_bytes(const ingest_file_src *s)
 {
-	uint64_t done = s->done_before;
-	if (s->pc) {
-		FILE *fp = pcap_file(s->pc);
-		long off = fp ? ftell(fp) : -1;
-		if (off > 0)
-			done += (uint64_t)off;
-	}
-	return done;
+	return s->done_before + (s->cf ? ingest_capfile_offset(s->cf) : 0);
 }

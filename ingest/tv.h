@@ -246,7 +246,19 @@ typedef struct tv_flowrec {
 	X(RET_SEGMENTS,         "retention.segments_deleted") \
 	X(RET_CHUNKS,           "retention.chunks_deleted") \
 	X(RET_BYTES,            "retention.bytes_deleted") \
-	X(RET_FLOWS,            "retention.flow_records_deleted")
+	X(RET_FLOWS,            "retention.flow_records_deleted") \
+	X(REASM_FRAGMENTS,      "decap.reasm.fragments") \
+	X(REASM_DATAGRAMS,      "decap.reasm.datagrams") \
+	X(REASM_TIMEOUT,        "decap.reasm.timeout") \
+	X(REASM_TABLE_FULL,     "decap.reasm.table_full") \
+	X(REASM_OVERLAP,        "decap.reasm.overlap") \
+	X(REASM_DUPLICATE,      "decap.reasm.duplicate") \
+	X(REASM_TOO_BIG,        "decap.reasm.too_big") \
+	X(REASM_TOO_MANY,       "decap.reasm.too_many_fragments") \
+	X(REASM_MALFORMED,      "decap.reasm.malformed") \
+	X(REASM_INCOMPLETE,     "decap.reasm.incomplete") \
+	X(REASM_NOT_TUNNEL,     "decap.reasm.not_tunnel") \
+	X(FLOW_DECAP_ERROR,     "flow.skipped_decap_error")
 
 enum tv_counter {
 #define TV_CTR_ENUM(id, name) TV_CTR_##id,

@@ -1,13 +1,13 @@
 /*
  * fuzz_pcap.c — libFuzzer target for the capture-file source
- * (ingest/source.c, libpcap underneath): arbitrary bytes as a pcap or
+ * (ingest/source.c over ingest/capfile.c): arbitrary bytes as a pcap or
  * pcapng file, opened through ingest_file_src_open() and read to the end
  * (or to the first error) with ingest_file_src_next(); every packet goes
  * through ingest_decap_packet(), as `tapvault ingest` does.
  *
  * The input is written to one memfd created once (no file on disk) and
  * opened by its /proc/self/fd path, so the real open path (stat, the
- * identity hash, libpcap's fopen) is exercised.  The decapsulator is kept
+ * identity hash, the reader) is exercised.  The decapsulator is kept
  * from input to input, as in a real run.
  *
  * Checks: the source never claims more bytes than the file has; every
@@ -104,12 +104,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			sink += touch(pkt.frame, pkt.caplen);
 		}
+		while (ingest_decap_next(dec, &pkt)) {
+			if (pkt.caplen > pkt.origlen)
+				abort();
+			sink += touch(pkt.frame, pkt.caplen);
+		}
 		if (ingest_file_src_done_bytes(src) > size)
 			abort();
 		if (++n >= MAX_PACKETS)
 			break;
 	}
 	ingest_file_src_close(src);
+	ingest_decap_flush(dec);
+	while (ingest_decap_next(dec, &pkt))
+		sink += touch(pkt.frame, pkt.caplen);
 	(void)sink;
 	return 0;
 }

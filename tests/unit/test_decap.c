@@ -718,6 +718,85 @@ Test(decap, big_tcp_total_length_zero)
 	ONLY(TV_CTR_DECAP_OK, TV_CTR_DECAP_VXLAN, TV_CTR_DECAP_SNAPLEN_CUT);
 }
 
+/* An untunnelled Ethernet frame of 54 bytes padded to 60: IPv6 with payload
+ * length 0 and next header 99.  The packet is 40 bytes (tshark's view);
+ * the 6 bytes of padding are not part of it. */
+static const uint8_t v6_plen0_padded[60] = {
+	0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x86, 0xdd,
+	0x60, 0x00, 0x00, 0x00, 0x00, 0x00, 0x63, 0x40,
+	0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
+	0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+};
+
+Test(decap, ipv6_payload_length_zero_is_not_the_padding)
+{
+	tv_pkt pkt;
+	tv_l3info info;
+	cr_assert_eq(run(INGEST_LINK_ETHERNET, v6_plen0_padded, sizeof v6_plen0_padded, 0, &pkt),
+	             INGEST_STORE);
+	cr_assert_eq(pkt.info.l3, 6);
+	cr_assert_eq(pkt.info.key.proto, 99);
+	cr_assert_eq(pkt.info.ip_len, 40);
+	cr_assert_eq(pkt.caplen, 60);
+	ONLY(TV_CTR_DECAP_NOT_TUNNELLED);
+	cr_assert_eq(ingest_parse_inner(v6_plen0_padded, sizeof v6_plen0_padded, &info), 0);
+	cr_assert_eq(info.ip_len, 40);
+}
+
+Test(decap, ipv6_jumbogram_length_from_option)
+{
+	/* RFC 2675: payload length 0, Hop-by-Hop with Jumbo Payload 70008,
+	 * UDP length 0; the capture kept 200 bytes */
+	static uint8_t b[70100];
+	tv_pkt pkt;
+	size_t n = 14 + 40 + 8 + 8 + 200;
+	memset(b, 0, sizeof b);
+	b[12] = 0x86; b[13] = 0xdd;
+	b[14] = 0x60;
+	b[20] = 0;   /* next header: hop-by-hop */
+	b[21] = 64;
+	b[22] = 0x20; b[37] = 1; b[38] = 0x20; b[53] = 2;
+	b[54] = 17;  /* HBH next header UDP, length 0 (8 bytes) */
+	b[55] = 0;
+	b[56] = 0xC2; b[57] = 4;
+	tv_put_be32(b + 58, 70008);
+	tv_put_be16(b + 62, 1000);
+	tv_put_be16(b + 64, 2000);
+	cr_assert_eq(run(INGEST_LINK_ETHERNET, b, n, 14 + 40 + 70008, &pkt), INGEST_STORE);
+	cr_assert_eq(pkt.info.ip_len, 40 + 70008);
+	cr_assert_eq(pkt.info.key.proto, 17);
+	cr_assert_eq(pkt.info.key.dport, 2000);
+	/* a Jumbo option whose value is not above 65535 is no jumbogram: the
+	 * payload is then empty and the Hop-by-Hop header lies outside it */
+	memset(&C, 0, sizeof C);
+	tv_put_be32(b + 58, 1000);
+	cr_assert_eq(run(INGEST_LINK_ETHERNET, b, n, 0, &pkt), INGEST_STORE);
+	cr_assert_eq(pkt.info.l3, 0);
+	ONLY(TV_CTR_DECAP_NOT_TUNNELLED, TV_CTR_DECAP_IPV6_BAD_EXT, TV_CTR_DECAP_INNER_BAD);
+}
+
+Test(decap, ipv6_big_tcp_length_from_frame)
+{
+	/* payload length 0 and more than 65535 bytes in the frame: a BIG TCP
+	 * super-packet, whose length only the frame knows */
+	static uint8_t b[14 + 40 + 70000];
+	tv_pkt pkt;
+	memset(b, 0, sizeof b);
+	b[12] = 0x86; b[13] = 0xdd;
+	b[14] = 0x60;
+	b[20] = 6;
+	b[21] = 64;
+	tv_put_be16(b + 54, 443);
+	tv_put_be16(b + 56, 50000);
+	b[54 + 12] = 0x50;
+	b[54 + 13] = 0x10;
+	cr_assert_eq(run(INGEST_LINK_ETHERNET, b, sizeof b, 0, &pkt), INGEST_STORE);
+	cr_assert_eq(pkt.info.ip_len, 40 + 70000);
+	cr_assert_eq(pkt.info.key.sport, 443);
+	ONLY(TV_CTR_DECAP_NOT_TUNNELLED);
+}
+
 Test(decap, truncated_inner_origlen_from_ip_total)
 {
 	/* mirror PacketLength: inner IPv4 says 1500, 64 bytes were copied */
@@ -890,12 +969,17 @@ Test(decap, ipv6_atomic_fragment_is_whole)
 	ONLY(TV_CTR_DECAP_NOT_TUNNELLED);
 }
 
-Test(decap, outer_fragments)
+static void no_reasm(ingest_decap_cfg *c) { c->reasm_max_datagrams = 0; }
+
+Test(decap, outer_fragments_without_reassembly)
 {
-	/* first fragment of a VXLAN datagram: decapsulated, inner cut short;
-	 * a later fragment has no UDP header: stored as it is */
+	/* reassembly off: the first fragment of a VXLAN datagram is
+	 * decapsulated, inner cut short; a later fragment has no UDP header:
+	 * stored as it is (tests/unit/test_reasm.c has reassembly on) */
 	pb p;
 	tv_pkt pkt;
+	ingest_decap_free(D);
+	setup_cfg(no_reasm);
 	pb_init(&p);
 	pb_eth(&p, 0x0800);
 	pb_ipv4_full(&p, 17, OUT_SRC, OUT_DST, 9, 0x2000);
@@ -1724,7 +1808,7 @@ Test(decap, every_decap_counter_reachable)
 	run_pb(&p, &pkt);                                                  /* INNER_NO_IP */
 	pb_init(&p);
 	pb_eth(&p, 0x0800);
-	pb_ipv4_full(&p, 17, IN_SRC, IN_DST, 1, 0x0010);
+	pb_ipv4_full(&p, 6, IN_SRC, IN_DST, 1, 0x0010);
 	pb_done(&p);
 	run_pb(&p, &pkt);                                                  /* INNER_FRAG, FRAG_UNK */
 

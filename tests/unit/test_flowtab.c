@@ -193,6 +193,28 @@ Test(flowtab, not_ip_counted)
 	free(s);
 }
 
+/* A frame stored as captured because its tunnel could not be removed (an
+ * outer fragment that was never reassembled, a bad VXLAN header) is mirror
+ * transport: it has an IP 5-tuple, the outer one, but is no flow. */
+Test(flowtab, mirror_transport_is_no_flow)
+{
+	struct sink *s = sink_new();
+	tv_counters ctr = { { 0 } };
+	ingest_flowtab *ft = ft_make(600, 16, s, &ctr);
+	tv_pkt p = mkpkt(T0 * NS, 0x0a000001, 0x0a000002, 0, 0, 17, 68, 0);
+
+	p.tun.vni = TV_VNI_NONE;
+	p.tun.tunnel = TV_TUN_NONE;
+	p.decap_error = 1;
+	ingest_flowtab_add(ft, &p);
+	cr_assert_eq(ctr.v[TV_CTR_FLOW_DECAP_ERROR], 1);
+	cr_assert_eq(ingest_flowtab_active(ft), 0);
+	ingest_flowtab_flush(ft);
+	cr_assert_eq(s->n, 0);
+	ingest_flowtab_free(ft);
+	free(s);
+}
+
 /* One flow per flag combination (source port = case number). */
 Test(flowtab, aws_tcp_flags)
 {
