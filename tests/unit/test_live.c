@@ -112,8 +112,21 @@ Test(udp, loopback_roundtrip)
 	ingest_udp_cfg_default(&cfg);
 	tv_addr_parse("127.0.0.1", &cfg.addr);
 	cfg.rcvbuf = 1 << 20;
-	for (port = 47891; port < 47991 && rc; port++) {
-		cfg.port = (uint16_t)port;
+	/* A port no socket holds: the kernel picks one for a plain socket (no
+	 * SO_REUSEPORT, so a port shared by another test run is never given),
+	 * which is released and then bound with SO_REUSEPORT by the code under
+	 * test.  A fixed port could be joined by a concurrent run. */
+	for (port = 0; port < 100 && rc; port++) {
+		struct sockaddr_in sa = { 0 };
+		socklen_t sl = sizeof sa;
+		int fd = socket(AF_INET, SOCK_DGRAM, 0);
+		sa.sin_family = AF_INET;
+		sa.sin_addr.s_addr = htonl(0x7f000001);
+		cr_assert(fd >= 0);
+		cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+		cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+		close(fd);
+		cfg.port = ntohs(sa.sin_port);
 		rc = ingest_udp_open(&cfg, &u, err, sizeof err);
 	}
 	cr_assert_eq(rc, 0, "%s", err);
