@@ -274,7 +274,7 @@ int cmd_audit(int argc, char **argv)
 		case OPT_SESSIONS: sessions = optarg; break;
 		case OPT_FROM:
 		case OPT_TO:
-			if (idx_time_parse(optarg, cmd_now_ns(), &ns)) {
+			if (tv_time_parse(optarg, tv_clock_real_ns(), &ns)) {
 				cmd_err("audit", "--%s '%s': expected RFC 3339, unix seconds or 'N{s,m,h,d} ago'",
 				        c == OPT_FROM ? "from" : "to", optarg);
 				return EXIT_USAGE;

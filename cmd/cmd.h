@@ -66,8 +66,6 @@ int cmd_parse_ports(const char *s, uint16_t *ports, int *n, int max);
 void cmd_fmt_bytes(uint64_t n, char *buf, size_t cap);
 
 /* Wall clock in ns (CLOCK_REALTIME) and monotonic ns. */
-uint64_t cmd_now_ns(void);
-uint64_t cmd_mono_ns(void);
 
 /* A progress line on stderr, only when it is a terminal and not -q. */
 typedef struct cmd_progress {

@@ -130,25 +130,11 @@ void cmd_fmt_bytes(uint64_t n, char *buf, size_t cap)
 		snprintf(buf, cap, "%.2f %s", v, units[u]);
 }
 
-uint64_t cmd_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t cmd_mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 void cmd_progress_init(cmd_progress *p)
 {
 	memset(p, 0, sizeof *p);
 	p->enabled = !g_cmd.quiet && isatty(STDERR_FILENO);
-	p->start = p->last = cmd_mono_ns();
+	p->start = p->last = tv_clock_mono_ns();
 }
 
 void cmd_progress_update(cmd_progress *p, const char *what, uint64_t done, uint64_t total,
@@ -159,7 +145,7 @@ void cmd_progress_update(cmd_progress *p, const char *what, uint64_t done, uint6
 	char d[32], t[32], eta[32] = "";
 	if (!p->enabled)
 		return;
-	now = cmd_mono_ns();
+	now = tv_clock_mono_ns();
 	if (now - p->last < 250000000ull)
 		return;
 	p->last = now;
@@ -184,7 +170,7 @@ void cmd_progress_count(cmd_progress *p, const char *what, uint64_t items, const
 	double secs;
 	if (!p->enabled)
 		return;
-	now = cmd_mono_ns();
+	now = tv_clock_mono_ns();
 	if (now - p->last < 250000000ull)
 		return;
 	p->last = now;

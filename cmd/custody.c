@@ -61,7 +61,7 @@ static void on_entry(void *ctx, uint64_t lineno, uint64_t seq, const report_cust
 		printf("%s\n", line);
 		return;
 	}
-	idx_time_format(e->time_ns, t, sizeof t);
+	tv_time_format(e->time_ns, t, sizeof t);
 	tv_sha256_hex(e->bundle_sha256, h);
 	printf("#%llu %s ", (unsigned long long)seq, t);
 	put_safe(e->action ? e->action : "?");

@@ -216,7 +216,7 @@ int cmd_demo(int argc, char **argv)
 	        bundle[4096], s3[4096];
 	char ssh443[128], sshhost[64];
 	int c, rc;
-	uint64_t t0 = cmd_mono_ns();
+	uint64_t t0 = tv_clock_mono_ns();
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -319,7 +319,7 @@ int cmd_demo(int argc, char **argv)
 	       "#   %-40s the same as JSON\n"
 	       "#   %-40s the case bundle\n"
 	       "#   %-40s ground truth of every flow\n",
-	       (double)(cmd_mono_ns() - t0) / 1e9, store, mirror, flowlog, sshp, s3, html, ajson,
+	       (double)(tv_clock_mono_ns() - t0) / 1e9, store, mirror, flowlog, sshp, s3, html, ajson,
 	       bundle, truth);
 	return EXIT_OK;
 }

@@ -377,7 +377,7 @@ int cmd_export(int argc, char **argv)
 	text = cmd_join_args(argc, argv, optind);
 	if (!text)
 		return EXIT_FAILURE;
-	rc = idx_expr_parse(text, cmd_now_ns(), &e, &perr);
+	rc = idx_expr_parse(text, tv_clock_real_ns(), &e, &perr);
 	if (rc) {
 		cmd_expr_error("export", text, &perr);
 		ret = EXIT_USAGE;
@@ -502,7 +502,7 @@ int cmd_export(int argc, char **argv)
 		snprintf(uuidhex + 2 * i, 3, "%02x", uuid[i]);
 	idx_expr_format(e, norm, sizeof norm);
 	meta.tool = tool;
-	meta.created_ns = cmd_now_ns();
+	meta.created_ns = tv_clock_real_ns();
 	meta.case_id = case_id;
 	meta.examiner = examiner;
 	meta.note = note;

@@ -383,7 +383,7 @@ int cmd_flows(int argc, char **argv)
 	text = cmd_join_args(argc, argv, optind);
 	if (!text)
 		return EXIT_FAILURE;
-	if ((rc = idx_expr_parse(text, cmd_now_ns(), &e, &perr)) != 0) {
+	if ((rc = idx_expr_parse(text, tv_clock_real_ns(), &e, &perr)) != 0) {
 		cmd_expr_error("flows", text, &perr);
 		ret = EXIT_USAGE;
 		goto out;

@@ -269,13 +269,6 @@ struct wctx {
 	char errbuf[256];
 };
 
-static uint64_t now_real(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 static int u32cmp(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -337,12 +330,12 @@ static int live_batch(struct wctx *c, ingest_raw *raws, bool nowait)
 		rc = ingest_udp_recv(c->u, raws, 64, nowait, ctr, &n, &got);
 		if (rc && rc != EINTR)
 			usleep(10000); /* counted; do not spin on a persistent error */
-		c->mono = cmd_mono_ns();
+		c->mono = tv_clock_mono_ns();
 		for (i = 0; i < n; i++)
 			live_handle(c, &raws[i]);
 		return got;
 	}
-	c->mono = cmd_mono_ns();
+	c->mono = tv_clock_mono_ns();
 	got = ingest_iface_dispatch(c->ifc, 256, nowait ? 0 : 100, live_handle_cb, c, ctr, c->errbuf,
 	                            sizeof c->errbuf);
 	if (got < 0) {
@@ -364,11 +357,11 @@ static void *live_worker(void *arg)
 	while (!atomic_load(&g_live_stop) && !c->err) {
 		live_batch(c, raws, false);
 		/* drops after a burst come with no datagram: read them */
-		if (c->u && cmd_mono_ns() - last_drops >= 100000000u) {
+		if (c->u && tv_clock_mono_ns() - last_drops >= 100000000u) {
 			ingest_udp_sync_drops(c->u, idx_vault_worker_counters(c->w));
-			last_drops = cmd_mono_ns();
+			last_drops = tv_clock_mono_ns();
 		}
-		rc = idx_vault_worker_tick(c->w, now_real(), cmd_mono_ns());
+		rc = idx_vault_worker_tick(c->w, tv_clock_real_ns(), tv_clock_mono_ns());
 		if (rc && !c->err) {
 			c->err = rc;
 			snprintf(c->errbuf, sizeof c->errbuf, "worker %d: storing failed: %s", c->id,
@@ -377,8 +370,8 @@ static void *live_worker(void *arg)
 		}
 	}
 	/* What the kernel has queued was received: store it (bounded: 1 s). */
-	end = cmd_mono_ns() + 1000000000u;
-	while (!c->err && cmd_mono_ns() < end && live_batch(c, raws, true) > 0)
+	end = tv_clock_mono_ns() + 1000000000u;
+	while (!c->err && tv_clock_mono_ns() < end && live_batch(c, raws, true) > 0)
 		;
 	ingest_decap_flush(c->dec); /* outer fragments still waiting: stored as captured */
 	while (!c->err && ingest_decap_next(c->dec, &pkt))
@@ -546,7 +539,7 @@ static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dc
 	ingest_iface *ifc = NULL;
 	sigset_t set;
 	char err[512];
-	uint64_t t0 = cmd_mono_ns(), last_log = t0, last_nospace = 0, nospace_stored = 0;
+	uint64_t t0 = tv_clock_mono_ns(), last_log = t0, last_nospace = 0, nospace_stored = 0;
 	int i, rc, ret = EXIT_OK, started = 0, stopped_by = 0;
 	bool v6 = false, nospace = false;
 
@@ -696,8 +689,8 @@ static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dc
 			report_no_space(store, o, &snap, false);
 			nospace = false;
 		}
-		if (g_cmd.verbose && cmd_mono_ns() - last_log >= 10000000000ull) {
-			last_log = cmd_mono_ns();
+		if (g_cmd.verbose && tv_clock_mono_ns() - last_log >= 10000000000ull) {
+			last_log = tv_clock_mono_ns();
 			cmd_note("ingest", "received %llu, stored %llu, kernel drops %llu, rejected %llu",
 			         (unsigned long long)snap.v[TV_CTR_LIVE_RECEIVED],
 			         (unsigned long long)snap.v[TV_CTR_STORE_PACKETS],
@@ -727,7 +720,7 @@ static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dc
 		ret = EXIT_FAILURE;
 	}
 	if (!g_cmd.quiet)
-		print_live_summary(ctr, (double)(cmd_mono_ns() - t0) / 1e9);
+		print_live_summary(ctr, (double)(tv_clock_mono_ns() - t0) / 1e9);
 out:
 	if (v) {
 		idx_vault_live_stop(v);
@@ -1052,7 +1045,7 @@ int cmd_ingest(int argc, char **argv)
 	signal(SIGINT, on_stop);
 	signal(SIGTERM, on_stop);
 	cmd_progress_init(&prog);
-	t0 = cmd_mono_ns();
+	t0 = tv_clock_mono_ns();
 	for (;;) {
 		ingest_raw raw;
 		if (stop_requested) {
@@ -1140,7 +1133,7 @@ int cmd_ingest(int argc, char **argv)
 		ret = EXIT_FAILURE;
 	}
 	if (!g_cmd.quiet) {
-		double secs = (double)(cmd_mono_ns() - t0) / 1e9;
+		double secs = (double)(tv_clock_mono_ns() - t0) / 1e9;
 		char b1[32], b2[32], b3[32];
 		uint64_t rejected = 0;
 		int i;

@@ -98,7 +98,7 @@ static void print_text(FILE *f, const store_rec *r, const tv_l3info *in)
 {
 	char ts[48], s[TV_ADDR_STRLEN], d[TV_ADDR_STRLEN], fl[8];
 	const char *pn;
-	idx_time_format(r->ts_ns, ts, sizeof ts);
+	tv_time_format(r->ts_ns, ts, sizeof ts);
 	fprintf(f, "%s ", ts);
 	if (r->tun->vni != TV_VNI_NONE)
 		fprintf(f, "vni %u ", r->tun->vni);
@@ -134,7 +134,7 @@ static void print_json(FILE *f, const store_rec *r, const tv_l3info *in)
 {
 	char ts[48], s[TV_ADDR_STRLEN], d[TV_ADDR_STRLEN], o[TV_ADDR_STRLEN];
 	static const char *const tun[] = { "none", "vxlan", "geneve", "geneve+vxlan" };
-	idx_time_format(r->ts_ns, ts, sizeof ts);
+	tv_time_format(r->ts_ns, ts, sizeof ts);
 	fprintf(f, "{\"ts\":\"%s\",\"ts_ns\":%llu,\"tunnel\":\"%s\"", ts, (unsigned long long)r->ts_ns,
 	        r->tun->tunnel < 4 ? tun[r->tun->tunnel] : "?");
 	if (r->tun->vni != TV_VNI_NONE) {
@@ -361,7 +361,7 @@ int cmd_query(int argc, char **argv)
 	text = cmd_join_args(argc, argv, optind);
 	if (!text)
 		return EXIT_FAILURE;
-	rc = idx_expr_parse(text, cmd_now_ns(), &e, &perr);
+	rc = idx_expr_parse(text, tv_clock_real_ns(), &e, &perr);
 	if (rc) {
 		cmd_expr_error("query", text, &perr);
 		ret = EXIT_USAGE;

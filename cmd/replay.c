@@ -226,7 +226,7 @@ int cmd_replay(int argc, char **argv)
 	replay_stop = 0;
 	signal(SIGINT, on_replay_stop);
 	signal(SIGTERM, on_replay_stop);
-	t0 = cmd_mono_ns();
+	t0 = tv_clock_mono_ns();
 	for (loop = 0; loop < loops && !replay_stop && !timed_out && sent < max_count; loop++) {
 		ingest_file_src *src = NULL;
 		int rc = ingest_file_src_open(files, nfiles, &src, err, sizeof err);
@@ -257,7 +257,7 @@ int cmd_replay(int argc, char **argv)
 				skipped++;
 				continue;
 			}
-			now = cmd_mono_ns();
+			now = tv_clock_mono_ns();
 			if (now - t0 >= max_secs * 1000000000u) {
 				timed_out = true;
 				break;
@@ -292,7 +292,7 @@ int cmd_replay(int argc, char **argv)
 			break;
 	}
 	if (!g_cmd.quiet) {
-		double secs = (double)(cmd_mono_ns() - t0) / 1e9;
+		double secs = (double)(tv_clock_mono_ns() - t0) / 1e9;
 		printf("sent %llu packets, %llu bytes in %.2f s (%.0f pps)\n", (unsigned long long)sent,
 		       (unsigned long long)bytes, secs, secs > 0 ? (double)sent / secs : 0.0);
 		if (skipped)

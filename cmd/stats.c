@@ -182,8 +182,8 @@ int cmd_stats(int argc, char **argv)
 			printf("tapvault_counter{name=\"%s\"} %llu\n", tv_counter_name(i), (unsigned long long)ctr.v[i]);
 		return EXIT_OK;
 	}
-	idx_time_format(t.first_ts, a, sizeof a);
-	idx_time_format(t.last_ts, b, sizeof b);
+	tv_time_format(t.first_ts, a, sizeof a);
+	tv_time_format(t.last_ts, b, sizeof b);
 	cmd_fmt_bytes(t.orig_bytes, s1, sizeof s1);
 	cmd_fmt_bytes(t.raw_bytes, s2, sizeof s2);
 	cmd_fmt_bytes(segbytes, s3, sizeof s3);
@@ -214,7 +214,7 @@ int cmd_stats(int argc, char **argv)
 		       (unsigned long long)ctr.v[TV_CTR_STORE_NOSPACE_PKTS]);
 	if (ctr.v[TV_CTR_RET_SEGMENTS] || pruned) {
 		char pt[48], rb[32];
-		idx_time_format(pruned, pt, sizeof pt);
+		tv_time_format(pruned, pt, sizeof pt);
 		cmd_fmt_bytes(ctr.v[TV_CTR_RET_BYTES], rb, sizeof rb);
 		printf("retention   %llu segments (%llu chunks, %s) deleted; data before %s pruned\n",
 		       (unsigned long long)ctr.v[TV_CTR_RET_SEGMENTS], (unsigned long long)ctr.v[TV_CTR_RET_CHUNKS],

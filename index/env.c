@@ -153,7 +153,6 @@ static int meta_init(idx *x, MDB_txn *txn, const idx_cfg *cfg)
 {
 	uint8_t v[4];
 	MDB_val k, d;
-	struct timespec ts;
 	idx_tot t;
 	size_t got = 0;
 	int rc;
@@ -180,9 +179,7 @@ static int meta_init(idx *x, MDB_txn *txn, const idx_cfg *cfg)
 	d = mval(x->uuid, 16);
 	if ((rc = mdb_put(txn, x->db_meta, &k, &d, 0)) != 0)
 		return idx_lmdb_err(rc);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	if ((rc = put_u64(txn, x->db_meta, mstr(K_CREATED),
-	                  (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec)) != 0)
+	if ((rc = put_u64(txn, x->db_meta, mstr(K_CREATED), tv_clock_real_ns())) != 0)
 		return rc;
 	if ((rc = put_u64(txn, x->db_meta, mstr(K_MAXDUR), 0)) != 0)
 		return rc;

@@ -223,10 +223,6 @@ void idx_expr_time_bounds(const idx_expr *e, uint64_t *lo, uint64_t *hi);
  * Parsing the result gives the same expression.  Truncated to cap - 1. */
 void idx_expr_format(const idx_expr *e, char *buf, size_t cap);
 
-/* RFC 3339, unix seconds (with fraction), or "N{s,m,h,d} ago". */
-int idx_time_parse(const char *s, uint64_t now_ns, uint64_t *out_ns);
-/* RFC 3339 UTC with nanoseconds: 2026-11-27T14:00:00.123456789Z; cap >= 40. */
-void idx_time_format(uint64_t ns, char *buf, size_t cap);
 
 /* ----------------------------------------------------------- planner */
 

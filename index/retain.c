@@ -140,7 +140,7 @@ int idx_pruned_note(idx_rstore *stores, int nstores, const idx_expr *e, char *bu
 	for (i = 0; i < nstores; i++) {
 		if (idx_pruned_until_get(stores[i].x, &until) != 0 || until == 0 || lo >= until)
 			continue;
-		idx_time_format(until, t, sizeof t);
+		tv_time_format(until, t, sizeof t);
 		snprintf(buf, cap, "note: %s: data before %s was pruned by retention", stores[i].dir, t);
 		return 1;
 	}

@@ -1797,20 +1797,6 @@ struct idx_vault_worker {
 	bool dirty;            /* counters may have grown since last_send */
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-static uint64_t wall_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 void idx_live_cfg_default(idx_live_cfg *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
@@ -1876,11 +1862,11 @@ static int live_retention(idx_vault *v)
 {
 	struct live *L = v->live;
 	uint32_t *ids = NULL, newest;
-	uint64_t *sizes = NULL, total = 0, now = wall_ns();
+	uint64_t *sizes = NULL, total = 0, now = tv_clock_real_ns();
 	size_t n = 0, i;
 	int rc;
 
-	L->last_pass = mono_ns();
+	L->last_pass = tv_clock_mono_ns();
 	if ((rc = store_segs_list(v->segs, &ids, &n)) != 0)
 		return rc;
 	sizes = calloc(n ? n : 1, sizeof *sizes);
@@ -1915,9 +1901,9 @@ static int live_retention(idx_vault *v)
 	free(sizes);
 	if (rc)
 		return rc;
-	if (L->cfg.flow_max_age_ns && mono_ns() - L->last_flow_pass > 10000000000ull) {
+	if (L->cfg.flow_max_age_ns && tv_clock_mono_ns() - L->last_flow_pass > 10000000000ull) {
 		uint64_t dropped = 0;
-		L->last_flow_pass = mono_ns();
+		L->last_flow_pass = tv_clock_mono_ns();
 		if (now > L->cfg.flow_max_age_ns) {
 			uint64_t before = (now - L->cfg.flow_max_age_ns) / 1000000000u;
 			rc = idx_flows_drop_before(v->x, before > UINT32_MAX ? UINT32_MAX : (uint32_t)before,
@@ -2052,7 +2038,7 @@ static int live_commit(idx_vault *v, struct qitem **items, size_t n)
 	}
 	/* Visibility latency: from the first packet's arrival to the commit
 	 * that makes it queryable.  Committed with the next transaction. */
-	now = mono_ns();
+	now = tv_clock_mono_ns();
 	for (i = 0; i < nc; i++) {
 		uint64_t us = now > chunks[i]->first_mono ? (now - chunks[i]->first_mono) / 1000 : 0;
 		v->ctr->v[TV_CTR_LIVE_SEALS]++;
@@ -2107,7 +2093,7 @@ static void *live_writer(void *arg)
 		if (n)
 			rc = live_commit(v, batch, n);
 		else if (!done && (L->cfg.max_age_ns || L->cfg.flow_max_age_ns) &&
-		         mono_ns() - L->last_pass > 1000000000u)
+		         tv_clock_mono_ns() - L->last_pass > 1000000000u)
 			rc = live_retention(v);
 		if (rc == 0 && done) {
 			/* the latencies of the last seals, and the final gauges */
@@ -2282,7 +2268,7 @@ int idx_vault_worker_new(idx_vault *v, int id, idx_vault_worker **out)
 	if (v->cfg.flows &&
 	    (rc = ingest_flowtab_new(&v->cfg.flowtab, worker_on_flows, w, &w->ctr, &w->ft)) != 0)
 		goto fail;
-	w->last_send = mono_ns();
+	w->last_send = tv_clock_mono_ns();
 	*out = w;
 	return 0;
 fail:
@@ -2385,7 +2371,7 @@ static int worker_send(idx_vault_worker *w, bool seal)
 		it->delta.v[k] = w->ctr.v[k] - w->sent.v[k];
 	w->sent = w->ctr;
 	it->active_flows = w->ft ? ingest_flowtab_active(w->ft) : 0;
-	w->last_send = mono_ns();
+	w->last_send = tv_clock_mono_ns();
 	w->dirty = false;
 	return worker_enqueue(w, it);
 }

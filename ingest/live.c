@@ -380,7 +380,6 @@ int ingest_udp_sync_drops(ingest_udp *u, tv_counters *ctr)
 int ingest_udp_recv(ingest_udp *u, ingest_raw *raws, int max, bool nowait, tv_counters *ctr,
                     int *nraw, int *got)
 {
-	struct timespec now;
 	uint64_t batch_ts;
 	int i, n, k = 0;
 
@@ -408,8 +407,7 @@ int ingest_udp_recv(ingest_udp *u, ingest_raw *raws, int max, bool nowait, tv_co
 		ctr->v[TV_CTR_LIVE_RECV_ERRORS]++;
 		return errno;
 	}
-	clock_gettime(CLOCK_REALTIME, &now);
-	batch_ts = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	batch_ts = tv_clock_real_ns();
 	*got = n;
 	for (i = 0; i < n; i++) {
 		struct msghdr *mh = &u->msgs[i].msg_hdr;

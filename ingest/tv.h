@@ -277,6 +277,30 @@ const char *tv_counter_name(int i);
 int tv_counter_find(const char *name);
 
 /*
+ * Time (ingest/tvtime.c).  Every time in tapvault is one uint64_t of
+ * nanoseconds since the Unix epoch, UTC; files and keys hold it as such.
+ */
+#define TV_NS_PER_S 1000000000ull
+
+uint64_t tv_clock_real_ns(void); /* CLOCK_REALTIME (0 before 1970) */
+uint64_t tv_clock_mono_ns(void); /* CLOCK_MONOTONIC, for intervals */
+
+/* Parses RFC 3339 (2026-11-27T14:00:00Z, with a fraction or an offset),
+ * unix seconds with an optional fraction (1700000000.25), or "N{s,m,h,d}
+ * ago" counted back from now_ns.  0, TV_E_SYNTAX, or TV_E_RANGE (before
+ * 1970, or past 2^64 ns). */
+int tv_time_parse(const char *s, uint64_t now_ns, uint64_t *out_ns);
+/* RFC 3339 UTC with nanoseconds: 2026-11-27T14:00:00.123456789Z; cap >= 40. */
+void tv_time_format(uint64_t ns, char *buf, size_t cap);
+
+/* A UTC date and time of day (proleptic Gregorian, no leap seconds). */
+typedef struct tv_civil {
+	int64_t year;
+	unsigned month, day, hour, min, sec, nsec;
+} tv_civil;
+void tv_time_civil(uint64_t ns, tv_civil *c);
+
+/*
  * SHA-256 (FIPS 180-4), written here so that hashes need no extra library.
  * Implemented in ingest/sha256.c.
  */

@@ -1515,8 +1515,8 @@ void report_audit_flow_expr(const report_audit *a, const report_audit_flow *fl, 
 	if (fl->fl_records && fl->fl_last > t1)
 		t1 = fl->fl_last;
 	t0 = t0 > 60 ? t0 - 60 : 0;
-	idx_time_format((uint64_t)t0 * 1000000000ull, ta, sizeof ta);
-	idx_time_format(((uint64_t)t1 + 61) * 1000000000ull, tb, sizeof tb);
+	tv_time_format((uint64_t)t0 * 1000000000ull, ta, sizeof ta);
+	tv_time_format(((uint64_t)t1 + 61) * 1000000000ull, tb, sizeof tb);
 	/* trim the nanoseconds: ".000000000Z" -> "Z" */
 	{
 		char *p = strchr(ta, '.');

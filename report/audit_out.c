@@ -108,7 +108,7 @@ static void fmt_time(uint32_t t, char *buf, size_t cap)
 		snprintf(buf, cap, "-");
 		return;
 	}
-	idx_time_format((uint64_t)t * 1000000000ull, buf, cap);
+	tv_time_format((uint64_t)t * 1000000000ull, buf, cap);
 	p = strchr(buf, '.');
 	if (p) {
 		p[0] = 'Z';

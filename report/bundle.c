@@ -283,7 +283,7 @@ static json_t *jtime_or_null(uint64_t ns, bool present)
 	char buf[48];
 	if (!present)
 		return json_null();
-	idx_time_format(ns, buf, sizeof buf);
+	tv_time_format(ns, buf, sizeof buf);
 	return json_string(buf);
 }
 
@@ -878,7 +878,7 @@ static uint64_t jtime(json_t *o, const char *key, uint64_t dflt)
 {
 	json_t *v = json_object_get(o, key);
 	uint64_t t;
-	if (!json_is_string(v) || idx_time_parse(json_string_value(v), 0, &t) != 0)
+	if (!json_is_string(v) || tv_time_parse(json_string_value(v), 0, &t) != 0)
 		return dflt;
 	return t;
 }

@@ -104,7 +104,7 @@ static void fill_entry(json_t *o, report_custody_entry *e)
 	size_t i;
 	memset(e, 0, sizeof *e);
 	if (t)
-		idx_time_parse(t, 0, &e->time_ns);
+		tv_time_parse(t, 0, &e->time_ns);
 	e->action = jget(o, "action");
 	e->examiner = jget(o, "examiner");
 	e->uid = (uint32_t)jgetu(o, "uid");
@@ -248,7 +248,7 @@ int report_custody_append(const char *store_dir, const report_custody_entry *e, 
 		rc = TV_E_NOMEM;
 		goto out;
 	}
-	idx_time_format(e->time_ns, tbuf, sizeof tbuf);
+	tv_time_format(e->time_ns, tbuf, sizeof tbuf);
 	tv_sha256_hex(e->bundle_sha256, bhex);
 	json_object_set_new(o, "seq", json_integer((json_int_t)seq));
 	json_object_set_new(o, "time", json_string(tbuf));

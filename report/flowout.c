@@ -379,8 +379,7 @@ static int dir_err(report_s3 *s, const char *base, const char *rel, size_t bad, 
 static int file_open(report_s3 *s, uint32_t period, struct s3file *f)
 {
 	struct archive_entry *ent;
-	struct tm tm;
-	time_t t = (time_t)period;
+	tv_civil tm;
 	char rel[1024], stem[TV_NAME_MAX + 1];
 	size_t bad = 0;
 	int rc, dfd;
@@ -388,7 +387,7 @@ static int file_open(report_s3 *s, uint32_t period, struct s3file *f)
 	memset(f, 0, sizeof *f);
 	tv_outfile_init(&f->out);
 	f->period = period;
-	gmtime_r(&t, &tm);
+	tv_time_civil((uint64_t)period * TV_NS_PER_S, &tm);
 	if (s->rootfd < 0) {
 		/* DIR is the user's: followed as typed, created when missing */
 		rc = tv_dir_open(AT_FDCWD, s->dir, TV_DIR_FOLLOW | TV_DIR_CREATE, 0755, &s->rootfd, &bad);
@@ -397,16 +396,16 @@ static int file_open(report_s3 *s, uint32_t period, struct s3file *f)
 	}
 	/* every level below DIR is ours: made with mkdirat, opened with
 	 * O_NOFOLLOW, a link planted there is refused */
-	snprintf(rel, sizeof rel, "AWSLogs/%s/vpcflowlogs/%s/%04d/%02d/%02d", s->account, s->region,
-	         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+	snprintf(rel, sizeof rel, "AWSLogs/%s/vpcflowlogs/%s/%04d/%02u/%02u", s->account, s->region,
+	         (int)tm.year, tm.month, tm.day);
 	snprintf(f->dir, sizeof f->dir, "%s/%s", s->dir, rel);
 	rc = tv_dir_open(s->rootfd, rel, TV_DIR_CREATE, 0755, &dfd, &bad);
 	if (rc)
 		return dir_err(s, s->dir, rel, bad, rc);
 	/* the final name holds the content's hash: known at the end only */
-	snprintf(stem, sizeof stem, "%s_vpcflowlogs_%s_%s_%04d%02d%02dT%02d%02dZ.log.gz", s->account,
-	         s->region, s->id, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	         tm.tm_min);
+	snprintf(stem, sizeof stem, "%s_vpcflowlogs_%s_%s_%04d%02u%02uT%02u%02uZ.log.gz", s->account,
+	         s->region, s->id, (int)tm.year, tm.month, tm.day, tm.hour,
+	         tm.min);
 	rc = tv_outfile_openat(&f->out, dfd, stem, 0666, TV_OUT_STEM | TV_OUT_REPLACE);
 	close(dfd);
 	if (rc) {
@@ -453,8 +452,7 @@ static int file_finish(report_s3 *s, struct s3file *f)
 {
 	uint8_t d[32];
 	char hex[65], final[TV_NAME_MAX + 1];
-	struct tm tm;
-	time_t t = (time_t)f->period;
+	tv_civil tm;
 	int rc;
 
 	if (archive_write_close(f->a) != ARCHIVE_OK) {
@@ -466,10 +464,10 @@ static int file_finish(report_s3 *s, struct s3file *f)
 	f->a = NULL;
 	tv_sha256_final(&f->sha, d);
 	tv_sha256_hex(d, hex);
-	gmtime_r(&t, &tm);
-	snprintf(final, sizeof final, "%s_vpcflowlogs_%s_%s_%04d%02d%02dT%02d%02dZ_%.8s.log.gz",
-	         s->account, s->region, s->id, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-	         tm.tm_hour, tm.tm_min, hex);
+	tv_time_civil((uint64_t)f->period * TV_NS_PER_S, &tm);
+	snprintf(final, sizeof final, "%s_vpcflowlogs_%s_%s_%04d%02u%02uT%02u%02uZ_%.8s.log.gz",
+	         s->account, s->region, s->id, (int)tm.year, tm.month, tm.day,
+	         tm.hour, tm.min, hex);
 	/* the same name means the same content (its hash): a file of an earlier
 	 * run is replaced, a link or anything else there is refused */
 	rc = tv_outfile_commit(&f->out, final);

@@ -199,10 +199,7 @@ static int seg_fd_check(const store_segs *s, int fd, uint32_t seg, bool *empty, 
 
 static void seg_hdr_make(const store_segs *s, uint8_t h[STORE_SEG_HDR_LEN], uint32_t seg)
 {
-	struct timespec ts;
-	uint64_t now = 0;
-	if (clock_gettime(CLOCK_REALTIME, &ts) == 0 && ts.tv_sec >= 0)
-		now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	uint64_t now = tv_clock_real_ns();
 	memset(h, 0, STORE_SEG_HDR_LEN);
 	memcpy(h + SH_MAGIC, seg_magic, sizeof seg_magic);
 	tv_put_le16(h + SH_VERSION, STORE_FORMAT_VERSION);

@@ -5,7 +5,7 @@
  * packets, takes its time bounds, checks that its note (if any) is one
  * bounded line, formats it, and checks that the normalised form parses back
  * to the same normalised form, without a note.  Also feeds the
- * text to idx_time_parse and checks that a parsed time formats and parses
+ * text to tv_time_parse and checks that a parsed time formats and parses
  * back to the same nanosecond.
  */
 #include <stdint.h>
@@ -49,11 +49,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = '\0';
 
-	if (idx_time_parse(text, NOW, &ts) == 0) {
+	if (tv_time_parse(text, NOW, &ts) == 0) {
 		char buf[48];
 		uint64_t back = 0;
-		idx_time_format(ts, buf, sizeof buf);
-		if (idx_time_parse(buf, NOW, &back) != 0 || back != ts)
+		tv_time_format(ts, buf, sizeof buf);
+		if (tv_time_parse(buf, NOW, &back) != 0 || back != ts)
 			abort();
 	}
 

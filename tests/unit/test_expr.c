@@ -282,7 +282,7 @@ Test(expr, errors)
 static uint64_t tp(const char *s)
 {
 	uint64_t v = 0;
-	int rc = idx_time_parse(s, NOW, &v);
+	int rc = tv_time_parse(s, NOW, &v);
 	cr_assert_eq(rc, 0, "time '%s': %d", s, rc);
 	return v;
 }
@@ -290,7 +290,7 @@ static uint64_t tp(const char *s)
 static void tbad(const char *s)
 {
 	uint64_t v;
-	cr_assert_neq(idx_time_parse(s, NOW, &v), 0, "time '%s' should fail", s);
+	cr_assert_neq(tv_time_parse(s, NOW, &v), 0, "time '%s' should fail", s);
 }
 
 Test(expr, times)
@@ -337,18 +337,18 @@ Test(expr, times)
 	tbad("-5");
 	tbad("abc");
 
-	idx_time_format(1795788000ull * S + 123456789, buf, sizeof buf);
+	tv_time_format(1795788000ull * S + 123456789, buf, sizeof buf);
 	cr_assert_str_eq(buf, "2026-11-27T14:00:00.123456789Z");
-	idx_time_format(0, buf, sizeof buf);
+	tv_time_format(0, buf, sizeof buf);
 	cr_assert_str_eq(buf, "1970-01-01T00:00:00.000000000Z");
-	idx_time_format(UINT64_MAX, buf, sizeof buf);
+	tv_time_format(UINT64_MAX, buf, sizeof buf);
 	cr_assert_str_eq(buf, "2554-07-21T23:34:33.709551615Z");
 	cr_assert_eq(tp(buf), UINT64_MAX);
 	{
 		/* format/parse round trip over many days, incl. leap years */
 		uint64_t t;
 		for (t = 0; t < 20000ull * 86400 * S; t += 86399ull * S + 7777) {
-			idx_time_format(t, buf, sizeof buf);
+			tv_time_format(t, buf, sizeof buf);
 			cr_assert_eq(tp(buf), t, "%s", buf);
 		}
 	}
