@@ -1130,6 +1130,32 @@ fail:
 	return rc;
 }
 
+int idx_expr_time_window(uint64_t from_ns, uint64_t before_ns, idx_expr **out)
+{
+	idx_expr *e = calloc(1, sizeof *e + 3 * sizeof(idx_xnode));
+	int32_t i;
+	*out = NULL;
+	if (!e)
+		return TV_E_NOMEM;
+	for (i = 0; i < 3; i++)
+		e->nodes[i].child = e->nodes[i].next = -1;
+	e->nodes[0].kind = IDX_X_AFTER;
+	e->nodes[0].ts = from_ns;
+	e->n = 1;
+	e->root = 0;
+	if (before_ns) {
+		e->nodes[1].kind = IDX_X_BEFORE;
+		e->nodes[1].ts = before_ns;
+		e->nodes[2].kind = IDX_X_AND;
+		e->nodes[2].child = 0;
+		e->nodes[0].next = 1;
+		e->n = 3;
+		e->root = 2;
+	}
+	*out = e;
+	return 0;
+}
+
 void idx_expr_free(idx_expr *e)
 {
 	if (!e)

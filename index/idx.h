@@ -198,6 +198,9 @@ typedef struct idx_expr_err {
 /* now_ns anchors "ago".  On TV_E_SYNTAX, err says where and why. */
 int idx_expr_parse(const char *text, uint64_t now_ns, idx_expr **out, idx_expr_err *err);
 void idx_expr_free(idx_expr *e); /* accepts NULL */
+/* The expression "after from_ns" (and "before before_ns" when before_ns is
+ * not 0), built without text: for the library's own time-range reads. */
+int idx_expr_time_window(uint64_t from_ns, uint64_t before_ns, idx_expr **out);
 
 /* NULL, or one line (no newline) that a user comparing with tcpdump should
  * read: today, how a chain that mixes and and or without parentheses was

@@ -1298,9 +1298,8 @@ static int vault_rebuild_flows(idx_vault *v, uint64_t *rebuilt)
 	uint32_t last = 0, from;
 	bool any = false;
 	uint64_t dropped = 0;
-	char text[64], err[256];
+	char err[256];
 	idx_expr *e = NULL;
-	idx_expr_err perr;
 	idx_rstore rs;
 	struct rebuild_ctx ctx;
 	ingest_flowtab_cfg fcfg = v->cfg.flowtab;
@@ -1312,8 +1311,7 @@ static int vault_rebuild_flows(idx_vault *v, uint64_t *rebuilt)
 	from = (any && last > fcfg.interval) ? last - fcfg.interval : 0;
 	if ((rc = idx_flows_drop_from(v->x, from, &dropped)) != 0)
 		return rc;
-	snprintf(text, sizeof text, "after %u", from);
-	if ((rc = idx_expr_parse(text, 0, &e, &perr)) != 0)
+	if ((rc = idx_expr_time_window((uint64_t)from * TV_NS_PER_S, 0, &e)) != 0)
 		return rc;
 	v->nflows = 0;
 	ctx.ft = NULL;

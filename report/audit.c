@@ -1229,9 +1229,7 @@ static int on_packet(void *ctx, int store, const store_rec *rec, const tv_l3info
 
 static int payload_pass(report_audit *a, idx_rstore *rs, char *err, size_t cap)
 {
-	char text[96];
 	idx_expr *e = NULL;
-	idx_expr_err ee;
 	idx_query_stats st;
 	pl_ctx pc = { a, TV_VNI_NONE, -1, 0 };
 	int rc;
@@ -1239,13 +1237,10 @@ static int payload_pass(report_audit *a, idx_rstore *rs, char *err, size_t cap)
 
 	if (a->sum.to < a->sum.from)
 		return 0;
-	snprintf(text, sizeof text, "after %u and before %llu", a->sum.from,
-	         (unsigned long long)a->sum.to + 61);
-	rc = idx_expr_parse(text, 0, &e, &ee);
-	if (rc) {
-		report_seterr(err, cap, "internal: cannot build the payload expression: %s", ee.msg);
+	rc = idx_expr_time_window((uint64_t)a->sum.from * TV_NS_PER_S,
+	                          ((uint64_t)a->sum.to + 61) * TV_NS_PER_S, &e);
+	if (rc)
 		return rc;
-	}
 	memset(&st, 0, sizeof st);
 	rc = idx_query_run(rs, 1, e, false, on_packet, &pc, &st, err, cap);
 	idx_expr_free(e);

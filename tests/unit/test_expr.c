@@ -974,3 +974,24 @@ Test(expr, deep_alternation_normal_form)
 	free(a);
 	free(b);
 }
+
+Test(expr, time_window_built_without_text)
+{
+	idx_expr *e = NULL;
+	uint64_t lo, hi;
+	char buf[160];
+	cr_assert_eq(idx_expr_time_window(1764000000ull * 1000000000ull, 0, &e), 0);
+	idx_expr_time_bounds(e, &lo, &hi);
+	cr_assert_eq(lo, 1764000000ull * 1000000000ull);
+	cr_assert_eq(hi, UINT64_MAX);
+	idx_expr_format(e, buf, sizeof buf);
+	cr_assert_str_eq(buf, "after 2025-11-24T16:00:00.000000000Z");
+	idx_expr_free(e);
+	cr_assert_eq(idx_expr_time_window(10, 20, &e), 0);
+	idx_expr_time_bounds(e, &lo, &hi);
+	cr_assert_eq(lo, 10);
+	cr_assert_eq(hi, 19);
+	cr_assert(idx_expr_match(e, 10, NULL, NULL));
+	cr_assert(!idx_expr_match(e, 20, NULL, NULL));
+	idx_expr_free(e);
+}
