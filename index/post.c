@@ -13,8 +13,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #define POST_SLOTS0 16384u
 #define POST_ENTS0 1024u
@@ -169,23 +167,6 @@ int idx_chunk_val_decode(const void *p, size_t n, store_chunk_meta *m)
 
 /* ------------------------------------------------------------ collector */
 
-static uint64_t post_hash(uint64_t seed, const uint8_t key[40])
-{
-	uint64_t h = seed ^ 0x9E3779B97F4A7C15ull;
-	int i;
-	for (i = 0; i < 40; i += 8) {
-		uint64_t w;
-		memcpy(&w, key + i, 8);
-		h ^= w;
-		h *= 0xFF51AFD7ED558CCDull;
-		h ^= h >> 32;
-	}
-	h ^= h >> 29;
-	h *= 0xC4CEB9FE1A85EC53ull;
-	h ^= h >> 32;
-	return h;
-}
-
 int idx_post_new(idx_post **out)
 {
 	idx_post *p;
@@ -203,8 +184,7 @@ int idx_post_new(idx_post **out)
 	}
 	/* A seeded hash: addresses come from the network, and a fixed hash
 	 * would let a sender pick values that all collide. */
-	if (getrandom(&p->seed, sizeof p->seed, GRND_NONBLOCK) != (ssize_t)sizeof p->seed)
-		p->seed = (uint64_t)(uintptr_t)p ^ (uint64_t)time(NULL);
+	p->seed = tv_hash_seed();
 	*out = p;
 	return 0;
 }
@@ -244,7 +224,7 @@ static int post_grow_slots(idx_post *p)
 	if (!s)
 		return TV_E_NOMEM;
 	for (i = 0; i < p->n; i++) {
-		size_t j = (size_t)post_hash(p->seed, p->ents[i].key) & mask;
+		size_t j = (size_t)tv_hash64(p->ents[i].key, 40, p->seed) & mask;
 		while (s[j])
 			j = (j + 1) & mask;
 		s[j] = (uint32_t)(i + 1);
@@ -263,7 +243,7 @@ static void post_put(idx_post *p, const uint8_t key[40], size_t len, uint64_t ts
 	if (p->err)
 		return;
 	mask = p->nslots - 1;
-	j = (size_t)post_hash(p->seed, key) & mask;
+	j = (size_t)tv_hash64(key, 40, p->seed) & mask;
 	while (p->slots[j]) {
 		e = &p->ents[p->slots[j] - 1];
 		if (e->len == len && memcmp(e->key, key, 40) == 0) {
@@ -283,7 +263,7 @@ static void post_put(idx_post *p, const uint8_t key[40], size_t len, uint64_t ts
 			return;
 		}
 		mask = p->nslots - 1;
-		j = (size_t)post_hash(p->seed, key) & mask;
+		j = (size_t)tv_hash64(key, 40, p->seed) & mask;
 		while (p->slots[j])
 			j = (j + 1) & mask;
 	}

@@ -170,13 +170,18 @@ struct qstate {
 
 static size_t qfrag_slot(const tv_l3info *in, uint32_t vni)
 {
-	uint64_t h = 1469598103934665603ull;
-	size_t i;
-	for (i = 0; i < 16; i++)
-		h = (h ^ in->key.src.b[i] ^ ((uint64_t)in->key.dst.b[i] << 8)) * 1099511628211ull;
-	h ^= ((uint64_t)in->frag_id << 32) ^ ((uint64_t)vni << 8) ^ in->key.proto;
-	h *= 0x9e3779b97f4a7c15ull;
-	return (size_t)(h >> 52) & (QFRAG_SLOTS - 1);
+	struct {
+		tv_addr src, dst;
+		uint32_t id, vni;
+		uint32_t proto;
+	} k;
+	memset(&k, 0, sizeof k);
+	k.src = in->key.src;
+	k.dst = in->key.dst;
+	k.id = in->frag_id;
+	k.vni = vni;
+	k.proto = in->key.proto;
+	return (size_t)tv_hash64(&k, sizeof k, 0) & (QFRAG_SLOTS - 1);
 }
 
 static void qfrag_apply(struct qstate *q, uint32_t vni, tv_l3info *in)

@@ -793,15 +793,7 @@ int ingest_parse_inner(const uint8_t *frame, uint32_t caplen, tv_l3info *info)
 
 static uint64_t frag_hash(const ingest_decap *d, const struct frag_key *k)
 {
-	const uint8_t *p = (const uint8_t *)k;
-	uint64_t h = 0xcbf29ce484222325ull ^ d->seed;
-	size_t i;
-	for (i = 0; i < sizeof *k; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ull;
-	}
-	h ^= h >> 29;
-	return h;
+	return tv_hash64(k, sizeof *k, d->seed);
 }
 
 static void frag_key_make(struct frag_key *k, const tv_l3info *info, uint32_t id, uint32_t vni)
@@ -1434,8 +1426,8 @@ int ingest_decap_new(const ingest_decap_cfg *cfg, tv_counters *ctr, ingest_decap
 	d->cfg = *cfg;
 	d->ctr = ctr ? ctr : &d->own_ctr;
 	/* Seeded so that crafted fragment ids cannot aim at one set. */
-	d->seed = (uint64_t)(uintptr_t)d * 0x9e3779b97f4a7c15ull;
-	rc = reasm_new(cfg, d->seed ^ 0x5bd1e995u, &d->ra);
+	d->seed = tv_hash_seed();
+	rc = reasm_new(cfg, tv_hash_seed(), &d->ra);
 	if (rc) {
 		free(d);
 		return rc;

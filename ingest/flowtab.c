@@ -61,8 +61,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #define FT_NIL UINT32_MAX
 #define FT_NS 1000000000ull
@@ -147,43 +145,6 @@ void ingest_flowtab_cfg_default(ingest_flowtab_cfg *cfg)
  * state, and the state starts from a random seed, so collisions cannot be
  * chosen without knowing it.  Not a cryptographic MAC.
  */
-static uint64_t ft_hash(const struct ft_key *k, uint64_t seed)
-{
-	const uint8_t *p = (const uint8_t *)k;
-	uint64_t h = seed ^ 0x6a09e667f3bcc908ull;
-	size_t i;
-
-	for (i = 0; i < sizeof(*k); i += 8) {
-		uint64_t w;
-		memcpy(&w, p + i, 8);
-		h ^= w;
-		h *= 0x9e3779b97f4a7c15ull;
-		h ^= h >> 31;
-	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return h;
-}
-
-static uint64_t ft_random_seed(void)
-{
-	uint64_t s = 0;
-	struct timespec ts;
-
-	if (getrandom(&s, sizeof(s), GRND_NONBLOCK) == (ssize_t)sizeof(s) && s != 0)
-		return s;
-	/* No entropy yet (early boot): still unpredictable enough to spread
-	 * keys, and the hash only guards against flooding. */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	s ^= (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull;
-	s ^= (uint64_t)ts.tv_sec << 32;
-	s ^= (uint64_t)(uintptr_t)&ts;
-	return s ? s : 1;
-}
-
 /*
  * tcp-flags as AWS writes them (reference §1.5): FIN, SYN, RST, PSH, URG
  * OR-ed; ACK (16) only from packets that also carry SYN, so that SYN-ACK
@@ -223,7 +184,7 @@ int ingest_flowtab_new(const ingest_flowtab_cfg *cfg, ingest_flow_emit emit, voi
 		goto fail;
 	ft->interval = cfg->interval;
 	ft->max_flows = cfg->max_flows;
-	ft->seed = cfg->hash_seed ? cfg->hash_seed : ft_random_seed();
+	ft->seed = cfg->hash_seed ? cfg->hash_seed : tv_hash_seed();
 	ft->emit = emit;
 	ft->ctx = ctx;
 	ft->ctr = ctr ? ctr : &ft->own_ctr;
@@ -474,7 +435,7 @@ void ingest_flowtab_add(ingest_flowtab *ft, const tv_pkt *pkt)
 	k.vni = pkt->tun.vni;
 	k.window = w;
 
-	h = ft_hash(&k, ft->seed);
+	h = tv_hash64(&k, sizeof k, ft->seed);
 	h32 = (uint32_t)h;
 	for (idx = ft->bucket[h32 & ft->mask]; idx != FT_NIL; idx = e->hnext) {
 		e = &ft->slab[idx];

@@ -301,14 +301,7 @@ static void pend_push(ingest_reasm *r, uint32_t fi, bool as_error)
 
 static uint64_t key_hash(const ingest_reasm *r, const struct ra_key *k)
 {
-	const uint8_t *p = (const uint8_t *)k;
-	uint64_t h = 0xcbf29ce484222325ull ^ r->seed;
-	size_t i;
-	for (i = 0; i < sizeof *k; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ull;
-	}
-	return h ^ (h >> 29);
+	return tv_hash64(k, sizeof *k, r->seed);
 }
 
 static void key_make(struct ra_key *k, const struct reasm_in *in)

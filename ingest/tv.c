@@ -3,6 +3,8 @@
  */
 #include "tv.h"
 
+#include <sys/random.h>
+
 #include <arpa/inet.h>
 #include <string.h>
 
@@ -105,4 +107,15 @@ int tv_counter_find(const char *name)
 		if (strcmp(tv_ctr_names[i], name) == 0)
 			return i;
 	return -1;
+}
+
+uint64_t tv_hash_seed(void)
+{
+	uint64_t s = 0;
+	if (getrandom(&s, sizeof s, GRND_NONBLOCK) == (ssize_t)sizeof s && s != 0)
+		return s;
+	/* no entropy yet: still spreads keys, and the seed only guards the
+	 * tables against crafted collisions */
+	s = tv_clock_mono_ns() * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)&s;
+	return s ? s : 1;
 }

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <string.h>
 
 #define TV_VERSION "0.1.0"
 
@@ -275,6 +276,43 @@ typedef struct tv_counters {
 const char *tv_counter_name(int i);
 /* Index of the counter with this name, or -1. */
 int tv_counter_find(const char *name);
+
+/*
+ * The one hash of tapvault's in-memory tables (flow tables, posting sets,
+ * fragment and reassembly tables, the packer's flow index, VNI maps...):
+ * seeded, 8 bytes per step (xor, multiply, xorshift), then the MurmurHash3
+ * 64-bit finaliser.  Not for anything stored: a table's layout may change,
+ * its contents may not.  Seeds come from tv_hash_seed() so that crafted
+ * keys (fragment ids, ports) cannot aim at one bucket.
+ */
+static inline uint64_t tv_hash64(const void *data, size_t n, uint64_t seed)
+{
+	const uint8_t *p = (const uint8_t *)data;
+	uint64_t h = seed ^ 0x6a09e667f3bcc908ull ^ (uint64_t)n, w;
+	for (; n >= 8; p += 8, n -= 8) {
+		memcpy(&w, p, 8);
+		h ^= w;
+		h *= 0x9e3779b97f4a7c15ull;
+		h ^= h >> 31;
+	}
+	if (n) {
+		w = 0;
+		memcpy(&w, p, n);
+		h ^= w;
+		h *= 0x9e3779b97f4a7c15ull;
+		h ^= h >> 31;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
+
+/* A random non-zero seed (getrandom; the clock and an address when the
+ * kernel has no entropy yet, early at boot). */
+uint64_t tv_hash_seed(void);
 
 /*
  * Time (ingest/tvtime.c).  Every time in tapvault is one uint64_t of

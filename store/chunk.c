@@ -16,7 +16,7 @@
 #include <string.h>
 #include <zstd.h>
 
-_Static_assert(sizeof(tv_tunmeta) == 48, "tv_tunmeta layout changed: update tun_hash");
+_Static_assert(sizeof(tv_tunmeta) == 48, "tv_tunmeta layout changed: update the context table");
 
 static const uint8_t zstd_magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
 
@@ -178,23 +178,11 @@ int store_builder_set_tag(store_builder *b, const uint8_t *tag, uint32_t len)
 	return 0;
 }
 
-static uint32_t tun_hash(const tv_tunmeta *t)
-{
-	uint64_t w[6], h = 0x9E3779B97F4A7C15ull;
-	int i;
-	memcpy(w, t, sizeof w);
-	for (i = 0; i < 6; i++) {
-		h = (h ^ w[i]) * 0xFF51AFD7ED558CCDull;
-		h ^= h >> 32;
-	}
-	return (uint32_t)h;
-}
-
 /* Finds t in the table; returns its index, or nctx (not present) with
  * *slot_out set to the empty slot where it belongs. */
 static uint32_t ctx_find(const store_builder *b, const tv_tunmeta *t, size_t *slot_out)
 {
-	size_t mask = b->nslot - 1, i = tun_hash(t) & mask;
+	size_t mask = b->nslot - 1, i = (size_t)tv_hash64(t, sizeof *t, 0) & mask;
 	for (;;) {
 		uint32_t v = b->slot[i];
 		if (v == 0) {
@@ -226,7 +214,7 @@ static int ctx_reserve(store_builder *b)
 		b->slot = ns;
 		b->nslot = nn;
 		for (i = 0; i < b->nctx; i++) {
-			size_t s = tun_hash(&b->ctx[i]) & (nn - 1);
+			size_t s = (size_t)tv_hash64(&b->ctx[i], sizeof b->ctx[i], 0) & (nn - 1);
 			while (ns[s] != 0)
 				s = (s + 1) & (nn - 1);
 			ns[s] = i + 1;

@@ -32,11 +32,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 #include <zstd.h>
 
-_Static_assert(sizeof(tv_tunmeta) == 48, "tv_tunmeta layout changed: update pk_hash");
+_Static_assert(sizeof(tv_tunmeta) == 48, "tv_tunmeta layout changed: update the context hash");
 
 /* Section-A bytes a new piece of a flow may add to a block besides its
  * records: its directory entry and, at worst, a context table entry. */
@@ -160,43 +158,6 @@ void store_packer_cfg_default(store_packer_cfg *cfg)
 	cfg->split_pct = 75;
 }
 
-static uint64_t random_seed(void)
-{
-	uint64_t s = 0;
-	struct timespec ts;
-	if (getrandom(&s, sizeof s, GRND_NONBLOCK) == (ssize_t)sizeof s && s != 0)
-		return s;
-	/* No entropy yet (early boot): the seed only guards the tables
-	 * against crafted collisions; nothing written depends on it. */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	s ^= (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull;
-	s ^= (uint64_t)ts.tv_sec << 32;
-	s ^= (uint64_t)(uintptr_t)&ts;
-	return s ? s : 1;
-}
-
-/* Seeded hash of n bytes (a multiple of 8): xor, multiply, xorshift per
- * word, then the MurmurHash3 finaliser. */
-static uint32_t pk_hash(const void *data, size_t n, uint64_t seed, uint64_t extra)
-{
-	const uint8_t *q = data;
-	uint64_t h = seed ^ 0x6a09e667f3bcc908ull ^ extra;
-	size_t i;
-	for (i = 0; i < n; i += 8) {
-		uint64_t w;
-		memcpy(&w, q + i, 8);
-		h ^= w;
-		h *= 0x9e3779b97f4a7c15ull;
-		h ^= h >> 31;
-	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return (uint32_t)h;
-}
-
 /*
  * Distinct byte values expected among m uniformly random bytes:
  * 256 * (1 - (255/256)^m).  thr[m] is the smallest count that is at least
@@ -241,7 +202,7 @@ int store_packer_new(const store_packer_cfg *cfg, store_packer **out)
 		p->cfg.split_pct = 75;
 	p->a_limit = 32ull * p->cfg.block_target;
 	make_thresholds(p->thr, p->cfg.split_pct);
-	p->seed = random_seed();
+	p->seed = tv_hash_seed();
 
 	p->cctx = ZSTD_createCCtx();
 	if (!p->cctx)
@@ -510,7 +471,7 @@ int store_packer_add(store_packer *p, const tv_pkt *pkt, const uint8_t *flowkey,
 	if (p->nctx > 0 && memcmp(&p->ctx[p->last_ctx].t, &t, sizeof t) == 0) {
 		ci = p->last_ctx;
 	} else {
-		ch = pk_hash(&t, sizeof t, p->seed, 0);
+		ch = (uint32_t)tv_hash64(&t, sizeof t, p->seed);
 		ci = ctx_find(p, &t, ch, &cslot);
 		newctx = ci == p->nctx;
 	}
@@ -520,7 +481,7 @@ int store_packer_add(store_packer *p, const tv_pkt *pkt, const uint8_t *flowkey,
 		fh = p->flow[fi].hash;
 		newflow = false;
 	} else {
-		fh = pk_hash(flowkey, STORE_V2_KEY_LEN, p->seed, ci);
+		fh = (uint32_t)tv_hash64(flowkey, STORE_V2_KEY_LEN, p->seed ^ ci);
 		fi = newctx ? p->nflows : flow_find(p, flowkey, ci, fh, &fslot);
 		newflow = fi == p->nflows;
 	}
