@@ -788,6 +788,7 @@ static int read_flowlogs(report_audit *a, char *err, size_t cap)
 	rc.format = a->cfg.format;
 	rc.on_reject = on_reject;
 	rc.ctx = a;
+	rc.max_bytes = a->cfg.max_log_bytes;
 	r = report_flowlog_reader_open(&rc, a->cfg.flow_logs, a->cfg.nflow_logs, &rd);
 	if (r) {
 		report_seterr(err, cap, "cannot open the flow logs: %s", tv_strerror(r));

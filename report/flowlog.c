@@ -168,6 +168,8 @@ static const char *const fl_reason_names[REPORT_FL_R__COUNT] = {
 	[REPORT_FL_R_SYNTAX] = "flowlog.rejected.bad_format",
 	[REPORT_FL_R_NOT_TEXT] = "flowlog.rejected.not_text",
 	[REPORT_FL_R_IO] = "flowlog.rejected.read_error",
+	[REPORT_FL_R_TOO_LARGE] = "flowlog.rejected.too_large",
+	[REPORT_FL_R_SUM_OVERFLOW] = "flowlog.rejected.sum_overflow",
 };
 
 const char *report_fl_reason_name(int reason)

@@ -147,8 +147,11 @@ enum report_fl_reason {
 	REPORT_FL_R_JSON,            /* a JSON (CloudWatch) line without a usable "message" */
 	REPORT_FL_R_TOO_LONG,        /* a line longer than the reader's maximum */
 	REPORT_FL_R_SYNTAX,          /* a format string that does not parse */
-	REPORT_FL_R_NOT_TEXT,        /* a whole file: NUL bytes or binary data */
+	REPORT_FL_R_NOT_TEXT,        /* a line or NUL run holding binary data, or a whole
+	                              * file that is binary data before any record */
 	REPORT_FL_R_IO,              /* a whole file: cannot be opened, read or decompressed */
+	REPORT_FL_R_TOO_LARGE,       /* a whole file: more decoded bytes than the reader's maximum */
+	REPORT_FL_R_SUM_OVERFLOW,    /* a record whose counts make a 64-bit sum wrap (audit) */
 	REPORT_FL_R__COUNT
 };
 
@@ -375,6 +378,9 @@ int report_flowlog_format_line(const report_fl_format *fmt, const report_fl_rec 
  * ===================================================================== */
 
 #define REPORT_FL_MAX_LINE_DEFAULT 65536
+/* Decoded bytes of one file or archive member.  AWS closes a flow-log file
+ * at 75 MB (gzip), about 10 times that as text. */
+#define REPORT_FL_MAX_BYTES_DEFAULT (1ull << 30)
 
 typedef struct report_fl_stats {
 	uint64_t files;        /* files and archive members opened */
@@ -407,6 +413,10 @@ typedef struct report_flowlog_reader_cfg {
 	/* Longest accepted line in bytes without the newline; 0: 64 KiB.
 	 * Longer lines are rejected (REPORT_FL_R_TOO_LONG) and skipped. */
 	size_t max_line;
+	/* Most bytes read from one file or archive member after decompression;
+	 * 0: REPORT_FL_MAX_BYTES_DEFAULT.  Past it the rest of that path is
+	 * skipped (REPORT_FL_R_TOO_LARGE): the records before it were returned. */
+	uint64_t max_bytes;
 	/* Called for every reject; may be NULL (the stats still count). */
 	report_fl_reject_fn on_reject;
 	void *ctx;
@@ -894,6 +904,7 @@ typedef struct report_audit_cfg {
 	bool payload;                    /* read stored packets for payload findings; default true */
 	uint32_t payload_packets;        /* payload packets looked at per flow; default 8 */
 	size_t max_rejects;              /* rejected flow-log lines kept for the report; default 100 */
+	uint64_t max_log_bytes;          /* reader's max_bytes; 0: REPORT_FL_MAX_BYTES_DEFAULT */
 	/* Progress, for a terminal: called every 65536 flow-log lines and every
 	 * 65536 stored packets looked at; phase is "flow-log lines" or "packets". */
 	void (*progress)(void *ctx, const char *phase, uint64_t done);
