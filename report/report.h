@@ -504,6 +504,9 @@ void report_flowlog_reader_free(report_flowlog_reader *r);
 
 #define REPORT_IFACE_MAX_ADDRS 64   /* more in one map entry is an error */
 #define REPORT_VNI_MAX 0xFFFFFFu      /* VXLAN and GENEVE VNIs are 24 bits */
+/* VNI entries in one map, and interface descriptions in one file: the
+ * audit handles 65,536 interfaces, AWS 10,000 mirror sessions per account */
+#define REPORT_VNIMAP_MAX_ENTRIES 65536
 
 typedef struct report_iface {
 	uint32_t vni;        /* TV_VNI_NONE for untunnelled traffic */
@@ -673,6 +676,10 @@ void report_s3_free(report_s3 *s);
  * ===================================================================== */
 
 #define REPORT_MIRROR_MAX_RULES 64     /* per direction and filter (AWS allows 10) */
+/* Filters and sessions held (AWS allows 10,000 of each per account and
+ * region); a filter takes about 8 KB */
+#define REPORT_MIRROR_MAX_FILTERS 10000
+#define REPORT_MIRROR_MAX_SESSIONS 65536
 
 typedef struct report_mirror_rule {
 	uint32_t number;      /* RuleNumber */
