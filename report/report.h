@@ -1076,7 +1076,9 @@ enum report_bundle_kind {
 #define REPORT_BUNDLE_VERSION 1
 #define REPORT_BUNDLE_MAX_MEMBERS 64
 #define REPORT_BUNDLE_MAX_MANIFEST (16u << 20)
-#define REPORT_BUNDLE_MAX_MEMBER_DEFAULT (1ull << 40) /* 1 TiB */
+/* Largest member (in the archive and as the manifest declares it) that
+ * verify and query --bundle accept unless told otherwise (--max-member-size) */
+#define REPORT_BUNDLE_MAX_MEMBER_DEFAULT (64ull << 30) /* 64 GiB */
 #define REPORT_BUNDLE_NAME_MAX 128
 
 /* Kind from the file name's suffix (.tar.zst, .tar.gz/.tgz, .zip); 0 when
@@ -1177,13 +1179,17 @@ typedef void (*report_bundle_problem_fn)(void *ctx, const char *member, const ch
 
 /*
  * Reads the whole bundle once and checks: every entry is a safe regular
- * file within the limits; manifest.json is there, parses and has the
- * expected format and version; every listed file is present once with the
- * listed size and SHA-256; nothing else is present.  max_member: the
- * largest member size accepted (0: REPORT_BUNDLE_MAX_MEMBER_DEFAULT).
+ * file within the limits; manifest.json is there, parses within the JSON
+ * count limits and has the expected format and version; every listed file
+ * is present once with the listed size and SHA-256; nothing else is
+ * present.  max_member: the largest member size accepted, in the archive
+ * and as the manifest lists it (0: REPORT_BUNDLE_MAX_MEMBER_DEFAULT).  A
+ * bundle cut short says "truncated" in its problems.
  * Returns 0 when everything holds, TV_E_CORRUPT when problems were
  * reported (*nproblems of them; may be NULL), or an error when the file
- * cannot be read at all (ENOENT, TV_E_FORMAT: not a tar or zip archive).
+ * cannot be read at all (ENOENT, TV_E_FORMAT: not a tar or zip archive,
+ * TV_E_TRUNCATED: it ends before its first member, TV_E_UNSUPPORTED: not
+ * a regular file).
  * *info (may be NULL) gets what the manifest says when it parsed; caller
  * frees with report_bundle_info_free().
  */
@@ -1192,12 +1198,16 @@ int report_bundle_verify(const char *path, uint64_t max_member, report_bundle_pr
 
 /*
  * Copies one member (e.g. "packets.pcap") into an unlinked temporary file
- * in $TMPDIR (or /tmp), rewound, and checks it against the manifest's size
- * and SHA-256.  The whole bundle is read and every entry is checked as in
- * report_bundle_verify(): an unsafe entry refuses the bundle (TV_E_FORMAT);
+ * in $TMPDIR (or /tmp), rewound.  First the whole bundle is read and every
+ * entry checked as in report_bundle_verify(), writing nothing: an unsafe
+ * entry or a listed size past max_member refuses the bundle (TV_E_FORMAT);
  * any other problem (a member or the manifest altered, missing or extra)
- * is TV_E_HASH; the member not in the bundle is TV_E_NOTFOUND.  err says which
- * member and why.  *out is the caller's to fclose.
+ * is TV_E_HASH; the member not in the bundle is TV_E_NOTFOUND;
+ * TV_E_TRUNCATED, TV_E_UNSUPPORTED as there.  Then the member is copied
+ * in a second reading of the same open file, never more bytes than the
+ * manifest declares, and its SHA-256 checked again (TV_E_HASH when it
+ * changed); TV_E_FULL when $TMPDIR has no room for the declared size.
+ * err says which member and why.  *out is the caller's to fclose.
  */
 int report_bundle_member_open(const char *path, const char *name, uint64_t max_member,
                               FILE **out, char *err, size_t cap);
