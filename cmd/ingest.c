@@ -36,6 +36,10 @@
 
 static volatile sig_atomic_t stop_requested;
 
+/* files cut short or unreadable named in the summary (all are named on
+ * stderr as they are met) */
+#define MAX_BAD_NAMED 20
+
 static void on_stop(int sig)
 {
 	(void)sig;
@@ -708,6 +712,7 @@ int cmd_ingest(int argc, char **argv)
 	static const uint8_t zero_id[40];
 	static struct live_opts lo; /* large (VNI list): not on the stack */
 	const char *bad;
+	int bad_files[MAX_BAD_NAMED], nbad = 0;
 
 	files = calloc((size_t)argc + 1, sizeof *files);
 	if (!files)
@@ -994,11 +999,19 @@ int cmd_ingest(int argc, char **argv)
 		if (rc == 0)
 			break;
 		if (rc < 0) {
+			/* a cut or unreadable file: its packets up to the fault are
+			 * stored; it is named, counted, and the next file is read
+			 * (evidence in the later files is not left behind) */
 			cmd_progress_end(&prog);
 			cmd_err("ingest", "%s", err);
 			ctr.v[TV_CTR_SRC_READ_ERRORS]++;
 			ret = EXIT_USAGE;
-			break;
+			if (rc == TV_E_NOMEM)
+				break;
+			if (nbad < MAX_BAD_NAMED)
+				bad_files[nbad] = (int)raw.file_idx;
+			nbad++;
+			continue;
 		}
 		if ((int)raw.file_idx != cur_file) {
 			cur_file = (int)raw.file_idx;
@@ -1053,6 +1066,16 @@ int cmd_ingest(int argc, char **argv)
 		printf("read     %llu packets (%s) from %d file(s) in %.2f s (%.0f packets/s)\n",
 		       (unsigned long long)ctr.v[TV_CTR_SRC_PACKETS], b1, ingest_file_src_count(src), secs,
 		       secs > 0 ? (double)ctr.v[TV_CTR_SRC_PACKETS] / secs : 0.0);
+		if (nbad) {
+			printf("faults   %d file(s) not read to the end (packets before each fault are "
+			       "stored):",
+			       nbad);
+			for (i = 0; i < nbad && i < MAX_BAD_NAMED; i++) {
+				const char *p = ingest_file_src_path(src, bad_files[i]);
+				printf(" %s", p ? (strcmp(p, "-") == 0 ? "standard input" : p) : "?");
+			}
+			printf("%s\n", nbad > MAX_BAD_NAMED ? " ..." : "");
+		}
 		if (ctr.v[TV_CTR_SRC_SKIPPED_DUP])
 			printf("skipped  %llu packets already in the store\n",
 			       (unsigned long long)ctr.v[TV_CTR_SRC_SKIPPED_DUP]);
@@ -1068,6 +1091,10 @@ int cmd_ingest(int argc, char **argv)
 		       ctr.v[TV_CTR_STORE_COMP_BYTES]
 		               ? (double)ctr.v[TV_CTR_STORE_RAW_BYTES] / (double)ctr.v[TV_CTR_STORE_COMP_BYTES]
 		               : 0.0);
+		if (ctr.v[TV_CTR_STORE_DROPPED])
+			printf("lost     %llu packets read but not stored: the store could not be written "
+			       "(the error above); an ingest of the same files again adds them\n",
+			       (unsigned long long)ctr.v[TV_CTR_STORE_DROPPED]);
 		if (vcfg.flows)
 			printf("flows    %llu flow records (%u s windows)%s\n",
 			       (unsigned long long)ctr.v[TV_CTR_FLOW_RECORDS], vcfg.flowtab.interval,

@@ -169,7 +169,9 @@ int ingest_file_src_open(const char *const *paths, int npaths, ingest_file_src *
 void ingest_file_src_close(ingest_file_src *s); /* accepts NULL */
 
 /* Returns 1 with *raw filled, 0 at the end of all files, or a negative
- * error with errbuf naming the file and the offset of the bad record. */
+ * error with errbuf naming the file and the offset of the bad record and
+ * raw->file_idx the file.  After an error the file is closed: the next call
+ * goes on with the next file (the packets before the error were returned). */
 int ingest_file_src_next(ingest_file_src *s, ingest_raw *raw, char *errbuf, size_t cap);
 
 /* Files after expansion of directories, in reading order. */

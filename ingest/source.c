@@ -243,6 +243,8 @@ int ingest_file_src_next(ingest_file_src *s, ingest_raw *raw, char *errbuf, size
 		int rc;
 		if (!s->pc) {
 			rc = src_open_next(s, errbuf, cap);
+			if (rc < 0)
+				raw->file_idx = (uint32_t)s->cur;
 			if (rc <= 0)
 				return rc;
 		}
@@ -258,8 +260,10 @@ int ingest_file_src_next(ingest_file_src *s, ingest_raw *raw, char *errbuf, size
 			return 1;
 		}
 		if (rc == PCAP_ERROR_BREAK) {
-			if (src_open_next(s, errbuf, cap) < 0)
+			if (src_open_next(s, errbuf, cap) < 0) {
+				raw->file_idx = (uint32_t)s->cur;
 				return TV_E_FORMAT;
+			}
 			if (s->cur >= s->nfiles)
 				return 0;
 			continue;
@@ -274,6 +278,12 @@ int ingest_file_src_next(ingest_file_src *s, ingest_raw *raw, char *errbuf, size
 			         strcmp(name, "-") == 0 ? "standard input" : name,
 			         (unsigned long long)s->ordinal + 1, off >= 0 ? " near byte offset " : "",
 			         off >= 0 ? off : 0L, pcap_geterr(s->pc));
+			raw->file_idx = (uint32_t)s->cur;
+			/* the rest of this file cannot be read: the next call
+			 * opens the next one */
+			pcap_close(s->pc);
+			s->pc = NULL;
+			s->done_before += s->files[s->cur].size;
 			return TV_E_TRUNCATED;
 		}
 	}
