@@ -774,6 +774,26 @@ static void status_add(report_audit *a, uint32_t iface, const report_fl_rec *rec
 	s->status = rec->log_status;
 }
 
+/* A record whose counts would make the flow logs' sums wrap at 2^64:
+ * rejected, listed and counted like a line the reader rejected. */
+static void overflow_reject(report_audit *a, const report_fl_where *where, const report_fl_rec *rec,
+                            uint64_t packets, uint64_t bytes)
+{
+	report_fl_err e;
+	report_fl_reject rj;
+	memset(&e, 0, sizeof e);
+	e.reason = REPORT_FL_R_SUM_OVERFLOW;
+	snprintf(e.msg, sizeof e.msg,
+	         "%llu packets, %llu bytes: with the %llu packets and %llu bytes of the records before, "
+	         "the sums would pass 2^64; record rejected",
+	         (unsigned long long)rec->packets, (unsigned long long)rec->bytes,
+	         (unsigned long long)packets, (unsigned long long)bytes);
+	rj.file = where->file;
+	rj.line = where->line;
+	rj.err = &e;
+	on_reject(a, &rj);
+}
+
 static int read_flowlogs(report_audit *a, char *err, size_t cap)
 {
 	report_flowlog_reader_cfg rc;
@@ -782,6 +802,10 @@ static int read_flowlogs(report_audit *a, char *err, size_t cap)
 	report_fl_where where;
 	char last_eni[32] = "";
 	long last_i = -1;
+	/* every packet and byte sum of the flow-log side (per flow, interface,
+	 * minute, in total) is part of these two: when they cannot wrap,
+	 * none can */
+	uint64_t all_packets = 0, all_bytes = 0, overflows = 0;
 	int r;
 
 	memset(&rc, 0, sizeof rc);
@@ -806,6 +830,13 @@ static int read_flowlogs(report_audit *a, char *err, size_t cap)
 			a->sum.flowlog_records_outside_period++;
 			continue;
 		}
+		if (rec.packets > UINT64_MAX - all_packets || rec.bytes > UINT64_MAX - all_bytes) {
+			overflow_reject(a, &where, &rec, all_packets, all_bytes);
+			overflows++;
+			continue;
+		}
+		all_packets += rec.packets;
+		all_bytes += rec.bytes;
 		i = iface_for_record(a, &rec, last_eni, &last_i);
 		if (i < 0) {
 			a->sum.flows_dropped_cap++;
@@ -882,6 +913,8 @@ static int read_flowlogs(report_audit *a, char *err, size_t cap)
 	if (r == TV_E_NOTFOUND)
 		r = 0;
 	a->sum.reader = *report_flowlog_reader_stats(rd);
+	a->sum.reader.rejected += overflows;
+	a->sum.reader.by_reason[REPORT_FL_R_SUM_OVERFLOW] += overflows;
 	report_flowlog_reader_free(rd);
 	if (r == 0)
 		r = resolve_votes(a);
