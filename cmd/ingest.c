@@ -445,7 +445,12 @@ static void print_live_summary(const tv_counters *c, double secs)
 	printf("received %llu datagrams (%s) in %.2f s; kernel drops %llu\n",
 	       (unsigned long long)c->v[TV_CTR_LIVE_RECEIVED], b1, secs,
 	       (unsigned long long)c->v[TV_CTR_LIVE_KERNEL_DROPS]);
-	printf("rejected sender %llu, vni %llu, oversize %llu; %llu with tunnel errors\n",
+	/* rejected = its parts; a tunnel error is no reject: the datagram is
+	 * stored as its outer frame */
+	printf("rejected %llu (sender %llu, vni %llu, oversize %llu); %llu with tunnel errors "
+	       "(stored as outer frames)\n",
+	       (unsigned long long)(c->v[TV_CTR_LIVE_REJ_SENDER] + c->v[TV_CTR_LIVE_REJ_VNI] +
+	                            c->v[TV_CTR_LIVE_REJ_TRUNC]),
 	       (unsigned long long)c->v[TV_CTR_LIVE_REJ_SENDER], (unsigned long long)c->v[TV_CTR_LIVE_REJ_VNI],
 	       (unsigned long long)c->v[TV_CTR_LIVE_REJ_TRUNC], (unsigned long long)rej);
 	printf("stored   %llu packets in %llu chunks: %s raw, %s on disk (ratio %.2f)\n",
@@ -628,7 +633,8 @@ static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dc
 			         (unsigned long long)snap.v[TV_CTR_LIVE_RECEIVED],
 			         (unsigned long long)snap.v[TV_CTR_STORE_PACKETS],
 			         (unsigned long long)snap.v[TV_CTR_LIVE_KERNEL_DROPS],
-			         (unsigned long long)(snap.v[TV_CTR_LIVE_REJ_SENDER] + snap.v[TV_CTR_LIVE_REJ_VNI]));
+			         (unsigned long long)(snap.v[TV_CTR_LIVE_REJ_SENDER] + snap.v[TV_CTR_LIVE_REJ_VNI] +
+			                              snap.v[TV_CTR_LIVE_REJ_TRUNC]));
 		}
 	}
 	if (stopped_by)
