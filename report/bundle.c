@@ -654,14 +654,20 @@ static void show_name(const char *name, char *out, size_t cap)
 
 /*
  * Whether a read failure is the end of a cut file (an export interrupted, a
- * copy that stopped): libarchive says so, or it had consumed the whole file.
+ * copy that stopped): libarchive says the input is truncated, or the whole
+ * file was consumed and zlib wanted more input (Z_BUF_ERROR, -5: how a zip
+ * member cut short fails).  A damaged byte fails otherwise (Z_DATA_ERROR, a
+ * zstd checksum) and is not called truncated.
  */
 static bool at_cut_end(const struct scan *s, struct archive *a)
 {
 	const char *e = archive_error_string(a);
-	if (e && (strstr(e, "runcated") || strstr(e, "nexpected end") || strstr(e, "premature")))
+	if (!e)
+		return false;
+	if (strstr(e, "runcated") || strstr(e, "nexpected end") || strstr(e, "premature"))
 		return true;
-	return s->file_size > 0 && archive_filter_bytes(a, -1) >= (la_int64_t)s->file_size;
+	return strstr(e, "(-5)") && s->file_size > 0 &&
+	       archive_filter_bytes(a, -1) >= (la_int64_t)s->file_size;
 }
 
 /* read_entry(): the wanted member is read and stop_after_want is set */

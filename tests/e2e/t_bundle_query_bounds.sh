@@ -74,5 +74,18 @@ for n in 0 100 $(( total / 2 )) $(( total - 10 )); do
   [ ! -s out.txt ] || fail "cut at $n: query printed '$(cat out.txt)'"
   echo "cut at $n: $(head -n 1 err.txt)"
 done
+# a damaged byte in a small bundle (read whole in one go) is damage, not a cut
+"$TAPVAULT" export -q -s st 'icmp' -o small.zip
+python3 - <<'PY'
+d = bytearray(open('small.zip', 'rb').read())
+i = d.index(b'packets.pcap') + 200  # inside the first member's deflated data
+d[i] ^= 0xff
+open('flip.zip', 'wb').write(d)
+PY
+[ "$(stat -c %s flip.zip)" -lt 65536 ] || fail "setup: small.zip is not small"
+set +e; "$TAPVAULT" verify flip.zip >out.txt 2>err.txt; set -e
+cat out.txt err.txt
+! grep -q truncated out.txt err.txt || fail "a flipped byte is called truncated"
+grep -q 'packets.pcap' out.txt || fail "the damaged member is not named"
 [ -z "$(ls -A tmp)" ] || fail "temporary files left: $(ls -A tmp)"
 echo ok
