@@ -614,7 +614,7 @@ struct scan {
 	uint64_t file_size;
 	bool truncated;   /* the reading failed at the end of the file */
 	char *manifest;
-	size_t manifest_len;
+	size_t manifest_len, manifest_cap;
 	struct seen seen[REPORT_BUNDLE_MAX_MEMBERS];
 	size_t nseen;
 	uint8_t *buf;
@@ -755,10 +755,17 @@ static int read_entry(struct scan *s, struct archive *a, struct archive_entry *e
 				problem(s, shown, "larger than %u bytes: refused", REPORT_BUNDLE_MAX_MANIFEST);
 				return -1;
 			}
-			nm = realloc(s->manifest, s->manifest_len + (size_t)got + 1);
-			if (!nm)
-				return TV_E_NOMEM;
-			s->manifest = nm;
+			if (s->manifest_len + (size_t)got + 1 > s->manifest_cap) {
+				/* doubling: a 16 MiB manifest is not copied 256 times */
+				size_t nc = s->manifest_cap ? s->manifest_cap : IOBUF;
+				while (nc < s->manifest_len + (size_t)got + 1)
+					nc *= 2;
+				nm = realloc(s->manifest, nc);
+				if (!nm)
+					return TV_E_NOMEM;
+				s->manifest = nm;
+				s->manifest_cap = nc;
+			}
 			memcpy(s->manifest + s->manifest_len, s->buf, (size_t)got);
 			s->manifest_len += (size_t)got;
 			s->manifest[s->manifest_len] = '\0';
@@ -1311,7 +1318,7 @@ int report_bundle_member_open(const char *path, const char *name, uint64_t max_m
 	s.unsafe = s.fatal = false;
 	free(s.manifest);
 	s.manifest = NULL;
-	s.manifest_len = 0;
+	s.manifest_len = s.manifest_cap = 0;
 	memset(&fp, 0, sizeof fp);
 	rc = scan_archive(fd, &s);
 	if (rc) {
