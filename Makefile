@@ -7,7 +7,7 @@
 #   make fuzz       run every libFuzzer target (FUZZ_SECONDS each)
 #   make bench      benchmarks against peer tools (not part of test)
 #   make run        the demo on generated traffic
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local [DESTDIR=...]  binary, man page, unit, README
 
 CC       ?= cc
 PREFIX   ?= /usr/local
@@ -89,7 +89,7 @@ $(BUILD)/replay/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIB)
 deps:
 	@if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi; \
 	missing=""; for p in build-essential pkg-config clang libpcap-dev libzstd-dev zstd liblmdb-dev \
-	    lmdb-utils libarchive-dev libjansson-dev libcriterion-dev tcpdump tshark python3 time; do \
+	    lmdb-utils libarchive-dev libjansson-dev libcriterion-dev tcpdump tshark python3 time chromium; do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
@@ -145,10 +145,22 @@ run:
 	@$(MAKE) --no-print-directory all
 	./$(TAPVAULT) demo
 
+# The unit goes where systemd looks for units the administrator installed
+# (/usr/local/lib/systemd/system for PREFIX=/usr/local, systemd.unit(5));
+# its paths follow PREFIX.  Packagers set UNITDIR=/lib/systemd/system.
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+DOCDIR   ?= $(PREFIX)/share/doc/tapvault
 install: $(TAPVAULT)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
 	install -m 0755 $(TAPVAULT) $(DESTDIR)$(PREFIX)/bin/tapvault
 	install -m 0644 tapvault.1 $(DESTDIR)$(PREFIX)/share/man/man1/tapvault.1
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	sed -e 's|/usr/local/bin/tapvault|$(PREFIX)/bin/tapvault|g' \
+	    -e 's|/usr/local/share/doc/tapvault|$(DOCDIR)|g' contrib/tapvault.service \
+	    >$(DESTDIR)$(UNITDIR)/tapvault.service.tmp
+	chmod 0644 $(DESTDIR)$(UNITDIR)/tapvault.service.tmp
+	mv -f $(DESTDIR)$(UNITDIR)/tapvault.service.tmp $(DESTDIR)$(UNITDIR)/tapvault.service
 
 clean:
 	rm -rf build build-san build-fuzz tapvault

@@ -37,6 +37,9 @@ static void usage(FILE *f)
 	        "  -f, --flow-logs F       flow-log files, directories, .gz, tar or zip (repeat;\n"
 	        "                          further arguments without an option are flow logs too)\n"
 	        "      --log-format FMT    format of files without a header line ('${version} ...')\n"
+	        "      --max-log-size SIZE most bytes read from one flow-log file or archive member\n"
+	        "                          after decompression (default 1G); the rest of a larger\n"
+	        "                          one is skipped and counted (flowlog.rejected.too_large)\n"
 	        "      --vni-map F         VNI map: text (vni=N eni=... addr=...), sessions JSON or\n"
 	        "                          describe-network-interfaces JSON (repeat)\n"
 	        "      --mirror-filters F  describe-traffic-mirror-filters JSON\n"
@@ -69,7 +72,7 @@ static void usage(FILE *f)
 enum {
 	OPT_LOG_FORMAT = 256, OPT_VNI_MAP, OPT_FILTERS, OPT_SESSIONS, OPT_FROM, OPT_TO, OPT_FAIL_ON,
 	OPT_TOL, OPT_LAG, OPT_VPC, OPT_MAX_FLOWS, OPT_NO_PAYLOAD, OPT_PL_PACKETS, OPT_SHOW_SECRETS,
-	OPT_MAX_ROWS,
+	OPT_MAX_ROWS, OPT_MAX_LOG_SIZE,
 };
 
 static int parse_cidr(const char *s, tv_addr *base, uint8_t *prefix)
@@ -224,6 +227,7 @@ int cmd_audit(int argc, char **argv)
 		{ "payload-packets", required_argument, NULL, OPT_PL_PACKETS },
 		{ "show-secrets", no_argument, NULL, OPT_SHOW_SECRETS },
 		{ "max-rows", required_argument, NULL, OPT_MAX_ROWS },
+		{ "max-log-size", required_argument, NULL, OPT_MAX_LOG_SIZE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -329,6 +333,13 @@ int cmd_audit(int argc, char **argv)
 			cfg.payload_packets = (uint32_t)v;
 			break;
 		case OPT_SHOW_SECRETS: ocfg.show_secrets = true; break;
+		case OPT_MAX_LOG_SIZE:
+			if (cmd_parse_size(optarg, &v) || v == 0) {
+				cmd_err("audit", "--max-log-size '%s': expected a size such as 1G", optarg);
+				return EXIT_USAGE;
+			}
+			cfg.max_log_bytes = v;
+			break;
 		case OPT_MAX_ROWS:
 			if (cmd_parse_uint(optarg, 1, 10000000, &v)) {
 				cmd_err("audit", "--max-rows '%s': expected 1..10000000", optarg);

@@ -36,6 +36,10 @@
 
 static volatile sig_atomic_t stop_requested;
 
+/* files cut short or unreadable named in the summary (all are named on
+ * stderr as they are met) */
+#define MAX_BAD_NAMED 20
+
 static void on_stop(int sig)
 {
 	(void)sig;
@@ -481,7 +485,12 @@ static void print_live_summary(const tv_counters *c, double secs)
 	printf("received %llu datagrams (%s) in %.2f s; kernel drops %llu\n",
 	       (unsigned long long)c->v[TV_CTR_LIVE_RECEIVED], b1, secs,
 	       (unsigned long long)c->v[TV_CTR_LIVE_KERNEL_DROPS]);
-	printf("rejected sender %llu, vni %llu, oversize %llu; %llu with tunnel errors\n",
+	/* rejected = its parts; a tunnel error is no reject: the datagram is
+	 * stored as its outer frame */
+	printf("rejected %llu (sender %llu, vni %llu, oversize %llu); %llu with tunnel errors "
+	       "(stored as outer frames)\n",
+	       (unsigned long long)(c->v[TV_CTR_LIVE_REJ_SENDER] + c->v[TV_CTR_LIVE_REJ_VNI] +
+	                            c->v[TV_CTR_LIVE_REJ_TRUNC]),
 	       (unsigned long long)c->v[TV_CTR_LIVE_REJ_SENDER], (unsigned long long)c->v[TV_CTR_LIVE_REJ_VNI],
 	       (unsigned long long)c->v[TV_CTR_LIVE_REJ_TRUNC], (unsigned long long)rej);
 	printf("stored   %llu packets in %llu chunks: %s raw, %s on disk (ratio %.2f)\n",
@@ -695,7 +704,8 @@ static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dc
 			         (unsigned long long)snap.v[TV_CTR_LIVE_RECEIVED],
 			         (unsigned long long)snap.v[TV_CTR_STORE_PACKETS],
 			         (unsigned long long)snap.v[TV_CTR_LIVE_KERNEL_DROPS],
-			         (unsigned long long)(snap.v[TV_CTR_LIVE_REJ_SENDER] + snap.v[TV_CTR_LIVE_REJ_VNI]));
+			         (unsigned long long)(snap.v[TV_CTR_LIVE_REJ_SENDER] + snap.v[TV_CTR_LIVE_REJ_VNI] +
+			                              snap.v[TV_CTR_LIVE_REJ_TRUNC]));
 		}
 	}
 	if (stopped_by)
@@ -781,6 +791,7 @@ int cmd_ingest(int argc, char **argv)
 	static const uint8_t zero_id[40];
 	static struct live_opts lo; /* large (VNI list): not on the stack */
 	const char *bad;
+	int bad_files[MAX_BAD_NAMED], nbad = 0;
 
 	files = calloc((size_t)argc + 1, sizeof *files);
 	if (!files)
@@ -1056,11 +1067,19 @@ int cmd_ingest(int argc, char **argv)
 		if (rc == 0)
 			break;
 		if (rc < 0) {
+			/* a cut or unreadable file: its packets up to the fault are
+			 * stored; it is named, counted, and the next file is read
+			 * (evidence in the later files is not left behind) */
 			cmd_progress_end(&prog);
 			cmd_err("ingest", "%s", err);
 			ctr.v[TV_CTR_SRC_READ_ERRORS]++;
 			ret = EXIT_USAGE;
-			break;
+			if (rc == TV_E_NOMEM)
+				break;
+			if (nbad < MAX_BAD_NAMED)
+				bad_files[nbad] = (int)raw.file_idx;
+			nbad++;
+			continue;
 		}
 		rc = 0;
 		if ((int)raw.file_idx != cur_file) {
@@ -1145,6 +1164,16 @@ int cmd_ingest(int argc, char **argv)
 		printf("read     %llu packets (%s) from %d file(s) in %.2f s (%.0f packets/s)\n",
 		       (unsigned long long)ctr.v[TV_CTR_SRC_PACKETS], b1, ingest_file_src_count(src), secs,
 		       secs > 0 ? (double)ctr.v[TV_CTR_SRC_PACKETS] / secs : 0.0);
+		if (nbad) {
+			printf("faults   %d file(s) not read to the end (packets before each fault are "
+			       "stored):",
+			       nbad);
+			for (i = 0; i < nbad && i < MAX_BAD_NAMED; i++) {
+				const char *p = ingest_file_src_path(src, bad_files[i]);
+				printf(" %s", p ? (strcmp(p, "-") == 0 ? "standard input" : p) : "?");
+			}
+			printf("%s\n", nbad > MAX_BAD_NAMED ? " ..." : "");
+		}
 		if (ctr.v[TV_CTR_SRC_SKIPPED_DUP])
 			printf("skipped  %llu packets already in the store\n",
 			       (unsigned long long)ctr.v[TV_CTR_SRC_SKIPPED_DUP]);
@@ -1160,6 +1189,10 @@ int cmd_ingest(int argc, char **argv)
 		       ctr.v[TV_CTR_STORE_COMP_BYTES]
 		               ? (double)ctr.v[TV_CTR_STORE_RAW_BYTES] / (double)ctr.v[TV_CTR_STORE_COMP_BYTES]
 		               : 0.0);
+		if (ctr.v[TV_CTR_STORE_LOST])
+			printf("lost     %llu packets read but not stored: the store could not be written "
+			       "(the error above); an ingest of the same files again adds them\n",
+			       (unsigned long long)ctr.v[TV_CTR_STORE_LOST]);
 		if (vcfg.flows)
 			printf("flows    %llu flow records (%u s windows)%s\n",
 			       (unsigned long long)ctr.v[TV_CTR_FLOW_RECORDS], vcfg.flowtab.interval,

@@ -22,7 +22,8 @@ static void usage(FILE *f)
 	fprintf(f,
 	        "usage: tapvault query -s STORE [-s STORE ...] [EXPR ...] [-w FILE|-]\n"
 	        "       tapvault query --bundle CASE.tar.zst|.tar.gz|.zip [EXPR ...] [-w FILE|-]\n"
-	        "                      [--format pcap|text|json|count] [--bpf FILTER]\n"
+	        "                      [--max-member-size SIZE] [--format pcap|text|json|count]\n"
+	        "                      [--bpf FILTER]\n"
 	        "       tapvault query --help\n"
 	        "\n"
 	        "Prints or writes every stored packet that matches EXPR, in timestamp order,\n"
@@ -31,7 +32,12 @@ static void usage(FILE *f)
 	        "options:\n"
 	        "  -s, --store DIR     a store to read; repeat to merge several\n"
 	        "      --bundle FILE   read the packets of a case bundle (tapvault export)\n"
-	        "                      instead of a store; checked against its manifest\n"
+	        "                      instead of a store; checked against its manifest first,\n"
+	        "                      and nothing is written when it does not verify\n"
+	        "      --max-member-size SIZE\n"
+	        "                      with --bundle: largest member accepted, in the archive and\n"
+	        "                      as the manifest lists it (default 64G); packets.pcap is\n"
+	        "                      copied to $TMPDIR, never more than the manifest declares\n"
 	        "  -w, --write FILE    write a pcap file (Ethernet, nanosecond timestamps) that\n"
 	        "                      Wireshark and tcpdump read; '-' writes it to stdout\n"
 	        "  -f, --format F      pcap, text (one tcpdump-like line per packet, with VNI),\n"
@@ -195,26 +201,24 @@ static int on_packet(void *ctx, int store, const store_rec *r, const tv_l3info *
  * has been checked (safe names, no links, sizes; the member's SHA-256
  * against the manifest), then read with libpcap and matched like stored
  * packets.  A pcap carries no tunnel metadata, so 'vni' is refused.
+ * bundle_open() runs before any output is created: a refused bundle writes
+ * nothing, not even an empty pcap or a count of 0.
  */
-static int query_bundle(const char *bundle, const idx_expr *e, struct qout *o,
-                        idx_query_stats *st)
+static int bundle_open(const char *bundle, const idx_expr *e, uint64_t max_member, pcap_t **out)
 {
 	char err[1024], ebuf[PCAP_ERRBUF_SIZE], norm[2048];
-	tv_tunmeta tun;
-	uint64_t lo, hi;
-	struct pcap_pkthdr *h;
-	const u_char *data;
 	FILE *fp = NULL;
 	pcap_t *p;
-	int rc, r;
+	int rc;
 
+	*out = NULL;
 	idx_expr_format(e, norm, sizeof norm);
 	if (strncmp(norm, "vni ", 4) == 0 || strstr(norm, " vni ") || strstr(norm, "(vni ")) {
 		cmd_err("query", "--bundle: 'vni' cannot be matched: a bundle's packets.pcap carries "
 		                 "no tunnel metadata (export with the vni in the expression instead)");
 		return EXIT_USAGE;
 	}
-	rc = report_bundle_member_open(bundle, "packets.pcap", 0, &fp, err, sizeof err);
+	rc = report_bundle_member_open(bundle, "packets.pcap", max_member, &fp, err, sizeof err);
 	if (rc) {
 		cmd_err("query", "%s: %s", bundle, err);
 		return rc == ENOENT || rc == EACCES || rc > 0 ? EXIT_FAILURE : EXIT_USAGE;
@@ -233,6 +237,19 @@ static int query_bundle(const char *bundle, const idx_expr *e, struct qout *o,
 		        ln ? ln : "unknown", lt);
 		return EXIT_USAGE;
 	}
+	*out = p;
+	return EXIT_OK;
+}
+
+static int query_bundle(const char *bundle, pcap_t *p, const idx_expr *e, struct qout *o,
+                        idx_query_stats *st)
+{
+	tv_tunmeta tun;
+	uint64_t lo, hi;
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	int rc, r;
+
 	memset(&tun, 0, sizeof tun);
 	tun.vni = TV_VNI_NONE;
 	idx_expr_time_bounds(e, &lo, &hi);
@@ -259,10 +276,8 @@ static int query_bundle(const char *bundle, const idx_expr *e, struct qout *o,
 	}
 	if (r == -1) {
 		cmd_err("query", "%s: packets.pcap: %s", bundle, pcap_geterr(p));
-		pcap_close(p);
 		return EXIT_USAGE;
 	}
-	pcap_close(p);
 	if (rc < 0) {
 		cmd_err("query", "write failed (disk full or closed pipe?)");
 		return EXIT_FAILURE;
@@ -280,6 +295,7 @@ static const struct option longopts[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "bundle", required_argument, NULL, 'B' },
+	{ "max-member-size", required_argument, NULL, 'M' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -298,9 +314,9 @@ int cmd_query(int argc, char **argv)
 	struct qout o;
 	idx_query_stats st;
 	char err[1024];
-	pcap_t *dead = NULL;
+	pcap_t *dead = NULL, *bp = NULL;
 	tv_outfile wout;
-	uint64_t val;
+	uint64_t val, max_member = 0;
 
 	memset(&o, 0, sizeof o);
 	tv_outfile_init(&wout);
@@ -329,6 +345,12 @@ int cmd_query(int argc, char **argv)
 			break;
 		case 'b': bpf = optarg; break;
 		case 'B': bundle = optarg; break;
+		case 'M':
+			if (cmd_parse_size(optarg, &max_member) || max_member == 0) {
+				cmd_err("query", "--max-member-size '%s': expected a size such as 64G", optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'V': verify = true; break;
 		case 'c':
 			if (cmd_parse_uint(optarg, 1, UINT64_MAX, &val)) {
@@ -379,6 +401,11 @@ int cmd_query(int argc, char **argv)
 	}
 	if ((ret = cmd_open_stores("query", stores, nstores, rs, &nopen)) != EXIT_OK)
 		goto out;
+	if (bundle) {
+		ret = bundle_open(bundle, e, max_member, &bp);
+		if (ret != EXIT_OK)
+			goto out;
+	}
 	if (o.fmt == QF_PCAP) {
 		if (!wfile || strcmp(wfile, "-") == 0) {
 			if (isatty(STDOUT_FILENO)) {
@@ -407,7 +434,7 @@ int cmd_query(int argc, char **argv)
 	}
 	if (bundle) {
 		memset(&st, 0, sizeof st);
-		ret = query_bundle(bundle, e, &o, &st);
+		ret = query_bundle(bundle, bp, e, &o, &st);
 		rc = 0;
 	} else {
 		{ char pn[4200]; if (idx_pruned_note(rs, nopen, e, pn, sizeof pn)) cmd_note("query", "%s", pn); } /* retention */
@@ -417,7 +444,7 @@ int cmd_query(int argc, char **argv)
 		cmd_err("query", "%s", rc == TV_E_IO ? "write failed (disk full or closed pipe?)" : err);
 		ret = EXIT_FAILURE;
 	}
-	if (o.fmt == QF_COUNT)
+	if (o.fmt == QF_COUNT && ret == EXIT_OK)
 		printf("%llu\n", (unsigned long long)o.n);
 	if (o.f && o.f != stdout) {
 		if (fclose(o.f) != 0) {
@@ -448,6 +475,8 @@ int cmd_query(int argc, char **argv)
 	}
 out:
 	tv_outfile_abort(&wout);
+	if (bp)
+		pcap_close(bp);
 	for (i = 0; i < nopen; i++)
 		idx_rstore_close(&rs[i]);
 	if (o.use_bpf)

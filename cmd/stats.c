@@ -25,9 +25,17 @@ static int writer_running(const char *store)
 	return r;
 }
 
+/* Datagrams refused by live ingest: the sum of the parts stats names. */
 static uint64_t rejects(const tv_counters *c)
 {
-	uint64_t r = c->v[TV_CTR_LIVE_REJ_SENDER] + c->v[TV_CTR_LIVE_REJ_VNI] + c->v[TV_CTR_LIVE_REJ_TRUNC];
+	return c->v[TV_CTR_LIVE_REJ_SENDER] + c->v[TV_CTR_LIVE_REJ_VNI] + c->v[TV_CTR_LIVE_REJ_TRUNC];
+}
+
+/* Packets whose tunnel header was bad: not rejects, they are stored as
+ * their outer frames ("Decapsulation" in the README). */
+static uint64_t tunnel_errors(const tv_counters *c)
+{
+	uint64_t r = 0;
 	int i;
 	for (i = TV_CTR_DECAP_ETH_TRUNC; i <= TV_CTR_DECAP_TOO_DEEP; i++)
 		r += c->v[i];
@@ -137,14 +145,15 @@ int cmd_stats(int argc, char **argv)
 		for (i = 0; i < TV_CTR__COUNT; i++)
 			printf("%s\"%s\":%llu", i ? "," : "", tv_counter_name(i), (unsigned long long)ctr.v[i]);
 		printf("},\"live\":{\"writer_running\":%s,\"received\":%llu,\"decapsulated\":%llu,"
-		       "\"stored\":%llu,\"kernel_drops\":%llu,\"rejected\":%llu,\"no_space\":%llu,"
+		       "\"stored\":%llu,\"kernel_drops\":%llu,\"rejected\":%llu,\"tunnel_errors\":%llu,"
+		       "\"no_space\":%llu,"
 		       "\"active_flows\":%llu,\"compression_ratio\":%.3f,\"seal_latency_avg_ms\":%.1f,"
 		       "\"seals_over_2s\":%llu,\"retention_segments_deleted\":%llu,"
 		       "\"retention_bytes_deleted\":%llu,\"pruned_until_ns\":%llu}}\n",
 		       running > 0 ? "true" : "false", (unsigned long long)ctr.v[TV_CTR_LIVE_RECEIVED],
 		       (unsigned long long)ctr.v[TV_CTR_DECAP_OK], (unsigned long long)ctr.v[TV_CTR_STORE_PACKETS],
 		       (unsigned long long)ctr.v[TV_CTR_LIVE_KERNEL_DROPS], (unsigned long long)rejects(&ctr),
-		       (unsigned long long)ctr.v[TV_CTR_STORE_NOSPACE_PKTS],
+		       (unsigned long long)tunnel_errors(&ctr), (unsigned long long)ctr.v[TV_CTR_STORE_NOSPACE_PKTS],
 		       (unsigned long long)ctr.v[TV_CTR_FLOW_ACTIVE],
 		       t.comp_bytes ? (double)t.raw_bytes / (double)t.comp_bytes : 0.0, seal_ms(&ctr),
 		       (unsigned long long)ctr.v[TV_CTR_LIVE_SEAL_SLOW],
@@ -164,8 +173,9 @@ int cmd_stats(int argc, char **argv)
 		     ctr.v[TV_CTR_LIVE_RECEIVED]);
 		prom("kernel_drops_total", "Datagrams the kernel dropped (socket or ring full).", "counter",
 		     ctr.v[TV_CTR_LIVE_KERNEL_DROPS]);
-		prom("rejected_total", "Packets rejected (sender, VNI, size, tunnel errors).", "counter",
-		     rejects(&ctr));
+		prom("rejected_total", "Datagrams rejected (sender, VNI, size).", "counter", rejects(&ctr));
+		prom("tunnel_errors_total", "Packets with a bad tunnel header, stored as outer frames.",
+		     "counter", tunnel_errors(&ctr));
 		prom("stored_packets_total", "Packets stored.", "counter", ctr.v[TV_CTR_STORE_PACKETS]);
 		prom("no_space_packets_total", "Packets not stored for lack of free space.", "counter",
 		     ctr.v[TV_CTR_STORE_NOSPACE_PKTS]);
@@ -199,12 +209,13 @@ int cmd_stats(int argc, char **argv)
 		printf("writer      %s\n", running ? "an ingest is running on this store" : "none");
 	if (ctr.v[TV_CTR_LIVE_RECEIVED] || ctr.v[TV_CTR_LIVE_KERNEL_DROPS]) {
 		printf("live        received %llu, decapsulated %llu, stored %llu, kernel drops %llu, "
-		       "rejected %llu (sender %llu, vni %llu, oversize %llu)\n",
+		       "rejected %llu (sender %llu, vni %llu, oversize %llu), tunnel errors %llu (stored as "
+		       "outer frames)\n",
 		       (unsigned long long)ctr.v[TV_CTR_LIVE_RECEIVED], (unsigned long long)ctr.v[TV_CTR_DECAP_OK],
 		       (unsigned long long)ctr.v[TV_CTR_STORE_PACKETS],
 		       (unsigned long long)ctr.v[TV_CTR_LIVE_KERNEL_DROPS], (unsigned long long)rejects(&ctr),
 		       (unsigned long long)ctr.v[TV_CTR_LIVE_REJ_SENDER], (unsigned long long)ctr.v[TV_CTR_LIVE_REJ_VNI],
-		       (unsigned long long)ctr.v[TV_CTR_LIVE_REJ_TRUNC]);
+		       (unsigned long long)ctr.v[TV_CTR_LIVE_REJ_TRUNC], (unsigned long long)tunnel_errors(&ctr));
 		printf("            active flows %llu, seal latency %.1f ms average (%llu seals, %llu over 2 s)\n",
 		       (unsigned long long)ctr.v[TV_CTR_FLOW_ACTIVE], seal_ms(&ctr),
 		       (unsigned long long)ctr.v[TV_CTR_LIVE_SEALS], (unsigned long long)ctr.v[TV_CTR_LIVE_SEAL_SLOW]);

@@ -10,12 +10,17 @@
 #include <errno.h>
 #include <getopt.h>
 #include <string.h>
+#include <sys/stat.h>
+
+/* problems of a bundle printed one by one; a hostile manifest can hold
+ * millions */
+#define MAX_PRINTED 100
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: tapvault verify -s STORE [--deep]\n"
-	        "       tapvault verify BUNDLE [-s STORE]\n"
+	        "       tapvault verify BUNDLE [-s STORE] [--max-member-size SIZE]\n"
 	        "\n"
 	        "Reads every chunk the index lists and checks it against its index entry:\n"
 	        "position, header fields, SHA-256 of the compressed frame, zstd's content\n"
@@ -38,7 +43,8 @@ static void usage(FILE *f)
 	        "match manifest.json, is missing, or is extra, and checks that the manifest\n"
 	        "parses and is unaltered.  Unsafe members (absolute paths, '..', links, huge\n"
 	        "sizes) are refused.  With -s as well, every source chunk the manifest lists is\n"
-	        "compared with the store's index (same store, same SHA-256).\n"
+	        "compared with the store's index (same store, same SHA-256).  The first %d\n"
+	        "problems are printed, then their count.\n"
 	        "\n"
 	        "Exit status 0 when everything verifies, 1 naming each chunk, custody entry or\n"
 	        "member that does not, 2 when the store or bundle cannot be opened.\n"
@@ -46,9 +52,14 @@ static void usage(FILE *f)
 	        "options:\n"
 	        "  -s, --store DIR   the store to check\n"
 	        "      --deep        also compare the index with what the segments give\n"
+	        "      --max-member-size SIZE\n"
+	        "                    largest bundle member accepted, in the archive and as the\n"
+	        "                    manifest lists it (default 64G); a larger one refuses the\n"
+	        "                    bundle\n"
 	        "  -q, --quiet       print problems only\n"
 	        "  -v, --verbose     accepted for symmetry; no extra output\n"
-	        "  -h, --help        this help\n");
+	        "  -h, --help        this help\n",
+	        MAX_PRINTED);
 }
 
 static void on_problem(void *ctx, const char *msg)
@@ -57,10 +68,17 @@ static void on_problem(void *ctx, const char *msg)
 	printf("%s: %s\n", store, msg);
 }
 
+struct printed {
+	const char *bundle;
+	uint64_t n;
+};
+
+/* The first MAX_PRINTED problems; verify_bundle() prints the count. */
 static void on_member_problem(void *ctx, const char *member, const char *msg)
 {
-	const char *bundle = ctx;
-	printf("%s: %s%s%s\n", bundle, member, *member ? ": " : "", msg);
+	struct printed *p = ctx;
+	if (p->n++ < MAX_PRINTED)
+		printf("%s: %s%s%s\n", p->bundle, member, *member ? ": " : "", msg);
 }
 
 /* The manifest's chunks against the store they came from. */
@@ -172,16 +190,29 @@ static int tie_custody(const char *bundle, const char *store, uint64_t *seq)
 	return cf.seq ? 0 : 1;
 }
 
-static int verify_bundle(const char *bundle, const char *store)
+static int verify_bundle(const char *bundle, const char *store, uint64_t max_member)
 {
 	report_bundle_info *info = NULL;
 	uint64_t np = 0, pruned = 0, cseq = 0;
+	struct printed pr = { bundle, 0 };
+	struct stat sb;
 	int rc, tie = 0, ctie = 0;
 
-	rc = report_bundle_verify(bundle, 0, on_member_problem, (void *)bundle, &np, &info);
+	rc = report_bundle_verify(bundle, max_member, on_member_problem, &pr, &np, &info);
+	if (pr.n > MAX_PRINTED)
+		printf("%s: %llu more problems not printed\n", bundle,
+		       (unsigned long long)(pr.n - MAX_PRINTED));
+	if (rc == TV_E_TRUNCATED) {
+		cmd_err("verify", "%s: truncated: %llu bytes, which end before its first member can be "
+		                  "read (an interrupted export or copy?)",
+		        bundle, stat(bundle, &sb) == 0 ? (unsigned long long)sb.st_size : 0ull);
+		return EXIT_USAGE;
+	}
 	if (rc && rc != TV_E_CORRUPT) {
 		cmd_err("verify", "%s: %s", bundle,
-		        rc == TV_E_FORMAT ? "not a case bundle (not a tar or zip archive)" : tv_strerror(rc));
+		        rc == TV_E_FORMAT        ? "not a case bundle (not a tar or zip archive)"
+		        : rc == TV_E_UNSUPPORTED ? "not a regular file (copy it to a file first)"
+		                                 : tv_strerror(rc));
 		return EXIT_USAGE;
 	}
 	if (store && info && info->manifest_ok) {
@@ -229,6 +260,7 @@ int cmd_verify(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "store", required_argument, NULL, 's' },
+		{ "max-member-size", required_argument, NULL, 'M' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "deep", no_argument, NULL, 'D' },
@@ -239,13 +271,19 @@ int cmd_verify(int argc, char **argv)
 	bool deep = false;
 	idx_rstore rs;
 	idx_verify_report rep;
-	uint64_t centries = 0;
+	uint64_t centries = 0, max_member = 0;
 	int c, rc, cret;
 
 	optind = 0; /* 0: GNU getopt re-initialises (the demo calls several commands) */
 	while ((c = getopt_long(argc, argv, "s:qvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': store = optarg; break;
+		case 'M':
+			if (cmd_parse_size(optarg, &max_member) || max_member == 0) {
+				cmd_err("verify", "--max-member-size '%s': expected a size such as 64G", optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'q': g_cmd.quiet = 1; break;
 		case 'v': g_cmd.verbose++; break;
 		case 'D': deep = true; break;
@@ -258,7 +296,7 @@ int cmd_verify(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (optind + 1 == argc)
-		return verify_bundle(argv[optind], store);
+		return verify_bundle(argv[optind], store, max_member);
 	if (!store || optind < argc) {
 		cmd_err("verify", optind < argc ? "unexpected argument '%s' (one bundle at a time)"
 		                                : "no store or bundle given: use -s DIR or BUNDLE%s",

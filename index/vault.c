@@ -62,6 +62,8 @@ struct idx_vault {
 	uint64_t next_chunk_id;
 	tv_counters *ctr;
 	tv_counters committed; /* ctr as of the last commit */
+	uint64_t added;        /* packets handed to idx_vault_add() (file ingest) */
+	uint64_t stored0;      /* ctr's store.packets at open */
 	int lock_fd;
 	store_reader *rd;      /* recovery */
 	ingest_flowtab *ft;    /* NULL when flows are off */
@@ -288,7 +290,11 @@ static int vault_seal(idx_vault *v)
 	v->cur_nmarks = 0;
 	v->npend++;
 	if (v->ctr) {
+		/* counted once the chunk is in its segment, not as packets are
+		 * added: a failed write (a full disk) stores none of them */
 		v->ctr->v[TV_CTR_STORE_CHUNKS]++;
+		v->ctr->v[TV_CTR_STORE_PACKETS] += p->meta.npkts;
+		v->ctr->v[TV_CTR_STORE_BYTES] += p->meta.orig_bytes;
 		v->ctr->v[TV_CTR_STORE_RAW_BYTES] += p->meta.raw_len;
 		v->ctr->v[TV_CTR_STORE_COMP_BYTES] += p->meta.length;
 	}
@@ -303,6 +309,7 @@ int idx_vault_add(idx_vault *v, const tv_pkt *pkt, const idx_file_pos *pos)
 	int rc;
 	size_t i;
 
+	v->added++; /* stored only once its chunk is written (vault_seal, fp_take) */
 	if (src_identity) {
 		for (i = 0; i < v->cur_nmarks; i++)
 			if (memcmp(v->cur_marks[i].identity, src_identity, 40) == 0)
@@ -341,10 +348,6 @@ int idx_vault_add(idx_vault *v, const tv_pkt *pkt, const idx_file_pos *pos)
 	idx_post_add(v->cur_post, pkt->ts_ns, &pkt->tun, &pkt->info);
 	if (v->ft)
 		ingest_flowtab_add(v->ft, pkt);
-	if (v->ctr) {
-		v->ctr->v[TV_CTR_STORE_PACKETS]++;
-		v->ctr->v[TV_CTR_STORE_BYTES] += pkt->origlen;
-	}
 	if (store_builder_full(v->b))
 		return vault_seal(v);
 	return 0;
@@ -409,9 +412,10 @@ struct fhist {
 	size_t nmarks;
 };
 
-enum { FPC_CHUNKS, FPC_RAW, FPC_COMP, FPC__N };
+enum { FPC_CHUNKS, FPC_RAW, FPC_COMP, FPC_PKTS, FPC_BYTES, FPC__N };
 static const int fpc_ctr[FPC__N] = { TV_CTR_STORE_CHUNKS, TV_CTR_STORE_RAW_BYTES,
-                                     TV_CTR_STORE_COMP_BYTES };
+                                     TV_CTR_STORE_COMP_BYTES, TV_CTR_STORE_PACKETS,
+                                     TV_CTR_STORE_BYTES };
 
 struct fpool {
 	pthread_mutex_t mu;
@@ -642,6 +646,8 @@ static int fp_take(idx_vault *v, struct fslot *s)
 		P->wadd[FPC_CHUNKS]++;
 		P->wadd[FPC_RAW] += p->meta.raw_len;
 		P->wadd[FPC_COMP] += p->meta.length;
+		P->wadd[FPC_PKTS] += p->meta.npkts;
+		P->wadd[FPC_BYTES] += p->meta.orig_bytes;
 	}
 	/* only now: the counters of a slot whose chunk is in pend */
 	P->wsnap = s->snap;
@@ -1377,8 +1383,10 @@ static int vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ct
 	if (v->cfg.commit_chunks > 64)
 		v->cfg.commit_chunks = 64;
 	v->ctr = ctr;
-	if (ctr)
+	if (ctr) {
 		v->committed = *ctr;
+		v->stored0 = ctr->v[TV_CTR_STORE_PACKETS];
+	}
 	v->lock_fd = -1;
 	v->dir = strdup(dir);
 	if (!v->dir) {
@@ -1717,6 +1725,13 @@ int idx_vault_close(idx_vault *v)
 			rc = frc;
 	}
 	fp_stop(v);
+	if (v->ctr && !v->live) {
+		/* added but never written to a segment (a failed write, a full
+		 * disk): not stored; the summary says so */
+		uint64_t stored = v->ctr->v[TV_CTR_STORE_PACKETS] - v->stored0;
+		if (v->added > stored)
+			v->ctr->v[TV_CTR_STORE_LOST] += v->added - stored;
+	}
 	/* a clean close: every record is written; a later open needs no rebuild */
 	if (rc == 0 && v->flows_session && v->x)
 		rc = idx_meta_u64_set(v->x, FLOWS_WRITER_KEY, 0);

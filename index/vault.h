@@ -107,7 +107,9 @@ int idx_vault_flush(idx_vault *v);
 int idx_vault_tick(idx_vault *v, uint64_t now_ns);
 
 /* Flushes (all open flow windows too) and closes; returns the first error
- * of the flush.  Accepts NULL. */
+ * of the flush.  Accepts NULL.  File ingest: the caller's store.* counters
+ * then say what was committed (a failed write, such as a full disk, leaves
+ * packets added but never stored: they are counted in store.lost_on_error). */
 int idx_vault_close(idx_vault *v);
 
 idx *idx_vault_index(idx_vault *v);

@@ -217,7 +217,9 @@ void ingest_file_src_close(ingest_file_src *s); /* accepts NULL */
 
 /* Returns 1 with *raw filled, 0 at the end of all files, or a negative
  * error with errbuf naming the file, the packet, the byte offset and what
- * is wrong.  After an error, a next call goes on with the next file. */
+ * is wrong, and raw->file_idx the file.  After an error the file is closed:
+ * a next call goes on with the next file (the packets before the error
+ * were returned). */
 int ingest_file_src_next(ingest_file_src *s, ingest_raw *raw, char *errbuf, size_t cap);
 
 /* Files after expansion of directories, in reading order. */

@@ -270,6 +270,8 @@ int ingest_file_src_next(ingest_file_src *s, ingest_raw *raw, char *errbuf, size
 		int rc;
 		if (!s->cf) {
 			rc = src_open_next(s, errbuf, cap);
+			if (rc < 0)
+				raw->file_idx = (uint32_t)s->cur;
 			if (rc <= 0)
 				return rc;
 		}
@@ -291,6 +293,7 @@ int ingest_file_src_next(ingest_file_src *s, ingest_raw *raw, char *errbuf, size
 		         (unsigned long long)ingest_capfile_offset(s->cf), why);
 		/* the rest of this file cannot be trusted: a next call goes on
 		 * with the next file */
+		raw->file_idx = (uint32_t)s->cur;
 		src_close_cur(s);
 		s->done_before += s->files[s->cur].size;
 		/* an errno from the stream is an I/O error; the rest are the reader's */

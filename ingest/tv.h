@@ -259,7 +259,8 @@ typedef struct tv_flowrec {
 	X(REASM_MALFORMED,      "decap.reasm.malformed") \
 	X(REASM_INCOMPLETE,     "decap.reasm.incomplete") \
 	X(REASM_NOT_TUNNEL,     "decap.reasm.not_tunnel") \
-	X(FLOW_DECAP_ERROR,     "flow.skipped_decap_error")
+	X(FLOW_DECAP_ERROR,     "flow.skipped_decap_error") \
+	X(STORE_LOST,           "store.lost_on_error")
 
 enum tv_counter {
 #define TV_CTR_ENUM(id, name) TV_CTR_##id,

@@ -83,7 +83,7 @@ static const struct {
  * to ingest_loss, naming the counters.
  */
 static const int INGEST_LOSS_CTRS[] = {
-	TV_CTR_STORE_NOSPACE_PKTS,  TV_CTR_LIVE_KERNEL_DROPS,   TV_CTR_LIVE_RECV_ERRORS,
+	TV_CTR_STORE_NOSPACE_PKTS,  TV_CTR_STORE_LOST,          TV_CTR_LIVE_KERNEL_DROPS,   TV_CTR_LIVE_RECV_ERRORS,
 	TV_CTR_LIVE_REJ_TRUNC,      TV_CTR_SRC_READ_ERRORS,     TV_CTR_SRC_LINKTYPE,
 	TV_CTR_SRC_LINK_TRUNC,      TV_CTR_SRC_LINK_PROTO,      TV_CTR_DECAP_FAILED,
 	TV_CTR_DECAP_ETH_TRUNC,     TV_CTR_DECAP_VLAN_TRUNC,    TV_CTR_DECAP_IPV4_TRUNC,
@@ -812,6 +812,26 @@ static void status_add(report_audit *a, uint32_t iface, const report_fl_rec *rec
 	s->status = rec->log_status;
 }
 
+/* A record whose counts would make the flow logs' sums wrap at 2^64:
+ * rejected, listed and counted like a line the reader rejected. */
+static void overflow_reject(report_audit *a, const report_fl_where *where, const report_fl_rec *rec,
+                            uint64_t packets, uint64_t bytes)
+{
+	report_fl_err e;
+	report_fl_reject rj;
+	memset(&e, 0, sizeof e);
+	e.reason = REPORT_FL_R_SUM_OVERFLOW;
+	snprintf(e.msg, sizeof e.msg,
+	         "%llu packets, %llu bytes: with the %llu packets and %llu bytes of the records before, "
+	         "the sums would pass 2^64; record rejected",
+	         (unsigned long long)rec->packets, (unsigned long long)rec->bytes,
+	         (unsigned long long)packets, (unsigned long long)bytes);
+	rj.file = where->file;
+	rj.line = where->line;
+	rj.err = &e;
+	on_reject(a, &rj);
+}
+
 static int read_flowlogs(report_audit *a, char *err, size_t cap)
 {
 	report_flowlog_reader_cfg rc;
@@ -820,12 +840,17 @@ static int read_flowlogs(report_audit *a, char *err, size_t cap)
 	report_fl_where where;
 	char last_eni[32] = "";
 	long last_i = -1;
+	/* every packet and byte sum of the flow-log side (per flow, interface,
+	 * minute, in total) is part of these two: when they cannot wrap,
+	 * none can */
+	uint64_t all_packets = 0, all_bytes = 0, overflows = 0;
 	int r;
 
 	memset(&rc, 0, sizeof rc);
 	rc.format = a->cfg.format;
 	rc.on_reject = on_reject;
 	rc.ctx = a;
+	rc.max_bytes = a->cfg.max_log_bytes;
 	r = report_flowlog_reader_open(&rc, a->cfg.flow_logs, a->cfg.nflow_logs, &rd);
 	if (r) {
 		report_seterr(err, cap, "cannot open the flow logs: %s", tv_strerror(r));
@@ -843,6 +868,13 @@ static int read_flowlogs(report_audit *a, char *err, size_t cap)
 			a->sum.flowlog_records_outside_period++;
 			continue;
 		}
+		if (rec.packets > UINT64_MAX - all_packets || rec.bytes > UINT64_MAX - all_bytes) {
+			overflow_reject(a, &where, &rec, all_packets, all_bytes);
+			overflows++;
+			continue;
+		}
+		all_packets += rec.packets;
+		all_bytes += rec.bytes;
 		i = iface_for_record(a, &rec, last_eni, &last_i);
 		if (i < 0) {
 			a->sum.flows_dropped_cap++;
@@ -919,6 +951,8 @@ static int read_flowlogs(report_audit *a, char *err, size_t cap)
 	if (r == TV_E_NOTFOUND)
 		r = 0;
 	a->sum.reader = *report_flowlog_reader_stats(rd);
+	a->sum.reader.rejected += overflows;
+	a->sum.reader.by_reason[REPORT_FL_R_SUM_OVERFLOW] += overflows;
 	report_flowlog_reader_free(rd);
 	if (r == 0)
 		r = resolve_votes(a);

@@ -6,9 +6,11 @@
  * Reading treats a bundle as hostile: every entry is checked (plain name,
  * regular file, declared size within the limit, at most
  * REPORT_BUNDLE_MAX_MEMBERS entries), data is hashed as it streams past in
- * a fixed buffer, and only the manifest (bounded) is kept in memory.
- * Nothing is ever written from a bundle except into an unlinked temporary
- * file that the caller asked for.
+ * a fixed buffer, and only the manifest (bounded in bytes and in JSON
+ * values) is kept in memory.  Nothing is ever written from a bundle except
+ * into an unlinked temporary file that the caller asked for, and only after
+ * the whole bundle verified: a second pass copies the member, no more bytes
+ * than the manifest declares, and checks its SHA-256 again.
  */
 #include "report.h"
 #include "report_int.h"
@@ -26,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -658,9 +661,16 @@ struct scan {
 	bool fatal;       /* reading stopped early */
 	const char *want; /* member to copy into spool */
 	FILE *spool;
+	uint64_t spool_max; /* bytes the manifest declares for it */
 	bool spool_found;
+	bool spool_over;  /* it holds more than spool_max */
+	uint8_t spool_sha256[32];
+	uint64_t spool_size;
+	bool stop_after_want; /* the second pass ends with the member */
+	uint64_t file_size;
+	bool truncated;   /* the reading failed at the end of the file */
 	char *manifest;
-	size_t manifest_len;
+	size_t manifest_len, manifest_cap;
 	struct seen seen[REPORT_BUNDLE_MAX_MEMBERS];
 	size_t nseen;
 	uint8_t *buf;
@@ -697,6 +707,27 @@ static void show_name(const char *name, char *out, size_t cap)
 	}
 	out[o] = '\0';
 }
+
+/*
+ * Whether a read failure is the end of a cut file (an export interrupted, a
+ * copy that stopped): libarchive says the input is truncated, or the whole
+ * file was consumed and zlib wanted more input (Z_BUF_ERROR, -5: how a zip
+ * member cut short fails).  A damaged byte fails otherwise (Z_DATA_ERROR, a
+ * zstd checksum) and is not called truncated.
+ */
+static bool at_cut_end(const struct scan *s, struct archive *a)
+{
+	const char *e = archive_error_string(a);
+	if (!e)
+		return false;
+	if (strstr(e, "runcated") || strstr(e, "nexpected end") || strstr(e, "premature"))
+		return true;
+	return strstr(e, "(-5)") && s->file_size > 0 &&
+	       archive_filter_bytes(a, -1) >= (la_int64_t)s->file_size;
+}
+
+/* read_entry(): the wanted member is read and stop_after_want is set */
+#define ENTRY_DONE (-2)
 
 static int read_entry(struct scan *s, struct archive *a, struct archive_entry *ent)
 {
@@ -756,7 +787,14 @@ static int read_entry(struct scan *s, struct archive *a, struct archive_entry *e
 		if (got == 0)
 			break;
 		if (got < 0) {
-			problem(s, shown, "cannot be read: %s", archive_error_string(a));
+			if (at_cut_end(s, a)) {
+				s->truncated = true;
+				problem(s, shown, "truncated: the bundle ends inside this member after %llu "
+				                  "bytes (%s); an interrupted export or copy?",
+				        (unsigned long long)total, archive_error_string(a));
+			} else {
+				problem(s, shown, "cannot be read: %s", archive_error_string(a));
+			}
 			return -1;
 		}
 		total += (uint64_t)got;
@@ -773,16 +811,32 @@ static int read_entry(struct scan *s, struct archive *a, struct archive_entry *e
 				problem(s, shown, "larger than %u bytes: refused", REPORT_BUNDLE_MAX_MANIFEST);
 				return -1;
 			}
-			nm = realloc(s->manifest, s->manifest_len + (size_t)got + 1);
-			if (!nm)
-				return TV_E_NOMEM;
-			s->manifest = nm;
+			if (s->manifest_len + (size_t)got + 1 > s->manifest_cap) {
+				/* doubling: a 16 MiB manifest is not copied 256 times */
+				size_t nc = s->manifest_cap ? s->manifest_cap : IOBUF;
+				while (nc < s->manifest_len + (size_t)got + 1)
+					nc *= 2;
+				nm = realloc(s->manifest, nc);
+				if (!nm)
+					return TV_E_NOMEM;
+				s->manifest = nm;
+				s->manifest_cap = nc;
+			}
 			memcpy(s->manifest + s->manifest_len, s->buf, (size_t)got);
 			s->manifest_len += (size_t)got;
 			s->manifest[s->manifest_len] = '\0';
 		}
-		if (is_want && s->spool && fwrite(s->buf, 1, (size_t)got, s->spool) != (size_t)got)
-			return errno ? errno : TV_E_IO;
+		if (is_want && s->spool) {
+			if (total > s->spool_max) {
+				/* never more on disk than the manifest declared */
+				s->spool_over = true;
+				problem(s, shown, "holds more than the %llu bytes the manifest declares: refused",
+				        (unsigned long long)s->spool_max);
+				return -1;
+			}
+			if (fwrite(s->buf, 1, (size_t)got, s->spool) != (size_t)got)
+				return errno ? errno : TV_E_IO;
+		}
 	}
 	if (archive_entry_size_is_set(ent) && (uint64_t)archive_entry_size(ent) != total) {
 		problem(s, shown, "declares %lld bytes but holds %llu", (long long)archive_entry_size(ent),
@@ -790,21 +844,35 @@ static int read_entry(struct scan *s, struct archive *a, struct archive_entry *e
 	}
 	sn->size = total;
 	tv_sha256_final(&h, sn->sha256);
-	if (is_want)
+	if (is_want) {
 		s->spool_found = true;
+		s->spool_size = total;
+		memcpy(s->spool_sha256, sn->sha256, 32);
+		if (s->stop_after_want)
+			return ENTRY_DONE;
+	}
 	return 0;
 }
 
-/* Reads every entry.  Returns 0 (problems counted in s), or an error when
- * the file is not an archive at all or cannot be opened. */
-static int scan_archive(const char *path, struct scan *s)
+/*
+ * Reads every entry of the bundle open on fd (from its start).  Returns 0
+ * (problems counted in s), or an error when the file is not an archive at
+ * all (TV_E_FORMAT), ends before its first member (TV_E_TRUNCATED), or
+ * cannot be read.
+ */
+static int scan_archive(int fd, struct scan *s)
 {
 	struct archive *a;
 	struct archive_entry *ent;
 	size_t entries = 0;
 	int r, rc = 0;
 
-	s->buf = malloc(IOBUF);
+	if (s->file_size == 0)
+		return TV_E_TRUNCATED; /* created, never written */
+	if (lseek(fd, 0, SEEK_SET) != 0)
+		return errno;
+	if (!s->buf)
+		s->buf = malloc(IOBUF);
 	a = archive_read_new();
 	if (!a || !s->buf) {
 		if (a)
@@ -817,12 +885,12 @@ static int scan_archive(const char *path, struct scan *s)
 	archive_read_support_filter_zstd(a);
 	archive_read_support_format_tar(a);
 	archive_read_support_format_zip(a);
-	if (archive_read_open_filename(a, path, IOBUF) != ARCHIVE_OK) {
+	if (archive_read_open_fd(a, fd, IOBUF) != ARCHIVE_OK) {
 		int e = archive_errno(a);
 		/* libarchive reports "not an archive" as EILSEQ
 		 * (ARCHIVE_ERRNO_FILE_FORMAT); keep only system errors */
 		rc = (e == ENOENT || e == EACCES || e == EISDIR || e == EIO || e == ENOTDIR ||
-		      e == ELOOP || e == ENOMEM) ? e : TV_E_FORMAT;
+		      e == ELOOP || e == ENOMEM) ? e : at_cut_end(s, a) ? TV_E_TRUNCATED : TV_E_FORMAT;
 		goto out;
 	}
 	for (;;) {
@@ -831,12 +899,19 @@ static int scan_archive(const char *path, struct scan *s)
 			break;
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
 			if (entries == 0) {
-				rc = TV_E_FORMAT;
+				rc = at_cut_end(s, a) ? TV_E_TRUNCATED : TV_E_FORMAT;
 				goto out;
 			}
 			s->fatal = true;
-			problem(s, "", "the archive is damaged after %zu members: %s", entries,
-			        archive_error_string(a));
+			if (at_cut_end(s, a)) {
+				s->truncated = true;
+				problem(s, "", "truncated: the bundle ends after %zu members (%s); an "
+				               "interrupted export or copy?",
+				        entries, archive_error_string(a));
+			} else {
+				problem(s, "", "the archive is damaged after %zu members: %s", entries,
+				        archive_error_string(a));
+			}
 			break;
 		}
 		if (++entries > REPORT_BUNDLE_MAX_MEMBERS) {
@@ -846,6 +921,8 @@ static int scan_archive(const char *path, struct scan *s)
 			break;
 		}
 		r = read_entry(s, a, ent);
+		if (r == ENTRY_DONE) /* the wanted member; nothing after it is needed */
+			goto out;
 		if (r > 0 || r == TV_E_NOMEM) {
 			rc = r;
 			goto out;
@@ -904,6 +981,7 @@ static int check_manifest(struct scan *s, report_bundle_info *info)
 {
 	json_t *root, *files, *chunks, *v, *store, *q, *pk, *fl;
 	json_error_t jerr;
+	char msg[512];
 	char *digits;
 	uint8_t want[32], got[32];
 	size_t i, j;
@@ -931,7 +1009,13 @@ static int check_manifest(struct scan *s, report_bundle_info *info)
 			problem(s, MANIFEST_NAME, "its own SHA-256 (" REPORT_BUNDLE_SELF_KEY
 			                          ") does not match its content: altered");
 	}
-	root = json_loadb(s->manifest, s->manifest_len, JSON_REJECT_DUPLICATES, &jerr);
+	root = report_json_load(s->manifest, s->manifest_len, NULL, MANIFEST_NAME, &jerr, msg,
+	                        sizeof msg);
+	if (!root && jerr.text[0] == '\0') {
+		/* past a count limit: the message says which, with "manifest.json: " */
+		problem(s, MANIFEST_NAME, "%s", msg + strlen(MANIFEST_NAME ": "));
+		return 0;
+	}
 	if (!root || !json_is_object(root)) {
 		problem(s, MANIFEST_NAME, "does not parse as a JSON object: %s (line %d, column %d)",
 		        root ? "not an object" : jerr.text, root ? 0 : jerr.line, root ? 0 : jerr.column);
@@ -978,6 +1062,14 @@ static int check_manifest(struct scan *s, report_bundle_info *info)
 		}
 		snprintf(f->name, sizeof f->name, "%s", json_string_value(n));
 		f->size = (uint64_t)json_integer_value(sz);
+		if (f->size > s->max_member) {
+			s->unsafe = true;
+			problem(s, MANIFEST_NAME, "lists '%s' of %llu bytes, more than the limit of %llu: "
+			                          "refused (raise --max-member-size to read it)",
+			        f->name, (unsigned long long)f->size, (unsigned long long)s->max_member);
+			info->manifest_ok = false;
+			continue;
+		}
 		for (j = 0; j < info->nfiles; j++)
 			if (strcmp(info->files[j].name, f->name) == 0)
 				break;
@@ -1014,7 +1106,7 @@ static int check_manifest(struct scan *s, report_bundle_info *info)
 	chunks = json_object_get(root, "chunks");
 	if (json_is_array(chunks) && json_array_size(chunks) > 0) {
 		report_bundle_chunk *cs = calloc(json_array_size(chunks), sizeof *cs);
-		size_t n = 0;
+		size_t n = 0, nbad = 0, first_bad = 0;
 		if (!cs) {
 			json_decref(root);
 			return TV_E_NOMEM;
@@ -1023,7 +1115,9 @@ static int check_manifest(struct scan *s, report_bundle_info *info)
 			json_t *h = json_object_get(v, "sha256");
 			if (!json_is_object(v) || !json_is_string(h) ||
 			    !unhex32(json_string_value(h), cs[n].sha256)) {
-				problem(s, MANIFEST_NAME, "\"chunks\" entry %zu has no valid sha256", i + 1);
+				/* one problem for all of them: a hostile list is long */
+				if (nbad++ == 0)
+					first_bad = i + 1;
 				continue;
 			}
 			cs[n].id = jint(v, "id");
@@ -1035,6 +1129,12 @@ static int check_manifest(struct scan *s, report_bundle_info *info)
 		}
 		info->meta.chunks = cs;
 		info->meta.nchunks = n;
+		if (nbad == 1)
+			problem(s, MANIFEST_NAME, "\"chunks\" entry %zu has no valid sha256", first_bad);
+		else if (nbad > 1)
+			problem(s, MANIFEST_NAME, "%zu \"chunks\" entries have no valid sha256, the first "
+			                          "is entry %zu",
+			        nbad, first_bad);
 	}
 	json_decref(root);
 
@@ -1074,12 +1174,33 @@ static int check_manifest(struct scan *s, report_bundle_info *info)
 	return 0;
 }
 
+/* Opens the bundle read-only into *fd: both passes read this one file,
+ * so it must be a regular file (TV_E_UNSUPPORTED otherwise). */
+static int open_bundle(const char *path, struct scan *s, int *fd)
+{
+	struct stat sb;
+	int e;
+	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (*fd < 0)
+		return errno;
+	if (fstat(*fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		e = errno;
+		if (!e)
+			e = S_ISDIR(sb.st_mode) ? EISDIR : TV_E_UNSUPPORTED;
+		close(*fd);
+		*fd = -1;
+		return e;
+	}
+	s->file_size = (uint64_t)sb.st_size;
+	return 0;
+}
+
 int report_bundle_verify(const char *path, uint64_t max_member, report_bundle_problem_fn fn,
                          void *ctx, uint64_t *nproblems, report_bundle_info **out)
 {
 	struct scan s;
 	report_bundle_info *info;
-	int rc;
+	int fd, rc;
 
 	if (out)
 		*out = NULL;
@@ -1089,11 +1210,17 @@ int report_bundle_verify(const char *path, uint64_t max_member, report_bundle_pr
 	s.max_member = max_member ? max_member : REPORT_BUNDLE_MAX_MEMBER_DEFAULT;
 	s.fn = fn;
 	s.ctx = ctx;
+	rc = open_bundle(path, &s, &fd);
+	if (rc)
+		return rc;
 	info = calloc(1, sizeof *info);
-	if (!info)
+	if (!info) {
+		close(fd);
 		return TV_E_NOMEM;
+	}
 	info->meta.time_hi = UINT64_MAX;
-	rc = scan_archive(path, &s);
+	rc = scan_archive(fd, &s);
+	close(fd);
 	if (!rc)
 		rc = check_manifest(&s, info);
 	free(s.manifest);
@@ -1125,6 +1252,16 @@ static void keep_first(void *ctx, const char *member, const char *msg)
 	snprintf(p->msg, sizeof p->msg, "%s%s%s", member, *member ? ": " : "", msg);
 }
 
+static const char *scan_error(int rc)
+{
+	if (rc == TV_E_FORMAT)
+		return "not a tar or zip archive";
+	if (rc == TV_E_TRUNCATED)
+		return "truncated: the file ends before its first member can be read (an interrupted "
+		       "export or copy?)";
+	return tv_strerror(rc);
+}
+
 int report_bundle_member_open(const char *path, const char *name, uint64_t max_member,
                               FILE **out, char *err, size_t cap)
 {
@@ -1135,8 +1272,9 @@ int report_bundle_member_open(const char *path, const char *name, uint64_t max_m
 	struct seen *sn = NULL;
 	char tmpl[4096];
 	const char *tmpdir = getenv("TMPDIR");
+	struct statvfs vfs;
 	size_t i;
-	int fd, rc;
+	int fd = -1, sfd, rc;
 
 	*out = NULL;
 	memset(&s, 0, sizeof s);
@@ -1144,21 +1282,11 @@ int report_bundle_member_open(const char *path, const char *name, uint64_t max_m
 	s.max_member = max_member ? max_member : REPORT_BUNDLE_MAX_MEMBER_DEFAULT;
 	s.fn = keep_first;
 	s.ctx = &fp;
-	s.want = name;
-	if (!tmpdir || !*tmpdir)
-		tmpdir = "/tmp";
-	snprintf(tmpl, sizeof tmpl, "%s/tapvault-bundle-XXXXXX", tmpdir);
-	fd = mkstemp(tmpl);
-	if (fd < 0) {
-		rc = errno;
-		report_seterr(err, cap, "%s: cannot create a temporary file: %s", tmpl, strerror(errno));
-		return rc;
-	}
-	unlink(tmpl); /* nothing stays behind, whatever happens */
-	s.spool = fdopen(fd, "w+b");
-	if (!s.spool) {
-		rc = errno;
-		close(fd);
+	rc = open_bundle(path, &s, &fd);
+	if (rc) {
+		report_seterr(err, cap, "%s", rc == TV_E_UNSUPPORTED ? "not a regular file (a bundle is "
+		                                                      "read twice): copy it to a file first"
+		                                                    : strerror(rc));
 		return rc;
 	}
 	info = calloc(1, sizeof *info);
@@ -1166,19 +1294,21 @@ int report_bundle_member_open(const char *path, const char *name, uint64_t max_m
 		rc = TV_E_NOMEM;
 		goto fail;
 	}
-	rc = scan_archive(path, &s);
+
+	/* pass 1: the whole bundle against its manifest, nothing written */
+	rc = scan_archive(fd, &s);
 	if (rc) {
-		report_seterr(err, cap, "%s", rc == TV_E_FORMAT ? "not a tar or zip archive" : tv_strerror(rc));
-		goto fail;
-	}
-	if (s.unsafe || s.fatal) {
-		report_seterr(err, cap, "refusing the bundle: %s", fp.msg);
-		rc = TV_E_FORMAT;
+		report_seterr(err, cap, "%s", scan_error(rc));
 		goto fail;
 	}
 	rc = check_manifest(&s, info);
 	if (rc)
 		goto fail;
+	if (s.unsafe || s.fatal) {
+		report_seterr(err, cap, "refusing the bundle: %s", fp.msg);
+		rc = TV_E_FORMAT;
+		goto fail;
+	}
 	for (i = 0; i < info->nfiles; i++)
 		if (strcmp(info->files[i].name, name) == 0)
 			lf = &info->files[i];
@@ -1207,6 +1337,57 @@ int report_bundle_member_open(const char *path, const char *name, uint64_t max_m
 		rc = TV_E_HASH;
 		goto fail;
 	}
+
+	/* pass 2: the member into an unlinked temporary file, at most the
+	 * size the manifest declares, where there is room for it */
+	if (!tmpdir || !*tmpdir)
+		tmpdir = "/tmp";
+	snprintf(tmpl, sizeof tmpl, "%s/tapvault-bundle-XXXXXX", tmpdir);
+	sfd = mkstemp(tmpl);
+	if (sfd < 0) {
+		rc = errno;
+		report_seterr(err, cap, "%s: cannot create a temporary file: %s", tmpl, strerror(rc));
+		goto fail;
+	}
+	unlink(tmpl); /* nothing stays behind, whatever happens */
+	if (fstatvfs(sfd, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize < lf->size) {
+		close(sfd);
+		report_seterr(err, cap, "%s: %llu bytes, but %s has %llu bytes free: set TMPDIR to a "
+		                        "larger folder",
+		              name, (unsigned long long)lf->size, tmpdir,
+		              (unsigned long long)vfs.f_bavail * (unsigned long long)vfs.f_frsize);
+		rc = TV_E_FULL;
+		goto fail;
+	}
+	s.spool = fdopen(sfd, "w+b");
+	if (!s.spool) {
+		rc = errno;
+		close(sfd);
+		goto fail;
+	}
+	s.want = name;
+	s.spool_max = lf->size;
+	s.stop_after_want = true;
+	s.nseen = 0;
+	s.problems = 0;
+	s.unsafe = s.fatal = false;
+	free(s.manifest);
+	s.manifest = NULL;
+	s.manifest_len = s.manifest_cap = 0;
+	memset(&fp, 0, sizeof fp);
+	rc = scan_archive(fd, &s);
+	if (rc) {
+		report_seterr(err, cap, "%s", scan_error(rc));
+		goto fail;
+	}
+	if (s.problems || !s.spool_found || s.spool_size != lf->size ||
+	    memcmp(s.spool_sha256, lf->sha256, 32) != 0) {
+		report_seterr(err, cap, "%s: changed while it was read (%s): run 'tapvault verify' on it",
+		              name, fp.set ? fp.msg : "size or SHA-256 differs from the first reading");
+		rc = TV_E_HASH;
+		goto fail;
+	}
 	if (fflush(s.spool) != 0 || fseeko(s.spool, 0, SEEK_SET) != 0) {
 		rc = errno ? errno : TV_E_IO;
 		report_seterr(err, cap, "temporary file: %s", strerror(errno));
@@ -1218,6 +1399,8 @@ int report_bundle_member_open(const char *path, const char *name, uint64_t max_m
 fail:
 	if (s.spool)
 		fclose(s.spool);
+	if (fd >= 0)
+		close(fd);
 	free(s.manifest);
 	free(s.buf);
 	report_bundle_info_free(info);

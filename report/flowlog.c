@@ -170,6 +170,8 @@ static const char *const fl_reason_names[REPORT_FL_R__COUNT] = {
 	[REPORT_FL_R_IO] = "flowlog.rejected.read_error",
 	[REPORT_FL_R_DUPLICATE] = "flowlog.rejected.duplicate",
 	[REPORT_FL_R_LOOP] = "flowlog.rejected.symlink_loop",
+	[REPORT_FL_R_TOO_LARGE] = "flowlog.rejected.too_large",
+	[REPORT_FL_R_SUM_OVERFLOW] = "flowlog.rejected.sum_overflow",
 };
 
 const char *report_fl_reason_name(int reason)

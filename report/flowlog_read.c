@@ -14,6 +14,17 @@
  *                member's data, so a tar of S3 .log.gz objects works;
  *   lines        a fixed read buffer and a fixed line buffer (max_line + 1
  *                bytes): memory does not grow with file size.
+ *
+ * Bad content is rejected line by line and the reading goes on: a line that
+ * holds a byte that is not text (NUL, other control bytes) is one reject, a
+ * run of NUL bytes where a line starts (the zero-filled tail or head that a
+ * crash or a preallocation leaves) is one reject, and the lines after it are
+ * read.  Whether a file is a flow log at all is decided from its first
+ * DETECT_LINES rejected lines or DETECT_BYTES bytes, not from its first
+ * block: until a record or header line is seen, rejects are held back; when
+ * that window ends with binary data among them and no record, the file is
+ * refused as one reject (a pcap or a zero-filled file given by mistake)
+ * instead of as thousands of lines.
  */
 #include "report.h"
 
@@ -22,6 +33,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +43,21 @@
 
 #define RBUF_SIZE 65536
 #define MAX_DEPTH 32
+/* Content detection window: rejects held back while no record or header has
+ * been seen in a file, and the bytes read before the verdict at the latest
+ * (a NUL run or a line without a newline stops there). */
+#define DETECT_LINES 32
+#define DETECT_BYTES (16u << 20)
+/* Bytes of a stream (stdin, FIFO, device) kept so that it can be read a
+ * second time as plain text when an archive format claimed it. */
+#define REPLAY_MAX (1u << 20)
+
+enum { RL_ABANDON = -1, RL_END = 0, RL_LINE = 1, RL_ZEROS = 2 };
+
+struct held {
+	uint64_t line;
+	report_fl_err err;
+};
 
 struct pend {
 	char *path;
@@ -66,6 +93,17 @@ struct report_flowlog_reader {
 	bool outer_failed;        /* the outer archive reported an error */
 	bool raw_only;            /* outer was reopened as filters + raw */
 	bool reopenable;          /* a regular file: can be opened a second time */
+	uint64_t max_bytes;       /* decoded bytes per file or member */
+	bool stop_outer;          /* an entry passed max_bytes: skip the whole path */
+
+	/* a stream (not a regular file) read through stream_read() */
+	int fd;                   /* -1 when the outer reads a regular file */
+	bool own_fd;
+	char *sbuf;               /* read buffer of stream_read() */
+	char *replay;             /* the stream's first bytes, up to REPLAY_MAX */
+	size_t replay_len, replay_pos, replay_cap;
+	bool recording;           /* stream_read() appends to replay */
+	bool replay_lost;         /* more than REPLAY_MAX bytes were read */
 	char *name;               /* display name of the current entry */
 	size_t name_cap;
 	uint64_t lineno;
@@ -79,6 +117,21 @@ struct report_flowlog_reader {
 	size_t max_line;
 	bool overlong;
 	size_t overlong_len;
+	uint64_t line_off;        /* offset of the current line */
+	bool line_bin;            /* it holds a byte that is not text: */
+	unsigned char bin_byte;   /* the first such byte */
+	uint64_t bin_off;         /* and its offset */
+	uint64_t zero_off, zero_len; /* the NUL run read_line() returned */
+
+	/* content detection of the current entry (see the top) */
+	bool found;               /* a record or header line was read */
+	bool decided;             /* rejects are no longer held back */
+	struct held *held;        /* DETECT_LINES */
+	size_t nheld;
+	bool held_bin;            /* a held reject is binary data */
+	bool held_text;           /* a held reject is a line of text */
+	unsigned char first_bin_byte;
+	uint64_t first_bin_off, first_bin_line, held_zero_bytes;
 	char *msgbuf;             /* CloudWatch messages are decoded here */
 	char *inbuf;              /* buffer for the inner reader's callback */
 	struct seen *seen;        /* files and directories read, in order */
@@ -91,25 +144,11 @@ struct report_flowlog_reader {
  * Rejects
  */
 
-__attribute__((format(printf, 5, 6)))
-static void reject(report_flowlog_reader *r, int reason, uint64_t line, const report_fl_err *perr,
-                   const char *fmt, ...)
+static void emit(report_flowlog_reader *r, uint64_t line, const report_fl_err *pe)
 {
-	report_fl_err e;
+	report_fl_err e = *pe;
 	report_fl_reject rj;
-	va_list ap;
 
-	if (perr) {
-		e = *perr;
-	} else {
-		memset(&e, 0, sizeof e);
-		e.reason = reason;
-		va_start(ap, fmt);
-		vsnprintf(e.msg, sizeof e.msg, fmt, ap);
-		va_end(ap);
-	}
-	if (e.reason < 0 || e.reason >= REPORT_FL_R__COUNT)
-		e.reason = reason;
 	r->st.rejected++;
 	r->st.by_reason[e.reason]++;
 	/* a path read once already, or a loop not followed, is no failed file */
@@ -121,6 +160,122 @@ static void reject(report_flowlog_reader *r, int reason, uint64_t line, const re
 		rj.err = &e;
 		r->cfg.on_reject(r->cfg.ctx, &rj);
 	}
+}
+
+static void make_err(report_fl_err *e, int reason, const report_fl_err *perr, const char *fmt,
+                     va_list ap)
+{
+	if (perr) {
+		*e = *perr;
+	} else {
+		memset(e, 0, sizeof *e);
+		e->reason = reason;
+		vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	}
+	if (e->reason < 0 || e->reason >= REPORT_FL_R__COUNT)
+		e->reason = reason;
+}
+
+__attribute__((format(printf, 5, 6)))
+static void reject(report_flowlog_reader *r, int reason, uint64_t line, const report_fl_err *perr,
+                   const char *fmt, ...)
+{
+	report_fl_err e;
+	va_list ap;
+
+	va_start(ap, fmt);
+	make_err(&e, reason, perr, fmt, ap);
+	va_end(ap);
+	emit(r, line, &e);
+}
+
+/*
+ * Ends the content-detection window of the entry.  With binary data among
+ * the held rejects, the entry is refused as a whole: one reject, and true
+ * (the caller skips the rest).  Else the held rejects are given out in order.
+ */
+static bool decide(report_flowlog_reader *r)
+{
+	report_fl_err e;
+	size_t i;
+
+	r->decided = true;
+	if (r->held_bin) {
+		memset(&e, 0, sizeof e);
+		e.reason = REPORT_FL_R_NOT_TEXT;
+		e.offset = (size_t)r->first_bin_off;
+		if (!r->held_text && r->held_zero_bytes > 0)
+			snprintf(e.msg, sizeof e.msg,
+			         "not a flow-log file: only zero bytes (%llu read), as an unwritten "
+			         "or crash-cut file or an empty tar archive has; skipped",
+			         (unsigned long long)r->held_zero_bytes);
+		else
+			snprintf(e.msg, sizeof e.msg,
+			         "not a flow-log file: byte 0x%02x at offset %llu (line %llu) is not text "
+			         "and no record came before it; expected text lines of flow-log fields; "
+			         "skipped",
+			         r->first_bin_byte, (unsigned long long)r->first_bin_off,
+			         (unsigned long long)r->first_bin_line);
+		r->nheld = 0;
+		emit(r, 0, &e);
+		return true;
+	}
+	for (i = 0; i < r->nheld; i++)
+		emit(r, r->held[i].line, &r->held[i].err);
+	r->nheld = 0;
+	return false;
+}
+
+/* A record or header line: the entry is a flow log, the held rejects go
+ * out as they are. */
+static void found(report_flowlog_reader *r)
+{
+	if (r->found)
+		return;
+	r->found = true;
+	r->held_bin = false;
+	decide(r);
+}
+
+/*
+ * A rejected line (or NUL run) of the current entry.  Held back while the
+ * entry has shown no record yet; true when that made the entry refused.
+ * bin: the line holds binary data (byte at offset); zeros: its length when
+ * it is a NUL run.
+ */
+static bool line_reject(report_flowlog_reader *r, uint64_t line, const report_fl_err *e, bool bin,
+                        unsigned char byte, uint64_t offset, uint64_t zeros)
+{
+	if (r->found || r->decided) {
+		emit(r, line, e);
+		return false;
+	}
+	r->held[r->nheld].line = line;
+	r->held[r->nheld].err = *e;
+	r->nheld++;
+	if (bin && !r->held_bin) {
+		r->held_bin = true;
+		r->first_bin_byte = byte;
+		r->first_bin_off = offset;
+		r->first_bin_line = line;
+	}
+	if (zeros)
+		r->held_zero_bytes += zeros;
+	else
+		r->held_text = true;
+	if (r->nheld == DETECT_LINES || r->offset >= DETECT_BYTES)
+		return decide(r);
+	return false;
+}
+
+/* Resets the per-entry detection state. */
+static void detect_reset(report_flowlog_reader *r)
+{
+	r->found = false;
+	r->decided = false;
+	r->nheld = 0;
+	r->held_bin = r->held_text = false;
+	r->held_zero_bytes = 0;
 }
 
 /* ---------------------------------------------------------------------
@@ -297,8 +452,71 @@ static void close_outer(report_flowlog_reader *r)
 		archive_read_free(r->outer);
 		r->outer = NULL;
 	}
+	if (r->own_fd && r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+	r->own_fd = false;
+	r->replay_len = r->replay_pos = 0;
+	r->recording = r->replay_lost = false;
+	r->stop_outer = false;
 	free(r->path);
 	r->path = NULL;
+}
+
+/*
+ * Reads a stream that cannot be opened twice, keeping its first REPLAY_MAX
+ * bytes while r->recording, and serving them again first after a rewind
+ * (replay_pos = 0).
+ */
+static la_ssize_t stream_read(struct archive *a, void *ctx, const void **buf)
+{
+	report_flowlog_reader *r = ctx;
+	ssize_t n;
+
+	if (r->replay_pos < r->replay_len) {
+		*buf = r->replay + r->replay_pos;
+		n = (ssize_t)(r->replay_len - r->replay_pos);
+		r->replay_pos = r->replay_len;
+		return n;
+	}
+	do
+		n = read(r->fd, r->sbuf, RBUF_SIZE);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		archive_set_error(a, errno, "%s", strerror(errno));
+		return -1;
+	}
+	if (r->recording && n > 0) {
+		if ((size_t)n > REPLAY_MAX - r->replay_len) {
+			r->replay_lost = true;
+			r->recording = false;
+		} else {
+			if (r->replay_len + (size_t)n > r->replay_cap) {
+				size_t nc = r->replay_cap ? r->replay_cap : RBUF_SIZE;
+				char *p;
+				while (nc < r->replay_len + (size_t)n)
+					nc *= 2;
+				p = realloc(r->replay, nc);
+				if (!p) {
+					archive_set_error(a, ENOMEM, "out of memory");
+					return -1;
+				}
+				r->replay = p;
+				r->replay_cap = nc;
+			}
+			memcpy(r->replay + r->replay_len, r->sbuf, (size_t)n);
+			r->replay_len += (size_t)n;
+			r->replay_pos = r->replay_len;
+		}
+	}
+	*buf = r->sbuf;
+	return n;
+}
+
+/* Whether the current path can be read again from its start. */
+static bool can_reread(const report_flowlog_reader *r)
+{
+	return r->reopenable || (r->fd >= 0 && !r->replay_lost);
 }
 
 static la_ssize_t inner_read(struct archive *a, void *ctx, const void **buf)
@@ -360,12 +578,32 @@ static void support_outer_formats(struct archive *a)
 
 /*
  * Opens r->path as r->outer: with every format, or (raw_only) with the
- * filters and raw only.  Returns 1, 0 when it failed (reported) or
- * TV_E_NOMEM.
+ * filters and raw only.  A regular file is opened by name (archive formats
+ * may seek in it); anything else (stdin, a FIFO, a device) through
+ * stream_read(), the first time with its beginning recorded, after that
+ * replayed.  Returns 1, 0 when it failed (reported) or TV_E_NOMEM.
  */
-static int open_outer(report_flowlog_reader *r, bool is_stdin, bool raw_only)
+static int open_outer(report_flowlog_reader *r, bool is_stdin, bool is_reg, bool raw_only)
 {
 	int rc;
+	if (!is_reg && r->fd < 0) {
+		if (is_stdin) {
+			r->fd = STDIN_FILENO;
+		} else {
+			r->fd = open(r->path, O_RDONLY | O_CLOEXEC);
+			if (r->fd < 0) {
+				reject(r, REPORT_FL_R_IO, 0, NULL, "cannot open: %s", strerror(errno));
+				return 0;
+			}
+			r->own_fd = true;
+		}
+		r->replay_len = r->replay_pos = 0;
+		r->recording = true;
+		r->replay_lost = false;
+	} else if (!is_reg) {
+		r->recording = false;
+		r->replay_pos = 0; /* read the recorded start again */
+	}
 	r->outer = archive_read_new();
 	if (!r->outer)
 		return TV_E_NOMEM;
@@ -375,8 +613,8 @@ static int open_outer(report_flowlog_reader *r, bool is_stdin, bool raw_only)
 	} else {
 		support_outer_formats(r->outer);
 	}
-	if (is_stdin)
-		rc = archive_read_open_fd(r->outer, STDIN_FILENO, RBUF_SIZE);
+	if (!is_reg)
+		rc = archive_read_open(r->outer, r, NULL, stream_read, NULL);
 	else
 		rc = archive_read_open_filename(r->outer, r->path, RBUF_SIZE);
 	if (rc != ARCHIVE_OK) {
@@ -448,16 +686,15 @@ static int open_next_path(report_flowlog_reader *r)
 			if (pd.depth > 0 && !S_ISREG(sb.st_mode))
 				goto next;
 		}
-		rc = open_outer(r, is_stdin, false);
+		r->reopenable = !is_stdin && S_ISREG(sb.st_mode);
+		rc = open_outer(r, is_stdin, r->reopenable, false);
 		if (rc < 0)
 			return rc;
 		if (rc == 0)
 			goto next;
-		r->reopenable = !is_stdin && S_ISREG(sb.st_mode);
 		return 1;
 next:
-		free(r->path);
-		r->path = NULL;
+		close_outer(r);
 	}
 	return 0;
 }
@@ -475,25 +712,30 @@ static int open_next_entry(report_flowlog_reader *r)
 	for (;;) {
 		int rc = archive_read_next_header(r->outer, &e);
 		const char *mname;
+		/* An archive format claimed the file by its first bytes but
+		 * holds no member or cannot read the first: a text whose first
+		 * record starts with a cpio magic ("070707", an account id
+		 * can), zero blocks before a text (tar reads two as the end of
+		 * an empty archive), or a damaged archive.  Read it again as a
+		 * plain stream: the text is read, zeros and a damaged archive
+		 * show up as not text.  An empty file stays an empty file. */
+		bool claimed_empty = rc == ARCHIVE_EOF && r->entries == 0 &&
+		                     archive_format(r->outer) != ARCHIVE_FORMAT_EMPTY;
+		bool claimed_bad = rc < ARCHIVE_WARN && r->entries == 0;
+		if ((claimed_empty || claimed_bad) && !r->raw_only && can_reread(r)) {
+			archive_read_free(r->outer);
+			r->outer = NULL;
+			rc = open_outer(r, strcmp(r->path, "-") == 0, r->reopenable, true);
+			if (rc <= 0)
+				return rc;
+			continue;
+		}
 		if (rc == ARCHIVE_EOF) {
 			if (r->entries == 0 && !r->outer_failed)
 				r->st.files++; /* an empty file is still a file read */
 			return 0;
 		}
 		r->entries++;
-		if (rc < ARCHIVE_WARN && r->entries == 1 && !r->raw_only && r->reopenable) {
-			/* An archive format claimed the file by its first bytes
-			 * but cannot read it: a text whose first record starts
-			 * with a cpio magic ("070707", an account id can), or a
-			 * damaged archive.  Read it again as a plain stream; a
-			 * damaged archive then shows up as not text. */
-			archive_read_free(r->outer);
-			r->outer = NULL;
-			rc = open_outer(r, false, true);
-			if (rc <= 0)
-				return rc;
-			continue;
-		}
 		if (rc < ARCHIVE_WARN) {
 			r->outer_failed = true;
 			if (set_name(r, r->path, NULL) != 0)
@@ -544,6 +786,7 @@ static int open_next_entry(report_flowlog_reader *r)
 		r->linelen = 0;
 		r->overlong = false;
 		r->fmt = r->cfg_fmt;
+		detect_reset(r);
 		return 1;
 	}
 }
@@ -558,31 +801,35 @@ static bool binary_byte(unsigned char c)
 	       c != 0x1b;
 }
 
-/* Refills rbuf.  Returns 1 with bytes, 0 at the end, -1 on a reported error. */
+/*
+ * Refills rbuf.  Returns 1 with bytes, 0 at the end, -1 on a reported error
+ * (a read error, or more than max_bytes in the entry).
+ */
 static int refill(report_flowlog_reader *r)
 {
 	la_ssize_t n;
-	size_t i;
 	if (r->eof)
 		return 0;
 	n = archive_read_data(r->src, r->rbuf, RBUF_SIZE);
 	if (n < 0) {
-		reject(r, REPORT_FL_R_IO, 0, NULL, "read error after %llu bytes: %s",
-		       (unsigned long long)r->offset,
-		       archive_error_string(r->src) ? archive_error_string(r->src) : "unknown");
+		if (r->found || r->decided || r->nheld == 0 || !decide(r))
+			reject(r, REPORT_FL_R_IO, 0, NULL, "read error after %llu bytes: %s",
+			       (unsigned long long)r->offset,
+			       archive_error_string(r->src) ? archive_error_string(r->src) : "unknown");
 		return -1;
 	}
 	if (n == 0) {
 		r->eof = true;
 		return 0;
 	}
-	for (i = 0; i < (size_t)n; i++) {
-		if (binary_byte((unsigned char)r->rbuf[i])) {
-			reject(r, REPORT_FL_R_NOT_TEXT, 0, NULL,
-			       "not a text file (byte 0x%02x at offset %llu), skipped",
-			       (unsigned char)r->rbuf[i], (unsigned long long)(r->offset + i));
-			return -1;
-		}
+	if ((uint64_t)n > r->max_bytes - r->offset) {
+		r->stop_outer = true;
+		if (r->found || r->decided || r->nheld == 0 || !decide(r))
+			reject(r, REPORT_FL_R_TOO_LARGE, 0, NULL,
+			       "more than %llu bytes after decompression (line %llu); the rest is "
+			       "skipped: a decompression bomb, or raise --max-log-size",
+			       (unsigned long long)r->max_bytes, (unsigned long long)r->lineno + 1);
+		return -1;
 	}
 	r->offset += (uint64_t)n;
 	r->rpos = 0;
@@ -590,28 +837,94 @@ static int refill(report_flowlog_reader *r)
 	return 1;
 }
 
-/* Reads the next line into r->line.  1: a line, 0: end of entry, -1: abandon. */
+/* Offset of the next unread byte. */
+static uint64_t read_pos(const report_flowlog_reader *r)
+{
+	return r->offset - (uint64_t)(r->rlen - r->rpos);
+}
+
+/* Skips a run of NUL bytes that starts at rpos; its start and length go to
+ * zero_off and zero_len.  While nothing was found, stops at DETECT_BYTES
+ * (/dev/zero ends nowhere).  RL_ZEROS or RL_ABANDON. */
+static int skip_zeros(report_flowlog_reader *r)
+{
+	r->zero_off = read_pos(r);
+	r->zero_len = 0;
+	for (;;) {
+		const char *s = r->rbuf + r->rpos;
+		size_t n = r->rlen - r->rpos, i = 0;
+		int rc;
+		while (i < n && s[i] == '\0')
+			i++;
+		r->rpos += i;
+		r->zero_len += i;
+		if (r->rpos < r->rlen)
+			return RL_ZEROS;
+		if (!r->found && !r->decided && r->offset >= DETECT_BYTES)
+			return RL_ZEROS;
+		rc = refill(r);
+		if (rc < 0)
+			return RL_ABANDON;
+		if (rc == 0)
+			return RL_ZEROS;
+	}
+}
+
+/*
+ * Reads the next line into r->line: RL_LINE (line_bin tells whether it holds
+ * binary data), RL_ZEROS for a NUL run where a line starts, RL_END at the end
+ * of the entry, RL_ABANDON after a reported error.
+ */
 static int read_line(report_flowlog_reader *r)
 {
 	r->linelen = 0;
 	r->overlong = false;
 	r->overlong_len = 0;
+	r->line_bin = false;
+	r->line_off = read_pos(r);
 	for (;;) {
 		const char *s, *nl;
-		size_t n, take;
+		size_t n, take, i;
 		int rc;
 
 		if (r->rpos == r->rlen) {
 			rc = refill(r);
 			if (rc < 0)
-				return -1;
+				return RL_ABANDON;
 			if (rc == 0)
-				return (r->linelen > 0 || r->overlong) ? 1 : 0;
+				return (r->linelen > 0 || r->overlong) ? RL_LINE : RL_END;
+			if (r->linelen == 0 && !r->overlong)
+				r->line_off = read_pos(r);
 		}
 		s = r->rbuf + r->rpos;
 		n = r->rlen - r->rpos;
+		if (r->linelen == 0 && !r->overlong) {
+			/* empty lines are counted here in bulk: a file of newlines
+			 * costs no more than a file of zeros */
+			size_t k = 0, nls = 0;
+			while (k < n && (s[k] == '\n' || (s[k] == '\r' && k + 1 < n && s[k + 1] == '\n'))) {
+				nls += s[k] == '\n';
+				k++;
+			}
+			if (k > 0) {
+				r->lineno += nls;
+				r->st.lines += nls;
+				r->st.blank += nls;
+				r->rpos += k;
+				r->line_off = read_pos(r);
+				continue;
+			}
+			if (s[0] == '\0')
+				return skip_zeros(r);
+		}
 		nl = memchr(s, '\n', n);
 		take = nl ? (size_t)(nl - s) : n;
+		for (i = 0; !r->line_bin && i < take; i++)
+			if (binary_byte((unsigned char)s[i])) {
+				r->line_bin = true;
+				r->bin_byte = (unsigned char)s[i];
+				r->bin_off = read_pos(r) + i;
+			}
 		if (!r->overlong && take > r->max_line - r->linelen) {
 			r->overlong = true;
 			r->overlong_len = r->linelen;
@@ -624,7 +937,12 @@ static int read_line(report_flowlog_reader *r)
 		}
 		r->rpos += take + (nl ? 1 : 0);
 		if (nl)
-			return 1;
+			return RL_LINE;
+		/* a binary line without a newline before anything was found:
+		 * the verdict needs no more of it */
+		if (r->line_bin && r->overlong && !r->found && !r->decided &&
+		    r->offset >= DETECT_BYTES)
+			return RL_LINE;
 	}
 }
 
@@ -663,11 +981,15 @@ int report_flowlog_reader_open(const report_flowlog_reader_cfg *cfg, const char 
 		report_format_default(&r->cfg_fmt);
 	r->cfg.format = NULL;
 	r->max_line = r->cfg.max_line ? r->cfg.max_line : REPORT_FL_MAX_LINE_DEFAULT;
+	r->max_bytes = r->cfg.max_bytes ? r->cfg.max_bytes : REPORT_FL_MAX_BYTES_DEFAULT;
+	r->fd = -1;
 	r->rbuf = malloc(RBUF_SIZE);
 	r->inbuf = malloc(RBUF_SIZE);
+	r->sbuf = malloc(RBUF_SIZE);
+	r->held = malloc(DETECT_LINES * sizeof *r->held);
 	r->line = malloc(r->max_line + 1);
 	r->msgbuf = malloc(r->max_line + 1);
-	if (!r->rbuf || !r->inbuf || !r->line || !r->msgbuf)
+	if (!r->rbuf || !r->inbuf || !r->sbuf || !r->held || !r->line || !r->msgbuf)
 		goto fail;
 	for (i = npaths; i > 0; i--) {
 		rc = push(r, paths[i - 1], 0);
@@ -708,16 +1030,50 @@ int report_flowlog_reader_next(report_flowlog_reader *r, report_fl_rec *rec,
 		}
 
 		rc = read_line(r);
-		if (rc <= 0) {
+		if (rc == RL_ABANDON) {
+			if (r->stop_outer)
+				close_outer(r); /* skipping the rest would decompress it */
+			else
+				close_entry(r);
+			continue;
+		}
+		if (rc == RL_END) {
+			if (!r->found && !r->decided && r->nheld > 0)
+				decide(r);
 			close_entry(r);
+			continue;
+		}
+		if (rc == RL_ZEROS) {
+			memset(&err, 0, sizeof err);
+			err.reason = REPORT_FL_R_NOT_TEXT;
+			snprintf(err.msg, sizeof err.msg,
+			         "%llu zero bytes from offset %llu (a zero-filled region, as a crash "
+			         "leaves), skipped",
+			         (unsigned long long)r->zero_len, (unsigned long long)r->zero_off);
+			if (line_reject(r, r->lineno + 1, &err, true, 0, r->zero_off, r->zero_len) ||
+			    (!r->found && !r->decided && r->offset >= DETECT_BYTES && decide(r)))
+				close_entry(r);
 			continue;
 		}
 		r->lineno++;
 		r->st.lines++;
-		if (r->overlong) {
-			reject(r, REPORT_FL_R_TOO_LONG, r->lineno, NULL,
-			       "line of %zu bytes is longer than %zu, skipped", r->overlong_len,
-			       r->max_line);
+		if (r->line_bin || r->overlong) {
+			memset(&err, 0, sizeof err);
+			if (r->line_bin) {
+				err.reason = REPORT_FL_R_NOT_TEXT;
+				err.offset = (size_t)(r->bin_off - r->line_off);
+				snprintf(err.msg, sizeof err.msg,
+				         "byte 0x%02x at offset %llu (column %llu) is not text; expected a "
+				         "flow-log record; line skipped",
+				         r->bin_byte, (unsigned long long)r->bin_off,
+				         (unsigned long long)(r->bin_off - r->line_off + 1));
+			} else {
+				err.reason = REPORT_FL_R_TOO_LONG;
+				snprintf(err.msg, sizeof err.msg, "line of %zu bytes is longer than %zu, skipped",
+				         r->overlong_len, r->max_line);
+			}
+			if (line_reject(r, r->lineno, &err, r->line_bin, r->bin_byte, r->bin_off, 0))
+				close_entry(r);
 			continue;
 		}
 		s = r->line;
@@ -751,17 +1107,24 @@ int report_flowlog_reader_next(report_flowlog_reader *r, report_fl_rec *rec,
 		if (rc == REPORT_FL_LINE_HEADER) {
 			report_fl_format f;
 			if (report_format_from_header(s, n, &f, &err) != 0) {
-				reject(r, REPORT_FL_R_HEADER, r->lineno, &err, "%s", "");
+				err.reason = REPORT_FL_R_HEADER;
+				if (line_reject(r, r->lineno, &err, false, 0, 0, 0))
+					close_entry(r);
 				continue;
 			}
 			r->fmt = f;
 			r->st.headers++;
+			found(r);
 			continue;
 		}
 		if (rc != REPORT_FL_LINE_RECORD) {
-			reject(r, err.reason, r->lineno, &err, "%s", "");
+			if (err.reason < 0 || err.reason >= REPORT_FL_R__COUNT)
+				err.reason = REPORT_FL_R_FIELD_COUNT;
+			if (line_reject(r, r->lineno, &err, false, 0, 0, 0))
+				close_entry(r);
 			continue;
 		}
+		found(r); /* the held rejects come out before the first record */
 		r->st.records++;
 		if (report_fl_has(rec, REPORT_FL_F_LOG_STATUS)) {
 			if (rec->log_status == REPORT_FL_STATUS_NODATA)
@@ -796,6 +1159,9 @@ void report_flowlog_reader_free(report_flowlog_reader *r)
 	free(r->name);
 	free(r->rbuf);
 	free(r->inbuf);
+	free(r->sbuf);
+	free(r->replay);
+	free(r->held);
 	free(r->line);
 	free(r->msgbuf);
 	free(r);

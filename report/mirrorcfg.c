@@ -313,10 +313,7 @@ static int load_rules(json_t *f, const char *key, report_mirror_rule *rules, siz
 static json_t *load_json(const char *text, size_t len, const char *name, char *err, size_t ecap)
 {
 	json_error_t je;
-	json_t *root = json_loadb(text, len, 0, &je);
-	if (!root)
-		report_seterr(err, ecap, "%s:%d:%d: not valid JSON: %s", name, je.line, je.column, je.text);
-	return root;
+	return report_json_load(text, len, NULL, name, &je, err, ecap);
 }
 
 int report_mirrorcfg_load_filters_text(report_mirrorcfg *m, const char *text, size_t len, const char *name,
@@ -355,6 +352,13 @@ int report_mirrorcfg_load_filters_text(report_mirrorcfg *m, const char *text, si
 		snprintf(path, sizeof path, "TrafficMirrorFilters[%zu]", i);
 		if (!json_is_object(f)) {
 			report_seterr(err, ecap, "%s: %s: expected an object", name, path);
+			rc = TV_E_FORMAT;
+			goto fail;
+		}
+		if (m->nfilters >= REPORT_MIRROR_MAX_FILTERS) {
+			report_seterr(err, ecap, "%s: %s: more than %d filters: refused (AWS allows %d per "
+			                         "account and region)",
+			              name, path, REPORT_MIRROR_MAX_FILTERS, 10000);
 			rc = TV_E_FORMAT;
 			goto fail;
 		}
@@ -430,6 +434,12 @@ int report_mirrorcfg_load_sessions_text(report_mirrorcfg *m, const char *text, s
 		snprintf(path, sizeof path, "TrafficMirrorSessions[%zu]", i);
 		if (!json_is_object(s)) {
 			report_seterr(err, ecap, "%s: %s: expected an object", name, path);
+			rc = TV_E_FORMAT;
+			goto fail;
+		}
+		if (m->nsessions >= REPORT_MIRROR_MAX_SESSIONS) {
+			report_seterr(err, ecap, "%s: %s: more than %d sessions: refused", name, path,
+			              REPORT_MIRROR_MAX_SESSIONS);
 			rc = TV_E_FORMAT;
 			goto fail;
 		}

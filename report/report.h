@@ -148,12 +148,15 @@ enum report_fl_reason {
 	REPORT_FL_R_JSON,            /* a JSON (CloudWatch) line without a usable "message" */
 	REPORT_FL_R_TOO_LONG,        /* a line longer than the reader's maximum */
 	REPORT_FL_R_SYNTAX,          /* a format string that does not parse */
-	REPORT_FL_R_NOT_TEXT,        /* a whole file: NUL bytes or binary data */
+	REPORT_FL_R_NOT_TEXT,        /* a line or NUL run holding binary data, or a whole
+	                              * file that is binary data before any record */
 	REPORT_FL_R_IO,              /* a whole file: cannot be opened, read or decompressed */
 	REPORT_FL_R_DUPLICATE,       /* a file or directory reached a second time (same device
 	                              * and inode): read once; not a failure */
 	REPORT_FL_R_LOOP,            /* a symbolic link that leads back to a directory that
 	                              * contains it: not followed; not a failed file */
+	REPORT_FL_R_TOO_LARGE,       /* a whole file: more decoded bytes than the reader's maximum */
+	REPORT_FL_R_SUM_OVERFLOW,    /* a record whose counts make a 64-bit sum wrap (audit) */
 	REPORT_FL_R__COUNT
 };
 
@@ -380,6 +383,9 @@ int report_flowlog_format_line(const report_fl_format *fmt, const report_fl_rec 
  * ===================================================================== */
 
 #define REPORT_FL_MAX_LINE_DEFAULT 65536
+/* Decoded bytes of one file or archive member.  AWS closes a flow-log file
+ * at 75 MB (gzip), about 10 times that as text. */
+#define REPORT_FL_MAX_BYTES_DEFAULT (1ull << 30)
 
 typedef struct report_fl_stats {
 	uint64_t files;        /* files and archive members opened */
@@ -412,6 +418,10 @@ typedef struct report_flowlog_reader_cfg {
 	/* Longest accepted line in bytes without the newline; 0: 64 KiB.
 	 * Longer lines are rejected (REPORT_FL_R_TOO_LONG) and skipped. */
 	size_t max_line;
+	/* Most bytes read from one file or archive member after decompression;
+	 * 0: REPORT_FL_MAX_BYTES_DEFAULT.  Past it the rest of that path is
+	 * skipped (REPORT_FL_R_TOO_LARGE): the records before it were returned. */
+	uint64_t max_bytes;
 	/* Called for every reject; may be NULL (the stats still count). */
 	report_fl_reject_fn on_reject;
 	void *ctx;
@@ -499,6 +509,9 @@ void report_flowlog_reader_free(report_flowlog_reader *r);
 
 #define REPORT_IFACE_MAX_ADDRS 64   /* more in one map entry is an error */
 #define REPORT_VNI_MAX 0xFFFFFFu      /* VXLAN and GENEVE VNIs are 24 bits */
+/* VNI entries in one map, and interface descriptions in one file: the
+ * audit handles 65,536 interfaces, AWS 10,000 mirror sessions per account */
+#define REPORT_VNIMAP_MAX_ENTRIES 65536
 
 typedef struct report_iface {
 	uint32_t vni;        /* TV_VNI_NONE for untunnelled traffic */
@@ -668,6 +681,10 @@ void report_s3_free(report_s3 *s);
  * ===================================================================== */
 
 #define REPORT_MIRROR_MAX_RULES 64     /* per direction and filter (AWS allows 10) */
+/* Filters and sessions held (AWS allows 10,000 of each per account and
+ * region); a filter takes about 8 KB */
+#define REPORT_MIRROR_MAX_FILTERS 10000
+#define REPORT_MIRROR_MAX_SESSIONS 65536
 
 typedef struct report_mirror_rule {
 	uint32_t number;      /* RuleNumber */
@@ -899,6 +916,7 @@ typedef struct report_audit_cfg {
 	bool payload;                    /* read stored packets for payload findings; default true */
 	uint32_t payload_packets;        /* payload packets looked at per flow; default 8 */
 	size_t max_rejects;              /* rejected flow-log lines kept for the report; default 100 */
+	uint64_t max_log_bytes;          /* reader's max_bytes; 0: REPORT_FL_MAX_BYTES_DEFAULT */
 	/* Progress, for a terminal: called every 65536 flow-log lines and every
 	 * 65536 stored packets looked at; phase is "flow-log lines" or "packets". */
 	void (*progress)(void *ctx, const char *phase, uint64_t done);
@@ -1067,7 +1085,9 @@ enum report_bundle_kind {
 #define REPORT_BUNDLE_VERSION 1
 #define REPORT_BUNDLE_MAX_MEMBERS 64
 #define REPORT_BUNDLE_MAX_MANIFEST (16u << 20)
-#define REPORT_BUNDLE_MAX_MEMBER_DEFAULT (1ull << 40) /* 1 TiB */
+/* Largest member (in the archive and as the manifest declares it) that
+ * verify and query --bundle accept unless told otherwise (--max-member-size) */
+#define REPORT_BUNDLE_MAX_MEMBER_DEFAULT (64ull << 30) /* 64 GiB */
 #define REPORT_BUNDLE_NAME_MAX 128
 
 /* Kind from the file name's suffix (.tar.zst, .tar.gz/.tgz, .zip); 0 when
@@ -1183,13 +1203,17 @@ typedef void (*report_bundle_problem_fn)(void *ctx, const char *member, const ch
 
 /*
  * Reads the whole bundle once and checks: every entry is a safe regular
- * file within the limits; manifest.json is there, parses and has the
- * expected format and version; every listed file is present once with the
- * listed size and SHA-256; nothing else is present.  max_member: the
- * largest member size accepted (0: REPORT_BUNDLE_MAX_MEMBER_DEFAULT).
+ * file within the limits; manifest.json is there, parses within the JSON
+ * count limits and has the expected format and version; every listed file
+ * is present once with the listed size and SHA-256; nothing else is
+ * present.  max_member: the largest member size accepted, in the archive
+ * and as the manifest lists it (0: REPORT_BUNDLE_MAX_MEMBER_DEFAULT).  A
+ * bundle cut short says "truncated" in its problems.
  * Returns 0 when everything holds, TV_E_CORRUPT when problems were
  * reported (*nproblems of them; may be NULL), or an error when the file
- * cannot be read at all (ENOENT, TV_E_FORMAT: not a tar or zip archive).
+ * cannot be read at all (ENOENT, TV_E_FORMAT: not a tar or zip archive,
+ * TV_E_TRUNCATED: it ends before its first member, TV_E_UNSUPPORTED: not
+ * a regular file).
  * *info (may be NULL) gets what the manifest says when it parsed; caller
  * frees with report_bundle_info_free().
  */
@@ -1198,12 +1222,16 @@ int report_bundle_verify(const char *path, uint64_t max_member, report_bundle_pr
 
 /*
  * Copies one member (e.g. "packets.pcap") into an unlinked temporary file
- * in $TMPDIR (or /tmp), rewound, and checks it against the manifest's size
- * and SHA-256.  The whole bundle is read and every entry is checked as in
- * report_bundle_verify(): an unsafe entry refuses the bundle (TV_E_FORMAT);
+ * in $TMPDIR (or /tmp), rewound.  First the whole bundle is read and every
+ * entry checked as in report_bundle_verify(), writing nothing: an unsafe
+ * entry or a listed size past max_member refuses the bundle (TV_E_FORMAT);
  * any other problem (a member or the manifest altered, missing or extra)
- * is TV_E_HASH; the member not in the bundle is TV_E_NOTFOUND.  err says which
- * member and why.  *out is the caller's to fclose.
+ * is TV_E_HASH; the member not in the bundle is TV_E_NOTFOUND;
+ * TV_E_TRUNCATED, TV_E_UNSUPPORTED as there.  Then the member is copied
+ * in a second reading of the same open file, never more bytes than the
+ * manifest declares, and its SHA-256 checked again (TV_E_HASH when it
+ * changed); TV_E_FULL when $TMPDIR has no room for the declared size.
+ * err says which member and why.  *out is the caller's to fclose.
  */
 int report_bundle_member_open(const char *path, const char *name, uint64_t max_member,
                               FILE **out, char *err, size_t cap);

@@ -20,11 +20,15 @@
  *
  * Storage: entries are allocated one by one (pointers stay valid until the
  * map is freed) and indexed by a pointer array sorted by VNI; maps have a
- * handful to a few thousand VNIs.  Interface descriptions from
- * describe-network-interfaces are kept apart and applied to every entry that
- * names the ENI after each load, so files can come in any order.
+ * handful to a few thousand VNIs, at most REPORT_VNIMAP_MAX_ENTRIES.
+ * Interface descriptions from describe-network-interfaces are kept apart,
+ * sorted by ENI, and applied to every entry that names the ENI after each
+ * load, so files can come in any order.  A load costs O(n log n): a file of
+ * a million lines is refused at the limit in a fraction of a second, never
+ * compared line against line.
  */
 #include "report.h"
+#include "report_int.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -54,7 +58,7 @@ struct lcell {
 struct report_vnimap {
 	struct vm_ent **ents;       /* sorted by vni */
 	size_t n, cap;
-	report_iface *enis;         /* from describe-network-interfaces */
+	report_iface *enis;         /* from describe-network-interfaces, sorted by eni */
 	size_t neni, capeni;
 	struct lcell *lt;           /* open addressing, power-of-two size */
 	size_t lcap, lused;
@@ -235,33 +239,56 @@ static void iface_fill(report_iface *dst, const report_iface *src)
 	}
 }
 
+/* The description of an ENI in the sorted m->enis, or NULL. */
+static report_iface *eni_find(const report_vnimap *m, const char *eni)
+{
+	size_t lo = 0, hi = m->neni;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(m->enis[mid].eni, eni);
+		if (c == 0)
+			return &m->enis[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
 static void apply_enis(report_vnimap *m)
 {
-	size_t i, k;
+	size_t i;
 	for (i = 0; i < m->n; i++) {
-		report_iface *f = &m->ents[i]->pub;
-		if (!f->eni[0])
-			continue;
-		for (k = 0; k < m->neni; k++)
-			if (strcmp(m->enis[k].eni, f->eni) == 0)
-				iface_fill(f, &m->enis[k]);
+		report_iface *f = &m->ents[i]->pub, *d;
+		if (f->eni[0] && (d = eni_find(m, f->eni)) != NULL)
+			iface_fill(f, d);
 	}
 }
 
 /* A staged load: nothing reaches the map until the whole file is good. */
 struct stage {
-	report_iface *v;   /* VNI entries */
+	struct vm_ent **v; /* VNI entries, each its own allocation: a new VNI's
+	                    * entry moves into the map as it is */
 	size_t *line;      /* where each was defined (text) or its index (JSON) */
 	size_t n, cap;
 	report_iface *e;   /* interface descriptions */
 	size_t ne, cape;
+	uint8_t *seen;     /* bit per VNI staged, (REPORT_VNI_MAX + 1) / 8 bytes */
+	bool seen_none;    /* vni=none staged */
+	bool full;         /* a stage_*() returned NULL at its limit, not for memory */
 };
 
+/* NULL when out of memory, or (s->full) past REPORT_VNIMAP_MAX_ENTRIES. */
 static report_iface *stage_vni(struct stage *s, size_t where)
 {
+	if (s->n >= REPORT_VNIMAP_MAX_ENTRIES) {
+		s->full = true;
+		return NULL;
+	}
 	if (s->n == s->cap) {
 		size_t nc = s->cap ? s->cap * 2 : 16;
-		report_iface *p = realloc(s->v, nc * sizeof *p);
+		struct vm_ent **p = realloc(s->v, nc * sizeof *p);
 		size_t *l;
 		if (!p)
 			return NULL;
@@ -272,13 +299,18 @@ static report_iface *stage_vni(struct stage *s, size_t where)
 		s->line = l;
 		s->cap = nc;
 	}
-	memset(&s->v[s->n], 0, sizeof s->v[0]);
+	if (!(s->v[s->n] = calloc(1, sizeof *s->v[s->n])))
+		return NULL;
 	s->line[s->n] = where;
-	return &s->v[s->n++];
+	return &s->v[s->n++]->pub;
 }
 
 static report_iface *stage_eni(struct stage *s)
 {
+	if (s->ne >= REPORT_VNIMAP_MAX_ENTRIES) {
+		s->full = true;
+		return NULL;
+	}
 	if (s->ne == s->cape) {
 		size_t nc = s->cape ? s->cape * 2 : 16;
 		report_iface *p = realloc(s->e, nc * sizeof *p);
@@ -293,61 +325,172 @@ static report_iface *stage_eni(struct stage *s)
 
 static void stage_free(struct stage *s)
 {
+	size_t i;
+	for (i = 0; i < s->n; i++)
+		free(s->v[i]);
 	free(s->v);
 	free(s->line);
 	free(s->e);
+	free(s->seen);
 }
 
-/* Earlier staged entry with the same VNI, or -1. */
-static long stage_dup(const struct stage *s, uint32_t vni)
+/*
+ * Marks the VNI of the entry just staged.  Returns the earlier staged
+ * entry with the same VNI, -1 when there is none, -2 out of memory.  A bit
+ * per VNI: a file of many lines is not compared line against line.
+ */
+static long stage_dup(struct stage *s, uint32_t vni)
 {
 	size_t i;
-	for (i = 0; i + 1 < s->n; i++)
-		if (s->v[i].vni == vni)
+	bool was;
+	if (vni == TV_VNI_NONE) {
+		was = s->seen_none;
+		s->seen_none = true;
+	} else {
+		if (!s->seen && !(s->seen = calloc((REPORT_VNI_MAX + 1u) / 8u, 1)))
+			return -2;
+		was = (s->seen[vni >> 3] >> (vni & 7)) & 1;
+		s->seen[vni >> 3] |= (uint8_t)(1u << (vni & 7));
+	}
+	if (!was)
+		return -1;
+	for (i = 0; i + 1 < s->n; i++) /* once, for the message */
+		if (s->v[i]->pub.vni == vni)
 			return (long)i;
 	return -1;
 }
 
-static int stage_commit(report_vnimap *m, const struct stage *s)
+static int cmp_ent(const void *a, const void *b)
 {
-	size_t i, k;
-	/* reserve first so that a failed allocation leaves the map unchanged */
-	for (i = 0; i < s->n; i++)
-		if (!ent_make(m, s->v[i].vni))
-			return TV_E_NOMEM;
-	if (m->neni + s->ne > m->capeni) {
-		size_t nc = m->capeni ? m->capeni : 16;
-		report_iface *p;
-		while (nc < m->neni + s->ne)
-			nc *= 2;
-		p = realloc(m->enis, nc * sizeof *p);
-		if (!p)
-			return TV_E_NOMEM;
-		m->enis = p;
-		m->capeni = nc;
+	const struct vm_ent *x = *(const struct vm_ent *const *)a, *y = *(const struct vm_ent *const *)b;
+	return x->pub.vni < y->pub.vni ? -1 : x->pub.vni > y->pub.vni;
+}
+
+/* Staged interface descriptions in ENI order, file order among equals. */
+struct eni_ord {
+	const char *eni;
+	size_t i;
+};
+
+static int cmp_eni_ord(const void *a, const void *b)
+{
+	const struct eni_ord *x = a, *y = b;
+	int c = strcmp(x->eni, y->eni);
+	return c ? c : (x->i < y->i ? -1 : x->i > y->i);
+}
+
+/*
+ * Adds a staged file to the map: new VNIs in one sorted merge, ENI
+ * descriptions merged by name (a later one overrides values of an earlier
+ * one).  Every allocation comes first, so a failure leaves the map as it
+ * was.  TV_E_RANGE when the map would pass REPORT_VNIMAP_MAX_ENTRIES.
+ */
+static int stage_commit(report_vnimap *m, struct stage *s)
+{
+	struct vm_ent **fresh = NULL, **ents = NULL;
+	report_iface *tail = NULL, *enis = NULL;
+	struct eni_ord *order = NULL;
+	size_t i, k, nfresh = 0, nnew = 0, a, b, w;
+	int rc = TV_E_NOMEM;
+
+	if (s->n) {
+		fresh = calloc(s->n, sizeof *fresh);
+		if (!fresh)
+			goto fail;
+		for (i = 0; i < s->n; i++) {
+			if (ent_find(m, s->v[i]->pub.vni))
+				continue;
+			if (m->n + nfresh >= REPORT_VNIMAP_MAX_ENTRIES) {
+				rc = TV_E_RANGE;
+				goto fail;
+			}
+			fresh[nfresh++] = s->v[i];
+		}
+		if (nfresh && !(ents = malloc((m->n + nfresh) * sizeof *ents)))
+			goto fail;
 	}
+	if (s->ne) {
+		order = malloc(s->ne * sizeof *order);
+		tail = malloc(s->ne * sizeof *tail);
+		enis = malloc((m->neni + s->ne) * sizeof *enis);
+		if (!order || !tail || !enis)
+			goto fail;
+		for (i = 0; i < s->ne; i++) {
+			order[i].eni = s->e[i].eni;
+			order[i].i = i;
+		}
+		qsort(order, s->ne, sizeof *order, cmp_eni_ord);
+	}
+
+	/* nothing fails from here on */
 	for (i = 0; i < s->n; i++) {
-		struct vm_ent *e = ent_find(m, s->v[i].vni);
+		struct vm_ent *e = ent_find(m, s->v[i]->pub.vni);
+		if (!e)
+			continue; /* new: moves in below */
 		if (e->pub.learned) {
 			/* a learned entry knows nothing worth keeping */
 			memset(&e->pub, 0, sizeof e->pub);
-			e->pub.vni = s->v[i].vni;
+			e->pub.vni = s->v[i]->pub.vni;
 		}
-		iface_override(&e->pub, &s->v[i]);
+		iface_override(&e->pub, &s->v[i]->pub);
 		e->pub.learned = false;
 		set_name(&e->pub);
 	}
-	for (i = 0; i < s->ne; i++) {
-		for (k = 0; k < m->neni; k++)
-			if (strcmp(m->enis[k].eni, s->e[i].eni) == 0)
-				break;
-		if (k == m->neni)
-			m->enis[m->neni++] = s->e[i];
-		else
-			iface_override(&m->enis[k], &s->e[i]);
+	for (i = 0; i < nfresh; i++) {
+		fresh[i]->pub.learned = false;
+		set_name(&fresh[i]->pub);
+	}
+	for (i = 0; i < s->n; i++) /* the new ones now belong to the map */
+		if (!ent_find(m, s->v[i]->pub.vni))
+			s->v[i] = NULL;
+	if (nfresh) {
+		qsort(fresh, nfresh, sizeof *fresh, cmp_ent);
+		for (a = b = w = 0; a < m->n || b < nfresh;) {
+			if (b == nfresh || (a < m->n && m->ents[a]->pub.vni < fresh[b]->pub.vni))
+				ents[w++] = m->ents[a++];
+			else
+				ents[w++] = fresh[b++];
+		}
+		free(m->ents);
+		m->ents = ents;
+		m->n = m->cap = w;
+	}
+	free(fresh);
+	if (s->ne) {
+		/* each group of one ENI, in name order, goes into its existing
+		 * description or a new one (tail, sorted); then one merge */
+		for (i = 0; i < s->ne; i = k) {
+			report_iface *d = eni_find(m, order[i].eni);
+			k = i;
+			if (!d) {
+				tail[nnew] = s->e[order[k++].i];
+				d = &tail[nnew++];
+			}
+			for (; k < s->ne && strcmp(order[k].eni, d->eni) == 0; k++)
+				iface_override(d, &s->e[order[k].i]);
+		}
+		for (a = b = w = 0; a < m->neni || b < nnew;) {
+			if (b == nnew || (a < m->neni && strcmp(m->enis[a].eni, tail[b].eni) < 0))
+				enis[w++] = m->enis[a++];
+			else
+				enis[w++] = tail[b++];
+		}
+		free(m->enis);
+		m->enis = enis;
+		m->capeni = m->neni + s->ne;
+		m->neni = w;
+		free(order);
+		free(tail);
 	}
 	apply_enis(m);
 	return 0;
+fail:
+	free(fresh);
+	free(ents);
+	free(order);
+	free(tail);
+	free(enis);
+	return rc;
 }
 
 /* ---------------------------------------------------------- text form */
@@ -491,8 +634,13 @@ static int load_text(struct stage *st, const char *name, const char *text, size_
 			while (i < n && !is_blank(line[i]))
 				i++;
 			wl = (size_t)(line + i - w);
-			if (!f && !(f = stage_vni(st, lineno)))
-				return TV_E_NOMEM;
+			if (!f && !(f = stage_vni(st, lineno))) {
+				if (!st->full)
+					return TV_E_NOMEM;
+				errf(err, cap, "%s:%zu: more than %d VNI entries: refused", name, lineno,
+				     REPORT_VNIMAP_MAX_ENTRIES);
+				return TV_E_SYNTAX;
+			}
 			eq = memchr(w, '=', wl);
 			if (!eq) {
 				errf(err, cap, "%s:%zu: expected key=value, found '%.*s'", name, lineno, (int)wl, w);
@@ -566,6 +714,8 @@ static int load_text(struct stage *st, const char *name, const char *text, size_
 		}
 		{
 			long d = stage_dup(st, f->vni);
+			if (d == -2)
+				return TV_E_NOMEM;
 			if (d >= 0) {
 				char vs[16];
 				if (f->vni == TV_VNI_NONE)
@@ -665,8 +815,13 @@ static int load_sessions(struct stage *st, json_t *arr, const char *name, char *
 			errf(err, cap, "%s: %s: expected an object", name, path);
 			return TV_E_SYNTAX;
 		}
-		if (!(f = stage_vni(st, i)))
-			return TV_E_NOMEM;
+		if (!(f = stage_vni(st, i))) {
+			if (!st->full)
+				return TV_E_NOMEM;
+			errf(err, cap, "%s: %s: more than %d sessions: refused", name, path,
+			     REPORT_VNIMAP_MAX_ENTRIES);
+			return TV_E_SYNTAX;
+		}
 		v = json_object_get(o, "VirtualNetworkId");
 		if (!json_is_integer(v) || (x = json_integer_value(v)) < 0 || x > (json_int_t)REPORT_VNI_MAX) {
 			errf(err, cap, "%s: %s.VirtualNetworkId: expected an integer from 0 to %u", name, path,
@@ -674,7 +829,9 @@ static int load_sessions(struct stage *st, json_t *arr, const char *name, char *
 			return TV_E_SYNTAX;
 		}
 		f->vni = (uint32_t)x;
-		if ((d = stage_dup(st, f->vni)) >= 0) {
+		if ((d = stage_dup(st, f->vni)) == -2)
+			return TV_E_NOMEM;
+		if (d >= 0) {
 			errf(err, cap, "%s: %s.VirtualNetworkId: VNI %u is also TrafficMirrorSessions[%zu]", name,
 			     path, f->vni, st->line[d]);
 			return TV_E_SYNTAX;
@@ -708,8 +865,13 @@ static int load_interfaces(struct stage *st, json_t *arr, const char *name, char
 			errf(err, cap, "%s: %s: expected an object", name, path);
 			return TV_E_SYNTAX;
 		}
-		if (!(f = stage_eni(st)))
-			return TV_E_NOMEM;
+		if (!(f = stage_eni(st))) {
+			if (!st->full)
+				return TV_E_NOMEM;
+			errf(err, cap, "%s: %s: more than %d interfaces: refused", name, path,
+			     REPORT_VNIMAP_MAX_ENTRIES);
+			return TV_E_SYNTAX;
+		}
 		if (!json_str(o, "NetworkInterfaceId", f->eni, sizeof f->eni, name, path, err, cap))
 			return TV_E_SYNTAX;
 		if (!f->eni[0]) {
@@ -768,12 +930,10 @@ static int load_json(struct stage *st, const char *name, const char *text, size_
                      size_t cap)
 {
 	json_error_t je;
-	json_t *root = json_loadb(text, len, 0, &je), *s, *n;
+	json_t *root = report_json_load(text, len, NULL, name, &je, err, cap), *s, *n;
 	int rc = 0;
-	if (!root) {
-		errf(err, cap, "%s:%d:%d: %s", name, je.line, je.column, je.text);
+	if (!root)
 		return TV_E_SYNTAX;
-	}
 	s = json_object_get(root, "TrafficMirrorSessions");
 	n = json_object_get(root, "NetworkInterfaces");
 	if (!json_is_object(root) || (!s && !n)) {
@@ -818,8 +978,13 @@ int report_vnimap_load_mem(report_vnimap *m, const char *name, const char *text,
 		errf(err, cap, "%s: out of memory", name);
 	if (rc == 0) {
 		rc = stage_commit(m, &st);
-		if (rc)
+		if (rc == TV_E_RANGE) {
+			errf(err, cap, "%s: the VNI map would hold more than %d entries: refused", name,
+			     REPORT_VNIMAP_MAX_ENTRIES);
+			rc = TV_E_SYNTAX;
+		} else if (rc) {
 			errf(err, cap, "%s: out of memory", name);
+		}
 	}
 	stage_free(&st);
 	return rc;

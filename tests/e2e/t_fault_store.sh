@@ -19,6 +19,27 @@ n=$("$TAPVAULT" query -s cut --format count)
 [ "$n" -gt 0 ] || fail "packets before the cut were not stored"
 echo "ok cut capture: $n packets kept"
 
+# 1b. a directory whose first file (by first packet) is cut: the ingest goes
+#     on with the other files, names the cut one and the one that is not a
+#     capture, stores every packet before the faults, and exits 2
+mkdir dir
+cp cut.pcap dir/a.pcap
+"$GEN" --seed 8 --outer dir/b.pcap >/dev/null
+"$GEN" --seed 9 --outer dir/c.pcap >/dev/null
+echo "hello" > dir/d.pcap
+# the reference: each good file into a store of its own
+for f in b c; do "$TAPVAULT" ingest -q -s ref-$f -r dir/$f.pcap; done
+want=$(( n + $("$TAPVAULT" query -s ref-b --format count) + $("$TAPVAULT" query -s ref-c --format count) ))
+expect_exit 2 "$TAPVAULT" ingest -s dirst -r dir
+grep_err "dir/a.pcap: packet [0-9]* near byte offset 15000"
+grep_err "dir/d.pcap: not a pcap or pcapng capture"
+grep -q "^read  *$want packets .* from 4 file(s)" out.txt || { cat out.txt; fail "directory summary: read"; }
+grep -q "^faults  *2 file(s) not read to the end .*: dir/a.pcap dir/d.pcap" out.txt ||
+  { cat out.txt; fail "directory summary: the cut files are not named"; }
+expect_eq "packets stored from the directory" "$want" "$("$TAPVAULT" query -s dirst --format count)"
+expect_exit 0 "$TAPVAULT" verify -s dirst
+echo "ok directory with a cut file: $want packets stored, the cut files named"
+
 # 2. a file that is not a capture
 echo "hello" > notpcap.pcap
 expect_exit 2 "$TAPVAULT" ingest -s st -r notpcap.pcap
@@ -90,16 +111,35 @@ fi
 # 8. a full disk during ingest (a small tmpfs made by the test)
 if [ "$(id -u)" = 0 ] && mkdir -p small && mount -t tmpfs -o size=1500k tmpfs small 2>/dev/null; then
   trap 'umount "$PWD/small" 2>/dev/null || true' EXIT
-  expect_exit 3 "$TAPVAULT" ingest -s small/st -r o.pcap --chunk-size 64K
-  grep_err "No space left on device"
-  expect_exit 0 "$TAPVAULT" verify -s small/st
-  kept=$("$TAPVAULT" query -s small/st --format count)
-  [ "$kept" -gt 0 ] && [ "$kept" -lt "$total" ] || fail "full disk: $kept of $total packets kept"
-  # a second run on the still-full disk fails the same way and damages nothing
-  expect_exit 3 "$TAPVAULT" ingest -s small/st -r o.pcap --chunk-size 64K
-  expect_exit 0 "$TAPVAULT" verify -s small/st
-  expect_eq "packets after a second full-disk run" "$kept" "$("$TAPVAULT" query -s small/st --format count)"
-  echo "ok full disk: $kept of $total packets kept, store verifies"
+  # the summary says what is stored, and what was read but not stored
+  # (it used to count packets as they were added, written or not)
+  summary() {
+    read_n=$(sed -n 's/^read  *\([0-9]*\) packets.*/\1/p' out.txt)
+    stored_n=$(sed -n 's/^stored  *\([0-9]*\) packets.*/\1/p' out.txt)
+    lost_n=$(sed -n 's/^lost  *\([0-9]*\) packets.*/\1/p' out.txt)
+    echo "summary: read $read_n, stored $stored_n, lost ${lost_n:-0}"
+    expect_eq "read = stored + lost" "$read_n" "$(( stored_n + ${lost_n:-0} ))"
+  }
+  for th in 1 3; do
+    rm -rf small/st
+    expect_exit 3 "$TAPVAULT" ingest -s small/st -r o.pcap --chunk-size 64K --threads $th
+    grep_err "No space left on device"
+    summary
+    expect_exit 0 "$TAPVAULT" verify -s small/st
+    kept=$("$TAPVAULT" query -s small/st --format count)
+    [ "$kept" -gt 0 ] && [ "$kept" -lt "$total" ] || fail "full disk: $kept of $total packets kept"
+    expect_eq "stored in the summary (--threads $th)" "$kept" "$stored_n"
+    [ "${lost_n:-0}" -gt 0 ] || fail "no 'lost' line after a full disk"
+    # a second run on the still-full disk fails the same way, damages
+    # nothing, and says it stored nothing
+    expect_exit 3 "$TAPVAULT" ingest -s small/st -r o.pcap --chunk-size 64K --threads $th
+    summary
+    expect_eq "stored by a second full-disk run" 0 "$stored_n"
+    grep -q "^stored  *0 packets in 0 chunks" out.txt || { cat out.txt; fail "second run summary"; }
+    expect_exit 0 "$TAPVAULT" verify -s small/st
+    expect_eq "packets after a second full-disk run" "$kept" "$("$TAPVAULT" query -s small/st --format count)"
+    echo "ok full disk (--threads $th): $kept of $total packets kept, store verifies"
+  done
 else
   echo "note: full-disk case skipped (needs root to mount a tmpfs)"
 fi

@@ -1121,7 +1121,7 @@ Test(flowlog_reader, rejects_keep_going, .init = mk_tmp, .fini = rm_tmp)
 	cr_assert_eq(g.records, 2);
 	cr_assert_eq(g.lines[1], 3);
 	cr_assert_eq(g.st.blank, 2);
-	cr_assert_eq(g.st.lines, 5);
+	cr_assert_eq(g.st.lines, 6); /* bin.pcap's one line is read, then refused */
 	cr_assert_eq(g.st.by_reason[REPORT_FL_R_IO], 1);
 	cr_assert_eq(g.st.by_reason[REPORT_FL_R_NOT_TEXT], 1);
 	cr_assert_eq(g.st.by_reason[REPORT_FL_R_TOO_LONG], 1);
@@ -1139,7 +1139,9 @@ Test(flowlog_reader, rejects_keep_going, .init = mk_tmp, .fini = rm_tmp)
 	g = read_all(&p[1], 1, NULL, 0, &rl);
 	{
 		char want[600];
-		snprintf(want, sizeof want, "%s:0: not a text file (byte 0x02 at offset 4), skipped",
+		snprintf(want, sizeof want,
+		         "%s:0: not a flow-log file: byte 0x02 at offset 4 (line 1) is not text and no "
+		         "record came before it; expected text lines of flow-log fields; skipped",
 		         tpath("bin.pcap"));
 		cr_assert_str_eq(rl.last, want);
 	}
@@ -1151,6 +1153,266 @@ Test(flowlog_reader, rejects_keep_going, .init = mk_tmp, .fini = rm_tmp)
 		snprintf(want, sizeof want, "%s:0: cannot open: No such file or directory", tpath("missing.log"));
 		cr_assert_str_eq(rl.last, want);
 	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Hostile content: bad lines are rejected one by one, zero runs are one
+ * reject each, files that are not flow logs are one reject */
+
+#define NREC 10000
+
+static char *many_records(size_t *len)
+{
+	char *buf = malloc(NREC * 128);
+	size_t o = 0;
+	int i;
+	cr_assert_not_null(buf);
+	for (i = 0; i < NREC; i++)
+		o += (size_t)sprintf(buf + o,
+		                     "2 111122223333 eni-0aaa1111bbbb2222c 10.8.0.%d 10.8.1.9 %d 443 6 12 "
+		                     "3120 1700000000 1700000055 ACCEPT OK\n",
+		                     i % 250, 1024 + i);
+	*len = o;
+	return buf;
+}
+
+/* Offset of line n (1-based) in buf. */
+static size_t line_at(const char *buf, int n)
+{
+	const char *p = buf;
+	while (--n > 0)
+		p = strchr(p, '\n') + 1;
+	return (size_t)(p - buf);
+}
+
+Test(flowlog_hostile, nul_byte_rejects_its_line_only, .init = mk_tmp, .fini = rm_tmp)
+{
+	struct rejlog rl = { 0 };
+	const char *p[1] = { tpath("nul.log") };
+	size_t len, at;
+	char *buf = many_records(&len);
+	struct got g;
+	char want[600];
+
+	at = line_at(buf, 5002) + 20;
+	buf[at] = '\0';
+	write_file(p[0], buf, len);
+	g = read_all(p, 1, NULL, 0, &rl);
+	cr_assert_eq(g.records, NREC - 1, "%d records (%s)", g.records, rl.last);
+	cr_assert_eq(g.st.lines, NREC);
+	cr_assert_eq(rl.n, 1);
+	cr_assert_eq(g.st.rejected, 1);
+	cr_assert_eq(g.st.by_reason[REPORT_FL_R_NOT_TEXT], 1);
+	cr_assert_eq(g.st.files_failed, 0);
+	cr_assert_eq(rl.last_line, 5002);
+	snprintf(want, sizeof want,
+	         "%s:5002: byte 0x00 at offset %zu (column 21) is not text; expected a flow-log "
+	         "record; line skipped",
+	         p[0], at);
+	cr_assert_str_eq(rl.last, want);
+	/* a control byte other than NUL, in line 1: the file is not refused
+	 * because records follow */
+	buf[at] = '1';
+	buf[3] = '\x02';
+	write_file(p[0], buf, len);
+	memset(&rl, 0, sizeof rl);
+	g = read_all(p, 1, NULL, 0, &rl);
+	cr_assert_eq(g.records, NREC - 1);
+	cr_assert_eq(rl.n, 1, "%s", rl.last);
+	cr_assert_eq(rl.last_line, 1);
+	free(buf);
+}
+
+Test(flowlog_hostile, zero_filled_tail_and_head, .init = mk_tmp, .fini = rm_tmp)
+{
+	struct rejlog rl = { 0 };
+	const char *p[1] = { tpath("z.log") };
+	size_t len, cut;
+	char *buf = many_records(&len);
+	char *z = calloc(1, len + 3 * 65536 + 100);
+	struct got g;
+	char want[600];
+
+	cr_assert_not_null(z);
+	/* a valid file, then 4 KiB of zeros (a crash after the size grew) */
+	memcpy(z, buf, len);
+	write_file(p[0], z, len + 4096);
+	g = read_all(p, 1, NULL, 0, &rl);
+	cr_assert_eq(g.records, NREC, "%d (%s)", g.records, rl.last);
+	cr_assert_eq(rl.n, 1);
+	cr_assert_eq(g.st.files_failed, 0);
+	cr_assert_eq(g.st.by_reason[REPORT_FL_R_NOT_TEXT], 1);
+	snprintf(want, sizeof want,
+	         "%s:%d: 4096 zero bytes from offset %zu (a zero-filled region, as a crash leaves), "
+	         "skipped",
+	         p[0], NREC + 1, len);
+	cr_assert_str_eq(rl.last, want);
+
+	/* the last record cut in the middle by the zeros: that line only */
+	cut = len - 30;
+	memset(z + cut, 0, 4096 + 30);
+	write_file(p[0], z, len + 4096);
+	memset(&rl, 0, sizeof rl);
+	g = read_all(p, 1, NULL, 0, &rl);
+	cr_assert_eq(g.records, NREC - 1);
+	cr_assert_eq(rl.n, 1, "%s", rl.last);
+	cr_assert_eq(rl.last_line, NREC);
+
+	/* 8 KiB of zeros, then the file (tar reads two zero blocks as an
+	 * empty archive); and zeros longer than a read buffer */
+	for (size_t zn = 8192; zn <= 3 * 65536 + 7; zn += 3 * 65536 + 7 - 8192) {
+		memset(z, 0, zn);
+		memcpy(z + zn, buf, len);
+		write_file(p[0], z, zn + len);
+		memset(&rl, 0, sizeof rl);
+		g = read_all(p, 1, NULL, 0, &rl);
+		cr_assert_eq(g.records, NREC, "%zu zeros: %d records (%s)", zn, g.records, rl.last);
+		cr_assert_eq(rl.n, 1);
+		cr_assert_eq(rl.last_line, 1);
+		cr_assert_eq(g.lines[0], 1);
+		cr_assert_eq(g.st.files_failed, 0);
+		snprintf(want, sizeof want,
+		         "%s:1: %zu zero bytes from offset 0 (a zero-filled region, as a crash leaves), "
+		         "skipped",
+		         p[0], zn);
+		cr_assert_str_eq(rl.last, want);
+	}
+	free(z);
+	free(buf);
+}
+
+Test(flowlog_hostile, not_a_flow_log_is_one_reject, .init = mk_tmp, .fini = rm_tmp)
+{
+	struct rejlog rl = { 0 };
+	const char *p[1];
+	struct got g;
+	char want[600];
+	unsigned char bin[70000];
+	char *z = calloc(1, 10240);
+	size_t i;
+	uint32_t x = 12345;
+
+	/* only zeros: an empty tar archive has 10240 */
+	cr_assert_not_null(z);
+	p[0] = tpath("zeros.log");
+	write_file(p[0], z, 10240);
+	g = read_all(p, 1, NULL, 0, &rl);
+	cr_assert_eq(g.records, 0);
+	cr_assert_eq(rl.n, 1);
+	cr_assert_eq(rl.last_line, 0);
+	cr_assert_eq(g.st.files_failed, 1);
+	snprintf(want, sizeof want,
+	         "%s:0: not a flow-log file: only zero bytes (10240 read), as an unwritten or "
+	         "crash-cut file or an empty tar archive has; skipped",
+	         p[0]);
+	cr_assert_str_eq(rl.last, want);
+	free(z);
+
+	/* pseudo-random binary with newlines in it: one reject, not hundreds */
+	for (i = 0; i < sizeof bin; i++) {
+		x = x * 1103515245u + 12345u;
+		bin[i] = (unsigned char)(x >> 16);
+	}
+	bin[0] = 'x';
+	bin[1] = 0x01;
+	p[0] = tpath("random.bin");
+	write_file(p[0], bin, sizeof bin);
+	memset(&rl, 0, sizeof rl);
+	g = read_all(p, 1, NULL, 0, &rl);
+	cr_assert_eq(g.records, 0);
+	cr_assert_eq(rl.n, 1, "%d rejects (%s)", rl.n, rl.last);
+	cr_assert_eq(g.st.rejected, 1);
+	cr_assert_eq(g.st.files_failed, 1);
+	cr_assert_eq(rl.last_reason, REPORT_FL_R_NOT_TEXT);
+	snprintf(want, sizeof want,
+	         "%s:0: not a flow-log file: byte 0x01 at offset 1 (line 1) is not text and no record "
+	         "came before it; expected text lines of flow-log fields; skipped",
+	         p[0]);
+	cr_assert_str_eq(rl.last, want);
+
+	/* /dev/zero ends nowhere: refused after the detection window */
+	p[0] = "/dev/zero";
+	memset(&rl, 0, sizeof rl);
+	g = read_all(p, 1, NULL, 0, &rl);
+	cr_assert_eq(g.records, 0);
+	cr_assert_eq(rl.n, 1);
+	cr_assert_eq(g.st.files_failed, 1);
+	cr_assert(strstr(rl.last, "/dev/zero:0: not a flow-log file: only zero bytes"), "%s", rl.last);
+}
+
+Test(flowlog_hostile, text_rejects_are_listed_not_refused, .init = mk_tmp, .fini = rm_tmp)
+{
+	/* a wrong --log-format makes every line a reject: each is listed, in
+	 * order, and the file is not called "not a flow log" */
+	struct rejlog rl = { 0 };
+	const char *p[1] = { tpath("wrong.log") };
+	report_fl_format f = fmt_of("${version} ${srcaddr}");
+	struct got g;
+	char text[100 * 60];
+	size_t o = 0;
+	int i;
+	for (i = 0; i < 100; i++)
+		o += (size_t)sprintf(text + o, "2 1 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 40 5 6 ACCEPT OK\n");
+	write_file(p[0], text, o);
+	g = read_all(p, 1, &f, 0, &rl);
+	cr_assert_eq(g.records, 0);
+	cr_assert_eq(rl.n, 100);
+	cr_assert_eq(rl.last_line, 100);
+	cr_assert_eq(g.st.by_reason[REPORT_FL_R_FIELD_COUNT], 100);
+	cr_assert_eq(g.st.files_failed, 0);
+	/* garbage, then records: the garbage lines come out before them */
+	o = (size_t)sprintf(text, "garbage\nmore garbage\n%s", PLAIN);
+	write_file(p[0], text, o);
+	memset(&rl, 0, sizeof rl);
+	g = read_all(p, 1, NULL, 0, &rl);
+	cr_assert_eq(g.records, 3);
+	cr_assert_eq(rl.n, 2);
+	cr_assert_eq(rl.last_line, 2);
+	cr_assert_eq(g.lines[0], 3);
+}
+
+Test(flowlog_hostile, decompressed_size_bounded, .init = mk_tmp, .fini = rm_tmp)
+{
+	/* 200 KB of newlines after one record, gzip: past max_bytes the rest
+	 * of the file is skipped, the record before it counts */
+	static char data[200000];
+	struct member m = { "data", data, sizeof data };
+	report_flowlog_reader_cfg cfg;
+	report_flowlog_reader *r;
+	report_fl_rec rec;
+	report_fl_where w;
+	struct rejlog rl = { 0 };
+	const char *p[2] = { tpath("bomb.log.gz"), tpath("after.log") };
+	const report_fl_stats *st;
+	int n = 0, rc;
+	char want[600];
+
+	memset(data, '\n', sizeof data);
+	memcpy(data, PLAIN, strlen(PLAIN) - 1); /* PLAIN, then newlines */
+	memset(data + strlen(PLAIN) - 1, '\n', 1);
+	write_archive(p[0], AR_RAW_GZ, &m, 1, NULL, 0);
+	write_file(p[1], PLAIN, strlen(PLAIN));
+	memset(&cfg, 0, sizeof cfg);
+	cfg.max_bytes = 100000;
+	cfg.on_reject = on_rej;
+	cfg.ctx = &rl;
+	cr_assert_eq(report_flowlog_reader_open(&cfg, p, 2, &r), 0);
+	while ((rc = report_flowlog_reader_next(r, &rec, &w)) == 0)
+		n++;
+	cr_assert_eq(rc, TV_E_NOTFOUND);
+	st = report_flowlog_reader_stats(r);
+	cr_assert_eq(n, 3 + 3, "%d records", n);
+	cr_assert_eq(rl.n, 1);
+	cr_assert_eq(st->by_reason[REPORT_FL_R_TOO_LARGE], 1);
+	cr_assert_eq(st->files_failed, 1);
+	cr_assert(st->lines < 100000, "%llu lines", (unsigned long long)st->lines);
+	snprintf(want, sizeof want,
+	         "%s:0: more than 100000 bytes after decompression (line %llu); the rest is skipped: "
+	         "a decompression bomb, or raise --max-log-size",
+	         p[0], (unsigned long long)st->lines - 3 + 1);
+	cr_assert_str_eq(rl.last, want);
+	cr_assert_str_eq(report_fl_reason_name(REPORT_FL_R_TOO_LARGE), "flowlog.rejected.too_large");
+	report_flowlog_reader_free(r);
 }
 
 Test(flowlog_reader, format_selection, .init = mk_tmp, .fini = rm_tmp)

@@ -172,3 +172,33 @@ Test(mirrorcfg, shared_samples_load)
 	cr_assert_eq(report_mirrorcfg_session(m, 1)->packet_length, 0);
 	report_mirrorcfg_free(m);
 }
+
+Test(mirrorcfg, duplicate_keys_and_counts_refused)
+{
+	report_mirrorcfg *m;
+	char err[512];
+	static const char dup[] = "{\"TrafficMirrorFilters\":[{\"TrafficMirrorFilterId\":\"tmf-1\","
+	                          "\"TrafficMirrorFilterId\":\"tmf-2\"}]}";
+	static const char dups[] = "{\"TrafficMirrorSessions\":[{\"NetworkInterfaceId\":\"eni-1\","
+	                           "\"VirtualNetworkId\":1,\"VirtualNetworkId\":2}]}";
+	char *t = malloc(48 * (REPORT_MIRROR_MAX_FILTERS + 1) + 64);
+	size_t o, i;
+	cr_assert_eq(report_mirrorcfg_new(&m), 0);
+	cr_assert_neq(report_mirrorcfg_load_filters_text(m, dup, strlen(dup), "f.json", err, sizeof err), 0);
+	cr_assert(strstr(err, "f.json:1:") == err && strstr(err, "duplicate object key"), "%s", err);
+	cr_assert_neq(report_mirrorcfg_load_sessions_text(m, dups, strlen(dups), "s.json", err, sizeof err), 0);
+	cr_assert(strstr(err, "duplicate object key"), "%s", err);
+	cr_assert_eq(report_mirrorcfg_nfilters(m), 0);
+	cr_assert_eq(report_mirrorcfg_nsessions(m), 0);
+	/* more filters than AWS allows: refused, nothing kept */
+	cr_assert_not_null(t);
+	o = (size_t)sprintf(t, "{\"TrafficMirrorFilters\":[");
+	for (i = 0; i <= REPORT_MIRROR_MAX_FILTERS; i++)
+		o += (size_t)sprintf(t + o, "%s{\"TrafficMirrorFilterId\":\"f%zu\"}", i ? "," : "", i);
+	o += (size_t)sprintf(t + o, "]}");
+	cr_assert_neq(report_mirrorcfg_load_filters_text(m, t, o, "many.json", err, sizeof err), 0);
+	cr_assert(strstr(err, "many.json: TrafficMirrorFilters[10000]: more than 10000 filters"), "%s", err);
+	cr_assert_eq(report_mirrorcfg_nfilters(m), 0);
+	free(t);
+	report_mirrorcfg_free(m);
+}

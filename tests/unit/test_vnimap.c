@@ -527,3 +527,100 @@ Test(flowout, s3_layout)
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
 }
+
+/* ------------------------------------------------------------------ */
+/* Bounds: entry limit, duplicate keys, JSON counts, ENI merging */
+
+Test(vnimap_bounds, entry_limit_and_duplicates_in_large_files)
+{
+	size_t n = REPORT_VNIMAP_MAX_ENTRIES + 1, i, o = 0;
+	char *t = malloc(n * 48);
+	report_vnimap *m;
+	char err[256];
+	cr_assert_not_null(t);
+	/* VNIs in scrambled order: a sorted insert per line would be quadratic */
+	for (i = 0; i < n - 1; i++)
+		o += (size_t)sprintf(t + o, "vni=%zu eni=eni-%zx\n", (i * 7919) % (n - 1) + 1, i);
+	cr_assert_eq(report_vnimap_new(&m), 0);
+	cr_assert_eq(report_vnimap_load_mem(m, "big", t, o, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(report_vnimap_count(m), n - 1);
+	for (i = 1; i < n - 1; i++)
+		cr_assert_lt(report_vnimap_at(m, i - 1)->vni, report_vnimap_at(m, i)->vni);
+	cr_assert_str_eq(report_vnimap_find(m, 1)->eni, "eni-0");
+	report_vnimap_free(m);
+	/* one line more: refused at that line, nothing added */
+	o += (size_t)sprintf(t + o, "vni=%zu\n", n + 5);
+	cr_assert_eq(report_vnimap_new(&m), 0);
+	cr_assert_eq(report_vnimap_load_mem(m, "big", t, o, err, sizeof err), TV_E_SYNTAX);
+	cr_assert_str_eq(err, "big:65537: more than 65536 VNI entries: refused");
+	cr_assert_eq(report_vnimap_count(m), 0);
+	report_vnimap_free(m);
+	/* a duplicate on the last line names both lines */
+	o = 0;
+	for (i = 0; i < 1000; i++)
+		o += (size_t)sprintf(t + o, "vni=%zu\n", i + 1);
+	o += (size_t)sprintf(t + o, "vni=none\nvni=500\n");
+	cr_assert_eq(report_vnimap_new(&m), 0);
+	cr_assert_eq(report_vnimap_load_mem(m, "d", t, o, err, sizeof err), TV_E_SYNTAX);
+	cr_assert_str_eq(err, "d:1002: vni 500 is already defined on line 500");
+	report_vnimap_free(m);
+	cr_assert_str_eq(load_err("vni=none\nvni=1\nvni=none\n"), "m.txt:3: vni none is already defined on line 1");
+	free(t);
+}
+
+Test(vnimap_bounds, json_duplicate_keys_and_counts)
+{
+	const char *e;
+	size_t i, o;
+	char *t;
+	e = load_err("{\"TrafficMirrorSessions\": [ {\"VirtualNetworkId\": 1, \"VirtualNetworkId\": 2} ]}");
+	cr_assert(strstr(e, "m.txt:1:") == e && strstr(e, "duplicate object key"), "%s", e);
+	/* more objects than the limit: refused before jansson builds them */
+	t = malloc(3 * 200000 + 64);
+	cr_assert_not_null(t);
+	o = (size_t)sprintf(t, "{\"TrafficMirrorSessions\":[");
+	for (i = 0; i < 200000; i++)
+		o += (size_t)sprintf(t + o, "%s{}", i ? "," : "");
+	o += (size_t)sprintf(t + o, "]}");
+	{
+		report_vnimap *m;
+		char err[256];
+		cr_assert_eq(report_vnimap_new(&m), 0);
+		cr_assert_eq(report_vnimap_load_mem(m, "many", t, o, err, sizeof err), TV_E_SYNTAX);
+		cr_assert(strstr(err, "many: more than 150000 JSON objects (at byte "), "%s", err);
+		report_vnimap_free(m);
+	}
+	/* nesting */
+	o = (size_t)sprintf(t, "{\"TrafficMirrorSessions\":");
+	for (i = 0; i < 40; i++)
+		t[o++] = '[';
+	t[o] = '\0';
+	e = load_err(t);
+	cr_assert(strstr(e, "m.txt: JSON nested deeper than 32 levels (at byte 56)"), "%s", e);
+	free(t);
+}
+
+Test(vnimap_bounds, interfaces_merge_by_name_later_wins)
+{
+	/* the same ENI twice in a file and again in a later file, in an order
+	 * that is not sorted: one description, the last values win */
+	static const char a[] =
+		"{\"NetworkInterfaces\": ["
+		"{\"NetworkInterfaceId\": \"eni-c\", \"VpcId\": \"vpc-c1\"},"
+		"{\"NetworkInterfaceId\": \"eni-a\", \"VpcId\": \"vpc-a1\", \"SubnetId\": \"subnet-a1\"},"
+		"{\"NetworkInterfaceId\": \"eni-c\", \"VpcId\": \"vpc-c2\"}]}";
+	static const char b[] =
+		"{\"NetworkInterfaces\": [{\"NetworkInterfaceId\": \"eni-a\", \"VpcId\": \"vpc-a2\"},"
+		"{\"NetworkInterfaceId\": \"eni-b\", \"VpcId\": \"vpc-b\"}]}";
+	static const char v[] = "vni=3 eni=eni-c\nvni=1 eni=eni-a\nvni=2 eni=eni-b\n";
+	report_vnimap *m = map_of(a);
+	char err[256];
+	cr_assert_eq(report_vnimap_load_mem(m, "v", v, strlen(v), err, sizeof err), 0, "%s", err);
+	cr_assert_eq(report_vnimap_load_mem(m, "b", b, strlen(b), err, sizeof err), 0, "%s", err);
+	cr_assert_str_eq(report_vnimap_find(m, 3)->vpc, "vpc-c2");
+	cr_assert_str_eq(report_vnimap_find(m, 2)->vpc, "vpc-b");
+	/* the map entry was filled before b came: fill never overwrites */
+	cr_assert_str_eq(report_vnimap_find(m, 1)->vpc, "vpc-a1");
+	cr_assert_str_eq(report_vnimap_find(m, 1)->subnet, "subnet-a1");
+	report_vnimap_free(m);
+}
