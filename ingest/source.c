@@ -284,6 +284,8 @@ int ingest_file_src_next(ingest_file_src *s, ingest_raw *raw, char *errbuf, size
 		}
 		if (rc == 0) {
 			rc = src_open_next(s, errbuf, cap);
+			if (rc < 0)
+				raw->file_idx = (uint32_t)s->cur;
 			if (rc <= 0)
 				return rc;
 			continue;
