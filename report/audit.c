@@ -215,26 +215,8 @@ struct report_audit {
 };
 
 
-static uint64_t mix64(uint64_t z)
-{
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static uint64_t hash_bytes(const void *p, size_t n, uint64_t h)
-{
-	const uint8_t *b = p;
-	size_t i;
-	for (i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ULL;
-	return mix64(h);
-}
-
-/* ------------------------------------------------------- interfaces */
-
-static uint64_t eni_hash(const char *eni) { return hash_bytes(eni, strlen(eni), 0xcbf29ce484222325ULL); }
-static uint64_t vni_hash(uint32_t vni) { return mix64(0x1234567ULL ^ vni); }
+static uint64_t eni_hash(const char *eni) { return tv_hash64(eni, strlen(eni), 0); }
+static uint64_t vni_hash(uint32_t vni) { return tv_hash64(&vni, sizeof vni, 0); }
 
 static int iface_rehash(report_audit *a, size_t cap)
 {
@@ -373,7 +355,7 @@ static long iface_for_vni(report_audit *a, uint32_t vni)
 
 static uint64_t flow_hash(uint32_t iface, const tv_5tuple *k)
 {
-	return hash_bytes(k, sizeof *k, 0xcbf29ce484222325ULL ^ ((uint64_t)iface << 20));
+	return tv_hash64(k, sizeof *k, (uint64_t)iface);
 }
 
 static int flows_rehash(report_audit *a, size_t cap)
@@ -461,7 +443,7 @@ static void series_add(report_audit *a, uint32_t t, uint64_t fl, uint64_t m)
 			return;
 		}
 	}
-	j = mix64(key) & (a->sercap - 1);
+	j = tv_hash64(&key, sizeof key, 0) & (a->sercap - 1);
 	while (a->ser[j].minute && a->ser[j].minute != key)
 		j = (j + 1) & (a->sercap - 1);
 	if (!a->ser[j].minute) {
@@ -476,7 +458,7 @@ static void series_add(report_audit *a, uint32_t t, uint64_t fl, uint64_t m)
 				size_t k;
 				if (!a->ser[i].minute)
 					continue;
-				k = mix64(a->ser[i].minute) & (nc - 1);
+				k = tv_hash64(&a->ser[i].minute, sizeof a->ser[i].minute, 0) & (nc - 1);
 				while (n[k].minute)
 					k = (k + 1) & (nc - 1);
 				n[k] = a->ser[i];
@@ -484,7 +466,7 @@ static void series_add(report_audit *a, uint32_t t, uint64_t fl, uint64_t m)
 			free(a->ser);
 			a->ser = n;
 			a->sercap = nc;
-			j = mix64(key) & (nc - 1);
+			j = tv_hash64(&key, sizeof key, 0) & (nc - 1);
 			while (n[j].minute)
 				j = (j + 1) & (nc - 1);
 		}

@@ -363,11 +363,8 @@ static int push_dir(report_flowlog_reader *r, const char *dir, int depth)
 
 static size_t seen_hash(dev_t dev, ino_t ino, size_t mask)
 {
-	uint64_t h = ((uint64_t)dev * 0x9E3779B97F4A7C15ull) ^ (uint64_t)ino;
-	h ^= h >> 31;
-	h *= 0xBF58476D1CE4E5B9ull;
-	h ^= h >> 29;
-	return (size_t)h & mask;
+	uint64_t k[2] = { (uint64_t)dev, (uint64_t)ino };
+	return (size_t)tv_hash64(k, sizeof k, 0) & mask;
 }
 
 /* The entry for (dev, ino), or NULL. */

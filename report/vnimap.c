@@ -1040,16 +1040,7 @@ out:
 
 static uint64_t lhash(uint32_t vni, const tv_addr *a)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ vni, w;
-	int i;
-	for (i = 0; i < 16; i += 8) {
-		memcpy(&w, a->b + i, 8);
-		h ^= w;
-		h *= 0xff51afd7ed558ccdull;
-		h ^= h >> 33;
-	}
-	h *= 0xc4ceb9fe1a85ec53ull;
-	return h ^ (h >> 29);
+	return tv_hash64(a->b, 16, vni);
 }
 
 static int lt_grow(report_vnimap *m)
