@@ -3031,7 +3031,7 @@ static void e_init(void)
 		e_public4(h->a4, i);
 		e_name(h->name, sizeof h->name, 0);
 	}
-	pool_weights(&E.net4, 1.0);
+	pool_weights(&E.net4, 1.2);
 	E.net6.n = C.ipv6 ? E_NET6 : 1;
 	E.net6.h = xrealloc(NULL, E.net6.n * sizeof *E.net6.h);
 	for (uint32_t i = 0; i < E.net6.n; i++) {
@@ -3044,7 +3044,7 @@ static void e_init(void)
 		e_relabel6(h->a6);
 		e_name(h->name, sizeof h->name, 0);
 	}
-	pool_weights(&E.net6, 1.0);
+	pool_weights(&E.net6, 1.2);
 	E.lan.n = E_LAN;
 	E.lan.h = xrealloc(NULL, E.lan.n * sizeof *E.lan.h);
 	for (uint32_t i = 0; i < E.lan.n; i++) {
@@ -3284,7 +3284,7 @@ static void e_tls_flow(const ehost *cl, const ehost *sv, int v6, int lan, uint64
 	int rounds = e_rounds(bytes);
 	for (int r = 0; r < rounds; r++) {
 		if (r)
-			e_idle(c, (uint64_t)rndu(250) * MS);
+			e_idle(c, (uint64_t)rndu(150) * MS);
 		e_send(c, 0, msg_tls(c, rndr(90, 900)), 1);
 		wait_ns(c, (uint64_t)rndr(1, 30) * MS);
 		e_send(c, 1, msg_tls(c, (uint32_t)(bytes / rounds)), 0);
@@ -3309,7 +3309,7 @@ static void e_http_flow(const ehost *cl, const ehost *sv, int v6, int lan, uint6
 	int rounds = one_shot ? 1 : e_rounds(bytes);
 	for (int r = 0; r < rounds; r++) {
 		if (r)
-			e_idle(c, (uint64_t)rndr(5, 250) * MS);
+			e_idle(c, (uint64_t)rndr(5, 150) * MS);
 		e_send(c, 0, e_http_req(c, sv->name, rndu(5) == 0 ? rndr(60, 1500) : 0), 1);
 		wait_ns(c, (uint64_t)rndr(1, 40) * MS);
 		e_send(c, 1, e_http_resp(c, (uint32_t)(bytes / rounds)), one_shot);
@@ -3481,7 +3481,7 @@ static void e_flow(uint64_t k, uint64_t t)
 	uint32_t pm = (uint32_t)((gr - floor(gr)) * 1000.0);
 	const ehost *cl = pool_pick(&E.cli);
 	int v6 = C.ipv6 && rndf() < E_P_V6;
-	uint64_t linger = (uint64_t)rndu(100) * MS;
+	uint64_t linger = (uint64_t)rndu(50) * MS;
 	if (pm < E_PM_HTTP + E_PM_TLS) {
 		int tls = pm >= E_PM_HTTP;
 		double u = rndf();

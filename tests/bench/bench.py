@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Helpers for tests/bench/bench.sh: pcap counting, host choice, stats JSON
-look-ups, and the Markdown report (medians, ratios, goals).
+"""Helpers for tests/bench/bench_default.sh (and the live and soak scripts):
+pcap counting, host choice, stats JSON look-ups, and the Markdown report
+(medians, ratios, goals) of the default profile.
 
   bench.py count PCAP                  packets in a classic pcap file
   bench.py sameseq A.pcap B.pcap       'yes' if both have the same records after the header

@@ -211,8 +211,11 @@ def load_hf(raw, name):
     path = os.path.join(raw, name)
     if not os.path.exists(path):
         return None
-    with open(path) as f:
-        return json.load(f)['results']
+    try:
+        with open(path) as f:
+            return json.load(f)['results']
+    except (ValueError, KeyError):
+        return None   # a run that did not finish
 
 
 def med(r):
