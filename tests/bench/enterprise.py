@@ -72,7 +72,8 @@ def flow_key(d):
 
 
 def cmd_bound(path, first_ns, last_ns, chunks):
-    first, last, chunks = int(first_ns), int(last_ns), max(1, int(chunks))
+    first, last = int(first_ns), int(last_ns)
+    chunks = max(1, int(chunks)) if chunks.isdigit() else 1
     slot = max(1, (last - first + 1) // chunks)
     fc = set()
     nbytes = 0
