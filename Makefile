@@ -5,7 +5,8 @@
 #   make test       unit tests, fuzz-corpus replay, end-to-end tests
 #   make test SAN=1 the same under AddressSanitizer + UBSan (build-san/)
 #   make fuzz       run every libFuzzer target (FUZZ_SECONDS each)
-#   make bench      benchmarks against peer tools (not part of test)
+#   make bench      benchmarks against peer tools (not part of test; BENCH_PROFILE,
+#                   BENCH_SIZES, BENCH_SOAK=1, BENCH_LIVE=1: see tests/bench/bench.sh)
 #   make run        the demo on generated traffic
 #   make install PREFIX=/usr/local [DESTDIR=...]  binary, man page, unit, README
 
@@ -131,7 +132,7 @@ fuzz: $(FUZZ_BIN)
 	    2>&1 | tail -n 12; done
 
 bench: $(TAPVAULT) $(GEN) $(BUILD)/chunk2-measure
-	bash tests/bench/bench.sh
+	TAPVAULT=$(abspath $(TAPVAULT)) GEN=$(abspath $(GEN)) bash tests/bench/bench.sh
 
 # The version-2 chunk packer on a decapsulated pcap (size and CPU against
 # zstd); a tuning and benchmark tool, not built by `make test`.

@@ -15,6 +15,11 @@
  * memory held is proportional to the live conversations, not the packets.
  * Packet bytes are produced only when a step is emitted; random payload is
  * counter-based (position -> bytes), so it needs no storage.
+ *
+ * Two profiles: the default one is a scripted scenario (a few instances, the
+ * cases the decapsulator, flow records and audit must get right);
+ * --profile enterprise is the benchmark's realistic mix (many hosts, Zipf flow
+ * sizes, a beacon, a spread client and a busy server).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -213,7 +218,14 @@ static struct cfg {
 	int n_vlan;
 	uint32_t vlan_vni[64];
 	const char *flowlog, *audit_truth, *vnimap_out, *filters_out, *sessions_out;
+	int profile;           /* PROFILE_DEFAULT or PROFILE_ENTERPRISE */
+	uint64_t bytes;        /* enterprise: the size the flow count and duration are scaled to */
+	uint32_t relabel;      /* enterprise: copy number K > 0 moves every inner address (and port 53) */
+	const char *hosts_out; /* enterprise: the named hosts with their totals */
+	int set_flows, set_duration, set_vnis, set_trunc;
 } C;
+
+enum { PROFILE_DEFAULT = 0, PROFILE_ENTERPRISE = 1 };
 
 static vnictx *V;
 static const uint8_t TARGET4[4] = { 10, 0, 0, 10 };
@@ -225,7 +237,7 @@ static const uint8_t TARGET_RTR[6] = { 0x0a, 0xff, 0xc0, 0x00, 0x00, 0x01 };
 /* conversations                                                       */
 
 enum { ST_TCP = 0, ST_UDP, ST_ICMP, ST_FRAG };
-enum { M_BYTES = 0, M_RAND, M_TLS, M_NONE };
+enum { M_BYTES = 0, M_RAND, M_TLS, M_NONE, M_TEXT };
 enum { F_FIN = 1, F_SYN = 2, F_RST = 4, F_PSH = 8, F_ACK = 16, F_URG = 32 };
 
 typedef struct step {
@@ -244,6 +256,8 @@ typedef struct step {
 typedef struct msg {
 	uint32_t kind, len, off;
 	uint64_t seed;
+	uint32_t hlen;    /* M_TEXT: bytes of the arena at off (headers) before the generated text */
+	uint32_t style;   /* M_TEXT: which text generator */
 } msg;
 
 typedef struct conv {
@@ -264,6 +278,7 @@ typedef struct conv {
 	uint32_t mss[2];
 	uint64_t t, rtt, think, ser, nspb;
 	int lastdir;
+	uint32_t quick[2];  /* enterprise: segments of dir still ACKed one by one (quick-ACK mode) */
 	step *st;
 	size_t nst, capst, cur;
 	msg *ms;
@@ -274,8 +289,10 @@ typedef struct conv {
 
 static const char *const APPS[] = {
 	"http", "tls", "dns", "ssh", "scan", "ntp", "icmp", "ftp", "bulk", "imds", "icmpv6", "many",
+	"syslog", "statsd",
 };
-enum { A_HTTP, A_TLS, A_DNS, A_SSH, A_SCAN, A_NTP, A_ICMP, A_FTP, A_BULK, A_IMDS, A_ICMP6, A_MANY };
+enum { A_HTTP, A_TLS, A_DNS, A_SSH, A_SCAN, A_NTP, A_ICMP, A_FTP, A_BULK, A_IMDS, A_ICMP6, A_MANY,
+       A_SYSLOG, A_STATSD };
 
 static conv *g_free;
 static uint64_t g_convid;
@@ -394,9 +411,21 @@ static uint32_t msg_tls(conv *c, uint32_t len)
 	return msg_gen(c, M_TLS, len);
 }
 
+static void text_fill(const msg *m, uint32_t off, uint32_t len, uint8_t *out);
+
 static void msg_fill(const conv *c, uint32_t mi, uint32_t off, uint32_t len, uint8_t *out)
 {
 	const msg *m = &c->ms[mi];
+	if (m->kind == M_TEXT) {
+		uint32_t h = 0;
+		if (off < m->hlen) {
+			h = m->hlen - off < len ? m->hlen - off : len;
+			memcpy(out, c->ar + m->off + off, h);
+		}
+		if (h < len)
+			text_fill(m, off + h - m->hlen, len - h, out + h);
+		return;
+	}
 	if (m->kind == M_BYTES) {
 		memcpy(out, c->ar + m->off + off, len);
 		return;
@@ -2435,13 +2464,19 @@ static void sc_many(uint64_t k, uint64_t t)
 /* ------------------------------------------------------------------ */
 /* spawners                                                            */
 
-enum { SP_BACKGROUND, SP_MANY };
+enum { SP_BACKGROUND, SP_MANY, SP_E_FLOWS, SP_E_CLIENT, SP_E_BEACON };
 static uint64_t g_bg_left, g_many_next;
 static double g_bg_mean_ns, g_many_gap_ns;
+
+static void e_spawner_tick(conv *sp);
 
 static void spawner_tick(conv *sp)
 {
 	uint64_t t = sp->t_next;
+	if (sp->spawner_kind >= SP_E_FLOWS) {
+		e_spawner_tick(sp);
+		return;
+	}
 	if (sp->spawner_kind == SP_BACKGROUND) {
 		if (C.target_bytes) {
 			if (O_outer.bytes >= C.target_bytes) {
@@ -2614,6 +2649,948 @@ static void scenario_init(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* the enterprise profile (--profile enterprise)                        */
+/*                                                                     */
+/* The mirror of 6 ENIs that carry the traffic of 600 client hosts    */
+/* (each client subnet reaches the rest of the world through one       */
+/* mirrored ENI, as through an inspection instance).  N background     */
+/* flows start uniformly over the duration; the flow of Zipf rank r    */
+/* (a random permutation of 1..N) carries S1 * N / (r + 1) bytes on    */
+/* top of its protocol's base; 60/30/10 % of the bytes are TLS /       */
+/* HTTP / UDP.  Three hosts are there for the questions a packet       */
+/* archive is for: a beacon, a client whose few flows are spread over  */
+/* the whole capture, and a busy server.  Sizes: --bytes scales the    */
+/* flow count and the duration together (40,000 flows and 300 s per   */
+/* 256 MiB), so every size has the same traffic density.               */
+
+#define E_UNIT_BYTES (256.0 * 1048576.0)
+#define E_UNIT_FLOWS 40000.0
+#define E_UNIT_SECONDS 300.0
+#define E_CLIENTS 600u
+#define E_NET4 4000u
+#define E_NET6 250u
+#define E_LAN 48u
+#define E_TEXT_BLOCK 4096u
+#define E_TEXT_CACHE 64u
+
+/* Zipf bytes at rank N (the smallest flow's share) for N = 40,000; other N keep the mean */
+#define E_S1 320.0
+/* how much of its Zipf share each protocol carries */
+#define E_M_TLS 1.45
+#define E_M_HTTP 1.15
+#define E_M_UDP 1.0
+/* background flow mix, per mille of the golden-ratio sequence of the rank */
+#define E_PM_TLS 370
+#define E_PM_HTTP 275
+#define E_PM_DNS 295
+#define E_PM_NTP 10
+#define E_PM_SYSLOG 25
+/* the rest: statsd */
+#define E_P_V6 0.109        /* used by TLS, HTTP and DNS flows: 10 % of all flows */
+#define E_P_SERVER 0.13     /* IPv4 TLS and HTTP flows that go to the server host */
+#define E_P_LAN 0.25        /* IPv4 TLS and HTTP flows to other VPC servers */
+#define E_CLIENT_GAP_S 4.1 /* the client host's bursts: one in each slice this long */
+#define E_BEACON_PERIOD (15 * NS)
+
+enum { TX_JSON = 0, TX_HTML, TX_LOG, TX_STATSD };
+
+static const char *const EWORDS[] = {
+	"account", "active", "address", "admin", "agent", "alert", "amount", "analytics", "api", "archive",
+	"asset", "audit", "auth", "backup", "balance", "batch", "billing", "blob", "board", "branch",
+	"bucket", "build", "bundle", "cache", "calendar", "campaign", "card", "cart", "catalog", "channel",
+	"chart", "checkout", "client", "cluster", "comment", "config", "contact", "content", "contract", "cookie",
+	"coupon", "credit", "customer", "dashboard", "data", "deploy", "device", "discount", "document", "domain",
+	"draft", "driver", "email", "employee", "endpoint", "event", "export", "feature", "feed", "file",
+	"filter", "finance", "folder", "form", "gateway", "group", "health", "history", "image", "import",
+	"incident", "index", "inventory", "invoice", "issue", "item", "job", "journal", "key", "label",
+	"ledger", "license", "limit", "list", "location", "login", "manager", "media", "member", "message",
+	"metric", "mobile", "module", "monitor", "network", "node", "note", "notice", "offer", "order",
+	"owner", "package", "page", "partner", "payment", "payroll", "pending", "permission", "photo", "pipeline",
+	"plan", "policy", "portal", "post", "price", "printer", "product", "profile", "project", "promo",
+	"queue", "quota", "rate", "receipt", "record", "refund", "region", "release", "report", "request",
+	"resource", "result", "review", "role", "route", "sale", "schedule", "schema", "search", "secret",
+	"section", "sensor", "server", "service", "session", "setting", "share", "shipment", "shop", "sign",
+	"site", "sku", "snapshot", "source", "space", "stage", "status", "stock", "storage", "store",
+	"stream", "subscription", "summary", "supplier", "support", "survey", "sync", "system", "table", "tag",
+	"task", "team", "template", "tenant", "ticket", "timeline", "token", "topic", "track", "transfer",
+	"trend", "upload", "usage", "user", "vendor", "version", "video", "view", "volume", "warehouse",
+	"webhook", "widget", "window", "worker", "workflow", "zone", "alpha", "bravo", "delta", "echo",
+	"the", "a", "of", "to", "and", "in", "is", "for", "on", "with", "was", "new", "not", "by", "from",
+	"at", "has", "been", "will", "after", "before", "failed", "updated", "created", "deleted", "sent",
+	"received", "retry", "timeout", "accepted", "rejected", "queued", "started", "finished", "slow",
+};
+#define NEWORDS ((uint32_t)(sizeof EWORDS / sizeof EWORDS[0]))
+static const char *const ETLD[] = { "com", "net", "io", "org", "co", "cloud", "app", "dev" };
+static const char *const ELEVEL[] = { "INFO", "INFO", "INFO", "DEBUG", "WARN", "ERROR" };
+
+/* generated text: a private splitmix64 stream per block, so any byte range of a body can be made
+ * again from (seed, block) without keeping the body */
+typedef struct tgen {
+	uint64_t s;
+	char *p, *end;
+} tgen;
+
+static uint32_t tg_u(tgen *g, uint32_t n) { return (uint32_t)(((splitmix64(&g->s) >> 32) * n) >> 32); }
+static void tg_put(tgen *g, const char *s, size_t n)
+{
+	if (n > (size_t)(g->end - g->p))
+		n = (size_t)(g->end - g->p);
+	memcpy(g->p, s, n);
+	g->p += n;
+}
+static void tg_str(tgen *g, const char *s) { tg_put(g, s, strlen(s)); }
+static void tg_word(tgen *g) { tg_str(g, EWORDS[tg_u(g, NEWORDS)]); }
+static void tg_num(tgen *g, uint32_t v)
+{
+	char b[12];
+	int n = 0;
+	do {
+		b[11 - n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	tg_put(g, b + 12 - n, (size_t)n);
+}
+static void tg_hex(tgen *g, int digits)
+{
+	static const char hx[] = "0123456789abcdef";
+	uint64_t v = splitmix64(&g->s);
+	char b[16];
+	for (int i = 0; i < digits && i < 16; i++)
+		b[i] = hx[(v >> (4 * i)) & 15];
+	tg_put(g, b, (size_t)(digits < 16 ? digits : 16));
+}
+static void tg_words(tgen *g, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (i)
+			tg_str(g, " ");
+		tg_word(g);
+	}
+}
+static void tg_2(tgen *g, uint32_t v) { char b[2] = { (char)('0' + v / 10 % 10), (char)('0' + v % 10) }; tg_put(g, b, 2); }
+static void tg_time(tgen *g)
+{
+	tg_str(g, "2025-11-24T");
+	tg_2(g, 16 + tg_u(g, 6)); tg_str(g, ":"); tg_2(g, tg_u(g, 60)); tg_str(g, ":"); tg_2(g, tg_u(g, 60));
+	tg_str(g, "."); tg_num(g, 100 + tg_u(g, 900)); tg_str(g, "Z");
+}
+
+/* one record (one line) of a style */
+static void tg_record(tgen *g, uint32_t style)
+{
+	switch (style) {
+	case TX_JSON:
+		tg_str(g, "{\"id\":\""); tg_hex(g, 8); tg_str(g, "-"); tg_hex(g, 4); tg_str(g, "-4"); tg_hex(g, 3);
+		tg_str(g, "-"); tg_hex(g, 4); tg_str(g, "-"); tg_hex(g, 12);
+		tg_str(g, "\",\"user\":\""); tg_word(g); tg_str(g, "."); tg_word(g); tg_num(g, tg_u(g, 1000));
+		tg_str(g, "\",\"created\":\""); tg_time(g);
+		tg_str(g, "\",\"status\":\""); tg_word(g);
+		tg_str(g, "\",\"amount\":"); tg_num(g, tg_u(g, 100000)); tg_str(g, "."); tg_2(g, tg_u(g, 100));
+		tg_str(g, ",\"items\":[");
+		for (uint32_t i = 0, n = 1 + tg_u(g, 3); i < n; i++) {
+			tg_str(g, i ? ",{\"sku\":\"" : "{\"sku\":\""); tg_word(g); tg_str(g, "-"); tg_num(g, tg_u(g, 100000));
+			tg_str(g, "\",\"qty\":"); tg_num(g, 1 + tg_u(g, 20));
+			tg_str(g, ",\"price\":"); tg_num(g, tg_u(g, 5000)); tg_str(g, "."); tg_2(g, tg_u(g, 100));
+			tg_str(g, "}");
+		}
+		tg_str(g, "],\"note\":\""); tg_words(g, 2 + tg_u(g, 12)); tg_str(g, "\"}\n");
+		break;
+	case TX_HTML:
+		tg_str(g, "<li class=\""); tg_word(g); tg_str(g, "-"); tg_word(g); tg_str(g, "\"><a href=\"/");
+		tg_word(g); tg_str(g, "/"); tg_num(g, tg_u(g, 1000000)); tg_str(g, "\">"); tg_words(g, 1 + tg_u(g, 4));
+		tg_str(g, "</a> <span>"); tg_words(g, 5 + tg_u(g, 20)); tg_str(g, ".</span></li>\n");
+		break;
+	case TX_LOG:
+		tg_time(g); tg_str(g, " "); tg_str(g, ELEVEL[tg_u(g, 6)]); tg_str(g, " ["); tg_word(g); tg_str(g, "-");
+		tg_num(g, tg_u(g, 64)); tg_str(g, "] "); tg_word(g); tg_str(g, "."); tg_word(g); tg_str(g, ": ");
+		tg_words(g, 3 + tg_u(g, 14)); tg_str(g, " id="); tg_hex(g, 16); tg_str(g, " ms=");
+		tg_num(g, tg_u(g, 5000)); tg_str(g, "\n");
+		break;
+	default:
+		tg_word(g); tg_str(g, "."); tg_word(g); tg_str(g, "."); tg_word(g); tg_str(g, ":");
+		tg_num(g, tg_u(g, 10000));
+		if (tg_u(g, 2)) {
+			tg_str(g, "."); tg_num(g, tg_u(g, 1000)); tg_str(g, "|ms|@0.");
+			tg_num(g, 1 + tg_u(g, 9));
+		} else {
+			tg_str(g, tg_u(g, 2) ? "|c" : "|g");
+		}
+		tg_str(g, "\n");
+		break;
+	}
+}
+
+typedef struct tblk {
+	uint64_t seed;
+	uint32_t style, blk, valid, used;
+	uint8_t b[E_TEXT_BLOCK];
+} tblk;
+static tblk *TB;
+
+/* block blk of a body: records until at least `need` bytes; a record that does not fit the rest
+ * of the block becomes spaces and a newline, so each block is whole lines */
+static const uint8_t *text_block(uint64_t seed, uint32_t style, uint32_t blk, uint32_t need)
+{
+	if (!TB) {
+		TB = calloc(E_TEXT_CACHE, sizeof *TB);
+		if (!TB)
+			die("out of memory");
+	}
+	tblk *e = &TB[mix64(seed ^ ((uint64_t)blk << 8) ^ style) % E_TEXT_CACHE];
+	if (e->used && e->seed == seed && e->style == style && e->blk == blk && e->valid >= need)
+		return e->b;
+	e->used = 1;
+	e->seed = seed;
+	e->style = style;
+	e->blk = blk;
+	tgen g;
+	g.s = mix64(seed ^ (0x7e47ULL + (uint64_t)blk * 0x9e3779b97f4a7c15ULL));
+	char line[2048];
+	uint32_t n = 0;
+	while (n < need && n < E_TEXT_BLOCK) {
+		g.p = line;
+		g.end = line + sizeof line;
+		tg_record(&g, style);
+		uint32_t l = (uint32_t)(g.p - line);
+		if (n + l <= E_TEXT_BLOCK) {
+			memcpy(e->b + n, line, l);
+			n += l;
+		} else {
+			memset(e->b + n, ' ', E_TEXT_BLOCK - n);
+			e->b[E_TEXT_BLOCK - 1] = '\n';
+			n = E_TEXT_BLOCK;
+		}
+	}
+	e->valid = n;
+	return e->b;
+}
+
+static void text_fill(const msg *m, uint32_t off, uint32_t len, uint8_t *out)
+{
+	while (len) {
+		uint32_t blk = off / E_TEXT_BLOCK, in = off % E_TEXT_BLOCK;
+		uint32_t n = E_TEXT_BLOCK - in < len ? E_TEXT_BLOCK - in : len;
+		memcpy(out, text_block(m->seed, m->style, blk, in + n) + in, n);
+		out += n;
+		off += n;
+		len -= n;
+	}
+}
+
+/* a message: the headers written to the arena since msg_begin, then `body` bytes of generated text */
+static uint32_t msg_text_end(conv *c, uint32_t mi, uint32_t style, uint32_t body)
+{
+	msg *m = &c->ms[mi];
+	m->hlen = (uint32_t)c->nar - m->off;
+	m->len = m->hlen + body;
+	m->kind = M_TEXT;
+	m->style = style;
+	m->seed = rnd();
+	return mi;
+}
+
+/* ------------------------------------------------------------------ */
+/* enterprise hosts                                                     */
+
+typedef struct ehost {
+	uint8_t a4[16], a6[16];
+	int vi;
+	uint32_t next_port;
+	char name[48];
+} ehost;
+
+typedef struct epool {
+	ehost *h;
+	double *cum;
+	uint32_t n;
+} epool;
+
+static struct {
+	uint64_t nflows, next;   /* background flows */
+	uint64_t client_slice;   /* the client host's bursts so far */
+	uint32_t *rank;          /* Zipf rank of background flow k: a permutation of 1..nflows */
+	double s1;               /* bytes at rank nflows */
+	uint64_t t_end;
+	epool cli, net4, net6, lan;
+	ehost beacon, c2, client, server, resolver, ntp, syslog, statsd;
+	uint16_t dns_port;
+} E;
+
+/* a VPC address 10.0.x.y; copy K of --relabel has it at 10.K.x.y */
+static void e_vpc4(uint8_t *a, int x, int y) { a4(a, 10, (int)C.relabel, x, y); }
+
+static void e_relabel6(uint8_t *a)
+{
+	if (C.relabel)
+		put16(a, 0x3ff0u | C.relabel);
+}
+
+/* a public unicast IPv4 address; copy K has public address `idx` at 100.64.0.0/10 + (K << 18) + idx */
+static void e_public4(uint8_t *a, uint32_t idx)
+{
+	for (;;) {
+		int x = (int)rndr(1, 223), y = (int)rndu(256), z = (int)rndu(256), w = (int)rndr(1, 254);
+		if (x == 10 || x == 127 || (x == 100 && y >= 64 && y < 128) || (x == 169 && y == 254) ||
+		    (x == 172 && y >= 16 && y < 32) || (x == 192 && y == 168) || (x == 192 && y == 0) ||
+		    (x == 198 && (y == 18 || y == 19 || y == 51)) || (x == 203 && y == 0))
+			continue;
+		a4(a, x, y, z, w);
+		break;
+	}
+	if (C.relabel)
+		a4(a, 100, (int)(64 + (C.relabel << 2) + ((idx >> 16) & 3)), (int)((idx >> 8) & 0xff), (int)(idx & 0xff));
+}
+
+static void e_name(char *out, size_t cap, int internal)
+{
+	const char *w1 = EWORDS[rndu(200)], *w2 = EWORDS[rndu(200)];
+	if (internal)
+		snprintf(out, cap, "%s-%s.corp.internal", w1, w2);
+	else if (rndu(3) == 0)
+		snprintf(out, cap, "%s%u.%s.%s", w1, rndu(100), w2, ETLD[rndu(8)]);
+	else
+		snprintf(out, cap, "%s.%s%s.%s", rndu(2) ? "www" : "api", w1, w2, ETLD[rndu(8)]);
+}
+
+/* client host idx: 10.0.(16 + idx % 208).(10 + idx / 208), behind VNI idx % vnis */
+static void e_client_host(ehost *h, uint32_t idx)
+{
+	memset(h, 0, sizeof *h);
+	h->vi = (int)(idx % (uint32_t)C.nvnis);
+	e_vpc4(h->a4, (int)(16 + idx % 208), (int)(10 + (idx / 208) % 240));
+	memcpy(h->a6, V[h->vi].inst6, 8);
+	fill_rand(h->a6 + 8, rnd(), 0, 8);
+	e_relabel6(h->a6);
+	h->next_port = 32768 + rndu(28000);
+	snprintf(h->name, sizeof h->name, "ip-10-0-%u-%u", h->a4[2], h->a4[3]);
+}
+
+static void pool_weights(epool *p, double expo)
+{
+	p->cum = xrealloc(NULL, p->n * sizeof *p->cum);
+	double sum = 0;
+	for (uint32_t i = 0; i < p->n; i++)
+		sum += 1.0 / pow((double)(i + 1), expo);
+	double acc = 0;
+	for (uint32_t i = 0; i < p->n; i++) {
+		acc += 1.0 / pow((double)(i + 1), expo) / sum;
+		p->cum[i] = acc;
+	}
+	p->cum[p->n - 1] = 1.0;
+}
+
+static ehost *pool_pick(const epool *p)
+{
+	double u = rndf();
+	uint32_t lo = 0, hi = p->n - 1;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (p->cum[mid] >= u)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return &p->h[lo];
+}
+
+static uint16_t e_port(ehost *h)
+{
+	h->next_port += 1 + rndu(7);
+	if (h->next_port > 60999)
+		h->next_port = 32768 + (h->next_port - 61000);
+	return (uint16_t)h->next_port;
+}
+
+static double harmonic(double n) { return log(n) + 0.5772156649 + 1.0 / (2.0 * n); }
+
+static void e_init(void)
+{
+	static const uint16_t pfx6[][2] = {
+		{ 0x2606, 0x4700 }, { 0x2a04, 0x4e42 }, { 0x2600, 0x9000 }, { 0x2620, 0x01ec },
+		{ 0x2a00, 0x1450 }, { 0x2607, 0xf8b0 },
+	};
+	double scale = (double)C.bytes / E_UNIT_BYTES;
+	E.nflows = C.set_flows ? (uint64_t)C.flows : (uint64_t)llround(E_UNIT_FLOWS * scale);
+	E.t_end = g_t0 + g_dur_ns;
+	E.s1 = E.nflows ? E_S1 * (harmonic(E_UNIT_FLOWS + 1) - 1) / (harmonic((double)E.nflows + 1) - 1) : 0;
+	E.dns_port = C.relabel ? 10053 : 53;
+
+	E.cli.n = E_CLIENTS;
+	E.cli.h = xrealloc(NULL, E.cli.n * sizeof *E.cli.h);
+	for (uint32_t i = 0; i < E.cli.n; i++)
+		e_client_host(&E.cli.h[i], i);
+	pool_weights(&E.cli, 1.0);
+	e_client_host(&E.beacon, E_CLIENTS);
+	e_client_host(&E.client, E_CLIENTS + 1);
+
+	E.net4.n = E_NET4;
+	E.net4.h = xrealloc(NULL, E.net4.n * sizeof *E.net4.h);
+	for (uint32_t i = 0; i < E.net4.n; i++) {
+		ehost *h = &E.net4.h[i];
+		memset(h, 0, sizeof *h);
+		e_public4(h->a4, i);
+		e_name(h->name, sizeof h->name, 0);
+	}
+	pool_weights(&E.net4, 1.2);
+	E.net6.n = C.ipv6 ? E_NET6 : 1;
+	E.net6.h = xrealloc(NULL, E.net6.n * sizeof *E.net6.h);
+	for (uint32_t i = 0; i < E.net6.n; i++) {
+		ehost *h = &E.net6.h[i];
+		memset(h, 0, sizeof *h);
+		uint32_t k = rndu(6);
+		put16(h->a6, pfx6[k][0]);
+		put16(h->a6 + 2, pfx6[k][1]);
+		fill_rand(h->a6 + 4, rnd(), 0, 12);
+		e_relabel6(h->a6);
+		e_name(h->name, sizeof h->name, 0);
+	}
+	pool_weights(&E.net6, 1.2);
+	E.lan.n = E_LAN;
+	E.lan.h = xrealloc(NULL, E.lan.n * sizeof *E.lan.h);
+	for (uint32_t i = 0; i < E.lan.n; i++) {
+		ehost *h = &E.lan.h[i];
+		memset(h, 0, sizeof *h);
+		e_vpc4(h->a4, (int)(240 + i % 8), (int)(20 + i / 8));
+		e_name(h->name, sizeof h->name, 1);
+	}
+	pool_weights(&E.lan, 1.0);
+
+	memset(&E.server, 0, sizeof E.server);
+	e_vpc4(E.server.a4, 240, 10);
+	snprintf(E.server.name, sizeof E.server.name, "api.corp.internal");
+	memset(&E.resolver, 0, sizeof E.resolver);
+	e_vpc4(E.resolver.a4, 0, 2);
+	a6(E.resolver.a6, "fd00:ec2::253");
+	e_relabel6(E.resolver.a6);
+	memset(&E.ntp, 0, sizeof E.ntp);
+	e_vpc4(E.ntp.a4, 240, 123);
+	memset(&E.syslog, 0, sizeof E.syslog);
+	e_vpc4(E.syslog.a4, 241, 5);
+	memset(&E.statsd, 0, sizeof E.statsd);
+	e_vpc4(E.statsd.a4, 241, 6);
+	memset(&E.c2, 0, sizeof E.c2);
+	e_public4(E.c2.a4, (1u << 18) - 1);
+	snprintf(E.c2.name, sizeof E.c2.name, "cdn-%u.%s-%s.%s", rndu(90) + 10, EWORDS[rndu(200)],
+	         EWORDS[rndu(200)], ETLD[rndu(8)]);
+
+	/* ranks: a uniform random permutation (Fisher-Yates), so the sizes are exactly Zipf's */
+	if (E.nflows > 0xfffffff0u)
+		die("--flows: too many for the enterprise profile");
+	E.rank = xrealloc(NULL, E.nflows * sizeof *E.rank);
+	for (uint64_t k = 0; k < E.nflows; k++)
+		E.rank[k] = (uint32_t)(k + 1);
+	for (uint64_t k = E.nflows; k > 1; k--) {
+		uint32_t j = rndu((uint32_t)k);
+		uint32_t x = E.rank[k - 1];
+		E.rank[k - 1] = E.rank[j];
+		E.rank[j] = x;
+	}
+
+	E.next = 0;
+	uint64_t t1 = g_t0 + (uint64_t)(rndf() * (double)g_dur_ns / (double)(E.nflows ? E.nflows : 1));
+	uint64_t t2 = g_t0 + (uint64_t)(rndf() * E_CLIENT_GAP_S * (double)NS);
+	uint64_t t3 = g_t0 + (uint64_t)rndu(15000) * MS + rndu(1000000);
+	if (E.nflows)
+		spawner_new(SP_E_FLOWS, t1);
+	if (t2 < E.t_end)
+		spawner_new(SP_E_CLIENT, t2);
+	if (t3 < E.t_end)
+		spawner_new(SP_E_BEACON, t3);
+}
+
+/* ------------------------------------------------------------------ */
+/* enterprise conversations                                             */
+
+static conv *e_conv(const ehost *cl, const ehost *sv, int proto, int app, int v6, uint16_t sport, uint16_t dport,
+                    int lan, uint64_t t)
+{
+	conv *c = conv_alloc();
+	c->vi = cl->vi;
+	c->proto = (uint8_t)proto;
+	c->app = (uint8_t)app;
+	c->v6 = (uint8_t)v6;
+	c->local_is_client = 1;
+	memcpy(c->cli, v6 ? cl->a6 : cl->a4, 16);
+	memcpy(c->srv, v6 ? sv->a6 : sv->a4, 16);
+	c->sport = sport;
+	c->dport = dport;
+	c->isn[0] = (uint32_t)rnd();
+	c->isn[1] = (uint32_t)rnd();
+	c->nxt[0] = c->isn[0];
+	c->nxt[1] = c->isn[1];
+	c->ipid[0] = (uint16_t)rnd();
+	c->ipid[1] = (uint16_t)rnd();
+	c->flowlabel[0] = (uint32_t)rnd() & 0xfffff;
+	c->flowlabel[1] = (uint32_t)rnd() & 0xfffff;
+	c->t = t;
+	c->mss[0] = c->mss[1] = v6 ? 1440 : 1460;
+	c->quick[0] = c->quick[1] = 16;
+	if (lan) {
+		c->rtt = 200 * US + rndu(800) * US;
+		c->think = 20 * US + rndu(60) * US;
+		c->nspb = 1 + rndu(4);
+		c->ser = 2 * US;
+		c->ttl_remote = 64;
+	} else {
+		c->rtt = 3 * MS + rndu(40) * MS;
+		c->think = 30 * US + rndu(200) * US;
+		c->nspb = 8 + rndu(72);
+		c->ser = 5 * US;
+		c->ttl_remote = (uint8_t)rndr(40, 58);
+	}
+	return c;
+}
+
+/* dir's data in MSS-sized segments.  The receiver ACKs every second segment at once and an odd
+ * last one when its delayed-ACK timer runs out (40 ms, Linux's minimum), unless `reply`: it then
+ * answers with data first and the ACK rides on that (RFC 9293 3.8.6.3). */
+static void e_send(conv *c, int dir, uint32_t mi, int reply)
+{
+	uint32_t len = c->ms[mi].len, off = 0, n = 0, mss = c->mss[dir];
+	while (off < len) {
+		uint32_t seg = len - off < mss ? len - off : mss;
+		if (n == 0)
+			adv(c, dir, seg);
+		else
+			c->t += c->ser + (uint64_t)seg * c->nspb;
+		st_add(c, dir, ST_TCP, (uint8_t)(F_ACK | (off + seg == len ? F_PSH : 0)), mi, off, seg);
+		off += seg;
+		n++;
+		/* a new connection's receiver ACKs each full segment at first (Linux's quick-ACK mode) */
+		int quick = c->quick[dir] > 0 && seg == mss && off < len;
+		if (c->quick[dir] > 0)
+			c->quick[dir]--;
+		if (quick) {
+			c->t += 1 * US + rndu(10) * US;
+			st_add(c, !dir, ST_TCP, F_ACK, 0, 0, 0);
+			c->lastdir = dir;
+			n = 0;
+		} else if (n % 2 == 0) {
+			c->t += 1 * US + rndu(10) * US;
+			st_add(c, !dir, ST_TCP, F_ACK, 0, 0, 0);
+			c->lastdir = dir;
+		}
+	}
+	if (n % 2 == 1 && !reply) {
+		c->t += 40 * MS;
+		st_add(c, !dir, ST_TCP, F_ACK, 0, 0, 0);
+	}
+}
+
+/* the civil date of unix second s (days to y-m-d: Howard Hinnant's algorithm) */
+static void e_civil(uint64_t s, unsigned *y, unsigned *mo, unsigned *d, unsigned *wday)
+{
+	uint64_t days = s / 86400;
+	int64_t z = (int64_t)days + 719468, era = z / 146097;
+	uint64_t doe = (uint64_t)(z - era * 146097);
+	uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+	uint64_t m = mp < 10 ? mp + 3 : mp - 9;
+	*d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+	*mo = (unsigned)m;
+	*y = (unsigned)(yoe + (uint64_t)era * 400 + (m <= 2));
+	*wday = (unsigned)(days % 7); /* 0 = Thursday */
+}
+
+static void e_date(conv *c)
+{
+	static const char *const dn[] = { "Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed" };
+	static const char *const mn[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	uint64_t s = c->t / NS, sod = s % 86400;
+	unsigned y, mo, d, wd;
+	e_civil(s, &y, &mo, &d, &wd);
+	ar_printf(c, "Date: %s, %02u %s %04u %02u:%02u:%02u GMT\r\n", dn[wd], d, mn[mo - 1], y,
+	          (unsigned)(sod / 3600), (unsigned)(sod / 60 % 60), (unsigned)(sod % 60));
+}
+
+static void e_uuid(conv *c)
+{
+	uint64_t a = rnd(), b = rnd();
+	ar_printf(c, "%08x-%04x-4%03x-%04x-%012" PRIx64, (unsigned)(a >> 32), (unsigned)(a >> 16 & 0xffff),
+	          (unsigned)(a & 0xfff), (unsigned)(b >> 48), (uint64_t)(b & 0xffffffffffffULL));
+}
+
+static uint32_t e_http_req(conv *c, const char *host, uint32_t body)
+{
+	static const char *const UA[] = {
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+		"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+		"python-requests/2.32.3", "Go-http-client/1.1", "okhttp/4.12.0", "curl/8.5.0",
+		"aws-sdk-java/2.29.6 Linux/6.1 OpenJDK_64-Bit_Server_VM/21.0.5",
+	};
+	uint32_t m = msg_begin(c);
+	const char *w1 = EWORDS[rndu(NEWORDS)], *w2 = EWORDS[rndu(200)];
+	ar_printf(c, "%s ", body ? (rndu(4) ? "POST" : "PUT") : "GET");
+	switch (rndu(4)) {
+	case 0: ar_printf(c, "/api/v%u/%s/%u", 1 + rndu(3), w1, rndu(10000000)); break;
+	case 1: ar_printf(c, "/%s/%s?page=%u&q=%s", w1, w2, 1 + rndu(50), EWORDS[rndu(NEWORDS)]); break;
+	case 2: ar_printf(c, "/static/%s-%08x.%s", w1, (unsigned)rnd(), rndu(2) ? "js" : "css"); break;
+	default: ar_printf(c, "/%s/%s/%u/%s", w2, w1, rndu(100000), EWORDS[rndu(NEWORDS)]); break;
+	}
+	ar_printf(c, " HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nAccept: %s\r\nAccept-Language: en-US,en;q=0.9\r\n"
+	          "Cookie: sid=%016" PRIx64 "%016" PRIx64 "; _ga=GA1.2.%u.%u\r\nX-Request-Id: ",
+	          host, UA[rndu(7)], rndu(2) ? "application/json" : "text/html,application/xhtml+xml,*/*;q=0.8",
+	          rnd(), rnd(), rndu(2000000000), 1700000000 + rndu(60000000));
+	e_uuid(c);
+	ar_str(c, "\r\n");
+	if (body) {
+		ar_printf(c, "Content-Type: application/json\r\nContent-Length: %u\r\n\r\n", body);
+		return msg_text_end(c, m, TX_JSON, body);
+	}
+	ar_str(c, "\r\n");
+	return msg_end(c, m);
+}
+
+static uint32_t e_http_resp(conv *c, uint32_t body)
+{
+	static const char *const CT[] = { "application/json", "text/html; charset=utf-8", "text/plain; charset=utf-8" };
+	static const uint32_t ST[] = { TX_JSON, TX_HTML, TX_LOG };
+	uint32_t k = rndu(10) < 5 ? 0 : rndu(3);
+	uint32_t m = msg_begin(c);
+	ar_printf(c, "HTTP/1.1 200 OK\r\n");
+	e_date(c);
+	ar_printf(c, "Server: %s\r\nContent-Type: %s\r\nContent-Length: %u\r\nETag: \"%016" PRIx64 "\"\r\n"
+	          "Cache-Control: %s\r\nX-Request-Id: ", rndu(2) ? "nginx/1.24.0" : "envoy", CT[k], body, rnd(),
+	          rndu(2) ? "no-store" : "max-age=300");
+	e_uuid(c);
+	ar_str(c, "\r\nConnection: keep-alive\r\n\r\n");
+	return msg_text_end(c, m, ST[k], body);
+}
+
+/* a pause between requests; after 200 ms (about an RTO) both ends are back in quick-ACK mode */
+static void e_idle(conv *c, uint64_t ns)
+{
+	wait_ns(c, ns);
+	if (ns >= 200 * MS)
+		c->quick[0] = c->quick[1] = 16;
+}
+
+/* rounds of a connection that carries `bytes`: more requests for bigger flows */
+static int e_rounds(double bytes)
+{
+	int r = 1 + (int)rndu(2) + (int)(1.5 * log2(1.0 + bytes / 10000.0));
+	return r > 16 ? 16 : r;
+}
+
+static void e_tls_flow(const ehost *cl, const ehost *sv, int v6, int lan, uint64_t t, double bytes, uint64_t linger)
+{
+	conv *c = e_conv(cl, sv, 6, A_TLS, v6, e_port((ehost *)cl), 443, lan, t);
+	tcp_open(c);
+	e_send(c, 0, tls_client_hello(c, sv->name), 1);
+	e_send(c, 1, tls_server_hello(c, rndu(5) < 3 ? rndr(60, 300) : rndr(1500, 3500)), 1);
+	e_send(c, 0, tls_client_finished(c), 1);
+	/* TLS 1.3: the server's NewSessionTicket after the client's Finished */
+	e_send(c, 1, msg_tls(c, rndr(200, 520)), 1);
+	int rounds = e_rounds(bytes);
+	for (int r = 0; r < rounds; r++) {
+		if (r)
+			e_idle(c, (uint64_t)rndu(150) * MS);
+		e_send(c, 0, msg_tls(c, rndr(90, 900)), 1);
+		wait_ns(c, (uint64_t)rndr(1, 30) * MS);
+		e_send(c, 1, msg_tls(c, (uint32_t)(bytes / rounds)), 0);
+	}
+	wait_ns(c, linger);
+	/* a close_notify alert before the FIN, answered half of the time */
+	int first = (int)rndu(2);
+	e_send(c, first, msg_tls(c, 24), 1);
+	if (rndu(2))
+		e_send(c, !first, msg_tls(c, 24), 1);
+	tcp_end(c, first);
+	conv_start(c);
+}
+
+/* one_shot: a single request, and the client closes at once (its FIN carries the last ACK) */
+static void e_http_flow(const ehost *cl, const ehost *sv, int v6, int lan, uint64_t t, double bytes, uint64_t linger,
+                        int one_shot)
+{
+	uint16_t dport = lan ? 8080 : 80;
+	conv *c = e_conv(cl, sv, 6, A_HTTP, v6, e_port((ehost *)cl), dport, lan, t);
+	tcp_open(c);
+	int rounds = one_shot ? 1 : e_rounds(bytes);
+	for (int r = 0; r < rounds; r++) {
+		if (r)
+			e_idle(c, (uint64_t)rndr(5, 150) * MS);
+		e_send(c, 0, e_http_req(c, sv->name, rndu(5) == 0 ? rndr(60, 1500) : 0), 1);
+		wait_ns(c, (uint64_t)rndr(1, 40) * MS);
+		e_send(c, 1, e_http_resp(c, (uint32_t)(bytes / rounds)), one_shot);
+	}
+	wait_ns(c, one_shot ? (uint64_t)rndr(50, 5000) * US : linger);
+	tcp_end(c, 0);
+	conv_start(c);
+}
+
+/* a query and its answer: a CNAME to a CDN name and 1-4 addresses, as most names resolve today */
+static void e_dns_exchange(conv *c, uint16_t id, const char *name, int qtype, int edns)
+{
+	uint32_t q = msg_begin(c);
+	ar_u16(c, id); ar_u16(c, 0x0100); ar_u16(c, 1); ar_u16(c, 0); ar_u16(c, 0); ar_u16(c, edns ? 1 : 0);
+	dns_name(c, name); ar_u16(c, (uint32_t)qtype); ar_u16(c, 1);
+	if (edns) {
+		ar_u8(c, 0); ar_u16(c, 41); ar_u16(c, 1232); ar_u32(c, 0); ar_u16(c, 0);
+	}
+	msg_end(c, q);
+	int nans = (int)rndr(1, 4);
+	uint32_t r = msg_begin(c);
+	size_t base = c->nar;
+	ar_u16(c, id); ar_u16(c, 0x8180); ar_u16(c, 1); ar_u16(c, (uint32_t)nans + 1); ar_u16(c, 0);
+	ar_u16(c, edns ? 1 : 0);
+	dns_name(c, name); ar_u16(c, (uint32_t)qtype); ar_u16(c, 1);
+	char cname[96];
+	snprintf(cname, sizeof cname, "%s-%u.%s.%s%s.net", EWORDS[rndu(200)], rndu(1000), rndu(2) ? "edge" : "g",
+	         EWORDS[rndu(200)], rndu(2) ? "cdn" : "-lb");
+	ar_u16(c, 0xc00c); ar_u16(c, 5); ar_u16(c, 1); ar_u32(c, rndr(30, 3600));
+	size_t rdl = c->nar;
+	ar_u16(c, 0);
+	uint32_t target = (uint32_t)(c->nar - base);
+	dns_name(c, cname);
+	put16(c->ar + rdl, (uint32_t)(c->nar - rdl - 2));
+	for (int i = 0; i < nans; i++) {
+		ar_u16(c, 0xc000 | target); ar_u16(c, (uint32_t)qtype); ar_u16(c, 1); ar_u32(c, rndr(20, 300));
+		if (qtype == 1) {
+			ar_u16(c, 4);
+			ar_u8(c, rndr(3, 223)); ar_u8(c, rndu(256)); ar_u8(c, rndu(256)); ar_u8(c, rndr(1, 254));
+		} else {
+			ar_u16(c, 16);
+			ar_u16(c, 0x2600); ar_u16(c, 0x9000); ar_rand(c, 12);
+		}
+	}
+	if (edns) {
+		ar_u8(c, 0); ar_u16(c, 41); ar_u16(c, 1232); ar_u32(c, 0); ar_u16(c, 0);
+	}
+	msg_end(c, r);
+	udp_send(c, 0, q);
+	wait_ns(c, (uint64_t)rndr(50, 2000) * US);
+	udp_send(c, 1, r);
+}
+
+static void e_dns_flow(const ehost *cl, int v6, uint64_t t)
+{
+	conv *c = e_conv(cl, &E.resolver, 17, A_DNS, v6, e_port((ehost *)cl), E.dns_port, 1, t);
+	char name[64];
+	if (rndu(2))
+		snprintf(name, sizeof name, "%s", pool_pick(&E.net4)->name);
+	else
+		e_name(name, sizeof name, (int)rndu(3) == 0);
+	uint16_t id = (uint16_t)rnd();
+	int edns = (int)rndu(2);
+	e_dns_exchange(c, id, name, 1, edns);
+	if (rndu(10) < 6) {
+		wait_ns(c, (uint64_t)rndr(20, 900) * US);
+		e_dns_exchange(c, (uint16_t)(id + 1), name, 28, edns);
+	}
+	conv_start(c);
+}
+
+static void e_ntp_flow(const ehost *cl, uint64_t t)
+{
+	conv *c = e_conv(cl, &E.ntp, 17, A_NTP, 0, e_port((ehost *)cl), 123, 1, t);
+	int n = 1 + (int)rndu(2);
+	uint64_t poll = 64 * NS + rndu(1000) * MS;
+	if (t + poll + NS > E.t_end)
+		n = 1;
+	for (int i = 0; i < n; i++) {
+		if (i)
+			wait_ns(c, poll);
+		udp_send(c, 0, ntp_msg(c, 0, c->t));
+		udp_send(c, 1, ntp_msg(c, 1, c->t));
+	}
+	conv_start(c);
+}
+
+/* one-way UDP messages (syslog, statsd) that carry about `bytes`, in bursts (a statsd flush, a
+ * burst of log lines) spread over at most the rest of the capture */
+static void e_udp_stream(const ehost *cl, int app, uint64_t t, double bytes)
+{
+	const ehost *sv = app == A_SYSLOG ? &E.syslog : &E.statsd;
+	uint16_t dport = app == A_SYSLOG ? 514 : 8125;
+	conv *c = e_conv(cl, sv, 17, app, 0, e_port((ehost *)cl), dport, 1, t);
+	uint32_t lo = app == A_SYSLOG ? 120 : 300, hi = app == A_SYSLOG ? 1100 : 1400;
+	uint32_t n = (uint32_t)(bytes / ((lo + hi) / 2.0));
+	if (n < 1)
+		n = 1;
+	double gap = (app == A_SYSLOG ? 8.0 : 10.0) * NS;
+	uint32_t burst = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (burst) {
+			burst--;
+			wait_ns(c, (uint64_t)rndr(50, 2000) * US);
+		} else if (i) {
+			/* never past the end of the capture: the rest shares what is left */
+			double left = c->t < E.t_end ? (double)(E.t_end - c->t) : 1e6;
+			double g = rnd_exp(gap);
+			if (g > left / (n - i + 1))
+				g = left / (n - i + 1);
+			wait_ns(c, 1 + (uint64_t)g);
+			burst = rndu(8);
+		} else {
+			burst = rndu(8);
+		}
+		uint32_t m = msg_begin(c);
+		if (app == A_SYSLOG) {
+			/* RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG */
+			uint64_t s = c->t / NS, sod = s % 86400;
+			unsigned y, mo, d, wd;
+			e_civil(s, &y, &mo, &d, &wd);
+			ar_printf(c, "<%u>1 %04u-%02u-%02uT%02u:%02u:%02u.%06uZ %s %s %u - - ", 128 + rndu(64), y, mo, d,
+			          (unsigned)(sod / 3600), (unsigned)(sod / 60 % 60), (unsigned)(sod % 60),
+			          (unsigned)(c->t % NS / 1000), cl->name, EWORDS[rndu(200)], 100 + rndu(60000));
+			msg_text_end(c, m, TX_LOG, rndr(lo, hi) - 50);
+		} else {
+			msg_text_end(c, m, TX_STATSD, rndr(lo, hi));
+		}
+		udp_send(c, 0, m);
+	}
+	conv_start(c);
+}
+
+/* the beacon: every 15 s, SYN, SYN/ACK, ACK, a small TLS record each way (the answer with FIN),
+ * FIN/ACK, ACK: 7 packets */
+static void e_beacon(uint64_t t)
+{
+	conv *c = e_conv(&E.beacon, &E.c2, 6, A_TLS, 0, e_port(&E.beacon), 443, 0, t);
+	tcp_open(c);
+	uint32_t q = msg_tls(c, rndr(180, 320)), a = msg_tls(c, rndr(90, 260));
+	adv(c, 0, c->ms[q].len);
+	st_add(c, 0, ST_TCP, F_ACK | F_PSH, q, 0, c->ms[q].len);
+	wait_ns(c, (uint64_t)rndr(2, 20) * MS);
+	adv(c, 1, c->ms[a].len);
+	st_add(c, 1, ST_TCP, F_ACK | F_PSH | F_FIN, a, 0, c->ms[a].len);
+	adv(c, 0, 0);
+	st_add(c, 0, ST_TCP, F_ACK | F_FIN, 0, 0, 0);
+	adv(c, 1, 0);
+	st_add(c, 1, ST_TCP, F_ACK, 0, 0, 0);
+	conv_start(c);
+}
+
+/* the client host: bursts of 1-4 small API calls to the server host */
+static void e_client_burst(uint64_t t)
+{
+	int n = 1 + (int)rndu(4);
+	for (int i = 0; i < n; i++)
+		e_http_flow(&E.client, &E.server, 0, 1, t + (uint64_t)rndu(400) * MS, rndr(100, 1000), 0, 1);
+}
+
+/* background flow k: its Zipf rank sets its size and its protocol (the golden-ratio sequence of the
+ * rank: every run of ranks has the whole mix, so the byte shares do not hang on where the few
+ * largest flows fall), draws set its ends */
+static void e_flow(uint64_t k, uint64_t t)
+{
+	double z = (double)E.nflows / (double)(E.rank[k] + 1);
+	double zb = E.s1 * z;
+	double gr = (double)E.rank[k] * 0.6180339887498949;
+	uint32_t pm = (uint32_t)((gr - floor(gr)) * 1000.0);
+	const ehost *cl = pool_pick(&E.cli);
+	int v6 = C.ipv6 && rndf() < E_P_V6;
+	uint64_t linger = (uint64_t)rndu(50) * MS;
+	if (pm < E_PM_HTTP + E_PM_TLS) {
+		int tls = pm >= E_PM_HTTP;
+		double u = rndf();
+		const ehost *sv;
+		int lan;
+		if (!v6 && u < E_P_SERVER) {
+			sv = &E.server;
+			lan = 1;
+		} else if (!v6 && u < E_P_SERVER + E_P_LAN) {
+			sv = pool_pick(&E.lan);
+			lan = 1;
+		} else {
+			sv = v6 ? pool_pick(&E.net6) : pool_pick(&E.net4);
+			lan = 0;
+		}
+		if (tls)
+			e_tls_flow(cl, sv, v6, lan, t, rndr(100, 800) + E_M_TLS * zb, linger);
+		else
+			e_http_flow(cl, sv, v6, lan, t, rndr(100, 1000) + E_M_HTTP * zb, linger, 0);
+	} else if (pm < E_PM_HTTP + E_PM_TLS + E_PM_DNS) {
+		e_dns_flow(cl, v6, t);
+	} else if (pm < E_PM_HTTP + E_PM_TLS + E_PM_DNS + E_PM_NTP) {
+		e_ntp_flow(cl, t);
+	} else if (pm < E_PM_HTTP + E_PM_TLS + E_PM_DNS + E_PM_NTP + E_PM_SYSLOG) {
+		e_udp_stream(cl, A_SYSLOG, t, rndr(400, 10000) + E_M_UDP * zb);
+	} else {
+		e_udp_stream(cl, A_STATSD, t, rndr(800, 15000) + E_M_UDP * zb);
+	}
+}
+
+static void e_spawner_tick(conv *sp)
+{
+	uint64_t t = sp->t_next;
+	switch (sp->spawner_kind) {
+	case SP_E_FLOWS:
+		e_flow(E.next, t);
+		if (++E.next >= E.nflows) {
+			free(sp);
+			return;
+		}
+		/* flow k starts in the k-th of nflows equal slices of the duration */
+		sp->t_next = g_t0 + (uint64_t)(((double)E.next + rndf()) * (double)g_dur_ns / (double)E.nflows);
+		if (sp->t_next < t)
+			sp->t_next = t;
+		break;
+	case SP_E_CLIENT:
+		/* one burst at a random time in each slice, so the count does not vary */
+		e_client_burst(t);
+		E.client_slice++;
+		sp->t_next = g_t0 + (uint64_t)(((double)E.client_slice + rndf()) * E_CLIENT_GAP_S * (double)NS);
+		if (sp->t_next < t)
+			sp->t_next = t;
+		break;
+	default:
+		e_beacon(t);
+		sp->t_next = t + E_BEACON_PERIOD + rndu(100) * MS - 50 * MS;
+		break;
+	}
+	if (sp->t_next >= E.t_end) {
+		free(sp);
+		return;
+	}
+	hpush(sp);
+}
+
+/* --hosts: the named hosts with their totals from the truth */
+static void e_hosts_write(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		die("%s: %s", path, strerror(errno));
+	fputs("role,addr,packets,bytes,flows,first_ns,last_ns\n", f);
+	const struct { const char *role; const ehost *h; } R[] = {
+		{ "beacon", &E.beacon }, { "beacon_peer", &E.c2 }, { "client", &E.client }, { "server", &E.server },
+	};
+	for (size_t r = 0; r < sizeof R / sizeof R[0]; r++) {
+		uint64_t pk = 0, by = 0, fl = 0, first = UINT64_MAX, last = 0;
+		for (size_t i = 0; i < FEn; i++) {
+			const fent *e = &FE[i];
+			if (e->k.v6 || (memcmp(e->k.src, R[r].h->a4, 4) != 0 && memcmp(e->k.dst, R[r].h->a4, 4) != 0))
+				continue;
+			pk += e->packets;
+			by += e->bytes;
+			fl++;
+			if (e->first < first)
+				first = e->first;
+			if (e->last > last)
+				last = e->last;
+		}
+		char a[64];
+		fmt_addr(a, sizeof a, R[r].h->a4, 0);
+		fprintf(f, "%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n", R[r].role, a, pk, by, fl,
+		        fl ? first : 0, last);
+	}
+	if (fflush(f) != 0 || ferror(f) || fclose(f) != 0)
+		die("%s: write failed", path);
+}
+
+static void e_free(void)
+{
+	free(E.rank);
+	free(E.cli.h); free(E.cli.cum);
+	free(E.net4.h); free(E.net4.cum);
+	free(E.net6.h); free(E.net6.cum);
+	free(E.lan.h); free(E.lan.cum);
+	free(TB);
+}
+
+/* ------------------------------------------------------------------ */
 /* command line                                                        */
 
 static void usage(FILE *f)
@@ -2644,7 +3621,42 @@ static void usage(FILE *f)
 	      "  --vni-map FILE      the VNI map (text: vni= eni= addr= ...)\n"
 	      "  --mirror-filters FILE  describe-traffic-mirror-filters JSON of the sessions\n"
 	      "  --mirror-sessions FILE describe-traffic-mirror-sessions JSON\n"
+	      "  --profile NAME      default, or enterprise: many client hosts, Zipf flow sizes,\n"
+	      "                      TLS/HTTP/UDP 60/30/10 %% of bytes, a beacon, a spread client\n"
+	      "                      and a busy server (6 VNIs, no truncation)\n"
+	      "  --bytes SIZE        enterprise: scale (K/M/G suffixes; default 256M = 40,000 flows\n"
+	      "                      over 300 s); --flows and --duration override\n"
+	      "  --relabel K         enterprise: copy K (1..15) with every inner address moved to\n"
+	      "                      ranges the original never uses, and port 53 moved to 10053\n"
+	      "  --hosts FILE        enterprise: CSV of the beacon, its peer, the client and the\n"
+	      "                      server host, with their packets, bytes and flows\n"
 	      "  --help              this text\n", f);
+}
+
+/* N with an optional K, M, G or T suffix (powers of 1024) */
+static uint64_t parse_size(const char *opt, const char *s)
+{
+	char *e;
+	errno = 0;
+	if (!s || !*s || *s == '-')
+		die("%s: expected a size", opt);
+	unsigned long long v = strtoull(s, &e, 10);
+	int sh = 0;
+	if (*e == 'K' || *e == 'k')
+		sh = 10;
+	else if (*e == 'M' || *e == 'm')
+		sh = 20;
+	else if (*e == 'G' || *e == 'g')
+		sh = 30;
+	else if (*e == 'T' || *e == 't')
+		sh = 40;
+	if (sh)
+		e++;
+	if (errno || *e || e == s)
+		die("%s: '%s' is not a size (N with an optional K, M, G or T suffix)", opt, s);
+	if (v == 0 || v > (1ULL << 46) >> sh)
+		die("%s: '%s' is out of range 1..64T", opt, s);
+	return (uint64_t)v << sh;
 }
 
 static uint64_t parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi)
@@ -2704,9 +3716,21 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--truth")) { NEEDV(); C.truth = val; }
 		else if (!strcmp(a, "--summary")) C.summary = 1;
 		else if (!strcmp(a, "--seed")) { NEEDV(); C.seed = parse_u64(a, val, 0, UINT64_MAX); }
-		else if (!strcmp(a, "--vnis")) { NEEDV(); C.nvnis = (int)parse_u64(a, val, 1, 4096); }
-		else if (!strcmp(a, "--flows")) { NEEDV(); C.flows = (int)parse_u64(a, val, 0, 10000000); }
-		else if (!strcmp(a, "--duration")) { NEEDV(); C.duration = parse_dbl(a, val, 10, 30 * 86400); }
+		else if (!strcmp(a, "--vnis")) { NEEDV(); C.nvnis = (int)parse_u64(a, val, 1, 4096); C.set_vnis = 1; }
+		else if (!strcmp(a, "--flows")) { NEEDV(); C.flows = (int)parse_u64(a, val, 0, 10000000); C.set_flows = 1; }
+		else if (!strcmp(a, "--duration")) { NEEDV(); C.duration = parse_dbl(a, val, 10, 30 * 86400); C.set_duration = 1; }
+		else if (!strcmp(a, "--profile")) {
+			NEEDV();
+			if (!strcmp(val, "default"))
+				C.profile = PROFILE_DEFAULT;
+			else if (!strcmp(val, "enterprise"))
+				C.profile = PROFILE_ENTERPRISE;
+			else
+				die("--profile: '%s' is not a profile (default, enterprise)", val);
+		}
+		else if (!strcmp(a, "--bytes")) { NEEDV(); C.bytes = parse_size(a, val); }
+		else if (!strcmp(a, "--relabel")) { NEEDV(); C.relabel = (uint32_t)parse_u64(a, val, 0, 15); }
+		else if (!strcmp(a, "--hosts")) { NEEDV(); C.hosts_out = val; }
 		else if (!strcmp(a, "--start")) { NEEDV(); C.start = parse_u64(a, val, 0, 4000000000ULL); }
 		else if (!strcmp(a, "--target-bytes")) { NEEDV(); C.target_bytes = parse_u64(a, val, 1, UINT64_MAX / 2); }
 		else if (!strcmp(a, "--many-flows")) { NEEDV(); C.many_flows = parse_u64(a, val, 0, 50000000); }
@@ -2721,7 +3745,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--vni-map")) { NEEDV(); C.vnimap_out = val; }
 		else if (!strcmp(a, "--mirror-filters")) { NEEDV(); C.filters_out = val; }
 		else if (!strcmp(a, "--mirror-sessions")) { NEEDV(); C.sessions_out = val; }
-		else if (!strcmp(a, "--packet-length")) { NEEDV(); C.trunc_len = (uint32_t)parse_u64(a, val, 0, 8500); }
+		else if (!strcmp(a, "--packet-length")) { NEEDV(); C.trunc_len = (uint32_t)parse_u64(a, val, 0, 8500); C.set_trunc = 1; }
 		else if (!strcmp(a, "--inner-vlan")) {
 			NEEDV();
 			if (C.n_vlan >= 64)
@@ -2735,6 +3759,27 @@ int main(int argc, char **argv)
 	}
 	if (C.trunc_len && C.trunc_len < 14)
 		die("--packet-length: must be 0 or >= 14");
+	if (C.profile == PROFILE_ENTERPRISE) {
+		/* the scripted scenario's options have no meaning here */
+		if (C.target_bytes)
+			die("--target-bytes: not with --profile enterprise (--bytes sets its size)");
+		if (C.many_flows)
+			die("--many-flows: not with --profile enterprise");
+		if (!C.interleave)
+			die("--no-interleave: not with --profile enterprise");
+		if (C.flowlog || C.audit_truth)
+			die("--flowlog and --audit-truth: the injected disagreements belong to the default profile");
+		if (!C.bytes)
+			C.bytes = 256ULL << 20;
+		if (!C.set_vnis)
+			C.nvnis = 6;
+		if (!C.set_trunc)
+			C.trunc_len = 0;
+		if (!C.set_duration)
+			C.duration = E_UNIT_SECONDS * (double)C.bytes / E_UNIT_BYTES;
+	} else if (C.bytes || C.relabel || C.hosts_out) {
+		die("--bytes, --relabel and --hosts: only with --profile enterprise");
+	}
 
 	rnd_seed(C.seed);
 	g_t0 = C.start * NS;
@@ -2745,7 +3790,10 @@ int main(int argc, char **argv)
 	pout_open(&O_inner, C.inner);
 
 	world_init();
-	scenario_init();
+	if (C.profile == PROFILE_ENTERPRISE)
+		e_init();
+	else
+		scenario_init();
 
 	while (Hn) {
 		conv *c = hpop();
@@ -2767,6 +3815,8 @@ int main(int argc, char **argv)
 	pout_close(&O_inner);
 	if (C.truth)
 		truth_write(C.truth);
+	if (C.hosts_out)
+		e_hosts_write(C.hosts_out);
 	if (C.flowlog || C.audit_truth)
 		flowlog_write();
 	mirrorcfg_write();
@@ -2774,6 +3824,14 @@ int main(int argc, char **argv)
 		printf("packets=%" PRIu64 "\nflows=%zu\nvnis=%d\nouter_bytes=%" PRIu64 "\ninner_bytes=%" PRIu64
 		       "\nfirst_ns=%" PRIu64 "\nlast_ns=%" PRIu64 "\n",
 		       g_packets, FEn, C.nvnis, O_outer.bytes, O_inner.bytes, g_t0, g_last_ts);
+		if (C.profile == PROFILE_ENTERPRISE) {
+			char b[64], cl[64], sv[64];
+			fmt_addr(b, sizeof b, E.beacon.a4, 0);
+			fmt_addr(cl, sizeof cl, E.client.a4, 0);
+			fmt_addr(sv, sizeof sv, E.server.a4, 0);
+			printf("profile=enterprise\nbackground_flows=%" PRIu64 "\nduration_s=%.3f\nbeacon_host=%s\n"
+			       "client_host=%s\nserver_host=%s\n", E.nflows, C.duration, b, cl, sv);
+		}
 	}
 	while (g_free) {
 		conv *c = g_free;
@@ -2783,6 +3841,7 @@ int main(int argc, char **argv)
 		free(c->ar);
 		free(c);
 	}
+	e_free();
 	free(H); free(FE); free(FH); free(V); free(PB); free(DG); free(WE); free(WH);
 	if (fflush(stdout) != 0)
 		return 1;

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Helpers for tests/bench/bench.sh: pcap counting, host choice, stats JSON
-look-ups, and the Markdown report (medians, ratios, goals).
+"""Helpers for tests/bench/bench_default.sh (and the live and soak scripts):
+pcap counting, host choice, stats JSON look-ups, and the Markdown report
+(medians, ratios, goals) of the default profile.
 
   bench.py count PCAP                  packets in a classic pcap file
   bench.py sameseq A.pcap B.pcap       'yes' if both have the same records after the header
@@ -416,8 +417,12 @@ def cmd_report(d, out):
     for r, t in D.notes:
         note(r, t)
 
+    try:
+        prof = 'default %.0f MB' % (float(I.get('bench_bytes', '0')) / 1e6)
+    except ValueError:
+        prof = 'default'
     L = []
-    L.append('# tapvault benchmark')
+    L.append('## Profile: default (tv-gen --target-bytes: the scripted scenario with heavy TLS bulk)')
     L.append('')
     L.append('%s; %s; capture %s (%s outer bytes, %s inner bytes, %s packets, seed %s); '
              'medians of %s runs (±: half the min-max spread); page cache %s.' % (
@@ -427,10 +432,10 @@ def cmd_report(d, out):
     L.append('load average at start %s, at end %s; tapvault %s.' % (
         I.get('load_start', '?'), I.get('load_end', '?'), I.get('tapvault', '?')))
     L.append('')
-    L.append('| # | measurement | tapvault | peer | ratio | goal | status |')
-    L.append('|---|---|---|---|---|---|---|')
+    L.append('| profile | # | measurement | tapvault | peer | ratio | goal | status |')
+    L.append('|---|---|---|---|---|---|---|---|')
     for r in rows:
-        L.append('| ' + ' | '.join(str(x).replace('|', '\\|') for x in r) + ' |')
+        L.append('| ' + ' | '.join(str(x).replace('|', '\\|') for x in (prof,) + tuple(r)) + ' |')
     L.append('')
     if notes:
         L.append('Notes:')
@@ -447,13 +452,13 @@ def cmd_report(d, out):
             L.append('')
     L.append('All measurements (wall time; peak RSS from /usr/bin/time -v):')
     L.append('')
-    L.append('| key | runs | median | min | max | CPU (median) | peak RSS | command |')
-    L.append('|---|---|---|---|---|---|---|---|')
+    L.append('| profile | key | runs | median | min | max | CPU (median) | peak RSS | command |')
+    L.append('|---|---|---|---|---|---|---|---|---|')
     for k, m in D.meas.items():
         ws = [w for w, _, _ in m]
         bad = [rc for _, _, rc in m if rc != 0]
-        L.append('| %s | %d%s | %s | %s | %s | %s | %s | `%s` |' % (
-            k, len(m), ' (exit %s)' % ','.join(map(str, bad)) if bad else '',
+        L.append('| %s | %s | %d%s | %s | %s | %s | %s | %s | `%s` |' % (
+            prof, k, len(m), ' (exit %s)' % ','.join(map(str, bad)) if bad else '',
             fsec(statistics.median(ws)), fsec(min(ws)), fsec(max(ws)), fsec(D.cpumed(k)),
             fmib(max(r for _, r, _ in m)), D.cmds.get(k, '').replace('|', '\\|')))
     L.append('')
