@@ -666,10 +666,11 @@ static int fp_take(idx_vault *v, struct fslot *s)
  */
 static int fp_redo(idx_vault *v, struct fslot **inpend, size_t n)
 {
+	struct fpool *P = v->fp;
 	store_chunk_meta have;
 	uint32_t seg;
 	size_t j;
-	int rc = 0;
+	int rc = 0, k;
 
 	if (n == 0 || n != v->npend)
 		return TV_E_RANGE;
@@ -688,8 +689,21 @@ static int fp_redo(idx_vault *v, struct fslot **inpend, size_t n)
 		                       &p->meta.offset);
 		if (rc == 0)
 			rc = store_segs_sync(v->segs);
-		if (rc == 0)
-			rc = idx_commit(v->x, &p->meta, &p->post, 1, p->marks, p->nmarks, NULL);
+		if (rc == 0) {
+			/* each chunk carries its own store counters, so the ones
+			 * committed before a failure are counted (in the index and
+			 * in the caller's summary) even though the pass failed */
+			uint64_t add[FPC__N] = { 1, p->meta.raw_len, p->meta.length, p->meta.npkts,
+			                         p->meta.orig_bytes };
+			tv_counters d = { 0 };
+			for (k = 0; k < FPC__N; k++)
+				d.v[fpc_ctr[k]] = add[k];
+			rc = idx_commit(v->x, &p->meta, &p->post, 1, p->marks, p->nmarks, &d);
+			for (k = 0; rc == 0 && k < FPC__N; k++) {
+				P->wadd[k] -= add[k];
+				P->wtotal[k] += add[k];
+			}
+		}
 	}
 	for (j = 0; j < n; j++)
 		idx_post_reset(v->pend[j].post);

@@ -47,6 +47,7 @@ while [ $(( $(date +%s) - t0 )) -lt "$secs" ] && [ $starts -lt 300 ]; do
   live_start st --user "$user"
   starts=$((starts + 1))
   live_stop
+  cat ingest.err >> all-starts.err
   [ "$(owner)" = "0:0" ] && continue
   fail "after $starts starts root gave outside/f to $(owner): the chown followed the link"
 done
@@ -57,6 +58,9 @@ swaps=$(awk '{print $1}' swap.out)
 [ "$starts" -ge 5 ] || fail "only $starts starts in the time: the test proved nothing"
 expect_eq "owner of the outside file after $starts starts" "0:0" "$(owner)"
 expect_eq "content of the outside file" "secret" "$(cat outside/f)"
-# the walk said what it left alone (the link)
-grep -q 'symbolic links (never followed)' ingest.err || { cat ingest.err; fail "no note on the skipped link"; }
+# the walk said what it left alone (the link).  Not on every start: while
+# the swapper exchanges the two names, one walk can find the folder under
+# both names (each opened without following) and never meet the link.
+grep -q 'symbolic links (never followed)' all-starts.err ||
+  { tail -n 20 all-starts.err; fail "no start noted the skipped link"; }
 echo "$starts starts against $swaps exchanges: outside/f kept its owner"
