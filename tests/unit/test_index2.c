@@ -507,3 +507,585 @@ Test(index2_codec, post_key_rejects)
 	k[4] = 'Q';
 	cr_assert_eq(idx2_pkey_decode(k, 8, &s, &pv), TV_E_CORRUPT);
 }
+
+/* ============================================ commit: synthetic input */
+
+#define NF 300       /* flows */
+#define NP 18000     /* packets */
+#define SEG1_CHUNKS 70
+
+typedef struct sflow {
+	uint8_t src[4], dst[4];
+	uint16_t sport, dport;
+	uint8_t proto;
+	bool ports;
+	uint32_t vni;
+	uint8_t key[40];
+	tv_tunmeta tun;
+} sflow;
+
+typedef struct schunk {
+	uint8_t *bytes;
+	size_t len;
+	idx2_chunk rec;
+	store_pflow *flows;
+	size_t nflows;
+	uint8_t *keys;
+	tv_tunmeta *tuns;
+	int *fid;            /* the synthetic flow of each packer flow */
+} schunk;
+
+static sflow flows[NF];
+static schunk *chunks;
+static size_t nchunks;
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static void make_flows(void)
+{
+	for (int f = 0; f < NF; f++) {
+		sflow *s = &flows[f];
+		tv_l3info in;
+		memset(s, 0, sizeof *s);
+		s->src[0] = 10;
+		s->src[2] = (uint8_t)(f % 7);
+		s->src[3] = (uint8_t)(f % 50 + 1);
+		s->dst[0] = 192;
+		s->dst[1] = 168;
+		s->dst[3] = (uint8_t)(f % 5 + 1);
+		if (f % 10 == 0) {
+			s->proto = 1;
+		} else if (f % 3 == 0) {
+			s->proto = 17;
+			s->ports = true;
+			s->sport = (uint16_t)(20000 + f);
+			s->dport = 53;
+		} else {
+			s->proto = 6;
+			s->ports = true;
+			s->sport = (uint16_t)(40000 + f);
+			s->dport = f % 2 ? 443 : 80;
+		}
+		s->vni = f % 11 == 0 ? TV_VNI_NONE : (uint32_t)(100 + f % 3);
+		s->tun.vni = s->vni;
+		s->tun.tunnel = s->vni == TV_VNI_NONE ? TV_TUN_NONE : TV_TUN_VXLAN;
+		memset(&in, 0, sizeof in);
+		in.l3 = 4;
+		in.has_ports = s->ports;
+		tv_addr_from_v4(&in.key.src, s->src);
+		tv_addr_from_v4(&in.key.dst, s->dst);
+		in.key.sport = s->sport;
+		in.key.dport = s->dport;
+		in.key.proto = s->proto;
+		idx2_flowkey_make(&in, s->key);
+	}
+}
+
+static int flow_of(const store_pflow *pf)
+{
+	for (int f = 0; f < NF; f++)
+		if (memcmp(flows[f].key, pf->key, 40) == 0 && flows[f].vni == pf->tun->vni)
+			return f;
+	return -1;
+}
+
+static void keep_sealed(store_packer *pk, uint64_t id, uint64_t *seg_off)
+{
+	const uint8_t *p;
+	size_t len;
+	cr_assert_eq(store_packer_seal(pk, id, &p, &len, NULL), 0);
+	chunks = realloc(chunks, (nchunks + 1) * sizeof *chunks);
+	schunk *c = &chunks[nchunks++];
+	uint32_t seg = id <= SEG1_CHUNKS ? 1 : 2;
+	c->bytes = malloc(len);
+	memcpy(c->bytes, p, len);
+	c->len = len;
+	cr_assert_eq(idx2_chunk_from_sealed(c->bytes, len, seg, seg_off[seg], &c->rec), 0);
+	seg_off[seg] += len;
+	c->nflows = store_packer_nflows(pk);
+	c->flows = calloc(c->nflows, sizeof *c->flows);
+	c->keys = malloc(c->nflows * 40);
+	c->tuns = calloc(c->nflows, sizeof *c->tuns);
+	c->fid = calloc(c->nflows, sizeof *c->fid);
+	for (size_t i = 0; i < c->nflows; i++) {
+		store_pflow f;
+		cr_assert_eq(store_packer_flow(pk, (uint32_t)i, &f), 0);
+		memcpy(c->keys + 40 * i, f.key, 40);
+		c->tuns[i] = *f.tun;
+		c->flows[i] = f;
+		c->flows[i].key = c->keys + 40 * i;
+		c->flows[i].tun = &c->tuns[i];
+		c->fid[i] = flow_of(&c->flows[i]);
+		cr_assert_geq(c->fid[i], 0);
+	}
+}
+
+/* NP packets of NF flows, a few flows much busier than the rest, packed
+ * into small chunks (32 KiB, blocks of 16 KiB) so that there are many
+ * chunks of several blocks: chunks 1..70 in segment 1, the rest in 2. */
+static void make_input(void)
+{
+	store_packer_cfg cfg;
+	store_packer *pk;
+	uint8_t frame[600];
+	uint64_t seg_off[3] = { 0, 64, 64 }, id = 1;
+
+	make_flows();
+	store_packer_cfg_default(&cfg);
+	cfg.raw_target = 32u << 10;
+	cfg.block_target = 16u << 10;
+	cr_assert_eq(store_packer_new(&cfg, &pk), 0);
+	for (uint32_t i = 0; i < NP; i++) {
+		int f = rnd() % 3 == 0 ? (int)(rnd() % 10) : (int)(rnd() % NF);
+		sflow *s = &flows[f];
+		tv_pkt pkt;
+		uint32_t l4 = s->proto == 6 ? 20 : 8, pay = 40 + (uint32_t)(rnd() % 360);
+		uint32_t caplen = 14 + 20 + l4 + pay;
+		memset(frame, 0, sizeof frame);
+		frame[12] = 0x08;
+		frame[14] = 0x45;
+		tv_put_be16(frame + 16, (uint16_t)(caplen - 14));
+		frame[22] = 64;
+		frame[23] = s->proto;
+		memcpy(frame + 26, s->src, 4);
+		memcpy(frame + 30, s->dst, 4);
+		tv_put_be16(frame + 34, s->sport);
+		tv_put_be16(frame + 36, s->dport);
+		for (uint32_t j = 0; j < pay; j++)
+			frame[34 + l4 + j] = (uint8_t)('a' + (j * 7 + i) % 26);
+		memset(&pkt, 0, sizeof pkt);
+		pkt.ts_ns = 1700000000000000000ull + (uint64_t)i * 1000000 + rnd() % 3000000;
+		pkt.frame = frame;
+		pkt.caplen = pkt.origlen = caplen;
+		pkt.tun = s->tun;
+		pkt.info.l3 = 4;
+		pkt.info.has_ports = s->ports;
+		pkt.info.l3_off = 14;
+		pkt.info.ip_len = caplen - 14;
+		tv_addr_from_v4(&pkt.info.key.src, s->src);
+		tv_addr_from_v4(&pkt.info.key.dst, s->dst);
+		pkt.info.key.sport = s->sport;
+		pkt.info.key.dport = s->dport;
+		pkt.info.key.proto = s->proto;
+		int rc = store_packer_add(pk, &pkt, s->key, 34 + l4);
+		if (rc == TV_E_FULL) {
+			keep_sealed(pk, id++, seg_off);
+			rc = store_packer_add(pk, &pkt, s->key, 34 + l4);
+		}
+		cr_assert_eq(rc, 0);
+	}
+	keep_sealed(pk, id, seg_off);
+	store_packer_free(pk);
+}
+
+static void free_input(void)
+{
+	for (size_t i = 0; i < nchunks; i++) {
+		free(chunks[i].bytes);
+		free(chunks[i].flows);
+		free(chunks[i].keys);
+		free(chunks[i].tuns);
+		free(chunks[i].fid);
+	}
+	free(chunks);
+	chunks = NULL;
+	nchunks = 0;
+}
+
+static char store_dir[64];
+
+static idx *open_store(void)
+{
+	idx_cfg cfg;
+	idx *x;
+	idx_cfg_default(&cfg);
+	cfg.writable = true;
+	cfg.map_size = 256u << 20;
+	cr_assert_eq(idx_open(store_dir, &cfg, &x), 0);
+	return x;
+}
+
+static void setup(void)
+{
+	strcpy(store_dir, "/tmp/tv-index2-XXXXXX");
+	cr_assert_not_null(mkdtemp(store_dir));
+	make_input();
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+	free_input();
+	snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", store_dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static void commit_range(idx *x, size_t from, size_t to)
+{
+	idx2_chunk_in in[16];
+	for (size_t i = from; i < to;) {
+		size_t n = 0;
+		for (; i < to && n < 7; i++, n++) {
+			in[n].rec = chunks[i].rec;
+			in[n].flows = chunks[i].flows;
+			in[n].nflows = chunks[i].nflows;
+		}
+		cr_assert_eq(idx_commit2(x, in, n, NULL, 0, NULL), 0);
+	}
+}
+
+/* ------------------------------------------------- expected postings */
+
+typedef struct xpost {
+	uint8_t tv[17];
+	uint64_t chunk, bits;
+} xpost;
+
+static int xpost_cmp(const void *a, const void *b)
+{
+	const xpost *x = a, *y = b;
+	int r = memcmp(x->tv, y->tv, 17);
+	return r ? r : (x->chunk < y->chunk ? -1 : x->chunk > y->chunk);
+}
+
+static void xadd(xpost **v, size_t *n, const uint8_t *tv, size_t len, uint64_t chunk,
+                 uint64_t bits)
+{
+	for (size_t i = 0; i < *n; i++)
+		if ((*v)[i].chunk == chunk && memcmp((*v)[i].tv, tv, len) == 0 &&
+		    (len == 17 || (*v)[i].tv[len] == 0)) {
+			(*v)[i].bits |= bits;
+			return;
+		}
+	*v = realloc(*v, (*n + 1) * sizeof **v);
+	memset(&(*v)[*n], 0, sizeof **v);
+	memcpy((*v)[*n].tv, tv, len);
+	(*v)[*n].chunk = chunk;
+	(*v)[*n].bits = bits;
+	(*n)++;
+}
+
+/* What the postings must be, from the synthetic flows (not through
+ * idx2_flow_postings): per chunk, per value, the OR of its flows' blocks. */
+static void expected_postings(xpost **v, size_t *n)
+{
+	*v = NULL;
+	*n = 0;
+	for (size_t c = 0; c < nchunks; c++) {
+		uint64_t id = chunks[c].rec.chunk_id;
+		for (size_t i = 0; i < chunks[c].nflows; i++) {
+			const sflow *s = &flows[chunks[c].fid[i]];
+			uint64_t b = chunks[c].flows[i].blocks;
+			uint8_t tv[17];
+			memset(tv, 0, sizeof tv);
+			tv[0] = 'A';
+			memset(tv + 11, 0xff, 2);
+			memcpy(tv + 13, s->src, 4);
+			xadd(v, n, tv, 17, id, b);
+			memcpy(tv + 13, s->dst, 4);
+			xadd(v, n, tv, 17, id, b);
+			if (s->ports) {
+				uint8_t p[4] = { 'P', (uint8_t)(s->sport >> 8), (uint8_t)s->sport, s->proto };
+				xadd(v, n, p, 4, id, b);
+				p[1] = (uint8_t)(s->dport >> 8);
+				p[2] = (uint8_t)s->dport;
+				xadd(v, n, p, 4, id, b);
+			}
+			uint8_t r[2] = { 'R', s->proto }, vn[5] = { 'V' };
+			xadd(v, n, r, 2, id, b);
+			tv_put_be32(vn + 1, s->vni);
+			xadd(v, n, vn, 5, id, b);
+		}
+	}
+	qsort(*v, *n, sizeof **v, xpost_cmp);
+}
+
+/* Every posting the index holds, read from v2_post and v2_opost. */
+static void stored_postings(idx *x, xpost **v, size_t *n, size_t *npost, size_t *nopost)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, d;
+	*v = NULL;
+	*n = *npost = *nopost = 0;
+	cr_assert_eq(idx_txn_begin(x, false, &txn), 0);
+	cr_assert_eq(mdb_cursor_open(txn, x->db2_post, &cur), 0);
+	while (mdb_cursor_get(cur, &k, &d, MDB_NEXT) == 0) {
+		uint32_t sid;
+		idx2_pv pv;
+		idx2_slice s;
+		uint8_t sk[4];
+		MDB_val K = { 4, sk }, D;
+		idx2_piter it;
+		uint64_t id, bits;
+		int rc;
+		cr_assert_eq(idx2_pkey_decode(k.mv_data, k.mv_size, &sid, &pv), 0);
+		tv_put_be32(sk, sid);
+		cr_assert_eq(mdb_get(txn, x->db2_slices, &K, &D), 0);
+		cr_assert_eq(idx2_slice_decode(D.mv_data, D.mv_size, &s), 0);
+		cr_assert_eq(s.state, IDX2_SLICE_CLOSED);
+		cr_assert_eq(idx2_piter_init(&it, k.mv_data, k.mv_size, d.mv_data, d.mv_size, &s, NULL), 0);
+		while ((rc = idx2_piter_next(&it, &id, &bits)) == 1)
+			xadd(v, n, pv.tv, 1u + pv.len, id, bits);
+		cr_assert_eq(rc, 0);
+		(*npost)++;
+	}
+	mdb_cursor_close(cur);
+	cr_assert_eq(mdb_cursor_open(txn, x->db2_opost, &cur), 0);
+	while (mdb_cursor_get(cur, &k, &d, MDB_NEXT) == 0) {
+		uint64_t id, bits;
+		idx2_pv pv;
+		cr_assert_eq(idx2_okey_decode(k.mv_data, k.mv_size, &id, &pv), 0);
+		cr_assert_eq(idx2_oval_decode(k.mv_data, k.mv_size, d.mv_data, d.mv_size, 0, &bits), 0);
+		xadd(v, n, pv.tv, 1u + pv.len, id, bits);
+		(*nopost)++;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	qsort(*v, *n, sizeof **v, xpost_cmp);
+}
+
+/* The slices the rules give for chunks 1..nchunks: segment 1 holds 70
+ * chunks (a full slice of 64, then 6), segment 2 the rest. */
+static void check_tables(idx *x)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, d;
+	uint32_t expect_sid = 1;
+	size_t c = 0;
+	uint64_t maxdur = 0;
+
+	cr_assert_eq(idx_txn_begin(x, false, &txn), 0);
+	/* chunk records */
+	for (size_t i = 0; i < nchunks; i++) {
+		uint8_t kb[8];
+		MDB_val K = { 8, kb }, D;
+		idx2_chunk r, want = chunks[i].rec;
+		tv_put_be64(kb, want.chunk_id);
+		cr_assert_eq(mdb_get(txn, x->db2_chunks, &K, &D), 0);
+		cr_assert_eq(idx2_chunk_decode(D.mv_data, D.mv_size, want.chunk_id, &r), 0);
+		want.slice = r.slice;
+		cr_assert_eq(memcmp(&r, &want, sizeof r), 0, "chunk %zu", i);
+	}
+	/* slices, in id order, covering the chunks in runs */
+	cr_assert_eq(mdb_cursor_open(txn, x->db2_slices, &cur), 0);
+	while (mdb_cursor_get(cur, &k, &d, MDB_NEXT) == 0) {
+		idx2_slice s;
+		uint32_t sid = tv_get_be32(k.mv_data);
+		uint64_t first = UINT64_MAX, last = 0, raw = 0;
+		cr_assert_eq(sid, expect_sid++);
+		cr_assert_eq(idx2_slice_decode(d.mv_data, d.mv_size, &s), 0);
+		cr_assert_eq(s.first_chunk, chunks[c].rec.chunk_id);
+		size_t want_n = chunks[c].rec.segment == 1 ? (c == 0 ? 64 : SEG1_CHUNKS - 64)
+		                                           : (nchunks - c > 64 ? 64 : nchunks - c);
+		cr_assert_eq(s.nchunks, want_n, "slice %u", sid);
+		for (size_t j = c; j < c + want_n; j++) {
+			cr_assert_eq(chunks[j].rec.segment, s.segment);
+			first = chunks[j].rec.first_ts < first ? chunks[j].rec.first_ts : first;
+			last = chunks[j].rec.last_ts > last ? chunks[j].rec.last_ts : last;
+			raw += chunks[j].rec.raw_len;
+			idx2_chunk r;
+			cr_assert_eq(idx2_chunk_get(x, chunks[j].rec.chunk_id, &r), 0);
+			cr_assert_eq(r.slice, sid);
+		}
+		c += want_n;
+		cr_assert_eq(s.first_ts, first);
+		cr_assert_eq(s.last_ts, last);
+		cr_assert_eq(s.raw_bytes, raw);
+		cr_assert_eq(s.state, c == nchunks ? IDX2_SLICE_OPEN : IDX2_SLICE_CLOSED);
+		maxdur = last - first > maxdur ? last - first : maxdur;
+		/* its time key */
+		uint8_t tk[12], tv8[8];
+		uint64_t lt;
+		MDB_val K = { 12, tk }, D;
+		idx2_stime_key(first, sid, tk);
+		cr_assert_eq(mdb_get(txn, x->db2_stime, &K, &D), 0);
+		cr_assert_eq(idx2_stime_val_decode(D.mv_data, D.mv_size, first, &lt), 0);
+		cr_assert_eq(lt, last);
+		(void)tv8;
+	}
+	mdb_cursor_close(cur);
+	cr_assert_eq(c, nchunks);
+	MDB_stat st;
+	cr_assert_eq(mdb_stat(txn, x->db2_stime, &st), 0);
+	cr_assert_eq(st.ms_entries, expect_sid - 1, "one time key per slice");
+	/* segments */
+	for (uint32_t seg = 1; seg <= 2; seg++) {
+		uint8_t kb[4];
+		MDB_val K = { 4, kb }, D;
+		idx2_seg s;
+		tv_put_be32(kb, seg);
+		cr_assert_eq(mdb_get(txn, x->db2_segs, &K, &D), 0);
+		cr_assert_eq(idx2_seg_decode(D.mv_data, D.mv_size, &s), 0);
+		cr_assert_eq(s.first_chunk, seg == 1 ? 1 : SEG1_CHUNKS + 1);
+		cr_assert_eq(s.last_chunk, seg == 1 ? SEG1_CHUNKS : nchunks);
+		cr_assert_eq(s.first_slice, seg == 1 ? 1 : 3);
+		cr_assert_eq(s.last_slice, seg == 1 ? 2 : expect_sid - 1);
+	}
+	/* meta */
+	uint64_t v;
+	cr_assert_eq(idx_meta_u64_get(x, "v2_max_slice_dur", &v), 0);
+	cr_assert_eq(v, maxdur);
+	MDB_val K = { 13, (void *)"v2_open_slice" }, D;
+	cr_assert_eq(mdb_get(txn, x->db_meta, &K, &D), 0);
+	cr_assert_eq(D.mv_size, 4);
+	cr_assert_eq(tv_get_le32(D.mv_data), expect_sid - 1);
+	mdb_txn_abort(txn);
+}
+
+Test(index2_commit, batches_slices_postings_and_every_table, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+	idx *x = open_store();
+	xpost *want, *got;
+	size_t nwant, ngot, npost, nopost;
+	idx2_tot t;
+
+	cr_assert_gt(nchunks, 130, "the input makes %zu chunks", nchunks);
+	cr_assert_lt(nchunks, 64 + 64 + SEG1_CHUNKS, "three slices in segment 2 at most");
+	commit_range(x, 0, nchunks);
+	check_tables(x);
+
+	expected_postings(&want, &nwant);
+	stored_postings(x, &got, &ngot, &npost, &nopost);
+	cr_assert_eq(ngot, nwant);
+	for (size_t i = 0; i < nwant; i++)
+		cr_assert_eq(memcmp(&got[i], &want[i], sizeof want[i]), 0, "posting %zu", i);
+	/* the open slice's postings are in v2_opost, the closed ones' in v2_post */
+	cr_assert_gt(npost, 0);
+	cr_assert_gt(nopost, 0);
+
+	cr_assert_eq(idx2_tot_get(x, &t), 0);
+	uint64_t pk = 0, raw = 0, blocks = 0, fl = 0;
+	for (size_t i = 0; i < nchunks; i++) {
+		pk += chunks[i].rec.npkts;
+		raw += chunks[i].rec.raw_len;
+		blocks += chunks[i].rec.nblocks;
+		fl += chunks[i].rec.nflows;
+	}
+	cr_assert_eq(t.chunks, nchunks);
+	cr_assert_eq(t.packets, NP);
+	cr_assert_eq(pk, NP);
+	cr_assert_eq(t.raw_bytes, raw);
+	cr_assert_eq(t.blocks, blocks);
+	cr_assert_gt(blocks, nchunks, "chunks of several blocks");
+	cr_assert_eq(t.flows, fl);
+	cr_assert_eq(t.postings, npost + nopost);
+	cr_assert_eq(t.segments, 2);
+	free(want);
+	free(got);
+	idx_close(x);
+
+	/* the same answers after reopening */
+	x = open_store();
+	check_tables(x);
+	idx_close(x);
+}
+
+/* Every key and value of the v2 tables and meta, concatenated. */
+static size_t dump(idx *x, uint8_t **out)
+{
+	MDB_txn *txn;
+	MDB_dbi dbs[] = { x->db2_chunks, x->db2_slices, x->db2_stime, x->db2_post, x->db2_opost,
+	                  x->db2_segs, x->db_meta, x->db_sources, x->db_counters };
+	size_t n = 0;
+	*out = NULL;
+	cr_assert_eq(idx_txn_begin(x, false, &txn), 0);
+	for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
+		MDB_cursor *cur;
+		MDB_val k, d;
+		cr_assert_eq(mdb_cursor_open(txn, dbs[i], &cur), 0);
+		while (mdb_cursor_get(cur, &k, &d, MDB_NEXT) == 0) {
+			*out = realloc(*out, n + k.mv_size + d.mv_size + 1);
+			memcpy(*out + n, k.mv_data, k.mv_size);
+			memcpy(*out + n + k.mv_size, d.mv_data, d.mv_size);
+			n += k.mv_size + d.mv_size;
+			(*out)[n++] = (uint8_t)i;
+		}
+		mdb_cursor_close(cur);
+	}
+	mdb_txn_abort(txn);
+	return n;
+}
+
+Test(index2_commit, a_failed_batch_writes_nothing, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+	idx *x = open_store();
+	idx2_chunk_in in[3];
+	uint8_t *before, *after;
+	size_t nb, na;
+	tv_counters delta;
+	idx_source_mark mark;
+
+	commit_range(x, 0, 66); /* a closed slice, and an open one */
+	nb = dump(x, &before);
+	memset(&delta, 0, sizeof delta);
+	delta.v[0] = 5;
+	memset(&mark, 0, sizeof mark);
+	mark.identity[0] = 1;
+	mark.packets_done = 9;
+
+	/* a new chunk, then one indexed already: TV_E_EXISTS, nothing stays */
+	for (int i = 0; i < 2; i++) {
+		size_t c = i == 0 ? 66 : 3;
+		in[i].rec = chunks[c].rec;
+		in[i].flows = chunks[c].flows;
+		in[i].nflows = chunks[c].nflows;
+	}
+	cr_assert_eq(idx_commit2(x, in, 2, &mark, 1, &delta), TV_E_EXISTS);
+	na = dump(x, &after);
+	cr_assert_eq(na, nb);
+	cr_assert_eq(memcmp(before, after, nb), 0);
+	free(after);
+
+	/* the same id twice in one batch */
+	in[1] = in[0];
+	cr_assert_eq(idx_commit2(x, in, 2, NULL, 0, NULL), TV_E_EXISTS);
+	/* ids that go down, past a gap: out of order */
+	in[0].rec = chunks[69].rec;
+	in[0].flows = chunks[69].flows;
+	in[0].nflows = chunks[69].nflows;
+	in[1].rec = chunks[67].rec;
+	in[1].flows = chunks[67].flows;
+	in[1].nflows = chunks[67].nflows;
+	cr_assert_eq(idx_commit2(x, in, 2, NULL, 0, NULL), TV_E_RANGE);
+	/* a malformed flow key in the second chunk; a slice would close first */
+	store_pflow bad[1];
+	uint8_t badkey[40];
+	memcpy(badkey, chunks[67].flows[0].key, 40);
+	badkey[39] = 1;
+	bad[0] = chunks[67].flows[0];
+	bad[0].key = badkey;
+	in[0].rec = chunks[66].rec;
+	in[0].flows = chunks[66].flows;
+	in[0].nflows = chunks[66].nflows;
+	in[1].flows = bad;
+	in[1].nflows = 1;
+	cr_assert_eq(idx_commit2(x, in, 2, NULL, 0, NULL), TV_E_CORRUPT);
+	/* a block bit past the chunk's blocks */
+	bad[0] = chunks[66].flows[0];
+	bad[0].blocks = (uint64_t)1 << chunks[66].rec.nblocks;
+	in[0].flows = bad;
+	in[0].nflows = 1;
+	cr_assert_eq(idx_commit2(x, in, 1, NULL, 0, NULL), TV_E_RANGE);
+
+	na = dump(x, &after);
+	cr_assert_eq(na, nb);
+	cr_assert_eq(memcmp(before, after, nb), 0);
+	free(after);
+	free(before);
+
+	/* and the rest still commits, to the same tables as in one go */
+	commit_range(x, 66, nchunks);
+	check_tables(x);
+	idx_close(x);
+}
