@@ -10,6 +10,7 @@
  * agrees with itself.
  */
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1087,5 +1088,197 @@ Test(index2_commit, a_failed_batch_writes_nothing, .init = setup, .fini = teardo
 	/* and the rest still commits, to the same tables as in one go */
 	commit_range(x, 66, nchunks);
 	check_tables(x);
+	idx_close(x);
+}
+
+/* ============================================== plan: brute force */
+
+static bool v4eq(const uint8_t *a, uint8_t b0, uint8_t b1, uint8_t b2, uint8_t b3)
+{
+	return a[0] == b0 && a[1] == b1 && a[2] == b2 && a[3] == b3;
+}
+
+static bool q_host(const sflow *s) { return v4eq(s->dst, 192, 168, 0, 2) || v4eq(s->src, 192, 168, 0, 2); }
+static bool q_port443(const sflow *s) { return s->ports && (s->sport == 443 || s->dport == 443); }
+static bool q_vni(const sflow *s) { return s->vni == 101; }
+static bool q_udp(const sflow *s) { return s->proto == 17; }
+static bool q_or(const sflow *s) { return v4eq(s->src, 10, 0, 1, 2) || s->vni == 102; }
+static bool q_all(const sflow *s) { (void)s; return true; }
+static bool q_net(const sflow *s) { return s->src[0] == 10 && s->src[1] == 0 && s->src[2] == 2; }
+static bool q_port53(const sflow *s) { return s->ports && (s->sport == 53 || s->dport == 53); }
+static bool q_untun(const sflow *s) { return s->vni == TV_VNI_NONE; }
+
+typedef struct pquery {
+	const char *text;
+	bool (*match)(const sflow *s);
+	uint64_t lo, hi; /* the time window the expression implies */
+	/* an and of two leaves: blocks that hold a flow of each (the plan
+	 * intersects block bitmaps; the exact match is decided per flow
+	 * when the blocks are read) */
+	bool (*and2)(const sflow *s);
+} pquery;
+
+#define T0 1700000000000000000ull
+static const pquery queries[] = {
+	{ "host 192.168.0.2", q_host, 0, UINT64_MAX, NULL },
+	{ "host 192.168.0.2 and port 443", q_host, 0, UINT64_MAX, q_port443 },
+	{ "host 192.168.0.2 and after 1700000004.5 and before 1700000009.25", q_host,
+	  T0 + 4500000000ull, T0 + 9250000000ull - 1, NULL },
+	{ "after 1700000011 and before 1700000012", q_all, T0 + 11000000000ull,
+	  T0 + 12000000000ull - 1, NULL },
+	{ "vni 101", q_vni, 0, UINT64_MAX, NULL },
+	{ "vni none", q_untun, 0, UINT64_MAX, NULL },
+	{ "udp and not host 10.0.0.1", q_udp, 0, UINT64_MAX, NULL },
+	{ "host 10.0.1.2 or vni 102", q_or, 0, UINT64_MAX, NULL },
+	{ "", q_all, 0, UINT64_MAX, NULL },
+	{ "net 10.0.2.0/24", q_net, 0, UINT64_MAX, NULL },
+	{ "port 53", q_port53, 0, UINT64_MAX, NULL },
+	{ "host 172.16.0.1", NULL, 0, UINT64_MAX, NULL }, /* no such host */
+};
+
+static size_t committed; /* chunks 0..committed-1 are in the index */
+
+static size_t brute(const pquery *q, idx2_hit *out)
+{
+	size_t n = 0;
+	for (size_t c = 0; c < committed; c++) {
+		const idx2_chunk *r = &chunks[c].rec;
+		uint64_t bits = 0, bits2 = 0;
+		if (r->last_ts < q->lo || r->first_ts > q->hi || !q->match)
+			continue;
+		for (size_t i = 0; i < chunks[c].nflows; i++) {
+			if (q->match(&flows[chunks[c].fid[i]]))
+				bits |= chunks[c].flows[i].blocks;
+			if (q->and2 && q->and2(&flows[chunks[c].fid[i]]))
+				bits2 |= chunks[c].flows[i].blocks;
+		}
+		if (q->and2)
+			bits &= bits2;
+		if (bits) {
+			out[n].chunk_id = r->chunk_id;
+			out[n++].blocks = bits;
+		}
+	}
+	return n;
+}
+
+static void check_plans(idx *x)
+{
+	idx2_hit *want = calloc(nchunks, sizeof *want);
+	for (size_t qi = 0; qi < sizeof queries / sizeof queries[0]; qi++) {
+		const pquery *q = &queries[qi];
+		idx_expr *e;
+		idx_expr_err err;
+		idx2_hit *got;
+		idx2_plan_stats st;
+		size_t n, nw = brute(q, want);
+		char where[128];
+		cr_assert_eq(idx_expr_parse(q->text, 0, &e, &err), 0, "%s", q->text);
+		cr_assert_eq(idx_plan2(x, e, &got, &n, &st, where, sizeof where), 0, "%s", q->text);
+		cr_assert_eq(n, nw, "%s: %zu chunks planned, brute force %zu", q->text, n, nw);
+		for (size_t i = 0; i < n; i++) {
+			cr_assert_eq(got[i].chunk_id, want[i].chunk_id, "%s", q->text);
+			cr_assert_eq(got[i].blocks, want[i].blocks, "%s chunk %" PRIu64, q->text,
+			             got[i].chunk_id);
+		}
+		cr_assert_eq(st.chunks_planned, n);
+		uint64_t nb = 0;
+		for (size_t i = 0; i < n; i++)
+			nb += (uint64_t)__builtin_popcountll(got[i].blocks);
+		cr_assert_eq(st.blocks_planned, nb);
+		if (n)
+			cr_assert_gt(st.slices_visited, 0);
+		free(got);
+		idx_expr_free(e);
+	}
+	free(want);
+}
+
+Test(index2_plan, plans_equal_brute_force_on_closed_and_open_slices, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+	idx *x = open_store();
+	/* a store whose newest slice is open with a few chunks, then one
+	 * whose every slice but the last is closed */
+	commit_range(x, 0, 67);
+	committed = 67;
+	check_plans(x);
+	committed = nchunks;
+	commit_range(x, 67, nchunks);
+	check_plans(x);
+	idx_close(x);
+}
+
+/* Flips one bit of the first value of a table, in place. */
+static void flip_first(idx *x, MDB_dbi dbi, size_t byte, uint8_t *key, size_t *klen)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, d;
+	uint8_t buf[IDX2_PVAL_MAX];
+	cr_assert_eq(idx_txn_begin(x, true, &txn), 0);
+	cr_assert_eq(mdb_cursor_open(txn, dbi, &cur), 0);
+	cr_assert_eq(mdb_cursor_get(cur, &k, &d, MDB_FIRST), 0);
+	memcpy(key, k.mv_data, k.mv_size);
+	*klen = k.mv_size;
+	memcpy(buf, d.mv_data, d.mv_size);
+	buf[byte] ^= 0x01;
+	d.mv_data = buf;
+	cr_assert_eq(mdb_cursor_put(cur, &k, &d, MDB_CURRENT), 0);
+	mdb_cursor_close(cur);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+}
+
+static void plan_fails_naming(idx *x, const char *text, const char *table)
+{
+	idx_expr *e;
+	idx_expr_err err;
+	idx2_hit *got;
+	size_t n;
+	char where[160];
+	cr_assert_eq(idx_expr_parse(text, 0, &e, &err), 0);
+	cr_assert_eq(idx_plan2(x, e, &got, &n, NULL, where, sizeof where), TV_E_CORRUPT, "%s", text);
+	cr_assert_null(got);
+	cr_assert(strncmp(where, table, strlen(table)) == 0 && strstr(where, " key "),
+	          "where: %s", where);
+	idx_expr_free(e);
+}
+
+Test(index2_plan, a_flipped_bit_in_a_posting_is_an_error_naming_it, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+	idx *x = open_store();
+	uint8_t key[64];
+	size_t kl;
+	char text[96];
+	idx2_pv pv;
+	uint32_t sid;
+	uint64_t cid;
+
+	commit_range(x, 0, 67);
+	/* the first v2_post key: an address of slice 1; flip a bit of its entries */
+	flip_first(x, x->db2_post, 5, key, &kl);
+	cr_assert_eq(idx2_pkey_decode(key, kl, &sid, &pv), 0);
+	cr_assert_eq(pv.tv[0], 'A');
+	snprintf(text, sizeof text, "host %u.%u.%u.%u", pv.tv[13], pv.tv[14], pv.tv[15], pv.tv[16]);
+	plan_fails_naming(x, text, "v2_post");
+	flip_first(x, x->db2_post, 5, key, &kl); /* back as it was */
+	/* the first v2_opost key: an address of chunk 65 (open slice) */
+	flip_first(x, x->db2_opost, 6, key, &kl);
+	cr_assert_eq(idx2_okey_decode(key, kl, &cid, &pv), 0);
+	cr_assert_eq(cid, 65);
+	snprintf(text, sizeof text, "host %u.%u.%u.%u and after 1", pv.tv[13], pv.tv[14],
+	         pv.tv[15], pv.tv[16]);
+	plan_fails_naming(x, text, "v2_opost");
+	/* a query that meets neither damaged posting still answers */
+	idx_expr *e;
+	idx_expr_err err;
+	idx2_hit *got;
+	size_t n;
+	cr_assert_eq(idx_expr_parse("vni 102", 0, &e, &err), 0);
+	cr_assert_eq(idx_plan2(x, e, &got, &n, NULL, NULL, 0), 0);
+	cr_assert_gt(n, 0);
+	free(got);
+	idx_expr_free(e);
 	idx_close(x);
 }
