@@ -246,7 +246,8 @@ static int slice_close(cstate *c)
 	if (rc)
 		return rc;
 	taken = c->nents;
-	qsort(c->ents, c->nents, sizeof *c->ents, pent_cmp);
+	if (c->nents > 1)
+		qsort(c->ents, c->nents, sizeof *c->ents, pent_cmp);
 	for (i = 0; i < c->nents; i = j) {
 		size_t n = 0, kl, vl;
 		MDB_val k, d;
@@ -318,7 +319,8 @@ static int chunk_postings(cstate *c, const idx2_chunk_in *in)
 			if ((rc = ents_push(c, in->rec.chunk_id, in->flows[i].blocks, &pv[j])) != 0)
 				return rc;
 	}
-	qsort(c->ents, c->nents, sizeof *c->ents, pent_cmp);
+	if (c->nents > 1)
+		qsort(c->ents, c->nents, sizeof *c->ents, pent_cmp);
 	for (i = 0, w = 0; i < c->nents; i++) {
 		if (w && memcmp(c->ents[w - 1].pv.tv, c->ents[i].pv.tv, sizeof c->ents[i].pv.tv) == 0)
 			c->ents[w - 1].blocks |= c->ents[i].blocks;

@@ -101,6 +101,8 @@ static int hit_cmp(const void *a, const void *b)
 static void set_norm(hset *s)
 {
 	size_t i, w;
+	if (s->n < 2)
+		return;
 	qsort(s->v, s->n, sizeof *s->v, hit_cmp);
 	for (i = 0, w = 0; i < s->n; i++) {
 		if (w && s->v[w - 1].chunk_id == s->v[i].chunk_id)

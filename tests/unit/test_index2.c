@@ -756,16 +756,18 @@ static int xpost_cmp(const void *a, const void *b)
 	return r ? r : (x->chunk < y->chunk ? -1 : x->chunk > y->chunk);
 }
 
-static void xadd(xpost **v, size_t *n, const uint8_t *tv, size_t len, uint64_t chunk,
-                 uint64_t bits)
+/* Adds (tv, chunk, bits), OR-ed into an equal entry at or after from. */
+static void xadd(xpost **v, size_t *n, size_t from, const uint8_t *tv, size_t len,
+                 uint64_t chunk, uint64_t bits)
 {
-	for (size_t i = 0; i < *n; i++)
+	for (size_t i = from; i < *n; i++)
 		if ((*v)[i].chunk == chunk && memcmp((*v)[i].tv, tv, len) == 0 &&
 		    (len == 17 || (*v)[i].tv[len] == 0)) {
 			(*v)[i].bits |= bits;
 			return;
 		}
-	*v = realloc(*v, (*n + 1) * sizeof **v);
+	if (*n == 0 || (*n >= 16 && (*n & (*n - 1)) == 0))
+		*v = realloc(*v, (*n < 16 ? 16 : 2 * *n) * sizeof **v); /* doubling */
 	memset(&(*v)[*n], 0, sizeof **v);
 	memcpy((*v)[*n].tv, tv, len);
 	(*v)[*n].chunk = chunk;
@@ -781,6 +783,7 @@ static void expected_postings(xpost **v, size_t *n)
 	*n = 0;
 	for (size_t c = 0; c < nchunks; c++) {
 		uint64_t id = chunks[c].rec.chunk_id;
+		size_t f0 = *n; /* this chunk's entries */
 		for (size_t i = 0; i < chunks[c].nflows; i++) {
 			const sflow *s = &flows[chunks[c].fid[i]];
 			uint64_t b = chunks[c].flows[i].blocks;
@@ -789,20 +792,20 @@ static void expected_postings(xpost **v, size_t *n)
 			tv[0] = 'A';
 			memset(tv + 11, 0xff, 2);
 			memcpy(tv + 13, s->src, 4);
-			xadd(v, n, tv, 17, id, b);
+			xadd(v, n, f0, tv, 17, id, b);
 			memcpy(tv + 13, s->dst, 4);
-			xadd(v, n, tv, 17, id, b);
+			xadd(v, n, f0, tv, 17, id, b);
 			if (s->ports) {
 				uint8_t p[4] = { 'P', (uint8_t)(s->sport >> 8), (uint8_t)s->sport, s->proto };
-				xadd(v, n, p, 4, id, b);
+				xadd(v, n, f0, p, 4, id, b);
 				p[1] = (uint8_t)(s->dport >> 8);
 				p[2] = (uint8_t)s->dport;
-				xadd(v, n, p, 4, id, b);
+				xadd(v, n, f0, p, 4, id, b);
 			}
 			uint8_t r[2] = { 'R', s->proto }, vn[5] = { 'V' };
-			xadd(v, n, r, 2, id, b);
+			xadd(v, n, f0, r, 2, id, b);
 			tv_put_be32(vn + 1, s->vni);
-			xadd(v, n, vn, 5, id, b);
+			xadd(v, n, f0, vn, 5, id, b);
 		}
 	}
 	qsort(*v, *n, sizeof **v, xpost_cmp);
@@ -834,7 +837,7 @@ static void stored_postings(idx *x, xpost **v, size_t *n, size_t *npost, size_t 
 		cr_assert_eq(s.state, IDX2_SLICE_CLOSED);
 		cr_assert_eq(idx2_piter_init(&it, k.mv_data, k.mv_size, d.mv_data, d.mv_size, &s, NULL), 0);
 		while ((rc = idx2_piter_next(&it, &id, &bits)) == 1)
-			xadd(v, n, pv.tv, 1u + pv.len, id, bits);
+			xadd(v, n, *n, pv.tv, 1u + pv.len, id, bits);
 		cr_assert_eq(rc, 0);
 		(*npost)++;
 	}
@@ -845,7 +848,7 @@ static void stored_postings(idx *x, xpost **v, size_t *n, size_t *npost, size_t 
 		idx2_pv pv;
 		cr_assert_eq(idx2_okey_decode(k.mv_data, k.mv_size, &id, &pv), 0);
 		cr_assert_eq(idx2_oval_decode(k.mv_data, k.mv_size, d.mv_data, d.mv_size, 0, &bits), 0);
-		xadd(v, n, pv.tv, 1u + pv.len, id, bits);
+		xadd(v, n, *n, pv.tv, 1u + pv.len, id, bits);
 		(*nopost)++;
 	}
 	mdb_cursor_close(cur);
@@ -997,7 +1000,7 @@ static size_t dump(idx *x, uint8_t **out)
 	MDB_txn *txn;
 	MDB_dbi dbs[] = { x->db2_chunks, x->db2_slices, x->db2_stime, x->db2_post, x->db2_opost,
 	                  x->db2_segs, x->db_meta, x->db_sources, x->db_counters };
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 	*out = NULL;
 	cr_assert_eq(idx_txn_begin(x, false, &txn), 0);
 	for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
@@ -1005,7 +1008,10 @@ static size_t dump(idx *x, uint8_t **out)
 		MDB_val k, d;
 		cr_assert_eq(mdb_cursor_open(txn, dbs[i], &cur), 0);
 		while (mdb_cursor_get(cur, &k, &d, MDB_NEXT) == 0) {
-			*out = realloc(*out, n + k.mv_size + d.mv_size + 1);
+			if (n + k.mv_size + d.mv_size + 1 > cap) {
+				cap = 2 * cap + k.mv_size + d.mv_size + 4096;
+				*out = realloc(*out, cap);
+			}
 			memcpy(*out + n, k.mv_data, k.mv_size);
 			memcpy(*out + n + k.mv_size, d.mv_data, d.mv_size);
 			n += k.mv_size + d.mv_size;
