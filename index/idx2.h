@@ -246,4 +246,50 @@ typedef struct idx2_plan_stats {
 int idx_plan2(idx *x, const idx_expr *e, idx2_hit **hits, size_t *n, idx2_plan_stats *st,
               char *where, size_t cap);
 
+/* ------------------------------------------------------------- read */
+
+/* One packet handed out by idx_read2.  Pointers are valid until the
+ * callback returns. */
+typedef struct idx2_pkt {
+	uint64_t ts_ns;
+	uint64_t chunk_id;
+	uint32_t seq;          /* arrival position in its chunk */
+	uint32_t caplen, origlen;
+	uint16_t flags;        /* STORE_REC_* */
+	const tv_tunmeta *tun;
+	const uint8_t *frame;
+	const tv_l3info *info; /* ingest_parse_inner of the frame, with the flow
+	                        * key's ports when the frame has none (a later
+	                        * fragment: ingest attributed them) */
+} idx2_pkt;
+
+typedef int (*idx2_pkt_cb)(void *ctx, const idx2_pkt *p);
+
+typedef struct idx2_read_stats {
+	uint64_t chunks_read;    /* chunks with a planned block read */
+	uint64_t blocks_read;    /* preads of a block (re-reads included) */
+	uint64_t bytes_read;     /* bytes of those preads */
+	uint64_t bytes_decoded;  /* section A of every decode, tails copied */
+	uint64_t pkts_scanned;   /* records of matching flows inside the window */
+	uint64_t matched;        /* packets handed out */
+	uint64_t redecodes;      /* blocks decoded again after eviction */
+} idx2_read_stats;
+
+#define IDX2_CACHE_DEFAULT ((uint64_t)64 << 20)
+
+/*
+ * Every packet of the store that matches e (NULL: all), in (ts, chunk id,
+ * seq) order, which is capture order: plans (idx_plan2), then reads each
+ * planned block with one pread from segs and store_block_decode (its CRC
+ * and its block table entry checked), evaluates e per flow directory
+ * entry (per record when e has a time bound), and merges the chunks by
+ * time.  Decoded blocks live in a cache of at most cache_bytes (0: the
+ * default; at least one block is kept); an evicted block is decoded again
+ * when needed.  cb returning non-zero stops the read with that value.
+ * st and pst may be NULL; where/cap as idx_plan2.
+ */
+int idx_read2(idx *x, store_segs *segs, const idx_expr *e, uint64_t cache_bytes,
+              idx2_pkt_cb cb, void *ctx, idx2_read_stats *st, idx2_plan_stats *pst,
+              char *where, size_t cap);
+
 #endif

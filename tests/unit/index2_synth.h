@@ -250,10 +250,20 @@ static idx *open_store(void)
 	return x;
 }
 
+static bool synth_real_segs; /* setup opens synth_segs in the store */
+
 static void setup(void)
 {
 	strcpy(store_dir, "/tmp/tv-index2-XXXXXX");
 	cr_assert_not_null(mkdtemp(store_dir));
+	if (synth_real_segs) {
+		static const uint8_t uuid[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+		store_segs_cfg cfg;
+		store_segs_cfg_default(&cfg);
+		cfg.writable = true;
+		cfg.sync = false;
+		cr_assert_eq(store_segs_open(store_dir, uuid, &cfg, &synth_segs), 0);
+	}
 	make_input();
 }
 
@@ -261,6 +271,8 @@ static void teardown(void)
 {
 	char cmd[128];
 	free_input();
+	store_segs_close(synth_segs);
+	synth_segs = NULL;
 	snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", store_dir);
 	cr_assert_eq(system(cmd), 0);
 }
