@@ -23,15 +23,19 @@
  *                        blocks holding one of its flows, their section A,
  *                        the tails of its own packets
  *     -o FILE            write the chunks back to back to FILE
+ *     --index DIR        index the chunks (index version 2, idx_commit2 in
+ *                        batches of 8, flows from each chunk's decoded flow
+ *                        directories, as recovery does) into DIR/index, which
+ *                        must not exist, and report the size of every table
  *
  * The capture is read into memory first and the flow keys computed in a
  * pass of their own, so the packer's CPU time is measured alone (one
  * clock read around the whole pass: per-packet clock reads would cost
  * more than the packer).
  *
- * The flow key is laid out as FORMAT.md "The flow key" says; the L4
- * payload offset is computed here from the headers (IPv4 IHL, IPv6 fixed
- * header, TCP data offset, UDP 8) until ingest reports it.
+ * The flow key is the index's (idx2_flowkey_make); the L4 payload offset
+ * is computed here from the headers (IPv4 IHL, IPv6 fixed header, TCP
+ * data offset, UDP 8) until ingest reports it.
  */
 #include <pcap/pcap.h>
 #include <stdio.h>
@@ -40,6 +44,7 @@
 #include <time.h>
 #include <zstd.h>
 
+#include "../../index/idx2.h"
 #include "../../ingest/ingest.h"
 #include "../../store/store.h"
 
@@ -48,20 +53,6 @@ static double cpu_now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void make_key(const tv_l3info *in, uint8_t key[40])
-{
-	memset(key, 0, 40);
-	if (in->l3 == 0)
-		return;
-	memcpy(key, in->key.src.b, 16);
-	memcpy(key + 16, in->key.dst.b, 16);
-	tv_put_be16(key + 32, in->key.sport);
-	tv_put_be16(key + 34, in->key.dport);
-	key[36] = in->key.proto;
-	key[37] = in->l3;
-	key[38] = in->has_ports ? 1 : 0;
 }
 
 /* Where the L4 payload starts, or 0 when unknown. */
@@ -248,11 +239,112 @@ static double min_median(double *v, int n, double *median)
 	return v[0];
 }
 
+/* Indexes the packed chunks into DIR/index and reports the tables. */
+static int index_chunks(const ctx *c, const char *dir)
+{
+	enum { BATCH = 8 };
+	static const char *const names[] = { "v2_chunks", "v2_slices", "v2_stime", "v2_post",
+	                                     "v2_opost", "v2_segs" };
+	idx_cfg cfg;
+	idx *x = NULL;
+	store_chunk *ck[BATCH] = { NULL };
+	store_pflow *fl[BATCH] = { NULL };
+	size_t flcap[BATCH] = { 0 };
+	idx2_chunk_in in[BATCH];
+	MDB_txn *txn;
+	uint64_t ci, total = 0;
+	double t0, cpu = 0;
+	int rc;
+
+	idx_cfg_default(&cfg);
+	cfg.writable = true;
+	if ((rc = idx_open(dir, &cfg, &x)) != 0)
+		return rc;
+	for (int i = 0; i < BATCH; i++)
+		if ((rc = store_chunk_new(&ck[i])) != 0)
+			goto out;
+	for (ci = 0; ci < c->t.chunks;) {
+		size_t n = 0;
+		for (; ci < c->t.chunks && n < BATCH; ci++, n++) {
+			uint64_t off = c->chunk_off[ci];
+			uint64_t end = ci + 1 < c->t.chunks ? c->chunk_off[ci + 1] : c->alen;
+			size_t nf = 0;
+			if ((rc = store_chunk_load(ck[n], c->arena + off, end - off, 0, NULL)) != 0 ||
+			    (rc = idx2_chunk_from_sealed(c->arena + off, end - off, 1, 64 + off,
+			                                 &in[n].rec)) != 0)
+				goto out;
+			/* the chunk id of the packer starts at 0; the index's at 1 */
+			in[n].rec.chunk_id += 1;
+			for (uint32_t b = 0; b < store_chunk_nblocks(ck[n]); b++) {
+				const store_block *bl = store_chunk_block(ck[n], b);
+				for (uint32_t f = 0; f < store_block_nflows(bl); f++) {
+					const store_bflow *d = store_block_flow(bl, f);
+					if (nf == flcap[n]) {
+						flcap[n] = flcap[n] ? 2 * flcap[n] : 4096;
+						fl[n] = realloc(fl[n], flcap[n] * sizeof *fl[n]);
+						if (!fl[n]) {
+							rc = TV_E_NOMEM;
+							goto out;
+						}
+					}
+					fl[n][nf].key = d->key;
+					fl[n][nf].tun = d->tun;
+					fl[n][nf].blocks = (uint64_t)1 << b;
+					fl[n][nf].nrec = d->nrec;
+					nf++;
+				}
+			}
+			in[n].flows = fl[n];
+			in[n].nflows = nf;
+		}
+		t0 = cpu_now();
+		rc = idx_commit2(x, in, n, NULL, 0, NULL);
+		cpu += cpu_now() - t0;
+		if (rc)
+			goto out;
+	}
+	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
+		goto out;
+	printf("index v2         %llu chunks; commit cpu %.3f s\n", (unsigned long long)c->t.chunks,
+	       cpu);
+	{
+		MDB_dbi dbis[] = { x->db2_chunks, x->db2_slices, x->db2_stime, x->db2_post,
+		                   x->db2_opost, x->db2_segs };
+		for (size_t i = 0; i < sizeof dbis / sizeof dbis[0]; i++) {
+			MDB_stat st;
+			MDB_cursor *cur;
+			MDB_val k, d;
+			uint64_t kv = 0, pages;
+			mdb_stat(txn, dbis[i], &st);
+			pages = st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+			mdb_cursor_open(txn, dbis[i], &cur);
+			while (mdb_cursor_get(cur, &k, &d, MDB_NEXT) == 0)
+				kv += k.mv_size + d.mv_size;
+			mdb_cursor_close(cur);
+			total += pages * st.ms_psize;
+			printf("  %-10s %8llu entries, %10llu key+value bytes, %6llu pages = %10llu bytes\n",
+			       names[i], (unsigned long long)st.ms_entries, (unsigned long long)kv,
+			       (unsigned long long)pages, (unsigned long long)pages * st.ms_psize);
+		}
+	}
+	mdb_txn_abort(txn);
+	printf("index v2 total   %llu bytes in pages = %.0f per chunk = %.2f%% of the stored chunks\n",
+	       (unsigned long long)total, c->t.chunks ? (double)total / (double)c->t.chunks : 0.0,
+	       c->t.stored ? 100.0 * (double)total / (double)c->t.stored : 0.0);
+out:
+	for (int i = 0; i < BATCH; i++) {
+		store_chunk_free(ck[i]);
+		free(fl[i]);
+	}
+	idx_close(x);
+	return rc;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: chunk2-measure [--raw-target N] [--block-target N] [--level N] [--repeat N]\n"
 	                "         [--split-min N] [--split-pct N] [--zstd-ref] [--ref-level N] [--verify]\n"
-	                "         [--host ADDR] [-o FILE] FILE.pcap\n");
+	                "         [--host ADDR] [-o FILE] [--index DIR] FILE.pcap\n");
 	exit(2);
 }
 
@@ -305,7 +397,7 @@ int main(int argc, char **argv)
 	ctx c;
 	capture cap;
 	char err[PCAP_ERRBUF_SIZE];
-	const char *path = NULL, *out_path = NULL;
+	const char *path = NULL, *out_path = NULL, *index_dir = NULL;
 	bool do_ref = false, do_verify = false;
 	pcap_t *pc;
 	struct pcap_pkthdr *ph;
@@ -347,6 +439,8 @@ int main(int argc, char **argv)
 			i++;
 		} else if (!strcmp(a, "-o") && v)
 			out_path = v, i++;
+		else if (!strcmp(a, "--index") && v)
+			index_dir = v, i++;
 		else if (a[0] == '-' || path)
 			usage();
 		else
@@ -407,7 +501,7 @@ int main(int argc, char **argv)
 		const uint8_t *f = cap.data + p->off;
 		ingest_parse_inner(f, p->caplen, &in);
 		p->info = in;
-		make_key(&in, p->key);
+		idx2_flowkey_make(&in, p->key);
 		p->poff = payload_offset(f, p->caplen, &in);
 	}
 	c.t.key_cpu = cpu_now() - t0;
@@ -521,6 +615,10 @@ int main(int argc, char **argv)
 		       ref_level, (unsigned long long)zb, zmin, repeat, zmed);
 		printf("ratio            stored / zstd %.4f; packer cpu / zstd cpu: min %.3f, median %.3f\n",
 		       (double)c.t.stored / (double)zb, c.t.pack_cpu / zmin, pack_median / zmed);
+	}
+	if (index_dir && (rc = index_chunks(&c, index_dir)) != 0) {
+		fprintf(stderr, "chunk2-measure: indexing into %s: %s\n", index_dir, tv_strerror(rc));
+		return 1;
 	}
 	store_packer_free(c.pk);
 	free(c.arena);
