@@ -474,6 +474,172 @@ fail:
 	return rc;
 }
 
+/* ------------------------------------------------------------ drop */
+
+/* Deletes the keys of dbi from `from` while their first plen bytes are
+ * <= to (big-endian ids); *n counts them. */
+static int del_range(cstate *c, MDB_dbi dbi, const uint8_t *from, const uint8_t *to, size_t plen,
+                     uint64_t *n)
+{
+	MDB_cursor *cur;
+	MDB_val k, d;
+	int g;
+	*n = 0;
+	if ((g = mdb_cursor_open(c->txn, dbi, &cur)) != 0)
+		return idx_lmdb_err(g);
+	for (;;) {
+		k = mv(from, plen);
+		if ((g = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE)) != 0)
+			break;
+		if (k.mv_size < plen || memcmp(k.mv_data, to, plen) > 0)
+			break;
+		if ((g = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		(*n)++;
+	}
+	mdb_cursor_close(cur);
+	return g == 0 || g == MDB_NOTFOUND ? 0 : idx_lmdb_err(g);
+}
+
+/* The slices of the segment: records and time keys. */
+static int drop_slices(cstate *c, uint32_t segment, const idx2_seg *sg)
+{
+	for (uint32_t sid = sg->first_slice; sid - 1 < sg->last_slice; sid++) {
+		uint8_t kb[4], tk[IDX2_STIME_KEY_LEN];
+		MDB_val k = mv(kb, 4), d;
+		idx2_slice s;
+		int rc;
+		tv_put_be32(kb, sid);
+		if ((rc = mdb_get(c->txn, c->x->db2_slices, &k, &d)) != 0)
+			return rc == MDB_NOTFOUND ? TV_E_CORRUPT : idx_lmdb_err(rc);
+		if ((rc = idx2_slice_decode(d.mv_data, d.mv_size, &s)) != 0)
+			return rc;
+		if (s.segment != segment)
+			return TV_E_CORRUPT;
+		if ((rc = mdb_del(c->txn, c->x->db2_slices, &k, NULL)) != 0)
+			return idx_lmdb_err(rc);
+		idx2_stime_key(s.first_ts, sid, tk);
+		k = mv(tk, sizeof tk);
+		if ((rc = mdb_del(c->txn, c->x->db2_stime, &k, NULL)) != 0)
+			return rc == MDB_NOTFOUND ? TV_E_CORRUPT : idx_lmdb_err(rc);
+		c->t.slices = c->t.slices ? c->t.slices - 1 : 0;
+		if (sid == c->open_id) {
+			c->open_id = 0;
+			c->stime_stored = false;
+		}
+	}
+	return 0;
+}
+
+static uint64_t sub(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+/* The chunk records of the segment, subtracted from the totals. */
+static int drop_chunks(cstate *c, uint32_t segment, const idx2_seg *sg, uint64_t *n)
+{
+	MDB_cursor *cur;
+	MDB_val k, d;
+	uint8_t kb[8];
+	int rc = 0, g;
+	*n = 0;
+	if ((g = mdb_cursor_open(c->txn, c->x->db2_chunks, &cur)) != 0)
+		return idx_lmdb_err(g);
+	tv_put_be64(kb, sg->first_chunk);
+	for (;;) {
+		idx2_chunk r;
+		k = mv(kb, 8);
+		if ((g = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE)) != 0)
+			break;
+		if (k.mv_size != 8 || tv_get_be64(k.mv_data) > sg->last_chunk)
+			break;
+		if ((rc = idx2_chunk_decode(d.mv_data, d.mv_size, tv_get_be64(k.mv_data), &r)) != 0)
+			break;
+		if (r.segment != segment) {
+			rc = TV_E_CORRUPT;
+			break;
+		}
+		c->t.chunks = sub(c->t.chunks, 1);
+		c->t.packets = sub(c->t.packets, r.npkts);
+		c->t.orig_bytes = sub(c->t.orig_bytes, r.orig_bytes);
+		c->t.raw_bytes = sub(c->t.raw_bytes, r.raw_len);
+		c->t.stored_bytes = sub(c->t.stored_bytes, r.length);
+		c->t.blocks = sub(c->t.blocks, r.nblocks);
+		c->t.flows = sub(c->t.flows, r.nflows);
+		if ((g = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		(*n)++;
+	}
+	mdb_cursor_close(cur);
+	if (rc == 0 && g != 0 && g != MDB_NOTFOUND)
+		rc = idx_lmdb_err(g);
+	return rc;
+}
+
+int idx_segment_drop2(idx *x, uint32_t segment, uint64_t *chunks_dropped)
+{
+	uint8_t kb[4], a[8], b[8];
+	MDB_val k = mv(kb, 4), d;
+	idx2_seg sg;
+	cstate c;
+	uint64_t n, dropped = 0;
+	int rc;
+
+	if (chunks_dropped)
+		*chunks_dropped = 0;
+	if (!x->writable)
+		return EROFS;
+	if (!x->v2)
+		return TV_E_NOTFOUND;
+	memset(&c, 0, sizeof c);
+	c.x = x;
+	if ((rc = idx_txn_begin(x, true, &c.txn)) != 0)
+		return rc;
+	if ((rc = state_load(&c)) != 0)
+		goto fail;
+	tv_put_be32(kb, segment);
+	rc = mdb_get(c.txn, x->db2_segs, &k, &d);
+	if (rc == MDB_NOTFOUND) {
+		mdb_txn_abort(c.txn);
+		return 0;
+	}
+	if (rc) {
+		rc = idx_lmdb_err(rc);
+		goto fail;
+	}
+	if ((rc = idx2_seg_decode(d.mv_data, d.mv_size, &sg)) != 0)
+		goto fail;
+	/* postings: the closed slices' one range, the open slice's chunks */
+	tv_put_be32(a, sg.first_slice);
+	tv_put_be32(b, sg.last_slice);
+	if ((rc = del_range(&c, x->db2_post, a, b, 4, &n)) != 0)
+		goto fail;
+	c.t.postings = sub(c.t.postings, n);
+	tv_put_be64(a, sg.first_chunk);
+	tv_put_be64(b, sg.last_chunk);
+	if ((rc = del_range(&c, x->db2_opost, a, b, 8, &n)) != 0)
+		goto fail;
+	c.t.postings = sub(c.t.postings, n);
+	if ((rc = drop_slices(&c, segment, &sg)) != 0 ||
+	    (rc = drop_chunks(&c, segment, &sg, &dropped)) != 0)
+		goto fail;
+	k = mv(kb, 4);
+	if ((rc = mdb_del(c.txn, x->db2_segs, &k, NULL)) != 0) {
+		rc = idx_lmdb_err(rc);
+		goto fail;
+	}
+	c.t.segments = sub(c.t.segments, 1);
+	if ((rc = state_store(&c)) != 0)
+		goto fail;
+	if ((rc = idx_lmdb_err(mdb_txn_commit(c.txn))) == 0 && chunks_dropped)
+		*chunks_dropped = dropped;
+	return rc;
+fail:
+	mdb_txn_abort(c.txn);
+	return rc;
+}
+
 /* ----------------------------------------------------------- reads */
 
 int idx2_tot_get(idx *x, idx2_tot *t)

@@ -217,6 +217,20 @@ typedef struct idx2_chunk_in {
 int idx_commit2(idx *x, const idx2_chunk_in *chunks, size_t n, const idx_source_mark *marks,
                 size_t nmarks, const tv_counters *delta);
 
+/*
+ * Removes every chunk of a segment in one write transaction (retention;
+ * the caller deletes the file after this returns): from v2_segs its
+ * slices [s1, s2] and chunks [c1, c2]; the v2_post keys of slices s1..s2
+ * (one range), the v2_opost keys of chunks c1..c2 (one range: there are
+ * some only when the open slice was in this segment, which is then
+ * closed without a successor), the slice records and their v2_stime
+ * keys, the chunk records, the v2_segs key; totals are subtracted.
+ * v2_max_slice_dur is not lowered.  A segment the index does not know
+ * drops nothing (0).  TV_E_CORRUPT when a slice or chunk of the range
+ * names another segment.
+ */
+int idx_segment_drop2(idx *x, uint32_t segment, uint64_t *chunks_dropped);
+
 /* Reads back (for tests, verify, and the planner). */
 int idx2_tot_get(idx *x, idx2_tot *t);
 int idx2_chunk_get(idx *x, uint64_t chunk_id, idx2_chunk *c);

@@ -1057,3 +1057,98 @@ Test(index2_plan, a_flipped_bit_in_a_posting_is_an_error_naming_it, .init = setu
 	idx_expr_free(e);
 	idx_close(x);
 }
+
+/* ------------------------------------------------------------ drop */
+
+Test(index2_commit, segment_drop_leaves_exactly_the_other_segment, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+	idx *x = open_store();
+	xpost *want, *got;
+	size_t nwant, ngot, npost, nopost, w;
+	uint64_t dropped;
+	idx2_tot t;
+
+	commit_range(x, 0, nchunks);
+	cr_assert_eq(idx_segment_drop2(x, 7, &dropped), 0);
+	cr_assert_eq(dropped, 0, "a segment the index does not know");
+	cr_assert_eq(idx_segment_drop2(x, 1, &dropped), 0);
+	cr_assert_eq(dropped, SEG1_CHUNKS);
+
+	/* postings: exactly those of segment 2's chunks */
+	expected_postings(&want, &nwant);
+	for (size_t i = w = 0; i < nwant; i++)
+		if (want[i].chunk > SEG1_CHUNKS)
+			want[w++] = want[i];
+	stored_postings(x, &got, &ngot, &npost, &nopost);
+	cr_assert_eq(ngot, w);
+	for (size_t i = 0; i < w; i++)
+		cr_assert_eq(memcmp(&got[i], &want[i], sizeof want[i]), 0, "posting %zu", i);
+	free(want);
+	free(got);
+
+	/* chunk records, slices, time keys, segs, totals */
+	idx2_chunk r;
+	cr_assert_eq(idx2_chunk_get(x, SEG1_CHUNKS, &r), TV_E_NOTFOUND);
+	cr_assert_eq(idx2_chunk_get(x, SEG1_CHUNKS + 1, &r), 0);
+	cr_assert_eq(r.slice, 3);
+	MDB_txn *txn;
+	MDB_stat st;
+	MDB_val k, d;
+	MDB_cursor *cur;
+	cr_assert_eq(idx_txn_begin(x, false, &txn), 0);
+	cr_assert_eq(mdb_stat(txn, x->db2_slices, &st), 0);
+	size_t nsl = st.ms_entries;
+	cr_assert_eq(mdb_stat(txn, x->db2_stime, &st), 0);
+	cr_assert_eq(st.ms_entries, nsl);
+	cr_assert_eq(mdb_cursor_open(txn, x->db2_slices, &cur), 0);
+	cr_assert_eq(mdb_cursor_get(cur, &k, &d, MDB_FIRST), 0);
+	cr_assert_eq(tv_get_be32(k.mv_data), 3, "slices 1 and 2 are gone");
+	mdb_cursor_close(cur);
+	cr_assert_eq(mdb_stat(txn, x->db2_segs, &st), 0);
+	cr_assert_eq(st.ms_entries, 1);
+	mdb_txn_abort(txn);
+
+	uint64_t pk = 0, raw = 0, blocks = 0;
+	for (size_t i = SEG1_CHUNKS; i < nchunks; i++) {
+		pk += chunks[i].rec.npkts;
+		raw += chunks[i].rec.raw_len;
+		blocks += chunks[i].rec.nblocks;
+	}
+	cr_assert_eq(idx2_tot_get(x, &t), 0);
+	cr_assert_eq(t.chunks, nchunks - SEG1_CHUNKS);
+	cr_assert_eq(t.packets, pk);
+	cr_assert_eq(t.raw_bytes, raw);
+	cr_assert_eq(t.blocks, blocks);
+	cr_assert_eq(t.postings, npost + nopost);
+	cr_assert_eq(t.segments, 1);
+	cr_assert_eq(t.slices, nsl);
+
+	/* the planner answers from what is left */
+	idx_expr *e;
+	idx_expr_err err;
+	idx2_hit *hits;
+	size_t n;
+	cr_assert_eq(idx_expr_parse("", 0, &e, &err), 0);
+	cr_assert_eq(idx_plan2(x, e, &hits, &n, NULL, NULL, 0), 0);
+	cr_assert_eq(n, nchunks - SEG1_CHUNKS);
+	cr_assert_eq(hits[0].chunk_id, SEG1_CHUNKS + 1);
+	free(hits);
+	idx_expr_free(e);
+
+	/* dropping the segment of the open slice too: an empty index that
+	 * takes new chunks again */
+	cr_assert_eq(idx_segment_drop2(x, 2, &dropped), 0);
+	cr_assert_eq(dropped, nchunks - SEG1_CHUNKS);
+	cr_assert_eq(idx2_tot_get(x, &t), 0);
+	cr_assert_eq(t.chunks + t.postings + t.slices + t.segments + t.packets, 0);
+	cr_assert_eq(idx_txn_begin(x, false, &txn), 0);
+	MDB_dbi all[] = { x->db2_chunks, x->db2_slices, x->db2_stime, x->db2_post, x->db2_opost,
+	                  x->db2_segs };
+	for (size_t i = 0; i < 6; i++) {
+		cr_assert_eq(mdb_stat(txn, all[i], &st), 0);
+		cr_assert_eq(st.ms_entries, 0, "table %zu", i);
+	}
+	mdb_txn_abort(txn);
+	idx_close(x);
+}
