@@ -26,7 +26,11 @@
  *     --index DIR        index the chunks (index version 2, idx_commit2 in
  *                        batches of 8, flows from each chunk's decoded flow
  *                        directories, as recovery does) into DIR/index, which
- *                        must not exist, and report the size of every table
+ *                        must not exist, and report the size of every table;
+ *                        the chunks are written to segments in DIR first
+ *     --query EXPR       with --index, read EXPR's packets (idx_read2) and
+ *                        report its work: blocks read, bytes decoded against
+ *                        bytes returned, wall time (may be given up to 8 times)
  *
  * The capture is read into memory first and the flow keys computed in a
  * pass of their own, so the packer's CPU time is measured alone (one
@@ -239,14 +243,67 @@ static double min_median(double *v, int n, double *median)
 	return v[0];
 }
 
-/* Indexes the packed chunks into DIR/index and reports the tables. */
-static int index_chunks(const ctx *c, const char *dir)
+static double wall_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int count_pkt(void *arg, const idx2_pkt *p)
+{
+	uint64_t *bytes = arg;
+	*bytes += p->caplen;
+	return 0;
+}
+
+/* Reads each query's packets from the indexed segments and reports the work. */
+static int run_queries(idx *x, store_segs *segs, const char *const *queries, int nq)
+{
+	for (int q = 0; q < nq; q++) {
+		idx_expr *e;
+		idx_expr_err err;
+		idx2_read_stats st;
+		idx2_plan_stats pst;
+		uint64_t returned = 0;
+		double t0;
+		int rc;
+		if ((rc = idx_expr_parse(queries[q], tv_clock_real_ns(), &e, &err)) != 0) {
+			fprintf(stderr, "chunk2-measure: --query '%s': %s\n", queries[q], err.msg);
+			return rc;
+		}
+		t0 = wall_now();
+		rc = idx_read2(x, segs, e, 0, count_pkt, &returned, &st, &pst, NULL, 0);
+		t0 = wall_now() - t0;
+		idx_expr_free(e);
+		if (rc)
+			return rc;
+		printf("query            '%s': %llu packets, %llu bytes; %.4f s; slices %llu, keys %llu, "
+		       "chunks %llu, blocks planned %llu read %llu, bytes read %llu, decoded %llu "
+		       "(%.1fx returned), scanned %llu\n",
+		       queries[q], (unsigned long long)st.matched, (unsigned long long)returned, t0,
+		       (unsigned long long)pst.slices_visited, (unsigned long long)pst.keys_read,
+		       (unsigned long long)pst.chunks_planned, (unsigned long long)pst.blocks_planned,
+		       (unsigned long long)st.blocks_read, (unsigned long long)st.bytes_read,
+		       (unsigned long long)st.bytes_decoded,
+		       returned ? (double)st.bytes_decoded / (double)returned : 0.0,
+		       (unsigned long long)st.pkts_scanned);
+	}
+	return 0;
+}
+
+/* Writes the packed chunks to segments in DIR, indexes them into
+ * DIR/index, reports the tables and runs the queries. */
+static int index_chunks(const ctx *c, const char *dir, const char *const *queries, int nq)
 {
 	enum { BATCH = 8 };
 	static const char *const names[] = { "v2_chunks", "v2_slices", "v2_stime", "v2_post",
 	                                     "v2_opost", "v2_segs" };
 	idx_cfg cfg;
 	idx *x = NULL;
+	store_segs *segs = NULL;
+	store_segs_cfg scfg;
+	uint8_t uuid[16];
 	store_chunk *ck[BATCH] = { NULL };
 	store_pflow *fl[BATCH] = { NULL };
 	size_t flcap[BATCH] = { 0 };
@@ -260,6 +317,12 @@ static int index_chunks(const ctx *c, const char *dir)
 	cfg.writable = true;
 	if ((rc = idx_open(dir, &cfg, &x)) != 0)
 		return rc;
+	idx_store_uuid(x, uuid);
+	store_segs_cfg_default(&scfg);
+	scfg.writable = true;
+	scfg.sync = false;
+	if ((rc = store_segs_open(dir, uuid, &scfg, &segs)) != 0)
+		goto out;
 	for (int i = 0; i < BATCH; i++)
 		if ((rc = store_chunk_new(&ck[i])) != 0)
 			goto out;
@@ -267,14 +330,16 @@ static int index_chunks(const ctx *c, const char *dir)
 		size_t n = 0;
 		for (; ci < c->t.chunks && n < BATCH; ci++, n++) {
 			uint64_t off = c->chunk_off[ci];
-			uint64_t end = ci + 1 < c->t.chunks ? c->chunk_off[ci + 1] : c->alen;
+			uint64_t end = ci + 1 < c->t.chunks ? c->chunk_off[ci + 1] : c->alen, soff;
+			uint32_t seg;
 			size_t nf = 0;
-			if ((rc = store_chunk_load(ck[n], c->arena + off, end - off, 0, NULL)) != 0 ||
-			    (rc = idx2_chunk_from_sealed(c->arena + off, end - off, 1, 64 + off,
+			/* the packer numbered chunks from 0; the index takes them from 1 */
+			if ((rc = store_chunk_set_id(c->arena + off, end - off, ci + 1)) != 0 ||
+			    (rc = store_segs_append(segs, c->arena + off, end - off, &seg, &soff)) != 0 ||
+			    (rc = store_chunk_load(ck[n], c->arena + off, end - off, 0, NULL)) != 0 ||
+			    (rc = idx2_chunk_from_sealed(c->arena + off, end - off, seg, soff,
 			                                 &in[n].rec)) != 0)
 				goto out;
-			/* the chunk id of the packer starts at 0; the index's at 1 */
-			in[n].rec.chunk_id += 1;
 			for (uint32_t b = 0; b < store_chunk_nblocks(ck[n]); b++) {
 				const store_block *bl = store_chunk_block(ck[n], b);
 				for (uint32_t f = 0; f < store_block_nflows(bl); f++) {
@@ -331,12 +396,14 @@ static int index_chunks(const ctx *c, const char *dir)
 	printf("index v2 total   %llu bytes in pages = %.0f per chunk = %.2f%% of the stored chunks\n",
 	       (unsigned long long)total, c->t.chunks ? (double)total / (double)c->t.chunks : 0.0,
 	       c->t.stored ? 100.0 * (double)total / (double)c->t.stored : 0.0);
+	rc = run_queries(x, segs, queries, nq);
 out:
 	for (int i = 0; i < BATCH; i++) {
 		store_chunk_free(ck[i]);
 		free(fl[i]);
 	}
 	idx_close(x);
+	store_segs_close(segs);
 	return rc;
 }
 
@@ -344,7 +411,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: chunk2-measure [--raw-target N] [--block-target N] [--level N] [--repeat N]\n"
 	                "         [--split-min N] [--split-pct N] [--zstd-ref] [--ref-level N] [--verify]\n"
-	                "         [--host ADDR] [-o FILE] [--index DIR] FILE.pcap\n");
+	                "         [--host ADDR] [-o FILE] [--index DIR [--query EXPR]...] FILE.pcap\n");
 	exit(2);
 }
 
@@ -397,7 +464,8 @@ int main(int argc, char **argv)
 	ctx c;
 	capture cap;
 	char err[PCAP_ERRBUF_SIZE];
-	const char *path = NULL, *out_path = NULL, *index_dir = NULL;
+	const char *path = NULL, *out_path = NULL, *index_dir = NULL, *queries[8];
+	int nq = 0;
 	bool do_ref = false, do_verify = false;
 	pcap_t *pc;
 	struct pcap_pkthdr *ph;
@@ -441,6 +509,8 @@ int main(int argc, char **argv)
 			out_path = v, i++;
 		else if (!strcmp(a, "--index") && v)
 			index_dir = v, i++;
+		else if (!strcmp(a, "--query") && v && nq < 8)
+			queries[nq++] = v, i++;
 		else if (a[0] == '-' || path)
 			usage();
 		else
@@ -616,7 +686,7 @@ int main(int argc, char **argv)
 		printf("ratio            stored / zstd %.4f; packer cpu / zstd cpu: min %.3f, median %.3f\n",
 		       (double)c.t.stored / (double)zb, c.t.pack_cpu / zmin, pack_median / zmed);
 	}
-	if (index_dir && (rc = index_chunks(&c, index_dir)) != 0) {
+	if (index_dir && (rc = index_chunks(&c, index_dir, queries, nq)) != 0) {
 		fprintf(stderr, "chunk2-measure: indexing into %s: %s\n", index_dir, tv_strerror(rc));
 		return 1;
 	}
