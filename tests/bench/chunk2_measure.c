@@ -31,6 +31,8 @@
  *     --query EXPR       with --index, read EXPR's packets (idx_read2) and
  *                        report its work: blocks read, bytes decoded against
  *                        bytes returned, wall time (may be given up to 8 times)
+ *     --query-out PREFIX write query i's packets to PREFIXi.pcap (ns pcap), to
+ *                        compare with tcpdump -w of the same expression
  *
  * The capture is read into memory first and the flow keys computed in a
  * pass of their own, so the packer's CPU time is measured alone (one
@@ -41,6 +43,7 @@
  * is computed here from the headers (IPv4 IHL, IPv6 fixed header, TCP
  * data offset, UDP 8) until ingest reports it.
  */
+#include <errno.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,43 +253,72 @@ static double wall_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+typedef struct qout {
+	uint64_t bytes;
+	pcap_dumper_t *dump;
+} qout;
+
 static int count_pkt(void *arg, const idx2_pkt *p)
 {
-	uint64_t *bytes = arg;
-	*bytes += p->caplen;
+	qout *o = arg;
+	o->bytes += p->caplen;
+	if (o->dump) {
+		struct pcap_pkthdr h;
+		h.ts.tv_sec = (time_t)(p->ts_ns / 1000000000u);
+		h.ts.tv_usec = (suseconds_t)(p->ts_ns % 1000000000u); /* ns: a nano pcap */
+		h.caplen = p->caplen;
+		h.len = p->origlen;
+		pcap_dump((u_char *)o->dump, &h, p->frame);
+	}
 	return 0;
 }
 
 /* Reads each query's packets from the indexed segments and reports the work. */
-static int run_queries(idx *x, store_segs *segs, const char *const *queries, int nq)
+static int run_queries(idx *x, store_segs *segs, const char *const *queries, int nq,
+                       const char *out_prefix)
 {
 	for (int q = 0; q < nq; q++) {
+		pcap_t *dead = NULL;
+		qout o = { 0, NULL };
 		idx_expr *e;
 		idx_expr_err err;
 		idx2_read_stats st;
 		idx2_plan_stats pst;
-		uint64_t returned = 0;
 		double t0;
 		int rc;
 		if ((rc = idx_expr_parse(queries[q], tv_clock_real_ns(), &e, &err)) != 0) {
 			fprintf(stderr, "chunk2-measure: --query '%s': %s\n", queries[q], err.msg);
 			return rc;
 		}
+		if (out_prefix) {
+			char name[4096];
+			snprintf(name, sizeof name, "%s%d.pcap", out_prefix, q);
+			dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 262144,
+			                                            PCAP_TSTAMP_PRECISION_NANO);
+			if (!dead || !(o.dump = pcap_dump_open(dead, name))) {
+				fprintf(stderr, "chunk2-measure: cannot write %s\n", name);
+				return EIO;
+			}
+		}
 		t0 = wall_now();
-		rc = idx_read2(x, segs, e, 0, count_pkt, &returned, &st, &pst, NULL, 0);
+		rc = idx_read2(x, segs, e, 0, count_pkt, &o, &st, &pst, NULL, 0);
 		t0 = wall_now() - t0;
 		idx_expr_free(e);
+		if (o.dump)
+			pcap_dump_close(o.dump);
+		if (dead)
+			pcap_close(dead);
 		if (rc)
 			return rc;
 		printf("query            '%s': %llu packets, %llu bytes; %.4f s; slices %llu, keys %llu, "
 		       "chunks %llu, blocks planned %llu read %llu, bytes read %llu, decoded %llu "
 		       "(%.1fx returned), scanned %llu\n",
-		       queries[q], (unsigned long long)st.matched, (unsigned long long)returned, t0,
+		       queries[q], (unsigned long long)st.matched, (unsigned long long)o.bytes, t0,
 		       (unsigned long long)pst.slices_visited, (unsigned long long)pst.keys_read,
 		       (unsigned long long)pst.chunks_planned, (unsigned long long)pst.blocks_planned,
 		       (unsigned long long)st.blocks_read, (unsigned long long)st.bytes_read,
 		       (unsigned long long)st.bytes_decoded,
-		       returned ? (double)st.bytes_decoded / (double)returned : 0.0,
+		       o.bytes ? (double)st.bytes_decoded / (double)o.bytes : 0.0,
 		       (unsigned long long)st.pkts_scanned);
 	}
 	return 0;
@@ -294,7 +326,8 @@ static int run_queries(idx *x, store_segs *segs, const char *const *queries, int
 
 /* Writes the packed chunks to segments in DIR, indexes them into
  * DIR/index, reports the tables and runs the queries. */
-static int index_chunks(const ctx *c, const char *dir, const char *const *queries, int nq)
+static int index_chunks(const ctx *c, const char *dir, const char *const *queries, int nq,
+                        const char *out_prefix)
 {
 	enum { BATCH = 8 };
 	static const char *const names[] = { "v2_chunks", "v2_slices", "v2_stime", "v2_post",
@@ -396,7 +429,7 @@ static int index_chunks(const ctx *c, const char *dir, const char *const *querie
 	printf("index v2 total   %llu bytes in pages = %.0f per chunk = %.2f%% of the stored chunks\n",
 	       (unsigned long long)total, c->t.chunks ? (double)total / (double)c->t.chunks : 0.0,
 	       c->t.stored ? 100.0 * (double)total / (double)c->t.stored : 0.0);
-	rc = run_queries(x, segs, queries, nq);
+	rc = run_queries(x, segs, queries, nq, out_prefix);
 out:
 	for (int i = 0; i < BATCH; i++) {
 		store_chunk_free(ck[i]);
@@ -411,7 +444,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: chunk2-measure [--raw-target N] [--block-target N] [--level N] [--repeat N]\n"
 	                "         [--split-min N] [--split-pct N] [--zstd-ref] [--ref-level N] [--verify]\n"
-	                "         [--host ADDR] [-o FILE] [--index DIR [--query EXPR]...] FILE.pcap\n");
+	                "         [--host ADDR] [-o FILE] [--index DIR [--query EXPR]... [--query-out PREFIX]] FILE.pcap\n");
 	exit(2);
 }
 
@@ -464,7 +497,7 @@ int main(int argc, char **argv)
 	ctx c;
 	capture cap;
 	char err[PCAP_ERRBUF_SIZE];
-	const char *path = NULL, *out_path = NULL, *index_dir = NULL, *queries[8];
+	const char *path = NULL, *out_path = NULL, *index_dir = NULL, *queries[8], *qprefix = NULL;
 	int nq = 0;
 	bool do_ref = false, do_verify = false;
 	pcap_t *pc;
@@ -511,6 +544,8 @@ int main(int argc, char **argv)
 			index_dir = v, i++;
 		else if (!strcmp(a, "--query") && v && nq < 8)
 			queries[nq++] = v, i++;
+		else if (!strcmp(a, "--query-out") && v)
+			qprefix = v, i++;
 		else if (a[0] == '-' || path)
 			usage();
 		else
@@ -686,7 +721,7 @@ int main(int argc, char **argv)
 		printf("ratio            stored / zstd %.4f; packer cpu / zstd cpu: min %.3f, median %.3f\n",
 		       (double)c.t.stored / (double)zb, c.t.pack_cpu / zmin, pack_median / zmed);
 	}
-	if (index_dir && (rc = index_chunks(&c, index_dir, queries, nq)) != 0) {
+	if (index_dir && (rc = index_chunks(&c, index_dir, queries, nq, qprefix)) != 0) {
 		fprintf(stderr, "chunk2-measure: indexing into %s: %s\n", index_dir, tv_strerror(rc));
 		return 1;
 	}
