@@ -41,9 +41,8 @@ typedef struct pctx {
 	/* the slice being planned */
 	uint32_t sid;
 	idx2_slice s;
-	idx2_chunk *recs;  /* its chunk records, loaded when first needed */
-	bool have_recs;
-	uint8_t nblocks[IDX2_SLICE_MAX_CHUNKS];
+	idx2_chunk *recs;  /* its chunk records, each read when first needed */
+	uint64_t loaded;   /* bit i: recs[i] is read */
 } pctx;
 
 static MDB_val mv(const void *p, size_t n)
@@ -145,15 +144,15 @@ static int set_or(hset *a, const hset *b)
 	return 0;
 }
 
-static int load_recs(pctx *c)
+/* Chunk record i of the slice, read when first needed. */
+static int rec_get(pctx *c, uint32_t i, const idx2_chunk **out)
 {
-	if (c->have_recs)
-		return 0;
-	for (uint32_t i = 0; i < c->s.nchunks; i++) {
-		uint8_t kb[8];
-		MDB_val k = mv(kb, 8), d;
-		uint64_t id = c->s.first_chunk + i;
-		int rc;
+	uint8_t kb[8];
+	MDB_val k = mv(kb, 8), d;
+	uint64_t id = c->s.first_chunk + i;
+	int rc;
+
+	if (!(c->loaded >> i & 1)) {
 		tv_put_be64(kb, id);
 		c->st->keys_read++;
 		rc = mdb_get(c->txn, c->x->db2_chunks, &k, &d);
@@ -164,9 +163,9 @@ static int load_recs(pctx *c)
 		if (idx2_chunk_decode(d.mv_data, d.mv_size, id, &c->recs[i]) != 0 ||
 		    c->recs[i].slice != c->sid)
 			return corrupt(c, "v2_chunks", kb, 8);
-		c->nblocks[i] = (uint8_t)c->recs[i].nblocks;
+		c->loaded |= (uint64_t)1 << i;
 	}
-	c->have_recs = true;
+	*out = &c->recs[i];
 	return 0;
 }
 
@@ -181,10 +180,10 @@ static int universe(pctx *c, uint64_t lo, uint64_t hi, hset *out)
 	int rc;
 	out->all = false;
 	out->n = 0;
-	if ((rc = load_recs(c)) != 0)
-		return rc;
 	for (uint32_t i = 0; i < c->s.nchunks; i++) {
-		const idx2_chunk *r = &c->recs[i];
+		const idx2_chunk *r;
+		if ((rc = rec_get(c, i, &r)) != 0)
+			return rc;
 		if (overlaps(r, lo, hi) &&
 		    (rc = set_push(out, r->chunk_id,
 		                   r->nblocks == 64 ? UINT64_MAX : ((uint64_t)1 << r->nblocks) - 1)) != 0)
@@ -213,15 +212,19 @@ static int post_value(pctx *c, const MDB_val *k, const MDB_val *d, uint64_t lo, 
 	idx2_piter it;
 	uint64_t id, bits;
 	int rc;
-	if ((rc = load_recs(c)) != 0)
-		return rc;
-	if (idx2_piter_init(&it, k->mv_data, k->mv_size, d->mv_data, d->mv_size, &c->s,
-	                    c->nblocks) != 0)
+	/* the bits are checked against each chunk's blocks below, as its
+	 * record is read: the records of chunks not named are never read */
+	if (idx2_piter_init(&it, k->mv_data, k->mv_size, d->mv_data, d->mv_size, &c->s, NULL) != 0)
 		return corrupt(c, "v2_post", k->mv_data, k->mv_size);
-	while ((rc = idx2_piter_next(&it, &id, &bits)) == 1)
-		if (overlaps(&c->recs[id - c->s.first_chunk], lo, hi) &&
-		    (rc = set_push(out, id, bits)) != 0)
+	while ((rc = idx2_piter_next(&it, &id, &bits)) == 1) {
+		const idx2_chunk *r;
+		if ((rc = rec_get(c, (uint32_t)(id - c->s.first_chunk), &r)) != 0)
 			return rc;
+		if (r->nblocks < 64 && (bits >> r->nblocks) != 0)
+			return corrupt(c, "v2_post", k->mv_data, k->mv_size);
+		if (overlaps(r, lo, hi) && (rc = set_push(out, id, bits)) != 0)
+			return rc;
+	}
 	return rc == 0 ? 0 : corrupt(c, "v2_post", k->mv_data, k->mv_size);
 }
 
@@ -229,16 +232,17 @@ static int post_value(pctx *c, const MDB_val *k, const MDB_val *d, uint64_t lo, 
 static int opost_value(pctx *c, const MDB_val *k, const MDB_val *d, uint32_t r, uint64_t lo,
                        uint64_t hi, hset *out)
 {
+	const idx2_chunk *rec;
 	uint64_t bits;
 	int rc;
-	if ((rc = load_recs(c)) != 0)
+	if ((rc = rec_get(c, r, &rec)) != 0)
 		return rc;
-	if (idx2_oval_decode(k->mv_data, k->mv_size, d->mv_data, d->mv_size, c->nblocks[r],
+	if (idx2_oval_decode(k->mv_data, k->mv_size, d->mv_data, d->mv_size, rec->nblocks,
 	                     &bits) != 0)
 		return corrupt(c, "v2_opost", k->mv_data, k->mv_size);
-	if (!overlaps(&c->recs[r], lo, hi))
+	if (!overlaps(rec, lo, hi))
 		return 0;
-	return set_push(out, c->recs[r].chunk_id, bits);
+	return set_push(out, rec->chunk_id, bits);
 }
 
 /*
@@ -446,7 +450,7 @@ static int plan_slice(pctx *c, uint64_t lo, uint64_t hi, hset *all)
 {
 	hset r;
 	int rc;
-	c->have_recs = false;
+	c->loaded = 0;
 	c->st->slices_visited++;
 	if (!c->e || c->e->root < 0) {
 		memset(&r, 0, sizeof r);

@@ -1045,6 +1045,42 @@ Test(index2_plan, a_flipped_bit_in_a_posting_is_an_error_naming_it, .init = setu
 	snprintf(text, sizeof text, "host %u.%u.%u.%u and after 1", pv.tv[13], pv.tv[14],
 	         pv.tv[15], pv.tv[16]);
 	plan_fails_naming(x, text, "v2_opost");
+	flip_first(x, x->db2_opost, 6, key, &kl); /* back as it was */
+	/* a v2_post value with a correct crc whose bitmap names a block the
+	 * chunk does not have */
+	{
+		MDB_txn *txn;
+		MDB_cursor *cur;
+		MDB_val k, d;
+		idx2_slice s;
+		idx2_piter it;
+		uint64_t ids[64], bits[64];
+		size_t n = 0;
+		uint8_t sk[4], vb[IDX2_PVAL_MAX];
+		cr_assert_eq(idx_txn_begin(x, true, &txn), 0);
+		cr_assert_eq(mdb_cursor_open(txn, x->db2_post, &cur), 0);
+		cr_assert_eq(mdb_cursor_get(cur, &k, &d, MDB_FIRST), 0);
+		memcpy(key, k.mv_data, k.mv_size);
+		kl = k.mv_size;
+		memcpy(sk, key, 4);
+		MDB_val K = { 4, sk }, D;
+		cr_assert_eq(mdb_get(txn, x->db2_slices, &K, &D), 0);
+		cr_assert_eq(idx2_slice_decode(D.mv_data, D.mv_size, &s), 0);
+		cr_assert_eq(idx2_piter_init(&it, key, kl, d.mv_data, d.mv_size, &s, NULL), 0);
+		while (idx2_piter_next(&it, &ids[n], &bits[n]) == 1)
+			n++;
+		cr_assert_lt(chunks[ids[0] - 1].rec.nblocks, 64);
+		bits[0] |= (uint64_t)1 << chunks[ids[0] - 1].rec.nblocks;
+		d.mv_data = vb;
+		d.mv_size = idx2_pval_encode(key, kl, s.first_chunk, ids, bits, n, vb);
+		cr_assert_eq(mdb_cursor_put(cur, &k, &d, MDB_CURRENT), 0);
+		mdb_cursor_close(cur);
+		cr_assert_eq(mdb_txn_commit(txn), 0);
+		cr_assert_eq(idx2_pkey_decode(key, kl, &sid, &pv), 0);
+		snprintf(text, sizeof text, "host %u.%u.%u.%u", pv.tv[13], pv.tv[14], pv.tv[15],
+		         pv.tv[16]);
+		plan_fails_naming(x, text, "v2_post");
+	}
 	/* a query that meets neither damaged posting still answers */
 	idx_expr *e;
 	idx_expr_err err;
