@@ -43,6 +43,8 @@ typedef struct pctx {
 	idx2_slice s;
 	idx2_chunk *recs;  /* its chunk records, each read when first needed */
 	uint64_t loaded;   /* bit i: recs[i] is read */
+	uint64_t only;     /* bit i: chunk first + i can still matter (an and
+	                    * has narrowed the slice to these chunks) */
 } pctx;
 
 static MDB_val mv(const void *p, size_t n)
@@ -182,6 +184,8 @@ static int universe(pctx *c, uint64_t lo, uint64_t hi, hset *out)
 	out->n = 0;
 	for (uint32_t i = 0; i < c->s.nchunks; i++) {
 		const idx2_chunk *r;
+		if (!(c->only >> i & 1))
+			continue;
 		if ((rc = rec_get(c, i, &r)) != 0)
 			return rc;
 		if (overlaps(r, lo, hi) &&
@@ -218,6 +222,8 @@ static int post_value(pctx *c, const MDB_val *k, const MDB_val *d, uint64_t lo, 
 		return corrupt(c, "v2_post", k->mv_data, k->mv_size);
 	while ((rc = idx2_piter_next(&it, &id, &bits)) == 1) {
 		const idx2_chunk *r;
+		if (!(c->only >> (id - c->s.first_chunk) & 1))
+			continue;
 		if ((rc = rec_get(c, (uint32_t)(id - c->s.first_chunk), &r)) != 0)
 			return rc;
 		if (r->nblocks < 64 && (bits >> r->nblocks) != 0)
@@ -267,6 +273,8 @@ static int scan(pctx *c, const uint8_t *a, size_t alen, const uint8_t *b, size_t
 		uint8_t from[IDX2_OKEY_MAX], to[IDX2_OKEY_MAX];
 		uint64_t id = c->s.first_chunk + r;
 		MDB_val k, d;
+		if (!closed && !(c->only >> r & 1))
+			continue; /* an and already ruled this chunk out: no seek */
 		if (closed) {
 			tv_put_be32(from, c->sid);
 			tv_put_be32(to, c->sid);
@@ -319,12 +327,22 @@ static int and_rank(const idx_xnode *nd)
 
 static int eval(pctx *c, int32_t i, uint64_t lo, uint64_t hi, hset *out);
 
-/* out := out ∩ child */
+/* out := out ∩ child.  Once out is a set, the child is evaluated only
+ * for its chunks (c->only): the intersection would drop the others. */
 static int and_child(pctx *c, int32_t ch, uint64_t lo, uint64_t hi, hset *out)
 {
+	uint64_t saved = c->only;
 	hset r;
 	int rc;
-	if ((rc = eval(c, ch, lo, hi, &r)) != 0)
+	if (!out->all) {
+		uint64_t m = 0;
+		for (size_t i = 0; i < out->n; i++)
+			m |= (uint64_t)1 << (out->v[i].chunk_id - c->s.first_chunk);
+		c->only &= m;
+	}
+	rc = eval(c, ch, lo, hi, &r);
+	c->only = saved;
+	if (rc)
 		return rc;
 	if (r.all) {
 		/* the universe is the identity of and */
@@ -451,6 +469,7 @@ static int plan_slice(pctx *c, uint64_t lo, uint64_t hi, hset *all)
 	hset r;
 	int rc;
 	c->loaded = 0;
+	c->only = UINT64_MAX;
 	c->st->slices_visited++;
 	if (!c->e || c->e->root < 0) {
 		memset(&r, 0, sizeof r);
