@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define IDX_MAXDBS 16 /* room for named dbs that later versions may add */
+#define IDX_MAXDBS 24 /* 9 of version 1, 6 v2_ tables, room for more */
 #define IDX_MAP_DEFAULT ((uint64_t)1 << 40)
 
 static const char K_VERSION[] = "format_version";
@@ -216,6 +216,29 @@ static int meta_check(idx *x, MDB_txn *txn, bool *fresh)
 	return 0;
 }
 
+/* The tables of index version 2 (FORMAT.md "Index, version 2"), named
+ * v2_ while version 1 is still written.  A read-only open of an index
+ * made before they existed leaves x->v2 false instead of failing. */
+static int open_v2_dbs(idx *x, MDB_txn *txn)
+{
+	static const char *const names[] = { "v2_chunks", "v2_slices", "v2_stime",
+	                                     "v2_post", "v2_opost", "v2_segs" };
+	MDB_dbi *dbis[] = { &x->db2_chunks, &x->db2_slices, &x->db2_stime,
+	                    &x->db2_post, &x->db2_opost, &x->db2_segs };
+	unsigned flags = x->writable ? MDB_CREATE : 0;
+	size_t i;
+	x->v2 = false;
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		int rc = mdb_dbi_open(txn, names[i], flags, dbis[i]);
+		if (rc == MDB_NOTFOUND && !x->writable)
+			return 0;
+		if (rc)
+			return idx_lmdb_err(rc);
+	}
+	x->v2 = true;
+	return 0;
+}
+
 static int open_dbs(idx *x, MDB_txn *txn)
 {
 	static const char *const names[] = { "chunks", "post", "time", "segs", "sources",
@@ -231,7 +254,7 @@ static int open_dbs(idx *x, MDB_txn *txn)
 		if (rc)
 			return idx_lmdb_err(rc);
 	}
-	return 0;
+	return open_v2_dbs(x, txn);
 }
 
 int idx_open(const char *store_dir, const idx_cfg *cfg, idx **out)
@@ -508,6 +531,51 @@ static int put_postings(idx *x, MDB_txn *txn, const store_chunk_meta *metas,
 	return rc;
 }
 
+/* Source marks: of a stored and a given mark, the one with more packets
+ * done is kept (FORMAT.md "Commit").  Shared by both commit paths. */
+int idx_marks_put(idx *x, MDB_txn *txn, const idx_source_mark *marks, size_t nmarks)
+{
+	size_t i;
+	int rc;
+	for (i = 0; i < nmarks; i++) {
+		MDB_val k = mval(marks[i].identity, 40), d;
+		idx_source_mark old;
+		uint8_t vb[IDX_SOURCE_VAL_LEN];
+		rc = mdb_get(txn, x->db_sources, &k, &d);
+		if (rc == 0) {
+			if ((rc = source_val_decode(d.mv_data, d.mv_size, &old)) != 0)
+				return rc;
+			if (marks[i].packets_done <= old.packets_done)
+				continue;
+		} else if (rc != MDB_NOTFOUND) {
+			return idx_lmdb_err(rc);
+		}
+		source_val_encode(&marks[i], vb);
+		d = mval(vb, sizeof vb);
+		if ((rc = mdb_put(txn, x->db_sources, &k, &d, 0)) != 0)
+			return idx_lmdb_err(rc);
+	}
+	return 0;
+}
+
+/* Counter deltas, added to the stored value by name (delta may be NULL). */
+int idx_counters_add(idx *x, MDB_txn *txn, const tv_counters *delta)
+{
+	size_t i;
+	int rc;
+	for (i = 0; delta && i < TV_CTR__COUNT; i++) {
+		MDB_val k;
+		uint64_t old;
+		if (delta->v[i] == 0)
+			continue;
+		k = mstr(tv_counter_name((int)i));
+		if ((rc = get_u64(txn, x->db_counters, k, &old)) != 0 ||
+		    (rc = put_u64(txn, x->db_counters, k, old + delta->v[i])) != 0)
+			return rc;
+	}
+	return 0;
+}
+
 int idx_commit(idx *x, const store_chunk_meta *metas, idx_post *const *posts, size_t n,
                const idx_source_mark *marks, size_t nmarks, const tv_counters *delta)
 {
@@ -534,38 +602,9 @@ int idx_commit(idx *x, const store_chunk_meta *metas, idx_post *const *posts, si
 	if (posts && (rc = put_postings(x, txn, metas, posts, n)) != 0)
 		goto fail;
 
-	for (i = 0; i < nmarks; i++) {
-		MDB_val k = mval(marks[i].identity, 40), d;
-		idx_source_mark old;
-		uint8_t vb[IDX_SOURCE_VAL_LEN];
-		rc = mdb_get(txn, x->db_sources, &k, &d);
-		if (rc == 0) {
-			if ((rc = source_val_decode(d.mv_data, d.mv_size, &old)) != 0)
-				goto fail;
-			if (marks[i].packets_done <= old.packets_done)
-				continue;
-		} else if (rc != MDB_NOTFOUND) {
-			rc = idx_lmdb_err(rc);
-			goto fail;
-		}
-		source_val_encode(&marks[i], vb);
-		d = mval(vb, sizeof vb);
-		if ((rc = mdb_put(txn, x->db_sources, &k, &d, 0)) != 0) {
-			rc = idx_lmdb_err(rc);
-			goto fail;
-		}
-	}
-
-	for (i = 0; delta && i < TV_CTR__COUNT; i++) {
-		MDB_val k;
-		uint64_t old;
-		if (delta->v[i] == 0)
-			continue;
-		k = mstr(tv_counter_name((int)i));
-		if ((rc = get_u64(txn, x->db_counters, k, &old)) != 0 ||
-		    (rc = put_u64(txn, x->db_counters, k, old + delta->v[i])) != 0)
-			goto fail;
-	}
+	if ((rc = idx_marks_put(x, txn, marks, nmarks)) != 0 ||
+	    (rc = idx_counters_add(x, txn, delta)) != 0)
+		goto fail;
 
 	if ((rc = tot_store(x, txn, &t)) != 0)
 		goto fail;

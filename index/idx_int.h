@@ -17,6 +17,9 @@ struct idx {
 	MDB_env *env;
 	MDB_dbi db_meta, db_chunks, db_post, db_time, db_segs, db_sources, db_counters, db_cpost;
 	MDB_dbi db_flows; /* index/flows.c */
+	/* version 2 (index/idx2.h); v2 false: a read-only index without them */
+	MDB_dbi db2_chunks, db2_slices, db2_stime, db2_post, db2_opost, db2_segs;
+	bool v2;
 	uint8_t uuid[16];
 	bool writable;
 };
@@ -36,6 +39,10 @@ typedef struct idx_tot {
 void idx_tot_encode(const idx_tot *t, uint8_t out[IDX_TOT_LEN]);
 int idx_tot_decode(const void *p, size_t n, idx_tot *t);
 int idx_tot_load(idx *x, MDB_txn *txn, idx_tot *t);
+
+/* The parts of a commit that both index versions write (env.c). */
+int idx_marks_put(idx *x, MDB_txn *txn, const idx_source_mark *marks, size_t nmarks);
+int idx_counters_add(idx *x, MDB_txn *txn, const tv_counters *delta);
 
 /* "flows" value: fixed little-endian serialisation of tv_flowrec. */
 #define IDX_FLOW_VAL_LEN 108

@@ -23,16 +23,27 @@
  *                        blocks holding one of its flows, their section A,
  *                        the tails of its own packets
  *     -o FILE            write the chunks back to back to FILE
+ *     --index DIR        index the chunks (index version 2, idx_commit2 in
+ *                        batches of 8, flows from each chunk's decoded flow
+ *                        directories, as recovery does) into DIR/index, which
+ *                        must not exist, and report the size of every table;
+ *                        the chunks are written to segments in DIR first
+ *     --query EXPR       with --index, read EXPR's packets (idx_read2) and
+ *                        report its work: blocks read, bytes decoded against
+ *                        bytes returned, wall time (may be given up to 8 times)
+ *     --query-out PREFIX write query i's packets to PREFIXi.pcap (ns pcap), to
+ *                        compare with tcpdump -w of the same expression
  *
  * The capture is read into memory first and the flow keys computed in a
  * pass of their own, so the packer's CPU time is measured alone (one
  * clock read around the whole pass: per-packet clock reads would cost
  * more than the packer).
  *
- * The flow key is laid out as FORMAT.md "The flow key" says; the L4
- * payload offset is computed here from the headers (IPv4 IHL, IPv6 fixed
- * header, TCP data offset, UDP 8) until ingest reports it.
+ * The flow key is the index's (idx2_flowkey_make); the L4 payload offset
+ * is computed here from the headers (IPv4 IHL, IPv6 fixed header, TCP
+ * data offset, UDP 8) until ingest reports it.
  */
+#include <errno.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +51,7 @@
 #include <time.h>
 #include <zstd.h>
 
+#include "../../index/idx2.h"
 #include "../../ingest/ingest.h"
 #include "../../store/store.h"
 
@@ -48,20 +60,6 @@ static double cpu_now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void make_key(const tv_l3info *in, uint8_t key[40])
-{
-	memset(key, 0, 40);
-	if (in->l3 == 0)
-		return;
-	memcpy(key, in->key.src.b, 16);
-	memcpy(key + 16, in->key.dst.b, 16);
-	tv_put_be16(key + 32, in->key.sport);
-	tv_put_be16(key + 34, in->key.dport);
-	key[36] = in->key.proto;
-	key[37] = in->l3;
-	key[38] = in->has_ports ? 1 : 0;
 }
 
 /* Where the L4 payload starts, or 0 when unknown. */
@@ -248,11 +246,205 @@ static double min_median(double *v, int n, double *median)
 	return v[0];
 }
 
+static double wall_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+typedef struct qout {
+	uint64_t bytes;
+	pcap_dumper_t *dump;
+} qout;
+
+static int count_pkt(void *arg, const idx2_pkt *p)
+{
+	qout *o = arg;
+	o->bytes += p->caplen;
+	if (o->dump) {
+		struct pcap_pkthdr h;
+		h.ts.tv_sec = (time_t)(p->ts_ns / 1000000000u);
+		h.ts.tv_usec = (suseconds_t)(p->ts_ns % 1000000000u); /* ns: a nano pcap */
+		h.caplen = p->caplen;
+		h.len = p->origlen;
+		pcap_dump((u_char *)o->dump, &h, p->frame);
+	}
+	return 0;
+}
+
+/* Reads each query's packets from the indexed segments and reports the work. */
+static int run_queries(idx *x, store_segs *segs, const char *const *queries, int nq,
+                       const char *out_prefix)
+{
+	for (int q = 0; q < nq; q++) {
+		pcap_t *dead = NULL;
+		qout o = { 0, NULL };
+		idx_expr *e;
+		idx_expr_err err;
+		idx2_read_stats st;
+		idx2_plan_stats pst;
+		double t0;
+		int rc;
+		if ((rc = idx_expr_parse(queries[q], tv_clock_real_ns(), &e, &err)) != 0) {
+			fprintf(stderr, "chunk2-measure: --query '%s': %s\n", queries[q], err.msg);
+			return rc;
+		}
+		if (out_prefix) {
+			char name[4096];
+			snprintf(name, sizeof name, "%s%d.pcap", out_prefix, q);
+			dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 262144,
+			                                            PCAP_TSTAMP_PRECISION_NANO);
+			if (!dead || !(o.dump = pcap_dump_open(dead, name))) {
+				fprintf(stderr, "chunk2-measure: cannot write %s\n", name);
+				return EIO;
+			}
+		}
+		t0 = wall_now();
+		rc = idx_read2(x, segs, e, 0, count_pkt, &o, &st, &pst, NULL, 0);
+		t0 = wall_now() - t0;
+		idx_expr_free(e);
+		if (o.dump)
+			pcap_dump_close(o.dump);
+		if (dead)
+			pcap_close(dead);
+		if (rc)
+			return rc;
+		printf("query            '%s': %llu packets, %llu bytes; %.4f s; slices %llu, keys %llu, "
+		       "chunks %llu, blocks planned %llu read %llu, bytes read %llu, decoded %llu "
+		       "(%.1fx returned), scanned %llu\n",
+		       queries[q], (unsigned long long)st.matched, (unsigned long long)o.bytes, t0,
+		       (unsigned long long)pst.slices_visited, (unsigned long long)pst.keys_read,
+		       (unsigned long long)pst.chunks_planned, (unsigned long long)pst.blocks_planned,
+		       (unsigned long long)st.blocks_read, (unsigned long long)st.bytes_read,
+		       (unsigned long long)st.bytes_decoded,
+		       o.bytes ? (double)st.bytes_decoded / (double)o.bytes : 0.0,
+		       (unsigned long long)st.pkts_scanned);
+	}
+	return 0;
+}
+
+/* Writes the packed chunks to segments in DIR, indexes them into
+ * DIR/index, reports the tables and runs the queries. */
+static int index_chunks(const ctx *c, const char *dir, const char *const *queries, int nq,
+                        const char *out_prefix)
+{
+	enum { BATCH = 8 };
+	static const char *const names[] = { "v2_chunks", "v2_slices", "v2_stime", "v2_post",
+	                                     "v2_opost", "v2_segs" };
+	idx_cfg cfg;
+	idx *x = NULL;
+	store_segs *segs = NULL;
+	store_segs_cfg scfg;
+	uint8_t uuid[16];
+	store_chunk *ck[BATCH] = { NULL };
+	store_pflow *fl[BATCH] = { NULL };
+	size_t flcap[BATCH] = { 0 };
+	idx2_chunk_in in[BATCH];
+	MDB_txn *txn;
+	uint64_t ci, total = 0;
+	double t0, cpu = 0;
+	int rc;
+
+	idx_cfg_default(&cfg);
+	cfg.writable = true;
+	if ((rc = idx_open(dir, &cfg, &x)) != 0)
+		return rc;
+	idx_store_uuid(x, uuid);
+	store_segs_cfg_default(&scfg);
+	scfg.writable = true;
+	scfg.sync = false;
+	if ((rc = store_segs_open(dir, uuid, &scfg, &segs)) != 0)
+		goto out;
+	for (int i = 0; i < BATCH; i++)
+		if ((rc = store_chunk_new(&ck[i])) != 0)
+			goto out;
+	for (ci = 0; ci < c->t.chunks;) {
+		size_t n = 0;
+		for (; ci < c->t.chunks && n < BATCH; ci++, n++) {
+			uint64_t off = c->chunk_off[ci];
+			uint64_t end = ci + 1 < c->t.chunks ? c->chunk_off[ci + 1] : c->alen, soff;
+			uint32_t seg;
+			size_t nf = 0;
+			/* the packer numbered chunks from 0; the index takes them from 1 */
+			if ((rc = store_chunk_set_id(c->arena + off, end - off, ci + 1)) != 0 ||
+			    (rc = store_segs_append(segs, c->arena + off, end - off, &seg, &soff)) != 0 ||
+			    (rc = store_chunk_load(ck[n], c->arena + off, end - off, 0, NULL)) != 0 ||
+			    (rc = idx2_chunk_from_sealed(c->arena + off, end - off, seg, soff,
+			                                 &in[n].rec)) != 0)
+				goto out;
+			for (uint32_t b = 0; b < store_chunk_nblocks(ck[n]); b++) {
+				const store_block *bl = store_chunk_block(ck[n], b);
+				for (uint32_t f = 0; f < store_block_nflows(bl); f++) {
+					const store_bflow *d = store_block_flow(bl, f);
+					if (nf == flcap[n]) {
+						flcap[n] = flcap[n] ? 2 * flcap[n] : 4096;
+						fl[n] = realloc(fl[n], flcap[n] * sizeof *fl[n]);
+						if (!fl[n]) {
+							rc = TV_E_NOMEM;
+							goto out;
+						}
+					}
+					fl[n][nf].key = d->key;
+					fl[n][nf].tun = d->tun;
+					fl[n][nf].blocks = (uint64_t)1 << b;
+					fl[n][nf].nrec = d->nrec;
+					nf++;
+				}
+			}
+			in[n].flows = fl[n];
+			in[n].nflows = nf;
+		}
+		t0 = cpu_now();
+		rc = idx_commit2(x, in, n, NULL, 0, NULL);
+		cpu += cpu_now() - t0;
+		if (rc)
+			goto out;
+	}
+	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
+		goto out;
+	printf("index v2         %llu chunks; commit cpu %.3f s\n", (unsigned long long)c->t.chunks,
+	       cpu);
+	{
+		MDB_dbi dbis[] = { x->db2_chunks, x->db2_slices, x->db2_stime, x->db2_post,
+		                   x->db2_opost, x->db2_segs };
+		for (size_t i = 0; i < sizeof dbis / sizeof dbis[0]; i++) {
+			MDB_stat st;
+			MDB_cursor *cur;
+			MDB_val k, d;
+			uint64_t kv = 0, pages;
+			mdb_stat(txn, dbis[i], &st);
+			pages = st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+			mdb_cursor_open(txn, dbis[i], &cur);
+			while (mdb_cursor_get(cur, &k, &d, MDB_NEXT) == 0)
+				kv += k.mv_size + d.mv_size;
+			mdb_cursor_close(cur);
+			total += pages * st.ms_psize;
+			printf("  %-10s %8llu entries, %10llu key+value bytes, %6llu pages = %10llu bytes\n",
+			       names[i], (unsigned long long)st.ms_entries, (unsigned long long)kv,
+			       (unsigned long long)pages, (unsigned long long)pages * st.ms_psize);
+		}
+	}
+	mdb_txn_abort(txn);
+	printf("index v2 total   %llu bytes in pages = %.0f per chunk = %.2f%% of the stored chunks\n",
+	       (unsigned long long)total, c->t.chunks ? (double)total / (double)c->t.chunks : 0.0,
+	       c->t.stored ? 100.0 * (double)total / (double)c->t.stored : 0.0);
+	rc = run_queries(x, segs, queries, nq, out_prefix);
+out:
+	for (int i = 0; i < BATCH; i++) {
+		store_chunk_free(ck[i]);
+		free(fl[i]);
+	}
+	idx_close(x);
+	store_segs_close(segs);
+	return rc;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: chunk2-measure [--raw-target N] [--block-target N] [--level N] [--repeat N]\n"
 	                "         [--split-min N] [--split-pct N] [--zstd-ref] [--ref-level N] [--verify]\n"
-	                "         [--host ADDR] [-o FILE] FILE.pcap\n");
+	                "         [--host ADDR] [-o FILE] [--index DIR [--query EXPR]... [--query-out PREFIX]] FILE.pcap\n");
 	exit(2);
 }
 
@@ -305,7 +497,8 @@ int main(int argc, char **argv)
 	ctx c;
 	capture cap;
 	char err[PCAP_ERRBUF_SIZE];
-	const char *path = NULL, *out_path = NULL;
+	const char *path = NULL, *out_path = NULL, *index_dir = NULL, *queries[8], *qprefix = NULL;
+	int nq = 0;
 	bool do_ref = false, do_verify = false;
 	pcap_t *pc;
 	struct pcap_pkthdr *ph;
@@ -347,6 +540,12 @@ int main(int argc, char **argv)
 			i++;
 		} else if (!strcmp(a, "-o") && v)
 			out_path = v, i++;
+		else if (!strcmp(a, "--index") && v)
+			index_dir = v, i++;
+		else if (!strcmp(a, "--query") && v && nq < 8)
+			queries[nq++] = v, i++;
+		else if (!strcmp(a, "--query-out") && v)
+			qprefix = v, i++;
 		else if (a[0] == '-' || path)
 			usage();
 		else
@@ -407,7 +606,7 @@ int main(int argc, char **argv)
 		const uint8_t *f = cap.data + p->off;
 		ingest_parse_inner(f, p->caplen, &in);
 		p->info = in;
-		make_key(&in, p->key);
+		idx2_flowkey_make(&in, p->key);
 		p->poff = payload_offset(f, p->caplen, &in);
 	}
 	c.t.key_cpu = cpu_now() - t0;
@@ -521,6 +720,10 @@ int main(int argc, char **argv)
 		       ref_level, (unsigned long long)zb, zmin, repeat, zmed);
 		printf("ratio            stored / zstd %.4f; packer cpu / zstd cpu: min %.3f, median %.3f\n",
 		       (double)c.t.stored / (double)zb, c.t.pack_cpu / zmin, pack_median / zmed);
+	}
+	if (index_dir && (rc = index_chunks(&c, index_dir, queries, nq, qprefix)) != 0) {
+		fprintf(stderr, "chunk2-measure: indexing into %s: %s\n", index_dir, tv_strerror(rc));
+		return 1;
 	}
 	store_packer_free(c.pk);
 	free(c.arena);

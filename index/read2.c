@@ -1,0 +1,457 @@
+/*
+ * read2.c — idx_read2: the packets of a query, from the planned blocks of
+ * version-2 chunks (store/FORMAT.md "Index, version 2"; INDEX-v2 design,
+ * "Reading").
+ *
+ * Chunks are taken in (first_ts, chunk id) order and opened only when the
+ * merge reaches their first_ts: opening reads the planned blocks (one
+ * pread each), evaluates the expression once per flow directory entry (or
+ * per record when the expression has a time bound) and keeps the
+ * matching records as sorted (ts, seq, block, record) references.  A heap
+ * of open chunks hands records out in (ts, chunk id, seq) order; a frame
+ * is assembled only when its record is handed out.  Decoded blocks live
+ * in a cache with a byte budget, so memory does not grow with how many
+ * chunks overlap in time: an evicted block is read and decoded again when
+ * one of its records is due (counted).
+ */
+#include "idx2.h"
+
+#include "../ingest/ingest.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct rref {
+	uint64_t ts;
+	uint32_t seq;
+	uint16_t block;
+	uint32_t rec;
+} rref;
+
+typedef struct ochunk {
+	idx2_chunk r;
+	store_hdr h;       /* what store_block_decode checks records against */
+	rref *refs;
+	size_t n, pos;
+	uint64_t decoded;  /* blocks decoded once (a second decode is a redecode) */
+} ochunk;
+
+typedef struct centry {
+	uint64_t chunk_id;
+	uint16_t block;
+	bool used;
+	uint64_t tick;
+	uint64_t bytes;
+	store_block *b;
+	uint8_t *buf;      /* the stored block: section B is borrowed from it */
+	size_t bufcap;
+} centry;
+
+typedef struct rctx {
+	idx *x;
+	store_segs *segs;
+	const idx_expr *e;
+	uint64_t lo, hi;
+	bool timed;        /* e has after/before: evaluate per record */
+	idx2_read_stats *st;
+	centry *cache;
+	size_t ncache, capcache;
+	uint64_t cache_bytes, budget, tick;
+	ochunk **heap;
+	size_t nheap;
+	uint8_t *scratch;  /* STORE_MAX_CAPLEN bytes for frames with a tail */
+} rctx;
+
+static void chunk_free(ochunk *c)
+{
+	if (c) {
+		free(c->refs);
+		free(c);
+	}
+}
+
+/* Drops least recently used blocks until need more bytes fit the budget. */
+static void cache_evict(rctx *c, uint64_t need, const centry *keep)
+{
+	while (c->cache_bytes + need > c->budget) {
+		centry *old = NULL;
+		for (size_t i = 0; i < c->ncache; i++)
+			if (c->cache[i].used && &c->cache[i] != keep &&
+			    (!old || c->cache[i].tick < old->tick))
+				old = &c->cache[i];
+		if (!old)
+			return; /* a block larger than the budget is still kept alone */
+		old->used = false;
+		c->cache_bytes -= old->bytes;
+	}
+}
+
+static int cache_slot(rctx *c, centry **out)
+{
+	for (size_t i = 0; i < c->ncache; i++)
+		if (!c->cache[i].used) {
+			*out = &c->cache[i];
+			return 0;
+		}
+	if (c->ncache == c->capcache) {
+		size_t nc = c->capcache ? 2 * c->capcache : 16;
+		centry *n = realloc(c->cache, nc * sizeof *n);
+		if (!n)
+			return TV_E_NOMEM;
+		memset(n + c->capcache, 0, (nc - c->capcache) * sizeof *n);
+		c->cache = n;
+		c->capcache = nc;
+	}
+	*out = &c->cache[c->ncache++];
+	return 0;
+}
+
+/* Block k of chunk o, decoded: from the cache, or read and decoded. */
+static int block_get(rctx *c, ochunk *o, uint16_t k, store_block **out)
+{
+	const store_blkref *ref = &o->r.blocks[k];
+	centry *e = NULL;
+	int rc;
+
+	for (size_t i = 0; i < c->ncache; i++)
+		if (c->cache[i].used && c->cache[i].chunk_id == o->r.chunk_id &&
+		    c->cache[i].block == k) {
+			c->cache[i].tick = ++c->tick;
+			*out = c->cache[i].b;
+			return 0;
+		}
+	cache_evict(c, (uint64_t)ref->len + ref->a_raw, NULL);
+	if ((rc = cache_slot(c, &e)) != 0)
+		return rc;
+	if (!e->b && (rc = store_block_new(&e->b)) != 0)
+		return rc;
+	if (e->bufcap < ref->len) {
+		uint8_t *nb = realloc(e->buf, ref->len);
+		if (!nb)
+			return TV_E_NOMEM;
+		e->buf = nb;
+		e->bufcap = ref->len;
+	}
+	rc = store_segs_read(c->segs, o->r.segment, o->r.offset + STORE_V2_HDR_LEN + ref->offset,
+	                     ref->len, e->buf);
+	if (rc)
+		return rc;
+	c->st->blocks_read++;
+	c->st->bytes_read += ref->len;
+	{
+		uint64_t before = store_block_decoded(e->b);
+		if ((rc = store_block_decode(e->b, e->buf, ref->len, &o->h, ref)) != 0)
+			return rc;
+		c->st->bytes_decoded += store_block_decoded(e->b) - before;
+	}
+	if (o->decoded & ((uint64_t)1 << k))
+		c->st->redecodes++;
+	o->decoded |= (uint64_t)1 << k;
+	e->used = true;
+	e->chunk_id = o->r.chunk_id;
+	e->block = k;
+	e->tick = ++c->tick;
+	e->bytes = (uint64_t)ref->len + ref->a_raw;
+	c->cache_bytes += e->bytes;
+	*out = e->b;
+	return 0;
+}
+
+/* The packet summary a flow key gives (FORMAT.md "The flow key"). */
+static void key_info(const uint8_t *key, tv_l3info *in)
+{
+	memset(in, 0, sizeof *in);
+	in->l3 = key[37];
+	if (in->l3 == 0)
+		return;
+	in->has_ports = key[38] & 1;
+	memcpy(in->key.src.b, key, 16);
+	memcpy(in->key.dst.b, key + 16, 16);
+	in->key.sport = (uint16_t)(key[32] << 8 | key[33]);
+	in->key.dport = (uint16_t)(key[34] << 8 | key[35]);
+	in->key.proto = key[36];
+}
+
+static int ref_push(ochunk *o, size_t *cap, uint64_t ts, uint32_t seq, uint16_t blk, uint32_t rec)
+{
+	if (o->n == *cap) {
+		size_t nc = *cap ? 2 * *cap : 256;
+		rref *n = realloc(o->refs, nc * sizeof *n);
+		if (!n)
+			return TV_E_NOMEM;
+		o->refs = n;
+		*cap = nc;
+	}
+	o->refs[o->n].ts = ts;
+	o->refs[o->n].seq = seq;
+	o->refs[o->n].block = blk;
+	o->refs[o->n].rec = rec;
+	o->n++;
+	return 0;
+}
+
+static int rref_cmp(const void *a, const void *b)
+{
+	const rref *x = a, *y = b;
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The matching records of one planned block. */
+static int scan_block(rctx *c, ochunk *o, uint16_t k, size_t *cap)
+{
+	store_block *b;
+	int rc;
+	if ((rc = block_get(c, o, k, &b)) != 0)
+		return rc;
+	for (uint32_t f = 0; f < store_block_nflows(b); f++) {
+		const store_bflow *fl = store_block_flow(b, f);
+		tv_l3info in;
+		key_info(fl->key, &in);
+		if (!c->timed && !idx_expr_match(c->e, c->lo, fl->tun, &in))
+			continue;
+		for (uint32_t i = fl->first; i < fl->first + fl->nrec; i++) {
+			const store_brec *r = store_block_rec(b, i);
+			if (r->ts_ns < c->lo || r->ts_ns > c->hi)
+				continue;
+			if (c->timed && !idx_expr_match(c->e, r->ts_ns, fl->tun, &in))
+				continue;
+			c->st->pkts_scanned++;
+			if ((rc = ref_push(o, cap, r->ts_ns, r->seq, k, i)) != 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* Opens a planned chunk: its references, sorted (none: *out NULL). */
+static int chunk_open(rctx *c, const idx2_hit *hit, ochunk **out)
+{
+	ochunk *o = calloc(1, sizeof *o);
+	size_t cap = 0;
+	int rc;
+
+	*out = NULL;
+	if (!o)
+		return TV_E_NOMEM;
+	if ((rc = idx2_chunk_get(c->x, hit->chunk_id, &o->r)) != 0)
+		goto fail;
+	if (o->r.nblocks < 64 && (hit->blocks >> o->r.nblocks) != 0) {
+		rc = TV_E_CORRUPT;
+		goto fail;
+	}
+	o->h.chunk_id = o->r.chunk_id;
+	o->h.first_ts = o->r.first_ts;
+	o->h.last_ts = o->r.last_ts;
+	o->h.npkts = o->r.npkts;
+	o->h.nblocks = o->r.nblocks;
+	c->st->chunks_read++;
+	for (uint16_t k = 0; k < o->r.nblocks; k++)
+		if ((hit->blocks >> k) & 1 && (rc = scan_block(c, o, k, &cap)) != 0)
+			goto fail;
+	if (o->n == 0) {
+		chunk_free(o);
+		return 0;
+	}
+	qsort(o->refs, o->n, sizeof *o->refs, rref_cmp);
+	*out = o;
+	return 0;
+fail:
+	chunk_free(o);
+	return rc;
+}
+
+/* Heap of open chunks by their next reference (ts, chunk id, seq). */
+static bool before(const ochunk *a, const ochunk *b)
+{
+	const rref *x = &a->refs[a->pos], *y = &b->refs[b->pos];
+	if (x->ts != y->ts)
+		return x->ts < y->ts;
+	if (a->r.chunk_id != b->r.chunk_id)
+		return a->r.chunk_id < b->r.chunk_id;
+	return x->seq < y->seq;
+}
+
+static void heap_down(rctx *c, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		if (l < c->nheap && before(c->heap[l], c->heap[m]))
+			m = l;
+		if (l + 1 < c->nheap && before(c->heap[l + 1], c->heap[m]))
+			m = l + 1;
+		if (m == i)
+			return;
+		ochunk *t = c->heap[i];
+		c->heap[i] = c->heap[m];
+		c->heap[m] = t;
+		i = m;
+	}
+}
+
+static void heap_push(rctx *c, ochunk *o)
+{
+	size_t i = c->nheap++;
+	c->heap[i] = o;
+	while (i > 0 && before(c->heap[i], c->heap[(i - 1) / 2])) {
+		ochunk *t = c->heap[i];
+		c->heap[i] = c->heap[(i - 1) / 2];
+		c->heap[(i - 1) / 2] = t;
+		i = (i - 1) / 2;
+	}
+}
+
+/* Hands out the top chunk's next record. */
+static int emit(rctx *c, idx2_pkt_cb cb, void *ctx)
+{
+	ochunk *o = c->heap[0];
+	const rref *r = &o->refs[o->pos];
+	const store_brec *br;
+	const store_bflow *fl;
+	store_block *b;
+	tv_l3info in;
+	idx2_pkt p;
+	int rc;
+
+	if ((rc = block_get(c, o, r->block, &b)) != 0)
+		return rc;
+	br = store_block_rec(b, r->rec);
+	fl = store_block_flow(b, br->flow);
+	memset(&p, 0, sizeof p);
+	p.ts_ns = br->ts_ns;
+	p.chunk_id = o->r.chunk_id;
+	p.seq = br->seq;
+	p.caplen = br->caplen;
+	p.origlen = br->origlen;
+	p.flags = br->flags;
+	p.tun = fl->tun;
+	{
+		uint64_t d0 = store_block_decoded(b);
+		p.frame = store_block_frame(b, r->rec, c->scratch);
+		c->st->bytes_decoded += store_block_decoded(b) - d0;
+	}
+	(void)ingest_parse_inner(p.frame, p.caplen, &in);
+	if (!in.has_ports && (fl->key[38] & 1) && in.l3 == fl->key[37]) {
+		in.has_ports = 1; /* a later fragment: ingest attributed the ports */
+		in.key.sport = (uint16_t)(fl->key[32] << 8 | fl->key[33]);
+		in.key.dport = (uint16_t)(fl->key[34] << 8 | fl->key[35]);
+	}
+	p.info = &in;
+	c->st->matched++;
+	if (++o->pos == o->n) {
+		c->heap[0] = c->heap[--c->nheap];
+		chunk_free(o);
+	}
+	if (c->nheap)
+		heap_down(c, 0);
+	return cb ? cb(ctx, &p) : 0;
+}
+
+/* A planned chunk and where the merge must open it. */
+typedef struct pending {
+	uint64_t first_ts;
+	idx2_hit hit;
+} pending;
+
+static int pending_cmp(const void *a, const void *b)
+{
+	const pending *x = a, *y = b;
+	if (x->first_ts != y->first_ts)
+		return x->first_ts < y->first_ts ? -1 : 1;
+	return x->hit.chunk_id < y->hit.chunk_id ? -1 : x->hit.chunk_id > y->hit.chunk_id;
+}
+
+static bool has_time(const idx_expr *e)
+{
+	for (int32_t i = 0; e && i < e->n; i++)
+		if (e->nodes[i].kind == IDX_X_AFTER || e->nodes[i].kind == IDX_X_BEFORE)
+			return true;
+	return false;
+}
+
+/* The merge: a chunk is opened once the smallest record handed out next
+ * is not before its first_ts, so nothing unopened can come earlier. */
+static int merge(rctx *c, const pending *pd, size_t n, idx2_pkt_cb cb, void *ctx)
+{
+	size_t next = 0;
+	int rc;
+	for (;;) {
+		while (next < n && (c->nheap == 0 ||
+		                    pd[next].first_ts <= c->heap[0]->refs[c->heap[0]->pos].ts)) {
+			ochunk *o;
+			if ((rc = chunk_open(c, &pd[next++].hit, &o)) != 0)
+				return rc;
+			if (o)
+				heap_push(c, o);
+		}
+		if (c->nheap == 0)
+			return 0;
+		if ((rc = emit(c, cb, ctx)) != 0)
+			return rc;
+	}
+}
+
+static void rctx_free(rctx *c)
+{
+	for (size_t i = 0; i < c->nheap; i++)
+		chunk_free(c->heap[i]);
+	for (size_t i = 0; i < c->ncache; i++) {
+		store_block_free(c->cache[i].b);
+		free(c->cache[i].buf);
+	}
+	free(c->cache);
+	free(c->heap);
+	free(c->scratch);
+}
+
+int idx_read2(idx *x, store_segs *segs, const idx_expr *e, uint64_t cache_bytes,
+              idx2_pkt_cb cb, void *ctx, idx2_read_stats *st, idx2_plan_stats *pst,
+              char *where, size_t cap)
+{
+	idx2_read_stats dummy;
+	idx2_hit *hits = NULL;
+	pending *pd = NULL;
+	size_t n = 0;
+	rctx c;
+	int rc;
+
+	if (!st)
+		st = &dummy;
+	memset(st, 0, sizeof *st);
+	memset(&c, 0, sizeof c);
+	if ((rc = idx_plan2(x, e, &hits, &n, pst, where, cap)) != 0)
+		return rc;
+	c.x = x;
+	c.segs = segs;
+	c.e = e;
+	c.st = st;
+	c.budget = cache_bytes ? cache_bytes : IDX2_CACHE_DEFAULT;
+	c.lo = 0;
+	c.hi = UINT64_MAX;
+	if (e && e->root >= 0)
+		idx_xnode_bounds(e, e->root, &c.lo, &c.hi);
+	c.timed = has_time(e);
+	pd = malloc((n ? n : 1) * sizeof *pd);
+	c.heap = malloc((n ? n : 1) * sizeof *c.heap);
+	c.scratch = malloc(STORE_MAX_CAPLEN);
+	if (!pd || !c.heap || !c.scratch) {
+		rc = TV_E_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		idx2_chunk r;
+		if ((rc = idx2_chunk_get(x, hits[i].chunk_id, &r)) != 0)
+			goto out;
+		pd[i].first_ts = r.first_ts;
+		pd[i].hit = hits[i];
+	}
+	if (n > 1)
+		qsort(pd, n, sizeof *pd, pending_cmp);
+	rc = merge(&c, pd, n, cb, ctx);
+out:
+	rctx_free(&c);
+	free(pd);
+	free(hits);
+	return rc;
+}
