@@ -50,10 +50,6 @@
 #define V6_MAX_EXT 16      /* extension headers walked at most */
 #define GWLB_CLASS 0x0108u /* AWS Gateway Load Balancer GENEVE option class */
 
-/* Fragment table: FRAG_SETS sets of FRAG_WAYS entries, LRU within a set. */
-#define FRAG_SETS 1024u
-#define FRAG_WAYS 4u
-
 /* Verdicts of one layer parser. */
 enum dv {
 	DV_OK = 0,
@@ -67,31 +63,12 @@ enum dv {
 	DV_TOO_DEEP,  /* more VLAN tags than allowed */
 };
 
-struct frag_key {
-	tv_addr src;
-	tv_addr dst;
-	uint32_t id;  /* IPv4 identification or IPv6 fragment id */
-	uint32_t vni; /* fragments of two mirror sessions never mix */
-	uint8_t proto;
-	uint8_t pad[3];
-};
-
-struct frag_ent {
-	struct frag_key k;
-	uint16_t sport;
-	uint16_t dport;
-	uint32_t pad;
-	uint64_t used; /* LRU clock; 0 = empty */
-};
-
 struct ingest_decap {
 	ingest_decap_cfg cfg;
 	tv_counters *ctr;
 	tv_counters own_ctr; /* used when the caller passes no counters */
 	ingest_reasm *ra;    /* NULL when reassembly is off */
-	uint64_t seed;
-	uint64_t clock;
-	struct frag_ent frag[FRAG_SETS * FRAG_WAYS];
+	ingest_fragports *fp; /* ports for later inner fragments */
 	/* Two buffers, so that the outer frame synthesised from a non-Ethernet
 	 * link type survives a GENEVE L3 payload synthesised after it (needed
 	 * when a deeper layer fails and the outer frame is stored). */
@@ -788,59 +765,6 @@ int ingest_parse_inner(const uint8_t *frame, uint32_t caplen, tv_l3info *info)
 }
 
 /* ------------------------------------------------------------------ */
-/* Fragment table                                                      */
-/* ------------------------------------------------------------------ */
-
-static uint64_t frag_hash(const ingest_decap *d, const struct frag_key *k)
-{
-	return tv_hash64(k, sizeof *k, d->seed);
-}
-
-static void frag_key_make(struct frag_key *k, const tv_l3info *info, uint32_t id, uint32_t vni)
-{
-	memset(k, 0, sizeof *k);
-	k->src = info->key.src;
-	k->dst = info->key.dst;
-	k->id = id;
-	k->vni = vni;
-	k->proto = info->key.proto;
-}
-
-static void frag_remember(ingest_decap *d, const struct frag_key *k, uint16_t sport, uint16_t dport)
-{
-	struct frag_ent *set = &d->frag[(frag_hash(d, k) & (FRAG_SETS - 1)) * FRAG_WAYS];
-	struct frag_ent *victim = &set[0];
-	unsigned i;
-	for (i = 0; i < FRAG_WAYS; i++) {
-		if (set[i].used != 0 && memcmp(&set[i].k, k, sizeof *k) == 0) {
-			victim = &set[i];
-			break;
-		}
-		if (set[i].used < victim->used)
-			victim = &set[i];
-	}
-	victim->k = *k;
-	victim->sport = sport;
-	victim->dport = dport;
-	victim->used = ++d->clock;
-}
-
-static bool frag_lookup(ingest_decap *d, const struct frag_key *k, uint16_t *sport, uint16_t *dport)
-{
-	struct frag_ent *set = &d->frag[(frag_hash(d, k) & (FRAG_SETS - 1)) * FRAG_WAYS];
-	unsigned i;
-	for (i = 0; i < FRAG_WAYS; i++) {
-		if (set[i].used != 0 && memcmp(&set[i].k, k, sizeof *k) == 0) {
-			*sport = set[i].sport;
-			*dport = set[i].dport;
-			set[i].used = ++d->clock;
-			return true;
-		}
-	}
-	return false;
-}
-
-/* ------------------------------------------------------------------ */
 /* Link types and synthesised Ethernet headers                          */
 /* ------------------------------------------------------------------ */
 
@@ -1307,17 +1231,9 @@ static int decap_frame(ingest_decap *d, struct dctx *x, struct ingest_frame link
 	if (st & IS_VLAN_DEEP)
 		note(x, TV_CTR_DECAP_VLAN_TOO_DEEP);
 	if (st & IS_FRAG) {
-		struct frag_key k;
 		note(x, TV_CTR_DECAP_INNER_FRAG);
-		frag_key_make(&k, &pkt->info, frag_id, pkt->tun.vni);
-		if (pkt->info.frag == TV_FRAG_FIRST) {
-			if (pkt->info.has_ports)
-				frag_remember(d, &k, pkt->info.key.sport, pkt->info.key.dport);
-		} else if (frag_lookup(d, &k, &pkt->info.key.sport, &pkt->info.key.dport)) {
-			pkt->info.has_ports = 1;
-		} else {
+		if (ingest_fragports_apply(d->fp, pkt->tun.vni, &pkt->info) == INGEST_FRAG_UNKNOWN)
 			note(x, TV_CTR_DECAP_INNER_FRAG_UNK);
-		}
 	}
 
 	/* True length: what the capture (or the tunnel's declared length)
@@ -1425,10 +1341,11 @@ int ingest_decap_new(const ingest_decap_cfg *cfg, tv_counters *ctr, ingest_decap
 		return TV_E_NOMEM;
 	d->cfg = *cfg;
 	d->ctr = ctr ? ctr : &d->own_ctr;
-	/* Seeded so that crafted fragment ids cannot aim at one set. */
-	d->seed = tv_hash_seed();
-	rc = reasm_new(cfg, tv_hash_seed(), &d->ra);
+	rc = ingest_fragports_new(&d->fp);
+	if (rc == 0)
+		rc = reasm_new(cfg, tv_hash_seed(), &d->ra);
 	if (rc) {
+		ingest_fragports_free(d->fp);
 		free(d);
 		return rc;
 	}
@@ -1441,5 +1358,6 @@ void ingest_decap_free(ingest_decap *d)
 	if (!d)
 		return;
 	reasm_free(d->ra);
+	ingest_fragports_free(d->fp);
 	free(d);
 }

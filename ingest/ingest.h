@@ -111,6 +111,31 @@ void ingest_decap_flush(ingest_decap *d);
  */
 int ingest_parse_inner(const uint8_t *frame, uint32_t caplen, tv_l3info *info);
 
+/*
+ * Fragment-port attribution (fragports.c): later IP fragments carry no
+ * ports; they take those of the first fragment of their datagram (same
+ * addresses, protocol, IP identification and VNI), if it was seen before
+ * them.  Decapsulation and queries over stored frames use this one table,
+ * so that flow records and query results agree.  Fixed size (about
+ * 256 KiB), allocated once; a collision only loses an attribution.
+ */
+typedef struct ingest_fragports ingest_fragports;
+
+int ingest_fragports_new(ingest_fragports **out); /* TV_E_NOMEM */
+void ingest_fragports_free(ingest_fragports *t);  /* accepts NULL */
+
+enum ingest_frag_res {
+	INGEST_FRAG_NONE = 0,   /* not a fragment, or a first fragment without ports */
+	INGEST_FRAG_KEPT,       /* a first fragment: its ports are remembered */
+	INGEST_FRAG_ATTRIBUTED, /* a later fragment: info got its first fragment's ports */
+	INGEST_FRAG_UNKNOWN,    /* a later fragment whose first fragment was not seen */
+};
+
+/* Remembers or attributes info (filled by ingest_parse_inner() or the
+ * decapsulator) of a packet of mirror session vni.  t NULL: nothing is
+ * attributed (INGEST_FRAG_NONE). */
+enum ingest_frag_res ingest_fragports_apply(ingest_fragports *t, uint32_t vni, tv_l3info *info);
+
 /* ---------------------------------------------------------------------
  * Flow table: unidirectional flows per (VNI, mirror source, 5-tuple) per
  * aggregation window, as VPC Flow Logs count them.  Entries come from a
