@@ -432,10 +432,12 @@ uint64_t ingest_pcap_ts_ns(long long sec, long long frac_ns);
 
 /*
  * Replay support: the tunnel payload (from the VXLAN or GENEVE header on)
- * of one captured frame: outer Ethernet (VLAN tags walked), IPv4 or IPv6,
- * UDP to one of cfg's tunnel ports.  Returns 1 with *payload and *len (into
- * data) and *sport (the outer UDP source port), 0 when the frame is not
- * such a packet.
+ * of one captured Ethernet frame, found by the decapsulator's own outer
+ * walk (outer.c): VLAN tags, IPv4 or IPv6 (extension headers walked), UDP
+ * to one of cfg's tunnel ports.  Returns 1 with *payload and *len (into
+ * data; a capture cut short gives what is there) and *sport (the outer UDP
+ * source port); 0 for any other frame, an IP fragment, or a malformed
+ * outer IP or UDP header (which ingest stores with decap_error).
  */
 int ingest_tunnel_payload(const ingest_decap_cfg *cfg, int linktype, const uint8_t *data,
                           uint32_t caplen, const uint8_t **payload, uint32_t *len,
