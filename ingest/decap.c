@@ -1,13 +1,16 @@
 /*
- * decap.c — outer Ethernet/IP/UDP, VXLAN, GENEVE (with the AWS GWLB
- * options), GENEVE carrying VXLAN, and the inner L2/L3/L4 summary.
+ * decap.c — the decapsulator: link types turned into Ethernet, outer
+ * fragments through the reassembler, the tunnel loop (VXLAN, GENEVE with
+ * the AWS GWLB options, GENEVE carrying VXLAN), and the inner L2/L3/L4
+ * summary.
  *
- * Every layer is one small function over a tv_cur cursor: it checks the
- * minimum header, the declared length against what remains, the flags,
- * and hands the rest on.  It returns a verdict; the caller turns the
- * verdict into a counter (STYLE.md §4, §5).  Counters are collected per
- * packet in a "hit" array and added once at the end, so each counter moves
- * at most once per packet.
+ * Every layer is one small function over a tv_cur cursor (layer.c,
+ * tunnel.c; the outer walk in outer.c): it checks the minimum header, the
+ * declared length against what remains, the flags, and hands the rest on.
+ * It returns a verdict; this file turns the verdict into a counter, so
+ * that no reject goes uncounted.  Counters are collected per packet in a
+ * "hit" array and added once at the end, so each counter moves at most
+ * once per packet.
  *
  * The rule for what is stored (README.md, "Decapsulation"):
  *  - a frame with no tunnel is stored as it is (tunnel NONE, vni NONE);
@@ -315,6 +318,133 @@ enum dmode {
 };
 
 /*
+ * Outer fragments go to the reassembler first.  Returns INGEST_HELD or
+ * INGEST_DROP when the frame ends here; otherwise -1, with *link the
+ * frame to decapsulate (the whole datagram once it is complete) and *mode
+ * how to treat it.
+ */
+static int reasm_step(ingest_decap *d, struct dctx *x, struct ingest_frame *link, uint64_t ts_ns,
+                      enum dmode *mode)
+{
+	struct reasm_in in;
+	struct ingest_frame whole;
+
+	if (*mode != DM_NORMAL || !d->ra || !outer_fragment(&d->cfg, link, &in))
+		return -1;
+	in.ts_ns = ts_ns;
+	switch (reasm_add(d->ra, &in, d->ctr, &whole)) {
+	case REASM_HELD:
+		return INGEST_HELD;
+	case REASM_REJECT:
+		*mode = DM_ERROR;
+		break;
+	case REASM_DONE:
+		/* the datagram is counted once, as itself */
+		memset(x->hit, 0, sizeof x->hit);
+		*link = whole;
+		*mode = DM_WHOLE;
+		break;
+	case REASM_PASS:
+		if (d->cfg.tunnel_only) {
+			d->ctr->v[TV_CTR_REASM_NOT_TUNNEL]++;
+			return INGEST_DROP;
+		}
+		break;
+	}
+	return -1;
+}
+
+/*
+ * Removes the VXLAN or GENEVE header of o's payload: *next is the frame it
+ * carries (an Ethernet header is synthesised for a GENEVE L3 payload),
+ * *vni its VNI, GWLB options go to pkt.  Returns the tunnel kind
+ * (TV_TUN_VXLAN, TV_TUN_GENEVE), or TV_TUN_NONE with the reason noted.
+ */
+static uint8_t tunnel_remove(ingest_decap *d, struct dctx *x, struct outer *o,
+                             struct ingest_frame *next, uint32_t *vni, uint64_t *dropped,
+                             tv_pkt *pkt)
+{
+	struct geneve_v g;
+	enum dv v;
+
+	next->synth = 0;
+	*dropped = 0;
+	if (o->kind == CAND_VXLAN) {
+		v = layer_vxlan(&o->payload, d->cfg.strict_vxlan, vni);
+		if (v != DV_OK) {
+			note(x, vxlan_ctr[v]);
+			return TV_TUN_NONE;
+		}
+		next->p = o->payload.p;
+		next->len = (uint32_t)o->payload.left;
+		return TV_TUN_VXLAN;
+	}
+	v = layer_geneve(&o->payload, &g);
+	if (v != DV_OK) {
+		note(x, geneve_ctr(v));
+		return TV_TUN_NONE;
+	}
+	*vni = g.vni;
+	if (g.proto == ETH_P_TEB) {
+		next->p = o->payload.p;
+		next->len = (uint32_t)o->payload.left;
+	} else {
+		next->len = synth_eth(d->tunbuf, g.proto, o->payload.p, o->payload.left, dropped);
+		next->p = d->tunbuf;
+		next->synth = 1;
+	}
+	if (g.has_gwlb) {
+		pkt->tun.has_gwlb = 1;
+		pkt->tun.gwlb_endpoint = g.gwlb_endpoint;
+		pkt->tun.gwlb_attachment = g.gwlb_attachment;
+		pkt->tun.gwlb_cookie = g.gwlb_cookie;
+	}
+	return TV_TUN_GENEVE;
+}
+
+/*
+ * The frame to store is cur: its L3/L4 summary (with the reasons it is
+ * not a clean IP packet counted), the ports of a later fragment, and its
+ * true length.
+ */
+static void inner_summary(ingest_decap *d, struct dctx *x, const struct ingest_frame *cur,
+                          tv_pkt *pkt)
+{
+	unsigned st;
+	uint32_t frag_id;
+	uint64_t olen;
+
+	pkt->frame = cur->p;
+	pkt->caplen = cur->len;
+	pkt->synth_l2 = cur->synth;
+
+	st = inner_parse(cur->p, cur->len, d->cfg.max_vlan, &pkt->info, &frag_id);
+	pkt->info.frag_id = pkt->info.frag ? frag_id : 0;
+	if (st & IS_NO_IP)
+		note(x, TV_CTR_DECAP_INNER_NO_IP);
+	if (st & IS_TRUNC)
+		note(x, TV_CTR_DECAP_INNER_TRUNC);
+	if (st & IS_BAD)
+		note(x, TV_CTR_DECAP_INNER_BAD);
+	if (st & IS_VLAN_DEEP)
+		note(x, TV_CTR_DECAP_VLAN_TOO_DEEP);
+	if (st & IS_FRAG) {
+		note(x, TV_CTR_DECAP_INNER_FRAG);
+		if (ingest_fragports_apply(d->fp, pkt->tun.vni, &pkt->info) == INGEST_FRAG_UNKNOWN)
+			note(x, TV_CTR_DECAP_INNER_FRAG_UNK);
+	}
+
+	/* True length: what the capture (or the tunnel's declared length)
+	 * says was cut; for tunnelled packets also what the inner IP header
+	 * says, which covers the mirror's PacketLength and MTU truncation. */
+	olen = (uint64_t)cur->len + cur->cut;
+	if (pkt->tun.tunnel != TV_TUN_NONE && pkt->info.l3 != 0 &&
+	    (uint64_t)pkt->info.l3_off + pkt->info.ip_len > olen)
+		olen = (uint64_t)pkt->info.l3_off + pkt->info.ip_len;
+	pkt->origlen = olen > UINT32_MAX ? UINT32_MAX : (uint32_t)olen;
+}
+
+/*
  * Decapsulates one frame whose link header is already Ethernet (link).
  * Counters are noted in x; the caller flushes them unless the result is
  * INGEST_HELD (the fragment is counted when it is finally stored).
@@ -326,42 +456,15 @@ static int decap_frame(ingest_decap *d, struct dctx *x, struct ingest_frame link
 	struct outer o;
 	uint8_t first_kind = TV_TUN_NONE;
 	bool saw_vxlan = false, failed = false, too_deep = false;
-	int depth = 0;
-	unsigned st;
-	uint32_t frag_id;
-	uint64_t olen;
+	int depth = 0, r;
 	tv_addr pair_src, pair_dst;
 
 	memset(pkt, 0, sizeof *pkt);
 	pkt->ts_ns = ts_ns;
 	pkt->tun.vni = TV_VNI_NONE;
 
-	if (mode == DM_NORMAL && d->ra) {
-		struct reasm_in in;
-		struct ingest_frame whole;
-		if (outer_fragment(&d->cfg, &link, &in)) {
-			in.ts_ns = ts_ns;
-			switch (reasm_add(d->ra, &in, d->ctr, &whole)) {
-			case REASM_HELD:
-				return INGEST_HELD;
-			case REASM_REJECT:
-				mode = DM_ERROR;
-				break;
-			case REASM_DONE:
-				/* the datagram is counted once, as itself */
-				memset(x->hit, 0, sizeof x->hit);
-				link = whole;
-				mode = DM_WHOLE;
-				break;
-			case REASM_PASS:
-				if (d->cfg.tunnel_only) {
-					d->ctr->v[TV_CTR_REASM_NOT_TUNNEL]++;
-					return INGEST_DROP;
-				}
-				break;
-			}
-		}
-	}
+	if ((r = reasm_step(d, x, &link, ts_ns, &mode)) >= 0)
+		return r;
 	if (link.cut > 0)
 		note(x, TV_CTR_DECAP_SNAPLEN_CUT);
 
@@ -372,6 +475,7 @@ static int decap_frame(ingest_decap *d, struct dctx *x, struct ingest_frame link
 		struct ingest_frame next;
 		uint32_t vni = 0;
 		uint64_t dropped = 0;
+		uint8_t kind;
 
 		outer_parse(&d->cfg, depth == 0 ? x->hit : NULL, &cur, depth > 0 || cur.cut > 0, &o);
 		if (o.kind == CAND_NONE)
@@ -391,47 +495,15 @@ static int decap_frame(ingest_decap *d, struct dctx *x, struct ingest_frame link
 				too_deep = true;
 			break;
 		}
-		next.synth = 0;
-		if (o.kind == CAND_VXLAN) {
-			enum dv v = layer_vxlan(&o.payload, d->cfg.strict_vxlan, &vni);
-			if (v != DV_OK) {
-				note(x, vxlan_ctr[v]);
-				failed = true;
-				break;
-			}
-			next.p = o.payload.p;
-			next.len = (uint32_t)o.payload.left;
-			saw_vxlan = true;
-			if (depth == 0)
-				first_kind = TV_TUN_VXLAN;
-		} else {
-			struct geneve_v g;
-			enum dv v = layer_geneve(&o.payload, &g);
-			if (v != DV_OK) {
-				note(x, geneve_ctr(v));
-				failed = true;
-				break;
-			}
-			vni = g.vni;
-			if (g.proto == ETH_P_TEB) {
-				next.p = o.payload.p;
-				next.len = (uint32_t)o.payload.left;
-			} else {
-				next.len = synth_eth(d->tunbuf, g.proto, o.payload.p, o.payload.left,
-				                     &dropped);
-				next.p = d->tunbuf;
-				next.synth = 1;
-			}
-			if (g.has_gwlb) {
-				pkt->tun.has_gwlb = 1;
-				pkt->tun.gwlb_endpoint = g.gwlb_endpoint;
-				pkt->tun.gwlb_attachment = g.gwlb_attachment;
-				pkt->tun.gwlb_cookie = g.gwlb_cookie;
-			}
-			if (depth == 0)
-				first_kind = TV_TUN_GENEVE;
+		kind = tunnel_remove(d, x, &o, &next, &vni, &dropped, pkt);
+		if (kind == TV_TUN_NONE) {
+			failed = true;
+			break;
 		}
+		if (kind == TV_TUN_VXLAN)
+			saw_vxlan = true;
 		if (depth == 0) {
+			first_kind = kind;
 			pkt->tun.outer_src = o.src;
 			pair_src = o.src;
 			pair_dst = o.dst;
@@ -465,35 +537,7 @@ static int decap_frame(ingest_decap *d, struct dctx *x, struct ingest_frame link
 		/* later fragments of this pair whose first never comes are mirror transport */
 		reasm_note_tunnel_pair(d->ra, &pair_src, &pair_dst);
 	}
-
-	pkt->frame = cur.p;
-	pkt->caplen = cur.len;
-	pkt->synth_l2 = cur.synth;
-
-	st = inner_parse(cur.p, cur.len, d->cfg.max_vlan, &pkt->info, &frag_id);
-	pkt->info.frag_id = pkt->info.frag ? frag_id : 0;
-	if (st & IS_NO_IP)
-		note(x, TV_CTR_DECAP_INNER_NO_IP);
-	if (st & IS_TRUNC)
-		note(x, TV_CTR_DECAP_INNER_TRUNC);
-	if (st & IS_BAD)
-		note(x, TV_CTR_DECAP_INNER_BAD);
-	if (st & IS_VLAN_DEEP)
-		note(x, TV_CTR_DECAP_VLAN_TOO_DEEP);
-	if (st & IS_FRAG) {
-		note(x, TV_CTR_DECAP_INNER_FRAG);
-		if (ingest_fragports_apply(d->fp, pkt->tun.vni, &pkt->info) == INGEST_FRAG_UNKNOWN)
-			note(x, TV_CTR_DECAP_INNER_FRAG_UNK);
-	}
-
-	/* True length: what the capture (or the tunnel's declared length)
-	 * says was cut; for tunnelled packets also what the inner IP header
-	 * says, which covers the mirror's PacketLength and MTU truncation. */
-	olen = (uint64_t)cur.len + cur.cut;
-	if (pkt->tun.tunnel != TV_TUN_NONE && pkt->info.l3 != 0 &&
-	    (uint64_t)pkt->info.l3_off + pkt->info.ip_len > olen)
-		olen = (uint64_t)pkt->info.l3_off + pkt->info.ip_len;
-	pkt->origlen = olen > UINT32_MAX ? UINT32_MAX : (uint32_t)olen;
+	inner_summary(d, x, &cur, pkt);
 	return INGEST_STORE;
 }
 
