@@ -222,28 +222,13 @@ static struct qcur *heap_pop(struct qcur **h, size_t *n)
 	return top;
 }
 
-/* One of cb and hcb is set. */
-static int query_run(idx_rstore *stores, int nstores, const idx_expr *e, bool verify_hash,
-                     idx_query_cb cb, idx_query_hit_cb hcb, void *ctx, idx_query_stats *st,
-                     char *err, size_t cap)
+/* The chunks each store's index plans for e, all stores in one array. */
+static int query_plan(idx_rstore *stores, int nstores, const idx_expr *e, struct qchunk **qcp,
+                      size_t *nqcp, idx_query_stats *st, char *err, size_t cap)
 {
 	struct qchunk *qc = NULL;
-	size_t nqc = 0, capqc = 0, next = 0, nheap = 0, nfree = 0, ncur = 0, i;
-	struct qcur **heap = NULL, **freel = NULL, *curs = NULL;
-	uint8_t *buf = NULL;
-	size_t bufcap = 0;
-	struct qstate q;
-	idx_query_stats dummy;
+	size_t nqc = 0, capqc = 0, i;
 	int s, rc = 0;
-
-	if (!st)
-		st = &dummy;
-	memset(st, 0, sizeof *st);
-	q.e = e;
-	q.st = st;
-	if (ingest_fragports_new(&q.frag) != 0)
-		q.frag = NULL; /* no attribution, still correct otherwise */
-	idx_expr_time_bounds(e, &q.lo, &q.hi);
 
 	for (s = 0; s < nstores; s++) {
 		uint64_t *ids = NULL;
@@ -285,6 +270,38 @@ static int query_run(idx_rstore *stores, int nstores, const idx_expr *e, bool ve
 		}
 		free(ids);
 	}
+out:
+	*qcp = qc;
+	*nqcp = nqc;
+	return rc;
+}
+
+/* One of cb and hcb is set. */
+static int query_run(idx_rstore *stores, int nstores, const idx_expr *e, bool verify_hash,
+                     idx_query_cb cb, idx_query_hit_cb hcb, void *ctx, idx_query_stats *st,
+                     char *err, size_t cap)
+{
+	struct qchunk *qc = NULL;
+	size_t nqc = 0, next = 0, nheap = 0, nfree = 0, ncur = 0, i;
+	struct qcur **heap = NULL, **freel = NULL, *curs = NULL;
+	uint8_t *buf = NULL;
+	size_t bufcap = 0;
+	struct qstate q;
+	idx_query_stats dummy;
+	int rc = 0;
+
+	if (!st)
+		st = &dummy;
+	memset(st, 0, sizeof *st);
+	q.e = e;
+	q.st = st;
+	if (ingest_fragports_new(&q.frag) != 0)
+		q.frag = NULL; /* no attribution, still correct otherwise */
+	idx_expr_time_bounds(e, &q.lo, &q.hi);
+
+	rc = query_plan(stores, nstores, e, &qc, &nqc, st, err, cap);
+	if (rc)
+		goto out;
 	if (nqc > 1)
 		qsort(qc, nqc, sizeof *qc, qchunk_cmp);
 
