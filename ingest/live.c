@@ -15,7 +15,8 @@
  *                   length = 8 + payload, checksum 0
  *
  * The IPv4 checksum is left 0: decap does not check outer checksums (a
- * mirror copy's checksums are not trustworthy anyway, reference §2.5).
+ * mirror copy cut by the session's packet length or the target's MTU
+ * carries checksums that were not recomputed, so none are checked).
  */
 #include "ingest.h"
 
