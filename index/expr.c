@@ -1,6 +1,7 @@
 /*
- * expr.c — the query language: tokenizer, recursive-descent parser, AST,
- * exact matcher, time parsing and formatting, time bounds, normal form.
+ * expr.c — the query language: tokenizer, recursive-descent parser and
+ * AST.  The matcher and time bounds are in expr_match.c, the normal form
+ * in expr_format.c; times are parsed by tv_time_parse() (ingest/tvtime.c).
  *
  *   expr    := or
  *   or      := and { ("or" | "||") and }
@@ -25,7 +26,6 @@
  */
 #include "idx_int.h"
 
-#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,12 +94,7 @@ static tok lex_at(const char *s, int pos)
 
 /* ----------------------------------------------------------- text buffer */
 
-typedef struct sbuf {
-	char *b;
-	size_t cap, len;
-} sbuf;
-
-static void sb_put(sbuf *s, const char *t)
+void idx_sb_put(idx_sbuf *s, const char *t)
 {
 	size_t n = strlen(t);
 	if (s->cap == 0)
@@ -114,7 +109,7 @@ static void sb_put(sbuf *s, const char *t)
 	s->b[s->len] = '\0';
 }
 
-static bool sb_full(const sbuf *s)
+bool idx_sb_full(const idx_sbuf *s)
 {
 	return s->cap == 0 || s->len + 1 >= s->cap;
 }
@@ -239,7 +234,7 @@ bool idx_service_at(size_t i, const char **name, uint16_t *port, uint8_t *proto)
 }
 
 /* The transport names that qualify port and portrange. */
-static const char *l4_name(uint8_t proto)
+const char *idx_l4_name(uint8_t proto)
 {
 	switch (proto) {
 	case 6: return "tcp";
@@ -393,7 +388,7 @@ static bool proto_lookup(const parser *p, const tok *t, uint8_t *num)
 	return false;
 }
 
-static const char *dir_name(int dir)
+const char *idx_dir_name(int dir)
 {
 	switch (dir) {
 	case IDX_D_SRC: return "src ";
@@ -548,9 +543,9 @@ static int parse_port(parser *p, int dir, uint8_t qual, bool range, int32_t *out
 	if (qual && proto && proto != qual) {
 		if (!range)
 			return fail_at(p, &t, "service '%s' is %s only (port %u)",
-			               tok_text(p, &t, tb, sizeof tb), l4_name(proto), (unsigned)lo);
+			               tok_text(p, &t, tb, sizeof tb), idx_l4_name(proto), (unsigned)lo);
 		return fail_at(p, &t, "services '%s' are %s only (ports %u-%u)",
-		               tok_text(p, &t, tb, sizeof tb), l4_name(proto), (unsigned)lo,
+		               tok_text(p, &t, tb, sizeof tb), idx_l4_name(proto), (unsigned)lo,
 		               (unsigned)hi);
 	}
 	if ((rc = new_node(p, IDX_X_PORT, out)) != 0)
@@ -641,6 +636,82 @@ static const char *const after_qual[] = { "host", "net", "port", "portrange", "p
 	                                  "src", "dst", NULL };
 
 /*
+ * A primitive that is a keyword alone (tcp, udp, sctp, icmp, icmp6, ip,
+ * ip6) or a keyword and its value (vni, after, before); otherwise the
+ * error that says what kw should have been.
+ */
+static int parse_keyword(parser *p, const tok *kw, int32_t *out)
+{
+	char tb[48], qb[48];
+	uint8_t proto;
+	uint64_t v;
+	int rc;
+
+	if (word_is(p->s, kw, "tcp") || word_is(p->s, kw, "udp") || word_is(p->s, kw, "sctp") ||
+	    word_is(p->s, kw, "icmp") || word_is(p->s, kw, "icmp6") ||
+	    word_is(p->s, kw, "icmpv6")) {
+		proto_lookup(p, kw, &proto);
+		if ((rc = new_node(p, IDX_X_PROTO, out)) != 0)
+			return rc;
+		p->e->nodes[*out].proto = proto;
+		advance(p);
+		return 0;
+	}
+	if (word_is(p->s, kw, "ip") || word_is(p->s, kw, "ip6")) {
+		if ((rc = new_node(p, word_is(p->s, kw, "ip") ? IDX_X_IP : IDX_X_IP6, out)) != 0)
+			return rc;
+		advance(p);
+		return 0;
+	}
+	if (word_is(p->s, kw, "vni")) {
+		advance(p);
+		if (word_is(p->s, &p->cur, "none"))
+			v = TV_VNI_NONE;
+		else if (p->cur.type != TK_WORD ||
+		         !parse_uint(p->s + p->cur.pos, (size_t)p->cur.len, 16777215, &v))
+			return fail_at(p, &p->cur,
+			               "expected a VNI (0-16777215 or 'none') after 'vni'");
+		if ((rc = new_node(p, IDX_X_VNI, out)) != 0)
+			return rc;
+		p->e->nodes[*out].vni = (uint32_t)v;
+		advance(p);
+		return 0;
+	}
+	if (word_is(p->s, kw, "eni")) {
+		advance(p);
+		if (p->cur.type != TK_WORD)
+			return fail_at(p, &p->cur, "expected an interface id after 'eni'");
+		return fail_at(p, kw, "eni needs a VNI map (not yet supported)");
+	}
+	if (word_is(p->s, kw, "after") || word_is(p->s, kw, "before")) {
+		int kind = word_is(p->s, kw, "after") ? IDX_X_AFTER : IDX_X_BEFORE;
+		advance(p);
+		return parse_time(p, kind, kw, out);
+	}
+	if (kw->type == TK_BAD)
+		return fail_at(p, kw, "unexpected character '%c'", p->s[kw->pos]);
+	{
+		/* tcpdump reads a bare address as host, and a bare value after
+		 * and/or with the keywords of the primitive before it */
+		char buf[64];
+		tv_addr a;
+		uint16_t port;
+		if (tok_copy(p, kw, buf, sizeof buf) && tv_addr_parse(buf, &a) == 0)
+			return fail_at(p, kw, "unexpected address '%s': write 'host %s' (no keyword "
+			                       "is implied or repeated, as tcpdump would)",
+			               tok_text(p, kw, tb, sizeof tb), tok_text(p, kw, qb, sizeof qb));
+		if (kw->type == TK_WORD && port_word(p->s + kw->pos, (size_t)kw->len, &port, &proto))
+			return fail_at(p, kw, "unexpected word '%s': write its keyword, e.g. 'port %s' "
+			                       "(no keyword is repeated, as tcpdump would)",
+			               tok_text(p, kw, tb, sizeof tb), tok_text(p, kw, qb, sizeof qb));
+	}
+	return fail_at(p, kw,
+	               "unexpected word '%s': expected host, net, port, portrange, proto, tcp, "
+	               "udp, icmp, ip, ip6, vni, after, before, not or '('",
+	               tok_text(p, kw, tb, sizeof tb));
+}
+
+/*
  * [qualifier] [dir] type id, as pcap-filter(7) orders them: host, net and
  * proto take ip or ip6 (that IP version only), port and portrange take
  * tcp, udp or sctp (that transport only).  A protocol word followed by one
@@ -654,7 +725,6 @@ static int parse_primitive(parser *p, int32_t *out)
 	uint8_t l4 = 0, proto;
 	bool qualified = false, have_dir = false;
 	idx_xnode *nd;
-	uint64_t v;
 
 	qt = kw;
 	if (is_word(p, &kw, qual_words)) {
@@ -740,68 +810,7 @@ static int parse_primitive(parser *p, int32_t *out)
 		break;
 	}
 
-	if (word_is(p->s, &kw, "tcp") || word_is(p->s, &kw, "udp") || word_is(p->s, &kw, "sctp") ||
-	    word_is(p->s, &kw, "icmp") || word_is(p->s, &kw, "icmp6") ||
-	    word_is(p->s, &kw, "icmpv6")) {
-		proto_lookup(p, &kw, &proto);
-		if ((rc = new_node(p, IDX_X_PROTO, out)) != 0)
-			return rc;
-		p->e->nodes[*out].proto = proto;
-		advance(p);
-		return 0;
-	}
-	if (word_is(p->s, &kw, "ip") || word_is(p->s, &kw, "ip6")) {
-		if ((rc = new_node(p, word_is(p->s, &kw, "ip") ? IDX_X_IP : IDX_X_IP6, out)) != 0)
-			return rc;
-		advance(p);
-		return 0;
-	}
-	if (word_is(p->s, &kw, "vni")) {
-		advance(p);
-		if (word_is(p->s, &p->cur, "none"))
-			v = TV_VNI_NONE;
-		else if (p->cur.type != TK_WORD ||
-		         !parse_uint(p->s + p->cur.pos, (size_t)p->cur.len, 16777215, &v))
-			return fail_at(p, &p->cur,
-			               "expected a VNI (0-16777215 or 'none') after 'vni'");
-		if ((rc = new_node(p, IDX_X_VNI, out)) != 0)
-			return rc;
-		p->e->nodes[*out].vni = (uint32_t)v;
-		advance(p);
-		return 0;
-	}
-	if (word_is(p->s, &kw, "eni")) {
-		advance(p);
-		if (p->cur.type != TK_WORD)
-			return fail_at(p, &p->cur, "expected an interface id after 'eni'");
-		return fail_at(p, &kw, "eni needs a VNI map (not yet supported)");
-	}
-	if (word_is(p->s, &kw, "after") || word_is(p->s, &kw, "before")) {
-		int kind = word_is(p->s, &kw, "after") ? IDX_X_AFTER : IDX_X_BEFORE;
-		advance(p);
-		return parse_time(p, kind, &kw, out);
-	}
-	if (kw.type == TK_BAD)
-		return fail_at(p, &kw, "unexpected character '%c'", p->s[kw.pos]);
-	{
-		/* tcpdump reads a bare address as host, and a bare value after
-		 * and/or with the keywords of the primitive before it */
-		char buf[64];
-		tv_addr a;
-		uint16_t port;
-		if (tok_copy(p, &kw, buf, sizeof buf) && tv_addr_parse(buf, &a) == 0)
-			return fail_at(p, &kw, "unexpected address '%s': write 'host %s' (no keyword "
-			                       "is implied or repeated, as tcpdump would)",
-			               tok_text(p, &kw, tb, sizeof tb), tok_text(p, &kw, qb, sizeof qb));
-		if (kw.type == TK_WORD && port_word(p->s + kw.pos, (size_t)kw.len, &port, &proto))
-			return fail_at(p, &kw, "unexpected word '%s': write its keyword, e.g. 'port %s' "
-			                       "(no keyword is repeated, as tcpdump would)",
-			               tok_text(p, &kw, tb, sizeof tb), tok_text(p, &kw, qb, sizeof qb));
-	}
-	return fail_at(p, &kw,
-	               "unexpected word '%s': expected host, net, port, portrange, proto, tcp, "
-	               "udp, icmp, ip, ip6, vni, after, before, not or '('",
-	               tok_text(p, &kw, tb, sizeof tb));
+	return parse_keyword(p, &kw, out);
 }
 
 /*
@@ -898,21 +907,21 @@ static void nary_add(idx_expr *e, int32_t n, int32_t *tail, int32_t o)
 
 /* Text of the expression from pos to end, its white space runs made one
  * space, so that the note stays on one line. */
-static void note_text(sbuf *s, const char *t, int pos, int end)
+static void note_text(idx_sbuf *s, const char *t, int pos, int end)
 {
 	char c[2] = { 0, 0 };
 	bool sp = false;
 	int i;
-	for (i = pos; i < end && !sb_full(s); i++) {
+	for (i = pos; i < end && !idx_sb_full(s); i++) {
 		if (is_space(t[i])) {
 			sp = true;
 			continue;
 		}
 		if (sp)
-			sb_put(s, " ");
+			idx_sb_put(s, " ");
 		sp = false;
 		c[0] = t[i];
-		sb_put(s, c);
+		idx_sb_put(s, c);
 	}
 }
 
@@ -923,26 +932,26 @@ static void note_text(sbuf *s, const char *t, int pos, int end)
  */
 static void note_render(parser *p, const seqent *q, int n)
 {
-	sbuf s = { p->note, sizeof p->note, 0 };
+	idx_sbuf s = { p->note, sizeof p->note, 0 };
 	int i;
 	p->note[0] = '\0';
-	sb_put(&s, "read as (");
+	idx_sb_put(&s, "read as (");
 	for (i = 0; i < n; i++) {
 		if (i)
-			sb_put(&s, q[i].op == TK_OR ? ") or (" : " and ");
+			idx_sb_put(&s, q[i].op == TK_OR ? ") or (" : " and ");
 		note_text(&s, p->s, q[i].pos, q[i].end);
 	}
-	sb_put(&s, "); tcpdump reads 'and'/'or' left to right at equal precedence: ");
-	for (i = 1; i < n && !sb_full(&s); i++)
-		sb_put(&s, "(");
+	idx_sb_put(&s, "); tcpdump reads 'and'/'or' left to right at equal precedence: ");
+	for (i = 1; i < n && !idx_sb_full(&s); i++)
+		idx_sb_put(&s, "(");
 	for (i = 0; i < n; i++) {
 		if (i)
-			sb_put(&s, q[i].op == TK_OR ? " or " : " and ");
+			idx_sb_put(&s, q[i].op == TK_OR ? " or " : " and ");
 		note_text(&s, p->s, q[i].pos, q[i].end);
 		if (i)
-			sb_put(&s, ")");
+			idx_sb_put(&s, ")");
 	}
-	if (sb_full(&s))
+	if (idx_sb_full(&s))
 		memcpy(p->note + s.len - 3, "...", 3);
 }
 
@@ -1167,292 +1176,4 @@ void idx_expr_free(idx_expr *e)
 const char *idx_expr_note(const idx_expr *e)
 {
 	return e ? e->note : NULL;
-}
-
-/* --------------------------------------------------------------- match */
-
-static bool net_has(const idx_xnode *nd, const tv_addr *a)
-{
-	unsigned full = nd->plen / 8, rest = nd->plen % 8;
-	/* IPv4 is stored IPv4-mapped; an IPv6 net (::/0, 2000::/3) must not
-	 * take IPv4 traffic in through ::ffff:0:0/96, as tcpdump's does not */
-	if (tv_addr_is_v4(a) && !(nd->plen >= 96 && tv_addr_is_v4(&nd->addr)))
-		return false;
-	if (memcmp(nd->addr.b, a->b, full) != 0)
-		return false;
-	if (rest) {
-		uint8_t mask = (uint8_t)(0xFF00u >> rest);
-		return (a->b[full] & mask) == nd->addr.b[full];
-	}
-	return true;
-}
-
-static bool dir_test(int dir, bool s, bool d)
-{
-	switch (dir) {
-	case IDX_D_SRC: return s;
-	case IDX_D_DST: return d;
-	case IDX_D_BOTH: return s && d;
-	default: return s || d;
-	}
-}
-
-static bool match_node(const idx_expr *e, int32_t i, uint64_t ts, const tv_tunmeta *tun,
-                       const tv_l3info *info)
-{
-	const idx_xnode *nd = &e->nodes[i];
-	int32_t c;
-	switch (nd->kind) {
-	case IDX_X_AND:
-		for (c = nd->child; c >= 0; c = e->nodes[c].next)
-			if (!match_node(e, c, ts, tun, info))
-				return false;
-		return true;
-	case IDX_X_OR:
-		for (c = nd->child; c >= 0; c = e->nodes[c].next)
-			if (match_node(e, c, ts, tun, info))
-				return true;
-		return false;
-	case IDX_X_NOT:
-		return !match_node(e, nd->child, ts, tun, info);
-	case IDX_X_HOST:
-		return info && info->l3 != 0 && (!nd->ipver || info->l3 == nd->ipver) &&
-		       dir_test(nd->dir, memcmp(info->key.src.b, nd->addr.b, 16) == 0,
-		                memcmp(info->key.dst.b, nd->addr.b, 16) == 0);
-	case IDX_X_NET:
-		return info && info->l3 != 0 && (!nd->ipver || info->l3 == nd->ipver) &&
-		       dir_test(nd->dir, net_has(nd, &info->key.src), net_has(nd, &info->key.dst));
-	case IDX_X_PORT:
-		return info && info->has_ports && (!nd->proto || info->key.proto == nd->proto) &&
-		       dir_test(nd->dir,
-		                info->key.sport >= nd->port_lo && info->key.sport <= nd->port_hi,
-		                info->key.dport >= nd->port_lo && info->key.dport <= nd->port_hi);
-	case IDX_X_PROTO:
-		return info && info->l3 != 0 && (!nd->ipver || info->l3 == nd->ipver) &&
-		       info->key.proto == nd->proto;
-	case IDX_X_IP:
-		return info && info->l3 == 4;
-	case IDX_X_IP6:
-		return info && info->l3 == 6;
-	case IDX_X_VNI:
-		return (tun ? tun->vni : TV_VNI_NONE) == nd->vni;
-	case IDX_X_AFTER:
-		return ts >= nd->ts;
-	case IDX_X_BEFORE:
-		return ts < nd->ts;
-	default:
-		return false;
-	}
-}
-
-bool idx_expr_match(const idx_expr *e, uint64_t ts_ns, const tv_tunmeta *tun,
-                    const tv_l3info *info)
-{
-	if (!e || e->root < 0)
-		return true;
-	return match_node(e, e->root, ts_ns, tun, info);
-}
-
-/* --------------------------------------------------------------- bounds */
-
-void idx_xnode_bounds(const idx_expr *e, int32_t i, uint64_t *lo, uint64_t *hi)
-{
-	const idx_xnode *nd = &e->nodes[i];
-	uint64_t a, b;
-	int32_t c;
-	bool any;
-	*lo = 0;
-	*hi = UINT64_MAX;
-	switch (nd->kind) {
-	case IDX_X_AFTER:
-		*lo = nd->ts;
-		break;
-	case IDX_X_BEFORE:
-		if (nd->ts == 0) {
-			*lo = 1; /* nothing is before the epoch */
-			*hi = 0;
-		} else {
-			*hi = nd->ts - 1;
-		}
-		break;
-	case IDX_X_AND:
-		for (c = nd->child; c >= 0; c = e->nodes[c].next) {
-			idx_xnode_bounds(e, c, &a, &b);
-			if (a > *lo)
-				*lo = a;
-			if (b < *hi)
-				*hi = b;
-		}
-		break;
-	case IDX_X_OR:
-		any = false;
-		for (c = nd->child; c >= 0; c = e->nodes[c].next) {
-			idx_xnode_bounds(e, c, &a, &b);
-			if (a > b)
-				continue; /* an empty operand adds nothing */
-			if (!any || a < *lo)
-				*lo = a;
-			if (!any || b > *hi)
-				*hi = b;
-			any = true;
-		}
-		if (!any) {
-			*lo = 1;
-			*hi = 0;
-		}
-		break;
-	default: /* not, and every other primitive: unbounded */
-		break;
-	}
-}
-
-void idx_expr_time_bounds(const idx_expr *e, uint64_t *lo, uint64_t *hi)
-{
-	if (!e || e->root < 0) {
-		*lo = 0;
-		*hi = UINT64_MAX;
-		return;
-	}
-	idx_xnode_bounds(e, e->root, lo, hi);
-}
-
-void idx_net_last(const tv_addr *net, unsigned plen, tv_addr *last)
-{
-	unsigned i;
-	*last = *net;
-	for (i = plen; i < 128; i++)
-		last->b[i / 8] |= (uint8_t)(0x80u >> (i % 8));
-}
-
-/* --------------------------------------------------------------- format */
-
-static const char *ipver_name(int ipver)
-{
-	return ipver == 4 ? "ip " : ipver == 6 ? "ip6 " : "";
-}
-
-static void format_node(const idx_expr *e, int32_t i, sbuf *s)
-{
-	const idx_xnode *nd = &e->nodes[i];
-	char buf[96];
-	int32_t c;
-	switch (nd->kind) {
-	case IDX_X_AND:
-	case IDX_X_OR:
-		for (c = nd->child; c >= 0; c = e->nodes[c].next) {
-			/* An or inside an and needs parentheses; an and inside
-			 * an or gets them too, so that tcpdump, which gives
-			 * and/or equal precedence, reads the text the same way
-			 * (and the parse gives no note).  n-ary nodes never hold
-			 * their own kind. */
-			int k = e->nodes[c].kind;
-			bool par = (nd->kind == IDX_X_AND && k == IDX_X_OR) ||
-			           (nd->kind == IDX_X_OR && k == IDX_X_AND);
-			if (c != nd->child)
-				sb_put(s, nd->kind == IDX_X_AND ? " and " : " or ");
-			if (par)
-				sb_put(s, "(");
-			format_node(e, c, s);
-			if (par)
-				sb_put(s, ")");
-		}
-		break;
-	case IDX_X_NOT: {
-		int k = e->nodes[nd->child].kind;
-		bool par = k == IDX_X_AND || k == IDX_X_OR;
-		sb_put(s, par ? "not (" : "not ");
-		format_node(e, nd->child, s);
-		if (par)
-			sb_put(s, ")");
-		break;
-	}
-	case IDX_X_HOST:
-		sb_put(s, ipver_name(nd->ipver));
-		sb_put(s, dir_name(nd->dir));
-		sb_put(s, "host ");
-		if (nd->ipver == 6) /* ::ffff:A stays IPv6 text, as ip6 needs */
-			inet_ntop(AF_INET6, nd->addr.b, buf, sizeof buf);
-		else
-			tv_addr_format(&nd->addr, buf, sizeof buf);
-		sb_put(s, buf);
-		break;
-	case IDX_X_NET:
-		sb_put(s, ipver_name(nd->ipver));
-		sb_put(s, dir_name(nd->dir));
-		sb_put(s, "net ");
-		if (nd->v4 && nd->plen >= 96 && tv_addr_is_v4(&nd->addr)) {
-			inet_ntop(AF_INET, nd->addr.b + 12, buf, sizeof buf);
-			sb_put(s, buf);
-			snprintf(buf, sizeof buf, "/%u", nd->plen - 96u);
-		} else {
-			/* Always the IPv6 form, so ::ffff:0:0/95 stays IPv6. */
-			inet_ntop(AF_INET6, nd->addr.b, buf, sizeof buf);
-			sb_put(s, buf);
-			snprintf(buf, sizeof buf, "/%u", (unsigned)nd->plen);
-		}
-		sb_put(s, buf);
-		break;
-	case IDX_X_PORT:
-		if (nd->proto) {
-			sb_put(s, l4_name(nd->proto));
-			sb_put(s, " ");
-		}
-		sb_put(s, dir_name(nd->dir));
-		if (nd->range)
-			snprintf(buf, sizeof buf, "portrange %u-%u", (unsigned)nd->port_lo,
-			         (unsigned)nd->port_hi);
-		else
-			snprintf(buf, sizeof buf, "port %u", (unsigned)nd->port_lo);
-		sb_put(s, buf);
-		break;
-	case IDX_X_PROTO:
-		if (nd->ipver) {
-			snprintf(buf, sizeof buf, "%sproto %u", ipver_name(nd->ipver),
-			         (unsigned)nd->proto);
-			sb_put(s, buf);
-			break;
-		}
-		switch (nd->proto) {
-		case 1: sb_put(s, "icmp"); break;
-		case 6: sb_put(s, "tcp"); break;
-		case 17: sb_put(s, "udp"); break;
-		case 58: sb_put(s, "icmp6"); break;
-		default:
-			snprintf(buf, sizeof buf, "proto %u", (unsigned)nd->proto);
-			sb_put(s, buf);
-		}
-		break;
-	case IDX_X_IP:
-		sb_put(s, "ip");
-		break;
-	case IDX_X_IP6:
-		sb_put(s, "ip6");
-		break;
-	case IDX_X_VNI:
-		if (nd->vni == TV_VNI_NONE)
-			snprintf(buf, sizeof buf, "vni none");
-		else
-			snprintf(buf, sizeof buf, "vni %u", (unsigned)nd->vni);
-		sb_put(s, buf);
-		break;
-	case IDX_X_AFTER:
-	case IDX_X_BEFORE:
-		sb_put(s, nd->kind == IDX_X_AFTER ? "after " : "before ");
-		tv_time_format(nd->ts, buf, sizeof buf);
-		sb_put(s, buf);
-		break;
-	default:
-		break;
-	}
-}
-
-void idx_expr_format(const idx_expr *e, char *buf, size_t cap)
-{
-	sbuf s = { buf, cap, 0 };
-	if (cap == 0)
-		return;
-	buf[0] = '\0';
-	if (!e || e->root < 0)
-		return;
-	format_node(e, e->root, &s);
 }

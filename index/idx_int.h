@@ -24,7 +24,7 @@ struct idx {
 	bool writable;
 };
 
-/* LMDB return code -> our error space (STYLE.md §3). */
+/* LMDB return code -> our error space (tv_strerror() explains both). */
 int idx_lmdb_err(int rc);
 /* mdb_txn_begin that adopts a map grown by another process. */
 int idx_txn_begin(idx *x, bool write, MDB_txn **txn);
@@ -221,5 +221,19 @@ bool idx_service_at(size_t i, const char **name, uint16_t *port, uint8_t *proto)
 void idx_xnode_bounds(const idx_expr *e, int32_t i, uint64_t *lo, uint64_t *hi);
 /* Last address of the network (host bits set). */
 void idx_net_last(const tv_addr *net, unsigned plen, tv_addr *last);
+
+
+/* Shared by the expression parser (expr.c) and its normal form
+ * (expr_format.c): a text buffer that cuts at its capacity and stays
+ * NUL-terminated, and the words of a direction and a transport. */
+typedef struct idx_sbuf {
+	char *b;
+	size_t cap, len;
+} idx_sbuf;
+
+void idx_sb_put(idx_sbuf *s, const char *t);
+bool idx_sb_full(const idx_sbuf *s);
+const char *idx_dir_name(int dir);     /* "src ", "dst ", "src and dst ", "" */
+const char *idx_l4_name(uint8_t proto); /* "tcp", "udp", "sctp", "?" */
 
 #endif

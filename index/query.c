@@ -144,70 +144,14 @@ struct qcur {
 	uint64_t order; /* tie-break: planned position */
 };
 
-/*
- * Later IP fragments carry no ports.  Ingest attributes them to their flow
- * (flow records count them), so queries must too: a small table, filled
- * from first fragments as records are read, gives later fragments of the
- * same datagram (addresses, IP id, protocol, VNI) the ports of the first.
- * Fixed size, no allocation per packet; a collision only loses an
- * attribution.
- */
-#define QFRAG_SLOTS 4096
-
-struct qfrag {
-	tv_addr src, dst;
-	uint32_t id, vni;
-	uint8_t proto, used;
-	uint16_t sport, dport;
-};
-
 struct qstate {
 	const idx_expr *e;
 	uint64_t lo, hi;
 	idx_query_stats *st;
-	struct qfrag *frag; /* QFRAG_SLOTS entries, or NULL (no attribution) */
+	/* later IP fragments get the ports of their first fragment, as ingest
+	 * gave them (flow records count them so); NULL: no attribution */
+	ingest_fragports *frag;
 };
-
-static size_t qfrag_slot(const tv_l3info *in, uint32_t vni)
-{
-	struct {
-		tv_addr src, dst;
-		uint32_t id, vni;
-		uint32_t proto;
-	} k;
-	memset(&k, 0, sizeof k);
-	k.src = in->key.src;
-	k.dst = in->key.dst;
-	k.id = in->frag_id;
-	k.vni = vni;
-	k.proto = in->key.proto;
-	return (size_t)tv_hash64(&k, sizeof k, 0) & (QFRAG_SLOTS - 1);
-}
-
-static void qfrag_apply(struct qstate *q, uint32_t vni, tv_l3info *in)
-{
-	struct qfrag *f;
-	if (!q->frag || in->frag == TV_FRAG_NONE || in->l3 == 0)
-		return;
-	f = &q->frag[qfrag_slot(in, vni)];
-	if (in->frag == TV_FRAG_FIRST && in->has_ports) {
-		f->src = in->key.src;
-		f->dst = in->key.dst;
-		f->id = in->frag_id;
-		f->vni = vni;
-		f->proto = in->key.proto;
-		f->sport = in->key.sport;
-		f->dport = in->key.dport;
-		f->used = 1;
-	} else if (in->frag == TV_FRAG_LATER && !in->has_ports && f->used && f->id == in->frag_id &&
-	           f->vni == vni && f->proto == in->key.proto &&
-	           memcmp(&f->src, &in->key.src, sizeof f->src) == 0 &&
-	           memcmp(&f->dst, &in->key.dst, sizeof f->dst) == 0) {
-		in->key.sport = f->sport;
-		in->key.dport = f->dport;
-		in->has_ports = 1;
-	}
-}
 
 static int qchunk_cmp(const void *a, const void *b)
 {
@@ -228,7 +172,7 @@ static bool qcur_next(struct qstate *q, struct qcur *c)
 		if (c->rec.ts_ns < q->lo || c->rec.ts_ns > q->hi)
 			continue;
 		ingest_parse_inner(c->rec.frame, c->rec.caplen, &c->info);
-		qfrag_apply(q, c->rec.tun->vni, &c->info);
+		(void)ingest_fragports_apply(q->frag, c->rec.tun->vni, &c->info);
 		if (idx_expr_match(q->e, c->rec.ts_ns, c->rec.tun, &c->info))
 			return true;
 	}
@@ -278,27 +222,13 @@ static struct qcur *heap_pop(struct qcur **h, size_t *n)
 	return top;
 }
 
-/* One of cb and hcb is set. */
-static int query_run(idx_rstore *stores, int nstores, const idx_expr *e, bool verify_hash,
-                     idx_query_cb cb, idx_query_hit_cb hcb, void *ctx, idx_query_stats *st,
-                     char *err, size_t cap)
+/* The chunks each store's index plans for e, all stores in one array. */
+static int query_plan(idx_rstore *stores, int nstores, const idx_expr *e, struct qchunk **qcp,
+                      size_t *nqcp, idx_query_stats *st, char *err, size_t cap)
 {
 	struct qchunk *qc = NULL;
-	size_t nqc = 0, capqc = 0, next = 0, nheap = 0, nfree = 0, ncur = 0, i;
-	struct qcur **heap = NULL, **freel = NULL, *curs = NULL;
-	uint8_t *buf = NULL;
-	size_t bufcap = 0;
-	struct qstate q;
-	idx_query_stats dummy;
+	size_t nqc = 0, capqc = 0, i;
 	int s, rc = 0;
-
-	if (!st)
-		st = &dummy;
-	memset(st, 0, sizeof *st);
-	q.e = e;
-	q.st = st;
-	q.frag = calloc(QFRAG_SLOTS, sizeof *q.frag); /* NULL: no attribution, still correct otherwise */
-	idx_expr_time_bounds(e, &q.lo, &q.hi);
 
 	for (s = 0; s < nstores; s++) {
 		uint64_t *ids = NULL;
@@ -340,6 +270,38 @@ static int query_run(idx_rstore *stores, int nstores, const idx_expr *e, bool ve
 		}
 		free(ids);
 	}
+out:
+	*qcp = qc;
+	*nqcp = nqc;
+	return rc;
+}
+
+/* One of cb and hcb is set. */
+static int query_run(idx_rstore *stores, int nstores, const idx_expr *e, bool verify_hash,
+                     idx_query_cb cb, idx_query_hit_cb hcb, void *ctx, idx_query_stats *st,
+                     char *err, size_t cap)
+{
+	struct qchunk *qc = NULL;
+	size_t nqc = 0, next = 0, nheap = 0, nfree = 0, ncur = 0, i;
+	struct qcur **heap = NULL, **freel = NULL, *curs = NULL;
+	uint8_t *buf = NULL;
+	size_t bufcap = 0;
+	struct qstate q;
+	idx_query_stats dummy;
+	int rc = 0;
+
+	if (!st)
+		st = &dummy;
+	memset(st, 0, sizeof *st);
+	q.e = e;
+	q.st = st;
+	if (ingest_fragports_new(&q.frag) != 0)
+		q.frag = NULL; /* no attribution, still correct otherwise */
+	idx_expr_time_bounds(e, &q.lo, &q.hi);
+
+	rc = query_plan(stores, nstores, e, &qc, &nqc, st, err, cap);
+	if (rc)
+		goto out;
 	if (nqc > 1)
 		qsort(qc, nqc, sizeof *qc, qchunk_cmp);
 
@@ -433,7 +395,7 @@ out:
 	free(freel);
 	free(buf);
 	free(qc);
-	free(q.frag);
+	ingest_fragports_free(q.frag);
 	return rc;
 }
 

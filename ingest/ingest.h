@@ -111,6 +111,31 @@ void ingest_decap_flush(ingest_decap *d);
  */
 int ingest_parse_inner(const uint8_t *frame, uint32_t caplen, tv_l3info *info);
 
+/*
+ * Fragment-port attribution (fragports.c): later IP fragments carry no
+ * ports; they take those of the first fragment of their datagram (same
+ * addresses, protocol, IP identification and VNI), if it was seen before
+ * them.  Decapsulation and queries over stored frames use this one table,
+ * so that flow records and query results agree.  Fixed size (about
+ * 256 KiB), allocated once; a collision only loses an attribution.
+ */
+typedef struct ingest_fragports ingest_fragports;
+
+int ingest_fragports_new(ingest_fragports **out); /* TV_E_NOMEM */
+void ingest_fragports_free(ingest_fragports *t);  /* accepts NULL */
+
+enum ingest_frag_res {
+	INGEST_FRAG_NONE = 0,   /* not a fragment, or a first fragment without ports */
+	INGEST_FRAG_KEPT,       /* a first fragment: its ports are remembered */
+	INGEST_FRAG_ATTRIBUTED, /* a later fragment: info got its first fragment's ports */
+	INGEST_FRAG_UNKNOWN,    /* a later fragment whose first fragment was not seen */
+};
+
+/* Remembers or attributes info (filled by ingest_parse_inner() or the
+ * decapsulator) of a packet of mirror session vni.  t NULL: nothing is
+ * attributed (INGEST_FRAG_NONE). */
+enum ingest_frag_res ingest_fragports_apply(ingest_fragports *t, uint32_t vni, tv_l3info *info);
+
 /* ---------------------------------------------------------------------
  * Flow table: unidirectional flows per (VNI, mirror source, 5-tuple) per
  * aggregation window, as VPC Flow Logs count them.  Entries come from a
@@ -407,10 +432,12 @@ uint64_t ingest_pcap_ts_ns(long long sec, long long frac_ns);
 
 /*
  * Replay support: the tunnel payload (from the VXLAN or GENEVE header on)
- * of one captured frame: outer Ethernet (VLAN tags walked), IPv4 or IPv6,
- * UDP to one of cfg's tunnel ports.  Returns 1 with *payload and *len (into
- * data) and *sport (the outer UDP source port), 0 when the frame is not
- * such a packet.
+ * of one captured Ethernet frame, found by the decapsulator's own outer
+ * walk (outer.c): VLAN tags, IPv4 or IPv6 (extension headers walked), UDP
+ * to one of cfg's tunnel ports.  Returns 1 with *payload and *len (into
+ * data; a capture cut short gives what is there) and *sport (the outer UDP
+ * source port); 0 for any other frame, an IP fragment, or a malformed
+ * outer IP or UDP header (which ingest stores with decap_error).
  */
 int ingest_tunnel_payload(const ingest_decap_cfg *cfg, int linktype, const uint8_t *data,
                           uint32_t caplen, const uint8_t **payload, uint32_t *len,

@@ -15,7 +15,8 @@
  *                   length = 8 + payload, checksum 0
  *
  * The IPv4 checksum is left 0: decap does not check outer checksums (a
- * mirror copy's checksums are not trustworthy anyway, reference §2.5).
+ * mirror copy cut by the session's packet length or the target's MTU
+ * carries checksums that were not recomputed, so none are checked).
  */
 #include "ingest.h"
 
@@ -603,65 +604,4 @@ uint64_t ingest_pcap_ts_ns(long long sec, long long frac_ns)
 	 * negative.  Read them back as the unsigned value they were. */
 	uint64_t s = sec < 0 ? (uint64_t)(uint32_t)sec : (uint64_t)sec;
 	return s * 1000000000u + (frac_ns > 0 ? (uint64_t)frac_ns : 0);
-}
-
-/* ------------------------------------------------------- replay support */
-
-static bool port_in(const uint16_t *ports, int n, uint16_t p)
-{
-	int i;
-	for (i = 0; i < n; i++)
-		if (ports[i] == p)
-			return true;
-	return false;
-}
-
-int ingest_tunnel_payload(const ingest_decap_cfg *cfg, int linktype, const uint8_t *data,
-                          uint32_t caplen, const uint8_t **payload, uint32_t *len,
-                          uint16_t *sport)
-{
-	tv_cur c = tv_cur_make(data, caplen);
-	uint16_t et, dport, ulen;
-	uint8_t b, proto;
-	int tags = 0;
-
-	if (linktype != INGEST_LINK_ETHERNET)
-		return 0;
-	if (!tv_cur_skip(&c, 12) || !tv_cur_be16(&c, &et))
-		return 0;
-	while ((et == 0x8100 || et == 0x88A8) && tags++ < 4)
-		if (!tv_cur_skip(&c, 2) || !tv_cur_be16(&c, &et))
-			return 0;
-	if (et == 0x0800) {
-		uint16_t tot, ff;
-		tv_cur ip = c;
-		if (!tv_cur_u8(&c, &b) || (b >> 4) != 4 || (b & 15) < 5)
-			return 0;
-		if (!tv_cur_skip(&ip, 2) || !tv_cur_be16(&ip, &tot) || !tv_cur_skip(&ip, 2) ||
-		    !tv_cur_be16(&ip, &ff) || !tv_cur_skip(&ip, 1) || !tv_cur_u8(&ip, &proto))
-			return 0;
-		if ((ff & 0x3FFF) != 0 || proto != 17) /* fragments are not replayed */
-			return 0;
-		if (!tv_cur_skip(&c, (size_t)(b & 15) * 4 - 1))
-			return 0;
-	} else if (et == 0x86DD) {
-		if (!tv_cur_skip(&c, 6) || !tv_cur_u8(&c, &proto) || !tv_cur_skip(&c, 33))
-			return 0;
-		if (proto != 17) /* extension headers: not on a mirror's outer header */
-			return 0;
-	} else {
-		return 0;
-	}
-	if (!tv_cur_be16(&c, sport) || !tv_cur_be16(&c, &dport) || !tv_cur_be16(&c, &ulen) ||
-	    !tv_cur_skip(&c, 2))
-		return 0;
-	if (!port_in(cfg->vxlan_ports, cfg->n_vxlan_ports, dport) &&
-	    !port_in(cfg->geneve_ports, cfg->n_geneve_ports, dport))
-		return 0;
-	if (ulen < 8)
-		return 0;
-	/* the UDP length, unless the capture cut the datagram short */
-	*len = (uint32_t)ulen - 8 <= c.left ? (uint32_t)ulen - 8 : (uint32_t)c.left;
-	*payload = c.p;
-	return 1;
 }

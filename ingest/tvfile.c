@@ -17,7 +17,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #define TMP_TAG ".tvtmp-"
@@ -129,11 +128,9 @@ static void random_chars(char *out, size_t n)
 		n = sizeof r;
 	if (getrandom(r, n, GRND_NONBLOCK) != (ssize_t)n) {
 		/* only uniqueness matters here (O_EXCL guards the rest) */
-		struct timespec ts;
 		static unsigned seq;
 		uint64_t x;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		x = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid() << 20 ^ ++seq;
+		x = tv_clock_mono_ns() * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid() << 20 ^ ++seq;
 		for (i = 0; i < n; i++, x = x * 6364136223846793005ull + 1442695040888963407ull)
 			r[i] = (uint8_t)(x >> 56);
 	}

@@ -1,5 +1,6 @@
 /*
- * fuzz_decap.c — libFuzzer target for ingest/decap.c.
+ * fuzz_decap.c — libFuzzer target for the decapsulator: ingest/decap.c
+ * and its layers (layer.c, tunnel.c, outer.c, fragports.c).
  *
  * Input: byte 0 picks the link type (low 3 bits: the seven supported ones
  * and one unsupported) and how much the "capture" cut (high 5 bits, in
@@ -7,6 +8,7 @@
  * The decapsulator is created once and kept: its fragment table and its
  * outer reassembler carry state from input to input, as in a real run
  * (fuzz_reasm.c drives the reassembler with well-formed fragments).
+ * Replay's ingest_tunnel_payload() runs on the same input.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@ static const int linktypes[8] = {
 };
 
 static ingest_decap *dec;
+static ingest_decap_cfg cfg;
 static tv_counters ctr;
 
 /* Reads every byte the results point at, so ASan sees any bad pointer. */
@@ -42,8 +45,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t caplen, origlen;
 	int lt;
 
+	const uint8_t *pl;
+	uint32_t plen;
+	uint16_t sport;
+
 	if (dec == NULL) {
-		ingest_decap_cfg cfg;
 		ingest_decap_cfg_default(&cfg);
 		cfg.vxlan_ports[1] = 8472; /* a second port, as users configure */
 		cfg.n_vxlan_ports = 2;
@@ -83,6 +89,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (pkt.caplen > pkt.origlen || (pkt.decap_error && pkt.tun.tunnel != 0))
 			abort();
 		sink += touch(pkt.frame, pkt.caplen);
+	}
+	/* replay's use of the same outer walk: the payload lies in the frame */
+	if (ingest_tunnel_payload(&cfg, lt, data + 1, caplen, &pl, &plen, &sport)) {
+		if (pl < data + 1 || plen > caplen || (size_t)(pl - (data + 1)) + plen > caplen)
+			abort();
+		sink += touch(pl, plen) + sport;
 	}
 	/* the stateless parser straight on the input */
 	ingest_parse_inner(data + 1, caplen, &info);

@@ -915,6 +915,59 @@ Test(decap, ipv4_fragments_attributed)
 	cr_assert_eq(C.v[TV_CTR_DECAP_OK], 3);
 }
 
+static tv_l3info frag_info(uint8_t frag, uint32_t id, uint16_t sport, uint16_t dport)
+{
+	tv_l3info in;
+	memset(&in, 0, sizeof in);
+	in.l3 = 4;
+	in.frag = frag;
+	in.frag_id = id;
+	in.key.proto = 17;
+	in.key.src.b[15] = 1;
+	in.key.dst.b[15] = 2;
+	if (frag != TV_FRAG_LATER) {
+		in.has_ports = 1;
+		in.key.sport = sport;
+		in.key.dport = dport;
+	}
+	return in;
+}
+
+/* The one table that decapsulation and queries over stored frames use. */
+Test(fragports, later_fragments_take_first_fragment_ports_within_one_vni)
+{
+	ingest_fragports *t;
+	tv_l3info in;
+
+	cr_assert_eq(ingest_fragports_new(&t), 0);
+	in = frag_info(TV_FRAG_LATER, 9, 0, 0);
+	cr_assert_eq(ingest_fragports_apply(t, 42, &in), INGEST_FRAG_UNKNOWN);
+	cr_assert_eq(in.has_ports, 0);
+
+	in = frag_info(TV_FRAG_FIRST, 9, 5000, 53);
+	cr_assert_eq(ingest_fragports_apply(t, 42, &in), INGEST_FRAG_KEPT);
+	in = frag_info(TV_FRAG_LATER, 9, 0, 0);
+	cr_assert_eq(ingest_fragports_apply(t, 42, &in), INGEST_FRAG_ATTRIBUTED);
+	cr_assert_eq(in.has_ports, 1);
+	cr_assert_eq(in.key.sport, 5000);
+	cr_assert_eq(in.key.dport, 53);
+
+	/* another mirror session, another IP id: not the same datagram */
+	in = frag_info(TV_FRAG_LATER, 9, 0, 0);
+	cr_assert_eq(ingest_fragports_apply(t, 43, &in), INGEST_FRAG_UNKNOWN);
+	in = frag_info(TV_FRAG_LATER, 10, 0, 0);
+	cr_assert_eq(ingest_fragports_apply(t, 42, &in), INGEST_FRAG_UNKNOWN);
+
+	/* not fragments, or no table: untouched */
+	in = frag_info(TV_FRAG_NONE, 0, 1, 2);
+	cr_assert_eq(ingest_fragports_apply(t, 42, &in), INGEST_FRAG_NONE);
+	in = frag_info(TV_FRAG_LATER, 9, 0, 0);
+	cr_assert_eq(ingest_fragports_apply(NULL, 42, &in), INGEST_FRAG_NONE);
+	cr_assert_eq(in.has_ports, 0);
+	ingest_fragports_free(t);
+	ingest_fragports_free(NULL);
+}
+
 Test(decap, ipv6_fragments_and_ext_headers)
 {
 	pb p;

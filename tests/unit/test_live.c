@@ -101,6 +101,62 @@ Test(tunnel_payload, vxlan_and_rejects)
 	cr_assert_eq(len, 10);
 }
 
+/*
+ * Replay walks the outer headers with the decapsulator's own parser, so it
+ * replays exactly what ingest would decapsulate: an IPv6 outer header with
+ * extension headers, and a pre-standard 0x9100 VLAN tag, are tunnel
+ * traffic; a UDP length beyond the IP payload is a malformed outer header
+ * (ingest stores it with decap_error) and is not replayed.
+ */
+Test(tunnel_payload, same_outer_walk_as_decap)
+{
+	ingest_decap_cfg cfg;
+	const uint8_t *pl;
+	uint32_t len;
+	uint16_t sport;
+	uint8_t f[sizeof vx + 4], v6[14 + 40 + 8 + 8 + 12];
+	size_t n = 0;
+
+	ingest_decap_cfg_default(&cfg);
+	/* UDP length 40 in an IP packet of 44 bytes: 16 more than there is room for */
+	memcpy(f, vx, sizeof vx);
+	f[38] = 0;
+	f[39] = 40;
+	cr_assert_eq(ingest_tunnel_payload(&cfg, INGEST_LINK_ETHERNET, f, sizeof vx, &pl, &len, &sport), 0);
+
+	/* a 0x9100 tag in front of the same datagram */
+	memcpy(f, vx, 12);
+	f[12] = 0x91; f[13] = 0x00; f[14] = 0x00; f[15] = 0x07;
+	memcpy(f + 16, vx + 12, sizeof vx - 12);
+	cr_assert_eq(ingest_tunnel_payload(&cfg, INGEST_LINK_ETHERNET, f, sizeof f, &pl, &len, &sport), 1);
+	cr_assert_eq(pl, f + 46);
+	cr_assert_eq(len, 12);
+
+	/* IPv6, a Hop-by-Hop header (8 bytes), UDP 4789, VXLAN, 4 bytes */
+	memset(v6, 0, sizeof v6);
+	v6[12] = 0x86; v6[13] = 0xdd;
+	n = 14;
+	v6[n] = 0x60;
+	v6[n + 5] = 8 + 8 + 12; /* payload length */
+	v6[n + 6] = 0;          /* next: Hop-by-Hop */
+	v6[n + 7] = 64;
+	v6[n + 23] = 1;
+	v6[n + 39] = 2;
+	n += 40;
+	v6[n] = 17; /* Hop-by-Hop: next UDP, length 0 (8 bytes), PadN */
+	v6[n + 2] = 1;
+	v6[n + 3] = 4;
+	n += 8;
+	v6[n] = 0xc0; v6[n + 1] = 0x02; v6[n + 2] = 0x12; v6[n + 3] = 0xb5;
+	v6[n + 5] = 8 + 12;
+	n += 8;
+	v6[n] = 0x08;
+	cr_assert_eq(ingest_tunnel_payload(&cfg, INGEST_LINK_ETHERNET, v6, sizeof v6, &pl, &len, &sport), 1);
+	cr_assert_eq(pl, v6 + n);
+	cr_assert_eq(len, 12);
+	cr_assert_eq(sport, 0xc002);
+}
+
 Test(udp, loopback_roundtrip)
 {
 	ingest_udp_cfg cfg;
