@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# ThreadSanitizer run of multi-worker live ingest (issue 5).  Not part of
-# `make test`; CI may run it:  bash tests/e2e/tsan_live.sh
+# ThreadSanitizer run of multi-worker live ingest.  Not part of `make test`:
+# `make tsan` runs it, and so does .ci/run.
 # Builds build-tsan/ (gcc -fsanitize=thread) unless TAPVAULT_TSAN names a
 # ready binary, then: ingest -l 127.0.0.1:PORT with 4 workers and retention,
 # replay over loopback, queries and stats racing the writer, SIGHUP, SIGTERM.
