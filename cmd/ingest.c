@@ -16,7 +16,7 @@
  */
 #include "cmd.h"
 #include "../ingest/ingest.h"
-#include "../index/vault.h"
+#include "../index/capture.h"
 #include "../ingest/tvfile.h"
 #include "../store/store.h"
 
@@ -238,159 +238,18 @@ static const struct option longopts[] = {
 
 /* ================================================================ live */
 
-#define MAX_VNI_ALLOW 4096
 #define MAX_VNI_MAPS 16
 
+/* What -l/-i need beyond the capture's own configuration. */
 struct live_opts {
-	const char *listen;     /* -l */
-	const char *iface;      /* -i */
-	bool geneve, all;
-	int workers;
-	ingest_allow allow;
-	uint32_t vnis[MAX_VNI_ALLOW];
-	int nvnis;
-	idx_live_cfg lcfg;
+	idx_capture_cfg cap;
+	const char *listen;     /* -l as given */
 	bool flow_age_given;
-	uint64_t rcvbuf;
 	const char *vni_maps[MAX_VNI_MAPS];
 	int nmaps;
 	const char *user;
 	bool min_free_given;
 };
-
-static atomic_int g_live_stop;
-
-struct wctx {
-	int id;
-	pthread_t th;
-	ingest_udp *u;
-	ingest_iface *ifc;
-	ingest_decap *dec;
-	idx_vault_worker *w;
-	const struct live_opts *o;
-	uint64_t mono;
-	int err;               /* first error (storing) */
-	char errbuf[256];
-};
-
-static int u32cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static bool vni_allowed(const struct live_opts *o, uint32_t vni)
-{
-	return o->nvnis == 0 || bsearch(&vni, o->vnis, (size_t)o->nvnis, sizeof vni, u32cmp) != NULL;
-}
-
-/* One decapsulated packet: filter, store. */
-static void live_store(struct wctx *c, const tv_pkt *pkt)
-{
-	tv_counters *ctr = idx_vault_worker_counters(c->w);
-	int rc;
-	/* -l checked the sender before decapsulation; -i can only check here */
-	if (c->ifc && !ingest_allow_match(&c->o->allow, &pkt->tun.outer_src)) {
-		ctr->v[TV_CTR_LIVE_REJ_SENDER]++;
-		return;
-	}
-	if (!vni_allowed(c->o, pkt->tun.vni)) {
-		ctr->v[TV_CTR_LIVE_REJ_VNI]++;
-		return;
-	}
-	rc = idx_vault_worker_add(c->w, pkt, c->mono);
-	if (rc) {
-		c->err = rc;
-		snprintf(c->errbuf, sizeof c->errbuf, "worker %d: storing failed: %s", c->id, tv_strerror(rc));
-		atomic_store(&g_live_stop, 1);
-	}
-}
-
-/* One captured frame: decapsulate, then store it and whatever the
- * decapsulator has ready after it (outer fragments it gave up). */
-static void live_handle(struct wctx *c, const ingest_raw *raw)
-{
-	tv_pkt pkt;
-	if (c->err)
-		return;
-	if (ingest_decap_packet(c->dec, raw->linktype, raw->data, raw->caplen, raw->origlen, raw->ts_ns,
-	                        &pkt) == INGEST_STORE)
-		live_store(c, &pkt);
-	while (!c->err && ingest_decap_next(c->dec, &pkt))
-		live_store(c, &pkt);
-}
-
-static void live_handle_cb(void *ctx, const ingest_raw *raw)
-{
-	live_handle(ctx, raw);
-}
-
-/* Receives one batch; returns the datagrams received (0: none). */
-static int live_batch(struct wctx *c, ingest_raw *raws, bool nowait)
-{
-	tv_counters *ctr = idx_vault_worker_counters(c->w);
-	int n = 0, got = 0, i, rc;
-	if (c->u) {
-		rc = ingest_udp_recv(c->u, raws, 64, nowait, ctr, &n, &got);
-		if (rc && rc != EINTR)
-			usleep(10000); /* counted; do not spin on a persistent error */
-		c->mono = tv_clock_mono_ns();
-		for (i = 0; i < n; i++)
-			live_handle(c, &raws[i]);
-		return got;
-	}
-	c->mono = tv_clock_mono_ns();
-	got = ingest_iface_dispatch(c->ifc, 256, nowait ? 0 : 100, live_handle_cb, c, ctr, c->errbuf,
-	                            sizeof c->errbuf);
-	if (got < 0) {
-		c->err = got;
-		atomic_store(&g_live_stop, 1);
-		return 0;
-	}
-	return got;
-}
-
-static void *live_worker(void *arg)
-{
-	struct wctx *c = arg;
-	ingest_raw raws[64];
-	tv_pkt pkt;
-	uint64_t end, last_drops = 0;
-	int rc;
-
-	while (!atomic_load(&g_live_stop) && !c->err) {
-		live_batch(c, raws, false);
-		/* drops after a burst come with no datagram: read them */
-		if (c->u && tv_clock_mono_ns() - last_drops >= 100000000u) {
-			ingest_udp_sync_drops(c->u, idx_vault_worker_counters(c->w));
-			last_drops = tv_clock_mono_ns();
-		}
-		rc = idx_vault_worker_tick(c->w, tv_clock_real_ns(), tv_clock_mono_ns());
-		if (rc && !c->err) {
-			c->err = rc;
-			snprintf(c->errbuf, sizeof c->errbuf, "worker %d: storing failed: %s", c->id,
-			         tv_strerror(rc));
-			atomic_store(&g_live_stop, 1);
-		}
-	}
-	/* What the kernel has queued was received: store it (bounded: 1 s). */
-	end = tv_clock_mono_ns() + 1000000000u;
-	while (!c->err && tv_clock_mono_ns() < end && live_batch(c, raws, true) > 0)
-		;
-	ingest_decap_flush(c->dec); /* outer fragments still waiting: stored as captured */
-	while (!c->err && ingest_decap_next(c->dec, &pkt))
-		live_store(c, &pkt);
-	if (c->u)
-		ingest_udp_sync_drops(c->u, idx_vault_worker_counters(c->w));
-	rc = idx_vault_worker_finish(c->w);
-	c->w = NULL;
-	if (rc && !c->err) {
-		c->err = rc;
-		snprintf(c->errbuf, sizeof c->errbuf, "worker %d: final seal failed: %s", c->id,
-		         tv_strerror(rc));
-	}
-	return NULL;
-}
 
 /* Copies each --vni-map file into STORE/vnimap/ (0600), through a
  * temporary name and rename, so `flows` and `audit` find the map that was
@@ -521,7 +380,7 @@ static void report_no_space(const char *store, const struct live_opts *o, const 
 	idx_free_space fs;
 	char fsd[4400], keep[32], avail[32], size[32], rule[80];
 	cmd_fs_describe(store, fsd, sizeof fsd);
-	if (idx_live_keep_free(&o->lcfg, store, &fs) != 0)
+	if (idx_live_keep_free(&o->cap.live, store, &fs) != 0)
 		memset(&fs, 0, sizeof fs);
 	cmd_fmt_bytes(fs.keep, keep, sizeof keep);
 	cmd_fmt_bytes(fs.avail, avail, sizeof avail);
@@ -538,143 +397,68 @@ static void report_no_space(const char *store, const struct live_opts *o, const 
 		cmd_note("ingest", "%s: storing again: %s free on %s, keeping %s", store, avail, fsd, keep);
 }
 
-static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dcfg,
-                    idx_vault_cfg *vcfg, tv_counters *ctr)
+/* Opens the socket(s) or the interface; says where it listens. */
+static int live_open(struct live_opts *o, idx_capture **cap)
 {
-	struct wctx *wc = NULL;
-	idx_vault *v = NULL;
-	idx_recovery rec;
-	ingest_udp_cfg ucfg;
-	ingest_iface *ifc = NULL;
-	sigset_t set;
+	idx_capture_cfg *cc = &o->cap;
 	char err[512];
-	uint64_t t0 = tv_clock_mono_ns(), last_log = t0, last_nospace = 0, nospace_stored = 0;
-	int i, rc, ret = EXIT_OK, started = 0, stopped_by = 0;
-	bool v6 = false, nospace = false;
+	int rc;
 
-	umask(077);
-	/* Signals go to the main thread only, taken with sigtimedwait below.
-	 * Blocked from the start: a SIGTERM while the store is recovered
-	 * (after "listening on") is then a clean stop, not a kill. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (o->iface && o->workers > 1) {
+	if (cc->iface && cc->workers > 1) {
 		cmd_note("ingest", "-i captures through one libpcap handle: using 1 worker, not %d",
-		         o->workers);
-		o->workers = 1;
+		         cc->workers);
+		cc->workers = 1;
 	}
-	wc = calloc((size_t)o->workers, sizeof *wc);
-	if (!wc)
+	cc->listen = o->listen != NULL;
+	if (o->listen && ingest_listen_parse(o->listen, cc->geneve ? 6081 : 4789, &cc->addr, &cc->v6,
+	                                     &cc->port) != 0) {
+		cmd_err("ingest", "-l '%s': expected [ADDR:]PORT, [IPv6]:PORT or ADDR", o->listen);
+		return EXIT_USAGE;
+	}
+	rc = idx_capture_open(cc, cap, err, sizeof err);
+	if (rc && o->listen) {
+		cmd_err("ingest", "-l %s: %s", o->listen, err);
+		return rc == EADDRINUSE || rc == EACCES ? EXIT_FAILURE : EXIT_USAGE;
+	}
+	if (rc) {
+		cmd_err("ingest", "-i %s", err);
 		return EXIT_FAILURE;
-	ingest_udp_cfg_default(&ucfg);
+	}
 	if (o->listen) {
-		uint16_t port;
-		if (ingest_listen_parse(o->listen, o->geneve ? 6081 : 4789, &ucfg.addr, &v6, &port) != 0) {
-			cmd_err("ingest", "-l '%s': expected [ADDR:]PORT, [IPv6]:PORT or ADDR", o->listen);
-			free(wc);
-			return EXIT_USAGE;
-		}
-		ucfg.v6 = v6;
-		ucfg.port = port;
-		ucfg.allow = &o->allow;
-		if (o->rcvbuf)
-			ucfg.rcvbuf = (int)o->rcvbuf;
-		/* the listening port is a tunnel port for the decapsulator */
-		{
-			bool known = false;
-			int k;
-			for (k = 0; k < dcfg->n_geneve_ports; k++)
-				known = known || dcfg->geneve_ports[k] == port;
-			for (k = 0; k < dcfg->n_vxlan_ports; k++)
-				known = known || dcfg->vxlan_ports[k] == port;
-			if (!known && o->geneve && dcfg->n_geneve_ports < INGEST_MAX_PORTS)
-				dcfg->geneve_ports[dcfg->n_geneve_ports++] = port;
-			else if (!known && dcfg->n_vxlan_ports < INGEST_MAX_PORTS)
-				dcfg->vxlan_ports[dcfg->n_vxlan_ports++] = port;
-		}
-		for (i = 0; i < o->workers; i++) {
-			rc = ingest_udp_open(&ucfg, &wc[i].u, err, sizeof err);
-			if (rc) {
-				cmd_err("ingest", "-l %s: %s", o->listen, err);
-				ret = rc == EADDRINUSE || rc == EACCES ? EXIT_FAILURE : EXIT_USAGE;
-				goto out;
-			}
-		}
-		{
-			char gb[32], ab[32], as[TV_ADDR_STRLEN];
-			tv_addr_format(&ucfg.addr, as, sizeof as);
-			if (v6 && tv_addr_is_v4(&ucfg.addr))
-				snprintf(as, sizeof as, "::");
-			cmd_fmt_bytes((uint64_t)ingest_udp_rcvbuf(wc[0].u), gb, sizeof gb);
-			cmd_fmt_bytes((uint64_t)ucfg.rcvbuf, ab, sizeof ab);
-			cmd_note("ingest", "listening on %s port %u (%s) with %d worker(s); receive buffer %s "
-			         "granted (%s asked)%s",
-			         as, ucfg.port, o->geneve ? "GENEVE" : "VXLAN", o->workers, gb, ab,
-			         ingest_udp_rcvbuf(wc[0].u) < ucfg.rcvbuf
-			                 ? ": raise net.core.rmem_max or run as root" : "");
-		}
+		char gb[32], ab[32], as[TV_ADDR_STRLEN];
+		ingest_udp_cfg ucfg;
+		ingest_udp_cfg_default(&ucfg);
+		if (cc->rcvbuf)
+			ucfg.rcvbuf = (int)cc->rcvbuf;
+		tv_addr_format(&cc->addr, as, sizeof as);
+		if (cc->v6 && tv_addr_is_v4(&cc->addr))
+			snprintf(as, sizeof as, "::");
+		cmd_fmt_bytes((uint64_t)idx_capture_rcvbuf(*cap), gb, sizeof gb);
+		cmd_fmt_bytes((uint64_t)ucfg.rcvbuf, ab, sizeof ab);
+		cmd_note("ingest", "listening on %s port %u (%s) with %d worker(s); receive buffer %s "
+		         "granted (%s asked)%s",
+		         as, cc->port, cc->geneve ? "GENEVE" : "VXLAN", cc->workers, gb, ab,
+		         idx_capture_rcvbuf(*cap) < ucfg.rcvbuf ? ": raise net.core.rmem_max or run as root"
+		                                                : "");
 	} else {
-		ingest_iface_cfg icfg;
-		ingest_iface_cfg_default(&icfg);
-		icfg.all = o->all;
-		icfg.ports = dcfg;
-		/* the capture filter lets every UDP fragment in: keep only the mirror's */
-		dcfg->tunnel_only = !o->all;
-		if (o->rcvbuf)
-			icfg.buffer_size = (int)o->rcvbuf;
-		rc = ingest_iface_open(o->iface, &icfg, &ifc, err, sizeof err);
-		if (rc) {
-			cmd_err("ingest", "-i %s", err);
-			ret = EXIT_FAILURE;
-			goto out;
-		}
-		wc[0].ifc = ifc;
-		cmd_note("ingest", "capturing on %s%s", o->iface, o->all ? " (every frame)" : "");
+		cmd_note("ingest", "capturing on %s%s", cc->iface, cc->all ? " (every frame)" : "");
 	}
+	return EXIT_OK;
+}
 
-	if (o->user && (ret = drop_root(store, o->user)) != 0)
-		goto out;
-	rc = idx_vault_open(store, vcfg, ctr, &rec, &v);
-	if (rc) {
-		cmd_store_error("ingest", store, rc);
-		ret = rc == TV_E_VERSION || rc == TV_E_CORRUPT ? EXIT_USAGE : EXIT_FAILURE;
-		goto out;
-	}
-	report_recovery(store, &rec);
-	copy_vni_maps(store, o);
+/* The main thread while the workers run: signals, the writer's state, the
+ * free-space guard's messages.  Returns EXIT_OK or EXIT_FAILURE. */
+static int live_wait(const char *store, const struct live_opts *o, idx_capture *cap,
+                     const sigset_t *set)
+{
+	uint64_t last_log = tv_clock_mono_ns(), last_nospace = 0, nospace_stored = 0;
+	int stopped_by = 0, ret = EXIT_OK;
+	bool nospace = false;
 
-	o->lcfg.nworkers = o->workers;
-	rc = idx_vault_live_start(v, &o->lcfg);
-	if (rc) {
-		cmd_err("ingest", "%s: cannot start the writer: %s", store, tv_strerror(rc));
-		ret = EXIT_FAILURE;
-		goto out;
-	}
-	/* the threads inherit the mask set at the start */
-	atomic_store(&g_live_stop, 0);
-	for (i = 0; i < o->workers; i++) {
-		wc[i].id = i;
-		wc[i].o = o;
-		rc = idx_vault_worker_new(v, i, &wc[i].w);
-		if (rc == 0)
-			rc = ingest_decap_new(dcfg, idx_vault_worker_counters(wc[i].w), &wc[i].dec);
-		if (rc == 0)
-			rc = pthread_create(&wc[i].th, NULL, live_worker, &wc[i]);
-		if (rc) {
-			cmd_err("ingest", "cannot start worker %d: %s", i, tv_strerror(rc));
-			ret = EXIT_FAILURE;
-			atomic_store(&g_live_stop, 1);
-			break;
-		}
-		started++;
-	}
-	while (!atomic_load(&g_live_stop)) {
+	while (!idx_capture_stopped(cap)) {
 		struct timespec to = { 0, 250000000 };
 		tv_counters snap;
-		int werr, sig = sigtimedwait(&set, NULL, &to);
+		int werr, sig = sigtimedwait(set, NULL, &to);
 		if (sig == SIGINT || sig == SIGTERM) {
 			stopped_by = sig;
 			break;
@@ -683,7 +467,7 @@ static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dc
 			cmd_note("ingest", "SIGHUP: copying the VNI maps again");
 			copy_vni_maps(store, o);
 		}
-		idx_vault_live_status(v, &snap, &werr);
+		idx_capture_status(cap, &snap, &werr);
 		if (werr) {
 			cmd_err("ingest", "%s: the writer stopped: %s", store, tv_strerror(werr));
 			ret = EXIT_FAILURE;
@@ -710,39 +494,58 @@ static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dc
 	}
 	if (stopped_by)
 		cmd_note("ingest", "%s: storing what was received", stopped_by == SIGINT ? "SIGINT" : "SIGTERM");
-	atomic_store(&g_live_stop, 1);
-	for (i = 0; i < started; i++) {
-		pthread_join(wc[i].th, NULL);
-		if (wc[i].err) {
-			cmd_err("ingest", "%s: %s", store, wc[i].errbuf);
-			ret = EXIT_FAILURE;
-		}
-	}
-	rc = idx_vault_live_stop(v);
+	return ret;
+}
+
+static void live_finish_err(void *ctx, const char *msg)
+{
+	cmd_err("ingest", "%s: %s", (const char *)ctx, msg);
+}
+
+static int run_live(const char *store, struct live_opts *o, tv_counters *ctr)
+{
+	idx_capture *cap = NULL;
+	idx_recovery rec;
+	sigset_t set;
+	uint64_t t0 = tv_clock_mono_ns();
+	int rc, ret, step, wk;
+
+	umask(077);
+	/* Signals go to the main thread only, taken with sigtimedwait.
+	 * Blocked from the start: a SIGTERM while the store is recovered
+	 * (after "listening on") is then a clean stop, not a kill. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if ((ret = live_open(o, &cap)) != EXIT_OK)
+		return ret;
+	if (o->user && (ret = drop_root(store, o->user)) != 0)
+		goto out;
+	/* the threads inherit the mask set above */
+	rc = idx_capture_start(cap, store, ctr, &rec, &step, &wk);
 	if (rc) {
-		cmd_err("ingest", "%s: writing failed: %s", store, tv_strerror(rc));
-		ret = EXIT_FAILURE;
+		if (step == IDX_CAPTURE_STEP_OPEN)
+			cmd_store_error("ingest", store, rc);
+		else if (step == IDX_CAPTURE_STEP_WRITER)
+			cmd_err("ingest", "%s: cannot start the writer: %s", store, tv_strerror(rc));
+		else
+			cmd_err("ingest", "cannot start worker %d: %s", wk, tv_strerror(rc));
+		ret = step == IDX_CAPTURE_STEP_OPEN && (rc == TV_E_VERSION || rc == TV_E_CORRUPT)
+		              ? EXIT_USAGE : EXIT_FAILURE;
+		goto out;
 	}
-	rc = idx_vault_close(v);
-	v = NULL;
-	if (rc) {
-		cmd_err("ingest", "%s: final commit failed: %s", store, tv_strerror(rc));
+	report_recovery(store, &rec);
+	copy_vni_maps(store, o);
+	ret = live_wait(store, o, cap, &set);
+	if (idx_capture_finish(cap, live_finish_err, (void *)store) != 0)
 		ret = EXIT_FAILURE;
-	}
+	cap = NULL;
 	if (!g_cmd.quiet)
 		print_live_summary(ctr, (double)(tv_clock_mono_ns() - t0) / 1e9);
 out:
-	if (v) {
-		idx_vault_live_stop(v);
-		idx_vault_close(v);
-	}
-	for (i = 0; i < o->workers; i++) {
-		idx_vault_worker_finish(wc[i].w); /* only set when a thread never ran */
-		ingest_decap_free(wc[i].dec);
-		ingest_udp_close(wc[i].u);
-	}
-	ingest_iface_close(ifc);
-	free(wc);
+	idx_capture_finish(cap, NULL, NULL);
 	return ret;
 }
 
@@ -800,8 +603,8 @@ int cmd_ingest(int argc, char **argv)
 	idx_vault_cfg_default(&vcfg);
 	memset(&ctr, 0, sizeof ctr);
 	memset(&lo, 0, sizeof lo);
-	lo.workers = 1;
-	idx_live_cfg_default(&lo.lcfg);
+	lo.cap.workers = 1;
+	idx_live_cfg_default(&lo.cap.live);
 
 	optind = 0; /* 0: GNU getopt re-initialises (the demo calls several commands) */
 	while ((c = getopt_long(argc, argv, "s:r:l:i:qvh", longopts, NULL)) != -1) {
@@ -809,18 +612,18 @@ int cmd_ingest(int argc, char **argv)
 		case 's': store = optarg; break;
 		case 'r': files[nfiles++] = optarg; break;
 		case 'l': lo.listen = optarg; break;
-		case 'i': lo.iface = optarg; break;
-		case OPT_GENEVE: lo.geneve = true; break;
-		case OPT_ALL: lo.all = true; break;
+		case 'i': lo.cap.iface = optarg; break;
+		case OPT_GENEVE: lo.cap.geneve = true; break;
+		case OPT_ALL: lo.cap.all = true; break;
 		case OPT_WORKERS:
 			if (cmd_parse_uint(optarg, 1, 256, &val)) {
 				cmd_err("ingest", "--workers '%s': expected a number from 1 to 256", optarg);
 				goto usage_fail;
 			}
-			lo.workers = (int)val;
+			lo.cap.workers = (int)val;
 			break;
 		case OPT_ALLOW:
-			if ((rc = ingest_allow_parse(&lo.allow, optarg, &bad)) != 0) {
+			if ((rc = ingest_allow_parse(&lo.cap.allow, optarg, &bad)) != 0) {
 				if (rc == TV_E_RANGE)
 					cmd_err("ingest", "--allow: more than %d networks", INGEST_ALLOW_MAX);
 				else
@@ -833,12 +636,12 @@ int cmd_ingest(int argc, char **argv)
 			char buf[65536], *tok, *save = NULL;
 			snprintf(buf, sizeof buf, "%s", optarg);
 			for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-				if (lo.nvnis >= MAX_VNI_ALLOW || cmd_parse_uint(tok, 0, 16777215, &val)) {
+				if (lo.cap.nvnis >= IDX_CAPTURE_MAX_VNIS || cmd_parse_uint(tok, 0, 16777215, &val)) {
 					cmd_err("ingest", "--allow-vni: '%s': expected VNIs 0-16777215, at most %d",
-					        tok, MAX_VNI_ALLOW);
+					        tok, IDX_CAPTURE_MAX_VNIS);
 					goto usage_fail;
 				}
-				lo.vnis[lo.nvnis++] = (uint32_t)val;
+				lo.cap.vnis[lo.cap.nvnis++] = (uint32_t)val;
 			}
 			break;
 		}
@@ -847,28 +650,28 @@ int cmd_ingest(int argc, char **argv)
 				cmd_err("ingest", "--seal-interval '%s': expected 10ms to 1h (e.g. 1s, 500ms)", optarg);
 				goto usage_fail;
 			}
-			lo.lcfg.seal_interval_ns = val;
+			lo.cap.live.seal_interval_ns = val;
 			break;
 		case OPT_MAX_SIZE:
 			if (cmd_parse_size(optarg, &val) || val < (256u << 10)) {
 				cmd_err("ingest", "--max-size '%s': expected a size of at least 256K", optarg);
 				goto usage_fail;
 			}
-			lo.lcfg.max_size = val;
+			lo.cap.live.max_size = val;
 			break;
 		case OPT_MAX_AGE:
 			if (parse_dur_ns(optarg, &val)) {
 				cmd_err("ingest", "--max-age '%s': expected a duration (90m, 7d)", optarg);
 				goto usage_fail;
 			}
-			lo.lcfg.max_age_ns = val;
+			lo.cap.live.max_age_ns = val;
 			break;
 		case OPT_FLOW_MAX_AGE:
 			if (parse_dur_ns(optarg, &val)) {
 				cmd_err("ingest", "--flow-max-age '%s': expected a duration (30d)", optarg);
 				goto usage_fail;
 			}
-			lo.lcfg.flow_max_age_ns = val;
+			lo.cap.live.flow_max_age_ns = val;
 			lo.flow_age_given = true;
 			break;
 		case OPT_MIN_FREE: {
@@ -880,17 +683,17 @@ int cmd_ingest(int argc, char **argv)
 					cmd_err("ingest", "--min-free '%s': expected a size or 0%%-90%%", optarg);
 					goto usage_fail;
 				}
-				lo.lcfg.min_free_pct = (uint32_t)val;
-				lo.lcfg.min_free = 0;
+				lo.cap.live.min_free_pct = (uint32_t)val;
+				lo.cap.live.min_free = 0;
 			} else if (cmd_parse_size(optarg, &val) == 0) {
-				lo.lcfg.min_free = val;
-				lo.lcfg.min_free_pct = 0;
+				lo.cap.live.min_free = val;
+				lo.cap.live.min_free_pct = 0;
 			} else {
 				cmd_err("ingest", "--min-free '%s': expected a size (1G) or a percentage (5%%)", optarg);
 				goto usage_fail;
 			}
 			lo.min_free_given = true;
-			lo.lcfg.min_free_auto = false;
+			lo.cap.live.min_free_auto = false;
 			break;
 		}
 		case OPT_RCVBUF:
@@ -898,7 +701,7 @@ int cmd_ingest(int argc, char **argv)
 				cmd_err("ingest", "--rcvbuf '%s': expected a size from 4K to 1G", optarg);
 				goto usage_fail;
 			}
-			lo.rcvbuf = val;
+			lo.cap.rcvbuf = val;
 			break;
 		case OPT_VNI_MAP:
 			if (lo.nmaps >= MAX_VNI_MAPS) {
@@ -986,24 +789,24 @@ int cmd_ingest(int argc, char **argv)
 		cmd_err("ingest", "no store given: use -s DIR");
 		goto usage_fail;
 	}
-	if ((lo.listen || lo.iface) && (nfiles || (lo.listen && lo.iface))) {
+	if ((lo.listen || lo.cap.iface) && (nfiles || (lo.listen && lo.cap.iface))) {
 		cmd_err("ingest", "give one source: -r FILE..., -l [ADDR:]PORT or -i IFACE");
 		goto usage_fail;
 	}
-	if (threads && (lo.listen || lo.iface)) {
+	if (threads && (lo.listen || lo.cap.iface)) {
 		cmd_err("ingest", "--threads is for capture files (-r); live sources use --workers");
 		goto usage_fail;
 	}
-	if (lo.listen || lo.iface) {
+	if (lo.listen || lo.cap.iface) {
 		if (linux_vxlan && dcfg.n_vxlan_ports < INGEST_MAX_PORTS)
 			dcfg.vxlan_ports[dcfg.n_vxlan_ports++] = 8472;
-		if (lo.lcfg.max_age_ns && !lo.flow_age_given)
-			lo.lcfg.flow_max_age_ns = 2 * lo.lcfg.max_age_ns;
+		if (lo.cap.live.max_age_ns && !lo.flow_age_given)
+			lo.cap.live.flow_max_age_ns = 2 * lo.cap.live.max_age_ns;
 		/* without --min-free the library keeps the smaller of 1 GiB and
 		 * 5 % of the store's own file system free (idx_live_keep_free) */
-		lo.lcfg.min_free_auto = !lo.min_free_given;
-		if (lo.lcfg.max_size && lo.lcfg.max_size < 4 * vcfg.segs.segment_size) {
-			uint64_t seg = lo.lcfg.max_size / 4;
+		lo.cap.live.min_free_auto = !lo.min_free_given;
+		if (lo.cap.live.max_size && lo.cap.live.max_size < 4 * vcfg.segs.segment_size) {
+			uint64_t seg = lo.cap.live.max_size / 4;
 			if (seg < (64u << 10))
 				seg = 64u << 10;
 			cmd_note("ingest", "--max-size is under 4 segments: segments of %llu bytes instead",
@@ -1014,10 +817,12 @@ int cmd_ingest(int argc, char **argv)
 			vcfg.builder.raw_target = (uint32_t)(vcfg.segs.segment_size / 2 < 4096
 			                                             ? 4096 : vcfg.segs.segment_size / 2);
 		free(files);
-		return run_live(store, &lo, &dcfg, &vcfg, &ctr);
+		lo.cap.decap = dcfg;
+		lo.cap.vault = vcfg;
+		return run_live(store, &lo, &ctr);
 	}
-	if (lo.lcfg.max_size || lo.lcfg.max_age_ns || lo.workers > 1 || lo.user || lo.nvnis ||
-	    lo.allow.n) {
+	if (lo.cap.live.max_size || lo.cap.live.max_age_ns || lo.cap.workers > 1 || lo.user ||
+	    lo.cap.nvnis || lo.cap.allow.n) {
 		cmd_err("ingest", "--max-size, --max-age, --workers, --allow, --allow-vni and --user "
 		        "are for live sources (-l, -i)");
 		goto usage_fail;
