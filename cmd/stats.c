@@ -10,21 +10,6 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-/* Whether an ingest holds the store's writer lock (flock, so a crashed
- * writer does not look alive).  -1 when it cannot be told. */
-static int writer_running(const char *store)
-{
-	char path[4200];
-	int fd, r;
-	snprintf(path, sizeof path, "%s/LOCK", store);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	r = flock(fd, LOCK_SH | LOCK_NB) == 0 ? 0 : 1;
-	close(fd);
-	return r;
-}
-
 /* Datagrams refused by live ingest: the sum of the parts stats names. */
 static uint64_t rejects(const tv_counters *c)
 {
@@ -127,7 +112,7 @@ int cmd_stats(int argc, char **argv)
 	if (rc == 0)
 		rc = idx_pruned_until_get(rs.x, &pruned);
 	idx_rstore_close(&rs);
-	running = writer_running(store);
+	running = idx_store_writer_active(store);
 	if (rc) {
 		cmd_err("stats", "%s: %s", store, tv_strerror(rc));
 		return EXIT_FAILURE;

@@ -346,7 +346,7 @@ int idx_reindex(const char *dir, idx_reindex_report *rep)
 		return TV_E_NOTFOUND;
 	}
 	/* before anything changes: an ingest holds the lock while it runs */
-	if ((rc = vault_lock(dir, &lfd)) != 0)
+	if ((rc = store_lock_take(dir, &lfd)) != 0)
 		goto out;
 	if ((rc = clean_builds(sfd, rep)) != 0)
 		goto out;

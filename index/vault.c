@@ -40,23 +40,6 @@ idx *idx_vault_index(idx_vault *v)
 	return v->x;
 }
 
-int vault_lock(const char *dir, int *fd_out)
-{
-	char path[4096];
-	int fd;
-	snprintf(path, sizeof path, "%s/LOCK", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return errno;
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		int e = errno;
-		close(fd);
-		return e == EWOULDBLOCK ? TV_E_LOCKED : e;
-	}
-	*fd_out = fd;
-	return 0;
-}
-
 int vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
                       idx_recovery *rec, bool lock, idx_vault **out)
 {
@@ -91,7 +74,7 @@ int vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
 		rc = TV_E_NOMEM;
 		goto fail;
 	}
-	if (lock && (rc = vault_lock(dir, &v->lock_fd)) != 0)
+	if (lock && (rc = store_lock_take(dir, &v->lock_fd)) != 0)
 		goto fail;
 	rc = idx_open(dir, &v->cfg.index, &v->x);
 	if (rc)
@@ -159,45 +142,9 @@ int idx_vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
 	return vault_open(dir, cfg, ctr, rec, true, out);
 }
 
-/*
- * Whether a writer holds STORE/LOCK.  A reader must not take the lock, not
- * even for a moment (an ingest starting then would be refused), so it looks
- * in /proc/locks (proc(5)) for a flock() lock on the file's device and
- * inode: "N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE 0 EOF".
- */
 bool idx_store_writer_active(const char *dir)
 {
-	char path[4096], line[256];
-	struct stat st;
-	FILE *f;
-	bool held = false;
-
-	snprintf(path, sizeof path, "%s/LOCK", dir);
-	if (stat(path, &st) != 0)
-		return false;
-	f = fopen("/proc/locks", "re");
-	if (!f)
-		return false;
-	while (!held && fgets(line, sizeof line, f)) {
-		char type[16], mode[16], rw[16];
-		unsigned maj, min;
-		unsigned long long ino;
-		long pid;
-		const char *p = strchr(line, ':');
-		if (!p)
-			continue;
-		p++;
-		while (*p == ' ')
-			p++;
-		if (strncmp(p, "->", 2) == 0)
-			continue; /* a waiter, not a holder */
-		if (sscanf(p, "%15s %15s %15s %ld %x:%x:%llu", type, mode, rw, &pid, &maj, &min, &ino) != 7)
-			continue;
-		held = strcmp(type, "FLOCK") == 0 && ino == (unsigned long long)st.st_ino &&
-		       maj == major(st.st_dev) && min == minor(st.st_dev);
-	}
-	fclose(f);
-	return held;
+	return store_lock_held(dir);
 }
 
 int idx_vault_close(idx_vault *v)

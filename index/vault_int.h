@@ -149,7 +149,6 @@ int vault_recover(idx_vault *v, idx_recovery *rec);
 int vault_rebuild_flows(idx_vault *v, uint64_t *rebuilt);
 
 /* vault.c */
-int vault_lock(const char *dir, int *fd_out);
 int vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
                       idx_recovery *rec, bool lock, idx_vault **out);
 

@@ -14,6 +14,10 @@
  *   store_chown_tree  gives the whole store directory to another user
  *                   without ever following a link out of it.
  *   store_vnimap_put  keeps a copy of a VNI map in STORE/vnimap/.
+ *   store_lock_*    the writer's lock file, STORE/LOCK.
+ *
+ * The names inside a store directory are all defined here (STORE_*_NAME,
+ * FORMAT.md "Directory layout"); nothing else spells them.
  */
 #ifndef STORE_H
 #define STORE_H
@@ -263,7 +267,38 @@ typedef struct store_chown_counts {
  */
 int store_chown_tree(const char *dir, uid_t uid, gid_t gid, store_chown_counts *c);
 
-#define STORE_VNIMAP_DIR "vnimap"
+/* Entries of a store directory (FORMAT.md "Directory layout"). */
+#define STORE_LOCK_NAME "LOCK"             /* the writer's flock() */
+#define STORE_SEGMENTS_DIR "segments"      /* segment files (store_segs) */
+#define STORE_INDEX_DIR "index"            /* the LMDB environment (index/) */
+#define STORE_CUSTODY_NAME "custody.log"   /* the export custody log */
+#define STORE_VNIMAP_DIR "vnimap"          /* copies of the VNI maps of live ingest */
+
+/* DIR/NAME into buf (cap bytes); TV_E_RANGE when it does not fit. */
+int store_path(const char *dir, const char *name, char *buf, size_t cap);
+
+/*
+ * Takes STORE/LOCK for a writer (created 0600, O_NOFOLLOW; an exclusive
+ * flock(), so a crashed writer leaves no stale lock): *fd holds it until
+ * closed.  TV_E_LOCKED when another process holds it, else 0 or an errno.
+ */
+int store_lock_take(const char *dir, int *fd);
+
+/*
+ * Whether a writer holds STORE/LOCK now.  Looks, never takes the lock, not
+ * even for a moment (an ingest starting then would be refused): the lock
+ * file's device and inode are looked up in /proc/locks (proc(5)).  false
+ * when there is no lock file or /proc/locks cannot be read.
+ */
+bool store_lock_held(const char *dir);
+
+/*
+ * The copy of the VNI maps live ingest keeps in DIR/vnimap/: the names of
+ * the regular files there, sorted, into names (each cap_name bytes, at most
+ * max); *n says how many there are in all.  0 with *n = 0 when the folder
+ * is absent.  Links are skipped.
+ */
+int store_vnimap_list(const char *dir, char (*names)[256], size_t max, size_t *n);
 
 /*
  * Copies what src reads (to its end) into DIR/vnimap/NAME, mode 0600: the
