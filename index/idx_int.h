@@ -21,7 +21,7 @@ struct idx {
 	bool writable;
 };
 
-/* LMDB return code -> our error space (STYLE.md §3). */
+/* LMDB return code -> our error space (TV_E_*, or an errno). */
 int idx_lmdb_err(int rc);
 /* mdb_txn_begin that adopts a map grown by another process. */
 int idx_txn_begin(idx *x, bool write, MDB_txn **txn);

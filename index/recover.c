@@ -341,7 +341,7 @@ int idx_reindex(const char *dir, idx_reindex_report *rep)
 	sfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sfd < 0)
 		return errno == ENOENT ? TV_E_NOTFOUND : errno;
-	if (fstatat(sfd, "segments", &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) {
+	if (fstatat(sfd, STORE_SEGMENTS_DIR, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) {
 		close(sfd);
 		return TV_E_NOTFOUND;
 	}
@@ -369,7 +369,7 @@ int idx_reindex(const char *dir, idx_reindex_report *rep)
 	if ((rc = fsync_dirfd(bfd)) != 0 || (rc = fsync_dirfd(sfd)) != 0)
 		goto out;
 
-	had_old = fstatat(sfd, "index", &st, AT_SYMLINK_NOFOLLOW) == 0;
+	had_old = fstatat(sfd, STORE_INDEX_DIR, &st, AT_SYMLINK_NOFOLLOW) == 0;
 	idx_cfg_default(&ocfg);
 	if (had_old && (rep->old_err = idx_open(dir, &ocfg, &old)) != 0)
 		old = NULL;
@@ -408,20 +408,20 @@ int idx_reindex(const char *dir, idx_reindex_report *rep)
 	}
 	if ((rc = fsync_dirfd(bfd)) != 0)
 		goto out;
-	if (had_old && renameat2(sfd, build, sfd, "index", RENAME_EXCHANGE) == 0) {
+	if (had_old && renameat2(sfd, build, sfd, STORE_INDEX_DIR, RENAME_EXCHANGE) == 0) {
 		/* the build's name now holds the old index */
 		if ((rc = move_aside(sfd, build, rep->old_dir, sizeof rep->old_dir)) != 0)
 			goto out;
 	} else if (had_old && errno != EINVAL && errno != ENOSYS) {
 		rc = errno;
 		goto out;
-	} else if (had_old && ((rc = move_aside(sfd, "index", rep->old_dir, sizeof rep->old_dir)) != 0 ||
-	                       renameat(sfd, build, sfd, "index") != 0)) {
+	} else if (had_old && ((rc = move_aside(sfd, STORE_INDEX_DIR, rep->old_dir, sizeof rep->old_dir)) != 0 ||
+	                       renameat(sfd, build, sfd, STORE_INDEX_DIR) != 0)) {
 		/* a file system without RENAME_EXCHANGE: for a moment there is
 		 * no index (readers fail, they never see a partial one) */
 		rc = rc ? rc : errno;
 		goto out;
-	} else if (!had_old && renameat(sfd, build, sfd, "index") != 0) {
+	} else if (!had_old && renameat(sfd, build, sfd, STORE_INDEX_DIR) != 0) {
 		rc = errno;
 		goto out;
 	}

@@ -1,5 +1,5 @@
 /*
- * ingest_int.h — internals shared inside ingest/ only (STYLE.md §2):
+ * ingest_int.h — internals shared inside ingest/ only (no other folder includes it):
  * the outer-fragment reassembler (reasm.c) as the decapsulator (decap.c)
  * drives it.
  */
