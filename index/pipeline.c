@@ -87,7 +87,7 @@ void settle_marks(idx_vault *v, idx_source_mark *marks, size_t n)
 }
 
 void encode_tag(idx_vault *v, idx_source_mark *marks, size_t n, uint8_t *tag,
-                       uint32_t *len)
+                uint32_t *len)
 {
 	size_t i;
 	uint8_t *m;

@@ -41,7 +41,7 @@ idx *idx_vault_index(idx_vault *v)
 }
 
 int vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
-                      idx_recovery *rec, bool lock, idx_vault **out)
+               idx_recovery *rec, bool lock, idx_vault **out)
 {
 	idx_vault *v;
 	uint8_t uuid[16];

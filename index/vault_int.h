@@ -24,11 +24,12 @@
 #define VAULT_MAX_MARKS 8
 #define VAULT_TAG_VERSION 2
 #define VAULT_MARK_LEN 88
+#define VAULT_TAG_MAX (2 + VAULT_MAX_MARKS * VAULT_MARK_LEN)
+
 /* source candidates considered for one file (resume.c) */
 #define VAULT_MAX_CANDS 256
 /* chunks per LMDB transaction of vault_commit_chunks */
 #define VAULT_COMMIT_MAX 64
-#define VAULT_TAG_MAX (2 + VAULT_MAX_MARKS * VAULT_MARK_LEN)
 
 struct pending {
 	store_chunk_meta meta;
@@ -133,7 +134,7 @@ int vault_commit_flows(idx_vault *v);
 int flows_append(tv_flowrec **buf, size_t *n, size_t *cap, const tv_flowrec *recs, size_t k);
 void settle_marks(idx_vault *v, idx_source_mark *marks, size_t n);
 void encode_tag(idx_vault *v, idx_source_mark *marks, size_t n, uint8_t *tag,
-                       uint32_t *len);
+                uint32_t *len);
 size_t decode_tag(const uint8_t *tag, uint32_t len, idx_source_mark *marks);
 
 /* pipeline_file.c */
@@ -150,7 +151,7 @@ int vault_rebuild_flows(idx_vault *v, uint64_t *rebuilt);
 
 /* vault.c */
 int vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
-                      idx_recovery *rec, bool lock, idx_vault **out);
+               idx_recovery *rec, bool lock, idx_vault **out);
 
 /* retain.c */
 int live_retention(idx_vault *v);
