@@ -3,6 +3,7 @@
  */
 #include "cmd.h"
 #include "../index/vault.h"
+#include "../store/storedir.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -15,7 +15,7 @@
 #include "../index/capture.h"
 #include "../index/ingest_files.h"
 #include "../ingest/tvfile.h"
-#include "../store/store.h"
+#include "../store/storedir.h"
 
 #include <errno.h>
 #include <fcntl.h>

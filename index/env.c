@@ -6,6 +6,7 @@
  * here and in plan.c, never passed up (one error space: tv_strerror).
  */
 #include "idx_int.h"
+#include "../store/storedir.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -11,6 +11,7 @@
 #include "vault.h"
 #include "idx_int.h"
 #include "../ingest/ingest.h"
+#include "../store/storedir.h"
 
 #include <pthread.h>
 

@@ -9,6 +9,7 @@
  * once and checked against the segment header when it is opened.
  */
 #include "store.h"
+#include "storedir.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -13,7 +13,7 @@
  * hard link may be a link to a file outside the store, so it keeps its
  * owner too.
  */
-#include "store.h"
+#include "storedir.h"
 #include "../ingest/tvfile.h"
 
 #include <dirent.h>
