@@ -57,9 +57,14 @@ endif
 
 all: $(TAPVAULT) $(GEN)
 
-$(BUILD)/%.o: %.c
+# An object without its .d (built before -MMD, or the .d was removed) is
+# rebuilt: its header dependencies are unknown.
+$(BUILD)/%.o: %.c $(BUILD)/%.d
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+# named explicitly, so that a missing one is not an intermediate file
+DEPFILES := $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d)
+$(DEPFILES):
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
