@@ -233,6 +233,40 @@ static int fp_commit(idx_vault *v, bool force)
 	return 0;
 }
 
+/* Writer (fp_redo): one chunk's store counters from wadd (to be committed)
+ * to wtotal (the caller's), and back. */
+static void fp_move_counts(struct fpool *P, const store_chunk_meta *m)
+{
+	const uint64_t c[FPC__N] = { 1, m->raw_len, m->length, m->npkts, m->orig_bytes };
+	int k;
+	for (k = 0; k < FPC__N; k++) {
+		P->wadd[k] -= c[k];
+		P->wtotal[k] += c[k];
+	}
+}
+
+static void fp_unmove_counts(struct fpool *P, const store_chunk_meta *m)
+{
+	const uint64_t c[FPC__N] = { 1, m->raw_len, m->length, m->npkts, m->orig_bytes };
+	int k;
+	for (k = 0; k < FPC__N; k++) {
+		P->wadd[k] += c[k];
+		P->wtotal[k] -= c[k];
+	}
+}
+
+/* Writer: the store counters of chunks that are committed although their
+ * counter transaction failed (a full disk) are still the caller's: the
+ * summary says what is stored. */
+static void fp_fold_store_counters(struct fpool *P)
+{
+	int k;
+	for (k = 0; k < FPC__N; k++) {
+		P->wtotal[k] += P->wadd[k];
+		P->wadd[k] = 0;
+	}
+}
+
 /*
  * Writer: a sealed slot's chunk goes to the segment; its metadata,
  * postings, marks and counters move to pend for the next commit.
@@ -284,9 +318,10 @@ static int fp_take(idx_vault *v, struct fslot *s)
  */
 static int fp_redo(idx_vault *v, struct fslot **inpend, size_t n)
 {
+	struct fpool *P = v->fp;
 	store_chunk_meta have;
 	uint32_t seg;
-	size_t j;
+	size_t j, k;
 	int rc = 0;
 
 	if (n == 0 || n != v->npend)
@@ -306,6 +341,16 @@ static int fp_redo(idx_vault *v, struct fslot **inpend, size_t n)
 		                       &p->meta.offset);
 		if (rc == 0)
 			rc = vault_commit_chunks(v, p, 1, NULL, true);
+		if (rc == 0 && j + 1 < n) {
+			/* committed without its counters: if a later chunk fails,
+			 * none follow, and the summary must still count it */
+			fp_move_counts(P, &p->meta);
+		} else if (rc == 0) {
+			/* the last: every chunk is back in wadd for the counter
+			 * commit that follows a complete redo */
+			for (k = 0; k + 1 < n; k++)
+				fp_unmove_counts(P, &v->pend[k].meta);
+		}
 	}
 	for (j = 0; j < n; j++)
 		idx_post_reset(v->pend[j].post);
@@ -364,10 +409,18 @@ static void *fp_writer(void *arg)
 		if (crc && np0 == 0 && v->npend) {
 			/* the chunks of this pass are on disk, not committed */
 			int rrc = fp_redo(v, inpend, ninp);
-			if (take_rc == 0 && rrc == 0)
-				rc = fp_commit(v, true); /* all redone: counters and flows */
-			else if (take_rc == 0 && rrc != TV_E_RANGE && rrc != TV_E_EXISTS)
+			if (rrc == 0) {
+				/* all redone: their counters too, also when a later
+				 * chunk of the pass failed (else the chunks are stored
+				 * and the summary counts them lost) */
+				int frc = fp_commit(v, true);
+				if (frc)
+					fp_fold_store_counters(P);
+				if (take_rc == 0)
+					rc = frc;
+			} else if (take_rc == 0 && rrc != TV_E_RANGE && rrc != TV_E_EXISTS) {
 				rc = rrc;
+			}
 		}
 
 		if (rc == 0 && v->npend == 0 && nb) {
