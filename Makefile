@@ -4,6 +4,7 @@
 #   make deps       install what a fresh Debian machine lacks (apt-get)
 #   make test       unit tests, fuzz-corpus replay, end-to-end tests
 #   make test SAN=1 the same under AddressSanitizer + UBSan (build-san/)
+#   make tsan       multi-worker live ingest under ThreadSanitizer (build-tsan/)
 #   make fuzz       run every libFuzzer target (FUZZ_SECONDS each)
 #   make bench      benchmarks against peer tools (not part of test; BENCH_PROFILE,
 #                   BENCH_SIZES, BENCH_SOAK=1, BENCH_LIVE=1: see tests/bench/bench.sh)
@@ -26,7 +27,8 @@ BUILD    ?= build
 OPT      := -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 SANLD    :=
 endif
-CFLAGS   += $(WARN) $(DEFS) $(OPT)
+# -MMD -MP: each object depends on the headers it includes (BUILD/x.d)
+CFLAGS   += $(WARN) $(DEFS) $(OPT) -MMD -MP
 LDLIBS   := -lpcap -lzstd -llmdb -larchive -ljansson -lpthread -lm
 LDFLAGS  += $(SANLD)
 
@@ -35,7 +37,6 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_SRC  := $(sort $(wildcard cmd/*.c))
 CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libtapvault.a
-HDRS     := $(wildcard ingest/*.h store/*.h index/*.h report/*.h cmd/*.h)
 
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -52,13 +53,18 @@ else
 TAPVAULT := $(BUILD)/tapvault
 endif
 
-.PHONY: all deps test check unit fuzz-replay e2e fuzz bench chunk2-measure run install clean golden
+.PHONY: all deps test check unit fuzz-replay e2e tsan fuzz bench chunk2-measure run install clean golden
 
 all: $(TAPVAULT) $(GEN)
 
-$(BUILD)/%.o: %.c $(HDRS)
+# An object without its .d (built before -MMD, or the .d was removed) is
+# rebuilt: its header dependencies are unknown.
+$(BUILD)/%.o: %.c $(BUILD)/%.d
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+# named explicitly, so that a missing one is not an intermediate file
+DEPFILES := $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d)
+$(DEPFILES):
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -78,7 +84,7 @@ $(GEN): testdata/gen.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lm
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB) $(HDRS)
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(LIB) -lcriterion $(LDLIBS)
 
@@ -108,6 +114,11 @@ fuzz-replay: $(FUZZ_REPLAY)
 e2e: $(TAPVAULT) $(GEN)
 	@SAN=$(SAN) TAPVAULT=$(abspath $(TAPVAULT)) GEN=$(abspath $(GEN)) bash tests/e2e/run.sh
 
+# ThreadSanitizer: tsan_live.sh builds build-tsan/ (gcc -fsanitize=thread)
+# and races queries, stats and signals against a 4-worker live ingest.
+tsan:
+	bash tests/e2e/tsan_live.sh
+
 # test and run install their own dependencies first (a fresh machine needs
 # nothing else); check is the same without the apt-get step.
 test:
@@ -120,7 +131,7 @@ check: all
 # libFuzzer builds (clang); FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
-build-fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HDRS)
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard */*.h)
 	@mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
 
@@ -137,7 +148,7 @@ bench: $(TAPVAULT) $(GEN) $(BUILD)/chunk2-measure
 # The version-2 chunk packer on a decapsulated pcap (size and CPU against
 # zstd); a tuning and benchmark tool, not built by `make test`.
 chunk2-measure: $(BUILD)/chunk2-measure
-$(BUILD)/chunk2-measure: tests/bench/chunk2_measure.c $(LIB) $(HDRS)
+$(BUILD)/chunk2-measure: tests/bench/chunk2_measure.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
@@ -164,4 +175,7 @@ install: $(TAPVAULT)
 	mv -f $(DESTDIR)$(UNITDIR)/tapvault.service.tmp $(DESTDIR)$(UNITDIR)/tapvault.service
 
 clean:
-	rm -rf build build-san build-fuzz tapvault
+	rm -rf build build-san build-tsan build-fuzz tapvault
+
+# the header dependencies written by -MMD (absent before the first build)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -388,6 +388,13 @@ int cmd_audit(int argc, char **argv)
 		ret = EXIT_FAILURE;
 		goto done;
 	}
+	/* without --vni-map: the copies kept in the store */
+	{
+		int nm = (int)nmaps;
+		if (cmd_store_vnimaps("audit", store, maps, &nm, MAX_PATHS) != 0)
+			goto done;
+		nmaps = (size_t)nm;
+	}
 	for (i = 0; i < nmaps; i++) {
 		rc = report_vnimap_load(map, maps[i], err, sizeof err);
 		if (rc) {

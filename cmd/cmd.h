@@ -116,6 +116,12 @@ void cmd_expr_note(const char *cmd, const struct idx_expr *e);
 /* Prints the counters that are non-zero, one "name value" per line. */
 void cmd_print_counters(FILE *f, const tv_counters *c, const char *indent);
 
+/* No --vni-map given (*nmaps 0): appends the copies live ingest keeps in
+ * STORE/vnimap/ (storedir.h store_vnimap_list), at most cap, and says so on
+ * stderr.  The paths stay valid until the next call.  0, or an error
+ * already reported. */
+int cmd_store_vnimaps(const char *cmd, const char *store, const char **maps, int *nmaps, int cap);
+
 /* Joins argv[first..argc) with single spaces into a malloc'd string. */
 char *cmd_join_args(int argc, char **argv, int first);
 

@@ -3,6 +3,7 @@
  */
 #include "cmd.h"
 #include "../index/vault.h"
+#include "../store/storedir.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -380,4 +381,38 @@ int cmd_parse_ports(const char *s, uint16_t *ports, int *n, int max)
 		ports[(*n)++] = (uint16_t)v;
 	}
 	return *n > 0 ? 0 : -1;
+}
+
+int cmd_store_vnimaps(const char *cmd, const char *store, const char **maps, int *nmaps, int cap)
+{
+	/* one command per process at a time (demo runs them one after another) */
+	static char paths[64][4200];
+	char names[64][256], dir[4096], list[1024];
+	size_t n = 0, i, used = 0;
+	int rc;
+
+	if (*nmaps > 0 || !store)
+		return 0;
+	if ((rc = store_vnimap_list(store, names, 64, &n)) != 0) {
+		cmd_err(cmd, "%s/%s: %s", store, STORE_VNIMAP_DIR, tv_strerror(rc));
+		return rc;
+	}
+	if (n > 64 || (int)n > cap) {
+		cmd_err(cmd, "%s/%s holds %zu files; give the maps with --vni-map", store,
+		        STORE_VNIMAP_DIR, n);
+		return TV_E_RANGE;
+	}
+	if (n == 0 || store_path(store, STORE_VNIMAP_DIR, dir, sizeof dir) != 0)
+		return 0;
+	list[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if (store_path(dir, names[i], paths[i], sizeof paths[i]) != 0)
+			return TV_E_RANGE;
+		maps[(*nmaps)++] = paths[i];
+		if (used < sizeof list)
+			used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
+			                         names[i]);
+	}
+	cmd_note(cmd, "no --vni-map given: using the VNI maps kept in %s: %s", dir, list);
+	return 0;
 }

@@ -394,6 +394,11 @@ int cmd_flows(int argc, char **argv)
 		ret = EXIT_FAILURE;
 		goto out;
 	}
+	/* without --vni-map: the copies kept in the first store */
+	if (cmd_store_vnimaps("flows", nst ? stores[0] : NULL, maps, &nmaps, 64) != 0) {
+		ret = EXIT_FAILURE;
+		goto out;
+	}
 	for (i = 0; i < nmaps; i++) {
 		rc = report_vnimap_load(c.map, maps[i], err, sizeof err);
 		if (rc) {

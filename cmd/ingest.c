@@ -1,24 +1,21 @@
 /*
  * ingest.c — `tapvault ingest`: capture files, a UDP listener or an
- * interface into a store.
+ * interface into a store.  Options, messages and exit codes; the work is
+ * one library call per kind of source:
  *
- * Live sources (-l, -i) run one thread per worker: each owns its socket (or
- * the one pcap handle), its decapsulator, and an idx_vault_worker (chunk
- * builder, postings, flow table); sealed chunks go to the vault's single
- * writer thread (index/vault.h "live").  The main thread only waits for
- * signals: SIGINT/SIGTERM stop (workers drain their socket for up to a
- * second, emit their flows and seal), SIGHUP copies the VNI maps again.
- *
- * Capture files are read and decapsulated in the main thread; with
- * --threads N > 1 full chunks are compressed by N threads of the vault and
- * committed in order by its writer thread (index/vault.h "threaded file
- * ingest") while the main thread reads on.
+ *   -r FILE...  idx_ingest_files (index/ingest_files.h): read, decapsulate,
+ *               resume, store; --threads N seals chunks on N threads.
+ *   -l, -i      idx_capture_* (index/capture.h): one thread per worker,
+ *               one writer.  This file keeps the signals: SIGINT/SIGTERM
+ *               stop (workers drain their socket for up to a second, emit
+ *               their flows and seal), SIGHUP copies the VNI maps again.
  */
 #include "cmd.h"
 #include "../ingest/ingest.h"
-#include "../index/vault.h"
+#include "../index/capture.h"
+#include "../index/ingest_files.h"
 #include "../ingest/tvfile.h"
-#include "../store/store.h"
+#include "../store/storedir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +24,6 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -35,10 +31,6 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t stop_requested;
-
-/* files cut short or unreadable named in the summary (all are named on
- * stderr as they are met) */
-#define MAX_BAD_NAMED 20
 
 static void on_stop(int sig)
 {
@@ -113,21 +105,6 @@ static void usage(FILE *f)
 	        "packets/s, ETA) is drawn on a terminal; nothing when stderr is not one.\n");
 }
 
-/* Stores pkt (when have) and every packet the decapsulator has ready after
- * it, all under the source position of the frame just read. */
-static int store_ready(idx_vault *v, ingest_decap *dec, tv_pkt *pkt, bool have,
-                       const idx_file_pos *pos)
-{
-	int rc;
-	for (;;) {
-		if (have && (rc = idx_vault_add(v, pkt, pos)) != 0)
-			return rc;
-		if (!ingest_decap_next(dec, pkt))
-			return 0;
-		have = true;
-	}
-}
-
 /* What opening the store found and repaired after an interrupted run. */
 static void report_recovery(const char *store, const idx_recovery *rec)
 {
@@ -177,7 +154,7 @@ enum {
 	OPT_STRICT_VXLAN,
 	OPT_CHUNK_SIZE,
 	OPT_SEGMENT_SIZE,
-	OPT_ZSTD_LEVEL,
+	OPT_LEVEL,
 	OPT_COMMIT_CHUNKS,
 	OPT_THREADS,
 	OPT_NO_SYNC,
@@ -208,7 +185,7 @@ static const struct option longopts[] = {
 	{ "strict-vxlan", no_argument, NULL, OPT_STRICT_VXLAN },
 	{ "chunk-size", required_argument, NULL, OPT_CHUNK_SIZE },
 	{ "segment-size", required_argument, NULL, OPT_SEGMENT_SIZE },
-	{ "zstd-level", required_argument, NULL, OPT_ZSTD_LEVEL },
+	{ "zstd-level", required_argument, NULL, OPT_LEVEL },
 	{ "commit-chunks", required_argument, NULL, OPT_COMMIT_CHUNKS },
 	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "no-sync", no_argument, NULL, OPT_NO_SYNC },
@@ -238,159 +215,18 @@ static const struct option longopts[] = {
 
 /* ================================================================ live */
 
-#define MAX_VNI_ALLOW 4096
 #define MAX_VNI_MAPS 16
 
+/* What -l/-i need beyond the capture's own configuration. */
 struct live_opts {
-	const char *listen;     /* -l */
-	const char *iface;      /* -i */
-	bool geneve, all;
-	int workers;
-	ingest_allow allow;
-	uint32_t vnis[MAX_VNI_ALLOW];
-	int nvnis;
-	idx_live_cfg lcfg;
+	idx_capture_cfg cap;
+	const char *listen;     /* -l as given */
 	bool flow_age_given;
-	uint64_t rcvbuf;
 	const char *vni_maps[MAX_VNI_MAPS];
 	int nmaps;
 	const char *user;
 	bool min_free_given;
 };
-
-static atomic_int g_live_stop;
-
-struct wctx {
-	int id;
-	pthread_t th;
-	ingest_udp *u;
-	ingest_iface *ifc;
-	ingest_decap *dec;
-	idx_vault_worker *w;
-	const struct live_opts *o;
-	uint64_t mono;
-	int err;               /* first error (storing) */
-	char errbuf[256];
-};
-
-static int u32cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static bool vni_allowed(const struct live_opts *o, uint32_t vni)
-{
-	return o->nvnis == 0 || bsearch(&vni, o->vnis, (size_t)o->nvnis, sizeof vni, u32cmp) != NULL;
-}
-
-/* One decapsulated packet: filter, store. */
-static void live_store(struct wctx *c, const tv_pkt *pkt)
-{
-	tv_counters *ctr = idx_vault_worker_counters(c->w);
-	int rc;
-	/* -l checked the sender before decapsulation; -i can only check here */
-	if (c->ifc && !ingest_allow_match(&c->o->allow, &pkt->tun.outer_src)) {
-		ctr->v[TV_CTR_LIVE_REJ_SENDER]++;
-		return;
-	}
-	if (!vni_allowed(c->o, pkt->tun.vni)) {
-		ctr->v[TV_CTR_LIVE_REJ_VNI]++;
-		return;
-	}
-	rc = idx_vault_worker_add(c->w, pkt, c->mono);
-	if (rc) {
-		c->err = rc;
-		snprintf(c->errbuf, sizeof c->errbuf, "worker %d: storing failed: %s", c->id, tv_strerror(rc));
-		atomic_store(&g_live_stop, 1);
-	}
-}
-
-/* One captured frame: decapsulate, then store it and whatever the
- * decapsulator has ready after it (outer fragments it gave up). */
-static void live_handle(struct wctx *c, const ingest_raw *raw)
-{
-	tv_pkt pkt;
-	if (c->err)
-		return;
-	if (ingest_decap_packet(c->dec, raw->linktype, raw->data, raw->caplen, raw->origlen, raw->ts_ns,
-	                        &pkt) == INGEST_STORE)
-		live_store(c, &pkt);
-	while (!c->err && ingest_decap_next(c->dec, &pkt))
-		live_store(c, &pkt);
-}
-
-static void live_handle_cb(void *ctx, const ingest_raw *raw)
-{
-	live_handle(ctx, raw);
-}
-
-/* Receives one batch; returns the datagrams received (0: none). */
-static int live_batch(struct wctx *c, ingest_raw *raws, bool nowait)
-{
-	tv_counters *ctr = idx_vault_worker_counters(c->w);
-	int n = 0, got = 0, i, rc;
-	if (c->u) {
-		rc = ingest_udp_recv(c->u, raws, 64, nowait, ctr, &n, &got);
-		if (rc && rc != EINTR)
-			usleep(10000); /* counted; do not spin on a persistent error */
-		c->mono = tv_clock_mono_ns();
-		for (i = 0; i < n; i++)
-			live_handle(c, &raws[i]);
-		return got;
-	}
-	c->mono = tv_clock_mono_ns();
-	got = ingest_iface_dispatch(c->ifc, 256, nowait ? 0 : 100, live_handle_cb, c, ctr, c->errbuf,
-	                            sizeof c->errbuf);
-	if (got < 0) {
-		c->err = got;
-		atomic_store(&g_live_stop, 1);
-		return 0;
-	}
-	return got;
-}
-
-static void *live_worker(void *arg)
-{
-	struct wctx *c = arg;
-	ingest_raw raws[64];
-	tv_pkt pkt;
-	uint64_t end, last_drops = 0;
-	int rc;
-
-	while (!atomic_load(&g_live_stop) && !c->err) {
-		live_batch(c, raws, false);
-		/* drops after a burst come with no datagram: read them */
-		if (c->u && tv_clock_mono_ns() - last_drops >= 100000000u) {
-			ingest_udp_sync_drops(c->u, idx_vault_worker_counters(c->w));
-			last_drops = tv_clock_mono_ns();
-		}
-		rc = idx_vault_worker_tick(c->w, tv_clock_real_ns(), tv_clock_mono_ns());
-		if (rc && !c->err) {
-			c->err = rc;
-			snprintf(c->errbuf, sizeof c->errbuf, "worker %d: storing failed: %s", c->id,
-			         tv_strerror(rc));
-			atomic_store(&g_live_stop, 1);
-		}
-	}
-	/* What the kernel has queued was received: store it (bounded: 1 s). */
-	end = tv_clock_mono_ns() + 1000000000u;
-	while (!c->err && tv_clock_mono_ns() < end && live_batch(c, raws, true) > 0)
-		;
-	ingest_decap_flush(c->dec); /* outer fragments still waiting: stored as captured */
-	while (!c->err && ingest_decap_next(c->dec, &pkt))
-		live_store(c, &pkt);
-	if (c->u)
-		ingest_udp_sync_drops(c->u, idx_vault_worker_counters(c->w));
-	rc = idx_vault_worker_finish(c->w);
-	c->w = NULL;
-	if (rc && !c->err) {
-		c->err = rc;
-		snprintf(c->errbuf, sizeof c->errbuf, "worker %d: final seal failed: %s", c->id,
-		         tv_strerror(rc));
-	}
-	return NULL;
-}
 
 /* Copies each --vni-map file into STORE/vnimap/ (0600), through a
  * temporary name and rename, so `flows` and `audit` find the map that was
@@ -521,7 +357,7 @@ static void report_no_space(const char *store, const struct live_opts *o, const 
 	idx_free_space fs;
 	char fsd[4400], keep[32], avail[32], size[32], rule[80];
 	cmd_fs_describe(store, fsd, sizeof fsd);
-	if (idx_live_keep_free(&o->lcfg, store, &fs) != 0)
+	if (idx_live_keep_free(&o->cap.live, store, &fs) != 0)
 		memset(&fs, 0, sizeof fs);
 	cmd_fmt_bytes(fs.keep, keep, sizeof keep);
 	cmd_fmt_bytes(fs.avail, avail, sizeof avail);
@@ -538,143 +374,68 @@ static void report_no_space(const char *store, const struct live_opts *o, const 
 		cmd_note("ingest", "%s: storing again: %s free on %s, keeping %s", store, avail, fsd, keep);
 }
 
-static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dcfg,
-                    idx_vault_cfg *vcfg, tv_counters *ctr)
+/* Opens the socket(s) or the interface; says where it listens. */
+static int live_open(struct live_opts *o, idx_capture **cap)
 {
-	struct wctx *wc = NULL;
-	idx_vault *v = NULL;
-	idx_recovery rec;
-	ingest_udp_cfg ucfg;
-	ingest_iface *ifc = NULL;
-	sigset_t set;
+	idx_capture_cfg *cc = &o->cap;
 	char err[512];
-	uint64_t t0 = tv_clock_mono_ns(), last_log = t0, last_nospace = 0, nospace_stored = 0;
-	int i, rc, ret = EXIT_OK, started = 0, stopped_by = 0;
-	bool v6 = false, nospace = false;
+	int rc;
 
-	umask(077);
-	/* Signals go to the main thread only, taken with sigtimedwait below.
-	 * Blocked from the start: a SIGTERM while the store is recovered
-	 * (after "listening on") is then a clean stop, not a kill. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (o->iface && o->workers > 1) {
+	if (cc->iface && cc->workers > 1) {
 		cmd_note("ingest", "-i captures through one libpcap handle: using 1 worker, not %d",
-		         o->workers);
-		o->workers = 1;
+		         cc->workers);
+		cc->workers = 1;
 	}
-	wc = calloc((size_t)o->workers, sizeof *wc);
-	if (!wc)
+	cc->listen = o->listen != NULL;
+	if (o->listen && ingest_listen_parse(o->listen, cc->geneve ? 6081 : 4789, &cc->addr, &cc->v6,
+	                                     &cc->port) != 0) {
+		cmd_err("ingest", "-l '%s': expected [ADDR:]PORT, [IPv6]:PORT or ADDR", o->listen);
+		return EXIT_USAGE;
+	}
+	rc = idx_capture_open(cc, cap, err, sizeof err);
+	if (rc && o->listen) {
+		cmd_err("ingest", "-l %s: %s", o->listen, err);
+		return rc == EADDRINUSE || rc == EACCES ? EXIT_FAILURE : EXIT_USAGE;
+	}
+	if (rc) {
+		cmd_err("ingest", "-i %s", err);
 		return EXIT_FAILURE;
-	ingest_udp_cfg_default(&ucfg);
+	}
 	if (o->listen) {
-		uint16_t port;
-		if (ingest_listen_parse(o->listen, o->geneve ? 6081 : 4789, &ucfg.addr, &v6, &port) != 0) {
-			cmd_err("ingest", "-l '%s': expected [ADDR:]PORT, [IPv6]:PORT or ADDR", o->listen);
-			free(wc);
-			return EXIT_USAGE;
-		}
-		ucfg.v6 = v6;
-		ucfg.port = port;
-		ucfg.allow = &o->allow;
-		if (o->rcvbuf)
-			ucfg.rcvbuf = (int)o->rcvbuf;
-		/* the listening port is a tunnel port for the decapsulator */
-		{
-			bool known = false;
-			int k;
-			for (k = 0; k < dcfg->n_geneve_ports; k++)
-				known = known || dcfg->geneve_ports[k] == port;
-			for (k = 0; k < dcfg->n_vxlan_ports; k++)
-				known = known || dcfg->vxlan_ports[k] == port;
-			if (!known && o->geneve && dcfg->n_geneve_ports < INGEST_MAX_PORTS)
-				dcfg->geneve_ports[dcfg->n_geneve_ports++] = port;
-			else if (!known && dcfg->n_vxlan_ports < INGEST_MAX_PORTS)
-				dcfg->vxlan_ports[dcfg->n_vxlan_ports++] = port;
-		}
-		for (i = 0; i < o->workers; i++) {
-			rc = ingest_udp_open(&ucfg, &wc[i].u, err, sizeof err);
-			if (rc) {
-				cmd_err("ingest", "-l %s: %s", o->listen, err);
-				ret = rc == EADDRINUSE || rc == EACCES ? EXIT_FAILURE : EXIT_USAGE;
-				goto out;
-			}
-		}
-		{
-			char gb[32], ab[32], as[TV_ADDR_STRLEN];
-			tv_addr_format(&ucfg.addr, as, sizeof as);
-			if (v6 && tv_addr_is_v4(&ucfg.addr))
-				snprintf(as, sizeof as, "::");
-			cmd_fmt_bytes((uint64_t)ingest_udp_rcvbuf(wc[0].u), gb, sizeof gb);
-			cmd_fmt_bytes((uint64_t)ucfg.rcvbuf, ab, sizeof ab);
-			cmd_note("ingest", "listening on %s port %u (%s) with %d worker(s); receive buffer %s "
-			         "granted (%s asked)%s",
-			         as, ucfg.port, o->geneve ? "GENEVE" : "VXLAN", o->workers, gb, ab,
-			         ingest_udp_rcvbuf(wc[0].u) < ucfg.rcvbuf
-			                 ? ": raise net.core.rmem_max or run as root" : "");
-		}
+		char gb[32], ab[32], as[TV_ADDR_STRLEN];
+		ingest_udp_cfg ucfg;
+		ingest_udp_cfg_default(&ucfg);
+		if (cc->rcvbuf)
+			ucfg.rcvbuf = (int)cc->rcvbuf;
+		tv_addr_format(&cc->addr, as, sizeof as);
+		if (cc->v6 && tv_addr_is_v4(&cc->addr))
+			snprintf(as, sizeof as, "::");
+		cmd_fmt_bytes((uint64_t)idx_capture_rcvbuf(*cap), gb, sizeof gb);
+		cmd_fmt_bytes((uint64_t)ucfg.rcvbuf, ab, sizeof ab);
+		cmd_note("ingest", "listening on %s port %u (%s) with %d worker(s); receive buffer %s "
+		         "granted (%s asked)%s",
+		         as, cc->port, cc->geneve ? "GENEVE" : "VXLAN", cc->workers, gb, ab,
+		         idx_capture_rcvbuf(*cap) < ucfg.rcvbuf ? ": raise net.core.rmem_max or run as root"
+		                                                : "");
 	} else {
-		ingest_iface_cfg icfg;
-		ingest_iface_cfg_default(&icfg);
-		icfg.all = o->all;
-		icfg.ports = dcfg;
-		/* the capture filter lets every UDP fragment in: keep only the mirror's */
-		dcfg->tunnel_only = !o->all;
-		if (o->rcvbuf)
-			icfg.buffer_size = (int)o->rcvbuf;
-		rc = ingest_iface_open(o->iface, &icfg, &ifc, err, sizeof err);
-		if (rc) {
-			cmd_err("ingest", "-i %s", err);
-			ret = EXIT_FAILURE;
-			goto out;
-		}
-		wc[0].ifc = ifc;
-		cmd_note("ingest", "capturing on %s%s", o->iface, o->all ? " (every frame)" : "");
+		cmd_note("ingest", "capturing on %s%s", cc->iface, cc->all ? " (every frame)" : "");
 	}
+	return EXIT_OK;
+}
 
-	if (o->user && (ret = drop_root(store, o->user)) != 0)
-		goto out;
-	rc = idx_vault_open(store, vcfg, ctr, &rec, &v);
-	if (rc) {
-		cmd_store_error("ingest", store, rc);
-		ret = rc == TV_E_VERSION || rc == TV_E_CORRUPT ? EXIT_USAGE : EXIT_FAILURE;
-		goto out;
-	}
-	report_recovery(store, &rec);
-	copy_vni_maps(store, o);
+/* The main thread while the workers run: signals, the writer's state, the
+ * free-space guard's messages.  Returns EXIT_OK or EXIT_FAILURE. */
+static int live_wait(const char *store, const struct live_opts *o, idx_capture *cap,
+                     const sigset_t *set)
+{
+	uint64_t last_log = tv_clock_mono_ns(), last_nospace = 0, nospace_stored = 0;
+	int stopped_by = 0, ret = EXIT_OK;
+	bool nospace = false;
 
-	o->lcfg.nworkers = o->workers;
-	rc = idx_vault_live_start(v, &o->lcfg);
-	if (rc) {
-		cmd_err("ingest", "%s: cannot start the writer: %s", store, tv_strerror(rc));
-		ret = EXIT_FAILURE;
-		goto out;
-	}
-	/* the threads inherit the mask set at the start */
-	atomic_store(&g_live_stop, 0);
-	for (i = 0; i < o->workers; i++) {
-		wc[i].id = i;
-		wc[i].o = o;
-		rc = idx_vault_worker_new(v, i, &wc[i].w);
-		if (rc == 0)
-			rc = ingest_decap_new(dcfg, idx_vault_worker_counters(wc[i].w), &wc[i].dec);
-		if (rc == 0)
-			rc = pthread_create(&wc[i].th, NULL, live_worker, &wc[i]);
-		if (rc) {
-			cmd_err("ingest", "cannot start worker %d: %s", i, tv_strerror(rc));
-			ret = EXIT_FAILURE;
-			atomic_store(&g_live_stop, 1);
-			break;
-		}
-		started++;
-	}
-	while (!atomic_load(&g_live_stop)) {
+	while (!idx_capture_stopped(cap)) {
 		struct timespec to = { 0, 250000000 };
 		tv_counters snap;
-		int werr, sig = sigtimedwait(&set, NULL, &to);
+		int werr, sig = sigtimedwait(set, NULL, &to);
 		if (sig == SIGINT || sig == SIGTERM) {
 			stopped_by = sig;
 			break;
@@ -683,7 +444,7 @@ static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dc
 			cmd_note("ingest", "SIGHUP: copying the VNI maps again");
 			copy_vni_maps(store, o);
 		}
-		idx_vault_live_status(v, &snap, &werr);
+		idx_capture_status(cap, &snap, &werr);
 		if (werr) {
 			cmd_err("ingest", "%s: the writer stopped: %s", store, tv_strerror(werr));
 			ret = EXIT_FAILURE;
@@ -710,39 +471,58 @@ static int run_live(const char *store, struct live_opts *o, ingest_decap_cfg *dc
 	}
 	if (stopped_by)
 		cmd_note("ingest", "%s: storing what was received", stopped_by == SIGINT ? "SIGINT" : "SIGTERM");
-	atomic_store(&g_live_stop, 1);
-	for (i = 0; i < started; i++) {
-		pthread_join(wc[i].th, NULL);
-		if (wc[i].err) {
-			cmd_err("ingest", "%s: %s", store, wc[i].errbuf);
-			ret = EXIT_FAILURE;
-		}
-	}
-	rc = idx_vault_live_stop(v);
+	return ret;
+}
+
+static void live_finish_err(void *ctx, const char *msg)
+{
+	cmd_err("ingest", "%s: %s", (const char *)ctx, msg);
+}
+
+static int run_live(const char *store, struct live_opts *o, tv_counters *ctr)
+{
+	idx_capture *cap = NULL;
+	idx_recovery rec;
+	sigset_t set;
+	uint64_t t0 = tv_clock_mono_ns();
+	int rc, ret, step, wk;
+
+	umask(077);
+	/* Signals go to the main thread only, taken with sigtimedwait.
+	 * Blocked from the start: a SIGTERM while the store is recovered
+	 * (after "listening on") is then a clean stop, not a kill. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if ((ret = live_open(o, &cap)) != EXIT_OK)
+		return ret;
+	if (o->user && (ret = drop_root(store, o->user)) != 0)
+		goto out;
+	/* the threads inherit the mask set above */
+	rc = idx_capture_start(cap, store, ctr, &rec, &step, &wk);
 	if (rc) {
-		cmd_err("ingest", "%s: writing failed: %s", store, tv_strerror(rc));
-		ret = EXIT_FAILURE;
+		if (step == IDX_CAPTURE_STEP_OPEN)
+			cmd_store_error("ingest", store, rc);
+		else if (step == IDX_CAPTURE_STEP_WRITER)
+			cmd_err("ingest", "%s: cannot start the writer: %s", store, tv_strerror(rc));
+		else
+			cmd_err("ingest", "cannot start worker %d: %s", wk, tv_strerror(rc));
+		ret = step == IDX_CAPTURE_STEP_OPEN && (rc == TV_E_VERSION || rc == TV_E_CORRUPT)
+		              ? EXIT_USAGE : EXIT_FAILURE;
+		goto out;
 	}
-	rc = idx_vault_close(v);
-	v = NULL;
-	if (rc) {
-		cmd_err("ingest", "%s: final commit failed: %s", store, tv_strerror(rc));
+	report_recovery(store, &rec);
+	copy_vni_maps(store, o);
+	ret = live_wait(store, o, cap, &set);
+	if (idx_capture_finish(cap, live_finish_err, (void *)store) != 0)
 		ret = EXIT_FAILURE;
-	}
+	cap = NULL;
 	if (!g_cmd.quiet)
 		print_live_summary(ctr, (double)(tv_clock_mono_ns() - t0) / 1e9);
 out:
-	if (v) {
-		idx_vault_live_stop(v);
-		idx_vault_close(v);
-	}
-	for (i = 0; i < o->workers; i++) {
-		idx_vault_worker_finish(wc[i].w); /* only set when a thread never ran */
-		ingest_decap_free(wc[i].dec);
-		ingest_udp_close(wc[i].u);
-	}
-	ingest_iface_close(ifc);
-	free(wc);
+	idx_capture_finish(cap, NULL, NULL);
 	return ret;
 }
 
@@ -768,451 +548,476 @@ static int parse_dur_ns(const char *s, uint64_t *ns)
 	return 0;
 }
 
-int cmd_ingest(int argc, char **argv)
-{
-	const char *store = NULL;
+
+/* Everything `ingest` was told. */
+struct ingest_opts {
+	const char *store;
 	const char **files;
-	int nfiles = 0, c, rc, ret = EXIT_OK, linux_vxlan = 0, threads = 0, store_rc = 0;
+	int nfiles;
+	bool linux_vxlan;
+	int threads;               /* 0: not given */
 	ingest_decap_cfg dcfg;
 	idx_vault_cfg vcfg;
-	idx_recovery rec;
-	tv_counters ctr;
-	ingest_file_src *src = NULL;
-	ingest_decap *dec = NULL;
-	idx_vault *v = NULL;
-	cmd_progress prog;
-	char err[1024];
-	uint64_t t0, val;
-	int cur_file = -1;
-	uint64_t cur_done = 0;
-	idx_file_pos pos = { 0, 0 };
-	tv_pkt pkt;
-	const uint8_t *cur_id = NULL;
-	static const uint8_t zero_id[40];
-	static struct live_opts lo; /* large (VNI list): not on the stack */
-	const char *bad;
-	int bad_files[MAX_BAD_NAMED], nbad = 0;
+	struct live_opts lo;
+};
 
-	files = calloc((size_t)argc + 1, sizeof *files);
-	if (!files)
+/* --min-free SIZE or N%. */
+static int parse_min_free(struct ingest_opts *o, const char *arg)
+{
+	size_t n = strlen(arg);
+	uint64_t val;
+	if (n > 1 && arg[n - 1] == '%') {
+		char b[16];
+		snprintf(b, sizeof b, "%.*s", (int)(n - 1), arg);
+		if (cmd_parse_uint(b, 0, 90, &val)) {
+			cmd_err("ingest", "--min-free '%s': expected a size or 0%%-90%%", arg);
+			return -1;
+		}
+		o->lo.cap.live.min_free_pct = (uint32_t)val;
+		o->lo.cap.live.min_free = 0;
+	} else if (cmd_parse_size(arg, &val) == 0) {
+		o->lo.cap.live.min_free = val;
+		o->lo.cap.live.min_free_pct = 0;
+	} else {
+		cmd_err("ingest", "--min-free '%s': expected a size (1G) or a percentage (5%%)", arg);
+		return -1;
+	}
+	o->lo.min_free_given = true;
+	o->lo.cap.live.min_free_auto = false;
+	return 0;
+}
+
+/* --allow-vni N[,N...] */
+static int parse_allow_vni(struct ingest_opts *o, const char *arg)
+{
+	char buf[65536], *tok, *save = NULL;
+	uint64_t val;
+	snprintf(buf, sizeof buf, "%s", arg);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (o->lo.cap.nvnis >= IDX_CAPTURE_MAX_VNIS || cmd_parse_uint(tok, 0, 16777215, &val)) {
+			cmd_err("ingest", "--allow-vni: '%s': expected VNIs 0-16777215, at most %d", tok,
+			        IDX_CAPTURE_MAX_VNIS);
+			return -1;
+		}
+		o->lo.cap.vnis[o->lo.cap.nvnis++] = (uint32_t)val;
+	}
+	return 0;
+}
+
+/* The options of live sources.  0: taken, 1: not one of them, -1: bad
+ * (said on stderr). */
+static int parse_live_opt(struct ingest_opts *o, int c, const char *arg)
+{
+	struct live_opts *lo = &o->lo;
+	uint64_t val;
+	const char *bad;
+	int rc;
+
+	switch (c) {
+	case 'l': lo->listen = arg; return 0;
+	case 'i': lo->cap.iface = arg; return 0;
+	case OPT_GENEVE: lo->cap.geneve = true; return 0;
+	case OPT_ALL: lo->cap.all = true; return 0;
+	case OPT_WORKERS:
+		if (cmd_parse_uint(arg, 1, 256, &val)) {
+			cmd_err("ingest", "--workers '%s': expected a number from 1 to 256", arg);
+			return -1;
+		}
+		lo->cap.workers = (int)val;
+		return 0;
+	case OPT_ALLOW:
+		if ((rc = ingest_allow_parse(&lo->cap.allow, arg, &bad)) != 0) {
+			if (rc == TV_E_RANGE)
+				cmd_err("ingest", "--allow: more than %d networks", INGEST_ALLOW_MAX);
+			else
+				cmd_err("ingest", "--allow: '%s': expected CIDR[,CIDR...] "
+				        "(10.0.0.0/16, 2001:db8::/32, or an address)", bad ? bad : arg);
+			return -1;
+		}
+		return 0;
+	case OPT_ALLOW_VNI: return parse_allow_vni(o, arg);
+	case OPT_SEAL_INTERVAL:
+		if (parse_dur_ns(arg, &val) || val < 10000000u || val > 3600000000000ull) {
+			cmd_err("ingest", "--seal-interval '%s': expected 10ms to 1h (e.g. 1s, 500ms)", arg);
+			return -1;
+		}
+		lo->cap.live.seal_interval_ns = val;
+		return 0;
+	case OPT_MAX_SIZE:
+		if (cmd_parse_size(arg, &val) || val < (256u << 10)) {
+			cmd_err("ingest", "--max-size '%s': expected a size of at least 256K", arg);
+			return -1;
+		}
+		lo->cap.live.max_size = val;
+		return 0;
+	case OPT_MAX_AGE:
+		if (parse_dur_ns(arg, &val)) {
+			cmd_err("ingest", "--max-age '%s': expected a duration (90m, 7d)", arg);
+			return -1;
+		}
+		lo->cap.live.max_age_ns = val;
+		return 0;
+	case OPT_FLOW_MAX_AGE:
+		if (parse_dur_ns(arg, &val)) {
+			cmd_err("ingest", "--flow-max-age '%s': expected a duration (30d)", arg);
+			return -1;
+		}
+		lo->cap.live.flow_max_age_ns = val;
+		lo->flow_age_given = true;
+		return 0;
+	case OPT_MIN_FREE: return parse_min_free(o, arg);
+	case OPT_RCVBUF:
+		if (cmd_parse_size(arg, &val) || val < 4096 || val > (1u << 30)) {
+			cmd_err("ingest", "--rcvbuf '%s': expected a size from 4K to 1G", arg);
+			return -1;
+		}
+		lo->cap.rcvbuf = val;
+		return 0;
+	case OPT_VNI_MAP:
+		if (lo->nmaps >= MAX_VNI_MAPS) {
+			cmd_err("ingest", "--vni-map: at most %d files", MAX_VNI_MAPS);
+			return -1;
+		}
+		lo->vni_maps[lo->nmaps++] = arg;
+		return 0;
+	case OPT_USER: lo->user = arg; return 0;
+	default: return 1;
+	}
+}
+
+/* Decapsulation and store options.  0: taken, 1: not one of them, -1: bad. */
+static int parse_store_opt(struct ingest_opts *o, int c, const char *arg)
+{
+	ingest_decap_cfg *d = &o->dcfg;
+	idx_vault_cfg *vc = &o->vcfg;
+	uint64_t val;
+
+	switch (c) {
+	case OPT_VXLAN_PORT:
+		if (cmd_parse_ports(arg, d->vxlan_ports, &d->n_vxlan_ports, INGEST_MAX_PORTS - 1)) {
+			cmd_err("ingest", "--vxlan-port '%s': expected a comma-separated list of ports 1-65535", arg);
+			return -1;
+		}
+		return 0;
+	case OPT_LINUX_VXLAN: o->linux_vxlan = true; return 0;
+	case OPT_GENEVE_PORT:
+		if (cmd_parse_ports(arg, d->geneve_ports, &d->n_geneve_ports, INGEST_MAX_PORTS)) {
+			cmd_err("ingest", "--geneve-port '%s': expected a comma-separated list of ports 1-65535", arg);
+			return -1;
+		}
+		return 0;
+	case OPT_STRICT_VXLAN: d->strict_vxlan = true; return 0;
+	case OPT_CHUNK_SIZE:
+		if (cmd_parse_size(arg, &val) || val < 4096 || val > (64u << 20)) {
+			cmd_err("ingest", "--chunk-size '%s': expected a size from 4K to 64M", arg);
+			return -1;
+		}
+		vc->builder.raw_target = (uint32_t)val;
+		return 0;
+	case OPT_SEGMENT_SIZE:
+		if (cmd_parse_size(arg, &val) || val < (64u << 10)) {
+			cmd_err("ingest", "--segment-size '%s': expected a size of at least 64K", arg);
+			return -1;
+		}
+		vc->segs.segment_size = val;
+		return 0;
+	case OPT_LEVEL:
+		if (cmd_parse_uint(arg, 1, 19, &val)) {
+			cmd_err("ingest", "--zstd-level '%s': expected a number from 1 to 19", arg);
+			return -1;
+		}
+		vc->builder.zstd_level = (int)val;
+		return 0;
+	case OPT_COMMIT_CHUNKS:
+		if (cmd_parse_uint(arg, 1, 64, &val)) {
+			cmd_err("ingest", "--commit-chunks '%s': expected a number from 1 to 64", arg);
+			return -1;
+		}
+		vc->commit_chunks = (uint32_t)val;
+		return 0;
+	case OPT_THREADS:
+		if (cmd_parse_uint(arg, 1, 64, &val)) {
+			cmd_err("ingest", "--threads '%s': expected a number from 1 to 64", arg);
+			return -1;
+		}
+		o->threads = (int)val;
+		return 0;
+	case OPT_NO_SYNC: vc->segs.sync = false; return 0;
+	case OPT_FLOW_INTERVAL:
+		if (cmd_parse_uint(arg, 1, 86400, &val) || (val != 60 && val != 600)) {
+			cmd_err("ingest", "--flow-interval '%s': expected 60 or 600 (seconds), "
+			        "the two aggregation intervals VPC Flow Logs offer", arg);
+			return -1;
+		}
+		vc->flowtab.interval = (uint32_t)val;
+		return 0;
+	case OPT_FLOW_MAX:
+		if (cmd_parse_uint(arg, 1024, 1u << 28, &val)) {
+			cmd_err("ingest", "--flow-max '%s': expected a number from 1024 to 268435456", arg);
+			return -1;
+		}
+		vc->flowtab.max_flows = (uint32_t)val;
+		return 0;
+	case OPT_NO_FLOWS: vc->flows = false; return 0;
+	default: return 1;
+	}
+}
+
+/* Live sources: defaults that follow from other options, then run. */
+static int ingest_live(struct ingest_opts *o, tv_counters *ctr)
+{
+	struct live_opts *lo = &o->lo;
+	idx_vault_cfg *vc = &o->vcfg;
+
+	if (o->linux_vxlan && o->dcfg.n_vxlan_ports < INGEST_MAX_PORTS)
+		o->dcfg.vxlan_ports[o->dcfg.n_vxlan_ports++] = 8472;
+	if (lo->cap.live.max_age_ns && !lo->flow_age_given)
+		lo->cap.live.flow_max_age_ns = 2 * lo->cap.live.max_age_ns;
+	/* without --min-free the library keeps the smaller of 1 GiB and
+	 * 5 % of the store's own file system free (idx_live_keep_free) */
+	lo->cap.live.min_free_auto = !lo->min_free_given;
+	if (lo->cap.live.max_size && lo->cap.live.max_size < 4 * vc->segs.segment_size) {
+		uint64_t seg = lo->cap.live.max_size / 4;
+		if (seg < (64u << 10))
+			seg = 64u << 10;
+		cmd_note("ingest", "--max-size is under 4 segments: segments of %llu bytes instead",
+		         (unsigned long long)seg);
+		vc->segs.segment_size = seg;
+	}
+	if (vc->builder.raw_target > vc->segs.segment_size / 2)
+		vc->builder.raw_target = (uint32_t)(vc->segs.segment_size / 2 < 4096
+		                                            ? 4096 : vc->segs.segment_size / 2);
+	lo->cap.decap = o->dcfg;
+	lo->cap.vault = *vc;
+	return run_live(o->store, lo, ctr);
+}
+
+/* What idx_ingest_files reports as it goes. */
+struct files_ui {
+	const char *store;
+	cmd_progress prog;
+};
+
+static void files_event(void *ctx, const idx_files_event *ev)
+{
+	struct files_ui *ui = ctx;
+	switch (ev->kind) {
+	case IDX_FILES_RECOVERED: report_recovery(ui->store, ev->rec); break;
+	case IDX_FILES_SOURCE: report_source_rule(ev->path, ev->res); break;
+	case IDX_FILES_READ_ERROR:
+		cmd_progress_end(&ui->prog);
+		cmd_err("ingest", "%s", ev->msg);
+		break;
+	case IDX_FILES_PROGRESS:
+		cmd_progress_update(&ui->prog, "ingest", ev->done_bytes, ev->total_bytes, ev->packets, "pkt");
+		break;
+	case IDX_FILES_INTERRUPTED: cmd_note("ingest", "interrupted: storing what was read"); break;
+	default: break;
+	}
+}
+
+/* The error of idx_ingest_files, said once; returns the exit code. */
+static int files_failed(const char *store, const idx_files_result *r)
+{
+	switch (r->step) {
+	case IDX_FILES_STEP_SOURCES:
+		cmd_err("ingest", "%s", r->msg);
+		return EXIT_USAGE;
+	case IDX_FILES_STEP_OPEN:
+		cmd_store_error("ingest", store, r->err);
+		return r->err == TV_E_VERSION || r->err == TV_E_CORRUPT ? EXIT_USAGE : EXIT_FAILURE;
+	case IDX_FILES_STEP_DECAP:
+		cmd_err("ingest", "%s", tv_strerror(r->err));
 		return EXIT_FAILURE;
-	ingest_decap_cfg_default(&dcfg);
-	idx_vault_cfg_default(&vcfg);
+	case IDX_FILES_STEP_COMPARE:
+		cmd_err("ingest", "%s: cannot compare it with what is stored: %s", r->path,
+		        tv_strerror(r->err));
+		break;
+	case IDX_FILES_STEP_STORE:
+		cmd_err("ingest", "%s: storing failed: %s", store, tv_strerror(r->err));
+		break;
+	case IDX_FILES_STEP_CLOSE:
+		cmd_err("ingest", "%s: final commit failed: %s", store, tv_strerror(r->err));
+		break;
+	default: break;
+	}
+	if (r->close_err)
+		cmd_err("ingest", "%s: final commit failed: %s", store, tv_strerror(r->close_err));
+	return EXIT_FAILURE;
+}
+
+static void print_files_summary(const tv_counters *ctr, const idx_files_result *r,
+                                const idx_vault_cfg *vc)
+{
+	double secs = (double)r->elapsed_ns / 1e9;
+	char b1[32], b2[32], b3[32];
+	uint64_t rejected = 0;
+	int i;
+	cmd_fmt_bytes(ctr->v[TV_CTR_SRC_BYTES], b1, sizeof b1);
+	cmd_fmt_bytes(ctr->v[TV_CTR_STORE_RAW_BYTES], b2, sizeof b2);
+	cmd_fmt_bytes(ctr->v[TV_CTR_STORE_COMP_BYTES], b3, sizeof b3);
+	for (i = TV_CTR_DECAP_ETH_TRUNC; i <= TV_CTR_DECAP_TOO_DEEP; i++)
+		rejected += ctr->v[i];
+	printf("read     %llu packets (%s) from %d file(s) in %.2f s (%.0f packets/s)\n",
+	       (unsigned long long)ctr->v[TV_CTR_SRC_PACKETS], b1, r->nfiles, secs,
+	       secs > 0 ? (double)ctr->v[TV_CTR_SRC_PACKETS] / secs : 0.0);
+	if (r->nbad) {
+		printf("faults   %d file(s) not read to the end (packets before each fault are stored):",
+		       r->nbad);
+		for (i = 0; i < r->nbad && i < IDX_FILES_BAD_NAMED; i++)
+			printf(" %s", r->bad[i]);
+		printf("%s\n", r->nbad > IDX_FILES_BAD_NAMED ? " ..." : "");
+	}
+	if (ctr->v[TV_CTR_SRC_SKIPPED_DUP])
+		printf("skipped  %llu packets already in the store\n",
+		       (unsigned long long)ctr->v[TV_CTR_SRC_SKIPPED_DUP]);
+	printf("decap    %llu tunnelled (vxlan %llu, geneve %llu, geneve+vxlan %llu), "
+	       "%llu not tunnelled, %llu with tunnel errors\n",
+	       (unsigned long long)ctr->v[TV_CTR_DECAP_OK], (unsigned long long)ctr->v[TV_CTR_DECAP_VXLAN],
+	       (unsigned long long)ctr->v[TV_CTR_DECAP_GENEVE],
+	       (unsigned long long)ctr->v[TV_CTR_DECAP_GENEVE_VXLAN],
+	       (unsigned long long)ctr->v[TV_CTR_DECAP_NOT_TUNNELLED], (unsigned long long)rejected);
+	printf("stored   %llu packets in %llu chunks: %s raw, %s on disk (ratio %.2f)\n",
+	       (unsigned long long)ctr->v[TV_CTR_STORE_PACKETS],
+	       (unsigned long long)ctr->v[TV_CTR_STORE_CHUNKS], b2, b3,
+	       ctr->v[TV_CTR_STORE_COMP_BYTES]
+	               ? (double)ctr->v[TV_CTR_STORE_RAW_BYTES] / (double)ctr->v[TV_CTR_STORE_COMP_BYTES]
+	               : 0.0);
+	if (ctr->v[TV_CTR_STORE_LOST])
+		printf("lost     %llu packets read but not stored: the store could not be written "
+		       "(the error above); an ingest of the same files again adds them\n",
+		       (unsigned long long)ctr->v[TV_CTR_STORE_LOST]);
+	if (vc->flows)
+		printf("flows    %llu flow records (%u s windows)%s\n",
+		       (unsigned long long)ctr->v[TV_CTR_FLOW_RECORDS], vc->flowtab.interval,
+		       ctr->v[TV_CTR_FLOW_EARLY_FLUSH] ? ", flow table flushed early (cap reached)" : "");
+	if (ctr->v[TV_CTR_SRC_LINKTYPE])
+		printf("dropped  %llu packets of an unsupported link type\n",
+		       (unsigned long long)ctr->v[TV_CTR_SRC_LINKTYPE]);
+	if (g_cmd.verbose) {
+		printf("counters:\n");
+		cmd_print_counters(stdout, ctr, "  ");
+	}
+}
+
+/* Capture files: one library call; this prints and picks the exit code. */
+static int ingest_files(struct ingest_opts *o, tv_counters *ctr)
+{
+	static idx_files_result res; /* large (file names): not on the stack */
+	struct files_ui ui;
+	idx_files_cfg fc;
+	int ret = EXIT_OK;
+
+	if (o->linux_vxlan && o->dcfg.n_vxlan_ports < INGEST_MAX_PORTS)
+		o->dcfg.vxlan_ports[o->dcfg.n_vxlan_ports++] = 8472;
+	if (!o->threads) {
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		o->threads = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (int)ncpu;
+	}
+	o->vcfg.threads = o->threads;
+	memset(&fc, 0, sizeof fc);
+	fc.store = o->store;
+	fc.files = o->files;
+	fc.nfiles = o->nfiles;
+	fc.decap = o->dcfg;
+	fc.vault = o->vcfg;
+	fc.stop = &stop_requested;
+	fc.cb = files_event;
+	fc.ctx = &ui;
+	ui.store = o->store;
+	cmd_progress_init(&ui.prog);
+	signal(SIGINT, on_stop);
+	signal(SIGTERM, on_stop);
+	if (idx_ingest_files(&fc, ctr, &res) != 0) {
+		cmd_progress_end(&ui.prog);
+		ret = files_failed(o->store, &res);
+		if (!res.opened)
+			return ret;
+	}
+	cmd_progress_end(&ui.prog);
+	if (ret == EXIT_OK && res.read_errors)
+		ret = EXIT_USAGE;
+	if (!g_cmd.quiet)
+		print_files_summary(ctr, &res, &o->vcfg);
+	return ret;
+}
+
+/* Which source, and options that belong to the other kind. 0 or -1. */
+static int check_sources(const struct ingest_opts *o)
+{
+	const struct live_opts *lo = &o->lo;
+	bool live = lo->listen || lo->cap.iface;
+	if (!o->store) {
+		cmd_err("ingest", "no store given: use -s DIR");
+		return -1;
+	}
+	if (live && (o->nfiles || (lo->listen && lo->cap.iface))) {
+		cmd_err("ingest", "give one source: -r FILE..., -l [ADDR:]PORT or -i IFACE");
+		return -1;
+	}
+	if (o->threads && live) {
+		cmd_err("ingest", "--threads is for capture files (-r); live sources use --workers");
+		return -1;
+	}
+	if (live)
+		return 0;
+	if (lo->cap.live.max_size || lo->cap.live.max_age_ns || lo->cap.workers > 1 || lo->user ||
+	    lo->cap.nvnis || lo->cap.allow.n) {
+		cmd_err("ingest", "--max-size, --max-age, --workers, --allow, --allow-vni and --user "
+		        "are for live sources (-l, -i)");
+		return -1;
+	}
+	if (o->nfiles == 0) {
+		cmd_err("ingest", "nothing to read: give -r FILE, a directory, or -");
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_ingest(int argc, char **argv)
+{
+	static struct ingest_opts o; /* large (VNI list): not on the stack */
+	tv_counters ctr;
+	int c, rc, ret;
+
+	memset(&o, 0, sizeof o);
+	o.files = calloc((size_t)argc + 1, sizeof *o.files);
+	if (!o.files)
+		return EXIT_FAILURE;
+	ingest_decap_cfg_default(&o.dcfg);
+	idx_vault_cfg_default(&o.vcfg);
 	memset(&ctr, 0, sizeof ctr);
-	memset(&lo, 0, sizeof lo);
-	lo.workers = 1;
-	idx_live_cfg_default(&lo.lcfg);
+	o.lo.cap.workers = 1;
+	idx_live_cfg_default(&o.lo.cap.live);
 
 	optind = 0; /* 0: GNU getopt re-initialises (the demo calls several commands) */
 	while ((c = getopt_long(argc, argv, "s:r:l:i:qvh", longopts, NULL)) != -1) {
 		switch (c) {
-		case 's': store = optarg; break;
-		case 'r': files[nfiles++] = optarg; break;
-		case 'l': lo.listen = optarg; break;
-		case 'i': lo.iface = optarg; break;
-		case OPT_GENEVE: lo.geneve = true; break;
-		case OPT_ALL: lo.all = true; break;
-		case OPT_WORKERS:
-			if (cmd_parse_uint(optarg, 1, 256, &val)) {
-				cmd_err("ingest", "--workers '%s': expected a number from 1 to 256", optarg);
-				goto usage_fail;
-			}
-			lo.workers = (int)val;
-			break;
-		case OPT_ALLOW:
-			if ((rc = ingest_allow_parse(&lo.allow, optarg, &bad)) != 0) {
-				if (rc == TV_E_RANGE)
-					cmd_err("ingest", "--allow: more than %d networks", INGEST_ALLOW_MAX);
-				else
-					cmd_err("ingest", "--allow: '%s': expected CIDR[,CIDR...] "
-					        "(10.0.0.0/16, 2001:db8::/32, or an address)", bad ? bad : optarg);
-				goto usage_fail;
-			}
-			break;
-		case OPT_ALLOW_VNI: {
-			char buf[65536], *tok, *save = NULL;
-			snprintf(buf, sizeof buf, "%s", optarg);
-			for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-				if (lo.nvnis >= MAX_VNI_ALLOW || cmd_parse_uint(tok, 0, 16777215, &val)) {
-					cmd_err("ingest", "--allow-vni: '%s': expected VNIs 0-16777215, at most %d",
-					        tok, MAX_VNI_ALLOW);
-					goto usage_fail;
-				}
-				lo.vnis[lo.nvnis++] = (uint32_t)val;
-			}
-			break;
-		}
-		case OPT_SEAL_INTERVAL:
-			if (parse_dur_ns(optarg, &val) || val < 10000000u || val > 3600000000000ull) {
-				cmd_err("ingest", "--seal-interval '%s': expected 10ms to 1h (e.g. 1s, 500ms)", optarg);
-				goto usage_fail;
-			}
-			lo.lcfg.seal_interval_ns = val;
-			break;
-		case OPT_MAX_SIZE:
-			if (cmd_parse_size(optarg, &val) || val < (256u << 10)) {
-				cmd_err("ingest", "--max-size '%s': expected a size of at least 256K", optarg);
-				goto usage_fail;
-			}
-			lo.lcfg.max_size = val;
-			break;
-		case OPT_MAX_AGE:
-			if (parse_dur_ns(optarg, &val)) {
-				cmd_err("ingest", "--max-age '%s': expected a duration (90m, 7d)", optarg);
-				goto usage_fail;
-			}
-			lo.lcfg.max_age_ns = val;
-			break;
-		case OPT_FLOW_MAX_AGE:
-			if (parse_dur_ns(optarg, &val)) {
-				cmd_err("ingest", "--flow-max-age '%s': expected a duration (30d)", optarg);
-				goto usage_fail;
-			}
-			lo.lcfg.flow_max_age_ns = val;
-			lo.flow_age_given = true;
-			break;
-		case OPT_MIN_FREE: {
-			size_t n = strlen(optarg);
-			if (n > 1 && optarg[n - 1] == '%') {
-				char b[16];
-				snprintf(b, sizeof b, "%.*s", (int)(n - 1), optarg);
-				if (cmd_parse_uint(b, 0, 90, &val)) {
-					cmd_err("ingest", "--min-free '%s': expected a size or 0%%-90%%", optarg);
-					goto usage_fail;
-				}
-				lo.lcfg.min_free_pct = (uint32_t)val;
-				lo.lcfg.min_free = 0;
-			} else if (cmd_parse_size(optarg, &val) == 0) {
-				lo.lcfg.min_free = val;
-				lo.lcfg.min_free_pct = 0;
-			} else {
-				cmd_err("ingest", "--min-free '%s': expected a size (1G) or a percentage (5%%)", optarg);
-				goto usage_fail;
-			}
-			lo.min_free_given = true;
-			lo.lcfg.min_free_auto = false;
-			break;
-		}
-		case OPT_RCVBUF:
-			if (cmd_parse_size(optarg, &val) || val < 4096 || val > (1u << 30)) {
-				cmd_err("ingest", "--rcvbuf '%s': expected a size from 4K to 1G", optarg);
-				goto usage_fail;
-			}
-			lo.rcvbuf = val;
-			break;
-		case OPT_VNI_MAP:
-			if (lo.nmaps >= MAX_VNI_MAPS) {
-				cmd_err("ingest", "--vni-map: at most %d files", MAX_VNI_MAPS);
-				goto usage_fail;
-			}
-			lo.vni_maps[lo.nmaps++] = optarg;
-			break;
-		case OPT_USER: lo.user = optarg; break;
+		case 's': o.store = optarg; break;
+		case 'r': o.files[o.nfiles++] = optarg; break;
 		case 'q': g_cmd.quiet = 1; break;
 		case 'v': g_cmd.verbose++; break;
-		case 'h': usage(stdout); free(files); return EXIT_OK;
-		case OPT_VXLAN_PORT:
-			if (cmd_parse_ports(optarg, dcfg.vxlan_ports, &dcfg.n_vxlan_ports, INGEST_MAX_PORTS - 1)) {
-				cmd_err("ingest", "--vxlan-port '%s': expected a comma-separated list of ports 1-65535", optarg);
+		case 'h': usage(stdout); free(o.files); return EXIT_OK;
+		default:
+			rc = parse_live_opt(&o, c, optarg);
+			if (rc == 1)
+				rc = parse_store_opt(&o, c, optarg);
+			if (rc != 0)
 				goto usage_fail;
-			}
-			break;
-		case OPT_LINUX_VXLAN: linux_vxlan = 1; break;
-		case OPT_GENEVE_PORT:
-			if (cmd_parse_ports(optarg, dcfg.geneve_ports, &dcfg.n_geneve_ports, INGEST_MAX_PORTS)) {
-				cmd_err("ingest", "--geneve-port '%s': expected a comma-separated list of ports 1-65535", optarg);
-				goto usage_fail;
-			}
-			break;
-		case OPT_STRICT_VXLAN: dcfg.strict_vxlan = true; break;
-		case OPT_CHUNK_SIZE:
-			if (cmd_parse_size(optarg, &val) || val < 4096 || val > (64u << 20)) {
-				cmd_err("ingest", "--chunk-size '%s': expected a size from 4K to 64M", optarg);
-				goto usage_fail;
-			}
-			vcfg.builder.raw_target = (uint32_t)val;
-			break;
-		case OPT_SEGMENT_SIZE:
-			if (cmd_parse_size(optarg, &val) || val < (64u << 10)) {
-				cmd_err("ingest", "--segment-size '%s': expected a size of at least 64K", optarg);
-				goto usage_fail;
-			}
-			vcfg.segs.segment_size = val;
-			break;
-		case OPT_ZSTD_LEVEL:
-			if (cmd_parse_uint(optarg, 1, 19, &val)) {
-				cmd_err("ingest", "--zstd-level '%s': expected a number from 1 to 19", optarg);
-				goto usage_fail;
-			}
-			vcfg.builder.zstd_level = (int)val;
-			break;
-		case OPT_COMMIT_CHUNKS:
-			if (cmd_parse_uint(optarg, 1, 64, &val)) {
-				cmd_err("ingest", "--commit-chunks '%s': expected a number from 1 to 64", optarg);
-				goto usage_fail;
-			}
-			vcfg.commit_chunks = (uint32_t)val;
-			break;
-		case OPT_THREADS:
-			if (cmd_parse_uint(optarg, 1, 64, &val)) {
-				cmd_err("ingest", "--threads '%s': expected a number from 1 to 64", optarg);
-				goto usage_fail;
-			}
-			threads = (int)val;
-			break;
-		case OPT_NO_SYNC: vcfg.segs.sync = false; break;
-		case OPT_FLOW_INTERVAL:
-			if (cmd_parse_uint(optarg, 1, 86400, &val) || (val != 60 && val != 600)) {
-				cmd_err("ingest", "--flow-interval '%s': expected 60 or 600 (seconds), "
-				        "the two aggregation intervals VPC Flow Logs offer", optarg);
-				goto usage_fail;
-			}
-			vcfg.flowtab.interval = (uint32_t)val;
-			break;
-		case OPT_FLOW_MAX:
-			if (cmd_parse_uint(optarg, 1024, 1u << 28, &val)) {
-				cmd_err("ingest", "--flow-max '%s': expected a number from 1024 to 268435456", optarg);
-				goto usage_fail;
-			}
-			vcfg.flowtab.max_flows = (uint32_t)val;
-			break;
-		case OPT_NO_FLOWS: vcfg.flows = false; break;
-		default: goto usage_fail;
 		}
 	}
 	while (optind < argc)
-		files[nfiles++] = argv[optind++];
-	if (!store) {
-		cmd_err("ingest", "no store given: use -s DIR");
+		o.files[o.nfiles++] = argv[optind++];
+	if (check_sources(&o) != 0)
 		goto usage_fail;
-	}
-	if ((lo.listen || lo.iface) && (nfiles || (lo.listen && lo.iface))) {
-		cmd_err("ingest", "give one source: -r FILE..., -l [ADDR:]PORT or -i IFACE");
-		goto usage_fail;
-	}
-	if (threads && (lo.listen || lo.iface)) {
-		cmd_err("ingest", "--threads is for capture files (-r); live sources use --workers");
-		goto usage_fail;
-	}
-	if (lo.listen || lo.iface) {
-		if (linux_vxlan && dcfg.n_vxlan_ports < INGEST_MAX_PORTS)
-			dcfg.vxlan_ports[dcfg.n_vxlan_ports++] = 8472;
-		if (lo.lcfg.max_age_ns && !lo.flow_age_given)
-			lo.lcfg.flow_max_age_ns = 2 * lo.lcfg.max_age_ns;
-		/* without --min-free the library keeps the smaller of 1 GiB and
-		 * 5 % of the store's own file system free (idx_live_keep_free) */
-		lo.lcfg.min_free_auto = !lo.min_free_given;
-		if (lo.lcfg.max_size && lo.lcfg.max_size < 4 * vcfg.segs.segment_size) {
-			uint64_t seg = lo.lcfg.max_size / 4;
-			if (seg < (64u << 10))
-				seg = 64u << 10;
-			cmd_note("ingest", "--max-size is under 4 segments: segments of %llu bytes instead",
-			         (unsigned long long)seg);
-			vcfg.segs.segment_size = seg;
-		}
-		if (vcfg.builder.raw_target > vcfg.segs.segment_size / 2)
-			vcfg.builder.raw_target = (uint32_t)(vcfg.segs.segment_size / 2 < 4096
-			                                             ? 4096 : vcfg.segs.segment_size / 2);
-		free(files);
-		return run_live(store, &lo, &dcfg, &vcfg, &ctr);
-	}
-	if (lo.lcfg.max_size || lo.lcfg.max_age_ns || lo.workers > 1 || lo.user || lo.nvnis ||
-	    lo.allow.n) {
-		cmd_err("ingest", "--max-size, --max-age, --workers, --allow, --allow-vni and --user "
-		        "are for live sources (-l, -i)");
-		goto usage_fail;
-	}
-	if (nfiles == 0) {
-		cmd_err("ingest", "nothing to read: give -r FILE, a directory, or -");
-		goto usage_fail;
-	}
-	if (linux_vxlan && dcfg.n_vxlan_ports < INGEST_MAX_PORTS)
-		dcfg.vxlan_ports[dcfg.n_vxlan_ports++] = 8472;
-	if (!threads) {
-		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		threads = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (int)ncpu;
-	}
-	vcfg.threads = threads;
-
-	rc = ingest_file_src_open(files, nfiles, &src, err, sizeof err);
-	if (rc) {
-		cmd_err("ingest", "%s", err);
-		ret = EXIT_USAGE;
-		goto out;
-	}
-	rc = idx_vault_open(store, &vcfg, &ctr, &rec, &v);
-	if (rc) {
-		cmd_store_error("ingest", store, rc);
-		ret = rc == TV_E_VERSION || rc == TV_E_CORRUPT ? EXIT_USAGE : EXIT_FAILURE;
-		goto out;
-	}
-	report_recovery(store, &rec);
-	rc = ingest_decap_new(&dcfg, &ctr, &dec);
-	if (rc) {
-		cmd_err("ingest", "%s", tv_strerror(rc));
-		ret = EXIT_FAILURE;
-		goto out;
-	}
-	signal(SIGINT, on_stop);
-	signal(SIGTERM, on_stop);
-	cmd_progress_init(&prog);
-	t0 = tv_clock_mono_ns();
-	for (;;) {
-		ingest_raw raw;
-		if (stop_requested) {
-			cmd_note("ingest", "interrupted: storing what was read");
-			break;
-		}
-		rc = ingest_file_src_next(src, &raw, err, sizeof err);
-		if (rc == 0)
-			break;
-		if (rc < 0) {
-			/* a cut or unreadable file: its packets up to the fault are
-			 * stored; it is named, counted, and the next file is read
-			 * (evidence in the later files is not left behind) */
-			cmd_progress_end(&prog);
-			cmd_err("ingest", "%s", err);
-			ctr.v[TV_CTR_SRC_READ_ERRORS]++;
-			ret = EXIT_USAGE;
-			if (rc == TV_E_NOMEM)
-				break;
-			if (nbad < MAX_BAD_NAMED)
-				bad_files[nbad] = (int)raw.file_idx;
-			nbad++;
-			continue;
-		}
-		rc = 0;
-		if ((int)raw.file_idx != cur_file) {
-			/* outer fragments of one file never wait for the next one:
-			 * a re-run resumes file by file */
-			ingest_decap_flush(dec);
-			rc = store_ready(v, dec, &pkt, false, cur_id ? &pos : NULL);
-		}
-		if (rc == 0 && (int)raw.file_idx != cur_file) {
-			idx_source_resume res;
-			const char *path;
-			cur_file = (int)raw.file_idx;
-			path = ingest_file_src_path(src, cur_file);
-			cur_id = ingest_file_src_identity(src, cur_file);
-			if (cur_id && memcmp(cur_id, zero_id, 40) == 0)
-				cur_id = NULL; /* standard input: no identity */
-			rc = idx_vault_source_begin(v, cur_id, ingest_file_src_fd(src), &res);
-			if (rc) {
-				cmd_progress_end(&prog);
-				cmd_err("ingest", "%s: cannot compare it with what is stored: %s", path,
-				        tv_strerror(rc));
-				ret = EXIT_FAILURE;
-				break;
-			}
-			cur_done = res.packets_done;
-			report_source_rule(path, &res);
-		}
-		if (rc == 0 && raw.ordinal < cur_done) {
-			ctr.v[TV_CTR_SRC_SKIPPED_DUP]++;
-			continue;
-		}
-		if (rc == 0) {
-			bool have;
-			ctr.v[TV_CTR_SRC_PACKETS]++;
-			ctr.v[TV_CTR_SRC_BYTES] += raw.caplen;
-			pos.ordinal = raw.ordinal;
-			pos.file_end = raw.file_end;
-			have = ingest_decap_packet(dec, raw.linktype, raw.data, raw.caplen, raw.origlen,
-			                           raw.ts_ns, &pkt) == INGEST_STORE;
-			rc = store_ready(v, dec, &pkt, have, cur_id ? &pos : NULL);
-		}
-		if (rc) {
-			cmd_progress_end(&prog);
-			cmd_err("ingest", "%s: storing failed: %s", store, tv_strerror(rc));
-			ret = EXIT_FAILURE;
-			store_rc = rc;
-			break;
-		}
-		if ((ctr.v[TV_CTR_SRC_PACKETS] & 1023) == 0)
-			cmd_progress_update(&prog, "ingest", ingest_file_src_done_bytes(src),
-			                    ingest_file_src_total_bytes(src), ctr.v[TV_CTR_SRC_PACKETS], "pkt");
-	}
-	if (!store_rc) {
-		/* end of input: outer fragments still waiting are stored as captured */
-		ingest_decap_flush(dec);
-		rc = store_ready(v, dec, &pkt, false, cur_id ? &pos : NULL);
-		if (rc) {
-			cmd_err("ingest", "%s: storing failed: %s", store, tv_strerror(rc));
-			ret = EXIT_FAILURE;
-			store_rc = rc;
-		}
-	}
-	cmd_progress_end(&prog);
-	rc = idx_vault_close(v);
-	v = NULL;
-	if (rc) {
-		/* with --threads a storing error is also the close's: say it once */
-		if (rc != store_rc)
-			cmd_err("ingest", "%s: final commit failed: %s", store, tv_strerror(rc));
-		ret = EXIT_FAILURE;
-	}
-	if (!g_cmd.quiet) {
-		double secs = (double)(tv_clock_mono_ns() - t0) / 1e9;
-		char b1[32], b2[32], b3[32];
-		uint64_t rejected = 0;
-		int i;
-		cmd_fmt_bytes(ctr.v[TV_CTR_SRC_BYTES], b1, sizeof b1);
-		cmd_fmt_bytes(ctr.v[TV_CTR_STORE_RAW_BYTES], b2, sizeof b2);
-		cmd_fmt_bytes(ctr.v[TV_CTR_STORE_COMP_BYTES], b3, sizeof b3);
-		for (i = TV_CTR_DECAP_ETH_TRUNC; i <= TV_CTR_DECAP_TOO_DEEP; i++)
-			rejected += ctr.v[i];
-		printf("read     %llu packets (%s) from %d file(s) in %.2f s (%.0f packets/s)\n",
-		       (unsigned long long)ctr.v[TV_CTR_SRC_PACKETS], b1, ingest_file_src_count(src), secs,
-		       secs > 0 ? (double)ctr.v[TV_CTR_SRC_PACKETS] / secs : 0.0);
-		if (nbad) {
-			printf("faults   %d file(s) not read to the end (packets before each fault are "
-			       "stored):",
-			       nbad);
-			for (i = 0; i < nbad && i < MAX_BAD_NAMED; i++) {
-				const char *p = ingest_file_src_path(src, bad_files[i]);
-				printf(" %s", p ? (strcmp(p, "-") == 0 ? "standard input" : p) : "?");
-			}
-			printf("%s\n", nbad > MAX_BAD_NAMED ? " ..." : "");
-		}
-		if (ctr.v[TV_CTR_SRC_SKIPPED_DUP])
-			printf("skipped  %llu packets already in the store\n",
-			       (unsigned long long)ctr.v[TV_CTR_SRC_SKIPPED_DUP]);
-		printf("decap    %llu tunnelled (vxlan %llu, geneve %llu, geneve+vxlan %llu), "
-		       "%llu not tunnelled, %llu with tunnel errors\n",
-		       (unsigned long long)ctr.v[TV_CTR_DECAP_OK], (unsigned long long)ctr.v[TV_CTR_DECAP_VXLAN],
-		       (unsigned long long)ctr.v[TV_CTR_DECAP_GENEVE],
-		       (unsigned long long)ctr.v[TV_CTR_DECAP_GENEVE_VXLAN],
-		       (unsigned long long)ctr.v[TV_CTR_DECAP_NOT_TUNNELLED], (unsigned long long)rejected);
-		printf("stored   %llu packets in %llu chunks: %s raw, %s on disk (ratio %.2f)\n",
-		       (unsigned long long)ctr.v[TV_CTR_STORE_PACKETS],
-		       (unsigned long long)ctr.v[TV_CTR_STORE_CHUNKS], b2, b3,
-		       ctr.v[TV_CTR_STORE_COMP_BYTES]
-		               ? (double)ctr.v[TV_CTR_STORE_RAW_BYTES] / (double)ctr.v[TV_CTR_STORE_COMP_BYTES]
-		               : 0.0);
-		if (ctr.v[TV_CTR_STORE_LOST])
-			printf("lost     %llu packets read but not stored: the store could not be written "
-			       "(the error above); an ingest of the same files again adds them\n",
-			       (unsigned long long)ctr.v[TV_CTR_STORE_LOST]);
-		if (vcfg.flows)
-			printf("flows    %llu flow records (%u s windows)%s\n",
-			       (unsigned long long)ctr.v[TV_CTR_FLOW_RECORDS], vcfg.flowtab.interval,
-			       ctr.v[TV_CTR_FLOW_EARLY_FLUSH] ? ", flow table flushed early (cap reached)" : "");
-		if (ctr.v[TV_CTR_SRC_LINKTYPE])
-			printf("dropped  %llu packets of an unsupported link type\n",
-			       (unsigned long long)ctr.v[TV_CTR_SRC_LINKTYPE]);
-		if (g_cmd.verbose) {
-			printf("counters:\n");
-			cmd_print_counters(stdout, &ctr, "  ");
-		}
-	}
-out:
-	idx_vault_close(v);
-	ingest_decap_free(dec);
-	ingest_file_src_close(src);
-	free(files);
+	if (o.lo.listen || o.lo.cap.iface)
+		ret = ingest_live(&o, &ctr);
+	else
+		ret = ingest_files(&o, &ctr);
+	free(o.files);
 	return ret;
 usage_fail:
 	usage(stderr);
-	free(files);
+	free(o.files);
 	return EXIT_USAGE;
 }

@@ -10,21 +10,6 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-/* Whether an ingest holds the store's writer lock (flock, so a crashed
- * writer does not look alive).  -1 when it cannot be told. */
-static int writer_running(const char *store)
-{
-	char path[4200];
-	int fd, r;
-	snprintf(path, sizeof path, "%s/LOCK", store);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	r = flock(fd, LOCK_SH | LOCK_NB) == 0 ? 0 : 1;
-	close(fd);
-	return r;
-}
-
 /* Datagrams refused by live ingest: the sum of the parts stats names. */
 static uint64_t rejects(const tv_counters *c)
 {
@@ -76,122 +61,99 @@ static void usage(FILE *f)
 	        "  -h, --help          this help\n");
 }
 
-int cmd_stats(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{ "store", required_argument, NULL, 's' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *store = NULL, *fmt = "text";
-	idx_rstore rs;
+/* What stats shows: read once, printed in one of three formats. */
+struct view {
+	const char *store;
 	idx_totals t;
 	tv_counters ctr;
-	uint64_t segbytes = 0, pruned = 0;
+	uint64_t segbytes, pruned;
 	int running;
-	char a[48], b[48], s1[32], s2[32], s3[32];
-	int c, rc, i;
+};
 
-	optind = 0; /* 0: GNU getopt re-initialises (the demo calls several commands) */
-	while ((c = getopt_long(argc, argv, "s:f:qh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 's': store = optarg; break;
-		case 'f': fmt = optarg; break;
-		case 'q': g_cmd.quiet = 1; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return EXIT_USAGE;
-		}
-	}
-	if (strcmp(fmt, "text") && strcmp(fmt, "json") && strcmp(fmt, "prometheus")) {
-		cmd_err("stats", "--format '%s': expected text, json or prometheus", fmt);
-		return EXIT_USAGE;
-	}
-	if (!store) {
-		cmd_err("stats", "no store given: use -s DIR");
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	rc = idx_rstore_open(store, &rs);
-	if (rc) {
-		cmd_store_error("stats", store, rc);
-		return EXIT_USAGE;
-	}
-	cmd_store_coverage_note("stats", &rs);
-	rc = idx_totals_get(rs.x, &t);
-	if (rc == 0)
-		rc = idx_counters_get(rs.x, &ctr);
-	if (rc == 0)
-		rc = store_segs_size(rs.segs, 0, &segbytes);
-	if (rc == 0)
-		rc = idx_pruned_until_get(rs.x, &pruned);
-	idx_rstore_close(&rs);
-	running = writer_running(store);
-	if (rc) {
-		cmd_err("stats", "%s: %s", store, tv_strerror(rc));
-		return EXIT_FAILURE;
-	}
-	if (strcmp(fmt, "json") == 0) {
-		printf("{\"store\":\"%s\",\"chunks\":%llu,\"packets\":%llu,\"bytes\":%llu,"
-		       "\"raw_bytes\":%llu,\"compressed_bytes\":%llu,\"segment_bytes\":%llu,"
-		       "\"segments\":%u,\"postings\":%llu,\"first_ts_ns\":%llu,\"last_ts_ns\":%llu,"
-		       "\"counters\":{",
-		       store, (unsigned long long)t.chunks, (unsigned long long)t.packets,
-		       (unsigned long long)t.orig_bytes, (unsigned long long)t.raw_bytes,
-		       (unsigned long long)t.comp_bytes, (unsigned long long)segbytes, t.segments,
-		       (unsigned long long)t.postings, (unsigned long long)t.first_ts,
-		       (unsigned long long)t.last_ts);
-		for (i = 0; i < TV_CTR__COUNT; i++)
-			printf("%s\"%s\":%llu", i ? "," : "", tv_counter_name(i), (unsigned long long)ctr.v[i]);
-		printf("},\"live\":{\"writer_running\":%s,\"received\":%llu,\"decapsulated\":%llu,"
-		       "\"stored\":%llu,\"kernel_drops\":%llu,\"rejected\":%llu,\"tunnel_errors\":%llu,"
-		       "\"no_space\":%llu,"
-		       "\"active_flows\":%llu,\"compression_ratio\":%.3f,\"seal_latency_avg_ms\":%.1f,"
-		       "\"seals_over_2s\":%llu,\"retention_segments_deleted\":%llu,"
-		       "\"retention_bytes_deleted\":%llu,\"pruned_until_ns\":%llu}}\n",
-		       running > 0 ? "true" : "false", (unsigned long long)ctr.v[TV_CTR_LIVE_RECEIVED],
-		       (unsigned long long)ctr.v[TV_CTR_DECAP_OK], (unsigned long long)ctr.v[TV_CTR_STORE_PACKETS],
-		       (unsigned long long)ctr.v[TV_CTR_LIVE_KERNEL_DROPS], (unsigned long long)rejects(&ctr),
-		       (unsigned long long)tunnel_errors(&ctr), (unsigned long long)ctr.v[TV_CTR_STORE_NOSPACE_PKTS],
-		       (unsigned long long)ctr.v[TV_CTR_FLOW_ACTIVE],
-		       t.comp_bytes ? (double)t.raw_bytes / (double)t.comp_bytes : 0.0, seal_ms(&ctr),
-		       (unsigned long long)ctr.v[TV_CTR_LIVE_SEAL_SLOW],
-		       (unsigned long long)ctr.v[TV_CTR_RET_SEGMENTS], (unsigned long long)ctr.v[TV_CTR_RET_BYTES],
-		       (unsigned long long)pruned);
-		return EXIT_OK;
-	}
-	if (strcmp(fmt, "prometheus") == 0) {
-		printf("# HELP tapvault_chunks Chunks in the store.\n# TYPE tapvault_chunks gauge\n"
-		       "tapvault_chunks %llu\n", (unsigned long long)t.chunks);
-		printf("# HELP tapvault_packets Packets in the store.\n# TYPE tapvault_packets gauge\n"
-		       "tapvault_packets %llu\n", (unsigned long long)t.packets);
-		printf("# HELP tapvault_segment_bytes Bytes of segment files.\n# TYPE tapvault_segment_bytes gauge\n"
-		       "tapvault_segment_bytes %llu\n", (unsigned long long)segbytes);
-		prom("writer_running", "1 while an ingest holds the store.", "gauge", running > 0);
-		prom("received_total", "Datagrams or frames received by live ingest.", "counter",
-		     ctr.v[TV_CTR_LIVE_RECEIVED]);
-		prom("kernel_drops_total", "Datagrams the kernel dropped (socket or ring full).", "counter",
-		     ctr.v[TV_CTR_LIVE_KERNEL_DROPS]);
-		prom("rejected_total", "Datagrams rejected (sender, VNI, size).", "counter", rejects(&ctr));
-		prom("tunnel_errors_total", "Packets with a bad tunnel header, stored as outer frames.",
-		     "counter", tunnel_errors(&ctr));
-		prom("stored_packets_total", "Packets stored.", "counter", ctr.v[TV_CTR_STORE_PACKETS]);
-		prom("no_space_packets_total", "Packets not stored for lack of free space.", "counter",
-		     ctr.v[TV_CTR_STORE_NOSPACE_PKTS]);
-		prom("active_flows", "Flow-table entries at the last commit.", "gauge", ctr.v[TV_CTR_FLOW_ACTIVE]);
-		prom("seal_latency_microseconds_sum", "First packet to queryable, summed over seals.", "counter",
-		     ctr.v[TV_CTR_LIVE_SEAL_US]);
-		prom("seal_latency_microseconds_count", "Seals measured.", "counter", ctr.v[TV_CTR_LIVE_SEALS]);
-		prom("retention_segments_deleted_total", "Segments deleted by retention.", "counter",
-		     ctr.v[TV_CTR_RET_SEGMENTS]);
-		prom("pruned_until_seconds", "Packets before this time may have been pruned.", "gauge",
-		     pruned / 1000000000u);
-		printf("# HELP tapvault_counter Ingest counters by dotted name.\n# TYPE tapvault_counter counter\n");
-		for (i = 0; i < TV_CTR__COUNT; i++)
-			printf("tapvault_counter{name=\"%s\"} %llu\n", tv_counter_name(i), (unsigned long long)ctr.v[i]);
-		return EXIT_OK;
-	}
+static void print_json(const struct view *w)
+{
+	int i;
+	const idx_totals t = w->t;
+	const tv_counters ctr = w->ctr;
+	const char *store = w->store;
+	uint64_t segbytes = w->segbytes, pruned = w->pruned;
+	int running = w->running;
+
+	printf("{\"store\":\"%s\",\"chunks\":%llu,\"packets\":%llu,\"bytes\":%llu,"
+	       "\"raw_bytes\":%llu,\"compressed_bytes\":%llu,\"segment_bytes\":%llu,"
+	       "\"segments\":%u,\"postings\":%llu,\"first_ts_ns\":%llu,\"last_ts_ns\":%llu,"
+	       "\"counters\":{",
+	       store, (unsigned long long)t.chunks, (unsigned long long)t.packets,
+	       (unsigned long long)t.orig_bytes, (unsigned long long)t.raw_bytes,
+	       (unsigned long long)t.comp_bytes, (unsigned long long)segbytes, t.segments,
+	       (unsigned long long)t.postings, (unsigned long long)t.first_ts,
+	       (unsigned long long)t.last_ts);
+	for (i = 0; i < TV_CTR__COUNT; i++)
+		printf("%s\"%s\":%llu", i ? "," : "", tv_counter_name(i), (unsigned long long)ctr.v[i]);
+	printf("},\"live\":{\"writer_running\":%s,\"received\":%llu,\"decapsulated\":%llu,"
+	       "\"stored\":%llu,\"kernel_drops\":%llu,\"rejected\":%llu,\"tunnel_errors\":%llu,"
+	       "\"no_space\":%llu,"
+	       "\"active_flows\":%llu,\"compression_ratio\":%.3f,\"seal_latency_avg_ms\":%.1f,"
+	       "\"seals_over_2s\":%llu,\"retention_segments_deleted\":%llu,"
+	       "\"retention_bytes_deleted\":%llu,\"pruned_until_ns\":%llu}}\n",
+	       running > 0 ? "true" : "false", (unsigned long long)ctr.v[TV_CTR_LIVE_RECEIVED],
+	       (unsigned long long)ctr.v[TV_CTR_DECAP_OK], (unsigned long long)ctr.v[TV_CTR_STORE_PACKETS],
+	       (unsigned long long)ctr.v[TV_CTR_LIVE_KERNEL_DROPS], (unsigned long long)rejects(&ctr),
+	       (unsigned long long)tunnel_errors(&ctr), (unsigned long long)ctr.v[TV_CTR_STORE_NOSPACE_PKTS],
+	       (unsigned long long)ctr.v[TV_CTR_FLOW_ACTIVE],
+	       t.comp_bytes ? (double)t.raw_bytes / (double)t.comp_bytes : 0.0, seal_ms(&ctr),
+	       (unsigned long long)ctr.v[TV_CTR_LIVE_SEAL_SLOW],
+	       (unsigned long long)ctr.v[TV_CTR_RET_SEGMENTS], (unsigned long long)ctr.v[TV_CTR_RET_BYTES],
+	       (unsigned long long)pruned);
+}
+
+static void print_prometheus(const struct view *w)
+{
+	int i;
+	const idx_totals t = w->t;
+	const tv_counters ctr = w->ctr;
+	uint64_t segbytes = w->segbytes, pruned = w->pruned;
+	int running = w->running;
+
+	printf("# HELP tapvault_chunks Chunks in the store.\n# TYPE tapvault_chunks gauge\n"
+	       "tapvault_chunks %llu\n", (unsigned long long)t.chunks);
+	printf("# HELP tapvault_packets Packets in the store.\n# TYPE tapvault_packets gauge\n"
+	       "tapvault_packets %llu\n", (unsigned long long)t.packets);
+	printf("# HELP tapvault_segment_bytes Bytes of segment files.\n# TYPE tapvault_segment_bytes gauge\n"
+	       "tapvault_segment_bytes %llu\n", (unsigned long long)segbytes);
+	prom("writer_running", "1 while an ingest holds the store.", "gauge", running > 0);
+	prom("received_total", "Datagrams or frames received by live ingest.", "counter",
+	     ctr.v[TV_CTR_LIVE_RECEIVED]);
+	prom("kernel_drops_total", "Datagrams the kernel dropped (socket or ring full).", "counter",
+	     ctr.v[TV_CTR_LIVE_KERNEL_DROPS]);
+	prom("rejected_total", "Datagrams rejected (sender, VNI, size).", "counter", rejects(&ctr));
+	prom("tunnel_errors_total", "Packets with a bad tunnel header, stored as outer frames.",
+	     "counter", tunnel_errors(&ctr));
+	prom("stored_packets_total", "Packets stored.", "counter", ctr.v[TV_CTR_STORE_PACKETS]);
+	prom("no_space_packets_total", "Packets not stored for lack of free space.", "counter",
+	     ctr.v[TV_CTR_STORE_NOSPACE_PKTS]);
+	prom("active_flows", "Flow-table entries at the last commit.", "gauge", ctr.v[TV_CTR_FLOW_ACTIVE]);
+	prom("seal_latency_microseconds_sum", "First packet to queryable, summed over seals.", "counter",
+	     ctr.v[TV_CTR_LIVE_SEAL_US]);
+	prom("seal_latency_microseconds_count", "Seals measured.", "counter", ctr.v[TV_CTR_LIVE_SEALS]);
+	prom("retention_segments_deleted_total", "Segments deleted by retention.", "counter",
+	     ctr.v[TV_CTR_RET_SEGMENTS]);
+	prom("pruned_until_seconds", "Packets before this time may have been pruned.", "gauge",
+	     pruned / 1000000000u);
+	printf("# HELP tapvault_counter Ingest counters by dotted name.\n# TYPE tapvault_counter counter\n");
+	for (i = 0; i < TV_CTR__COUNT; i++)
+		printf("tapvault_counter{name=\"%s\"} %llu\n", tv_counter_name(i), (unsigned long long)ctr.v[i]);
+}
+
+static void print_text(const struct view *w)
+{
+	char a[48], b[48], s1[32], s2[32], s3[32];
+	const idx_totals t = w->t;
+	const tv_counters ctr = w->ctr;
+	const char *store = w->store;
+	uint64_t segbytes = w->segbytes, pruned = w->pruned;
+	int running = w->running;
+
 	tv_time_format(t.first_ts, a, sizeof a);
 	tv_time_format(t.last_ts, b, sizeof b);
 	cmd_fmt_bytes(t.orig_bytes, s1, sizeof s1);
@@ -233,5 +195,67 @@ int cmd_stats(int argc, char **argv)
 	}
 	printf("counters:\n");
 	cmd_print_counters(stdout, &ctr, "  ");
+}
+
+int cmd_stats(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "store", required_argument, NULL, 's' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *store = NULL, *fmt = "text";
+	idx_rstore rs;
+	struct view w;
+	int c, rc;
+
+	optind = 0; /* 0: GNU getopt re-initialises (the demo calls several commands) */
+	while ((c = getopt_long(argc, argv, "s:f:qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': store = optarg; break;
+		case 'f': fmt = optarg; break;
+		case 'q': g_cmd.quiet = 1; break;
+		case 'h': usage(stdout); return EXIT_OK;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (strcmp(fmt, "text") && strcmp(fmt, "json") && strcmp(fmt, "prometheus")) {
+		cmd_err("stats", "--format '%s': expected text, json or prometheus", fmt);
+		return EXIT_USAGE;
+	}
+	if (!store) {
+		cmd_err("stats", "no store given: use -s DIR");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	rc = idx_rstore_open(store, &rs);
+	if (rc) {
+		cmd_store_error("stats", store, rc);
+		return EXIT_USAGE;
+	}
+	cmd_store_coverage_note("stats", &rs);
+	memset(&w, 0, sizeof w);
+	w.store = store;
+	rc = idx_totals_get(rs.x, &w.t);
+	if (rc == 0)
+		rc = idx_counters_get(rs.x, &w.ctr);
+	if (rc == 0)
+		rc = store_segs_size(rs.segs, 0, &w.segbytes);
+	if (rc == 0)
+		rc = idx_pruned_until_get(rs.x, &w.pruned);
+	idx_rstore_close(&rs);
+	w.running = idx_store_writer_active(store);
+	if (rc) {
+		cmd_err("stats", "%s: %s", store, tv_strerror(rc));
+		return EXIT_FAILURE;
+	}
+	if (strcmp(fmt, "json") == 0)
+		print_json(&w);
+	else if (strcmp(fmt, "prometheus") == 0)
+		print_prometheus(&w);
+	else
+		print_text(&w);
 	return EXIT_OK;
 }

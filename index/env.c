@@ -3,9 +3,10 @@
  * postings write-out, source marks, counters, totals, segment drop.
  *
  * Layouts: store/FORMAT.md ("Index").  LMDB codes are turned into ours
- * here and in plan.c, never passed up (STYLE.md §3).
+ * here and in plan.c, never passed up (one error space: tv_strerror).
  */
 #include "idx_int.h"
+#include "../store/storedir.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -271,7 +272,7 @@ int idx_open(const char *store_dir, const idx_cfg *cfg, idx **out)
 		idx_cfg_default(&def);
 		cfg = &def;
 	}
-	n = snprintf(path, sizeof path, "%s/%s", store_dir, cfg->name ? cfg->name : "index");
+	n = snprintf(path, sizeof path, "%s/%s", store_dir, cfg->name ? cfg->name : STORE_INDEX_DIR);
 	if (n < 0 || (size_t)n >= sizeof path)
 		return ENAMETOOLONG;
 	n = snprintf(data, sizeof data, "%s/data.mdb", path);

@@ -172,7 +172,7 @@ int idx_meta_u64_set(idx *x, const char *name, uint64_t v);
 /* ------------------------------------------------------- expressions */
 
 /*
- * The query language (DESIGN.md "The command line"; pcap-filter(7) for the
+ * The query language (README "tapvault query", "Expressions"; pcap-filter(7) for the
  * tcpdump forms):
  *   host A | src host A | dst host A | net CIDR | src net CIDR | dst net CIDR
  *   port P | src port P | dst port P | portrange P-P    (P: number or service name)

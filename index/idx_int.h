@@ -24,7 +24,7 @@ struct idx {
 	bool writable;
 };
 
-/* LMDB return code -> our error space (tv_strerror() explains both). */
+/* LMDB return code -> our error space (TV_E_*, or an errno; tv_strerror() explains both). */
 int idx_lmdb_err(int rc);
 /* mdb_txn_begin that adopts a map grown by another process. */
 int idx_txn_begin(idx *x, bool write, MDB_txn **txn);

@@ -6,7 +6,7 @@
  * were seen.  An open-addressing hash over a dense entry array: slots hold
  * entry indexes, entries remember their slot so that a reset clears only
  * what was used.  Both arrays keep their size across resets, so once warm a
- * packet costs no allocation (STYLE.md §6).
+ * packet costs no allocation.
  */
 #include "idx_int.h"
 

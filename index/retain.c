@@ -9,8 +9,11 @@
  * written before the drop itself, so after a crash between the two the mark
  * is at worst early, never late.  Declared in vault.h.
  */
-#include "idx_int.h"
-#include "vault.h"
+#include "vault_int.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/statvfs.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -146,3 +149,141 @@ int idx_pruned_note(idx_rstore *stores, int nstores, const idx_expr *e, char *bu
 	}
 	return 0;
 }
+
+/* ---------------------------------------------------------- retention */
+
+/* Drops one segment: mark, index entries, then the file (FORMAT.md
+ * "Drop of a segment"; the order leaves at worst an orphan file, which the
+ * next start removes). */
+static int live_drop_segment(idx_vault *v, uint32_t seg, uint64_t bytes)
+{
+	uint64_t last = 0, nch = 0, dropped = 0;
+	int rc = idx_segment_last_ts(v->x, seg, &last, &nch);
+	if (rc)
+		return rc;
+	if (last && (rc = idx_pruned_until_raise(v->x, last)) != 0)
+		return rc;
+	if ((rc = idx_segment_drop(v->x, seg, &dropped)) != 0)
+		return rc;
+	rc = store_segs_remove(v->segs, seg);
+	if (rc && rc != ENOENT)
+		return rc;
+	v->ctr->v[TV_CTR_RET_SEGMENTS]++;
+	v->ctr->v[TV_CTR_RET_CHUNKS] += dropped;
+	v->ctr->v[TV_CTR_RET_BYTES] += bytes;
+	return 0;
+}
+
+/* One retention pass: oldest segments first, never the one being written. */
+int live_retention(idx_vault *v)
+{
+	struct live *L = v->live;
+	uint32_t *ids = NULL, newest;
+	uint64_t *sizes = NULL, total = 0, now = tv_clock_real_ns();
+	size_t n = 0, i;
+	int rc;
+
+	L->last_pass = tv_clock_mono_ns();
+	if ((rc = store_segs_list(v->segs, &ids, &n)) != 0)
+		return rc;
+	sizes = calloc(n ? n : 1, sizeof *sizes);
+	if (!sizes) {
+		free(ids);
+		return TV_E_NOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		if (store_segs_size(v->segs, ids[i], &sizes[i]) != 0)
+			sizes[i] = 0; /* vanished: nothing to count */
+		total += sizes[i];
+	}
+	newest = store_segs_newest(v->segs);
+	for (i = 0; i < n && ids[i] != newest; i++) {
+		bool drop = false;
+		if (L->cfg.max_size && total > L->cfg.max_size) {
+			drop = true;
+		} else if (L->cfg.max_age_ns && now > L->cfg.max_age_ns) {
+			uint64_t last = 0, nch = 0;
+			if ((rc = idx_segment_last_ts(v->x, ids[i], &last, &nch)) != 0)
+				break;
+			drop = nch == 0 || last < now - L->cfg.max_age_ns;
+		}
+		if (!drop)
+			break;
+		if ((rc = live_drop_segment(v, ids[i], sizes[i])) != 0)
+			break;
+		total -= sizes[i];
+	}
+	L->seg_bytes = total;
+	free(ids);
+	free(sizes);
+	if (rc)
+		return rc;
+	if (L->cfg.flow_max_age_ns && tv_clock_mono_ns() - L->last_flow_pass > 10000000000ull) {
+		uint64_t dropped = 0;
+		L->last_flow_pass = tv_clock_mono_ns();
+		if (now > L->cfg.flow_max_age_ns) {
+			uint64_t before = (now - L->cfg.flow_max_age_ns) / 1000000000u;
+			rc = idx_flows_drop_before(v->x, before > UINT32_MAX ? UINT32_MAX : (uint32_t)before,
+			                           &dropped);
+			v->ctr->v[TV_CTR_RET_FLOWS] += dropped;
+		}
+	}
+	return rc;
+}
+
+/* Removes segment files older than the newest that the index names no
+ * chunk of: left when a crash fell between idx_segment_drop and the file's
+ * removal.  Only run when retention is on (nothing else makes them). */
+int live_remove_orphans(idx_vault *v)
+{
+	uint32_t *ids = NULL, newest = store_segs_newest(v->segs);
+	size_t n = 0, i;
+	int rc = store_segs_list(v->segs, &ids, &n);
+	if (rc)
+		return rc;
+	for (i = 0; i < n && ids[i] != newest; i++) {
+		uint64_t last, nch;
+		if ((rc = idx_segment_last_ts(v->x, ids[i], &last, &nch)) != 0)
+			break;
+		if (nch == 0 && (rc = store_segs_remove(v->segs, ids[i])) != 0 && rc != ENOENT)
+			break;
+		rc = 0;
+	}
+	free(ids);
+	return rc;
+}
+
+int idx_live_keep_free(const idx_live_cfg *cfg, const char *dir, idx_free_space *fs)
+{
+	struct statvfs sv;
+	memset(fs, 0, sizeof *fs);
+	/* the store's own file system, wherever the process runs from */
+	if (statvfs(dir, &sv) != 0)
+		return errno;
+	fs->size = (uint64_t)sv.f_blocks * sv.f_frsize;
+	fs->avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	if (cfg->min_free_auto) {
+		/* the smaller of 1 GiB and 5 %: either guard alone would keep a
+		 * small disk from storing anything, or a large one too full */
+		fs->keep = fs->size / 20 < (1ull << 30) ? fs->size / 20 : 1ull << 30;
+	} else {
+		uint64_t pct = fs->size / 100 * cfg->min_free_pct;
+		fs->keep = cfg->min_free > pct ? cfg->min_free : pct;
+	}
+	return 0;
+}
+
+/* Free space check before an append: statvfs is cheap next to a fdatasync.
+ * Measured every time, so storing starts again as soon as space is freed
+ * (or the file system grows). */
+bool live_space_ok(idx_vault *v, size_t len)
+{
+	struct live *L = v->live;
+	idx_free_space fs;
+	if (!L->cfg.min_free_auto && !L->cfg.min_free && !L->cfg.min_free_pct)
+		return true;
+	if (idx_live_keep_free(&L->cfg, v->dir, &fs) != 0)
+		return true; /* cannot tell: the write itself will say ENOSPC */
+	return fs.avail >= fs.keep + len;
+}
+

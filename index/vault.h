@@ -254,7 +254,7 @@ int idx_pruned_until_raise(idx *x, uint64_t until_ns);
 /* ---------------------------------------------------------------- reader */
 
 /* Whether an ingest (or reindex) holds the store's lock now.  Looks, never
- * takes the lock. */
+ * takes the lock (store_lock_held). */
 bool idx_store_writer_active(const char *dir);
 
 /* A store opened read-only for queries, verify and stats. */

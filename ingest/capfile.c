@@ -56,7 +56,7 @@
  *  Every other block (name resolution, interface statistics, decryption
  *    secrets, custom, journal export, ...) is skipped.
  *
- * Every length is checked against what remains (STYLE.md §4): a block's
+ * Every length is checked against what remains, with a cursor: a block's
  * total length must be a multiple of 4, at least 12, at most
  * INGEST_CAP_MAX_BLOCK, and the same at both ends; a packet's captured
  * length at most INGEST_CAP_MAX_CAPLEN (what one stored record holds, and

@@ -2,10 +2,12 @@
  * flowtab.c — VPC-Flow-Log-like records from decapsulated packets.
  *
  * A record is one unidirectional flow of one interface within one
- * aggregation window (reference §1.3, §1.7): key (VNI, mirror source,
- * 5-tuple), packets, bytes (IP total length, also for truncated copies,
- * §1.9), start/end (unix seconds of the first/last packet in the window),
- * tcp-flags (§1.5), IP version.
+ * aggregation window (the maximum aggregation interval of VPC Flow Logs,
+ * 60 or 600 s: https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs.html):
+ * key (VNI, mirror source, 5-tuple), packets, bytes (IP total length, also
+ * for truncated mirror copies), start/end (unix seconds of the first/last
+ * packet in the window), tcp-flags, IP version (field meanings: "Flow log
+ * records", https://docs.aws.amazon.com/vpc/latest/userguide/flow-log-records.html).
  *
  * Memory.  Everything is allocated in ingest_flowtab_new() and never again:
  *   - a slab of max_flows entries (struct ft_ent, 104 bytes each);
@@ -146,7 +148,7 @@ void ingest_flowtab_cfg_default(ingest_flowtab_cfg *cfg)
  * chosen without knowing it.  Not a cryptographic MAC.
  */
 /*
- * tcp-flags as AWS writes them (reference §1.5): FIN, SYN, RST, PSH, URG
+ * tcp-flags as AWS writes them ("Flow log records", tcp-flags): FIN, SYN, RST, PSH, URG
  * OR-ed; ACK (16) only from packets that also carry SYN, so that SYN-ACK
  * reads 18 and a flow of pure ACKs reads 0.
  */

@@ -1,8 +1,8 @@
 /*
- * ingest_int.h — internals shared inside ingest/ only: the
- * outer-fragment reassembler (reasm.c) as the decapsulator (decap.c) drives
- * it, and the layer parsers and outer-header walk the decapsulator is built
- * from.
+ * ingest_int.h — internals shared inside ingest/ only (no other folder includes it):
+ * the outer-fragment reassembler (reasm.c) as the decapsulator (decap.c)
+ * drives it, and the layer parsers and outer-header walk the decapsulator is
+ * built from.
  */
 #ifndef INGEST_INT_H
 #define INGEST_INT_H

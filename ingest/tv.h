@@ -4,7 +4,7 @@
  * This is the bottom of the dependency graph: ingest/, store/, index/,
  * report/ and cmd/ may all include it; it includes nothing of ours.
  *
- * Error convention (see STYLE.md §3): functions return 0 on success, a
+ * Error convention: functions return 0 on success, a
  * negative TV_E_* value for our own failures, or a positive errno for the
  * system's.  tv_strerror() explains both.
  */
@@ -104,7 +104,8 @@ typedef struct tv_tunmeta {
 	uint32_t pad2;
 } tv_tunmeta;
 
-/* TCP flag bits as VPC Flow Logs write them (reference §1.5). */
+/* TCP flag bits as VPC Flow Logs write them ("tcp-flags" in "Flow log
+ * records", https://docs.aws.amazon.com/vpc/latest/userguide/flow-log-records.html). */
 enum {
 	TV_TCP_FIN = 0x01,
 	TV_TCP_SYN = 0x02,
@@ -374,7 +375,7 @@ uint32_t tv_crc32c_extend(uint32_t crc, const void *data, size_t n);
 bool tv_crc32c_hw(void);
 
 /*
- * Cursor over untrusted bytes (STYLE.md §4).  Every reader checks
+ * Cursor over untrusted bytes, never a struct laid over them.  Every reader checks
  * n > c->left before touching memory and returns false on short input,
  * leaving the cursor unchanged.
  */
@@ -452,7 +453,7 @@ static inline bool tv_cur_bytes(tv_cur *c, void *dst, size_t n)
 	return true;
 }
 
-/* Little-endian helpers for on-disk formats (STYLE.md §7). */
+/* Little-endian helpers for on-disk formats (fixed width, never native structs). */
 static inline void tv_put_le16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static inline void tv_put_le32(uint8_t *p, uint32_t v)
 {

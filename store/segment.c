@@ -9,6 +9,7 @@
  * once and checked against the segment header when it is opened.
  */
 #include "store.h"
+#include "storedir.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -313,13 +314,13 @@ int store_segs_open(const char *dir, const uint8_t store_uuid[16], const store_s
 		err = TV_E_RANGE; /* a writer must stamp its segments */
 		goto fail;
 	}
-	s->segdir = malloc(dl + sizeof "/segments");
+	s->segdir = malloc(dl + sizeof "/" STORE_SEGMENTS_DIR);
 	if (!s->segdir) {
 		err = TV_E_NOMEM;
 		goto fail;
 	}
 	memcpy(s->segdir, dir, dl);
-	memcpy(s->segdir + dl, "/segments", sizeof "/segments");
+	memcpy(s->segdir + dl, "/" STORE_SEGMENTS_DIR, sizeof "/" STORE_SEGMENTS_DIR);
 
 	if (s->cfg.writable) {
 		if (mkdir(s->segdir, 0700) == 0) {
@@ -760,7 +761,7 @@ int store_segs_diagnose(const char *dir, const uint8_t store_uuid[16], char *buf
 	struct dirent *e;
 	int found = 0;
 
-	snprintf(path, sizeof path, "%s/segments", dir);
+	snprintf(path, sizeof path, "%s/" STORE_SEGMENTS_DIR, dir);
 	d = opendir(path);
 	if (!d) {
 		snprintf(buf, cap, "%s: %s", path, strerror(errno));
@@ -773,7 +774,7 @@ int store_segs_diagnose(const char *dir, const uint8_t store_uuid[16], char *buf
 		int fd, err;
 		if (!seg_parse_name(e->d_name, &seg))
 			continue;
-		snprintf(path, sizeof path, "%s/segments/%s", dir, e->d_name);
+		snprintf(path, sizeof path, "%s/" STORE_SEGMENTS_DIR "/%s", dir, e->d_name);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			snprintf(buf, cap, "%s: %s", path, strerror(errno));
@@ -822,7 +823,7 @@ int store_segs_read_uuid(const char *dir, uint8_t uuid[16])
 	uint32_t best = UINT32_MAX;
 	int rc = TV_E_NOTFOUND;
 
-	snprintf(path, sizeof path, "%s/segments", dir);
+	snprintf(path, sizeof path, "%s/" STORE_SEGMENTS_DIR, dir);
 	d = opendir(path);
 	if (!d)
 		return errno;
@@ -833,7 +834,7 @@ int store_segs_read_uuid(const char *dir, uint8_t uuid[16])
 		int fd;
 		if (!seg_parse_name(e->d_name, &seg) || seg >= best)
 			continue;
-		snprintf(path, sizeof path, "%s/segments/%s", dir, e->d_name);
+		snprintf(path, sizeof path, "%s/" STORE_SEGMENTS_DIR "/%s", dir, e->d_name);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;

@@ -11,9 +11,8 @@
  *   store_segs      the append-only segment files of one store directory:
  *                   append, fdatasync, pread, tail scan for recovery,
  *                   truncation of a torn tail, removal for retention.
- *   store_chown_tree  gives the whole store directory to another user
- *                   without ever following a link out of it.
- *   store_vnimap_put  keeps a copy of a VNI map in STORE/vnimap/.
+ *
+ * storedir.h: the store directory as a whole.
  */
 #ifndef STORE_H
 #define STORE_H
@@ -235,44 +234,8 @@ int store_segs_diagnose(const char *dir, const uint8_t store_uuid[16], char *buf
  * when it is not there; EROFS when read-only. */
 int store_segs_remove(store_segs *s, uint32_t segment);
 
-/* -------------------------------------------------- the store directory */
-
-/* What store_chown_tree did and left alone. */
-typedef struct store_chown_counts {
-	uint64_t changed;     /* entries given to uid:gid (those already theirs are not counted) */
-	uint64_t symlinks;    /* symbolic links: never followed, left as they are */
-	uint64_t multilinked; /* regular files with a second hard link (perhaps to a file
-	                       * outside the store): left as they are */
-	uint64_t special;     /* FIFOs, sockets, devices (a store makes none): left */
-	uint64_t too_deep;    /* folders deeper than TV_TREE_MAX_DEPTH: given, not entered */
-	uint64_t vanished;    /* entries removed while the walk ran */
-	uint64_t failed;      /* entries that could not be opened or chowned */
-} store_chown_counts;
-
-/*
- * Gives DIR and everything below it to uid:gid (the store of `ingest
- * --user`), walking through directory descriptors only: each entry is
- * opened with O_NOFOLLOW relative to its folder's descriptor, checked with
- * fstat and chowned with fchownat on that descriptor, so an entry swapped
- * for a link during the walk can never make root chown a file outside DIR.
- * Links, multiply-linked files and special files are skipped and counted
- * in *c.  DIR is created (0700) when absent.  Returns 0; TV_E_SYMLINK when
- * DIR itself is a symbolic link; EPERM when DIR belongs to a user other
- * than root, uid or the caller; the errno of opening DIR; or the first
- * errno of an entry that failed (the walk goes on; c->failed counts them).
- */
-int store_chown_tree(const char *dir, uid_t uid, gid_t gid, store_chown_counts *c);
-
-#define STORE_VNIMAP_DIR "vnimap"
-
-/*
- * Copies what src reads (to its end) into DIR/vnimap/NAME, mode 0600: the
- * folder is created with mkdirat and opened with O_NOFOLLOW, the copy is
- * written to a temporary file and renamed over the old copy (a link at the
- * name is refused, TV_E_SYMLINK, never written through).  NAME is a plain
- * file name.  On failure the old copy is unchanged.  0 or an error.
- */
-int store_vnimap_put(const char *dir, const char *name, int src);
+/* The store directory as a whole (names, lock, owner, VNI map copies):
+ * storedir.h. */
 
 /* ===========================================================
  * Format version 2 (store/FORMAT.md, "Version 2"): flow-clustered chunks

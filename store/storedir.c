@@ -1,7 +1,7 @@
 /*
  * storedir.c — the store directory as a whole (store.h, "The store
- * directory"): giving it to the user an ingest runs as, and the copies of
- * the VNI maps kept in it.
+ * directory"): the names in it, the writer's lock, giving it to the user
+ * an ingest runs as, and the copies of the VNI maps kept in it.
  *
  * Root chowns a folder that, from the second start on, already belongs to
  * that user, who may have been compromised through the network input it
@@ -13,14 +13,123 @@
  * hard link may be a link to a file outside the store, so it keeps its
  * owner too.
  */
-#include "store.h"
+#include "storedir.h"
 #include "../ingest/tvfile.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
+
+int store_path(const char *dir, const char *name, char *buf, size_t cap)
+{
+	int n = snprintf(buf, cap, "%s/%s", dir, name);
+	return n < 0 || (size_t)n >= cap ? TV_E_RANGE : 0;
+}
+
+int store_lock_take(const char *dir, int *fd_out)
+{
+	char path[4096];
+	int fd, rc;
+	if ((rc = store_path(dir, STORE_LOCK_NAME, path, sizeof path)) != 0)
+		return rc;
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		close(fd);
+		return e == EWOULDBLOCK ? TV_E_LOCKED : e;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+/* A line of /proc/locks: "N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE 0 EOF";
+ * a waiter's line has "->" after the colon. */
+static bool lock_line_holds(const char *line, const struct stat *st)
+{
+	char type[16], mode[16], rw[16];
+	unsigned maj, min;
+	unsigned long long ino;
+	long pid;
+	const char *p = strchr(line, ':');
+	if (!p)
+		return false;
+	p++;
+	while (*p == ' ')
+		p++;
+	if (strncmp(p, "->", 2) == 0)
+		return false;
+	if (sscanf(p, "%15s %15s %15s %ld %x:%x:%llu", type, mode, rw, &pid, &maj, &min, &ino) != 7)
+		return false;
+	return strcmp(type, "FLOCK") == 0 && ino == (unsigned long long)st->st_ino &&
+	       maj == major(st->st_dev) && min == minor(st->st_dev);
+}
+
+bool store_lock_held(const char *dir)
+{
+	char path[4096], line[256];
+	struct stat st;
+	FILE *f;
+	bool held = false;
+
+	if (store_path(dir, STORE_LOCK_NAME, path, sizeof path) != 0 || stat(path, &st) != 0)
+		return false;
+	f = fopen("/proc/locks", "re");
+	if (!f)
+		return false;
+	while (!held && fgets(line, sizeof line, f))
+		held = lock_line_holds(line, &st);
+	fclose(f);
+	return held;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int store_vnimap_list(const char *dir, char (*names)[256], size_t max, size_t *n)
+{
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+	int sfd = -1, vfd = -1, rc;
+
+	*n = 0;
+	rc = tv_dir_open(AT_FDCWD, dir, TV_DIR_FOLLOW, 0, &sfd, NULL);
+	if (!rc)
+		rc = tv_dir_open(sfd, STORE_VNIMAP_DIR, 0, 0, &vfd, NULL);
+	if (sfd >= 0)
+		close(sfd);
+	if (rc)
+		return rc == ENOENT ? 0 : rc;
+	d = fdopendir(vfd);
+	if (!d) {
+		rc = errno;
+		close(vfd);
+		return rc;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || strlen(e->d_name) >= 256)
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (*n < max)
+			snprintf(names[*n], 256, "%s", e->d_name);
+		(*n)++;
+	}
+	closedir(d);
+	qsort(names, *n < max ? *n : max, sizeof names[0], name_cmp);
+	return 0;
+}
 
 struct chown_ctx {
 	uid_t uid;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# ThreadSanitizer run of multi-worker live ingest (issue 5).  Not part of
-# `make test`; CI may run it:  bash tests/e2e/tsan_live.sh
+# ThreadSanitizer run of multi-worker live ingest.  Not part of `make test`:
+# `make tsan` runs it, and so does .ci/run.
 # Builds build-tsan/ (gcc -fsanitize=thread) unless TAPVAULT_TSAN names a
 # ready binary, then: ingest -l 127.0.0.1:PORT with 4 workers and retention,
 # replay over loopback, queries and stats racing the writer, SIGHUP, SIGTERM.
@@ -12,6 +12,11 @@ if [ -z "${TAPVAULT_TSAN:-}" ]; then
     build-tsan/tapvault build-tsan/tv-gen >/dev/null
   TAPVAULT_TSAN=$root/build-tsan/tapvault
 fi
+# ThreadSanitizer's shadow memory and a randomised layout can leave no room
+# for the index's 1 TiB LMDB map (open fails with ENOMEM now and then):
+# run without address-space randomisation (setarch -R execs the program,
+# so $! of a background run is still its pid).
+run_tsan() { setarch "$(uname -m)" -R "$TAPVAULT_TSAN" "$@"; }
 GEN=${GEN:-$root/build-tsan/tv-gen}
 [ -x "$GEN" ] || GEN=$root/build/tv-gen
 work=$(mktemp -d "${TMPDIR:-/tmp}/tv-tsan.XXXXXX")
@@ -20,18 +25,18 @@ export TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1 log_pat
 "$GEN" --seed 5 --flows 200 --outer outer.pcap >/dev/null
 echo '{"VNIs":[]}' > map.json
 port=$(( 20000 + (RANDOM % 30000) ))
-"$TAPVAULT_TSAN" ingest -s st -l 127.0.0.1:$port --workers 4 --seal-interval 200ms \
+setarch "$(uname -m)" -R "$TAPVAULT_TSAN" ingest -s st -l 127.0.0.1:$port --workers 4 --seal-interval 200ms \
   --max-size 4M --segment-size 512K --chunk-size 64K --no-sync --vni-map map.json >ingest.out 2>ingest.err &
 pid=$!
 trap 'kill -9 $pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do grep -q 'listening on' ingest.err && break; sleep 0.1; done
 grep -q 'listening on' ingest.err || { cat ingest.err; exit 1; }
-"$TAPVAULT_TSAN" replay outer.pcap --to 127.0.0.1:$port --pps 8000 --loop 6 --max-seconds 15 >replay.out &
+setarch "$(uname -m)" -R "$TAPVAULT_TSAN" replay outer.pcap --to 127.0.0.1:$port --pps 8000 --loop 6 --max-seconds 15 >replay.out &
 rpid=$!
 queries=0
 while kill -0 $rpid 2>/dev/null; do
-  "$TAPVAULT_TSAN" query -s st --format count >/dev/null 2>>query.err || true
-  "$TAPVAULT_TSAN" stats -s st --format json >/dev/null 2>>query.err || true
+  run_tsan query -s st --format count >/dev/null 2>>query.err || true
+  run_tsan stats -s st --format json >/dev/null 2>>query.err || true
   queries=$((queries + 1))
   [ $queries = 5 ] && kill -HUP $pid
   sleep 0.2
@@ -49,6 +54,6 @@ if [ "$reports" != 0 ] || [ "$rc" != 0 ]; then
   echo "tsan_live: FAIL ($reports reports, ingest exit $rc); work dir $work"
   exit 1
 fi
-"$TAPVAULT_TSAN" verify -s st
+run_tsan verify -s st
 echo "tsan_live: clean"
 rm -rf "$work"

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "../../ingest/tvfile.h"
-#include "../../store/store.h"
+#include "../../store/storedir.h"
 
 static char g_dir[64];
 

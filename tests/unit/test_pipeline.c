@@ -1,0 +1,354 @@
+/*
+ * test_pipeline.c — the write pipeline of a vault (index/pipeline*.c):
+ * sealers -> one ordered writer -> fdatasync -> one index transaction.
+ *
+ * Checked from the outside, through what a reader sees in the index and the
+ * segment files: chunk order, commit batching, a failed write in the middle
+ * of a batch (RLIMIT_FSIZE makes the segment append fail with EFBIG, as a
+ * full disk would with ENOSPC), and shutdown.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../index/vault.h"
+
+#define FRAME 1000
+
+static char g_dir[64];
+static uint64_t g_rand = 0x9e3779b97f4a7c15ull;
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static void setup(void)
+{
+	snprintf(g_dir, sizeof g_dir, "/tmp/tv-pipe-XXXXXX");
+	cr_assert_not_null(mkdtemp(g_dir));
+	strcat(g_dir, "/st");
+}
+
+static void teardown(void)
+{
+	char *slash = strrchr(g_dir, '/');
+	*slash = '\0';
+	nftw(g_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Incompressible frames, so that chunk sizes follow the packet count. */
+static void make_pkt(tv_pkt *p, uint8_t *frame, uint64_t i)
+{
+	size_t j;
+	memset(p, 0, sizeof *p);
+	for (j = 0; j < FRAME; j++) {
+		g_rand ^= g_rand << 13;
+		g_rand ^= g_rand >> 7;
+		g_rand ^= g_rand << 17;
+		frame[j] = (uint8_t)g_rand;
+	}
+	p->ts_ns = 1700000000000000000ull + i * 1000;
+	p->frame = frame;
+	p->caplen = FRAME;
+	p->origlen = FRAME;
+	p->tun.vni = (uint32_t)(i % 4);
+}
+
+static void cfg_small(idx_vault_cfg *c, int threads, uint32_t commit_chunks)
+{
+	idx_vault_cfg_default(c);
+	c->builder.raw_target = 16 * 1024; /* ~16 packets per chunk */
+	c->segs.sync = false;
+	c->flows = false;
+	c->threads = threads;
+	c->commit_chunks = commit_chunks;
+}
+
+static int add_n(idx_vault *v, uint64_t from, uint64_t n)
+{
+	static uint8_t frame[FRAME];
+	uint64_t i;
+	int rc;
+	for (i = from; i < from + n; i++) {
+		tv_pkt p;
+		make_pkt(&p, frame, i);
+		if ((rc = idx_vault_add(v, &p, NULL)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+struct chunks {
+	store_chunk_meta m[4096];
+	size_t n;
+};
+
+static int collect(void *ctx, const store_chunk_meta *m)
+{
+	struct chunks *c = ctx;
+	if (c->n < 4096)
+		c->m[c->n] = *m;
+	c->n++;
+	return 0;
+}
+
+/* What a reader sees now: the indexed chunks in id order. */
+static void indexed(struct chunks *c)
+{
+	idx_rstore rs;
+	c->n = 0;
+	cr_assert_eq(idx_rstore_open(g_dir, &rs), 0);
+	cr_assert_eq(idx_chunk_foreach(rs.x, collect, c), 0);
+	idx_rstore_close(&rs);
+}
+
+static uint64_t packets_in(const struct chunks *c)
+{
+	uint64_t n = 0;
+	size_t i;
+	for (i = 0; i < c->n; i++)
+		n += c->m[i].npkts;
+	return n;
+}
+
+static void no_problem(void *ctx, const char *msg)
+{
+	(void)ctx;
+	cr_log_error("verify: %s", msg);
+}
+
+/* Ids 1..n without a gap, and in each segment the offsets grow with the
+ * id: the writer appended them in id order. */
+static void ids_in_order(const struct chunks *c)
+{
+	size_t i;
+	for (i = 0; i < c->n; i++) {
+		cr_assert_eq(c->m[i].chunk_id, i + 1, "chunk %zu has id %llu", i,
+		             (unsigned long long)c->m[i].chunk_id);
+		if (i && c->m[i].segment == c->m[i - 1].segment)
+			cr_assert_gt(c->m[i].offset, c->m[i - 1].offset, "chunk %zu before chunk %zu on disk",
+			             i, i - 1);
+		if (i)
+			cr_assert_geq(c->m[i].segment, c->m[i - 1].segment);
+	}
+}
+
+static void verify_deep(void)
+{
+	idx_rstore rs;
+	idx_verify_report rep;
+	cr_assert_eq(idx_rstore_open(g_dir, &rs), 0);
+	cr_assert_eq(idx_verify_store(&rs, true, no_problem, NULL, &rep), 0);
+	cr_assert_eq(rep.chunks_bad, 0);
+	cr_assert_eq(rep.unindexed_bytes, 0);
+	idx_rstore_close(&rs);
+}
+
+TestSuite(pipeline, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Four sealers take chunks of the same size each: they finish in any
+ * order, and the writer still appends and commits them in id order. */
+Test(pipeline, threaded_chunks_committed_in_id_order)
+{
+	idx_vault_cfg cfg;
+	idx_vault *v;
+	tv_counters ctr;
+	struct chunks *c = calloc(1, sizeof *c);
+	enum { N = 3000 };
+
+	memset(&ctr, 0, sizeof ctr);
+	cfg_small(&cfg, 4, 1);
+	cfg.segs.segment_size = 256 * 1024; /* several segments */
+	cr_assert_eq(idx_vault_open(g_dir, &cfg, &ctr, NULL, &v), 0);
+	cr_assert_eq(add_n(v, 0, N), 0);
+	cr_assert_eq(idx_vault_close(v), 0);
+	indexed(c);
+	cr_assert_gt(c->n, 100, "only %zu chunks", c->n);
+	ids_in_order(c);
+	cr_assert_eq(packets_in(c), N);
+	cr_assert_eq(ctr.v[TV_CTR_STORE_PACKETS], N);
+	cr_assert_eq(ctr.v[TV_CTR_STORE_CHUNKS], c->n);
+	verify_deep();
+	free(c);
+}
+
+/* commit_chunks 8: a reader sees nothing of a batch until its eighth
+ * chunk is sealed, then all eight at once. */
+Test(pipeline, commits_in_batches_of_commit_chunks)
+{
+	idx_vault_cfg cfg;
+	idx_vault *v;
+	struct chunks *c = calloc(1, sizeof *c);
+	uint64_t i, sealed_before = 0;
+	static uint8_t frame[FRAME];
+	size_t seen_sizes[4] = { 0 };
+	int nseen = 0;
+
+	cfg_small(&cfg, 1, 8);
+	cr_assert_eq(idx_vault_open(g_dir, &cfg, NULL, NULL, &v), 0);
+	for (i = 0; i < 600; i++) {
+		tv_pkt p;
+		make_pkt(&p, frame, i);
+		cr_assert_eq(idx_vault_add(v, &p, NULL), 0);
+		if (i % 16 == 15) {
+			indexed(c);
+			cr_assert_eq(c->n % 8, 0, "a reader saw %zu chunks: not a whole batch", c->n);
+			if (c->n != sealed_before && nseen < 4)
+				seen_sizes[nseen++] = c->n;
+			sealed_before = c->n;
+		}
+	}
+	cr_assert_geq(nseen, 3, "batches seen: %d", nseen);
+	cr_assert_eq(seen_sizes[0], 8);
+	cr_assert_eq(seen_sizes[1], 16);
+	/* the flush commits the partial batch */
+	cr_assert_eq(idx_vault_flush(v), 0);
+	indexed(c);
+	cr_assert_eq(packets_in(c), 600);
+	cr_assert_eq(idx_vault_close(v), 0);
+	ids_in_order(c);
+	verify_deep();
+	free(c);
+}
+
+/*
+ * A write fails in the middle of a batch: the chunks of earlier batches
+ * are committed, nothing after the failed chunk is, the error is returned,
+ * and the packets not stored are counted.  After the next open (recovery)
+ * the store verifies, and holds whole chunks only, in id order.
+ */
+static void fail_mid_batch(int threads)
+{
+	idx_vault_cfg cfg;
+	idx_vault *v;
+	idx_recovery rec;
+	tv_counters ctr;
+	struct chunks *c = calloc(1, sizeof *c);
+	struct rlimit rl, old;
+	uint64_t added = 0;
+	int rc = 0;
+
+	memset(&ctr, 0, sizeof ctr);
+	cfg_small(&cfg, threads, 4);
+	cr_assert_eq(idx_vault_open(g_dir, &cfg, &ctr, NULL, &v), 0);
+	/* the segment may grow to ~22 chunks; the index is in its own file,
+	 * far below the limit at this size */
+	signal(SIGXFSZ, SIG_IGN);
+	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	rl = old;
+	rl.rlim_cur = 360 * 1024;
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	while (rc == 0 && added < 5000) {
+		rc = add_n(v, added, 100);
+		added += 100;
+	}
+	if (rc == 0)
+		rc = idx_vault_flush(v);
+	cr_assert_neq(rc, 0, "no write failed below the file size limit");
+	cr_assert(rc == EFBIG || rc == ENOSPC, "error %d: %s", rc, tv_strerror(rc));
+	idx_vault_close(v); /* returns the error again */
+	indexed(c);
+	ids_in_order(c);
+	cr_assert_gt(c->n, 0, "nothing was committed before the failure");
+	cr_assert_lt(packets_in(c), added);
+	cr_assert_gt(ctr.v[TV_CTR_STORE_LOST], 0, "packets not stored are not counted");
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+
+	/* recovery: whole chunks past the index are indexed, a torn tail is cut */
+	memset(&ctr, 0, sizeof ctr);
+	cr_assert_eq(idx_vault_open(g_dir, &cfg, &ctr, &rec, &v), 0);
+	cr_assert_eq(idx_vault_close(v), 0);
+	indexed(c);
+	ids_in_order(c);
+	verify_deep();
+	free(c);
+}
+
+Test(pipeline, failure_mid_batch_single_thread)
+{
+	fail_mid_batch(1);
+}
+
+Test(pipeline, failure_mid_batch_threaded)
+{
+	fail_mid_batch(3);
+}
+
+/* Closing without a flush: every packet handed to the vault is committed
+ * (threaded file ingest: what is queued, being sealed or waiting for the
+ * writer is drained first). */
+Test(pipeline, close_commits_all_accepted_work)
+{
+	idx_vault_cfg cfg;
+	idx_vault *v;
+	tv_counters ctr;
+	struct chunks *c = calloc(1, sizeof *c);
+	tv_counters stored;
+	idx_rstore rs;
+
+	memset(&ctr, 0, sizeof ctr);
+	cfg_small(&cfg, 4, 3);
+	cr_assert_eq(idx_vault_open(g_dir, &cfg, &ctr, NULL, &v), 0);
+	cr_assert_eq(add_n(v, 0, 1237), 0); /* ends inside a chunk and inside a batch */
+	cr_assert_eq(idx_vault_close(v), 0);
+	indexed(c);
+	cr_assert_eq(packets_in(c), 1237);
+	cr_assert_eq(ctr.v[TV_CTR_STORE_LOST], 0);
+	cr_assert_eq(idx_rstore_open(g_dir, &rs), 0);
+	cr_assert_eq(idx_counters_get(rs.x, &stored), 0);
+	idx_rstore_close(&rs);
+	cr_assert_eq(stored.v[TV_CTR_STORE_PACKETS], 1237, "committed counters say %llu",
+	             (unsigned long long)stored.v[TV_CTR_STORE_PACKETS]);
+	ids_in_order(c);
+	verify_deep();
+	free(c);
+}
+
+/* Live: two workers seal their own chunks; after they finish and the
+ * writer stops, everything they accepted is committed, counters included. */
+Test(pipeline, live_stop_commits_all_accepted_work)
+{
+	idx_vault_cfg cfg;
+	idx_live_cfg lcfg;
+	idx_vault *v;
+	idx_vault_worker *w[2];
+	tv_counters ctr;
+	struct chunks *c = calloc(1, sizeof *c);
+	static uint8_t frame[FRAME];
+	uint64_t i, mono = 1;
+
+	memset(&ctr, 0, sizeof ctr);
+	cfg_small(&cfg, 1, 1);
+	idx_live_cfg_default(&lcfg);
+	lcfg.nworkers = 2;
+	lcfg.min_free_auto = false;
+	cr_assert_eq(idx_vault_open(g_dir, &cfg, &ctr, NULL, &v), 0);
+	cr_assert_eq(idx_vault_live_start(v, &lcfg), 0);
+	cr_assert_eq(idx_vault_worker_new(v, 0, &w[0]), 0);
+	cr_assert_eq(idx_vault_worker_new(v, 1, &w[1]), 0);
+	for (i = 0; i < 999; i++) {
+		tv_pkt p;
+		make_pkt(&p, frame, i);
+		cr_assert_eq(idx_vault_worker_add(w[i % 2], &p, mono++), 0);
+	}
+	cr_assert_eq(idx_vault_worker_finish(w[0]), 0);
+	cr_assert_eq(idx_vault_worker_finish(w[1]), 0);
+	cr_assert_eq(idx_vault_live_stop(v), 0);
+	cr_assert_eq(idx_vault_close(v), 0);
+	indexed(c);
+	cr_assert_eq(packets_in(c), 999);
+	cr_assert_eq(ctr.v[TV_CTR_STORE_PACKETS], 999);
+	verify_deep();
+	free(c);
+}
