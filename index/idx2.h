@@ -17,6 +17,7 @@
 #define IDX2_H
 
 #include "idx_int.h"
+#include "../store/chunk2.h"
 
 /* ------------------------------------------------------------ limits */
 

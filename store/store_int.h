@@ -5,7 +5,7 @@
 #ifndef STORE_INT_H
 #define STORE_INT_H
 
-#include "store.h"
+#include "chunk2.h"
 
 /* The 8-byte magic that starts every chunk header, of every version. */
 extern const uint8_t store_chunk_magic[8];

@@ -53,7 +53,7 @@
 
 #include "../../index/idx2.h"
 #include "../../ingest/ingest.h"
-#include "../../store/store.h"
+#include "../../store/chunk2.h"
 
 static double cpu_now(void)
 {

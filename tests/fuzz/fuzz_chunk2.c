@@ -31,7 +31,7 @@
 #include <string.h>
 #include <zstd.h>
 
-#include "../../store/store.h"
+#include "../../store/chunk2.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <zstd.h>
 
-#include "../../store/store.h"
+#include "../../store/chunk2.h"
 
 /* ----------------------------------------------------------- helpers */
 
