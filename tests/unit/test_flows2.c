@@ -384,7 +384,7 @@ Test(flows2, decode_rejects_bad_zstd_frames)
 	cr_assert_eq(dec(cbuf, len), TV_E_CORRUPT, "frame content size != raw");
 	/* two frames back to back: each good, their sum is raw */
 	size_t l1 = hand_block(raw, 20, false, true) - 8;
-	static uint8_t f1[4096];
+	static uint8_t f1[8192];
 	memcpy(f1, cbuf + 8, l1);
 	size_t l2 = hand_block(raw + 20 * 108, 20, false, true) - 8;
 	memmove(cbuf + 8 + l1, cbuf + 8, l2);
@@ -392,6 +392,13 @@ Test(flows2, decode_rejects_bad_zstd_frames)
 	tv_put_le32(cbuf, 40);
 	tv_put_le32(cbuf + 4, 40 * 108);
 	cr_assert_eq(dec(cbuf, 8 + l1 + l2), TV_E_CORRUPT, "two frames");
+	/* a skippable frame after the good one (RFC 8878 3.1.2): libzstd's
+	 * decompression skips it, the block is still not one frame */
+	len = hand_block(raw, 40, false, true);
+	tv_put_le32(cbuf + len, 0x184D2A50u);
+	tv_put_le32(cbuf + len + 4, 0);
+	cr_assert_eq(ZSTD_decompress(f1, sizeof f1, cbuf + 8, len - 8 + 8), 40 * 108);
+	cr_assert_eq(dec(cbuf, len + 8), TV_E_CORRUPT, "a skippable frame after the frame");
 	len = hand_block(raw, 40, false, false);
 	cr_assert_eq(dec(cbuf, len), TV_E_CORRUPT, "no content size in the frame");
 	len = hand_block(raw, 40, false, true);
