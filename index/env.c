@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define IDX_MAXDBS 24 /* 9 of version 1, 6 v2_ tables, room for more */
+#define IDX_MAXDBS 24 /* 9 of version 1, 7 v2_ tables, room for more */
 #define IDX_MAP_DEFAULT ((uint64_t)1 << 40)
 
 static const char K_VERSION[] = "format_version";
@@ -223,9 +223,9 @@ static int meta_check(idx *x, MDB_txn *txn, bool *fresh)
 static int open_v2_dbs(idx *x, MDB_txn *txn)
 {
 	static const char *const names[] = { "v2_chunks", "v2_slices", "v2_stime",
-	                                     "v2_post", "v2_opost", "v2_segs" };
+	                                     "v2_post", "v2_opost", "v2_segs", "v2_flows" };
 	MDB_dbi *dbis[] = { &x->db2_chunks, &x->db2_slices, &x->db2_stime,
-	                    &x->db2_post, &x->db2_opost, &x->db2_segs };
+	                    &x->db2_post, &x->db2_opost, &x->db2_segs, &x->db2_flows };
 	unsigned flags = x->writable ? MDB_CREATE : 0;
 	size_t i;
 	x->v2 = false;

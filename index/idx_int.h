@@ -19,6 +19,7 @@ struct idx {
 	MDB_dbi db_flows; /* index/flows.c */
 	/* version 2 (index/idx2.h); v2 false: a read-only index without them */
 	MDB_dbi db2_chunks, db2_slices, db2_stime, db2_post, db2_opost, db2_segs;
+	MDB_dbi db2_flows; /* index/flows2.c */
 	bool v2;
 	uint8_t uuid[16];
 	bool writable;
