@@ -211,6 +211,7 @@ struct report_audit {
 	uint32_t arch_first, arch_last; /* archive span, seconds */
 	bool arch_empty;
 	bool ingest_loss;
+	idx_expr *period; /* "after from and before to + 1 s": which mirror records count */
 	int err;
 };
 
@@ -522,6 +523,8 @@ static int on_mirror_a(void *ctx, const tv_flowrec *r)
 	long i = iface_for_vni(a, r->vni);
 	report_audit_flow *f;
 	report_audit_iface *ifc;
+	if (!idx_flowrec_match(a->period, r))
+		return 0;
 	if (i < 0) {
 		a->sum.flows_dropped_cap++;
 		return 0;
@@ -558,7 +561,7 @@ static int on_mirror_c(void *ctx, const tv_flowrec *r)
 	const report_audit_iface *ifc;
 	report_audit_flow *f;
 	size_t k;
-	if (i < 0)
+	if (i < 0 || !idx_flowrec_match(a->period, r))
 		return 0;
 	f = flow_get(a, (uint32_t)i, &r->key, false);
 	if (!f)
@@ -1347,9 +1350,13 @@ int report_audit_run(struct idx_rstore *rs, const report_audit_cfg *cfg, report_
 		}
 	}
 
-	/* A */
-	from = cfg->from > 600 ? cfg->from - 600 : 0; /* a window that starts before 'from' may reach into it */
-	to = cfg->to;
+	/* A: the mirror records that overlap the period, by the rule flows and
+	 * export use */
+	rc = idx_expr_time_window((uint64_t)cfg->from * TV_NS_PER_S, ((uint64_t)cfg->to + 1) * TV_NS_PER_S,
+	                          &a->period);
+	if (rc)
+		goto fail;
+	(void)idx_flows_window_range(a->period, &from, &to);
 	rc = idx_flow_foreach(rs->x, from, to, on_mirror_a, a);
 	if (rc == 0 && a->err)
 		rc = a->err;
@@ -1462,6 +1469,7 @@ void report_audit_free(report_audit *a)
 	free(a->ser_t);
 	free(a->ser_fl);
 	free(a->ser_m);
+	idx_expr_free(a->period);
 	free(a);
 }
 

@@ -552,7 +552,6 @@ out:
 
 struct flowctx {
 	const idx_expr *e;
-	uint64_t lo, hi;
 	FILE *f;
 	report_fl_format fmt;
 	uint64_t n;
@@ -562,29 +561,12 @@ struct flowctx {
 static int flow_one(void *ctx, const tv_flowrec *fr)
 {
 	struct flowctx *c = ctx;
-	uint64_t s = (uint64_t)fr->start * 1000000000ull;
-	uint64_t e = (uint64_t)fr->end * 1000000000ull + 999999999ull;
-	uint64_t t;
-	tv_tunmeta tun;
-	tv_l3info info;
 	report_fl_rec r;
 	size_t len;
 	int rc;
 
-	if (e < c->lo || s > c->hi)
+	if (!idx_flowrec_match(c->e, fr))
 		return 0;
-	t = s > c->lo ? s : c->lo;
-	memset(&tun, 0, sizeof tun);
-	tun.vni = fr->vni;
-	tun.tunnel = fr->vni == TV_VNI_NONE ? TV_TUN_NONE : TV_TUN_VXLAN;
-	tun.outer_src = fr->outer_src;
-	memset(&info, 0, sizeof info);
-	info.l3 = fr->ipver;
-	info.has_ports = fr->key.proto == 6 || fr->key.proto == 17 || fr->key.proto == 132;
-	info.key = fr->key;
-	if (!idx_expr_match(c->e, t, &tun, &info))
-		return 0;
-
 	memset(&r, 0, sizeof r);
 	r.present = (1ull << REPORT_FL_F_VERSION) | (1ull << REPORT_FL_F_SRCADDR) |
 	            (1ull << REPORT_FL_F_DSTADDR) | (1ull << REPORT_FL_F_SRCPORT) |
@@ -624,20 +606,14 @@ int report_bundle_write_flows(struct idx *x, const struct idx_expr *e, FILE *f, 
 	c.e = e;
 	c.f = f;
 	report_format_default(&c.fmt);
-	idx_expr_time_bounds(e, &c.lo, &c.hi);
 	*n = 0;
 	rc = report_format_write(&c.fmt, true, c.line, sizeof c.line);
 	if (rc)
 		return rc;
 	if (fprintf(f, "%s\n", c.line) < 0)
 		return TV_E_IO;
-	if (c.lo > c.hi)
+	if (!idx_flows_window_range(e, &from, &to))
 		return 0;
-	/* records are keyed by window start; a window is at most 600 s long */
-	from = c.lo / 1000000000ull > 600 ? (uint32_t)(c.lo / 1000000000ull - 600) : 0;
-	if (c.lo / 1000000000ull > UINT32_MAX)
-		return 0;
-	to = c.hi / 1000000000ull >= UINT32_MAX ? UINT32_MAX : (uint32_t)(c.hi / 1000000000ull);
 	rc = idx_flow_foreach(x, from, to, flow_one, &c);
 	*n = c.n;
 	return rc;

@@ -620,15 +620,6 @@ void report_flowrec_to_fl(const tv_flowrec *r, const report_iface *ifc,
 int report_flowrec_json(const report_fl_format *fmt, const report_fl_rec *rec,
                         const tv_flowrec *r, char *buf, size_t cap, size_t *len);
 
-/*
- * Sorts n records for output and merges the records of one flow, interface
- * and window (early flushes and late packets write several): packets and
- * bytes summed, start the minimum, end the maximum, tcp-flags OR-ed.
- * Output order: start, VNI, mirror source, srcaddr, dstaddr, srcport,
- * dstport, protocol, IP version, end.  Returns the new count.
- */
-size_t report_flowrecs_merge(tv_flowrec *v, size_t n);
-
 /* S3 layout writer (reference §1.8). */
 typedef struct report_s3_cfg {
 	const char *dir;          /* DIR: files go to DIR/AWSLogs/... */

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../index/idx.h"
 #include "../../report/report.h"
 
 static report_vnimap *map_of(const char *text)
@@ -459,7 +460,7 @@ Test(flowout, merge_and_order)
 	v[3].start = 1764000020;
 	v[4] = rec_of("10.0.1.5", "1.1.1.1", 1, 2, 6);   /* another VNI */
 	v[4].vni = 43; v[4].start = 1764000001;
-	n = report_flowrecs_merge(v, 5);
+	n = idx_flowrecs_merge(v, 5);
 	cr_assert_eq(n, 4);
 	cr_assert_eq(v[0].vni, 43);
 	cr_assert_eq(v[1].start, 1764000020);
