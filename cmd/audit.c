@@ -5,7 +5,7 @@
 #include "cmd.h"
 #include "../ingest/tvfile.h"
 #include "../index/vault.h"
-#include "../report/report.h"
+#include "../report/audit.h"
 
 #include <errno.h>
 #include <getopt.h>

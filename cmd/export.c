@@ -5,7 +5,8 @@
 #include "cmd.h"
 #include "pcapw.h"
 #include "../index/vault.h"
-#include "../report/report.h"
+#include "../report/audit.h"
+#include "../report/evidence.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -9,7 +9,7 @@
  */
 #include "cmd.h"
 #include "../index/vault.h"
-#include "../report/report.h"
+#include "../report/vpc.h"
 
 #include <errno.h>
 #include <getopt.h>

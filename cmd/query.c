@@ -6,7 +6,7 @@
 #include "../ingest/ingest.h"
 #include "../ingest/tvfile.h"
 #include "../index/vault.h"
-#include "../report/report.h"
+#include "../report/evidence.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -5,7 +5,7 @@
  */
 #include "cmd.h"
 #include "../index/vault.h"
-#include "../report/report.h"
+#include "../report/evidence.h"
 
 #include <errno.h>
 #include <getopt.h>

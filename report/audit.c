@@ -21,7 +21,7 @@
  * Memory: the flow table has a hard cap (cfg.max_flows); flows beyond it are
  * counted in flows_dropped_cap.  Flow-log lines are never held.
  */
-#include "report.h"
+#include "audit.h"
 #include "report_int.h"
 #include "../index/vault.h"
 #include "../ingest/ingest.h"

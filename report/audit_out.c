@@ -6,7 +6,7 @@
  * Credentials are redacted unless cfg->show_secrets.  Every flow row carries
  * a ready `tapvault query` command that pulls the flow's packets.
  */
-#include "report.h"
+#include "audit.h"
 #include "../index/idx.h"
 
 #include <errno.h>

@@ -12,7 +12,7 @@
  * the whole bundle verified: a second pass copies the member, no more bytes
  * than the manifest declares, and checks its SHA-256 again.
  */
-#include "report.h"
+#include "evidence.h"
 #include "report_int.h"
 #include "../index/idx.h"
 #include "../ingest/tvfile.h"

@@ -11,7 +11,7 @@
  * Appends hold an exclusive flock over "read the last entry, write the
  * next", so two exports at once still make one chain.
  */
-#include "report.h"
+#include "evidence.h"
 #include "report_int.h"
 #include "../index/idx.h"
 

@@ -13,7 +13,7 @@
  * the format, then every token is checked by its field's kind and stored in
  * a typed slot of report_fl_rec found through the table below.
  */
-#include "report.h"
+#include "flowlog.h"
 
 #include <stdarg.h>
 #include <stdio.h>

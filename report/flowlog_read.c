@@ -26,7 +26,7 @@
  * refused as one reject (a pcap or a zero-filled file given by mistake)
  * instead of as thousands of lines.
  */
-#include "report.h"
+#include "flowlog.h"
 
 #include <archive.h>
 #include <archive_entry.h>

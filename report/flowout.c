@@ -1,5 +1,5 @@
 /*
- * flowout.c — stored flow records written as VPC Flow Logs (report.h,
+ * flowout.c — stored flow records written as VPC Flow Logs (vpc.h,
  * "Flow records out"): the record mapping, JSON, the merge/sort of one
  * window's records, and the S3 layout writer.
  *
@@ -17,7 +17,7 @@
  * format + gzip filter) with the timestamp left out of the gzip header, so
  * the same records give the same bytes.
  */
-#include "report.h"
+#include "vpc.h"
 #include "../ingest/tvfile.h"
 
 #include <archive.h>

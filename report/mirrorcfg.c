@@ -15,7 +15,7 @@
  * Port ranges apply to TCP and UDP only.  A rule without Protocol matches
  * every protocol; without a CIDR, every address of the family.
  */
-#include "report.h"
+#include "vpc.h"
 #include "report_int.h"
 
 #include <errno.h>

@@ -9,7 +9,7 @@
  * evidence we report (the HTTP Authorization value, full FTP passwords), so
  * these extractors would be needed anyway.
  */
-#include "report.h"
+#include "audit.h"
 
 #include <string.h>
 #include <strings.h>

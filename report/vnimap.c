@@ -1,5 +1,5 @@
 /*
- * vnimap.c — which interface stands behind each VNI (report.h, "VNI map").
+ * vnimap.c — which interface stands behind each VNI (vpc.h, "VNI map").
  *
  * A VPC Traffic Mirroring session sends the copies of one source ENI with
  * the session's VNI (reference §2.3, §2.8), so the VNI is what ties a stored
@@ -27,7 +27,7 @@
  * a million lines is refused at the limit in a fraction of a second, never
  * compared line against line.
  */
-#include "report.h"
+#include "vpc.h"
 #include "report_int.h"
 
 #include <errno.h>

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "../../index/idx.h"
-#include "../../report/report.h"
+#include "../../report/vpc.h"
 
 static report_vnimap *map_of(const char *text)
 {
