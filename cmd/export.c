@@ -481,13 +481,13 @@ int cmd_export(int argc, char **argv)
 	if (report_bundle_writer_swept(w))
 		cmd_note("export", "%s: removed %u temporary file(s) that an interrupted export left", out,
 		         report_bundle_writer_swept(w));
-	rc = report_bundle_writer_add(w, "packets.pcap", x.pcap, err, sizeof err);
+	rc = report_bundle_writer_add(w, REPORT_BUNDLE_PACKETS, x.pcap, err, sizeof err);
 	if (!rc)
-		rc = report_bundle_writer_add(w, "flows.log", fflows, err, sizeof err);
+		rc = report_bundle_writer_add(w, REPORT_BUNDLE_FLOWS, fflows, err, sizeof err);
 	if (!rc && faudit_html)
-		rc = report_bundle_writer_add(w, "audit.html", faudit_html, err, sizeof err);
+		rc = report_bundle_writer_add(w, REPORT_BUNDLE_AUDIT_HTML, faudit_html, err, sizeof err);
 	if (!rc && faudit_json)
-		rc = report_bundle_writer_add(w, "audit.json", faudit_json, err, sizeof err);
+		rc = report_bundle_writer_add(w, REPORT_BUNDLE_AUDIT_JSON, faudit_json, err, sizeof err);
 	if (rc) {
 		report_bundle_writer_abort(w);
 		w = NULL;

@@ -214,11 +214,11 @@ static int bundle_open(const char *bundle, const idx_expr *e, uint64_t max_membe
 	*out = NULL;
 	idx_expr_format(e, norm, sizeof norm);
 	if (strncmp(norm, "vni ", 4) == 0 || strstr(norm, " vni ") || strstr(norm, "(vni ")) {
-		cmd_err("query", "--bundle: 'vni' cannot be matched: a bundle's packets.pcap carries "
+		cmd_err("query", "--bundle: 'vni' cannot be matched: a bundle's " REPORT_BUNDLE_PACKETS " carries "
 		                 "no tunnel metadata (export with the vni in the expression instead)");
 		return EXIT_USAGE;
 	}
-	rc = report_bundle_member_open(bundle, "packets.pcap", max_member, &fp, err, sizeof err);
+	rc = report_bundle_member_open(bundle, REPORT_BUNDLE_PACKETS, max_member, &fp, err, sizeof err);
 	if (rc) {
 		cmd_err("query", "%s: %s", bundle, err);
 		return rc == ENOENT || rc == EACCES || rc > 0 ? EXIT_FAILURE : EXIT_USAGE;
@@ -226,14 +226,14 @@ static int bundle_open(const char *bundle, const idx_expr *e, uint64_t max_membe
 	p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, ebuf);
 	if (!p) {
 		fclose(fp);
-		cmd_err("query", "%s: packets.pcap: %s", bundle, ebuf);
+		cmd_err("query", "%s: " REPORT_BUNDLE_PACKETS ": %s", bundle, ebuf);
 		return EXIT_USAGE;
 	}
 	if (pcap_datalink(p) != DLT_EN10MB) {
 		int lt = pcap_datalink(p); /* read before the close frees p */
 		const char *ln = pcap_datalink_val_to_name(lt);
 		pcap_close(p);
-		cmd_err("query", "%s: packets.pcap: link type %s (%d), expected Ethernet", bundle,
+		cmd_err("query", "%s: " REPORT_BUNDLE_PACKETS ": link type %s (%d), expected Ethernet", bundle,
 		        ln ? ln : "unknown", lt);
 		return EXIT_USAGE;
 	}
@@ -275,7 +275,7 @@ static int query_bundle(const char *bundle, pcap_t *p, const idx_expr *e, struct
 			break;
 	}
 	if (r == -1) {
-		cmd_err("query", "%s: packets.pcap: %s", bundle, pcap_geterr(p));
+		cmd_err("query", "%s: " REPORT_BUNDLE_PACKETS ": %s", bundle, pcap_geterr(p));
 		return EXIT_USAGE;
 	}
 	if (rc < 0) {

@@ -33,7 +33,6 @@
 #include <unistd.h>
 
 #define IOBUF (64u << 10)
-#define MANIFEST_NAME "manifest.json"
 
 
 static bool ends_with(const char *s, const char *suf)
@@ -366,7 +365,7 @@ static char *manifest_text(const report_bundle_writer *w, const report_bundle_me
 	json_object_set_new(root, "query", query);
 
 	pk = json_object();
-	json_object_set_new(pk, "file", json_string("packets.pcap"));
+	json_object_set_new(pk, "file", json_string(REPORT_BUNDLE_PACKETS));
 	json_object_set_new(pk, "count", json_integer((json_int_t)m->packets));
 	json_object_set_new(pk, "first", jtime_or_null(m->first_ts, m->packets > 0));
 	json_object_set_new(pk, "last", jtime_or_null(m->last_ts, m->packets > 0));
@@ -375,7 +374,7 @@ static char *manifest_text(const report_bundle_writer *w, const report_bundle_me
 	json_object_set_new(root, "packets", pk);
 
 	fl = json_object();
-	json_object_set_new(fl, "file", json_string("flows.log"));
+	json_object_set_new(fl, "file", json_string(REPORT_BUNDLE_FLOWS));
 	json_object_set_new(fl, "format", json_string("aws-v2"));
 	json_object_set_new(fl, "records", json_integer((json_int_t)m->flow_records));
 	json_object_set_new(root, "flows", fl);
@@ -447,13 +446,13 @@ int report_bundle_writer_finish(report_bundle_writer *w, const report_bundle_met
 	text = manifest_text(w, meta);
 	if (!text) {
 		rc = TV_E_NOMEM;
-		report_seterr(err, cap, "manifest.json: cannot build it");
+		report_seterr(err, cap, REPORT_BUNDLE_MANIFEST ": cannot build it");
 		goto fail;
 	}
 	len = strlen(text);
-	rc = add_header(w, MANIFEST_NAME, len, err, cap);
+	rc = add_header(w, REPORT_BUNDLE_MANIFEST, len, err, cap);
 	if (!rc)
-		rc = add_data(w, MANIFEST_NAME, text, len, err, cap);
+		rc = add_data(w, REPORT_BUNDLE_MANIFEST, text, len, err, cap);
 	if (rc)
 		goto fail;
 	if (archive_write_close(w->a) != ARCHIVE_OK) {
@@ -755,7 +754,7 @@ static int read_entry(struct scan *s, struct archive *a, struct archive_entry *e
 	sn = &s->seen[s->nseen++];
 	snprintf(sn->name, sizeof sn->name, "%s", name);
 	sn->count = 1;
-	is_manifest = strcmp(name, MANIFEST_NAME) == 0;
+	is_manifest = strcmp(name, REPORT_BUNDLE_MANIFEST) == 0;
 	is_want = s->want && strcmp(name, s->want) == 0;
 	tv_sha256_init(&h);
 	for (;;) {
@@ -965,16 +964,16 @@ static int check_manifest(struct scan *s, report_bundle_info *info)
 	if (!s->manifest) {
 		bool seen = false;
 		for (i = 0; i < s->nseen; i++)
-			seen |= strcmp(s->seen[i].name, MANIFEST_NAME) == 0;
+			seen |= strcmp(s->seen[i].name, REPORT_BUNDLE_MANIFEST) == 0;
 		if (!seen && !s->fatal)
-			problem(s, MANIFEST_NAME, "missing: the bundle has no manifest");
+			problem(s, REPORT_BUNDLE_MANIFEST, "missing: the bundle has no manifest");
 		else if (seen)
-			problem(s, MANIFEST_NAME, "is empty");
+			problem(s, REPORT_BUNDLE_MANIFEST, "is empty");
 		return 0;
 	}
 	digits = find_self_hash(s->manifest, s->manifest_len);
 	if (!digits) {
-		problem(s, MANIFEST_NAME, "has no \"" REPORT_BUNDLE_SELF_KEY "\": altered or not a "
+		problem(s, REPORT_BUNDLE_MANIFEST, "has no \"" REPORT_BUNDLE_SELF_KEY "\": altered or not a "
 		                          "tapvault manifest");
 	} else {
 		char hex[65];
@@ -982,38 +981,38 @@ static int check_manifest(struct scan *s, report_bundle_info *info)
 		hex[64] = '\0';
 		self_hash(s->manifest, s->manifest_len, digits, got);
 		if (!unhex32(hex, want) || memcmp(want, got, 32) != 0)
-			problem(s, MANIFEST_NAME, "its own SHA-256 (" REPORT_BUNDLE_SELF_KEY
+			problem(s, REPORT_BUNDLE_MANIFEST, "its own SHA-256 (" REPORT_BUNDLE_SELF_KEY
 			                          ") does not match its content: altered");
 	}
-	root = report_json_load(s->manifest, s->manifest_len, NULL, MANIFEST_NAME, &jerr, msg,
+	root = report_json_load(s->manifest, s->manifest_len, NULL, REPORT_BUNDLE_MANIFEST, &jerr, msg,
 	                        sizeof msg);
 	if (!root && jerr.text[0] == '\0') {
 		/* past a count limit: the message says which, with "manifest.json: " */
-		problem(s, MANIFEST_NAME, "%s", msg + strlen(MANIFEST_NAME ": "));
+		problem(s, REPORT_BUNDLE_MANIFEST, "%s", msg + strlen(REPORT_BUNDLE_MANIFEST ": "));
 		return 0;
 	}
 	if (!root || !json_is_object(root)) {
-		problem(s, MANIFEST_NAME, "does not parse as a JSON object: %s (line %d, column %d)",
+		problem(s, REPORT_BUNDLE_MANIFEST, "does not parse as a JSON object: %s (line %d, column %d)",
 		        root ? "not an object" : jerr.text, root ? 0 : jerr.line, root ? 0 : jerr.column);
 		json_decref(root);
 		return 0;
 	}
 	v = json_object_get(root, "format");
 	if (!json_is_string(v) || strcmp(json_string_value(v), REPORT_BUNDLE_FORMAT) != 0) {
-		problem(s, MANIFEST_NAME, "\"format\" is not \"%s\"", REPORT_BUNDLE_FORMAT);
+		problem(s, REPORT_BUNDLE_MANIFEST, "\"format\" is not \"%s\"", REPORT_BUNDLE_FORMAT);
 		json_decref(root);
 		return 0;
 	}
 	v = json_object_get(root, "version");
 	if (!json_is_integer(v) || json_integer_value(v) != REPORT_BUNDLE_VERSION) {
-		problem(s, MANIFEST_NAME, "\"version\" is not %d (a newer tapvault wrote it?)",
+		problem(s, REPORT_BUNDLE_MANIFEST, "\"version\" is not %d (a newer tapvault wrote it?)",
 		        REPORT_BUNDLE_VERSION);
 		json_decref(root);
 		return 0;
 	}
 	files = json_object_get(root, "files");
 	if (!json_is_array(files) || json_array_size(files) >= REPORT_BUNDLE_MAX_MEMBERS) {
-		problem(s, MANIFEST_NAME, "\"files\" is not a list of at most %d entries",
+		problem(s, REPORT_BUNDLE_MANIFEST, "\"files\" is not a list of at most %d entries",
 		        REPORT_BUNDLE_MAX_MEMBERS - 1);
 		json_decref(root);
 		return 0;
@@ -1029,10 +1028,10 @@ static int check_manifest(struct scan *s, report_bundle_info *info)
 		json_t *h = json_object_get(v, "sha256");
 		report_bundle_file *f = &info->files[info->nfiles];
 		if (!json_is_string(n) || !report_bundle_name_safe(json_string_value(n)) ||
-		    strcmp(json_string_value(n), MANIFEST_NAME) == 0 || !json_is_integer(sz) ||
+		    strcmp(json_string_value(n), REPORT_BUNDLE_MANIFEST) == 0 || !json_is_integer(sz) ||
 		    json_integer_value(sz) < 0 || !json_is_string(h) ||
 		    !unhex32(json_string_value(h), f->sha256)) {
-			problem(s, MANIFEST_NAME, "\"files\" entry %zu is not {name, size, sha256}", i + 1);
+			problem(s, REPORT_BUNDLE_MANIFEST, "\"files\" entry %zu is not {name, size, sha256}", i + 1);
 			info->manifest_ok = false;
 			continue;
 		}
@@ -1040,7 +1039,7 @@ static int check_manifest(struct scan *s, report_bundle_info *info)
 		f->size = (uint64_t)json_integer_value(sz);
 		if (f->size > s->max_member) {
 			s->unsafe = true;
-			problem(s, MANIFEST_NAME, "lists '%s' of %llu bytes, more than the limit of %llu: "
+			problem(s, REPORT_BUNDLE_MANIFEST, "lists '%s' of %llu bytes, more than the limit of %llu: "
 			                          "refused (raise --max-member-size to read it)",
 			        f->name, (unsigned long long)f->size, (unsigned long long)s->max_member);
 			info->manifest_ok = false;
@@ -1050,7 +1049,7 @@ static int check_manifest(struct scan *s, report_bundle_info *info)
 			if (strcmp(info->files[j].name, f->name) == 0)
 				break;
 		if (j < info->nfiles) {
-			problem(s, MANIFEST_NAME, "lists '%s' twice", f->name);
+			problem(s, REPORT_BUNDLE_MANIFEST, "lists '%s' twice", f->name);
 			info->manifest_ok = false;
 			continue;
 		}
@@ -1106,9 +1105,9 @@ static int check_manifest(struct scan *s, report_bundle_info *info)
 		info->meta.chunks = cs;
 		info->meta.nchunks = n;
 		if (nbad == 1)
-			problem(s, MANIFEST_NAME, "\"chunks\" entry %zu has no valid sha256", first_bad);
+			problem(s, REPORT_BUNDLE_MANIFEST, "\"chunks\" entry %zu has no valid sha256", first_bad);
 		else if (nbad > 1)
-			problem(s, MANIFEST_NAME, "%zu \"chunks\" entries have no valid sha256, the first "
+			problem(s, REPORT_BUNDLE_MANIFEST, "%zu \"chunks\" entries have no valid sha256, the first "
 			                          "is entry %zu",
 			        nbad, first_bad);
 	}
@@ -1141,7 +1140,7 @@ static int check_manifest(struct scan *s, report_bundle_info *info)
 		}
 	}
 	for (j = 0; j < s->nseen; j++) {
-		bool listed = strcmp(s->seen[j].name, MANIFEST_NAME) == 0;
+		bool listed = strcmp(s->seen[j].name, REPORT_BUNDLE_MANIFEST) == 0;
 		for (i = 0; i < info->nfiles && !listed; i++)
 			listed = strcmp(s->seen[j].name, info->files[i].name) == 0;
 		if (!listed)
@@ -1292,7 +1291,7 @@ int report_bundle_member_open(const char *path, const char *name, uint64_t max_m
 		if (strcmp(s.seen[i].name, name) == 0)
 			sn = &s.seen[i];
 	if (!info->manifest_ok) {
-		report_seterr(err, cap, "%s", fp.set ? fp.msg : "manifest.json: not usable");
+		report_seterr(err, cap, "%s", fp.set ? fp.msg : REPORT_BUNDLE_MANIFEST ": not usable");
 		rc = TV_E_FORMAT;
 		goto fail;
 	}

@@ -40,6 +40,12 @@ enum report_bundle_kind {
 
 #define REPORT_BUNDLE_FORMAT "tapvault-case-bundle"
 #define REPORT_BUNDLE_VERSION 1
+/* The members' names: the one place that spells them. */
+#define REPORT_BUNDLE_PACKETS "packets.pcap"
+#define REPORT_BUNDLE_FLOWS "flows.log"
+#define REPORT_BUNDLE_AUDIT_HTML "audit.html"
+#define REPORT_BUNDLE_AUDIT_JSON "audit.json"
+#define REPORT_BUNDLE_MANIFEST "manifest.json"  /* written last */
 #define REPORT_BUNDLE_MAX_MEMBERS 64
 #define REPORT_BUNDLE_MAX_MANIFEST (16u << 20)
 /* Largest member (in the archive and as the manifest declares it) that
