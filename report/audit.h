@@ -20,7 +20,7 @@
  * credentials (HTTP Basic, FTP/POP3 USER/PASS, IMAP LOGIN, Telnet).  One
  * packet at a time, no reassembly: the first segment of each of these
  * messages carries what we look for.  Every parser is a bounds-checked
- * cursor over untrusted bytes (STYLE.md §4).
+ * cursor over untrusted bytes.
  * ===================================================================== */
 
 enum report_app {
@@ -94,7 +94,7 @@ void report_redact(const char *s, char *out, size_t cap);
  *
  * Every (interface, unidirectional 5-tuple) seen on either side over the
  * audit period is one flow, and every flow gets exactly one class with one
- * reason (doc-drafts/audit.md has the rules).
+ * reason (the README's `tapvault audit` section has the rules).
  * ===================================================================== */
 
 struct idx_rstore;

@@ -1,7 +1,8 @@
 /*
  * audit_out.c — the audit's reports: one self-contained HTML page (inline
  * CSS, inline SVG charts drawn here, no script, no external font or file),
- * Markdown for terminals, JSON (schema in doc-drafts/audit.md) and CSV.
+ * Markdown for terminals, JSON (fields as the README's `tapvault audit` section lists them) and
+ * CSV.
  *
  * Credentials are redacted unless cfg->show_secrets.  Every flow row carries
  * a ready `tapvault query` command that pulls the flow's packets.

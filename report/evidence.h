@@ -17,8 +17,8 @@
  * A bundle is one archive (tar.zst, tar.gz or zip, chosen by the file name)
  * with flat members: packets.pcap, flows.log and manifest.json (written
  * last; it holds every other member's size and SHA-256, the store's
- * identity, the query and the source chunks).  The schema is in
- * doc-drafts/bundles.md.
+ * identity, the query and the source chunks).  The README's
+ * `tapvault export` section lists the manifest's fields.
  *
  * Reading never extracts: members are hashed as they stream past, the
  * manifest is read into memory (at most REPORT_BUNDLE_MAX_MANIFEST bytes),

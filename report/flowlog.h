@@ -5,7 +5,7 @@
  * (report/flowlog.c, report/flowlog_read.c).  Prefix: report_.
  *
  * Library code: nothing here prints or exits; rejects are counted and handed
- * to the caller (STYLE.md §1, §5).
+ * to the caller.
  *
  * Flow-log semantics follow AWS's documentation: "Flow log records"
  * (https://docs.aws.amazon.com/vpc/latest/userguide/flow-log-records.html):
@@ -33,7 +33,8 @@
  * (1 << id) in report_fl_rec.present) but not of any file format.
  *
  * resource-id and encryption-status: AWS's version for them could not be
- * confirmed (reference §1.3: a third-party source claims "version 10").  We
+ * confirmed (AWS's field table does not say; a third-party source claims
+ * "version 10").  We
  * treat both as version 8, the highest version we can document
  * (REPORT_FL_VERSION_UNCONFIRMED), so that report_format_version() of a
  * format using them says 8.  Change that one constant when AWS's number is
@@ -275,7 +276,7 @@ typedef struct report_fl_rec {
 	uint8_t type;                     /* enum report_fl_type */
 	uint8_t flow_direction;           /* enum report_fl_direction */
 	uint8_t pad[2];
-	uint32_t traffic_path;            /* reference §1.6 codes */
+	uint32_t traffic_path;            /* AWS's traffic-path codes (1-8) */
 	tv_addr pkt_srcaddr;
 	tv_addr pkt_dstaddr;
 

@@ -7,7 +7,7 @@
  * whatever we write, our own parser (and Athena's space-delimited table)
  * reads back.
  *
- * S3 layout (reference §1.8): DIR/AWSLogs/<account>/vpcflowlogs/<region>/
+ * S3 layout (AWS, "Publish flow logs to Amazon S3"): DIR/AWSLogs/<account>/vpcflowlogs/<region>/
  * <yyyy>/<mm>/<dd>/<account>_vpcflowlogs_<region>_<id>_<YYYYMMDDTHHmmZ>_
  * <hash>.log.gz, one file per 5-minute period of record END times, each
  * starting with the header line.  A file is written under a temporary name
@@ -77,7 +77,8 @@ void report_flowrec_to_fl(const tv_flowrec *r, const report_iface *ifc,
 	PUTS(REPORT_FL_F_INTERFACE_ID, interface_id, ifc->name);
 	PUT(REPORT_FL_F_SRCADDR, rec->srcaddr = r->key.src);
 	PUT(REPORT_FL_F_DSTADDR, rec->dstaddr = r->key.dst);
-	/* reference §1.4: the interface's side shows its primary private IPv4 */
+	/* AWS ("Flow log records", srcaddr/dstaddr): the interface's side
+	 * shows its primary private IPv4 */
 	if (p4 && egress && tv_addr_is_v4(&r->key.src))
 		rec->srcaddr = (want >> REPORT_FL_F_SRCADDR) & 1u ? *p4 : rec->srcaddr;
 	if (p4 && ingress && tv_addr_is_v4(&r->key.dst))

@@ -133,7 +133,8 @@ void report_vnimap_free(report_vnimap *m); /* accepts NULL */
  *   interface-id ifc->name; vpc-id subnet-id instance-id az-id: map or '-'
  *   srcaddr/dstaddr: the packet's, except that the interface's side shows
  *                the interface's primary IPv4 when the packet used another
- *                IPv4 of the interface (reference §1.4)
+ *                IPv4 of the interface (AWS, "Flow log records":
+ *                srcaddr/dstaddr of an interface with several addresses)
  *   pkt-srcaddr/pkt-dstaddr: the packet's
  *   flow-direction egress when srcaddr is the interface's, ingress when
  *                dstaddr is, '-' when neither
@@ -155,7 +156,8 @@ void report_flowrec_to_fl(const tv_flowrec *r, const report_iface *ifc,
 int report_flowrec_json(const report_fl_format *fmt, const report_fl_rec *rec,
                         const tv_flowrec *r, char *buf, size_t cap, size_t *len);
 
-/* S3 layout writer (reference §1.8). */
+/* S3 layout writer (AWS, "Publish flow logs to Amazon S3":
+ * https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-s3.html). */
 typedef struct report_s3_cfg {
 	const char *dir;          /* DIR: files go to DIR/AWSLogs/... */
 	const char *account;      /* path account, e.g. "123456789012" */
@@ -197,8 +199,10 @@ void report_s3_free(report_s3 *s);
  * Mirror configuration: filters and sessions  (report/mirrorcfg.c)
  *
  * The JSON that `aws ec2 describe-traffic-mirror-filters` and
- * `describe-traffic-mirror-sessions` print (reference §2.8), read with
- * jansson.  Filter rules are evaluated as AWS does (reference §2.2, §2.3):
+ * `describe-traffic-mirror-sessions` print, read with jansson.  Filter
+ * rules are evaluated as AWS's Traffic Mirroring guide says ("Traffic
+ * mirror filters", "Traffic mirror sessions";
+ * https://docs.aws.amazon.com/vpc/latest/mirroring/):
  * per direction, in ascending rule number, the first matching rule decides
  * (accept: mirrored, reject: not); no matching rule means not mirrored;
  * the network service amazon-dns mirrors all Amazon DNS traffic.  Of the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ThreadSanitizer run of multi-worker live ingest (issue 5).  Not part of
+# ThreadSanitizer run of multi-worker live ingest.  Not part of
 # `make test`; CI may run it:  bash tests/e2e/tsan_live.sh
 # Builds build-tsan/ (gcc -fsanitize=thread) unless TAPVAULT_TSAN names a
 # ready binary, then: ingest -l 127.0.0.1:PORT with 4 workers and retention,

@@ -240,13 +240,13 @@ Test(vnimap, json_errors)
 
 Test(vnimap, aws_cli_example_sessions)
 {
-	const char *p = "../shared/testdata/flowlogs/aws-cli-example-describe-traffic-mirror-sessions.json";
-	const char *p2 = "/work/shared/testdata/flowlogs/aws-cli-example-describe-traffic-mirror-sessions.json";
+	const char *e = getenv("TAPVAULT_TESTDATA");
+	char p[4096];
 	report_vnimap *m;
 	const report_iface *f;
 	char err[512];
-	if (access(p, R_OK) != 0)
-		p = p2;
+	snprintf(p, sizeof p, "%s/flowlogs/aws-cli-example-describe-traffic-mirror-sessions.json",
+	         e ? e : "../shared/testdata");
 	if (access(p, R_OK) != 0) {
 		cr_skip_test("shared testdata absent: %s", p);
 		return;
