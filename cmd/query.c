@@ -3,7 +3,6 @@
  */
 #include "cmd.h"
 #include "pcapw.h"
-#include "../ingest/ingest.h"
 #include "../ingest/tvfile.h"
 #include "../index/vault.h"
 #include "../report/evidence.h"
@@ -195,96 +194,6 @@ static int on_packet(void *ctx, int store, const store_rec *r, const tv_l3info *
 	return (o->max && o->n >= o->max) ? 1 : 0;
 }
 
-/*
- * --bundle: packets straight out of a case bundle's packets.pcap.  The
- * member is copied into an unlinked temporary file after the whole bundle
- * has been checked (safe names, no links, sizes; the member's SHA-256
- * against the manifest), then read with libpcap and matched like stored
- * packets.  A pcap carries no tunnel metadata, so 'vni' is refused.
- * bundle_open() runs before any output is created: a refused bundle writes
- * nothing, not even an empty pcap or a count of 0.
- */
-static int bundle_open(const char *bundle, const idx_expr *e, uint64_t max_member, pcap_t **out)
-{
-	char err[1024], ebuf[PCAP_ERRBUF_SIZE], norm[2048];
-	FILE *fp = NULL;
-	pcap_t *p;
-	int rc;
-
-	*out = NULL;
-	idx_expr_format(e, norm, sizeof norm);
-	if (strncmp(norm, "vni ", 4) == 0 || strstr(norm, " vni ") || strstr(norm, "(vni ")) {
-		cmd_err("query", "--bundle: 'vni' cannot be matched: a bundle's " REPORT_BUNDLE_PACKETS " carries "
-		                 "no tunnel metadata (export with the vni in the expression instead)");
-		return EXIT_USAGE;
-	}
-	rc = report_bundle_member_open(bundle, REPORT_BUNDLE_PACKETS, max_member, &fp, err, sizeof err);
-	if (rc) {
-		cmd_err("query", "%s: %s", bundle, err);
-		return rc == ENOENT || rc == EACCES || rc > 0 ? EXIT_FAILURE : EXIT_USAGE;
-	}
-	p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, ebuf);
-	if (!p) {
-		fclose(fp);
-		cmd_err("query", "%s: " REPORT_BUNDLE_PACKETS ": %s", bundle, ebuf);
-		return EXIT_USAGE;
-	}
-	if (pcap_datalink(p) != DLT_EN10MB) {
-		int lt = pcap_datalink(p); /* read before the close frees p */
-		const char *ln = pcap_datalink_val_to_name(lt);
-		pcap_close(p);
-		cmd_err("query", "%s: " REPORT_BUNDLE_PACKETS ": link type %s (%d), expected Ethernet", bundle,
-		        ln ? ln : "unknown", lt);
-		return EXIT_USAGE;
-	}
-	*out = p;
-	return EXIT_OK;
-}
-
-static int query_bundle(const char *bundle, pcap_t *p, const idx_expr *e, struct qout *o,
-                        idx_query_stats *st)
-{
-	tv_tunmeta tun;
-	uint64_t lo, hi;
-	struct pcap_pkthdr *h;
-	const u_char *data;
-	int rc, r;
-
-	memset(&tun, 0, sizeof tun);
-	tun.vni = TV_VNI_NONE;
-	idx_expr_time_bounds(e, &lo, &hi);
-	rc = 0;
-	while ((r = pcap_next_ex(p, &h, &data)) == 1) {
-		store_rec rec;
-		tv_l3info info;
-		memset(&rec, 0, sizeof rec);
-		rec.ts_ns = ingest_pcap_ts_ns(h->ts.tv_sec, h->ts.tv_usec);
-		rec.caplen = h->caplen;
-		rec.origlen = h->len;
-		rec.tun = &tun;
-		rec.frame = data;
-		st->packets_scanned++;
-		if (rec.ts_ns < lo || rec.ts_ns > hi)
-			continue;
-		ingest_parse_inner(data, h->caplen, &info);
-		if (!idx_expr_match(e, rec.ts_ns, &tun, &info))
-			continue;
-		st->packets_matched++;
-		rc = on_packet(o, 0, &rec, &info);
-		if (rc)
-			break;
-	}
-	if (r == -1) {
-		cmd_err("query", "%s: " REPORT_BUNDLE_PACKETS ": %s", bundle, pcap_geterr(p));
-		return EXIT_USAGE;
-	}
-	if (rc < 0) {
-		cmd_err("query", "write failed (disk full or closed pipe?)");
-		return EXIT_FAILURE;
-	}
-	return EXIT_OK;
-}
-
 static const struct option longopts[] = {
 	{ "store", required_argument, NULL, 's' },
 	{ "write", required_argument, NULL, 'w' },
@@ -314,7 +223,8 @@ int cmd_query(int argc, char **argv)
 	struct qout o;
 	idx_query_stats st;
 	char err[1024];
-	pcap_t *dead = NULL, *bp = NULL;
+	pcap_t *dead = NULL;
+	report_bundle_packets *bp = NULL;
 	tv_outfile wout;
 	uint64_t val, max_member = 0;
 
@@ -401,10 +311,17 @@ int cmd_query(int argc, char **argv)
 	}
 	if ((ret = cmd_open_stores("query", stores, nstores, rs, &nopen)) != EXIT_OK)
 		goto out;
-	if (bundle) {
-		ret = bundle_open(bundle, e, max_member, &bp);
-		if (ret != EXIT_OK)
-			goto out;
+	/* before any output is created: a refused bundle writes nothing, not
+	 * even an empty pcap or a count of 0 */
+	if (bundle && (rc = report_bundle_packets_open(bundle, e, max_member, &bp, err, sizeof err)) != 0) {
+		if (rc == TV_E_UNSUPPORTED)
+			cmd_err("query", "--bundle: %s", err);
+		else if (rc == TV_E_FORMAT)
+			cmd_err("query", "%s", err);
+		else
+			cmd_err("query", "%s: %s", bundle, err);
+		ret = rc == ENOENT || rc == EACCES || rc > 0 ? EXIT_FAILURE : EXIT_USAGE;
+		goto out;
 	}
 	if (o.fmt == QF_PCAP) {
 		if (!wfile || strcmp(wfile, "-") == 0) {
@@ -433,9 +350,12 @@ int cmd_query(int argc, char **argv)
 		o.f = stdout;
 	}
 	if (bundle) {
-		memset(&st, 0, sizeof st);
-		ret = query_bundle(bundle, bp, e, &o, &st);
-		rc = 0;
+		rc = report_bundle_packets_query(bp, e, on_packet, &o, &st, err, sizeof err);
+		if (rc == TV_E_FORMAT) {
+			cmd_err("query", "%s", err);
+			ret = EXIT_USAGE;
+			rc = 0;
+		}
 	} else {
 		{ char pn[4200]; if (idx_pruned_note(rs, nopen, e, pn, sizeof pn)) cmd_note("query", "%s", pn); } /* retention */
 	rc = idx_query_run(rs, nopen, e, verify, on_packet, &o, &st, err, sizeof err);
@@ -475,8 +395,7 @@ int cmd_query(int argc, char **argv)
 	}
 out:
 	tv_outfile_abort(&wout);
-	if (bp)
-		pcap_close(bp);
+	report_bundle_packets_close(bp);
 	for (i = 0; i < nopen; i++)
 		idx_rstore_close(&rs[i]);
 	if (o.use_bpf)

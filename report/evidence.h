@@ -199,6 +199,36 @@ int report_bundle_verify(const char *path, uint64_t max_member, report_bundle_pr
 int report_bundle_member_open(const char *path, const char *name, uint64_t max_member,
                               FILE **out, char *err, size_t cap);
 
+/* ---------------------------------------------- a bundle's packets, matched */
+
+typedef struct report_bundle_packets report_bundle_packets;
+struct idx_query_stats;
+struct store_rec;
+struct tv_l3info;
+
+/*
+ * Opens the packets member of a bundle for matching with e, after the whole
+ * bundle has been checked (report_bundle_member_open).  Returns 0; the
+ * member_open codes (an errno, or negative with err set); TV_E_UNSUPPORTED
+ * when e names a VNI (a pcap carries no tunnel metadata); TV_E_FORMAT when
+ * libpcap cannot read the member or its link type is not Ethernet.
+ * Nothing is written anywhere before this succeeds.
+ */
+int report_bundle_packets_open(const char *bundle, const struct idx_expr *e, uint64_t max_member,
+                               report_bundle_packets **out, char *err, size_t cap);
+/*
+ * Hands each packet that matches e (idx_expr_match, the store query's
+ * matcher) to cb, in file order, as store 0 with no tunnel metadata.  cb's
+ * non-zero return stops with that value (1: enough).  st is zeroed and
+ * counts packets scanned and matched.  TV_E_FORMAT, with err, when the
+ * member cannot be read to its end.
+ */
+int report_bundle_packets_query(report_bundle_packets *bp, const struct idx_expr *e,
+                                int (*cb)(void *ctx, int store, const struct store_rec *rec,
+                                          const struct tv_l3info *info),
+                                void *ctx, struct idx_query_stats *st, char *err, size_t cap);
+void report_bundle_packets_close(report_bundle_packets *bp); /* accepts NULL */
+
 /* =====================================================================
  * Custody log  (report/custody.c)
  *
