@@ -464,26 +464,12 @@ void report_bundle_info_free(report_bundle_info *info)
 	free(info);
 }
 
-/* Parses the manifest into info and checks it against what was seen. */
-static int check_manifest(struct scan *s, report_bundle_info *info)
+/* The manifest's own SHA-256 (its self-hash field) against its content. */
+static void check_self_hash(struct scan *s)
 {
-	json_t *root, *files, *chunks, *v, *store, *q, *pk, *fl;
-	json_error_t jerr;
-	char msg[512];
 	char *digits;
 	uint8_t want[32], got[32];
-	size_t i, j;
 
-	if (!s->manifest) {
-		bool seen = false;
-		for (i = 0; i < s->nseen; i++)
-			seen |= strcmp(s->seen[i].name, REPORT_BUNDLE_MANIFEST) == 0;
-		if (!seen && !s->fatal)
-			problem(s, REPORT_BUNDLE_MANIFEST, "missing: the bundle has no manifest");
-		else if (seen)
-			problem(s, REPORT_BUNDLE_MANIFEST, "is empty");
-		return 0;
-	}
 	digits = report_bundle_self_hash_find(s->manifest, s->manifest_len);
 	if (!digits) {
 		problem(s, REPORT_BUNDLE_MANIFEST, "has no \"" REPORT_BUNDLE_SELF_KEY "\": altered or not a "
@@ -497,6 +483,173 @@ static int check_manifest(struct scan *s, report_bundle_info *info)
 			problem(s, REPORT_BUNDLE_MANIFEST, "its own SHA-256 (" REPORT_BUNDLE_SELF_KEY
 			                          ") does not match its content: altered");
 	}
+}
+
+/* The "files" list: each entry {name, size, sha256}, safe, within the
+ * member limit, listed once.  Sets info->manifest_ok. */
+static void manifest_files(struct scan *s, report_bundle_info *info, json_t *files)
+{
+	json_t *v;
+	size_t i, j;
+
+	info->manifest_ok = true;
+	json_array_foreach(files, i, v) {
+		json_t *n = json_object_get(v, "name"), *sz = json_object_get(v, "size");
+		json_t *h = json_object_get(v, "sha256");
+		report_bundle_file *f = &info->files[info->nfiles];
+		if (!json_is_string(n) || !report_bundle_name_safe(json_string_value(n)) ||
+		    strcmp(json_string_value(n), REPORT_BUNDLE_MANIFEST) == 0 || !json_is_integer(sz) ||
+		    json_integer_value(sz) < 0 || !json_is_string(h) ||
+		    !unhex32(json_string_value(h), f->sha256)) {
+			problem(s, REPORT_BUNDLE_MANIFEST, "\"files\" entry %zu is not {name, size, sha256}", i + 1);
+			info->manifest_ok = false;
+			continue;
+		}
+		snprintf(f->name, sizeof f->name, "%s", json_string_value(n));
+		f->size = (uint64_t)json_integer_value(sz);
+		if (f->size > s->max_member) {
+			s->unsafe = true;
+			problem(s, REPORT_BUNDLE_MANIFEST, "lists '%s' of %llu bytes, more than the limit of %llu: "
+			                          "refused (raise --max-member-size to read it)",
+			        f->name, (unsigned long long)f->size, (unsigned long long)s->max_member);
+			info->manifest_ok = false;
+			continue;
+		}
+		for (j = 0; j < info->nfiles; j++)
+			if (strcmp(info->files[j].name, f->name) == 0)
+				break;
+		if (j < info->nfiles) {
+			problem(s, REPORT_BUNDLE_MANIFEST, "lists '%s' twice", f->name);
+			info->manifest_ok = false;
+			continue;
+		}
+		info->nfiles++;
+	}
+}
+
+/* The descriptive fields and the source chunks into info->meta. */
+static int manifest_meta(struct scan *s, report_bundle_info *info, json_t *root)
+{
+	json_t *chunks, *v, *store, *q, *pk, *fl;
+	size_t i;
+
+	store = json_object_get(root, "store");
+	q = json_object_get(root, "query");
+	pk = json_object_get(root, "packets");
+	fl = json_object_get(root, "flows");
+	info->meta.tool = jdup(root, "tool");
+	info->meta.created_ns = jtime(root, "created", 0);
+	info->meta.case_id = jdup(root, "case");
+	info->meta.examiner = jdup(root, "examiner");
+	info->meta.note = jdup(root, "note");
+	info->meta.store_path = jdup(store, "path");
+	v = json_object_get(store, "uuid");
+	if (json_is_string(v))
+		snprintf(info->meta.store_uuid, sizeof info->meta.store_uuid, "%s", json_string_value(v));
+	info->meta.query_text = jdup(q, "text");
+	info->meta.query_norm = jdup(q, "normalised");
+	info->meta.time_lo = jtime(q, "from", 0);
+	info->meta.time_hi = jtime(q, "to", UINT64_MAX);
+	info->meta.packets = jint(pk, "count");
+	info->meta.first_ts = jtime(pk, "first", 0);
+	info->meta.last_ts = jtime(pk, "last", 0);
+	info->meta.max_bytes = jint(pk, "max_bytes");
+	info->meta.flow_records = jint(fl, "records");
+	chunks = json_object_get(root, "chunks");
+	if (json_is_array(chunks) && json_array_size(chunks) > 0) {
+		report_bundle_chunk *cs = calloc(json_array_size(chunks), sizeof *cs);
+		size_t n = 0, nbad = 0, first_bad = 0;
+		if (!cs) {
+			return TV_E_NOMEM;
+		}
+		json_array_foreach(chunks, i, v) {
+			json_t *h = json_object_get(v, "sha256");
+			if (!json_is_object(v) || !json_is_string(h) ||
+			    !unhex32(json_string_value(h), cs[n].sha256)) {
+				/* one problem for all of them: a hostile list is long */
+				if (nbad++ == 0)
+					first_bad = i + 1;
+				continue;
+			}
+			cs[n].id = jint(v, "id");
+			cs[n].segment = (uint32_t)jint(v, "segment");
+			cs[n].offset = jint(v, "offset");
+			cs[n].length = (uint32_t)jint(v, "length");
+			cs[n].packets = jint(v, "packets");
+			n++;
+		}
+		info->meta.chunks = cs;
+		info->meta.nchunks = n;
+		if (nbad == 1)
+			problem(s, REPORT_BUNDLE_MANIFEST, "\"chunks\" entry %zu has no valid sha256", first_bad);
+		else if (nbad > 1)
+			problem(s, REPORT_BUNDLE_MANIFEST, "%zu \"chunks\" entries have no valid sha256, the first "
+			                          "is entry %zu",
+			        nbad, first_bad);
+	}
+	return 0;
+}
+
+/* Every listed member against what the scan saw, and every seen member
+ * against the list. */
+static void check_members(struct scan *s, const report_bundle_info *info)
+{
+	size_t i, j;
+
+	for (i = 0; i < info->nfiles; i++) {
+		const report_bundle_file *f = &info->files[i];
+		struct seen *sn = NULL;
+		char a[65], b[65];
+		for (j = 0; j < s->nseen; j++)
+			if (strcmp(s->seen[j].name, f->name) == 0)
+				sn = &s->seen[j];
+		if (!sn) {
+			if (!s->fatal)
+				problem(s, f->name, "missing: listed in the manifest but not in the bundle");
+			else
+				problem(s, f->name, "not checked: the bundle could not be read that far");
+			continue;
+		}
+		if (sn->size != f->size) {
+			problem(s, f->name, "size %llu differs from the manifest's %llu",
+			        (unsigned long long)sn->size, (unsigned long long)f->size);
+			continue;
+		}
+		if (memcmp(sn->sha256, f->sha256, 32) != 0) {
+			tv_sha256_hex(sn->sha256, a);
+			tv_sha256_hex(f->sha256, b);
+			problem(s, f->name, "SHA-256 %s differs from the manifest's %s", a, b);
+		}
+	}
+	for (j = 0; j < s->nseen; j++) {
+		bool listed = strcmp(s->seen[j].name, REPORT_BUNDLE_MANIFEST) == 0;
+		for (i = 0; i < info->nfiles && !listed; i++)
+			listed = strcmp(s->seen[j].name, info->files[i].name) == 0;
+		if (!listed)
+			problem(s, s->seen[j].name, "extra: in the bundle but not listed in the manifest");
+	}
+}
+
+/* Parses the manifest into info and checks it against what was seen. */
+static int check_manifest(struct scan *s, report_bundle_info *info)
+{
+	json_t *root, *files, *v;
+	json_error_t jerr;
+	char msg[512];
+	size_t i;
+	int rc;
+
+	if (!s->manifest) {
+		bool seen = false;
+		for (i = 0; i < s->nseen; i++)
+			seen |= strcmp(s->seen[i].name, REPORT_BUNDLE_MANIFEST) == 0;
+		if (!seen && !s->fatal)
+			problem(s, REPORT_BUNDLE_MANIFEST, "missing: the bundle has no manifest");
+		else if (seen)
+			problem(s, REPORT_BUNDLE_MANIFEST, "is empty");
+		return 0;
+	}
+	check_self_hash(s);
 	root = report_json_load(s->manifest, s->manifest_len, NULL, REPORT_BUNDLE_MANIFEST, &jerr, msg,
 	                        sizeof msg);
 	if (!root && jerr.text[0] == '\0') {
@@ -535,130 +688,13 @@ static int check_manifest(struct scan *s, report_bundle_info *info)
 		json_decref(root);
 		return TV_E_NOMEM;
 	}
-	info->manifest_ok = true;
-	json_array_foreach(files, i, v) {
-		json_t *n = json_object_get(v, "name"), *sz = json_object_get(v, "size");
-		json_t *h = json_object_get(v, "sha256");
-		report_bundle_file *f = &info->files[info->nfiles];
-		if (!json_is_string(n) || !report_bundle_name_safe(json_string_value(n)) ||
-		    strcmp(json_string_value(n), REPORT_BUNDLE_MANIFEST) == 0 || !json_is_integer(sz) ||
-		    json_integer_value(sz) < 0 || !json_is_string(h) ||
-		    !unhex32(json_string_value(h), f->sha256)) {
-			problem(s, REPORT_BUNDLE_MANIFEST, "\"files\" entry %zu is not {name, size, sha256}", i + 1);
-			info->manifest_ok = false;
-			continue;
-		}
-		snprintf(f->name, sizeof f->name, "%s", json_string_value(n));
-		f->size = (uint64_t)json_integer_value(sz);
-		if (f->size > s->max_member) {
-			s->unsafe = true;
-			problem(s, REPORT_BUNDLE_MANIFEST, "lists '%s' of %llu bytes, more than the limit of %llu: "
-			                          "refused (raise --max-member-size to read it)",
-			        f->name, (unsigned long long)f->size, (unsigned long long)s->max_member);
-			info->manifest_ok = false;
-			continue;
-		}
-		for (j = 0; j < info->nfiles; j++)
-			if (strcmp(info->files[j].name, f->name) == 0)
-				break;
-		if (j < info->nfiles) {
-			problem(s, REPORT_BUNDLE_MANIFEST, "lists '%s' twice", f->name);
-			info->manifest_ok = false;
-			continue;
-		}
-		info->nfiles++;
-	}
+	manifest_files(s, info, files);
 
-	store = json_object_get(root, "store");
-	q = json_object_get(root, "query");
-	pk = json_object_get(root, "packets");
-	fl = json_object_get(root, "flows");
-	info->meta.tool = jdup(root, "tool");
-	info->meta.created_ns = jtime(root, "created", 0);
-	info->meta.case_id = jdup(root, "case");
-	info->meta.examiner = jdup(root, "examiner");
-	info->meta.note = jdup(root, "note");
-	info->meta.store_path = jdup(store, "path");
-	v = json_object_get(store, "uuid");
-	if (json_is_string(v))
-		snprintf(info->meta.store_uuid, sizeof info->meta.store_uuid, "%s", json_string_value(v));
-	info->meta.query_text = jdup(q, "text");
-	info->meta.query_norm = jdup(q, "normalised");
-	info->meta.time_lo = jtime(q, "from", 0);
-	info->meta.time_hi = jtime(q, "to", UINT64_MAX);
-	info->meta.packets = jint(pk, "count");
-	info->meta.first_ts = jtime(pk, "first", 0);
-	info->meta.last_ts = jtime(pk, "last", 0);
-	info->meta.max_bytes = jint(pk, "max_bytes");
-	info->meta.flow_records = jint(fl, "records");
-	chunks = json_object_get(root, "chunks");
-	if (json_is_array(chunks) && json_array_size(chunks) > 0) {
-		report_bundle_chunk *cs = calloc(json_array_size(chunks), sizeof *cs);
-		size_t n = 0, nbad = 0, first_bad = 0;
-		if (!cs) {
-			json_decref(root);
-			return TV_E_NOMEM;
-		}
-		json_array_foreach(chunks, i, v) {
-			json_t *h = json_object_get(v, "sha256");
-			if (!json_is_object(v) || !json_is_string(h) ||
-			    !unhex32(json_string_value(h), cs[n].sha256)) {
-				/* one problem for all of them: a hostile list is long */
-				if (nbad++ == 0)
-					first_bad = i + 1;
-				continue;
-			}
-			cs[n].id = jint(v, "id");
-			cs[n].segment = (uint32_t)jint(v, "segment");
-			cs[n].offset = jint(v, "offset");
-			cs[n].length = (uint32_t)jint(v, "length");
-			cs[n].packets = jint(v, "packets");
-			n++;
-		}
-		info->meta.chunks = cs;
-		info->meta.nchunks = n;
-		if (nbad == 1)
-			problem(s, REPORT_BUNDLE_MANIFEST, "\"chunks\" entry %zu has no valid sha256", first_bad);
-		else if (nbad > 1)
-			problem(s, REPORT_BUNDLE_MANIFEST, "%zu \"chunks\" entries have no valid sha256, the first "
-			                          "is entry %zu",
-			        nbad, first_bad);
-	}
+	rc = manifest_meta(s, info, root);
 	json_decref(root);
-
-	/* the members against the list */
-	for (i = 0; i < info->nfiles; i++) {
-		const report_bundle_file *f = &info->files[i];
-		struct seen *sn = NULL;
-		char a[65], b[65];
-		for (j = 0; j < s->nseen; j++)
-			if (strcmp(s->seen[j].name, f->name) == 0)
-				sn = &s->seen[j];
-		if (!sn) {
-			if (!s->fatal)
-				problem(s, f->name, "missing: listed in the manifest but not in the bundle");
-			else
-				problem(s, f->name, "not checked: the bundle could not be read that far");
-			continue;
-		}
-		if (sn->size != f->size) {
-			problem(s, f->name, "size %llu differs from the manifest's %llu",
-			        (unsigned long long)sn->size, (unsigned long long)f->size);
-			continue;
-		}
-		if (memcmp(sn->sha256, f->sha256, 32) != 0) {
-			tv_sha256_hex(sn->sha256, a);
-			tv_sha256_hex(f->sha256, b);
-			problem(s, f->name, "SHA-256 %s differs from the manifest's %s", a, b);
-		}
-	}
-	for (j = 0; j < s->nseen; j++) {
-		bool listed = strcmp(s->seen[j].name, REPORT_BUNDLE_MANIFEST) == 0;
-		for (i = 0; i < info->nfiles && !listed; i++)
-			listed = strcmp(s->seen[j].name, info->files[i].name) == 0;
-		if (!listed)
-			problem(s, s->seen[j].name, "extra: in the bundle but not listed in the manifest");
-	}
+	if (rc)
+		return rc;
+	check_members(s, info);
 	return 0;
 }
 
