@@ -891,6 +891,32 @@ static int archive_span(report_audit *a, idx_rstore *rs)
 	return 0;
 }
 
+/* The period actually audited: the configured one, narrowed to what the
+ * mirror and the flow logs cover. */
+static void audited_period(report_audit *a)
+{
+	uint32_t lo = UINT32_MAX, hi = 0;
+	size_t i;
+
+	for (i = 0; i < a->nifaces; i++) {
+		const report_audit_iface *f = &a->ifaces[i];
+		if (f->in_mirror) {
+			if (f->m_first < lo) lo = f->m_first;
+			if (f->m_last > hi) hi = f->m_last;
+		}
+		if (f->in_flowlog) {
+			if (f->fl_first < lo) lo = f->fl_first;
+			if (f->fl_last > hi) hi = f->fl_last;
+		}
+	}
+	if (lo > hi)
+		lo = hi = 0;
+	a->sum.from = a->cfg.from > lo ? a->cfg.from : lo;
+	a->sum.to = a->cfg.to < hi ? a->cfg.to : hi;
+	if (a->sum.to < a->sum.from)
+		a->sum.to = a->sum.from;
+}
+
 int report_audit_run(struct idx_rstore *rs, const report_audit_cfg *cfg, report_audit **out, char *err,
                      size_t cap)
 {
@@ -990,27 +1016,7 @@ int report_audit_run(struct idx_rstore *rs, const report_audit_cfg *cfg, report_
 		goto fail;
 	}
 
-	/* the period actually audited */
-	{
-		uint32_t lo = UINT32_MAX, hi = 0;
-		for (i = 0; i < a->nifaces; i++) {
-			const report_audit_iface *f = &a->ifaces[i];
-			if (f->in_mirror) {
-				if (f->m_first < lo) lo = f->m_first;
-				if (f->m_last > hi) hi = f->m_last;
-			}
-			if (f->in_flowlog) {
-				if (f->fl_first < lo) lo = f->fl_first;
-				if (f->fl_last > hi) hi = f->fl_last;
-			}
-		}
-		if (lo > hi)
-			lo = hi = 0;
-		a->sum.from = cfg->from > lo ? cfg->from : lo;
-		a->sum.to = cfg->to < hi ? cfg->to : hi;
-		if (a->sum.to < a->sum.from)
-			a->sum.to = a->sum.from;
-	}
+	audited_period(a);
 
 	/* D */
 	for (i = 0; i < a->nflows; i++) {
