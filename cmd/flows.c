@@ -219,13 +219,86 @@ static const char *map_first(const report_vnimap *m, bool region)
 	return NULL;
 }
 
+/* What the command line says, apart from the expression. */
+struct fopts {
+	const char *stores[64], *maps[64];
+	int nst, nmaps;
+	bool header, fmt_given;
+	const char *s3dir, *account, *region, *flid;
+};
+
+#define HELP_SHOWN (-1)
+
+/* getopt and the checks between options: EXIT_OK, HELP_SHOWN or an exit code. */
+static int parse_opts(int argc, char **argv, struct fopts *op, struct ctx *c)
+{
+	int o, rc;
+
+	memset(op, 0, sizeof *op);
+	op->flid = DEFAULT_FLOW_LOG_ID;
+	optind = 0; /* 0: GNU getopt re-initialises (the demo calls several commands) */
+	while ((o = getopt_long(argc, argv, "s:f:m:vqh", longopts, NULL)) != -1) {
+		switch (o) {
+		case 's':
+			if (op->nst == 64) {
+				cmd_err("flows", "at most 64 stores");
+				return EXIT_USAGE;
+			}
+			op->stores[op->nst++] = optarg;
+			break;
+		case 'f':
+			op->fmt_given = true;
+			if (strcmp(optarg, "aws") == 0) c->of = OF_AWS;
+			else if (strcmp(optarg, "json") == 0) c->of = OF_JSON;
+			else if (strcmp(optarg, "csv") == 0) c->of = OF_CSV;
+			else {
+				cmd_err("flows", "--format '%s': expected aws, json or csv", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_FIELDS:
+			if ((rc = fields_parse(optarg, &c->fmt)) != 0)
+				return rc;
+			break;
+		case OPT_HEADER: op->header = true; break;
+		case OPT_S3: op->s3dir = optarg; break;
+		case 'm':
+			if (op->nmaps == 64) {
+				cmd_err("flows", "at most 64 --vni-map files");
+				return EXIT_USAGE;
+			}
+			op->maps[op->nmaps++] = optarg;
+			break;
+		case OPT_ACCOUNT: op->account = optarg; break;
+		case OPT_REGION: op->region = optarg; break;
+		case OPT_FLID: op->flid = optarg; break;
+		case 'v': g_cmd.verbose++; break;
+		case 'q': g_cmd.quiet = 1; break;
+		case 'h': usage(stdout); return HELP_SHOWN;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (op->nst == 0) {
+		cmd_err("flows", "no store given: use -s DIR");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (op->header && c->of != OF_AWS) {
+		cmd_err("flows", "--header is for --format aws (csv always starts with a header row)");
+		return EXIT_USAGE;
+	}
+	if (op->s3dir && op->fmt_given && c->of != OF_AWS) {
+		cmd_err("flows", "--s3 writes AWS text files; leave --format out (or use aws)");
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
 int cmd_flows(int argc, char **argv)
 {
 	static struct ctx c;
-	const char *stores[64], *maps[64];
-	int nst = 0, nmaps = 0, i, o, rc, ret = EXIT_OK;
-	bool header = false, fmt_given = false;
-	const char *s3dir = NULL, *account = NULL, *region = NULL, *flid = DEFAULT_FLOW_LOG_ID;
+	struct fopts op;
+	int i, rc, ret = EXIT_OK;
 	char *text = NULL, err[4400];
 	idx_expr *e = NULL;
 	idx_expr_err perr;
@@ -236,61 +309,8 @@ int cmd_flows(int argc, char **argv)
 	memset(&c, 0, sizeof c);
 	report_format_default(&c.fmt);
 	c.of = OF_AWS;
-	optind = 0; /* 0: GNU getopt re-initialises (the demo calls several commands) */
-	while ((o = getopt_long(argc, argv, "s:f:m:vqh", longopts, NULL)) != -1) {
-		switch (o) {
-		case 's':
-			if (nst == 64) {
-				cmd_err("flows", "at most 64 stores");
-				return EXIT_USAGE;
-			}
-			stores[nst++] = optarg;
-			break;
-		case 'f':
-			fmt_given = true;
-			if (strcmp(optarg, "aws") == 0) c.of = OF_AWS;
-			else if (strcmp(optarg, "json") == 0) c.of = OF_JSON;
-			else if (strcmp(optarg, "csv") == 0) c.of = OF_CSV;
-			else {
-				cmd_err("flows", "--format '%s': expected aws, json or csv", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case OPT_FIELDS:
-			if ((rc = fields_parse(optarg, &c.fmt)) != 0)
-				return rc;
-			break;
-		case OPT_HEADER: header = true; break;
-		case OPT_S3: s3dir = optarg; break;
-		case 'm':
-			if (nmaps == 64) {
-				cmd_err("flows", "at most 64 --vni-map files");
-				return EXIT_USAGE;
-			}
-			maps[nmaps++] = optarg;
-			break;
-		case OPT_ACCOUNT: account = optarg; break;
-		case OPT_REGION: region = optarg; break;
-		case OPT_FLID: flid = optarg; break;
-		case 'v': g_cmd.verbose++; break;
-		case 'q': g_cmd.quiet = 1; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return EXIT_USAGE;
-		}
-	}
-	if (nst == 0) {
-		cmd_err("flows", "no store given: use -s DIR");
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (header && c.of != OF_AWS) {
-		cmd_err("flows", "--header is for --format aws (csv always starts with a header row)");
-		return EXIT_USAGE;
-	}
-	if (s3dir && fmt_given && c.of != OF_AWS) {
-		cmd_err("flows", "--s3 writes AWS text files; leave --format out (or use aws)");
-		return EXIT_USAGE;
-	}
+	if ((ret = parse_opts(argc, argv, &op, &c)) != EXIT_OK)
+		return ret == HELP_SHOWN ? EXIT_OK : ret;
 	text = cmd_join_args(argc, argv, optind);
 	if (!text)
 		return EXIT_FAILURE;
@@ -305,8 +325,8 @@ int cmd_flows(int argc, char **argv)
 		ret = EXIT_FAILURE;
 		goto out;
 	}
-	for (i = 0; i < nmaps; i++) {
-		rc = report_vnimap_load(c.map, maps[i], err, sizeof err);
+	for (i = 0; i < op.nmaps; i++) {
+		rc = report_vnimap_load(c.map, op.maps[i], err, sizeof err);
 		if (rc) {
 			cmd_err("flows", "--vni-map %s", err);
 			ret = rc == TV_E_NOMEM ? EXIT_FAILURE : EXIT_USAGE;
@@ -316,9 +336,9 @@ int cmd_flows(int argc, char **argv)
 	/* records: the map's account-id and region, else --account/--region,
 	 * else '-'; S3 paths: --account/--region, else the map's first, else
 	 * the placeholders */
-	c.def_account = account;
-	c.def_region = region;
-	if ((ret = cmd_open_stores("flows", stores, nst, c.rs, &c.nstores)) != EXIT_OK)
+	c.def_account = op.account;
+	c.def_region = op.region;
+	if ((ret = cmd_open_stores("flows", op.stores, op.nst, c.rs, &c.nstores)) != EXIT_OK)
 		goto out;
 	have_windows = idx_flows_window_range(e, &from, &to);
 	/* learning is needed only for fields that depend on the interface's addresses */
@@ -337,13 +357,13 @@ int cmd_flows(int argc, char **argv)
 		}
 		report_vnimap_learn_finish(c.map);
 	}
-	if (s3dir) {
+	if (op.s3dir) {
 		report_s3_cfg sc;
 		memset(&sc, 0, sizeof sc);
-		sc.dir = s3dir;
-		sc.account = account ? account : map_first(c.map, false) ? map_first(c.map, false) : DEFAULT_ACCOUNT;
-		sc.region = region ? region : map_first(c.map, true) ? map_first(c.map, true) : DEFAULT_REGION;
-		sc.flow_log_id = flid;
+		sc.dir = op.s3dir;
+		sc.account = op.account ? op.account : map_first(c.map, false) ? map_first(c.map, false) : DEFAULT_ACCOUNT;
+		sc.region = op.region ? op.region : map_first(c.map, true) ? map_first(c.map, true) : DEFAULT_REGION;
+		sc.flow_log_id = op.flid;
 		sc.fmt = &c.fmt;
 		rc = report_s3_open(&sc, &c.s3, err, sizeof err);
 		if (rc) {
@@ -354,7 +374,7 @@ int cmd_flows(int argc, char **argv)
 	} else {
 		static char sobuf[1 << 16];
 		setvbuf(stdout, sobuf, _IOFBF, sizeof sobuf);
-		if (c.of == OF_CSV || (c.of == OF_AWS && header)) {
+		if (c.of == OF_CSV || (c.of == OF_AWS && op.header)) {
 			char h[4096];
 			size_t k;
 			report_format_write(&c.fmt, true, h, sizeof h);
@@ -388,7 +408,7 @@ int cmd_flows(int argc, char **argv)
 		uint64_t files, recs;
 		report_s3_counts(c.s3, &files, &recs);
 		cmd_note("flows", "%llu records in %llu files under %s/AWSLogs/",
-		         (unsigned long long)recs, (unsigned long long)files, s3dir);
+		         (unsigned long long)recs, (unsigned long long)files, op.s3dir);
 	}
 	if (g_cmd.verbose) {
 		char ex[512];
