@@ -133,7 +133,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
 build-fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard */*.h)
 	@mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
+	clang $(FUZZ_CFLAGS) $(WARN) -Wno-missing-prototypes -o $@ $< $(LIB_SRC) $(LDLIBS)
 
 fuzz: $(FUZZ_BIN)
 	@set -e; for t in $(FUZZ_BIN); do n=$$(basename $$t); mkdir -p tests/fuzz/corpus/$$n build-fuzz/new-$$n; \

@@ -5,7 +5,7 @@
 #include "cmd.h"
 #include "../ingest/tvfile.h"
 #include "../index/vault.h"
-#include "../report/report.h"
+#include "../report/audit.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -206,76 +206,77 @@ static void on_progress(void *ctx, const char *phase, uint64_t done)
 	cmd_progress_count(ctx, "audit:", done, phase);
 }
 
-int cmd_audit(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{ "store", required_argument, NULL, 's' },
-		{ "flow-logs", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
-		{ "vni-map", required_argument, NULL, OPT_VNI_MAP },
-		{ "mirror-filters", required_argument, NULL, OPT_FILTERS },
-		{ "sessions", required_argument, NULL, OPT_SESSIONS },
-		{ "from", required_argument, NULL, OPT_FROM },
-		{ "to", required_argument, NULL, OPT_TO },
-		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
-		{ "tolerance-pct", required_argument, NULL, OPT_TOL },
-		{ "lag", required_argument, NULL, OPT_LAG },
-		{ "vpc-cidr", required_argument, NULL, OPT_VPC },
-		{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
-		{ "no-payload", no_argument, NULL, OPT_NO_PAYLOAD },
-		{ "payload-packets", required_argument, NULL, OPT_PL_PACKETS },
-		{ "show-secrets", no_argument, NULL, OPT_SHOW_SECRETS },
-		{ "max-rows", required_argument, NULL, OPT_MAX_ROWS },
-		{ "max-log-size", required_argument, NULL, OPT_MAX_LOG_SIZE },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *store = NULL, *logfmt = NULL, *filters = NULL, *sessions = NULL, *failon = NULL;
+static const struct option longopts[] = {
+	{ "store", required_argument, NULL, 's' },
+	{ "flow-logs", required_argument, NULL, 'f' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+	{ "vni-map", required_argument, NULL, OPT_VNI_MAP },
+	{ "mirror-filters", required_argument, NULL, OPT_FILTERS },
+	{ "sessions", required_argument, NULL, OPT_SESSIONS },
+	{ "from", required_argument, NULL, OPT_FROM },
+	{ "to", required_argument, NULL, OPT_TO },
+	{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
+	{ "tolerance-pct", required_argument, NULL, OPT_TOL },
+	{ "lag", required_argument, NULL, OPT_LAG },
+	{ "vpc-cidr", required_argument, NULL, OPT_VPC },
+	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
+	{ "no-payload", no_argument, NULL, OPT_NO_PAYLOAD },
+	{ "payload-packets", required_argument, NULL, OPT_PL_PACKETS },
+	{ "show-secrets", no_argument, NULL, OPT_SHOW_SECRETS },
+	{ "max-rows", required_argument, NULL, OPT_MAX_ROWS },
+	{ "max-log-size", required_argument, NULL, OPT_MAX_LOG_SIZE },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* What the command line says. */
+struct aopts {
+	const char *store, *logfmt, *filters, *sessions, *failon;
 	const char *paths[MAX_PATHS], *maps[MAX_PATHS], *outs[MAX_OUT];
-	size_t npaths = 0, nmaps = 0, nouts = 0, i;
+	size_t npaths, nmaps, nouts;
 	report_audit_cfg cfg;
 	report_audit_out_cfg ocfg;
 	report_fl_format fmt;
-	report_fl_err fe;
-	report_vnimap *map = NULL;
-	report_mirrorcfg *mc = NULL;
-	report_audit *a = NULL;
-	cmd_progress prog;
-	idx_rstore rs;
-	bool rs_open = false;
-	char err[512], bad[64];
-	char *cmdline = NULL;
-	uint64_t v, ns;
-	int c, rc, ret = EXIT_USAGE;
+};
 
-	report_audit_cfg_default(&cfg);
-	memset(&ocfg, 0, sizeof ocfg);
+#define HELP_SHOWN (-1)
+
+/* getopt and the checks between options: EXIT_OK, HELP_SHOWN or an exit code. */
+static int parse_opts(int argc, char **argv, struct aopts *op)
+{
+	report_fl_err fe;
+	char bad[64];
+	uint64_t v, ns;
+	int c;
+
+	memset(op, 0, sizeof *op);
+	report_audit_cfg_default(&op->cfg);
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "s:f:o:qvh", longopts, NULL)) != -1) {
 		switch (c) {
-		case 's': store = optarg; break;
+		case 's': op->store = optarg; break;
 		case 'f':
-			if (npaths == MAX_PATHS) { cmd_err("audit", "at most %d flow-log paths", MAX_PATHS); return EXIT_USAGE; }
-			paths[npaths++] = optarg;
+			if (op->npaths == MAX_PATHS) { cmd_err("audit", "at most %d flow-log paths", MAX_PATHS); return EXIT_USAGE; }
+			op->paths[op->npaths++] = optarg;
 			break;
 		case 'o':
-			if (nouts == MAX_OUT) { cmd_err("audit", "at most %d reports (-o)", MAX_OUT); return EXIT_USAGE; }
+			if (op->nouts == MAX_OUT) { cmd_err("audit", "at most %d reports (-o)", MAX_OUT); return EXIT_USAGE; }
 			if (!report_audit_fmt_from_name(optarg)) {
 				cmd_err("audit", "-o '%s': expected a name ending in .html, .md, .json or .csv", optarg);
 				return EXIT_USAGE;
 			}
-			outs[nouts++] = optarg;
+			op->outs[op->nouts++] = optarg;
 			break;
-		case OPT_LOG_FORMAT: logfmt = optarg; break;
+		case OPT_LOG_FORMAT: op->logfmt = optarg; break;
 		case OPT_VNI_MAP:
-			if (nmaps == MAX_PATHS) { cmd_err("audit", "at most %d VNI maps", MAX_PATHS); return EXIT_USAGE; }
-			maps[nmaps++] = optarg;
+			if (op->nmaps == MAX_PATHS) { cmd_err("audit", "at most %d VNI maps", MAX_PATHS); return EXIT_USAGE; }
+			op->maps[op->nmaps++] = optarg;
 			break;
-		case OPT_FILTERS: filters = optarg; break;
-		case OPT_SESSIONS: sessions = optarg; break;
+		case OPT_FILTERS: op->filters = optarg; break;
+		case OPT_SESSIONS: op->sessions = optarg; break;
 		case OPT_FROM:
 		case OPT_TO:
 			if (tv_time_parse(optarg, tv_clock_real_ns(), &ns)) {
@@ -288,16 +289,16 @@ int cmd_audit(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			if (c == OPT_FROM)
-				cfg.from = (uint32_t)(ns / 1000000000ull);
+				op->cfg.from = (uint32_t)(ns / 1000000000ull);
 			else
-				cfg.to = (uint32_t)(ns / 1000000000ull);
+				op->cfg.to = (uint32_t)(ns / 1000000000ull);
 			break;
-		case OPT_FAIL_ON: failon = optarg; break;
+		case OPT_FAIL_ON: op->failon = optarg; break;
 		case OPT_TOL: {
 			char *end;
 			errno = 0;
-			cfg.tolerance_pct = strtod(optarg, &end);
-			if (errno || end == optarg || *end || !(cfg.tolerance_pct >= 0 && cfg.tolerance_pct <= 100)) {
+			op->cfg.tolerance_pct = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(op->cfg.tolerance_pct >= 0 && op->cfg.tolerance_pct <= 100)) {
 				cmd_err("audit", "--tolerance-pct '%s': expected a percentage 0..100", optarg);
 				return EXIT_USAGE;
 			}
@@ -308,137 +309,130 @@ int cmd_audit(int argc, char **argv)
 				cmd_err("audit", "--lag '%s': expected a duration up to 1h (e.g. 60s)", optarg);
 				return EXIT_USAGE;
 			}
-			cfg.lag = (uint32_t)v;
+			op->cfg.lag = (uint32_t)v;
 			break;
 		case OPT_VPC:
-			if (parse_cidr(optarg, &cfg.vpc_base, &cfg.vpc_prefix)) {
+			if (parse_cidr(optarg, &op->cfg.vpc_base, &op->cfg.vpc_prefix)) {
 				cmd_err("audit", "--vpc-cidr '%s': expected a CIDR block such as 10.0.0.0/16", optarg);
 				return EXIT_USAGE;
 			}
-			cfg.have_vpc_cidr = true;
+			op->cfg.have_vpc_cidr = true;
 			break;
 		case OPT_MAX_FLOWS:
 			if (cmd_parse_uint(optarg, 1, 1u << 30, &v)) {
 				cmd_err("audit", "--max-flows '%s': expected 1..%u", optarg, 1u << 30);
 				return EXIT_USAGE;
 			}
-			cfg.max_flows = (size_t)v;
+			op->cfg.max_flows = (size_t)v;
 			break;
-		case OPT_NO_PAYLOAD: cfg.payload = false; break;
+		case OPT_NO_PAYLOAD: op->cfg.payload = false; break;
 		case OPT_PL_PACKETS:
 			if (cmd_parse_uint(optarg, 1, 1000000, &v)) {
 				cmd_err("audit", "--payload-packets '%s': expected 1..1000000", optarg);
 				return EXIT_USAGE;
 			}
-			cfg.payload_packets = (uint32_t)v;
+			op->cfg.payload_packets = (uint32_t)v;
 			break;
-		case OPT_SHOW_SECRETS: ocfg.show_secrets = true; break;
+		case OPT_SHOW_SECRETS: op->ocfg.show_secrets = true; break;
 		case OPT_MAX_LOG_SIZE:
 			if (cmd_parse_size(optarg, &v) || v == 0) {
 				cmd_err("audit", "--max-log-size '%s': expected a size such as 1G", optarg);
 				return EXIT_USAGE;
 			}
-			cfg.max_log_bytes = v;
+			op->cfg.max_log_bytes = v;
 			break;
 		case OPT_MAX_ROWS:
 			if (cmd_parse_uint(optarg, 1, 10000000, &v)) {
 				cmd_err("audit", "--max-rows '%s': expected 1..10000000", optarg);
 				return EXIT_USAGE;
 			}
-			ocfg.max_rows = (size_t)v;
+			op->ocfg.max_rows = (size_t)v;
 			break;
 		case 'q': g_cmd.quiet = 1; break;
 		case 'v': g_cmd.verbose++; break;
-		case 'h': usage(stdout); return EXIT_OK;
+		case 'h': usage(stdout); return HELP_SHOWN;
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}
 	for (; optind < argc; optind++) {
-		if (npaths == MAX_PATHS) { cmd_err("audit", "at most %d flow-log paths", MAX_PATHS); return EXIT_USAGE; }
-		paths[npaths++] = argv[optind];
+		if (op->npaths == MAX_PATHS) { cmd_err("audit", "at most %d flow-log paths", MAX_PATHS); return EXIT_USAGE; }
+		op->paths[op->npaths++] = argv[optind];
 	}
-	if (!store) {
+	if (!op->store) {
 		cmd_err("audit", "no store given: use -s DIR");
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (!npaths) {
+	if (!op->npaths) {
 		cmd_err("audit", "no flow logs given: use --flow-logs FILE|DIR");
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (cfg.from > cfg.to) {
+	if (op->cfg.from > op->cfg.to) {
 		cmd_err("audit", "--from is after --to");
 		return EXIT_USAGE;
 	}
-	if (failon && fail_on(NULL, failon, bad, sizeof bad) < 0) {
+	if (op->failon && fail_on(NULL, op->failon, bad, sizeof bad) < 0) {
 		cmd_err("audit", "--fail-on: unknown item '%s' (expected a class, CLASS:REASON, counts_differ, gap, "
 		                 "credentials, protocol_mismatch or any)", bad);
 		return EXIT_USAGE;
 	}
-	if (logfmt) {
-		if (report_format_parse(logfmt, &fmt, &fe)) {
+	if (op->logfmt) {
+		if (report_format_parse(op->logfmt, &op->fmt, &fe)) {
 			cmd_err("audit", "--log-format: %s (at byte %zu)", fe.msg, fe.offset);
 			return EXIT_USAGE;
 		}
-		cfg.format = &fmt;
+		op->cfg.format = &op->fmt;
 	}
-	if (report_vnimap_new(&map) || report_mirrorcfg_new(&mc)) {
+	return EXIT_OK;
+}
+
+/* The VNI maps, the mirror filters and the sessions: EXIT_OK or an exit code. */
+static int load_context(const struct aopts *op, report_vnimap **mapp, report_mirrorcfg **mcp)
+{
+	report_vnimap *map;
+	report_mirrorcfg *mc;
+	char err[512];
+	size_t i;
+	int rc;
+
+	if (report_vnimap_new(mapp) || report_mirrorcfg_new(mcp)) {
 		cmd_err("audit", "out of memory");
-		ret = EXIT_FAILURE;
-		goto done;
+		return EXIT_FAILURE;
 	}
-	/* without --vni-map: the copies kept in the store */
-	{
-		int nm = (int)nmaps;
-		if (cmd_store_vnimaps("audit", store, maps, &nm, MAX_PATHS) != 0)
-			goto done;
-		nmaps = (size_t)nm;
-	}
-	for (i = 0; i < nmaps; i++) {
-		rc = report_vnimap_load(map, maps[i], err, sizeof err);
+	map = *mapp;
+	mc = *mcp;
+	for (i = 0; i < op->nmaps; i++) {
+		rc = report_vnimap_load(map, op->maps[i], err, sizeof err);
 		if (rc) {
 			cmd_err("audit", "--vni-map: %s", err);
-			goto done;
+			return EXIT_USAGE;
 		}
 	}
-	if (filters && (rc = report_mirrorcfg_load_filters(mc, filters, err, sizeof err))) {
+	if (op->filters && (rc = report_mirrorcfg_load_filters(mc, op->filters, err, sizeof err))) {
 		cmd_err("audit", "--mirror-filters: %s", err);
-		goto done;
+		return EXIT_USAGE;
 	}
-	if (sessions) {
-		if ((rc = report_mirrorcfg_load_sessions(mc, sessions, err, sizeof err))) {
+	if (op->sessions) {
+		if ((rc = report_mirrorcfg_load_sessions(mc, op->sessions, err, sizeof err))) {
 			cmd_err("audit", "--sessions: %s", err);
-			goto done;
+			return EXIT_USAGE;
 		}
 		/* the map learns ENI, account, filter and PacketLength per VNI too */
-		if ((rc = report_vnimap_load(map, sessions, err, sizeof err))) {
+		if ((rc = report_vnimap_load(map, op->sessions, err, sizeof err))) {
 			cmd_err("audit", "--sessions: %s", err);
-			goto done;
+			return EXIT_USAGE;
 		}
 	}
-	cfg.map = map;
-	cfg.mirror = (filters || sessions) ? mc : NULL;
-	cfg.flow_logs = paths;
-	cfg.nflow_logs = npaths;
+	return EXIT_OK;
+}
 
-	rc = idx_rstore_open(store, &rs);
-	if (rc) {
-		cmd_store_error("audit", store, rc);
-		goto done;
-	}
-	rs_open = true;
-	cmd_store_coverage_note("audit", &rs);
-	cmd_progress_init(&prog);
-	cfg.progress = on_progress;
-	cfg.progress_ctx = &prog;
-	rc = report_audit_run(&rs, &cfg, &a, err, sizeof err);
-	cmd_progress_end(&prog);
-	if (rc) {
-		cmd_err("audit", "%s", err);
-		ret = rc == TV_E_RANGE ? EXIT_USAGE : EXIT_FAILURE;
-		goto done;
-	}
+/* Notes on rejected flow-log lines and ingest losses; EXIT_USAGE when no
+ * flow-log file could be read, else EXIT_OK. */
+static int audit_notes(const report_audit *a)
+{
+	size_t i;
+
 	{
 		const report_audit_summary *s = report_audit_summary_get(a);
 		for (i = 0; i < report_audit_nrejects(a) && i < 20; i++) {
@@ -453,52 +447,119 @@ int cmd_audit(int argc, char **argv)
 			         "fewer packets of are put down to ingest_loss", s->ingest_loss);
 		if (s->reader.files_failed && s->reader.files_failed >= s->reader.files) {
 			cmd_err("audit", "no flow-log file could be read");
-			goto done;
+			return EXIT_USAGE;
 		}
 	}
+	return EXIT_OK;
+}
+
+/* Every -o report (written beside its name and renamed), or Markdown on
+ * stdout: EXIT_OK or an exit code. */
+static int write_reports(struct aopts *op, const report_audit *a, int argc, char **argv)
+{
+	char *cmdline;
+	size_t i;
+	int rc, ret = EXIT_USAGE;
+
 	cmdline = cmd_join_args(argc, argv, 0);
-	ocfg.store = store;
-	ocfg.command = cmdline;
-	for (i = 0; i < nouts; i++) {
+	op->ocfg.store = op->store;
+	op->ocfg.command = cmdline;
+	for (i = 0; i < op->nouts; i++) {
 		/* written beside the name and renamed: a link there is refused, an
 		 * earlier report replaced, and a failed run leaves no half report */
 		tv_outfile of;
 		FILE *f = NULL;
-		rc = tv_outfile_open(&of, outs[i], 0666, TV_OUT_REPLACE | TV_OUT_SPECIAL);
+		rc = tv_outfile_open(&of, op->outs[i], 0666, TV_OUT_REPLACE | TV_OUT_SPECIAL);
 		if (!rc && !(f = tv_outfile_stdio(&of, "w")))
 			rc = errno;
 		if (rc) {
 			tv_outfile_abort(&of);
-			cmd_err("audit", "%s: cannot create: %s", outs[i], cmd_outfile_why(rc));
+			cmd_err("audit", "%s: cannot create: %s", op->outs[i], cmd_outfile_why(rc));
 			ret = rc == TV_E_SYMLINK || rc == TV_E_NOTREG || rc == EISDIR ? EXIT_USAGE
 			                                                             : EXIT_FAILURE;
-			goto done;
+			goto out;
 		}
-		ocfg.format = report_audit_fmt_from_name(outs[i]);
-		rc = report_audit_write(a, &ocfg, f);
+		op->ocfg.format = report_audit_fmt_from_name(op->outs[i]);
+		rc = report_audit_write(a, &op->ocfg, f);
 		if (fclose(f) != 0 && !rc)
 			rc = errno;
 		if (rc) {
 			tv_outfile_abort(&of);
-			cmd_err("audit", "%s: write failed: %s", outs[i], tv_strerror(rc));
+			cmd_err("audit", "%s: write failed: %s", op->outs[i], tv_strerror(rc));
 			ret = EXIT_FAILURE;
-			goto done;
+			goto out;
 		}
 		rc = tv_outfile_commit(&of, NULL);
 		if (rc) {
-			cmd_err("audit", "%s: cannot create: %s", outs[i], cmd_outfile_why(rc));
+			cmd_err("audit", "%s: cannot create: %s", op->outs[i], cmd_outfile_why(rc));
 			ret = EXIT_FAILURE;
-			goto done;
+			goto out;
 		}
 	}
-	if (!nouts) {
-		ocfg.format = REPORT_AF_MD;
-		if (report_audit_write(a, &ocfg, stdout)) {
+	if (!op->nouts) {
+		op->ocfg.format = REPORT_AF_MD;
+		if (report_audit_write(a, &op->ocfg, stdout)) {
 			cmd_err("audit", "stdout: write failed");
 			ret = EXIT_FAILURE;
-			goto done;
+			goto out;
 		}
 	}
+	ret = EXIT_OK;
+out:
+	op->ocfg.command = NULL;
+	free(cmdline);
+	return ret;
+}
+
+int cmd_audit(int argc, char **argv)
+{
+	static struct aopts op;
+	report_vnimap *map = NULL;
+	report_mirrorcfg *mc = NULL;
+	report_audit *a = NULL;
+	cmd_progress prog;
+	idx_rstore rs;
+	bool rs_open = false;
+	char err[512], bad[64];
+	int rc, ret;
+
+	if ((ret = parse_opts(argc, argv, &op)) != EXIT_OK)
+		return ret == HELP_SHOWN ? EXIT_OK : ret;
+	/* without --vni-map: the copies kept in the store */
+	{
+		int nm = (int)op.nmaps;
+		if (cmd_store_vnimaps("audit", op.store, op.maps, &nm, MAX_PATHS) != 0)
+			return EXIT_FAILURE;
+		op.nmaps = (size_t)nm;
+	}
+	if ((ret = load_context(&op, &map, &mc)) != EXIT_OK)
+		goto done;
+	ret = EXIT_USAGE;
+	op.cfg.map = map;
+	op.cfg.mirror = (op.filters || op.sessions) ? mc : NULL;
+	op.cfg.flow_logs = op.paths;
+	op.cfg.nflow_logs = op.npaths;
+	rc = idx_rstore_open(op.store, &rs);
+	if (rc) {
+		cmd_store_error("audit", op.store, rc);
+		goto done;
+	}
+	rs_open = true;
+	cmd_store_coverage_note("audit", &rs);
+	cmd_progress_init(&prog);
+	op.cfg.progress = on_progress;
+	op.cfg.progress_ctx = &prog;
+	rc = report_audit_run(&rs, &op.cfg, &a, err, sizeof err);
+	cmd_progress_end(&prog);
+	if (rc) {
+		cmd_err("audit", "%s", err);
+		ret = rc == TV_E_RANGE ? EXIT_USAGE : EXIT_FAILURE;
+		goto done;
+	}
+	if ((ret = audit_notes(a)) != EXIT_OK)
+		goto done;
+	if ((ret = write_reports(&op, a, argc, argv)) != EXIT_OK)
+		goto done;
 	{
 		const report_audit_summary *s = report_audit_summary_get(a);
 		cmd_note("audit", "%llu flows: %llu matched, %llu mirror_fewer, %llu mirror_more, %llu flowlog_only, "
@@ -511,15 +572,14 @@ int cmd_audit(int argc, char **argv)
 		         (unsigned long long)s->credentials, (unsigned long long)s->mismatches);
 	}
 	ret = EXIT_OK;
-	if (failon) {
-		int r = fail_on(a, failon, bad, sizeof bad);
+	if (op.failon) {
+		int r = fail_on(a, op.failon, bad, sizeof bad);
 		if (r > 0) {
-			cmd_note("audit", "--fail-on %s: found", failon);
+			cmd_note("audit", "--fail-on %s: found", op.failon);
 			ret = EXIT_FOUND;
 		}
 	}
 done:
-	free(cmdline);
 	report_audit_free(a);
 	if (rs_open)
 		idx_rstore_close(&rs);

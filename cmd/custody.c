@@ -4,7 +4,7 @@
  */
 #include "cmd.h"
 #include "../index/idx.h"
-#include "../report/report.h"
+#include "../report/evidence.h"
 
 #include <getopt.h>
 #include <string.h>

@@ -5,7 +5,8 @@
 #include "cmd.h"
 #include "pcapw.h"
 #include "../index/vault.h"
-#include "../report/report.h"
+#include "../report/audit.h"
+#include "../report/evidence.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -283,27 +284,263 @@ static void lower_priority(void)
 #endif
 }
 
+static const struct option longopts[] = {
+	{ "store", required_argument, NULL, 's' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "case", required_argument, NULL, OPT_CASE },
+	{ "examiner", required_argument, NULL, OPT_EXAMINER },
+	{ "note", required_argument, NULL, OPT_NOTE },
+	{ "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
+	{ "flow-logs", required_argument, NULL, OPT_FLOW_LOGS },
+	{ "vni-map", required_argument, NULL, OPT_VNI_MAP },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* What the command line says, apart from the expression. */
+struct eopts {
+	const char *store, *out, *case_id, *examiner, *note;
+	uint64_t max_bytes;
+	const char *flowlogs[64], *maps[16];
+	int nfl, nmaps, kind;
+};
+
+#define HELP_SHOWN (-1)
+
+/* getopt and the checks that need no store: EXIT_OK, HELP_SHOWN or an
+ * exit code. */
+static int parse_opts(int argc, char **argv, struct eopts *op)
+{
+	int c;
+
+	memset(op, 0, sizeof *op);
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "s:o:qvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': op->store = optarg; break;
+		case 'o': op->out = optarg; break;
+		case OPT_CASE: op->case_id = optarg; break;
+		case OPT_EXAMINER: op->examiner = optarg; break;
+		case OPT_NOTE: op->note = optarg; break;
+		case OPT_MAX_BYTES:
+			if (cmd_parse_size(optarg, &op->max_bytes) || op->max_bytes == 0) {
+				cmd_err("export", "--max-bytes '%s': expected a size such as 500M or 2G", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_FLOW_LOGS:
+			if (op->nfl == 64) {
+				cmd_err("export", "--flow-logs: at most 64");
+				return EXIT_USAGE;
+			}
+			op->flowlogs[op->nfl++] = optarg;
+			break;
+		case OPT_VNI_MAP:
+			if (op->nmaps == 16) {
+				cmd_err("export", "--vni-map: at most 16");
+				return EXIT_USAGE;
+			}
+			op->maps[op->nmaps++] = optarg;
+			break;
+		case 'q': g_cmd.quiet = 1; break;
+		case 'v': g_cmd.verbose++; break;
+		case 'h': usage(stdout); return HELP_SHOWN;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (!op->store || !op->out) {
+		cmd_err("export", !op->store ? "no store given: use -s DIR" : "no bundle given: use -o FILE");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	op->kind = report_bundle_kind_from_path(op->out);
+	if (!op->kind) {
+		cmd_err("export", "%s: the name must end in .tar.zst, .tar.gz or .zip (that picks the "
+		                  "archive type)", op->out);
+		return EXIT_USAGE;
+	}
+	{
+		/* early, before the query's work; the writer checks again */
+		struct stat ost;
+		if (lstat(op->out, &ost) == 0) {
+			cmd_err("export", "%s: %s; a bundle is never overwritten", op->out,
+			        S_ISLNK(ost.st_mode) ? "is a symbolic link (not followed)" : "exists already");
+			return EXIT_USAGE;
+		}
+	}
+	return EXIT_OK;
+}
+
+/* Opens the bundle writer (*wp) and streams every member but the manifest
+ * into it.  From here on a file exists under a temporary name beside the
+ * bundle: SIGINT and SIGTERM only set a flag, the writer stops between
+ * blocks and the temporary file is removed.  (Until now every temporary
+ * file was unlinked at creation, and the default action leaves nothing.)
+ * EXIT_OK or an exit code (*wp NULL then). */
+static int add_members(const struct eopts *op, struct exctx *x, FILE *fflows, FILE *faudit_html,
+                       FILE *faudit_json, report_bundle_writer **wp)
+{
+	report_bundle_writer *w;
+	char err[1024];
+	int rc, ret;
+
+	*wp = NULL;
+	catch_stop();
+	rc = report_bundle_writer_open(op->out, op->kind, wp);
+	w = *wp;
+	if (rc) {
+		cmd_err("export", "%s: cannot create: %s", op->out,
+		        rc == EEXIST ? "exists already; a bundle is never overwritten" : tv_strerror(rc));
+		return rc == EEXIST || rc == TV_E_SYMLINK || rc == TV_E_NOTREG || rc == EISDIR
+		              ? EXIT_USAGE : EXIT_FAILURE;
+	}
+	report_bundle_writer_cancel_on(w, &g_stop);
+	if (report_bundle_writer_swept(w))
+		cmd_note("export", "%s: removed %u temporary file(s) that an interrupted export left", op->out,
+		         report_bundle_writer_swept(w));
+	rc = report_bundle_writer_add(w, REPORT_BUNDLE_PACKETS, x->pcap, err, sizeof err);
+	if (!rc)
+		rc = report_bundle_writer_add(w, REPORT_BUNDLE_FLOWS, fflows, err, sizeof err);
+	if (!rc && faudit_html)
+		rc = report_bundle_writer_add(w, REPORT_BUNDLE_AUDIT_HTML, faudit_html, err, sizeof err);
+	if (!rc && faudit_json)
+		rc = report_bundle_writer_add(w, REPORT_BUNDLE_AUDIT_JSON, faudit_json, err, sizeof err);
+	if (rc) {
+		report_bundle_writer_abort(w);
+		*wp = NULL;
+		ret = g_stop ? stopped(op->out) : EXIT_FAILURE;
+		if (!g_stop)
+			cmd_err("export", "%s: %s", op->out, err);
+		return ret;
+	}
+	return EXIT_OK;
+}
+
+/* The custody entry of the bundle just written; when it cannot be
+ * appended, the bundle is withdrawn.  EXIT_OK or EXIT_FAILURE. */
+static int record_custody(const struct eopts *op, const char *examiner, const char *storeabs,
+                          const char *outabs, uint64_t created_ns, const char *norm, const char *user,
+                          const char *host, uint64_t size, const uint8_t sha[32], uint64_t *seq,
+                          char chainhex[65])
+{
+	report_custody_entry ce;
+	char err[1024];
+	int rc;
+
+	memset(&ce, 0, sizeof ce);
+	ce.time_ns = created_ns;
+	ce.action = "export";
+	ce.examiner = examiner;
+	ce.uid = (uint32_t)getuid();
+	ce.user = user;
+	ce.host = host;
+	ce.case_id = op->case_id;
+	ce.query = norm;
+	ce.bundle = op->out;
+	ce.bundle_path = outabs;
+	ce.bundle_size = size;
+	memcpy(ce.bundle_sha256, sha, 32);
+	ce.note = op->note;
+	err[0] = '\0';
+	rc = report_custody_append(storeabs, &ce, seq, chainhex, err, sizeof err);
+	if (rc) {
+		/* an export that the custody log does not know of must not exist
+		 * (removed only while it is still the file just written) */
+		int wr = report_bundle_withdraw(op->out, size, sha);
+		cmd_err("export", "%s; %s", err[0] ? err : tv_strerror(rc),
+		        wr == 0 ? "the bundle was removed again"
+		                : "the bundle could not be removed again: delete it");
+		return EXIT_FAILURE;
+	}
+	return EXIT_OK;
+}
+
+/* The matching packets into the temporary pcap x->pcap, every chunk
+ * checked against its SHA-256 as it is read (evidence from a damaged chunk
+ * must not go into a bundle unnoticed), within --max-bytes.  EXIT_OK or
+ * an exit code. */
+static int collect_packets(const struct eopts *op, idx_rstore *rs, const idx_expr *e, struct exctx *x,
+                           idx_query_stats *st)
+{
+	char err[1024];
+	int rc;
+
+	if (op->max_bytes && op->max_bytes < CMD_PCAP_HDR_LEN) {
+		cmd_err("export", "--max-bytes %llu: smaller than a pcap header",
+		        (unsigned long long)op->max_bytes);
+		return EXIT_USAGE;
+	}
+	cmd_pcapw_header(x->pcap);
+	x->bytes = CMD_PCAP_HDR_LEN;
+	cmd_progress_init(&x->prog);
+	rc = idx_query_run_hits(rs, 1, e, true, on_hit, x, st, err, sizeof err);
+	cmd_progress_end(&x->prog);
+	if (x->over) {
+		char lim[32];
+		cmd_fmt_bytes(op->max_bytes, lim, sizeof lim);
+		cmd_err("export", "the packets exceed --max-bytes %s (stopped after %llu packets); "
+		                  "no bundle was written: narrow the expression or raise the limit",
+		        lim, (unsigned long long)x->packets);
+		return EXIT_FAILURE;
+	}
+	if (rc) {
+		cmd_err("export", "%s", rc == TV_E_IO ? "writing the temporary pcap failed (disk full?)"
+		                                      : err);
+		return EXIT_FAILURE;
+	}
+	if (fflush(x->pcap) != 0 || ferror(x->pcap)) {
+		cmd_err("export", "writing the temporary pcap failed: %s", strerror(errno));
+		return EXIT_FAILURE;
+	}
+	return EXIT_OK;
+}
+
+/* The manifest's description of the bundle.  The strings are borrowed:
+ * tool and norm are the caller's buffers (filled here), the rest the
+ * caller's too; the chunk list is x's. */
+static void fill_meta(report_bundle_meta *meta, const struct eopts *op, const char *examiner,
+                      idx_rstore *rs, const idx_expr *e, const char *text, const char *storeabs,
+                      const struct exctx *x, uint64_t nflows, char tool[64], char norm[2048])
+{
+	uint8_t uuid[16];
+	char uuidhex[33];
+	int i;
+
+	memset(meta, 0, sizeof *meta);
+	snprintf(tool, 64, "tapvault %s", TV_VERSION);
+	idx_store_uuid(rs->x, uuid);
+	for (i = 0; i < 16; i++)
+		snprintf(uuidhex + 2 * i, 3, "%02x", uuid[i]);
+	idx_expr_format(e, norm, 2048);
+	meta->tool = tool;
+	meta->created_ns = tv_clock_real_ns();
+	meta->case_id = op->case_id;
+	meta->examiner = examiner;
+	meta->note = op->note;
+	meta->store_path = storeabs;
+	memcpy(meta->store_uuid, uuidhex, sizeof uuidhex);
+	meta->query_text = text;
+	meta->query_norm = norm;
+	idx_expr_time_bounds(e, &meta->time_lo, &meta->time_hi);
+	meta->packets = x->packets;
+	meta->first_ts = x->first_ts;
+	meta->last_ts = x->last_ts;
+	meta->flow_records = nflows;
+	meta->max_bytes = op->max_bytes;
+	meta->chunks = x->chunks;
+	meta->nchunks = x->nchunks;
+}
+
 int cmd_export(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "store", required_argument, NULL, 's' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "case", required_argument, NULL, OPT_CASE },
-		{ "examiner", required_argument, NULL, OPT_EXAMINER },
-		{ "note", required_argument, NULL, OPT_NOTE },
-		{ "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
-		{ "flow-logs", required_argument, NULL, OPT_FLOW_LOGS },
-		{ "vni-map", required_argument, NULL, OPT_VNI_MAP },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *store = NULL, *out = NULL, *case_id = NULL, *examiner = NULL, *note = NULL;
+	static struct eopts op;
+	const char *examiner;
 	char *text = NULL, norm[2048], err[1024], storeabs[PATH_MAX], outabs[PATH_MAX];
-	char uuidhex[33], shahex[65], chainhex[65], user[256] = "", host[256] = "", tool[64];
-	uint8_t uuid[16], sha[32];
-	uint64_t max_bytes = 0, nflows = 0, size = 0, seq = 0;
+	char shahex[65], chainhex[65], user[256] = "", host[256] = "", tool[64];
+	uint8_t sha[32];
+	uint64_t nflows = 0, size = 0, seq = 0;
 	idx_expr *e = NULL;
 	idx_expr_err perr;
 	idx_rstore rs;
@@ -312,68 +549,13 @@ int cmd_export(int argc, char **argv)
 	idx_query_stats st;
 	report_bundle_writer *w = NULL;
 	report_bundle_meta meta;
-	report_custody_entry ce;
 	struct passwd *pw;
 	FILE *fflows = NULL, *faudit_html = NULL, *faudit_json = NULL;
-	const char *flowlogs[64], *maps[16];
-	int nfl = 0, nmaps = 0;
-	int c, i, rc, kind, ret = EXIT_OK;
+	int rc, ret = EXIT_OK;
 
 	memset(&x, 0, sizeof x);
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "s:o:qvh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 's': store = optarg; break;
-		case 'o': out = optarg; break;
-		case OPT_CASE: case_id = optarg; break;
-		case OPT_EXAMINER: examiner = optarg; break;
-		case OPT_NOTE: note = optarg; break;
-		case OPT_MAX_BYTES:
-			if (cmd_parse_size(optarg, &max_bytes) || max_bytes == 0) {
-				cmd_err("export", "--max-bytes '%s': expected a size such as 500M or 2G", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case OPT_FLOW_LOGS:
-			if (nfl == 64) {
-				cmd_err("export", "--flow-logs: at most 64");
-				return EXIT_USAGE;
-			}
-			flowlogs[nfl++] = optarg;
-			break;
-		case OPT_VNI_MAP:
-			if (nmaps == 16) {
-				cmd_err("export", "--vni-map: at most 16");
-				return EXIT_USAGE;
-			}
-			maps[nmaps++] = optarg;
-			break;
-		case 'q': g_cmd.quiet = 1; break;
-		case 'v': g_cmd.verbose++; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return EXIT_USAGE;
-		}
-	}
-	if (!store || !out) {
-		cmd_err("export", !store ? "no store given: use -s DIR" : "no bundle given: use -o FILE");
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	kind = report_bundle_kind_from_path(out);
-	if (!kind) {
-		cmd_err("export", "%s: the name must end in .tar.zst, .tar.gz or .zip (that picks the "
-		                  "archive type)", out);
-		return EXIT_USAGE;
-	}
-	{
-		/* early, before the query's work; the writer checks again */
-		struct stat ost;
-		if (lstat(out, &ost) == 0) {
-			cmd_err("export", "%s: %s; a bundle is never overwritten", out,
-			        S_ISLNK(ost.st_mode) ? "is a symbolic link (not followed)" : "exists already");
-			return EXIT_USAGE;
-		}
-	}
+	if ((ret = parse_opts(argc, argv, &op)) != EXIT_OK)
+		return ret == HELP_SHOWN ? EXIT_OK : ret;
 	text = cmd_join_args(argc, argv, optind);
 	if (!text)
 		return EXIT_FAILURE;
@@ -386,76 +568,44 @@ int cmd_export(int argc, char **argv)
 	cmd_expr_note("export", e);
 	lower_priority();
 
-	rc = idx_rstore_open(store, &rs);
+	rc = idx_rstore_open(op.store, &rs);
 	if (rc) {
-		cmd_store_error("export", store, rc);
+		cmd_store_error("export", op.store, rc);
 		ret = EXIT_USAGE;
 		goto out;
 	}
 	rs_open = true;
 	cmd_store_coverage_note("export", &rs);
-	if (!realpath(store, storeabs))
-		snprintf(storeabs, sizeof storeabs, "%s", store);
+	if (!realpath(op.store, storeabs))
+		snprintf(storeabs, sizeof storeabs, "%s", op.store);
 
 	pw = getpwuid(getuid());
 	if (pw && pw->pw_name)
 		snprintf(user, sizeof user, "%s", pw->pw_name);
 	if (gethostname(host, sizeof host - 1) != 0)
 		host[0] = '\0';
-	if (!examiner || !*examiner)
-		examiner = user[0] ? user : NULL;
+	examiner = op.examiner && *op.examiner ? op.examiner : user[0] ? user : NULL;
 
-	x.max_bytes = max_bytes;
-	x.pcap = temp_near(out);
-	fflows = temp_near(out);
+	x.max_bytes = op.max_bytes;
+	x.pcap = temp_near(op.out);
+	fflows = temp_near(op.out);
 	if (!x.pcap || !fflows) {
-		cmd_err("export", "%s: cannot create a temporary file beside it: %s", out, strerror(errno));
+		cmd_err("export", "%s: cannot create a temporary file beside it: %s", op.out, strerror(errno));
 		ret = EXIT_FAILURE;
 		goto out;
 	}
-	if (max_bytes && max_bytes < CMD_PCAP_HDR_LEN) {
-		cmd_err("export", "--max-bytes %llu: smaller than a pcap header",
-		        (unsigned long long)max_bytes);
-		ret = EXIT_USAGE;
+	if ((ret = collect_packets(&op, &rs, e, &x, &st)) != EXIT_OK)
 		goto out;
-	}
-	cmd_pcapw_header(x.pcap);
-	x.bytes = CMD_PCAP_HDR_LEN;
-	/* chunks are checked against their SHA-256 as they are read: evidence
-	 * from a damaged chunk must not go into a bundle unnoticed */
-	cmd_progress_init(&x.prog);
-	rc = idx_query_run_hits(&rs, 1, e, true, on_hit, &x, &st, err, sizeof err);
-	cmd_progress_end(&x.prog);
-	if (x.over) {
-		char lim[32];
-		cmd_fmt_bytes(max_bytes, lim, sizeof lim);
-		cmd_err("export", "the packets exceed --max-bytes %s (stopped after %llu packets); "
-		                  "no bundle was written: narrow the expression or raise the limit",
-		        lim, (unsigned long long)x.packets);
-		ret = EXIT_FAILURE;
-		goto out;
-	}
-	if (rc) {
-		cmd_err("export", "%s", rc == TV_E_IO ? "writing the temporary pcap failed (disk full?)"
-		                                      : err);
-		ret = EXIT_FAILURE;
-		goto out;
-	}
-	if (fflush(x.pcap) != 0 || ferror(x.pcap)) {
-		cmd_err("export", "writing the temporary pcap failed: %s", strerror(errno));
-		ret = EXIT_FAILURE;
-		goto out;
-	}
 	rc = report_bundle_write_flows(rs.x, e, fflows, &nflows);
 	if (rc || fflush(fflows) != 0) {
-		cmd_err("export", "%s: reading the flow records failed: %s", store,
+		cmd_err("export", "%s: reading the flow records failed: %s", op.store,
 		        tv_strerror(rc ? rc : TV_E_IO));
 		ret = EXIT_FAILURE;
 		goto out;
 	}
 
-	if (nfl > 0) {
-		rc = export_audit(&rs, e, store, flowlogs, nfl, maps, nmaps, out, &faudit_html,
+	if (op.nfl > 0) {
+		rc = export_audit(&rs, e, op.store, op.flowlogs, op.nfl, op.maps, op.nmaps, op.out, &faudit_html,
 		                  &faudit_json);
 		if (rc) {
 			ret = rc;
@@ -467,103 +617,34 @@ int cmd_export(int argc, char **argv)
 	 * SIGINT and SIGTERM only set a flag, the writer stops between blocks
 	 * and the temporary file is removed.  (Until now every temporary file
 	 * was unlinked at creation, and the default action leaves nothing.) */
-	catch_stop();
-	rc = report_bundle_writer_open(out, kind, &w);
-	if (rc) {
-		cmd_err("export", "%s: cannot create: %s", out,
-		        rc == EEXIST ? "exists already; a bundle is never overwritten" : tv_strerror(rc));
-		ret = rc == EEXIST || rc == TV_E_SYMLINK || rc == TV_E_NOTREG || rc == EISDIR
-		              ? EXIT_USAGE : EXIT_FAILURE;
+	ret = add_members(&op, &x, fflows, faudit_html, faudit_json, &w);
+	if (ret != EXIT_OK)
 		goto out;
-	}
-	report_bundle_writer_cancel_on(w, &g_stop);
-	if (report_bundle_writer_swept(w))
-		cmd_note("export", "%s: removed %u temporary file(s) that an interrupted export left", out,
-		         report_bundle_writer_swept(w));
-	rc = report_bundle_writer_add(w, "packets.pcap", x.pcap, err, sizeof err);
-	if (!rc)
-		rc = report_bundle_writer_add(w, "flows.log", fflows, err, sizeof err);
-	if (!rc && faudit_html)
-		rc = report_bundle_writer_add(w, "audit.html", faudit_html, err, sizeof err);
-	if (!rc && faudit_json)
-		rc = report_bundle_writer_add(w, "audit.json", faudit_json, err, sizeof err);
-	if (rc) {
-		report_bundle_writer_abort(w);
-		w = NULL;
-		ret = g_stop ? stopped(out) : EXIT_FAILURE;
-		if (!g_stop)
-			cmd_err("export", "%s: %s", out, err);
-		goto out;
-	}
-	memset(&meta, 0, sizeof meta);
-	snprintf(tool, sizeof tool, "tapvault %s", TV_VERSION);
-	idx_store_uuid(rs.x, uuid);
-	for (i = 0; i < 16; i++)
-		snprintf(uuidhex + 2 * i, 3, "%02x", uuid[i]);
-	idx_expr_format(e, norm, sizeof norm);
-	meta.tool = tool;
-	meta.created_ns = tv_clock_real_ns();
-	meta.case_id = case_id;
-	meta.examiner = examiner;
-	meta.note = note;
-	meta.store_path = storeabs;
-	memcpy(meta.store_uuid, uuidhex, sizeof uuidhex);
-	meta.query_text = text;
-	meta.query_norm = norm;
-	idx_expr_time_bounds(e, &meta.time_lo, &meta.time_hi);
-	meta.packets = x.packets;
-	meta.first_ts = x.first_ts;
-	meta.last_ts = x.last_ts;
-	meta.flow_records = nflows;
-	meta.max_bytes = max_bytes;
-	meta.chunks = x.chunks;
-	meta.nchunks = x.nchunks;
+	fill_meta(&meta, &op, examiner, &rs, e, text, storeabs, &x, nflows, tool, norm);
 	rc = report_bundle_writer_finish(w, &meta, &size, sha, err, sizeof err);
 	w = NULL;
 	if (rc && g_stop) {
-		ret = stopped(out);
+		ret = stopped(op.out);
 		goto out;
 	}
 	if (rc) {
-		cmd_err("export", "%s: %s", out, err[0] ? err : tv_strerror(rc));
+		cmd_err("export", "%s: %s", op.out, err[0] ? err : tv_strerror(rc));
 		ret = rc == EEXIST ? EXIT_USAGE : EXIT_FAILURE;
 		goto out;
 	}
 	/* the bundle exists: a signal from now on waits for its custody entry */
 	tv_sha256_hex(sha, shahex);
-	if (!realpath(out, outabs))
-		snprintf(outabs, sizeof outabs, "%s", out);
+	if (!realpath(op.out, outabs))
+		snprintf(outabs, sizeof outabs, "%s", op.out);
 
-	memset(&ce, 0, sizeof ce);
-	ce.time_ns = meta.created_ns;
-	ce.action = "export";
-	ce.examiner = examiner;
-	ce.uid = (uint32_t)getuid();
-	ce.user = user;
-	ce.host = host;
-	ce.case_id = case_id;
-	ce.query = norm;
-	ce.bundle = out;
-	ce.bundle_path = outabs;
-	ce.bundle_size = size;
-	memcpy(ce.bundle_sha256, sha, 32);
-	ce.note = note;
-	err[0] = '\0';
-	rc = report_custody_append(storeabs, &ce, &seq, chainhex, err, sizeof err);
-	if (rc) {
-		/* an export that the custody log does not know of must not exist
-		 * (removed only while it is still the file just written) */
-		int wr = report_bundle_withdraw(out, size, sha);
-		cmd_err("export", "%s; %s", err[0] ? err : tv_strerror(rc),
-		        wr == 0 ? "the bundle was removed again"
-		                : "the bundle could not be removed again: delete it");
-		ret = EXIT_FAILURE;
+	ret = record_custody(&op, examiner, storeabs, outabs, meta.created_ns, norm, user, host, size, sha,
+	                     &seq, chainhex);
+	if (ret != EXIT_OK)
 		goto out;
-	}
 	if (!g_cmd.quiet) {
 		char sz[32];
 		cmd_fmt_bytes(size, sz, sizeof sz);
-		printf("%s: %llu packets from %zu chunks, %llu flow records, %s\n", out,
+		printf("%s: %llu packets from %zu chunks, %llu flow records, %s\n", op.out,
 		       (unsigned long long)x.packets, x.nchunks, (unsigned long long)nflows, sz);
 		printf("sha256 %s\n", shahex);
 		printf("custody entry %llu in %s/%s\n", (unsigned long long)seq, storeabs,

@@ -1,31 +1,21 @@
 /*
  * flows.c — `tapvault flows`: the stored flow records as VPC Flow Logs.
  *
- * Records are read window by window across all stores (idx_flow_foreach
- * over one window start at a time), so memory holds one window's records:
- * they are merged (several records of one flow, interface and window, from
- * early flushes, late packets or several stores, become one, as AWS writes
- * one), filtered with the query expression, sorted and written.  Output is
- * therefore ordered by start time (a window's records all start inside it),
- * then VNI, mirror source and 5-tuple: deterministic.
- *
- * Time semantics: a record matches the expression when it matches at the
- * record's start AND at its end (whole seconds): `after T` keeps records
- * that start at or after T, `before T` records that end before T.
+ * idx_flows_read_merged reads the records window by window across all
+ * stores, merges them (as AWS writes one record per flow, interface and
+ * window) and keeps those idx_flowrec_match accepts; this file writes them
+ * in the chosen format.  Output is ordered by start time, then VNI, mirror
+ * source and 5-tuple: deterministic.
  */
 #include "cmd.h"
 #include "../index/vault.h"
-#include "../report/report.h"
+#include "../report/vpc.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define NS 1000000000ull
-/* The longest window `ingest --flow-interval` makes: a record that starts
- * at s is in a window that starts after s - FLOW_MAX_INTERVAL. */
-#define FLOW_MAX_INTERVAL 600u
 #define DEFAULT_ACCOUNT "123456789012"
 #define DEFAULT_REGION "us-east-1"
 #define DEFAULT_FLOW_LOG_ID "fl-tapvault"
@@ -43,9 +33,9 @@ static void usage(FILE *f)
 	        "Writes the flow records that ingest synthesised (one per unidirectional flow,\n"
 	        "interface and 60 s or 600 s window) as AWS VPC Flow Logs write them.  Records\n"
 	        "come out by start time, then VNI and 5-tuple.  EXPR is the query language;\n"
-	        "a record matches when the expression holds at its start and at its end, so\n"
-	        "'after T' keeps records that start at or after T, 'before T' those that end\n"
-	        "before T.\n"
+	        "a record matches when its addresses, ports, protocol, flags and VNI match\n"
+	        "and its [start, end] overlaps the expression's time bounds, so 'after T'\n"
+	        "keeps records that end at or after T, 'before T' those that start before T.\n"
 	        "\n"
 	        "options:\n"
 	        "  -s, --store DIR       a store to read; repeat to merge several\n"
@@ -93,39 +83,9 @@ struct ctx {
 	enum ofmt of;
 	report_s3 *s3;
 	const char *def_account, *def_region;
-	tv_flowrec *v;
-	size_t n, cap;
-	uint32_t first;        /* search result: smallest window start */
-	bool found;
-	char line[8192], obuf[16384];
-	uint64_t read, merged, written;
-	int err;
+	char obuf[16384];
+	uint64_t written;
 };
-
-static int cb_first(void *vc, const tv_flowrec *r)
-{
-	struct ctx *c = vc;
-	if (!c->found || r->window < c->first)
-		c->first = r->window;
-	c->found = true;
-	return 1;
-}
-
-static int cb_collect(void *vc, const tv_flowrec *r)
-{
-	struct ctx *c = vc;
-	if (c->n == c->cap) {
-		size_t nc = c->cap ? c->cap * 2 : 4096;
-		tv_flowrec *p = realloc(c->v, nc * sizeof *p);
-		if (!p)
-			return TV_E_NOMEM;
-		c->v = p;
-		c->cap = nc;
-	}
-	c->v[c->n++] = *r;
-	c->read++;
-	return 0;
-}
 
 static int cb_learn(void *vc, const tv_flowrec *r)
 {
@@ -133,25 +93,6 @@ static int cb_learn(void *vc, const tv_flowrec *r)
 	report_vnimap_learn_outer(c->map, r->vni, &r->outer_src);
 	report_vnimap_learn(c->map, r->vni, &r->key.src, &r->key.dst);
 	return report_vnimap_learn_error(c->map);
-}
-
-static bool rec_matches(const idx_expr *e, const tv_flowrec *r)
-{
-	tv_tunmeta tun;
-	tv_l3info in;
-	if (!e)
-		return true;
-	memset(&tun, 0, sizeof tun);
-	memset(&in, 0, sizeof in);
-	tun.vni = r->vni;
-	tun.tunnel = r->vni == TV_VNI_NONE ? TV_TUN_NONE : TV_TUN_VXLAN;
-	tun.outer_src = r->outer_src;
-	in.l3 = r->ipver;
-	in.key = r->key;
-	in.has_ports = r->key.proto == 6 || r->key.proto == 17 || r->key.proto == 132;
-	in.tcp_flags = r->tcp_flags;
-	return idx_expr_match(e, (uint64_t)r->start * NS, &tun, &in) &&
-	       idx_expr_match(e, (uint64_t)r->end * NS, &tun, &in);
 }
 
 static int put_record(struct ctx *c, const tv_flowrec *r)
@@ -185,49 +126,19 @@ static int put_record(struct ctx *c, const tv_flowrec *r)
 	return 0;
 }
 
-/* One window: every store's records of window w. */
-static int do_window(struct ctx *c, uint32_t w)
+/* One window's matched records, from idx_flows_read_merged. */
+static int on_window(void *vc, uint32_t w, tv_flowrec *v, size_t n)
 {
-	size_t i, n;
-	int s, rc;
-	c->n = 0;
-	for (s = 0; s < c->nstores; s++)
-		if ((rc = idx_flow_foreach(c->rs[s].x, w, w, cb_collect, c)) != 0)
+	struct ctx *c = vc;
+	size_t i;
+	int rc;
+	/* every record still to come ends at or after this window's start:
+	 * the S3 periods before it are complete */
+	if (c->s3 && (rc = report_s3_close_before(c->s3, w)) != 0)
+		return rc;
+	for (i = 0; i < n; i++)
+		if ((rc = put_record(c, &v[i])) != 0)
 			return rc;
-	n = report_flowrecs_merge(c->v, c->n);
-	c->merged += c->n - n;
-	for (i = 0; i < n; i++) {
-		if (!rec_matches(c->e, &c->v[i]))
-			continue;
-		if ((rc = put_record(c, &c->v[i])) != 0)
-			return rc;
-	}
-	return 0;
-}
-
-static int run(struct ctx *c, uint32_t from, uint32_t to)
-{
-	uint32_t cur = from;
-	int s, rc;
-	for (;;) {
-		c->found = false;
-		for (s = 0; s < c->nstores; s++) {
-			rc = idx_flow_foreach(c->rs[s].x, cur, to, cb_first, c);
-			if (rc < 0 || rc > 1)
-				return rc;
-		}
-		if (!c->found)
-			break;
-		/* every record still to come ends at or after this window's
-		 * start: the S3 periods before it are complete */
-		if (c->s3 && (rc = report_s3_close_before(c->s3, c->first)) != 0)
-			return rc;
-		if ((rc = do_window(c, c->first)) != 0)
-			return rc;
-		if (c->first >= to)
-			break;
-		cur = c->first + 1;
-	}
 	return 0;
 }
 
@@ -308,78 +219,98 @@ static const char *map_first(const report_vnimap *m, bool region)
 	return NULL;
 }
 
-int cmd_flows(int argc, char **argv)
-{
-	static struct ctx c;
+/* What the command line says, apart from the expression. */
+struct fopts {
 	const char *stores[64], *maps[64];
-	int nst = 0, nmaps = 0, i, o, rc, ret = EXIT_OK;
-	bool header = false, fmt_given = false;
-	const char *s3dir = NULL, *account = NULL, *region = NULL, *flid = DEFAULT_FLOW_LOG_ID;
-	char *text = NULL, err[4400];
-	idx_expr *e = NULL;
-	idx_expr_err perr;
-	uint64_t lo, hi;
-	uint32_t from, to;
-	bool need_learn = false;
+	int nst, nmaps;
+	bool header, fmt_given;
+	const char *s3dir, *account, *region, *flid;
+};
 
-	memset(&c, 0, sizeof c);
-	report_format_default(&c.fmt);
-	c.of = OF_AWS;
+#define HELP_SHOWN (-1)
+
+/* getopt and the checks between options: EXIT_OK, HELP_SHOWN or an exit code. */
+static int parse_opts(int argc, char **argv, struct fopts *op, struct ctx *c)
+{
+	int o, rc;
+
+	memset(op, 0, sizeof *op);
+	op->flid = DEFAULT_FLOW_LOG_ID;
 	optind = 0; /* 0: GNU getopt re-initialises (the demo calls several commands) */
 	while ((o = getopt_long(argc, argv, "s:f:m:vqh", longopts, NULL)) != -1) {
 		switch (o) {
 		case 's':
-			if (nst == 64) {
+			if (op->nst == 64) {
 				cmd_err("flows", "at most 64 stores");
 				return EXIT_USAGE;
 			}
-			stores[nst++] = optarg;
+			op->stores[op->nst++] = optarg;
 			break;
 		case 'f':
-			fmt_given = true;
-			if (strcmp(optarg, "aws") == 0) c.of = OF_AWS;
-			else if (strcmp(optarg, "json") == 0) c.of = OF_JSON;
-			else if (strcmp(optarg, "csv") == 0) c.of = OF_CSV;
+			op->fmt_given = true;
+			if (strcmp(optarg, "aws") == 0) c->of = OF_AWS;
+			else if (strcmp(optarg, "json") == 0) c->of = OF_JSON;
+			else if (strcmp(optarg, "csv") == 0) c->of = OF_CSV;
 			else {
 				cmd_err("flows", "--format '%s': expected aws, json or csv", optarg);
 				return EXIT_USAGE;
 			}
 			break;
 		case OPT_FIELDS:
-			if ((rc = fields_parse(optarg, &c.fmt)) != 0)
+			if ((rc = fields_parse(optarg, &c->fmt)) != 0)
 				return rc;
 			break;
-		case OPT_HEADER: header = true; break;
-		case OPT_S3: s3dir = optarg; break;
+		case OPT_HEADER: op->header = true; break;
+		case OPT_S3: op->s3dir = optarg; break;
 		case 'm':
-			if (nmaps == 64) {
+			if (op->nmaps == 64) {
 				cmd_err("flows", "at most 64 --vni-map files");
 				return EXIT_USAGE;
 			}
-			maps[nmaps++] = optarg;
+			op->maps[op->nmaps++] = optarg;
 			break;
-		case OPT_ACCOUNT: account = optarg; break;
-		case OPT_REGION: region = optarg; break;
-		case OPT_FLID: flid = optarg; break;
+		case OPT_ACCOUNT: op->account = optarg; break;
+		case OPT_REGION: op->region = optarg; break;
+		case OPT_FLID: op->flid = optarg; break;
 		case 'v': g_cmd.verbose++; break;
 		case 'q': g_cmd.quiet = 1; break;
-		case 'h': usage(stdout); return EXIT_OK;
+		case 'h': usage(stdout); return HELP_SHOWN;
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}
-	if (nst == 0) {
+	if (op->nst == 0) {
 		cmd_err("flows", "no store given: use -s DIR");
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (header && c.of != OF_AWS) {
+	if (op->header && c->of != OF_AWS) {
 		cmd_err("flows", "--header is for --format aws (csv always starts with a header row)");
 		return EXIT_USAGE;
 	}
-	if (s3dir && fmt_given && c.of != OF_AWS) {
+	if (op->s3dir && op->fmt_given && c->of != OF_AWS) {
 		cmd_err("flows", "--s3 writes AWS text files; leave --format out (or use aws)");
 		return EXIT_USAGE;
 	}
+	return EXIT_OK;
+}
+
+int cmd_flows(int argc, char **argv)
+{
+	static struct ctx c;
+	struct fopts op;
+	int i, rc, ret = EXIT_OK;
+	char *text = NULL, err[4400];
+	idx_expr *e = NULL;
+	idx_expr_err perr;
+	uint32_t from, to;
+	bool need_learn = false, have_windows;
+	idx_flows_read_stats rst;
+
+	memset(&c, 0, sizeof c);
+	report_format_default(&c.fmt);
+	c.of = OF_AWS;
+	if ((ret = parse_opts(argc, argv, &op, &c)) != EXIT_OK)
+		return ret == HELP_SHOWN ? EXIT_OK : ret;
 	text = cmd_join_args(argc, argv, optind);
 	if (!text)
 		return EXIT_FAILURE;
@@ -395,12 +326,12 @@ int cmd_flows(int argc, char **argv)
 		goto out;
 	}
 	/* without --vni-map: the copies kept in the first store */
-	if (cmd_store_vnimaps("flows", nst ? stores[0] : NULL, maps, &nmaps, 64) != 0) {
+	if (cmd_store_vnimaps("flows", op.nst ? op.stores[0] : NULL, op.maps, &op.nmaps, 64) != 0) {
 		ret = EXIT_FAILURE;
 		goto out;
 	}
-	for (i = 0; i < nmaps; i++) {
-		rc = report_vnimap_load(c.map, maps[i], err, sizeof err);
+	for (i = 0; i < op.nmaps; i++) {
+		rc = report_vnimap_load(c.map, op.maps[i], err, sizeof err);
 		if (rc) {
 			cmd_err("flows", "--vni-map %s", err);
 			ret = rc == TV_E_NOMEM ? EXIT_FAILURE : EXIT_USAGE;
@@ -410,25 +341,17 @@ int cmd_flows(int argc, char **argv)
 	/* records: the map's account-id and region, else --account/--region,
 	 * else '-'; S3 paths: --account/--region, else the map's first, else
 	 * the placeholders */
-	c.def_account = account;
-	c.def_region = region;
-	if ((ret = cmd_open_stores("flows", stores, nst, c.rs, &c.nstores)) != EXIT_OK)
+	c.def_account = op.account;
+	c.def_region = op.region;
+	if ((ret = cmd_open_stores("flows", op.stores, op.nst, c.rs, &c.nstores)) != EXIT_OK)
 		goto out;
-	idx_expr_time_bounds(e, &lo, &hi);
-	if (lo > hi) {
-		from = 1;
-		to = 0;
-	} else {
-		uint64_t los = lo / NS, his = hi / NS;
-		from = los > FLOW_MAX_INTERVAL ? (uint32_t)(los > UINT32_MAX ? UINT32_MAX : los) - FLOW_MAX_INTERVAL + 1 : 0;
-		to = his > UINT32_MAX ? UINT32_MAX : (uint32_t)his;
-	}
+	have_windows = idx_flows_window_range(e, &from, &to);
 	/* learning is needed only for fields that depend on the interface's addresses */
 	for (i = 0; i < (int)c.fmt.n; i++)
 		if (c.fmt.id[i] == REPORT_FL_F_SRCADDR || c.fmt.id[i] == REPORT_FL_F_DSTADDR ||
 		    c.fmt.id[i] == REPORT_FL_F_FLOW_DIRECTION)
 			need_learn = true;
-	if (need_learn && from <= to) {
+	if (need_learn && have_windows) {
 		for (i = 0; i < c.nstores; i++) {
 			rc = idx_flow_foreach(c.rs[i].x, from, to, cb_learn, &c);
 			if (rc) {
@@ -439,13 +362,13 @@ int cmd_flows(int argc, char **argv)
 		}
 		report_vnimap_learn_finish(c.map);
 	}
-	if (s3dir) {
+	if (op.s3dir) {
 		report_s3_cfg sc;
 		memset(&sc, 0, sizeof sc);
-		sc.dir = s3dir;
-		sc.account = account ? account : map_first(c.map, false) ? map_first(c.map, false) : DEFAULT_ACCOUNT;
-		sc.region = region ? region : map_first(c.map, true) ? map_first(c.map, true) : DEFAULT_REGION;
-		sc.flow_log_id = flid;
+		sc.dir = op.s3dir;
+		sc.account = op.account ? op.account : map_first(c.map, false) ? map_first(c.map, false) : DEFAULT_ACCOUNT;
+		sc.region = op.region ? op.region : map_first(c.map, true) ? map_first(c.map, true) : DEFAULT_REGION;
+		sc.flow_log_id = op.flid;
 		sc.fmt = &c.fmt;
 		rc = report_s3_open(&sc, &c.s3, err, sizeof err);
 		if (rc) {
@@ -456,7 +379,7 @@ int cmd_flows(int argc, char **argv)
 	} else {
 		static char sobuf[1 << 16];
 		setvbuf(stdout, sobuf, _IOFBF, sizeof sobuf);
-		if (c.of == OF_CSV || (c.of == OF_AWS && header)) {
+		if (c.of == OF_CSV || (c.of == OF_AWS && op.header)) {
 			char h[4096];
 			size_t k;
 			report_format_write(&c.fmt, true, h, sizeof h);
@@ -467,7 +390,12 @@ int cmd_flows(int argc, char **argv)
 			printf("%s\n", h);
 		}
 	}
-	rc = from <= to ? run(&c, from, to) : 0;
+	{
+		idx *xs[64];
+		for (i = 0; i < c.nstores; i++)
+			xs[i] = c.rs[i].x;
+		rc = idx_flows_read_merged(xs, c.nstores, e, on_window, &c, &rst);
+	}
 	if (rc == 0 && c.s3)
 		rc = report_s3_finish(c.s3);
 	if (rc) {
@@ -485,21 +413,20 @@ int cmd_flows(int argc, char **argv)
 		uint64_t files, recs;
 		report_s3_counts(c.s3, &files, &recs);
 		cmd_note("flows", "%llu records in %llu files under %s/AWSLogs/",
-		         (unsigned long long)recs, (unsigned long long)files, s3dir);
+		         (unsigned long long)recs, (unsigned long long)files, op.s3dir);
 	}
 	if (g_cmd.verbose) {
 		char ex[512];
 		idx_expr_format(e, ex, sizeof ex);
 		fprintf(stderr, "flows: %s\nflows: windows %u..%u; %llu stored records read, %llu merged "
-		        "into others, %llu written\n", ex, from, to, (unsigned long long)c.read,
-		        (unsigned long long)c.merged, (unsigned long long)c.written);
+		        "into others, %llu written\n", ex, from, to, (unsigned long long)rst.read,
+		        (unsigned long long)rst.merged, (unsigned long long)c.written);
 	}
 out:
 	for (i = 0; i < c.nstores; i++)
 		idx_rstore_close(&c.rs[i]);
 	report_s3_free(c.s3);
 	report_vnimap_free(c.map);
-	free(c.v);
 	idx_expr_free(e);
 	free(text);
 	return ret;

@@ -3,10 +3,9 @@
  */
 #include "cmd.h"
 #include "pcapw.h"
-#include "../ingest/ingest.h"
 #include "../ingest/tvfile.h"
 #include "../index/vault.h"
-#include "../report/report.h"
+#include "../report/evidence.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -195,96 +194,6 @@ static int on_packet(void *ctx, int store, const store_rec *r, const tv_l3info *
 	return (o->max && o->n >= o->max) ? 1 : 0;
 }
 
-/*
- * --bundle: packets straight out of a case bundle's packets.pcap.  The
- * member is copied into an unlinked temporary file after the whole bundle
- * has been checked (safe names, no links, sizes; the member's SHA-256
- * against the manifest), then read with libpcap and matched like stored
- * packets.  A pcap carries no tunnel metadata, so 'vni' is refused.
- * bundle_open() runs before any output is created: a refused bundle writes
- * nothing, not even an empty pcap or a count of 0.
- */
-static int bundle_open(const char *bundle, const idx_expr *e, uint64_t max_member, pcap_t **out)
-{
-	char err[1024], ebuf[PCAP_ERRBUF_SIZE], norm[2048];
-	FILE *fp = NULL;
-	pcap_t *p;
-	int rc;
-
-	*out = NULL;
-	idx_expr_format(e, norm, sizeof norm);
-	if (strncmp(norm, "vni ", 4) == 0 || strstr(norm, " vni ") || strstr(norm, "(vni ")) {
-		cmd_err("query", "--bundle: 'vni' cannot be matched: a bundle's packets.pcap carries "
-		                 "no tunnel metadata (export with the vni in the expression instead)");
-		return EXIT_USAGE;
-	}
-	rc = report_bundle_member_open(bundle, "packets.pcap", max_member, &fp, err, sizeof err);
-	if (rc) {
-		cmd_err("query", "%s: %s", bundle, err);
-		return rc == ENOENT || rc == EACCES || rc > 0 ? EXIT_FAILURE : EXIT_USAGE;
-	}
-	p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, ebuf);
-	if (!p) {
-		fclose(fp);
-		cmd_err("query", "%s: packets.pcap: %s", bundle, ebuf);
-		return EXIT_USAGE;
-	}
-	if (pcap_datalink(p) != DLT_EN10MB) {
-		int lt = pcap_datalink(p); /* read before the close frees p */
-		const char *ln = pcap_datalink_val_to_name(lt);
-		pcap_close(p);
-		cmd_err("query", "%s: packets.pcap: link type %s (%d), expected Ethernet", bundle,
-		        ln ? ln : "unknown", lt);
-		return EXIT_USAGE;
-	}
-	*out = p;
-	return EXIT_OK;
-}
-
-static int query_bundle(const char *bundle, pcap_t *p, const idx_expr *e, struct qout *o,
-                        idx_query_stats *st)
-{
-	tv_tunmeta tun;
-	uint64_t lo, hi;
-	struct pcap_pkthdr *h;
-	const u_char *data;
-	int rc, r;
-
-	memset(&tun, 0, sizeof tun);
-	tun.vni = TV_VNI_NONE;
-	idx_expr_time_bounds(e, &lo, &hi);
-	rc = 0;
-	while ((r = pcap_next_ex(p, &h, &data)) == 1) {
-		store_rec rec;
-		tv_l3info info;
-		memset(&rec, 0, sizeof rec);
-		rec.ts_ns = ingest_pcap_ts_ns(h->ts.tv_sec, h->ts.tv_usec);
-		rec.caplen = h->caplen;
-		rec.origlen = h->len;
-		rec.tun = &tun;
-		rec.frame = data;
-		st->packets_scanned++;
-		if (rec.ts_ns < lo || rec.ts_ns > hi)
-			continue;
-		ingest_parse_inner(data, h->caplen, &info);
-		if (!idx_expr_match(e, rec.ts_ns, &tun, &info))
-			continue;
-		st->packets_matched++;
-		rc = on_packet(o, 0, &rec, &info);
-		if (rc)
-			break;
-	}
-	if (r == -1) {
-		cmd_err("query", "%s: packets.pcap: %s", bundle, pcap_geterr(p));
-		return EXIT_USAGE;
-	}
-	if (rc < 0) {
-		cmd_err("query", "write failed (disk full or closed pipe?)");
-		return EXIT_FAILURE;
-	}
-	return EXIT_OK;
-}
-
 static const struct option longopts[] = {
 	{ "store", required_argument, NULL, 's' },
 	{ "write", required_argument, NULL, 'w' },
@@ -300,12 +209,90 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* What the command line says, apart from the expression. */
+struct qopts {
+	const char *stores[64];
+	int nstores, fmt_given;
+	const char *wfile, *bpf, *bundle;
+	bool verify;
+	uint64_t max_member;
+};
+
+#define HELP_SHOWN (-1)
+
+/* getopt and the checks between options: EXIT_OK, HELP_SHOWN or an exit code. */
+static int parse_opts(int argc, char **argv, struct qopts *op, struct qout *o)
+{
+	uint64_t val;
+	int c;
+
+	memset(op, 0, sizeof *op);
+	optind = 0; /* 0: GNU getopt re-initialises (the demo calls several commands) */
+	while ((c = getopt_long(argc, argv, "s:w:f:c:vqh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (op->nstores == 64) {
+				cmd_err("query", "at most 64 stores");
+				return EXIT_USAGE;
+			}
+			op->stores[op->nstores++] = optarg;
+			break;
+		case 'w': op->wfile = optarg; break;
+		case 'f':
+			op->fmt_given = 1;
+			if (strcmp(optarg, "pcap") == 0) o->fmt = QF_PCAP;
+			else if (strcmp(optarg, "text") == 0) o->fmt = QF_TEXT;
+			else if (strcmp(optarg, "json") == 0) o->fmt = QF_JSON;
+			else if (strcmp(optarg, "count") == 0) o->fmt = QF_COUNT;
+			else {
+				cmd_err("query", "--format '%s': expected pcap, text, json or count", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'b': op->bpf = optarg; break;
+		case 'B': op->bundle = optarg; break;
+		case 'M':
+			if (cmd_parse_size(optarg, &op->max_member) || op->max_member == 0) {
+				cmd_err("query", "--max-member-size '%s': expected a size such as 64G", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'V': op->verify = true; break;
+		case 'c':
+			if (cmd_parse_uint(optarg, 1, UINT64_MAX, &val)) {
+				cmd_err("query", "--count-max '%s': expected a positive number", optarg);
+				return EXIT_USAGE;
+			}
+			o->max = val;
+			break;
+		case 'v': g_cmd.verbose++; break;
+		case 'q': g_cmd.quiet = 1; break;
+		case 'h': usage(stdout); return HELP_SHOWN;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (op->bundle && op->nstores) {
+		cmd_err("query", "--bundle and -s: read either a bundle or stores");
+		return EXIT_USAGE;
+	}
+	if (op->nstores == 0 && !op->bundle) {
+		cmd_err("query", "no store given: use -s DIR");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (op->wfile && !op->fmt_given)
+		o->fmt = QF_PCAP;
+	if (op->wfile && o->fmt != QF_PCAP) {
+		cmd_err("query", "-w writes pcap; use --format pcap (or leave --format out)");
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
 int cmd_query(int argc, char **argv)
 {
-	const char *stores[64];
-	int nstores = 0, c, i, rc, ret = EXIT_OK, fmt_given = 0;
-	const char *wfile = NULL, *bpf = NULL, *bundle = NULL;
-	bool verify = false;
+	struct qopts op;
+	int i, rc, ret = EXIT_OK;
 	char *text = NULL;
 	idx_expr *e = NULL;
 	idx_expr_err perr;
@@ -314,72 +301,15 @@ int cmd_query(int argc, char **argv)
 	struct qout o;
 	idx_query_stats st;
 	char err[1024];
-	pcap_t *dead = NULL, *bp = NULL;
+	pcap_t *dead = NULL;
+	report_bundle_packets *bp = NULL;
 	tv_outfile wout;
-	uint64_t val, max_member = 0;
 
 	memset(&o, 0, sizeof o);
 	tv_outfile_init(&wout);
 	o.fmt = QF_TEXT;
-	optind = 0; /* 0: GNU getopt re-initialises (the demo calls several commands) */
-	while ((c = getopt_long(argc, argv, "s:w:f:c:vqh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			if (nstores == 64) {
-				cmd_err("query", "at most 64 stores");
-				return EXIT_USAGE;
-			}
-			stores[nstores++] = optarg;
-			break;
-		case 'w': wfile = optarg; break;
-		case 'f':
-			fmt_given = 1;
-			if (strcmp(optarg, "pcap") == 0) o.fmt = QF_PCAP;
-			else if (strcmp(optarg, "text") == 0) o.fmt = QF_TEXT;
-			else if (strcmp(optarg, "json") == 0) o.fmt = QF_JSON;
-			else if (strcmp(optarg, "count") == 0) o.fmt = QF_COUNT;
-			else {
-				cmd_err("query", "--format '%s': expected pcap, text, json or count", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'b': bpf = optarg; break;
-		case 'B': bundle = optarg; break;
-		case 'M':
-			if (cmd_parse_size(optarg, &max_member) || max_member == 0) {
-				cmd_err("query", "--max-member-size '%s': expected a size such as 64G", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'V': verify = true; break;
-		case 'c':
-			if (cmd_parse_uint(optarg, 1, UINT64_MAX, &val)) {
-				cmd_err("query", "--count-max '%s': expected a positive number", optarg);
-				return EXIT_USAGE;
-			}
-			o.max = val;
-			break;
-		case 'v': g_cmd.verbose++; break;
-		case 'q': g_cmd.quiet = 1; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return EXIT_USAGE;
-		}
-	}
-	if (bundle && nstores) {
-		cmd_err("query", "--bundle and -s: read either a bundle or stores");
-		return EXIT_USAGE;
-	}
-	if (nstores == 0 && !bundle) {
-		cmd_err("query", "no store given: use -s DIR");
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (wfile && !fmt_given)
-		o.fmt = QF_PCAP;
-	if (wfile && o.fmt != QF_PCAP) {
-		cmd_err("query", "-w writes pcap; use --format pcap (or leave --format out)");
-		return EXIT_USAGE;
-	}
+	if ((ret = parse_opts(argc, argv, &op, &o)) != EXIT_OK)
+		return ret == HELP_SHOWN ? EXIT_OK : ret;
 	text = cmd_join_args(argc, argv, optind);
 	if (!text)
 		return EXIT_FAILURE;
@@ -390,24 +320,31 @@ int cmd_query(int argc, char **argv)
 		goto out;
 	}
 	cmd_expr_note("query", e);
-	if (bpf) {
+	if (op.bpf) {
 		dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 262144, PCAP_TSTAMP_PRECISION_NANO);
-		if (!dead || pcap_compile(dead, &o.bpf, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
-			cmd_err("query", "--bpf '%s': %s", bpf, dead ? pcap_geterr(dead) : "libpcap failed");
+		if (!dead || pcap_compile(dead, &o.bpf, op.bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+			cmd_err("query", "--bpf '%s': %s", op.bpf, dead ? pcap_geterr(dead) : "libpcap failed");
 			ret = EXIT_USAGE;
 			goto out;
 		}
 		o.use_bpf = 1;
 	}
-	if ((ret = cmd_open_stores("query", stores, nstores, rs, &nopen)) != EXIT_OK)
+	if ((ret = cmd_open_stores("query", op.stores, op.nstores, rs, &nopen)) != EXIT_OK)
 		goto out;
-	if (bundle) {
-		ret = bundle_open(bundle, e, max_member, &bp);
-		if (ret != EXIT_OK)
-			goto out;
+	/* before any output is created: a refused bundle writes nothing, not
+	 * even an empty pcap or a count of 0 */
+	if (op.bundle && (rc = report_bundle_packets_open(op.bundle, e, op.max_member, &bp, err, sizeof err)) != 0) {
+		if (rc == TV_E_UNSUPPORTED)
+			cmd_err("query", "--bundle: %s", err);
+		else if (rc == TV_E_FORMAT)
+			cmd_err("query", "%s", err);
+		else
+			cmd_err("query", "%s: %s", op.bundle, err);
+		ret = rc == ENOENT || rc == EACCES || rc > 0 ? EXIT_FAILURE : EXIT_USAGE;
+		goto out;
 	}
 	if (o.fmt == QF_PCAP) {
-		if (!wfile || strcmp(wfile, "-") == 0) {
+		if (!op.wfile || strcmp(op.wfile, "-") == 0) {
 			if (isatty(STDOUT_FILENO)) {
 				cmd_err("query", "refusing to write pcap to a terminal: use -w FILE, or pipe it");
 				ret = EXIT_USAGE;
@@ -418,11 +355,11 @@ int cmd_query(int argc, char **argv)
 			/* written beside FILE and renamed at the end: a link at FILE is
 			 * refused, an existing pcap replaced; a FIFO or device of the
 			 * user's (a pipe Wireshark reads) is written in place */
-			rc = tv_outfile_open(&wout, wfile, 0666, TV_OUT_REPLACE | TV_OUT_SPECIAL);
+			rc = tv_outfile_open(&wout, op.wfile, 0666, TV_OUT_REPLACE | TV_OUT_SPECIAL);
 			if (!rc && !(o.f = tv_outfile_stdio(&wout, "wb")))
 				rc = errno;
 			if (rc) {
-				cmd_err("query", "%s: cannot create: %s", wfile, cmd_outfile_why(rc));
+				cmd_err("query", "%s: cannot create: %s", op.wfile, cmd_outfile_why(rc));
 				ret = rc == TV_E_SYMLINK || rc == TV_E_NOTREG || rc == EISDIR ? EXIT_USAGE
 				                                                             : EXIT_FAILURE;
 				goto out;
@@ -432,13 +369,16 @@ int cmd_query(int argc, char **argv)
 	} else {
 		o.f = stdout;
 	}
-	if (bundle) {
-		memset(&st, 0, sizeof st);
-		ret = query_bundle(bundle, bp, e, &o, &st);
-		rc = 0;
+	if (op.bundle) {
+		rc = report_bundle_packets_query(bp, e, on_packet, &o, &st, err, sizeof err);
+		if (rc == TV_E_FORMAT) {
+			cmd_err("query", "%s", err);
+			ret = EXIT_USAGE;
+			rc = 0;
+		}
 	} else {
 		{ char pn[4200]; if (idx_pruned_note(rs, nopen, e, pn, sizeof pn)) cmd_note("query", "%s", pn); } /* retention */
-	rc = idx_query_run(rs, nopen, e, verify, on_packet, &o, &st, err, sizeof err);
+	rc = idx_query_run(rs, nopen, e, op.verify, on_packet, &o, &st, err, sizeof err);
 	}
 	if (rc < 0 || rc > 1) {
 		cmd_err("query", "%s", rc == TV_E_IO ? "write failed (disk full or closed pipe?)" : err);
@@ -448,13 +388,13 @@ int cmd_query(int argc, char **argv)
 		printf("%llu\n", (unsigned long long)o.n);
 	if (o.f && o.f != stdout) {
 		if (fclose(o.f) != 0) {
-			cmd_err("query", "%s: write failed: %s", wfile, strerror(errno));
+			cmd_err("query", "%s: write failed: %s", op.wfile, strerror(errno));
 			ret = EXIT_FAILURE;
 		}
 		o.f = NULL;
 		/* a failed query leaves no partial pcap behind */
 		if (ret == EXIT_OK && (rc = tv_outfile_commit(&wout, NULL)) != 0) {
-			cmd_err("query", "%s: cannot create: %s", wfile, cmd_outfile_why(rc));
+			cmd_err("query", "%s: cannot create: %s", op.wfile, cmd_outfile_why(rc));
 			ret = EXIT_FAILURE;
 		}
 	} else if (o.f == stdout && fflush(stdout) != 0) {
@@ -475,8 +415,7 @@ int cmd_query(int argc, char **argv)
 	}
 out:
 	tv_outfile_abort(&wout);
-	if (bp)
-		pcap_close(bp);
+	report_bundle_packets_close(bp);
 	for (i = 0; i < nopen; i++)
 		idx_rstore_close(&rs[i]);
 	if (o.use_bpf)

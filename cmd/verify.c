@@ -5,7 +5,7 @@
  */
 #include "cmd.h"
 #include "../index/vault.h"
-#include "../report/report.h"
+#include "../report/evidence.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -100,7 +100,7 @@ static int tie_chunks(const char *bundle, const report_bundle_info *info, const 
 	for (i = 0; i < 16; i++)
 		snprintf(hex + 2 * i, 3, "%02x", uuid[i]);
 	if (strcmp(hex, info->meta.store_uuid) != 0) {
-		printf("%s: manifest.json: made from store %s, but %s is store %s\n", bundle,
+		printf("%s: " REPORT_BUNDLE_MANIFEST ": made from store %s, but %s is store %s\n", bundle,
 		       info->meta.store_uuid, store, hex);
 		idx_rstore_close(&rs);
 		return 1;

@@ -10,6 +10,7 @@
 #include "idx_int.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define K_FLOW_SEQ "flow_seq"
@@ -149,11 +150,14 @@ out:
 	return rc;
 }
 
-int idx_flows_drop_before(idx *x, uint32_t before, uint64_t *dropped)
+/* The one delete loop: the records of windows that start in [from, last]
+ * (none when from > last). */
+static int flows_drop_range(idx *x, uint32_t from, uint32_t last, uint64_t *dropped)
 {
 	MDB_txn *txn;
 	MDB_cursor *cur = NULL;
 	MDB_val k, d;
+	uint8_t kb[12];
 	uint64_t n = 0;
 	int rc;
 
@@ -165,14 +169,21 @@ int idx_flows_drop_before(idx *x, uint32_t before, uint64_t *dropped)
 		return rc;
 	if ((rc = mdb_cursor_open(txn, x->db_flows, &cur)) != 0)
 		goto fail;
-	while ((rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST)) == 0) {
-		if (k.mv_size != 12 || tv_get_be32(k.mv_data) >= before)
+	tv_put_be32(kb, from);
+	memset(kb + 4, 0, 8);
+	k.mv_data = kb;
+	k.mv_size = sizeof kb;
+	/* after mdb_cursor_del the cursor stands on the next record; at the
+	 * end of the table MDB_GET_CURRENT says MDB_NOTFOUND or EINVAL */
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &d, MDB_GET_CURRENT)) {
+		if (k.mv_size != 12 || tv_get_be32(k.mv_data) > last)
 			break;
 		if ((rc = mdb_cursor_del(cur, 0)) != 0)
 			goto fail;
 		n++;
 	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
+	if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL)
 		goto fail;
 	mdb_cursor_close(cur);
 	if (dropped)
@@ -183,6 +194,18 @@ fail:
 		mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	return idx_lmdb_err(rc);
+}
+
+int idx_flows_drop_before(idx *x, uint32_t before, uint64_t *dropped)
+{
+	if (before == 0)
+		return flows_drop_range(x, 1, 0, dropped);
+	return flows_drop_range(x, 0, before - 1, dropped);
+}
+
+int idx_flows_drop_from(idx *x, uint32_t from, uint64_t *dropped)
+{
+	return flows_drop_range(x, from, UINT32_MAX, dropped);
 }
 
 int idx_flows_count(idx *x, uint64_t *n)
@@ -220,51 +243,6 @@ int idx_flows_last_window(idx *x, uint32_t *w, bool *any)
 			rc = 0;
 		mdb_cursor_close(cur);
 	}
-	mdb_txn_abort(txn);
-	return idx_lmdb_err(rc);
-}
-
-int idx_flows_drop_from(idx *x, uint32_t from, uint64_t *dropped)
-{
-	MDB_txn *txn;
-	MDB_cursor *cur = NULL;
-	MDB_val k, d;
-	uint8_t kb[12];
-	uint64_t n = 0;
-	int rc;
-
-	if (dropped)
-		*dropped = 0;
-	if (!x->writable)
-		return EROFS;
-	if ((rc = idx_txn_begin(x, true, &txn)) != 0)
-		return rc;
-	if ((rc = mdb_cursor_open(txn, x->db_flows, &cur)) != 0)
-		goto fail;
-	tv_put_be32(kb, from);
-	memset(kb + 4, 0, 8);
-	k.mv_data = kb;
-	k.mv_size = sizeof kb;
-	rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
-	while (rc == 0) {
-		if ((rc = mdb_cursor_del(cur, 0)) != 0)
-			goto fail;
-		n++;
-		rc = mdb_cursor_get(cur, &k, &d, MDB_GET_CURRENT);
-		if (rc == MDB_NOTFOUND || rc == EINVAL)
-			break;
-		if (rc == 0)
-			continue;
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL)
-		goto fail;
-	mdb_cursor_close(cur);
-	if (dropped)
-		*dropped = n;
-	return idx_lmdb_err(mdb_txn_commit(txn));
-fail:
-	if (cur)
-		mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	return idx_lmdb_err(rc);
 }
@@ -307,4 +285,212 @@ int idx_meta_u64_set(idx *x, const char *name, uint64_t v)
 		return idx_lmdb_err(rc);
 	}
 	return idx_lmdb_err(mdb_txn_commit(txn));
+}
+
+/* ------------------------------------------- the flow-record match, reading */
+
+bool idx_flowrec_match(const idx_expr *e, const tv_flowrec *r)
+{
+	uint64_t lo, hi, s, end, t;
+	tv_tunmeta tun;
+	tv_l3info in;
+
+	if (!e)
+		return true;
+	idx_expr_time_bounds(e, &lo, &hi);
+	/* a record's times are whole seconds: it covers [start, end + 1s) */
+	s = (uint64_t)r->start * TV_NS_PER_S;
+	end = (uint64_t)r->end * TV_NS_PER_S + TV_NS_PER_S - 1;
+	if (lo > hi || end < lo || s > hi)
+		return false;
+	/* the first instant of the record inside the bounds: there every time
+	 * condition and-ed with the rest holds, so what decides is the rest */
+	t = s > lo ? s : lo;
+	memset(&tun, 0, sizeof tun);
+	memset(&in, 0, sizeof in);
+	tun.vni = r->vni;
+	tun.tunnel = r->vni == TV_VNI_NONE ? TV_TUN_NONE : TV_TUN_VXLAN;
+	tun.outer_src = r->outer_src;
+	in.l3 = r->ipver;
+	in.key = r->key;
+	in.has_ports = r->key.proto == 6 || r->key.proto == 17 || r->key.proto == 132;
+	in.tcp_flags = r->tcp_flags;
+	return idx_expr_match(e, t, &tun, &in);
+}
+
+bool idx_flows_window_range(const idx_expr *e, uint32_t *from, uint32_t *to)
+{
+	uint64_t lo = 0, hi = UINT64_MAX, los, his;
+
+	if (e)
+		idx_expr_time_bounds(e, &lo, &hi);
+	*from = 1;
+	*to = 0;
+	if (lo > hi)
+		return false;
+	los = lo / TV_NS_PER_S;
+	his = hi / TV_NS_PER_S;
+	if (los > UINT32_MAX)
+		return false;
+	*from = los > IDX_FLOW_MAX_WINDOW ? (uint32_t)(los - IDX_FLOW_MAX_WINDOW) : 0;
+	*to = his > UINT32_MAX ? UINT32_MAX : (uint32_t)his;
+	return true;
+}
+
+static int cmp_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? -1 : a > b;
+}
+
+/* The identity of a record: interface, flow, IP version, window. */
+static int cmp_ident(const tv_flowrec *a, const tv_flowrec *b)
+{
+	int c;
+	if ((c = cmp_u32(a->vni, b->vni)) != 0)
+		return c;
+	if ((c = memcmp(a->outer_src.b, b->outer_src.b, 16)) != 0)
+		return c;
+	if ((c = memcmp(a->key.src.b, b->key.src.b, 16)) != 0)
+		return c;
+	if ((c = memcmp(a->key.dst.b, b->key.dst.b, 16)) != 0)
+		return c;
+	if ((c = cmp_u32(a->key.sport, b->key.sport)) != 0)
+		return c;
+	if ((c = cmp_u32(a->key.dport, b->key.dport)) != 0)
+		return c;
+	if ((c = cmp_u32(a->key.proto, b->key.proto)) != 0)
+		return c;
+	if ((c = cmp_u32(a->ipver, b->ipver)) != 0)
+		return c;
+	return cmp_u32(a->window, b->window);
+}
+
+static int qcmp_ident(const void *x, const void *y)
+{
+	return cmp_ident(x, y);
+}
+
+static int qcmp_out(const void *x, const void *y)
+{
+	const tv_flowrec *a = x, *b = y;
+	int c;
+	if ((c = cmp_u32(a->start, b->start)) != 0)
+		return c;
+	if ((c = cmp_ident(a, b)) != 0)
+		return c;
+	return cmp_u32(a->end, b->end);
+}
+
+size_t idx_flowrecs_merge(tv_flowrec *v, size_t n)
+{
+	size_t i, k = 0;
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof *v, qcmp_ident);
+	for (i = 1; i < n; i++) {
+		tv_flowrec *d = &v[k];
+		if (cmp_ident(d, &v[i]) == 0) {
+			d->packets += v[i].packets;
+			d->bytes += v[i].bytes;
+			d->tcp_flags |= v[i].tcp_flags;
+			if (v[i].start < d->start)
+				d->start = v[i].start;
+			if (v[i].end > d->end)
+				d->end = v[i].end;
+		} else {
+			v[++k] = v[i];
+		}
+	}
+	n = k + 1;
+	qsort(v, n, sizeof *v, qcmp_out);
+	return n;
+}
+
+struct merged_ctx {
+	tv_flowrec *v;
+	size_t n, cap;
+	uint32_t first;  /* smallest window start found */
+	bool found;
+	idx_flows_read_stats *st;
+};
+
+static int cb_first(void *vc, const tv_flowrec *r)
+{
+	struct merged_ctx *c = vc;
+	if (!c->found || r->window < c->first)
+		c->first = r->window;
+	c->found = true;
+	return 1;
+}
+
+static int cb_collect(void *vc, const tv_flowrec *r)
+{
+	struct merged_ctx *c = vc;
+	if (c->n == c->cap) {
+		size_t nc = c->cap ? c->cap * 2 : 4096;
+		tv_flowrec *p = realloc(c->v, nc * sizeof *p);
+		if (!p)
+			return TV_E_NOMEM;
+		c->v = p;
+		c->cap = nc;
+	}
+	c->v[c->n++] = *r;
+	c->st->read++;
+	return 0;
+}
+
+/* One window: every store's records of window w, merged, then matched. */
+static int merged_window(struct merged_ctx *c, idx *const *xs, int nx, const idx_expr *e, uint32_t w,
+                         idx_flow_window_cb cb, void *ctx)
+{
+	size_t i, k = 0, n;
+	int s, rc;
+	c->n = 0;
+	for (s = 0; s < nx; s++)
+		if ((rc = idx_flow_foreach(xs[s], w, w, cb_collect, c)) != 0)
+			return rc;
+	n = idx_flowrecs_merge(c->v, c->n);
+	c->st->merged += c->n - n;
+	for (i = 0; i < n; i++)
+		if (idx_flowrec_match(e, &c->v[i]))
+			c->v[k++] = c->v[i];
+	c->st->matched += k;
+	return cb(ctx, w, c->v, k);
+}
+
+int idx_flows_read_merged(idx *const *xs, int nx, const idx_expr *e, idx_flow_window_cb cb, void *ctx,
+                          idx_flows_read_stats *st)
+{
+	struct merged_ctx c;
+	uint32_t cur, to;
+	int s, rc = 0;
+
+	memset(&c, 0, sizeof c);
+	memset(st, 0, sizeof *st);
+	c.st = st;
+	if (!idx_flows_window_range(e, &cur, &to))
+		return 0;
+	st->from = cur;
+	st->to = to;
+	/* the next window start any store holds, then that window in every
+	 * store: memory holds one window's records */
+	for (;;) {
+		c.found = false;
+		for (s = 0; s < nx; s++) {
+			rc = idx_flow_foreach(xs[s], cur, to, cb_first, &c);
+			if (rc < 0 || rc > 1)
+				goto out;
+		}
+		rc = 0;
+		if (!c.found)
+			break;
+		if ((rc = merged_window(&c, xs, nx, e, c.first, cb, ctx)) != 0)
+			break;
+		if (c.first >= to)
+			break;
+		cur = c.first + 1;
+	}
+out:
+	free(c.v);
+	return rc;
 }

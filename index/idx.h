@@ -227,6 +227,59 @@ void idx_expr_time_bounds(const idx_expr *e, uint64_t *lo, uint64_t *hi);
 void idx_expr_format(const idx_expr *e, char *buf, size_t cap);
 
 
+
+/* ------------------------------------------- matching and reading flow records */
+
+/* The longest window `ingest --flow-interval` makes (seconds): a record that
+ * covers time t is in a window that starts after t - IDX_FLOW_MAX_WINDOW. */
+#define IDX_FLOW_MAX_WINDOW 600u
+
+/*
+ * The one flow-record match, used by flows, export and audit.  A record
+ * matches e when its non-time fields (addresses, ports, protocol, TCP flags
+ * seen, VNI, mirror source) match the expression and its [start, end]
+ * overlaps the expression's time bounds (idx_expr_time_bounds; a record's
+ * end second counts whole).  So "after T" keeps a record that ends at or
+ * after T, "before T" one that starts before T: a record that spans T is
+ * kept by both.  The expression is evaluated at the record's first instant
+ * inside the bounds, which gives exactly that when the time conditions are
+ * and-ed with the rest (the usual form).  NULL e matches every record.
+ */
+bool idx_flowrec_match(const idx_expr *e, const tv_flowrec *r);
+
+/* The window starts [*from, *to] that can hold a record matching e (NULL:
+ * all).  Returns false, with *from > *to, when none can. */
+bool idx_flows_window_range(const idx_expr *e, uint32_t *from, uint32_t *to);
+
+/* Merges the records of one flow, interface (VNI, mirror source), IP
+ * version and window into one (counts added, flags or-ed, the earliest
+ * start and latest end), as AWS writes one record per flow and window;
+ * several come from early flushes, late packets or several stores.  Output
+ * order: start, VNI, mirror source, srcaddr, dstaddr, srcport, dstport,
+ * protocol, IP version, window, end.  Returns the new count. */
+size_t idx_flowrecs_merge(tv_flowrec *v, size_t n);
+
+typedef struct idx_flows_read_stats {
+	uint32_t from, to;  /* window starts read */
+	uint64_t read;      /* stored records read */
+	uint64_t merged;    /* merged into others */
+	uint64_t matched;   /* handed to the callback */
+} idx_flows_read_stats;
+
+/* Called once per window start w that holds records, in increasing order,
+ * with that window's records from every store, merged and matched (n may be
+ * 0).  v is valid until the callback returns; it may reorder v.  Non-zero
+ * stops the read with that value. */
+typedef int (*idx_flow_window_cb)(void *ctx, uint32_t w, tv_flowrec *v, size_t n);
+
+/*
+ * Reads the flow records of nx stores that match e, one window at a time
+ * (memory holds one window's records): output is ordered by start time,
+ * then identity, and deterministic.  st is filled (always).
+ */
+int idx_flows_read_merged(idx *const *xs, int nx, const idx_expr *e, idx_flow_window_cb cb, void *ctx,
+                          idx_flows_read_stats *st);
+
 /* ----------------------------------------------------------- planner */
 
 typedef struct idx_plan_stats {

@@ -21,8 +21,9 @@
  * Memory: the flow table has a hard cap (cfg.max_flows); flows beyond it are
  * counted in flows_dropped_cap.  Flow-log lines are never held.
  */
-#include "report.h"
+#include "audit.h"
 #include "report_int.h"
+#include "audit_int.h"
 #include "../index/vault.h"
 #include "../ingest/ingest.h"
 
@@ -149,76 +150,10 @@ void report_audit_cfg_default(report_audit_cfg *cfg)
 	cfg->max_rejects = 100;
 }
 
-/* ------------------------------------------------------------ state */
-
-#define MAX_IFACES 65536
-#define MAX_STATUS 1000000   /* SKIPDATA/NODATA windows kept */
-#define MAX_FINDINGS 200000
-#define SERIES_CAP (1u << 20) /* distinct minutes in the series */
-
-typedef struct status_win {
-	uint32_t iface, start, end;
-	uint8_t status; /* REPORT_FL_STATUS_SKIPDATA / _NODATA */
-} status_win;
-
-typedef struct series_pt {
-	uint32_t minute; /* unix minute + 1 (0 = empty) */
-	uint64_t fl, m;
-} series_pt;
-
-/* Address votes of an interface-id that no map or session names: which
- * VNI interfaces own the addresses of its records. */
-#define VOTE_CANDS 4
-typedef struct iface_votes {
-	uint32_t cand[VOTE_CANDS]; /* iface index + 1 */
-	uint64_t n[VOTE_CANDS];
-} iface_votes;
-
-struct report_audit {
-	report_audit_cfg cfg;
-	iface_votes *votes; /* parallel to ifaces */
-	report_audit_summary sum;
-	report_vnimap *map;
-	bool own_map;
-
-	report_audit_flow *flows;
-	size_t nflows, capflows;
-	uint32_t *fh; /* flow index + 1 */
-	size_t fhcap;
-
-	report_audit_iface *ifaces;
-	size_t nifaces, capifaces;
-	uint32_t *eh; /* by ENI name */
-	uint32_t *vh; /* by VNI */
-	size_t ihcap;
-
-	status_win *status;
-	size_t nstatus, capstatus;
-
-	report_audit_finding *findings;
-	size_t nfindings, capfindings;
-
-	report_audit_reject *rejects;
-	size_t nrejects;
-
-	series_pt *ser;
-	size_t sercap, sern;
-	uint64_t ser_dropped;
-	/* folded series */
-	uint32_t *ser_t;
-	uint64_t *ser_fl, *ser_m;
-
-	uint32_t arch_first, arch_last; /* archive span, seconds */
-	bool arch_empty;
-	bool ingest_loss;
-	int err;
-};
-
-
 static uint64_t eni_hash(const char *eni) { return tv_hash64(eni, strlen(eni), 0); }
 static uint64_t vni_hash(uint32_t vni) { return tv_hash64(&vni, sizeof vni, 0); }
 
-static int iface_rehash(report_audit *a, size_t cap)
+int audit_iface_rehash(report_audit *a, size_t cap)
 {
 	uint32_t *eh = calloc(cap, sizeof *eh), *vh = calloc(cap, sizeof *vh);
 	size_t i;
@@ -251,7 +186,7 @@ static int iface_rehash(report_audit *a, size_t cap)
 	return 0;
 }
 
-static long iface_by_eni(const report_audit *a, const char *eni)
+long audit_iface_by_eni(const report_audit *a, const char *eni)
 {
 	size_t j;
 	if (!a->ihcap || !eni[0])
@@ -282,7 +217,7 @@ static long iface_by_vni(const report_audit *a, uint32_t vni)
 /* Adds an interface; the caller has checked it is not there.  Rebuilds the
  * two indexes (interfaces are few; a rebuild per add keeps the code plain
  * while they stay below the cap). */
-static long iface_add(report_audit *a, const char *eni, uint32_t vni)
+long audit_iface_add(report_audit *a, const char *eni, uint32_t vni)
 {
 	report_audit_iface *f;
 	if (a->nifaces >= MAX_IFACES)
@@ -306,7 +241,7 @@ static long iface_add(report_audit *a, const char *eni, uint32_t vni)
 	snprintf(f->eni, sizeof f->eni, "%s", eni ? eni : "");
 	f->vni = vni;
 	if ((a->nifaces + 1) * 2 > a->ihcap) {
-		if (iface_rehash(a, a->ihcap ? a->ihcap * 2 : 128)) {
+		if (audit_iface_rehash(a, a->ihcap ? a->ihcap * 2 : 128)) {
 			a->nifaces--;
 			return -1;
 		}
@@ -346,9 +281,9 @@ static long iface_for_vni(report_audit *a, uint32_t vni)
 		if (s->vni == vni)
 			eni = s->eni;
 	}
-	if (eni[0] && iface_by_eni(a, eni) >= 0)
+	if (eni[0] && audit_iface_by_eni(a, eni) >= 0)
 		eni = ""; /* two VNIs for one ENI (several sessions): keep the first binding */
-	return iface_add(a, eni, vni);
+	return audit_iface_add(a, eni, vni);
 }
 
 /* ------------------------------------------------------------ flows */
@@ -358,7 +293,7 @@ static uint64_t flow_hash(uint32_t iface, const tv_5tuple *k)
 	return tv_hash64(k, sizeof *k, (uint64_t)iface);
 }
 
-static int flows_rehash(report_audit *a, size_t cap)
+int audit_flows_rehash(report_audit *a, size_t cap)
 {
 	uint32_t *h = calloc(cap, sizeof *h);
 	size_t i;
@@ -377,7 +312,7 @@ static int flows_rehash(report_audit *a, size_t cap)
 }
 
 /* Finds (create: or adds) the flow; NULL when absent, or at the cap. */
-static report_audit_flow *flow_get(report_audit *a, uint32_t iface, const tv_5tuple *k, bool create)
+report_audit_flow *audit_flow_get(report_audit *a, uint32_t iface, const tv_5tuple *k, bool create)
 {
 	size_t j;
 	report_audit_flow *f;
@@ -410,7 +345,7 @@ static report_audit_flow *flow_get(report_audit *a, uint32_t iface, const tv_5tu
 		a->capflows = nc;
 	}
 	if ((a->nflows + 1) * 2 > a->fhcap) {
-		if (flows_rehash(a, a->fhcap ? a->fhcap * 2 : 8192)) {
+		if (audit_flows_rehash(a, a->fhcap ? a->fhcap * 2 : 8192)) {
 			a->err = TV_E_NOMEM;
 			return NULL;
 		}
@@ -430,7 +365,7 @@ static report_audit_flow *flow_get(report_audit *a, uint32_t iface, const tv_5tu
 
 /* ----------------------------------------------------------- series */
 
-static void series_add(report_audit *a, uint32_t t, uint64_t fl, uint64_t m)
+void audit_series_add(report_audit *a, uint32_t t, uint64_t fl, uint64_t m)
 {
 	uint32_t key = t / 60 + 1;
 	size_t j;
@@ -522,6 +457,8 @@ static int on_mirror_a(void *ctx, const tv_flowrec *r)
 	long i = iface_for_vni(a, r->vni);
 	report_audit_flow *f;
 	report_audit_iface *ifc;
+	if (!idx_flowrec_match(a->period, r))
+		return 0;
 	if (i < 0) {
 		a->sum.flows_dropped_cap++;
 		return 0;
@@ -536,8 +473,8 @@ static int on_mirror_a(void *ctx, const tv_flowrec *r)
 	ifc->m_bytes += r->bytes;
 	if (r->vni != TV_VNI_NONE)
 		report_vnimap_learn(a->map, r->vni, &r->key.src, &r->key.dst);
-	series_add(a, r->start, 0, r->bytes);
-	f = flow_get(a, (uint32_t)i, &r->key, true);
+	audit_series_add(a, r->start, 0, r->bytes);
+	f = audit_flow_get(a, (uint32_t)i, &r->key, true);
 	if (!f)
 		return a->err;
 	if (!f->m_records || r->start < f->m_first)
@@ -558,9 +495,9 @@ static int on_mirror_c(void *ctx, const tv_flowrec *r)
 	const report_audit_iface *ifc;
 	report_audit_flow *f;
 	size_t k;
-	if (i < 0)
+	if (i < 0 || !idx_flowrec_match(a->period, r))
 		return 0;
-	f = flow_get(a, (uint32_t)i, &r->key, false);
+	f = audit_flow_get(a, (uint32_t)i, &r->key, false);
 	if (!f)
 		return 0;
 	ifc = &a->ifaces[i];
@@ -603,346 +540,6 @@ static int on_mirror_c(void *ctx, const tv_flowrec *r)
 		break;
 	}
 	return 0;
-}
-
-/* --------------------------------------------------------- flow logs */
-
-typedef struct rej_ctx {
-	report_audit *a;
-} rej_ctx;
-
-static void on_reject(void *ctx, const report_fl_reject *rj)
-{
-	report_audit *a = ctx;
-	report_audit_reject *r;
-	if (a->nrejects >= a->cfg.max_rejects)
-		return;
-	r = &a->rejects[a->nrejects++];
-	snprintf(r->file, sizeof r->file, "%s", rj->file ? rj->file : "");
-	r->line = rj->line;
-	r->reason = rj->err ? rj->err->reason : REPORT_FL_R_IO;
-	snprintf(r->msg, sizeof r->msg, "%s", rj->err ? rj->err->msg : "");
-}
-
-/* Votes for the VNI interfaces (not yet bound to an ENI) that own the
- * record's addresses.  The ENI's own address is in every one of its
- * records; a peer's only in the records of traffic with that peer. */
-static void vote_addr(report_audit *a, long p, const report_fl_rec *rec)
-{
-	size_t i;
-	int k;
-	for (i = 0; i < a->nifaces; i++) {
-		const report_audit_iface *f = &a->ifaces[i];
-		const report_iface *mi;
-		iface_votes *v = &a->votes[p];
-		if (f->eni[0] || f->vni == TV_VNI_NONE)
-			continue;
-		mi = report_vnimap_find(a->map, f->vni);
-		if (!mi)
-			continue;
-		if (!((report_fl_has(rec, REPORT_FL_F_SRCADDR) && report_iface_has_addr(mi, &rec->srcaddr)) ||
-		      (report_fl_has(rec, REPORT_FL_F_DSTADDR) && report_iface_has_addr(mi, &rec->dstaddr))))
-			continue;
-		for (k = 0; k < VOTE_CANDS; k++) {
-			if (v->cand[k] == i + 1 || v->cand[k] == 0) {
-				v->cand[k] = (uint32_t)i + 1;
-				v->n[k]++;
-				break;
-			}
-		}
-	}
-}
-
-static long iface_for_record(report_audit *a, const report_fl_rec *rec, char *last_eni, long *last_i)
-{
-	char eni[32];
-	long i;
-	size_t n = rec->interface_id.len;
-	if (!report_fl_has(rec, REPORT_FL_F_INTERFACE_ID) || n == 0) {
-		snprintf(eni, sizeof eni, "-");
-	} else {
-		if (n >= sizeof eni)
-			n = sizeof eni - 1;
-		memcpy(eni, rec->interface_id.p, n);
-		eni[n] = '\0';
-	}
-	if (!(*last_i >= 0 && strcmp(eni, last_eni) == 0)) {
-		i = iface_by_eni(a, eni);
-		if (i < 0)
-			i = iface_add(a, eni, TV_VNI_NONE);
-		if (i < 0)
-			return -1;
-		snprintf(last_eni, 32, "%s", eni);
-		*last_i = i;
-	}
-	i = *last_i;
-	if (a->ifaces[i].vni == TV_VNI_NONE && rec->log_status == REPORT_FL_STATUS_OK && strcmp(eni, "-") != 0)
-		vote_addr(a, i, rec);
-	return i;
-}
-
-/* Binds every interface-id without a VNI to the unbound VNI interface its
- * records' addresses voted for most, and moves its flows and windows there. */
-static int resolve_votes(report_audit *a)
-{
-	size_t p, i, w;
-	bool moved = false;
-	for (p = 0; p < a->nifaces; p++) {
-		report_audit_iface *P = &a->ifaces[p], *C;
-		const iface_votes *v = &a->votes[p];
-		long best = -1;
-		uint64_t bn = 0;
-		int k;
-		if (P->vni != TV_VNI_NONE || !P->eni[0])
-			continue;
-		for (k = 0; k < VOTE_CANDS; k++)
-			if (v->cand[k] && v->n[k] > bn && !a->ifaces[v->cand[k] - 1].eni[0]) {
-				best = (long)v->cand[k] - 1;
-				bn = v->n[k];
-			}
-		if (best < 0)
-			continue;
-		C = &a->ifaces[best];
-		memcpy(C->eni, P->eni, sizeof C->eni);
-		C->learned = true;
-		if (P->in_flowlog) {
-			if (!C->in_flowlog || P->fl_first < C->fl_first)
-				C->fl_first = P->fl_first;
-			if (!C->in_flowlog || P->fl_last > C->fl_last)
-				C->fl_last = P->fl_last;
-			C->in_flowlog = true;
-		}
-		C->fl_bytes += P->fl_bytes;
-		C->skip_windows += P->skip_windows;
-		C->nodata_windows += P->nodata_windows;
-		for (i = 0; i < a->nstatus; i++)
-			if (a->status[i].iface == p)
-				a->status[i].iface = (uint32_t)best;
-		for (i = 0; i < a->nflows; i++) {
-			report_audit_flow *f = &a->flows[i], *g;
-			if (f->iface != p)
-				continue;
-			g = flow_get(a, (uint32_t)best, &f->key, false);
-			if (g) {
-				g->fl_records += f->fl_records;
-				g->fl_reject_records += f->fl_reject_records;
-				g->fl_packets += f->fl_packets;
-				g->fl_bytes += f->fl_bytes;
-				g->fl_reject_packets += f->fl_reject_packets;
-				g->fl_reject_bytes += f->fl_reject_bytes;
-				g->fl_outside_packets += f->fl_outside_packets;
-				g->fl_outside_bytes += f->fl_outside_bytes;
-				g->fl_flags |= f->fl_flags;
-				if (!g->direction)
-					g->direction = f->direction;
-				if (f->fl_records && (!g->fl_first || f->fl_first < g->fl_first))
-					g->fl_first = f->fl_first;
-				if (f->fl_last > g->fl_last)
-					g->fl_last = f->fl_last;
-				f->iface = UINT32_MAX; /* merged: dropped below */
-			} else {
-				f->iface = (uint32_t)best;
-				f->vni = C->vni;
-			}
-		}
-		/* P stays as an empty interface: no flows, not in the outputs */
-		P->eni[0] = '\0';
-		P->in_flowlog = false;
-		P->fl_bytes = 0;
-		P->skip_windows = P->nodata_windows = 0;
-		moved = true;
-		/* rehash now: later lookups of (best, key) must find moved flows */
-		if (flows_rehash(a, a->fhcap) || iface_rehash(a, a->ihcap))
-			return TV_E_NOMEM;
-	}
-	if (!moved)
-		return 0;
-	for (i = w = 0; i < a->nflows; i++)
-		if (a->flows[i].iface != UINT32_MAX)
-			a->flows[w++] = a->flows[i];
-	a->nflows = w;
-	if (flows_rehash(a, a->fhcap) || iface_rehash(a, a->ihcap))
-		return TV_E_NOMEM;
-	return 0;
-}
-
-static int cmp_status(const void *x, const void *y)
-{
-	const status_win *p = x, *q = y;
-	if (p->iface != q->iface)
-		return p->iface < q->iface ? -1 : 1;
-	return p->start < q->start ? -1 : p->start > q->start;
-}
-
-static void status_add(report_audit *a, uint32_t iface, const report_fl_rec *rec)
-{
-	status_win *s;
-	if (a->nstatus >= MAX_STATUS)
-		return;
-	if (a->nstatus == a->capstatus) {
-		size_t nc = a->capstatus ? a->capstatus * 2 : 64;
-		status_win *p = realloc(a->status, nc * sizeof *p);
-		if (!p)
-			return;
-		a->status = p;
-		a->capstatus = nc;
-	}
-	s = &a->status[a->nstatus++];
-	s->iface = iface;
-	s->start = rec->start;
-	s->end = rec->end;
-	s->status = rec->log_status;
-}
-
-/* A record whose counts would make the flow logs' sums wrap at 2^64:
- * rejected, listed and counted like a line the reader rejected. */
-static void overflow_reject(report_audit *a, const report_fl_where *where, const report_fl_rec *rec,
-                            uint64_t packets, uint64_t bytes)
-{
-	report_fl_err e;
-	report_fl_reject rj;
-	memset(&e, 0, sizeof e);
-	e.reason = REPORT_FL_R_SUM_OVERFLOW;
-	snprintf(e.msg, sizeof e.msg,
-	         "%llu packets, %llu bytes: with the %llu packets and %llu bytes of the records before, "
-	         "the sums would pass 2^64; record rejected",
-	         (unsigned long long)rec->packets, (unsigned long long)rec->bytes,
-	         (unsigned long long)packets, (unsigned long long)bytes);
-	rj.file = where->file;
-	rj.line = where->line;
-	rj.err = &e;
-	on_reject(a, &rj);
-}
-
-static int read_flowlogs(report_audit *a, char *err, size_t cap)
-{
-	report_flowlog_reader_cfg rc;
-	report_flowlog_reader *rd = NULL;
-	report_fl_rec rec;
-	report_fl_where where;
-	char last_eni[32] = "";
-	long last_i = -1;
-	/* every packet and byte sum of the flow-log side (per flow, interface,
-	 * minute, in total) is part of these two: when they cannot wrap,
-	 * none can */
-	uint64_t all_packets = 0, all_bytes = 0, overflows = 0;
-	int r;
-
-	memset(&rc, 0, sizeof rc);
-	rc.format = a->cfg.format;
-	rc.on_reject = on_reject;
-	rc.ctx = a;
-	rc.max_bytes = a->cfg.max_log_bytes;
-	r = report_flowlog_reader_open(&rc, a->cfg.flow_logs, a->cfg.nflow_logs, &rd);
-	if (r) {
-		report_seterr(err, cap, "cannot open the flow logs: %s", tv_strerror(r));
-		return r;
-	}
-	uint64_t nlines = 0;
-	while ((r = report_flowlog_reader_next(rd, &rec, &where)) == 0) {
-		long i;
-		if ((++nlines & 0xffff) == 0 && a->cfg.progress)
-			a->cfg.progress(a->cfg.progress_ctx, "flow-log lines", nlines);
-		report_audit_iface *ifc;
-		report_audit_flow *f;
-		bool have_t = report_fl_has(&rec, REPORT_FL_F_START) && report_fl_has(&rec, REPORT_FL_F_END);
-		if (have_t && (rec.end < a->cfg.from || (uint64_t)a->cfg.to + a->cfg.lag < rec.start)) {
-			a->sum.flowlog_records_outside_period++;
-			continue;
-		}
-		if (rec.packets > UINT64_MAX - all_packets || rec.bytes > UINT64_MAX - all_bytes) {
-			overflow_reject(a, &where, &rec, all_packets, all_bytes);
-			overflows++;
-			continue;
-		}
-		all_packets += rec.packets;
-		all_bytes += rec.bytes;
-		i = iface_for_record(a, &rec, last_eni, &last_i);
-		if (i < 0) {
-			a->sum.flows_dropped_cap++;
-			continue;
-		}
-		a->sum.flowlog_records_used++;
-		ifc = &a->ifaces[i];
-		if (have_t) {
-			if (!ifc->in_flowlog || rec.start < ifc->fl_first)
-				ifc->fl_first = rec.start;
-			if (!ifc->in_flowlog || rec.end > ifc->fl_last)
-				ifc->fl_last = rec.end;
-			ifc->in_flowlog = true;
-		}
-		if (rec.log_status != REPORT_FL_STATUS_OK) {
-			if (rec.log_status == REPORT_FL_STATUS_SKIPDATA)
-				ifc->skip_windows++;
-			else
-				ifc->nodata_windows++;
-			if (have_t)
-				status_add(a, (uint32_t)i, &rec);
-			continue;
-		}
-		{
-			tv_5tuple k;
-			memset(&k, 0, sizeof k);
-			k.src = rec.srcaddr;
-			k.dst = rec.dstaddr;
-			k.sport = rec.srcport;
-			k.dport = rec.dstport;
-			k.proto = rec.protocol;
-			if (k.proto == 1 || k.proto == 58)
-				k.sport = k.dport = 0;
-			f = flow_get(a, (uint32_t)i, &k, true);
-		}
-		if (!f) {
-			if (a->err) {
-				r = a->err;
-				break;
-			}
-			continue;
-		}
-		if (!f->fl_records || (have_t && rec.start < f->fl_first))
-			f->fl_first = rec.start;
-		if (!f->fl_records || (have_t && rec.end > f->fl_last))
-			f->fl_last = rec.end;
-		f->fl_records++;
-		if (report_fl_has(&rec, REPORT_FL_F_TCP_FLAGS))
-			f->fl_flags |= rec.tcp_flags;
-		if (!f->direction && report_fl_has(&rec, REPORT_FL_F_FLOW_DIRECTION))
-			f->direction = rec.flow_direction == REPORT_FL_DIR_EGRESS ? REPORT_MIRROR_EGRESS
-			                                                          : REPORT_MIRROR_INGRESS;
-		if (report_fl_has(&rec, REPORT_FL_F_ACTION) && rec.action == REPORT_FL_ACTION_REJECT) {
-			f->fl_reject_records++;
-			f->fl_reject_packets += rec.packets;
-			f->fl_reject_bytes += rec.bytes;
-			continue;
-		}
-		f->fl_packets += rec.packets;
-		f->fl_bytes += rec.bytes;
-		ifc->fl_bytes += rec.bytes;
-		if (have_t)
-			series_add(a, rec.start, rec.bytes, 0);
-		/* outside the archive: wire time lies in [start - lag, end] */
-		if (have_t && !a->arch_empty &&
-		    (rec.end < a->arch_first || (uint64_t)a->arch_last + a->cfg.lag < rec.start)) {
-			f->fl_outside_packets += rec.packets;
-			f->fl_outside_bytes += rec.bytes;
-		} else if (a->arch_empty) {
-			f->fl_outside_packets += rec.packets;
-			f->fl_outside_bytes += rec.bytes;
-		}
-	}
-	if (r == TV_E_NOTFOUND)
-		r = 0;
-	a->sum.reader = *report_flowlog_reader_stats(rd);
-	a->sum.reader.rejected += overflows;
-	a->sum.reader.by_reason[REPORT_FL_R_SUM_OVERFLOW] += overflows;
-	report_flowlog_reader_free(rd);
-	if (r == 0)
-		r = resolve_votes(a);
-	if (r == 0 && a->nstatus > 1)
-		qsort(a->status, a->nstatus, sizeof *a->status, cmp_status);
-	if (r)
-		report_seterr(err, cap, "reading the flow logs: %s", tv_strerror(r));
-	return r;
 }
 
 /* -------------------------------------------------------- classify */
@@ -1206,7 +803,7 @@ static int on_packet(void *ctx, int store, const store_rec *rec, const tv_l3info
 	i = pc->last_iface;
 	if (i < 0)
 		return 0;
-	f = flow_get(a, (uint32_t)i, &info->key, false);
+	f = audit_flow_get(a, (uint32_t)i, &info->key, false);
 	if (!f || f->payload_looked >= a->cfg.payload_packets)
 		return 0;
 	f->payload_looked++;
@@ -1294,6 +891,32 @@ static int archive_span(report_audit *a, idx_rstore *rs)
 	return 0;
 }
 
+/* The period actually audited: the configured one, narrowed to what the
+ * mirror and the flow logs cover. */
+static void audited_period(report_audit *a)
+{
+	uint32_t lo = UINT32_MAX, hi = 0;
+	size_t i;
+
+	for (i = 0; i < a->nifaces; i++) {
+		const report_audit_iface *f = &a->ifaces[i];
+		if (f->in_mirror) {
+			if (f->m_first < lo) lo = f->m_first;
+			if (f->m_last > hi) hi = f->m_last;
+		}
+		if (f->in_flowlog) {
+			if (f->fl_first < lo) lo = f->fl_first;
+			if (f->fl_last > hi) hi = f->fl_last;
+		}
+	}
+	if (lo > hi)
+		lo = hi = 0;
+	a->sum.from = a->cfg.from > lo ? a->cfg.from : lo;
+	a->sum.to = a->cfg.to < hi ? a->cfg.to : hi;
+	if (a->sum.to < a->sum.from)
+		a->sum.to = a->sum.from;
+}
+
 int report_audit_run(struct idx_rstore *rs, const report_audit_cfg *cfg, report_audit **out, char *err,
                      size_t cap)
 {
@@ -1340,16 +963,20 @@ int report_audit_run(struct idx_rstore *rs, const report_audit_cfg *cfg, report_
 	/* interfaces named by the sessions JSON exist even without traffic */
 	for (i = 0; i < report_mirrorcfg_nsessions(cfg->mirror); i++) {
 		const report_mirror_session *s = report_mirrorcfg_session(cfg->mirror, i);
-		if (s->vni != TV_VNI_NONE && iface_by_vni(a, s->vni) < 0 && iface_by_eni(a, s->eni) < 0 &&
-		    iface_add(a, s->eni, s->vni) < 0) {
+		if (s->vni != TV_VNI_NONE && iface_by_vni(a, s->vni) < 0 && audit_iface_by_eni(a, s->eni) < 0 &&
+		    audit_iface_add(a, s->eni, s->vni) < 0) {
 			rc = TV_E_NOMEM;
 			goto fail;
 		}
 	}
 
-	/* A */
-	from = cfg->from > 600 ? cfg->from - 600 : 0; /* a window that starts before 'from' may reach into it */
-	to = cfg->to;
+	/* A: the mirror records that overlap the period, by the rule flows and
+	 * export use */
+	rc = idx_expr_time_window((uint64_t)cfg->from * TV_NS_PER_S, ((uint64_t)cfg->to + 1) * TV_NS_PER_S,
+	                          &a->period);
+	if (rc)
+		goto fail;
+	(void)idx_flows_window_range(a->period, &from, &to);
 	rc = idx_flow_foreach(rs->x, from, to, on_mirror_a, a);
 	if (rc == 0 && a->err)
 		rc = a->err;
@@ -1377,7 +1004,7 @@ int report_audit_run(struct idx_rstore *rs, const report_audit_cfg *cfg, report_
 
 	/* B */
 	if (cfg->nflow_logs) {
-		rc = read_flowlogs(a, err, cap);
+		rc = audit_read_flowlogs(a, err, cap);
 		if (rc)
 			goto fail;
 	}
@@ -1389,27 +1016,7 @@ int report_audit_run(struct idx_rstore *rs, const report_audit_cfg *cfg, report_
 		goto fail;
 	}
 
-	/* the period actually audited */
-	{
-		uint32_t lo = UINT32_MAX, hi = 0;
-		for (i = 0; i < a->nifaces; i++) {
-			const report_audit_iface *f = &a->ifaces[i];
-			if (f->in_mirror) {
-				if (f->m_first < lo) lo = f->m_first;
-				if (f->m_last > hi) hi = f->m_last;
-			}
-			if (f->in_flowlog) {
-				if (f->fl_first < lo) lo = f->fl_first;
-				if (f->fl_last > hi) hi = f->fl_last;
-			}
-		}
-		if (lo > hi)
-			lo = hi = 0;
-		a->sum.from = cfg->from > lo ? cfg->from : lo;
-		a->sum.to = cfg->to < hi ? cfg->to : hi;
-		if (a->sum.to < a->sum.from)
-			a->sum.to = a->sum.from;
-	}
+	audited_period(a);
 
 	/* D */
 	for (i = 0; i < a->nflows; i++) {
@@ -1462,6 +1069,7 @@ void report_audit_free(report_audit *a)
 	free(a->ser_t);
 	free(a->ser_fl);
 	free(a->ser_m);
+	idx_expr_free(a->period);
 	free(a);
 }
 

@@ -1,12 +1,13 @@
 /*
  * audit_out.c — the audit's reports: one self-contained HTML page (inline
  * CSS, inline SVG charts drawn here, no script, no external font or file),
- * Markdown for terminals, JSON (schema in doc-drafts/audit.md) and CSV.
+ * Markdown for terminals, JSON (fields as the README's `tapvault audit` section lists them) and
+ * CSV.
  *
  * Credentials are redacted unless cfg->show_secrets.  Every flow row carries
  * a ready `tapvault query` command that pulls the flow's packets.
  */
-#include "report.h"
+#include "audit.h"
 #include "../index/idx.h"
 
 #include <errno.h>
@@ -785,14 +786,13 @@ static void html_finding_cell(const out *o, const report_audit_finding *g)
 	}
 }
 
-static void write_html(const out *o)
+/* The page's head, the summary cards and the charts. */
+static void html_summary(const out *o)
 {
 	FILE *f = o->f;
 	const report_audit_summary *s = o->s;
 	char ta[48], tb[48], x[32], y[32];
-	size_t i, start = 0;
 	int c, r;
-	size_t maxr = o->cfg->max_rows ? o->cfg->max_rows : 200;
 
 	fmt_time(s->from, ta, sizeof ta);
 	fmt_time(s->to, tb, sizeof tb);
@@ -848,6 +848,15 @@ static void write_html(const out *o)
 	fputs("</section><section><h2>Top discrepancies</h2>", f);
 	svg_top(o);
 	fputs("</section></div>", f);
+}
+
+/* The ingest counters and the flow-log input with its rejected lines. */
+static void html_inputs(const out *o)
+{
+	FILE *f = o->f;
+	const report_audit_summary *s = o->s;
+	size_t i;
+	int c;
 
 	/* ingest counters and flow-log input */
 	fputs("<div class=\"grid\"><section><h2>Ingest counters</h2><p class=\"muted\">Drops, truncation and decapsulation "
@@ -875,6 +884,16 @@ static void write_html(const out *o)
 		fputs("</table>", f);
 	}
 	fputs("</section></div>", f);
+}
+
+/* One section per class: its flows, at most max_rows of them. */
+static void html_classes(const out *o)
+{
+	FILE *f = o->f;
+	const report_audit_summary *s = o->s;
+	size_t start = 0;
+	size_t maxr = o->cfg->max_rows ? o->cfg->max_rows : 200;
+	int c;
 
 	/* per class */
 	for (c = 0; c < REPORT_AC__COUNT; c++) {
@@ -925,6 +944,15 @@ static void write_html(const out *o)
 		fputs("</details></section>", f);
 		start = j;
 	}
+}
+
+/* The payload findings, credentials and mismatches first. */
+static void html_findings(const out *o)
+{
+	FILE *f = o->f;
+	const report_audit_summary *s = o->s;
+	size_t i;
+	int r;
 
 	/* payload findings */
 	fprintf(f, "<section><h2>What only the payload shows (%" PRIu64 ")</h2><p class=\"muted\">Application protocol "
@@ -954,6 +982,16 @@ static void write_html(const out *o)
 		}
 	}
 	fputs("</table></section>", f);
+}
+
+static void write_html(const out *o)
+{
+	FILE *f = o->f;
+
+	html_summary(o);
+	html_inputs(o);
+	html_classes(o);
+	html_findings(o);
 	fprintf(f, "<p class=\"muted\">tapvault %s. Classes and reasons: see the README section &ldquo;The audit&rdquo;.</p>",
 	        TV_VERSION);
 	fputs("</main></body></html>\n", f);

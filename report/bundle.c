@@ -1,7 +1,7 @@
 /*
- * bundle.c — forensic case bundles: writing (libarchive, tar.zst, tar.gz,
- * zip), the manifest (jansson), the flow records of a query, and reading a
- * bundle back without ever extracting it.
+ * bundle.c — forensic case bundles: names and kinds, the manifest's self
+ * hash, and reading a bundle back without ever extracting it (verify,
+ * member open).  Writing is in bundle_write.c.
  *
  * Reading treats a bundle as hostile: every entry is checked (plain name,
  * regular file, declared size within the limit, at most
@@ -12,7 +12,7 @@
  * the whole bundle verified: a second pass copies the member, no more bytes
  * than the manifest declares, and checks its SHA-256 again.
  */
-#include "report.h"
+#include "evidence.h"
 #include "report_int.h"
 #include "../index/idx.h"
 #include "../ingest/tvfile.h"
@@ -32,8 +32,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define IOBUF (64u << 10)
-#define MANIFEST_NAME "manifest.json"
 
 
 static bool ends_with(const char *s, const char *suf)
@@ -70,11 +68,6 @@ bool report_bundle_name_safe(const char *name)
 	return true;
 }
 
-static void hex32(const uint8_t d[32], char out[65])
-{
-	tv_sha256_hex(d, out);
-}
-
 static bool unhex32(const char *s, uint8_t out[32])
 {
 	int i;
@@ -93,205 +86,10 @@ static bool unhex32(const char *s, uint8_t out[32])
 	return true;
 }
 
-/* ================================================================ writer */
-
-struct report_bundle_writer {
-	struct archive *a;
-	tv_outfile out; /* a temporary name beside the bundle until finish renames it */
-	const volatile sig_atomic_t *cancel;
-	int kind;
-	uint64_t mtime;
-	report_bundle_file files[REPORT_BUNDLE_MAX_MEMBERS];
-	size_t nfiles;
-	uint8_t *buf;
-};
-
-int report_bundle_writer_open(const char *path, int kind, report_bundle_writer **out)
-{
-	report_bundle_writer *w;
-	int r = ARCHIVE_OK, rc;
-
-	*out = NULL;
-	if (kind < REPORT_BUNDLE_TAR_ZST || kind > REPORT_BUNDLE_ZIP)
-		return TV_E_RANGE;
-	w = calloc(1, sizeof *w);
-	if (!w)
-		return TV_E_NOMEM;
-	tv_outfile_init(&w->out);
-	w->kind = kind;
-	w->buf = malloc(IOBUF);
-	if (!w->buf) {
-		rc = TV_E_NOMEM;
-		goto fail;
-	}
-	/* no flag: an existing name of any kind is EEXIST, never replaced */
-	rc = tv_outfile_open(&w->out, path, 0640, 0);
-	if (rc)
-		goto fail;
-	w->a = archive_write_new();
-	if (!w->a) {
-		rc = TV_E_NOMEM;
-		goto fail;
-	}
-	switch (kind) {
-	case REPORT_BUNDLE_TAR_ZST:
-		r = archive_write_set_format_pax_restricted(w->a);
-		if (r == ARCHIVE_OK)
-			r = archive_write_add_filter_zstd(w->a);
-		break;
-	case REPORT_BUNDLE_TAR_GZ:
-		r = archive_write_set_format_pax_restricted(w->a);
-		if (r == ARCHIVE_OK)
-			r = archive_write_add_filter_gzip(w->a);
-		break;
-	default:
-		r = archive_write_set_format_zip(w->a);
-		break;
-	}
-	if (r == ARCHIVE_OK)
-		r = archive_write_set_bytes_in_last_block(w->a, 1);
-	if (r == ARCHIVE_OK)
-		r = archive_write_open_fd(w->a, w->out.fd);
-	if (r != ARCHIVE_OK) {
-		rc = TV_E_UNSUPPORTED;
-		goto fail;
-	}
-	w->mtime = (uint64_t)time(NULL);
-	*out = w;
-	return 0;
-fail:
-	report_bundle_writer_abort(w);
-	return rc;
-}
-
-unsigned report_bundle_writer_swept(const report_bundle_writer *w)
-{
-	return w ? w->out.swept : 0;
-}
-
-void report_bundle_writer_cancel_on(report_bundle_writer *w, const volatile sig_atomic_t *flag)
-{
-	w->cancel = flag;
-}
-
-static bool cancelled(const report_bundle_writer *w, char *err, size_t cap)
-{
-	if (!w->cancel || !*w->cancel)
-		return false;
-	report_seterr(err, cap, "interrupted");
-	return true;
-}
-
-void report_bundle_writer_abort(report_bundle_writer *w)
-{
-	if (!w)
-		return;
-	if (w->a)
-		archive_write_free(w->a); /* closes the archive; the fd is the outfile's */
-	tv_outfile_abort(&w->out);
-	free(w->buf);
-	free(w);
-}
-
-static int add_header(report_bundle_writer *w, const char *name, uint64_t size, char *err,
-                      size_t cap)
-{
-	struct archive_entry *e;
-	int r;
-
-	if (!report_bundle_name_safe(name)) {
-		report_seterr(err, cap, "'%s': not a plain member name", name);
-		return TV_E_RANGE;
-	}
-	if (w->nfiles >= REPORT_BUNDLE_MAX_MEMBERS) {
-		report_seterr(err, cap, "more than %d members", REPORT_BUNDLE_MAX_MEMBERS);
-		return TV_E_RANGE;
-	}
-	e = archive_entry_new();
-	if (!e)
-		return TV_E_NOMEM;
-	archive_entry_set_pathname(e, name);
-	archive_entry_set_filetype(e, AE_IFREG);
-	archive_entry_set_perm(e, 0444);
-	archive_entry_set_size(e, (la_int64_t)size);
-	archive_entry_set_mtime(e, (time_t)w->mtime, 0);
-	r = archive_write_header(w->a, e);
-	archive_entry_free(e);
-	if (r != ARCHIVE_OK) {
-		report_seterr(err, cap, "%s: %s", name, archive_error_string(w->a));
-		return TV_E_IO;
-	}
-	snprintf(w->files[w->nfiles].name, REPORT_BUNDLE_NAME_MAX, "%s", name);
-	w->files[w->nfiles].size = size;
-	return 0;
-}
-
-static int add_data(report_bundle_writer *w, const char *name, const void *p, size_t n,
-                    char *err, size_t cap)
-{
-	la_ssize_t got = archive_write_data(w->a, p, n);
-	if (got < 0 || (size_t)got != n) {
-		report_seterr(err, cap, "%s: %s", name, archive_error_string(w->a));
-		return TV_E_IO;
-	}
-	return 0;
-}
-
-int report_bundle_writer_add(report_bundle_writer *w, const char *name, FILE *f, char *err,
-                             size_t cap)
-{
-	tv_sha256_ctx h;
-	off_t end;
-	uint64_t done = 0;
-	int rc;
-
-	if (fflush(f) != 0 || fseeko(f, 0, SEEK_END) != 0 || (end = ftello(f)) < 0 ||
-	    fseeko(f, 0, SEEK_SET) != 0) {
-		rc = errno ? errno : TV_E_IO;
-		report_seterr(err, cap, "%s: cannot read the temporary file: %s", name, strerror(errno));
-		return rc;
-	}
-	rc = add_header(w, name, (uint64_t)end, err, cap);
-	if (rc)
-		return rc;
-	tv_sha256_init(&h);
-	while (done < (uint64_t)end) {
-		size_t want = (uint64_t)end - done < IOBUF ? (size_t)((uint64_t)end - done) : IOBUF;
-		size_t got;
-		if (cancelled(w, err, cap))
-			return EINTR;
-		got = fread(w->buf, 1, want, f);
-		if (got == 0) {
-			report_seterr(err, cap, "%s: temporary file shrank while being archived", name);
-			return TV_E_IO;
-		}
-		tv_sha256_update(&h, w->buf, got);
-		rc = add_data(w, name, w->buf, got, err, cap);
-		if (rc)
-			return rc;
-		done += got;
-	}
-	tv_sha256_final(&h, w->files[w->nfiles].sha256);
-	w->nfiles++;
-	return 0;
-}
-
-static json_t *jstr_or_null(const char *s)
-{
-	return (s && *s) ? json_string(s) : json_null();
-}
-
-static json_t *jtime_or_null(uint64_t ns, bool present)
-{
-	char buf[48];
-	if (!present)
-		return json_null();
-	tv_time_format(ns, buf, sizeof buf);
-	return json_string(buf);
-}
+/* ============================================================ self hash */
 
 /* Finds the 64 hex digits of the self hash in text; NULL when absent. */
-static char *find_self_hash(char *text, size_t len)
+char *report_bundle_self_hash_find(char *text, size_t len)
 {
 	static const char key[] = "\"" REPORT_BUNDLE_SELF_KEY "\"";
 	char *p = NULL, *q = text;
@@ -321,7 +119,7 @@ static char *find_self_hash(char *text, size_t len)
 }
 
 /* SHA-256 of text with the self hash's digits read as '0's. */
-static void self_hash(const char *text, size_t len, const char *digits, uint8_t out[32])
+void report_bundle_self_hash(const char *text, size_t len, const char *digits, uint8_t out[32])
 {
 	static const char zeros[64] = "0000000000000000000000000000000000000000000000000000000000000000";
 	tv_sha256_ctx h;
@@ -331,316 +129,6 @@ static void self_hash(const char *text, size_t len, const char *digits, uint8_t 
 	tv_sha256_update(&h, zeros, 64);
 	tv_sha256_update(&h, text + off + 64, len - off - 64);
 	tv_sha256_final(&h, out);
-}
-
-static char *manifest_text(const report_bundle_writer *w, const report_bundle_meta *m)
-{
-	json_t *root = json_object(), *store, *query, *pk, *fl, *files, *chunks;
-	char hex[65], zeros[65];
-	char *text = NULL, *digits;
-	uint8_t d[32];
-	size_t i, len;
-
-	if (!root)
-		return NULL;
-	memset(zeros, '0', 64);
-	zeros[64] = '\0';
-	json_object_set_new(root, "format", json_string(REPORT_BUNDLE_FORMAT));
-	json_object_set_new(root, "version", json_integer(REPORT_BUNDLE_VERSION));
-	json_object_set_new(root, "tool", jstr_or_null(m->tool));
-	json_object_set_new(root, "created", jtime_or_null(m->created_ns, true));
-	json_object_set_new(root, "case", jstr_or_null(m->case_id));
-	json_object_set_new(root, "examiner", jstr_or_null(m->examiner));
-	json_object_set_new(root, "note", jstr_or_null(m->note));
-
-	store = json_object();
-	json_object_set_new(store, "uuid", json_string(m->store_uuid));
-	json_object_set_new(store, "path", jstr_or_null(m->store_path));
-	json_object_set_new(root, "store", store);
-
-	query = json_object();
-	json_object_set_new(query, "text", json_string(m->query_text ? m->query_text : ""));
-	json_object_set_new(query, "normalised", json_string(m->query_norm ? m->query_norm : ""));
-	json_object_set_new(query, "from", jtime_or_null(m->time_lo, m->time_lo != 0));
-	json_object_set_new(query, "to", jtime_or_null(m->time_hi, m->time_hi != UINT64_MAX));
-	json_object_set_new(root, "query", query);
-
-	pk = json_object();
-	json_object_set_new(pk, "file", json_string("packets.pcap"));
-	json_object_set_new(pk, "count", json_integer((json_int_t)m->packets));
-	json_object_set_new(pk, "first", jtime_or_null(m->first_ts, m->packets > 0));
-	json_object_set_new(pk, "last", jtime_or_null(m->last_ts, m->packets > 0));
-	json_object_set_new(pk, "max_bytes", m->max_bytes ? json_integer((json_int_t)m->max_bytes)
-	                                                  : json_null());
-	json_object_set_new(root, "packets", pk);
-
-	fl = json_object();
-	json_object_set_new(fl, "file", json_string("flows.log"));
-	json_object_set_new(fl, "format", json_string("aws-v2"));
-	json_object_set_new(fl, "records", json_integer((json_int_t)m->flow_records));
-	json_object_set_new(root, "flows", fl);
-
-	files = json_array();
-	for (i = 0; i < w->nfiles; i++) {
-		json_t *o = json_object();
-		hex32(w->files[i].sha256, hex);
-		json_object_set_new(o, "name", json_string(w->files[i].name));
-		json_object_set_new(o, "size", json_integer((json_int_t)w->files[i].size));
-		json_object_set_new(o, "sha256", json_string(hex));
-		json_array_append_new(files, o);
-	}
-	json_object_set_new(root, "files", files);
-
-	chunks = json_array();
-	for (i = 0; i < m->nchunks; i++) {
-		const report_bundle_chunk *c = &m->chunks[i];
-		json_t *o = json_object();
-		hex32(c->sha256, hex);
-		json_object_set_new(o, "id", json_integer((json_int_t)c->id));
-		json_object_set_new(o, "segment", json_integer((json_int_t)c->segment));
-		json_object_set_new(o, "offset", json_integer((json_int_t)c->offset));
-		json_object_set_new(o, "length", json_integer((json_int_t)c->length));
-		json_object_set_new(o, "sha256", json_string(hex));
-		json_object_set_new(o, "packets", json_integer((json_int_t)c->packets));
-		json_array_append_new(chunks, o);
-	}
-	json_object_set_new(root, "chunks", chunks);
-	json_object_set_new(root, REPORT_BUNDLE_SELF_KEY, json_string(zeros));
-
-	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(root);
-	if (!text)
-		return NULL;
-	len = strlen(text);
-	{
-		/* the member ends with a newline; the hash covers it */
-		char *t = realloc(text, len + 2);
-		if (!t) {
-			free(text);
-			return NULL;
-		}
-		text = t;
-		text[len++] = '\n';
-		text[len] = '\0';
-	}
-	digits = find_self_hash(text, len);
-	if (!digits) {
-		free(text);
-		return NULL;
-	}
-	self_hash(text, len, digits, d);
-	hex32(d, hex);
-	memcpy(digits, hex, 64);
-	return text;
-}
-
-int report_bundle_writer_finish(report_bundle_writer *w, const report_bundle_meta *meta,
-                                uint64_t *size, uint8_t sha256[32], char *err, size_t cap)
-{
-	char *text = NULL;
-	size_t len;
-	tv_sha256_ctx h;
-	uint64_t total = 0;
-	ssize_t got;
-	int rc;
-
-	text = manifest_text(w, meta);
-	if (!text) {
-		rc = TV_E_NOMEM;
-		report_seterr(err, cap, "manifest.json: cannot build it");
-		goto fail;
-	}
-	len = strlen(text);
-	rc = add_header(w, MANIFEST_NAME, len, err, cap);
-	if (!rc)
-		rc = add_data(w, MANIFEST_NAME, text, len, err, cap);
-	if (rc)
-		goto fail;
-	if (archive_write_close(w->a) != ARCHIVE_OK) {
-		report_seterr(err, cap, "closing the archive: %s", archive_error_string(w->a));
-		rc = TV_E_IO;
-		goto fail;
-	}
-	archive_write_free(w->a);
-	w->a = NULL;
-	/* hash what is on disk, not what we meant to write; tv_outfile_commit
-	 * fsyncs before the rename */
-	tv_sha256_init(&h);
-	while ((got = pread(w->out.fd, w->buf, IOBUF, (off_t)total)) > 0) {
-		if (cancelled(w, err, cap)) {
-			rc = EINTR;
-			goto fail;
-		}
-		tv_sha256_update(&h, w->buf, (size_t)got);
-		total += (uint64_t)got;
-	}
-	if (got < 0) {
-		rc = errno;
-		report_seterr(err, cap, "reading the bundle back: %s", strerror(errno));
-		goto fail;
-	}
-	tv_sha256_final(&h, sha256);
-	*size = total;
-	if (cancelled(w, err, cap)) {
-		rc = EINTR;
-		goto fail;
-	}
-	rc = tv_outfile_commit(&w->out, NULL);
-	if (rc) {
-		report_seterr(err, cap, "%s", rc == EEXIST ? "appeared meanwhile; a bundle is never "
-		                                             "overwritten" : tv_strerror(rc));
-		goto fail;
-	}
-	free(text);
-	free(w->buf);
-	free(w);
-	return 0;
-fail:
-	free(text);
-	report_bundle_writer_abort(w);
-	return rc;
-}
-
-int report_bundle_withdraw(const char *path, uint64_t size, const uint8_t sha256[32])
-{
-	tv_sha256_ctx h;
-	struct stat st, again;
-	uint8_t d[32], *buf = NULL;
-	uint64_t total = 0;
-	ssize_t got;
-	int fd, rc;
-
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	if (fstat(fd, &st) != 0) {
-		rc = errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != size) {
-		rc = TV_E_HASH;
-		goto out;
-	}
-	buf = malloc(IOBUF);
-	if (!buf) {
-		rc = TV_E_NOMEM;
-		goto out;
-	}
-	tv_sha256_init(&h);
-	while ((got = read(fd, buf, IOBUF)) > 0) {
-		tv_sha256_update(&h, buf, (size_t)got);
-		total += (uint64_t)got;
-	}
-	tv_sha256_final(&h, d);
-	if (got < 0 || total != size || memcmp(d, sha256, 32) != 0) {
-		rc = got < 0 ? errno : TV_E_HASH;
-		goto out;
-	}
-	/* the name still leads to the file just checked */
-	if (lstat(path, &again) != 0 || again.st_dev != st.st_dev || again.st_ino != st.st_ino) {
-		rc = TV_E_HASH;
-		goto out;
-	}
-	rc = unlink(path) != 0 ? errno : 0;
-out:
-	free(buf);
-	close(fd);
-	return rc;
-}
-
-/* ================================================================= flows */
-
-struct flowctx {
-	const idx_expr *e;
-	uint64_t lo, hi;
-	FILE *f;
-	report_fl_format fmt;
-	uint64_t n;
-	char line[1024];
-};
-
-static int flow_one(void *ctx, const tv_flowrec *fr)
-{
-	struct flowctx *c = ctx;
-	uint64_t s = (uint64_t)fr->start * 1000000000ull;
-	uint64_t e = (uint64_t)fr->end * 1000000000ull + 999999999ull;
-	uint64_t t;
-	tv_tunmeta tun;
-	tv_l3info info;
-	report_fl_rec r;
-	size_t len;
-	int rc;
-
-	if (e < c->lo || s > c->hi)
-		return 0;
-	t = s > c->lo ? s : c->lo;
-	memset(&tun, 0, sizeof tun);
-	tun.vni = fr->vni;
-	tun.tunnel = fr->vni == TV_VNI_NONE ? TV_TUN_NONE : TV_TUN_VXLAN;
-	tun.outer_src = fr->outer_src;
-	memset(&info, 0, sizeof info);
-	info.l3 = fr->ipver;
-	info.has_ports = fr->key.proto == 6 || fr->key.proto == 17 || fr->key.proto == 132;
-	info.key = fr->key;
-	if (!idx_expr_match(c->e, t, &tun, &info))
-		return 0;
-
-	memset(&r, 0, sizeof r);
-	r.present = (1ull << REPORT_FL_F_VERSION) | (1ull << REPORT_FL_F_SRCADDR) |
-	            (1ull << REPORT_FL_F_DSTADDR) | (1ull << REPORT_FL_F_SRCPORT) |
-	            (1ull << REPORT_FL_F_DSTPORT) | (1ull << REPORT_FL_F_PROTOCOL) |
-	            (1ull << REPORT_FL_F_PACKETS) | (1ull << REPORT_FL_F_BYTES) |
-	            (1ull << REPORT_FL_F_START) | (1ull << REPORT_FL_F_END) |
-	            (1ull << REPORT_FL_F_ACTION) | (1ull << REPORT_FL_F_LOG_STATUS);
-	r.version = 2;
-	r.srcaddr = fr->key.src;
-	r.dstaddr = fr->key.dst;
-	r.srcport = fr->key.sport;
-	r.dstport = fr->key.dport;
-	r.protocol = fr->key.proto;
-	r.packets = fr->packets;
-	r.bytes = fr->bytes;
-	r.start = fr->start;
-	r.end = fr->end;
-	r.action = REPORT_FL_ACTION_ACCEPT;
-	r.log_status = REPORT_FL_STATUS_OK;
-	rc = report_flowlog_format_line(&c->fmt, &r, c->line, sizeof c->line, &len);
-	if (rc)
-		return rc;
-	c->line[len++] = '\n';
-	if (fwrite(c->line, 1, len, c->f) != len)
-		return TV_E_IO;
-	c->n++;
-	return 0;
-}
-
-int report_bundle_write_flows(struct idx *x, const struct idx_expr *e, FILE *f, uint64_t *n)
-{
-	struct flowctx c;
-	uint32_t from, to;
-	int rc;
-
-	memset(&c, 0, sizeof c);
-	c.e = e;
-	c.f = f;
-	report_format_default(&c.fmt);
-	idx_expr_time_bounds(e, &c.lo, &c.hi);
-	*n = 0;
-	rc = report_format_write(&c.fmt, true, c.line, sizeof c.line);
-	if (rc)
-		return rc;
-	if (fprintf(f, "%s\n", c.line) < 0)
-		return TV_E_IO;
-	if (c.lo > c.hi)
-		return 0;
-	/* records are keyed by window start; a window is at most 600 s long */
-	from = c.lo / 1000000000ull > 600 ? (uint32_t)(c.lo / 1000000000ull - 600) : 0;
-	if (c.lo / 1000000000ull > UINT32_MAX)
-		return 0;
-	to = c.hi / 1000000000ull >= UINT32_MAX ? UINT32_MAX : (uint32_t)(c.hi / 1000000000ull);
-	rc = idx_flow_foreach(x, from, to, flow_one, &c);
-	*n = c.n;
-	return rc;
 }
 
 /* ================================================================ reading */
@@ -779,11 +267,11 @@ static int read_entry(struct scan *s, struct archive *a, struct archive_entry *e
 	sn = &s->seen[s->nseen++];
 	snprintf(sn->name, sizeof sn->name, "%s", name);
 	sn->count = 1;
-	is_manifest = strcmp(name, MANIFEST_NAME) == 0;
+	is_manifest = strcmp(name, REPORT_BUNDLE_MANIFEST) == 0;
 	is_want = s->want && strcmp(name, s->want) == 0;
 	tv_sha256_init(&h);
 	for (;;) {
-		got = archive_read_data(a, s->buf, IOBUF);
+		got = archive_read_data(a, s->buf, REPORT_IOBUF);
 		if (got == 0)
 			break;
 		if (got < 0) {
@@ -813,7 +301,7 @@ static int read_entry(struct scan *s, struct archive *a, struct archive_entry *e
 			}
 			if (s->manifest_len + (size_t)got + 1 > s->manifest_cap) {
 				/* doubling: a 16 MiB manifest is not copied 256 times */
-				size_t nc = s->manifest_cap ? s->manifest_cap : IOBUF;
+				size_t nc = s->manifest_cap ? s->manifest_cap : REPORT_IOBUF;
 				while (nc < s->manifest_len + (size_t)got + 1)
 					nc *= 2;
 				nm = realloc(s->manifest, nc);
@@ -872,7 +360,7 @@ static int scan_archive(int fd, struct scan *s)
 	if (lseek(fd, 0, SEEK_SET) != 0)
 		return errno;
 	if (!s->buf)
-		s->buf = malloc(IOBUF);
+		s->buf = malloc(REPORT_IOBUF);
 	a = archive_read_new();
 	if (!a || !s->buf) {
 		if (a)
@@ -885,7 +373,7 @@ static int scan_archive(int fd, struct scan *s)
 	archive_read_support_filter_zstd(a);
 	archive_read_support_format_tar(a);
 	archive_read_support_format_zip(a);
-	if (archive_read_open_fd(a, fd, IOBUF) != ARCHIVE_OK) {
+	if (archive_read_open_fd(a, fd, REPORT_IOBUF) != ARCHIVE_OK) {
 		int e = archive_errno(a);
 		/* libarchive reports "not an archive" as EILSEQ
 		 * (ARCHIVE_ERRNO_FILE_FORMAT); keep only system errors */
@@ -976,87 +464,44 @@ void report_bundle_info_free(report_bundle_info *info)
 	free(info);
 }
 
-/* Parses the manifest into info and checks it against what was seen. */
-static int check_manifest(struct scan *s, report_bundle_info *info)
+/* The manifest's own SHA-256 (its self-hash field) against its content. */
+static void check_self_hash(struct scan *s)
 {
-	json_t *root, *files, *chunks, *v, *store, *q, *pk, *fl;
-	json_error_t jerr;
-	char msg[512];
 	char *digits;
 	uint8_t want[32], got[32];
-	size_t i, j;
 
-	if (!s->manifest) {
-		bool seen = false;
-		for (i = 0; i < s->nseen; i++)
-			seen |= strcmp(s->seen[i].name, MANIFEST_NAME) == 0;
-		if (!seen && !s->fatal)
-			problem(s, MANIFEST_NAME, "missing: the bundle has no manifest");
-		else if (seen)
-			problem(s, MANIFEST_NAME, "is empty");
-		return 0;
-	}
-	digits = find_self_hash(s->manifest, s->manifest_len);
+	digits = report_bundle_self_hash_find(s->manifest, s->manifest_len);
 	if (!digits) {
-		problem(s, MANIFEST_NAME, "has no \"" REPORT_BUNDLE_SELF_KEY "\": altered or not a "
+		problem(s, REPORT_BUNDLE_MANIFEST, "has no \"" REPORT_BUNDLE_SELF_KEY "\": altered or not a "
 		                          "tapvault manifest");
 	} else {
 		char hex[65];
 		memcpy(hex, digits, 64);
 		hex[64] = '\0';
-		self_hash(s->manifest, s->manifest_len, digits, got);
+		report_bundle_self_hash(s->manifest, s->manifest_len, digits, got);
 		if (!unhex32(hex, want) || memcmp(want, got, 32) != 0)
-			problem(s, MANIFEST_NAME, "its own SHA-256 (" REPORT_BUNDLE_SELF_KEY
+			problem(s, REPORT_BUNDLE_MANIFEST, "its own SHA-256 (" REPORT_BUNDLE_SELF_KEY
 			                          ") does not match its content: altered");
 	}
-	root = report_json_load(s->manifest, s->manifest_len, NULL, MANIFEST_NAME, &jerr, msg,
-	                        sizeof msg);
-	if (!root && jerr.text[0] == '\0') {
-		/* past a count limit: the message says which, with "manifest.json: " */
-		problem(s, MANIFEST_NAME, "%s", msg + strlen(MANIFEST_NAME ": "));
-		return 0;
-	}
-	if (!root || !json_is_object(root)) {
-		problem(s, MANIFEST_NAME, "does not parse as a JSON object: %s (line %d, column %d)",
-		        root ? "not an object" : jerr.text, root ? 0 : jerr.line, root ? 0 : jerr.column);
-		json_decref(root);
-		return 0;
-	}
-	v = json_object_get(root, "format");
-	if (!json_is_string(v) || strcmp(json_string_value(v), REPORT_BUNDLE_FORMAT) != 0) {
-		problem(s, MANIFEST_NAME, "\"format\" is not \"%s\"", REPORT_BUNDLE_FORMAT);
-		json_decref(root);
-		return 0;
-	}
-	v = json_object_get(root, "version");
-	if (!json_is_integer(v) || json_integer_value(v) != REPORT_BUNDLE_VERSION) {
-		problem(s, MANIFEST_NAME, "\"version\" is not %d (a newer tapvault wrote it?)",
-		        REPORT_BUNDLE_VERSION);
-		json_decref(root);
-		return 0;
-	}
-	files = json_object_get(root, "files");
-	if (!json_is_array(files) || json_array_size(files) >= REPORT_BUNDLE_MAX_MEMBERS) {
-		problem(s, MANIFEST_NAME, "\"files\" is not a list of at most %d entries",
-		        REPORT_BUNDLE_MAX_MEMBERS - 1);
-		json_decref(root);
-		return 0;
-	}
-	info->files = calloc(json_array_size(files) + 1, sizeof *info->files);
-	if (!info->files) {
-		json_decref(root);
-		return TV_E_NOMEM;
-	}
+}
+
+/* The "files" list: each entry {name, size, sha256}, safe, within the
+ * member limit, listed once.  Sets info->manifest_ok. */
+static void manifest_files(struct scan *s, report_bundle_info *info, json_t *files)
+{
+	json_t *v;
+	size_t i, j;
+
 	info->manifest_ok = true;
 	json_array_foreach(files, i, v) {
 		json_t *n = json_object_get(v, "name"), *sz = json_object_get(v, "size");
 		json_t *h = json_object_get(v, "sha256");
 		report_bundle_file *f = &info->files[info->nfiles];
 		if (!json_is_string(n) || !report_bundle_name_safe(json_string_value(n)) ||
-		    strcmp(json_string_value(n), MANIFEST_NAME) == 0 || !json_is_integer(sz) ||
+		    strcmp(json_string_value(n), REPORT_BUNDLE_MANIFEST) == 0 || !json_is_integer(sz) ||
 		    json_integer_value(sz) < 0 || !json_is_string(h) ||
 		    !unhex32(json_string_value(h), f->sha256)) {
-			problem(s, MANIFEST_NAME, "\"files\" entry %zu is not {name, size, sha256}", i + 1);
+			problem(s, REPORT_BUNDLE_MANIFEST, "\"files\" entry %zu is not {name, size, sha256}", i + 1);
 			info->manifest_ok = false;
 			continue;
 		}
@@ -1064,7 +509,7 @@ static int check_manifest(struct scan *s, report_bundle_info *info)
 		f->size = (uint64_t)json_integer_value(sz);
 		if (f->size > s->max_member) {
 			s->unsafe = true;
-			problem(s, MANIFEST_NAME, "lists '%s' of %llu bytes, more than the limit of %llu: "
+			problem(s, REPORT_BUNDLE_MANIFEST, "lists '%s' of %llu bytes, more than the limit of %llu: "
 			                          "refused (raise --max-member-size to read it)",
 			        f->name, (unsigned long long)f->size, (unsigned long long)s->max_member);
 			info->manifest_ok = false;
@@ -1074,12 +519,19 @@ static int check_manifest(struct scan *s, report_bundle_info *info)
 			if (strcmp(info->files[j].name, f->name) == 0)
 				break;
 		if (j < info->nfiles) {
-			problem(s, MANIFEST_NAME, "lists '%s' twice", f->name);
+			problem(s, REPORT_BUNDLE_MANIFEST, "lists '%s' twice", f->name);
 			info->manifest_ok = false;
 			continue;
 		}
 		info->nfiles++;
 	}
+}
+
+/* The descriptive fields and the source chunks into info->meta. */
+static int manifest_meta(struct scan *s, report_bundle_info *info, json_t *root)
+{
+	json_t *chunks, *v, *store, *q, *pk, *fl;
+	size_t i;
 
 	store = json_object_get(root, "store");
 	q = json_object_get(root, "query");
@@ -1108,7 +560,6 @@ static int check_manifest(struct scan *s, report_bundle_info *info)
 		report_bundle_chunk *cs = calloc(json_array_size(chunks), sizeof *cs);
 		size_t n = 0, nbad = 0, first_bad = 0;
 		if (!cs) {
-			json_decref(root);
 			return TV_E_NOMEM;
 		}
 		json_array_foreach(chunks, i, v) {
@@ -1130,15 +581,21 @@ static int check_manifest(struct scan *s, report_bundle_info *info)
 		info->meta.chunks = cs;
 		info->meta.nchunks = n;
 		if (nbad == 1)
-			problem(s, MANIFEST_NAME, "\"chunks\" entry %zu has no valid sha256", first_bad);
+			problem(s, REPORT_BUNDLE_MANIFEST, "\"chunks\" entry %zu has no valid sha256", first_bad);
 		else if (nbad > 1)
-			problem(s, MANIFEST_NAME, "%zu \"chunks\" entries have no valid sha256, the first "
+			problem(s, REPORT_BUNDLE_MANIFEST, "%zu \"chunks\" entries have no valid sha256, the first "
 			                          "is entry %zu",
 			        nbad, first_bad);
 	}
-	json_decref(root);
+	return 0;
+}
 
-	/* the members against the list */
+/* Every listed member against what the scan saw, and every seen member
+ * against the list. */
+static void check_members(struct scan *s, const report_bundle_info *info)
+{
+	size_t i, j;
+
 	for (i = 0; i < info->nfiles; i++) {
 		const report_bundle_file *f = &info->files[i];
 		struct seen *sn = NULL;
@@ -1159,18 +616,85 @@ static int check_manifest(struct scan *s, report_bundle_info *info)
 			continue;
 		}
 		if (memcmp(sn->sha256, f->sha256, 32) != 0) {
-			hex32(sn->sha256, a);
-			hex32(f->sha256, b);
+			tv_sha256_hex(sn->sha256, a);
+			tv_sha256_hex(f->sha256, b);
 			problem(s, f->name, "SHA-256 %s differs from the manifest's %s", a, b);
 		}
 	}
 	for (j = 0; j < s->nseen; j++) {
-		bool listed = strcmp(s->seen[j].name, MANIFEST_NAME) == 0;
+		bool listed = strcmp(s->seen[j].name, REPORT_BUNDLE_MANIFEST) == 0;
 		for (i = 0; i < info->nfiles && !listed; i++)
 			listed = strcmp(s->seen[j].name, info->files[i].name) == 0;
 		if (!listed)
 			problem(s, s->seen[j].name, "extra: in the bundle but not listed in the manifest");
 	}
+}
+
+/* Parses the manifest into info and checks it against what was seen. */
+static int check_manifest(struct scan *s, report_bundle_info *info)
+{
+	json_t *root, *files, *v;
+	json_error_t jerr;
+	char msg[512];
+	size_t i;
+	int rc;
+
+	if (!s->manifest) {
+		bool seen = false;
+		for (i = 0; i < s->nseen; i++)
+			seen |= strcmp(s->seen[i].name, REPORT_BUNDLE_MANIFEST) == 0;
+		if (!seen && !s->fatal)
+			problem(s, REPORT_BUNDLE_MANIFEST, "missing: the bundle has no manifest");
+		else if (seen)
+			problem(s, REPORT_BUNDLE_MANIFEST, "is empty");
+		return 0;
+	}
+	check_self_hash(s);
+	root = report_json_load(s->manifest, s->manifest_len, NULL, REPORT_BUNDLE_MANIFEST, &jerr, msg,
+	                        sizeof msg);
+	if (!root && jerr.text[0] == '\0') {
+		/* past a count limit: the message says which, with "manifest.json: " */
+		problem(s, REPORT_BUNDLE_MANIFEST, "%s", msg + strlen(REPORT_BUNDLE_MANIFEST ": "));
+		return 0;
+	}
+	if (!root || !json_is_object(root)) {
+		problem(s, REPORT_BUNDLE_MANIFEST, "does not parse as a JSON object: %s (line %d, column %d)",
+		        root ? "not an object" : jerr.text, root ? 0 : jerr.line, root ? 0 : jerr.column);
+		json_decref(root);
+		return 0;
+	}
+	v = json_object_get(root, "format");
+	if (!json_is_string(v) || strcmp(json_string_value(v), REPORT_BUNDLE_FORMAT) != 0) {
+		problem(s, REPORT_BUNDLE_MANIFEST, "\"format\" is not \"%s\"", REPORT_BUNDLE_FORMAT);
+		json_decref(root);
+		return 0;
+	}
+	v = json_object_get(root, "version");
+	if (!json_is_integer(v) || json_integer_value(v) != REPORT_BUNDLE_VERSION) {
+		problem(s, REPORT_BUNDLE_MANIFEST, "\"version\" is not %d (a newer tapvault wrote it?)",
+		        REPORT_BUNDLE_VERSION);
+		json_decref(root);
+		return 0;
+	}
+	files = json_object_get(root, "files");
+	if (!json_is_array(files) || json_array_size(files) >= REPORT_BUNDLE_MAX_MEMBERS) {
+		problem(s, REPORT_BUNDLE_MANIFEST, "\"files\" is not a list of at most %d entries",
+		        REPORT_BUNDLE_MAX_MEMBERS - 1);
+		json_decref(root);
+		return 0;
+	}
+	info->files = calloc(json_array_size(files) + 1, sizeof *info->files);
+	if (!info->files) {
+		json_decref(root);
+		return TV_E_NOMEM;
+	}
+	manifest_files(s, info, files);
+
+	rc = manifest_meta(s, info, root);
+	json_decref(root);
+	if (rc)
+		return rc;
+	check_members(s, info);
 	return 0;
 }
 
@@ -1316,7 +840,7 @@ int report_bundle_member_open(const char *path, const char *name, uint64_t max_m
 		if (strcmp(s.seen[i].name, name) == 0)
 			sn = &s.seen[i];
 	if (!info->manifest_ok) {
-		report_seterr(err, cap, "%s", fp.set ? fp.msg : "manifest.json: not usable");
+		report_seterr(err, cap, "%s", fp.set ? fp.msg : REPORT_BUNDLE_MANIFEST ": not usable");
 		rc = TV_E_FORMAT;
 		goto fail;
 	}

@@ -11,7 +11,7 @@
  * Appends hold an exclusive flock over "read the last entry, write the
  * next", so two exports at once still make one chain.
  */
-#include "report.h"
+#include "evidence.h"
 #include "report_int.h"
 #include "../index/idx.h"
 
@@ -162,16 +162,119 @@ static int last_line(int fd, uint64_t size, char *buf, size_t cap, size_t *len)
 	return 0;
 }
 
+/* The chain so far, under the lock: never extend a broken one (the log is
+ * one line per export, so this stays cheap).  *prev and *seq get the last
+ * entry's hash and the next number. */
+static int chain_tail(int fd, uint64_t size, const char *store_dir, const char *path, char prev[65],
+                      uint64_t *seq, char *err, size_t cap)
+{
+	uint64_t nent = 0, nbad = 0;
+	size_t len = 0;
+	json_t *root = NULL;
+	const char *why = NULL;
+	char *buf = NULL;
+	int rc;
+
+	rc = report_custody_verify(store_dir, NULL, NULL, NULL, &nent, &nbad, NULL);
+	if (rc) {
+		report_seterr(err, cap, "%s: the custody chain is broken (%llu problems); refusing to "
+		       "extend it (see 'tapvault custody -s %s')", path, (unsigned long long)nbad,
+		       store_dir);
+		return TV_E_CORRUPT;
+	}
+	buf = malloc(REPORT_CUSTODY_MAX_LINE + 2);
+	if (!buf)
+		return TV_E_NOMEM;
+	rc = last_line(fd, size, buf, REPORT_CUSTODY_MAX_LINE + 1, &len);
+	if (rc) {
+		report_seterr(err, cap, "%s: the last entry is %s; refusing to chain onto it "
+		       "(check it with 'tapvault custody')", path,
+		       rc == TV_E_TRUNCATED ? "incomplete (no newline)" : "unreadable");
+		free(buf);
+		return TV_E_CORRUPT;
+	}
+	rc = check_line(buf, len, prev, &root, &why);
+	if (rc == 0)
+		*seq = jgetu(root, "seq") + 1;
+	json_decref(root);
+	if (rc) {
+		report_seterr(err, cap, "%s: the last entry is broken (%s); refusing to chain onto it "
+		       "(check it with 'tapvault custody')", path, why ? why : tv_strerror(rc));
+		rc = TV_E_CORRUPT;
+	}
+	free(buf);
+	return rc;
+}
+
+/* The entry without its hash, as compact JSON in field order (malloc'd;
+ * NULL when out of memory). */
+static char *entry_body(const report_custody_entry *e, uint64_t seq, const char *prev)
+{
+	char tbuf[48], bhex[65];
+	char *body;
+	json_t *o = json_object();
+	if (!o)
+		return NULL;
+	tv_time_format(e->time_ns, tbuf, sizeof tbuf);
+	tv_sha256_hex(e->bundle_sha256, bhex);
+	json_object_set_new(o, "seq", json_integer((json_int_t)seq));
+	json_object_set_new(o, "time", json_string(tbuf));
+	json_object_set_new(o, "action", jstr(e->action ? e->action : "export"));
+	json_object_set_new(o, "examiner", jstr(e->examiner));
+	json_object_set_new(o, "uid", json_integer(e->uid));
+	json_object_set_new(o, "user", jstr(e->user));
+	json_object_set_new(o, "host", jstr(e->host));
+	json_object_set_new(o, "case", jstr(e->case_id));
+	json_object_set_new(o, "query", json_string(e->query ? e->query : ""));
+	json_object_set_new(o, "bundle", jstr(e->bundle));
+	json_object_set_new(o, "bundle_path", jstr(e->bundle_path));
+	json_object_set_new(o, "bundle_size", json_integer((json_int_t)e->bundle_size));
+	json_object_set_new(o, "bundle_sha256", json_string(bhex));
+	json_object_set_new(o, "note", jstr(e->note));
+	json_object_set_new(o, "prev", json_string(prev));
+	body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	return body;
+}
+
+/* Appends the line and makes it durable; on failure cuts the file back to
+ * size: never half an entry, or the chain would refuse every later export. */
+static int append_line(int fd, const char *path, const char *line, size_t llen, off_t size, char *err,
+                       size_t cap)
+{
+	size_t off;
+	for (off = 0; off < llen;) {
+		ssize_t w = write(fd, line + off, llen - off);
+		if (w < 0) {
+			int rc = errno;
+			if (errno == EINTR)
+				continue;
+			report_seterr(err, cap, "%s: write failed: %s", path, strerror(errno));
+			if (ftruncate(fd, size) == 0)
+				(void)fdatasync(fd);
+			return rc;
+		}
+		off += (size_t)w;
+	}
+	if (fdatasync(fd) != 0) {
+		int rc = errno;
+		report_seterr(err, cap, "%s: fdatasync failed: %s", path, strerror(errno));
+		if (ftruncate(fd, size) == 0)
+			(void)fdatasync(fd);
+		return rc;
+	}
+	return 0;
+}
+
 int report_custody_append(const char *store_dir, const report_custody_entry *e, uint64_t *seq_out,
                           char hash_hex[65], char *err, size_t cap)
 {
-	char *path = log_path(store_dir), *body = NULL, *line = NULL, *buf = NULL;
-	char prev[65], hex[65], tbuf[48], bhex[65];
+	char *path = log_path(store_dir), *body = NULL, *line = NULL;
+	char prev[65], hex[65];
 	uint64_t seq = 1;
 	struct stat st;
-	json_t *o = NULL;
 	uint8_t d[32];
-	size_t blen, llen, off;
+	size_t blen, llen;
 	int fd = -1, rc;
 
 	if (!path)
@@ -203,69 +306,11 @@ int report_custody_append(const char *store_dir, const report_custody_entry *e, 
 		              "also elsewhere", path, (unsigned long)st.st_nlink);
 		goto out;
 	}
-	if (st.st_size > 0) {
-		uint64_t nent = 0, nbad = 0;
-		size_t len = 0;
-		/* the whole chain, under the lock: never extend a broken one (the
-		 * log is one line per export, so this stays cheap) */
-		rc = report_custody_verify(store_dir, NULL, NULL, NULL, &nent, &nbad, NULL);
-		if (rc) {
-			report_seterr(err, cap, "%s: the custody chain is broken (%llu problems); refusing to "
-			       "extend it (see 'tapvault custody -s %s')", path, (unsigned long long)nbad,
-			       store_dir);
-			rc = TV_E_CORRUPT;
-			goto out;
-		}
-		json_t *root = NULL;
-		const char *why = NULL;
-		buf = malloc(REPORT_CUSTODY_MAX_LINE + 2);
-		if (!buf) {
-			rc = TV_E_NOMEM;
-			goto out;
-		}
-		rc = last_line(fd, (uint64_t)st.st_size, buf, REPORT_CUSTODY_MAX_LINE + 1, &len);
-		if (rc) {
-			report_seterr(err, cap, "%s: the last entry is %s; refusing to chain onto it "
-			       "(check it with 'tapvault custody')", path,
-			       rc == TV_E_TRUNCATED ? "incomplete (no newline)" : "unreadable");
-			rc = TV_E_CORRUPT;
-			goto out;
-		}
-		rc = check_line(buf, len, prev, &root, &why);
-		if (rc == 0)
-			seq = jgetu(root, "seq") + 1;
-		json_decref(root);
-		if (rc) {
-			report_seterr(err, cap, "%s: the last entry is broken (%s); refusing to chain onto it "
-			       "(check it with 'tapvault custody')", path, why ? why : tv_strerror(rc));
-			rc = TV_E_CORRUPT;
-			goto out;
-		}
-	}
-
-	o = json_object();
-	if (!o) {
-		rc = TV_E_NOMEM;
+	if (st.st_size > 0 &&
+	    (rc = chain_tail(fd, (uint64_t)st.st_size, store_dir, path, prev, &seq, err, cap)) != 0)
 		goto out;
-	}
-	tv_time_format(e->time_ns, tbuf, sizeof tbuf);
-	tv_sha256_hex(e->bundle_sha256, bhex);
-	json_object_set_new(o, "seq", json_integer((json_int_t)seq));
-	json_object_set_new(o, "time", json_string(tbuf));
-	json_object_set_new(o, "action", jstr(e->action ? e->action : "export"));
-	json_object_set_new(o, "examiner", jstr(e->examiner));
-	json_object_set_new(o, "uid", json_integer(e->uid));
-	json_object_set_new(o, "user", jstr(e->user));
-	json_object_set_new(o, "host", jstr(e->host));
-	json_object_set_new(o, "case", jstr(e->case_id));
-	json_object_set_new(o, "query", json_string(e->query ? e->query : ""));
-	json_object_set_new(o, "bundle", jstr(e->bundle));
-	json_object_set_new(o, "bundle_path", jstr(e->bundle_path));
-	json_object_set_new(o, "bundle_size", json_integer((json_int_t)e->bundle_size));
-	json_object_set_new(o, "bundle_sha256", json_string(bhex));
-	json_object_set_new(o, "note", jstr(e->note));
-	json_object_set_new(o, "prev", json_string(prev));
-	body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	body = entry_body(e, seq, prev);
 	if (!body) {
 		rc = TV_E_NOMEM;
 		goto out;
@@ -286,27 +331,8 @@ int report_custody_append(const char *store_dir, const report_custody_entry *e, 
 		goto out;
 	}
 	snprintf(line, llen + 1, "%.*s,\"hash\":\"%s\"}\n", (int)(blen - 1), body, hex);
-	for (off = 0; off < llen;) {
-		ssize_t w = write(fd, line + off, llen - off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = errno;
-			report_seterr(err, cap, "%s: write failed: %s", path, strerror(errno));
-			/* never leave half an entry: the chain would refuse every later export */
-			if (ftruncate(fd, st.st_size) == 0)
-				(void)fdatasync(fd);
-			goto out;
-		}
-		off += (size_t)w;
-	}
-	if (fdatasync(fd) != 0) {
-		rc = errno;
-		report_seterr(err, cap, "%s: fdatasync failed: %s", path, strerror(errno));
-		if (ftruncate(fd, st.st_size) == 0)
-			(void)fdatasync(fd);
+	if ((rc = append_line(fd, path, line, llen, st.st_size, err, cap)) != 0)
 		goto out;
-	}
 	if (st.st_size == 0) {
 		/* a new file: make its directory entry durable too */
 		int dfd = open(store_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -323,10 +349,8 @@ int report_custody_append(const char *store_dir, const report_custody_entry *e, 
 out:
 	if (fd >= 0)
 		close(fd); /* releases the lock */
-	json_decref(o);
 	free(body);
 	free(line);
-	free(buf);
 	free(path);
 	return rc;
 }

@@ -1,19 +1,20 @@
 /*
  * flowlog.c — the AWS VPC Flow Log field table, formats and line codec.
  *
- * Reference: /work/shared/reference/aws-mirroring-and-flow-logs.md §1.
+ * AWS: "Flow log records"
+ * (https://docs.aws.amazon.com/vpc/latest/userguide/flow-log-records.html).
  *
  *   record  = field *( SP field )          AWS writes single spaces
  *   field   = "-" / value                  "-": does not apply / unknown
  *   format  = "${" name "}" *( SP "${" name "}" )     (--log-format)
  *   header  = name *( SP name )            (first line of an S3 object)
  *
- * A record line is split into tokens with a cursor over the bytes (STYLE.md
- * §4: every step checks what is left), the token count is checked against
+ * A record line is split into tokens with a cursor over the bytes (every step
+ * checks what is left), the token count is checked against
  * the format, then every token is checked by its field's kind and stored in
  * a typed slot of report_fl_rec found through the table below.
  */
-#include "report.h"
+#include "flowlog.h"
 
 #include <stdarg.h>
 #include <stdio.h>

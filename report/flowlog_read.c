@@ -26,7 +26,7 @@
  * refused as one reject (a pcap or a zero-filled file given by mistake)
  * instead of as thousands of lines.
  */
-#include "report.h"
+#include "flowlog.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -162,6 +162,7 @@ static void emit(report_flowlog_reader *r, uint64_t line, const report_fl_err *p
 	}
 }
 
+__attribute__((format(printf, 4, 0)))
 static void make_err(report_fl_err *e, int reason, const report_fl_err *perr, const char *fmt,
                      va_list ap)
 {

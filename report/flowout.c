@@ -1,5 +1,5 @@
 /*
- * flowout.c — stored flow records written as VPC Flow Logs (report.h,
+ * flowout.c — stored flow records written as VPC Flow Logs (vpc.h,
  * "Flow records out"): the record mapping, JSON, the merge/sort of one
  * window's records, and the S3 layout writer.
  *
@@ -7,7 +7,7 @@
  * whatever we write, our own parser (and Athena's space-delimited table)
  * reads back.
  *
- * S3 layout (reference §1.8): DIR/AWSLogs/<account>/vpcflowlogs/<region>/
+ * S3 layout (AWS, "Publish flow logs to Amazon S3"): DIR/AWSLogs/<account>/vpcflowlogs/<region>/
  * <yyyy>/<mm>/<dd>/<account>_vpcflowlogs_<region>_<id>_<YYYYMMDDTHHmmZ>_
  * <hash>.log.gz, one file per 5-minute period of record END times, each
  * starting with the header line.  A file is written under a temporary name
@@ -17,7 +17,7 @@
  * format + gzip filter) with the timestamp left out of the gzip header, so
  * the same records give the same bytes.
  */
-#include "report.h"
+#include "vpc.h"
 #include "../ingest/tvfile.h"
 
 #include <archive.h>
@@ -77,7 +77,8 @@ void report_flowrec_to_fl(const tv_flowrec *r, const report_iface *ifc,
 	PUTS(REPORT_FL_F_INTERFACE_ID, interface_id, ifc->name);
 	PUT(REPORT_FL_F_SRCADDR, rec->srcaddr = r->key.src);
 	PUT(REPORT_FL_F_DSTADDR, rec->dstaddr = r->key.dst);
-	/* reference §1.4: the interface's side shows its primary private IPv4 */
+	/* AWS ("Flow log records", srcaddr/dstaddr): the interface's side
+	 * shows its primary private IPv4 */
 	if (p4 && egress && tv_addr_is_v4(&r->key.src))
 		rec->srcaddr = (want >> REPORT_FL_F_SRCADDR) & 1u ? *p4 : rec->srcaddr;
 	if (p4 && ingress && tv_addr_is_v4(&r->key.dst))
@@ -200,77 +201,6 @@ int report_flowrec_json(const report_fl_format *fmt, const report_fl_rec *rec,
 full:
 	buf[0] = '\0';
 	return TV_E_FULL;
-}
-
-/* ----------------------------------------------------------- merge, sort */
-
-static int cmp_u32(uint32_t a, uint32_t b)
-{
-	return a < b ? -1 : a > b;
-}
-
-/* The identity of a record: interface, flow, IP version, window. */
-static int cmp_ident(const tv_flowrec *a, const tv_flowrec *b)
-{
-	int c;
-	if ((c = cmp_u32(a->vni, b->vni)) != 0)
-		return c;
-	if ((c = memcmp(a->outer_src.b, b->outer_src.b, 16)) != 0)
-		return c;
-	if ((c = memcmp(a->key.src.b, b->key.src.b, 16)) != 0)
-		return c;
-	if ((c = memcmp(a->key.dst.b, b->key.dst.b, 16)) != 0)
-		return c;
-	if ((c = cmp_u32(a->key.sport, b->key.sport)) != 0)
-		return c;
-	if ((c = cmp_u32(a->key.dport, b->key.dport)) != 0)
-		return c;
-	if ((c = cmp_u32(a->key.proto, b->key.proto)) != 0)
-		return c;
-	if ((c = cmp_u32(a->ipver, b->ipver)) != 0)
-		return c;
-	return cmp_u32(a->window, b->window);
-}
-
-static int qcmp_ident(const void *x, const void *y)
-{
-	return cmp_ident(x, y);
-}
-
-static int qcmp_out(const void *x, const void *y)
-{
-	const tv_flowrec *a = x, *b = y;
-	int c;
-	if ((c = cmp_u32(a->start, b->start)) != 0)
-		return c;
-	if ((c = cmp_ident(a, b)) != 0)
-		return c;
-	return cmp_u32(a->end, b->end);
-}
-
-size_t report_flowrecs_merge(tv_flowrec *v, size_t n)
-{
-	size_t i, k = 0;
-	if (n == 0)
-		return 0;
-	qsort(v, n, sizeof *v, qcmp_ident);
-	for (i = 1; i < n; i++) {
-		tv_flowrec *d = &v[k];
-		if (cmp_ident(d, &v[i]) == 0) {
-			d->packets += v[i].packets;
-			d->bytes += v[i].bytes;
-			d->tcp_flags |= v[i].tcp_flags;
-			if (v[i].start < d->start)
-				d->start = v[i].start;
-			if (v[i].end > d->end)
-				d->end = v[i].end;
-		} else {
-			v[++k] = v[i];
-		}
-	}
-	n = k + 1;
-	qsort(v, n, sizeof *v, qcmp_out);
-	return n;
 }
 
 /* -------------------------------------------------------------- S3 files */

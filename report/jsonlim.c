@@ -10,7 +10,7 @@
  * limits, naming the byte offset where a limit was passed.
  */
 #include "report_int.h"
-#include "report.h"
+#include "flowlog.h"
 
 #include <stdbool.h>
 #include <string.h>

@@ -1,7 +1,9 @@
 /*
  * mirrorcfg.c — AWS Traffic Mirroring filters and sessions, from the JSON of
  * `aws ec2 describe-traffic-mirror-filters` / `describe-traffic-mirror-sessions`
- * (reference §2.8), and their evaluation as AWS does it (§2.2, §2.3):
+ * and their evaluation as AWS's Traffic Mirroring guide describes it
+ * ("Traffic mirror filters", "Traffic mirror sessions";
+ * https://docs.aws.amazon.com/vpc/latest/mirroring/):
  *
  *   - a filter has ingress and egress rule lists and optional network
  *     services (only "amazon-dns", which mirrors all Amazon DNS traffic);
@@ -15,7 +17,7 @@
  * Port ranges apply to TCP and UDP only.  A rule without Protocol matches
  * every protocol; without a CIDR, every address of the family.
  */
-#include "report.h"
+#include "vpc.h"
 #include "report_int.h"
 
 #include <errno.h>

@@ -2,14 +2,14 @@
  * payload.c — what the first payload bytes of a packet say, which a flow log
  * cannot: the protocol actually spoken, names, banners and cleartext
  * credentials.  One packet at a time; every parser is a tv_cur cursor over
- * untrusted bytes that checks each length against what remains (STYLE.md §4).
+ * untrusted bytes that checks each length against what remains.
  *
- * Why not nDPI: see doc-drafts/audit.md ("Payload findings").  In short, its
+ * Why not nDPI: its
  * 4.2 API (Debian bookworm) classifies well but does not hand out the
  * evidence we report (the HTTP Authorization value, full FTP passwords), so
  * these extractors would be needed anyway.
  */
-#include "report.h"
+#include "audit.h"
 
 #include <string.h>
 #include <strings.h>

@@ -39,4 +39,12 @@ typedef struct report_json_limits {
 json_t *report_json_load(const char *text, size_t len, const report_json_limits *lim,
                          const char *name, json_error_t *jerr, char *err, size_t cap);
 
+/* Bundles (bundle.c, bundle_write.c): the I/O buffer size; where the 64
+ * hex digits of the manifest's self hash are in text (NULL when absent;
+ * the last occurrence of the key, the writer puts it last); the SHA-256 of
+ * text with those digits read as '0's. */
+#define REPORT_IOBUF (64u << 10)
+char *report_bundle_self_hash_find(char *text, size_t len);
+void report_bundle_self_hash(const char *text, size_t len, const char *digits, unsigned char out[32]);
+
 #endif

@@ -1,11 +1,13 @@
 /*
- * vnimap.c — which interface stands behind each VNI (report.h, "VNI map").
+ * vnimap.c — which interface stands behind each VNI (vpc.h, "VNI map").
  *
  * A VPC Traffic Mirroring session sends the copies of one source ENI with
- * the session's VNI (reference §2.3, §2.8), so the VNI is what ties a stored
+ * the session's VNI (AWS Traffic Mirroring guide, "Traffic mirror
+ * sessions"), so the VNI is what ties a stored
  * flow to an interface.  Flow logs name that interface (interface-id) and its
- * account, VPC, subnet, instance, region and AZ (reference §1.3), and they
- * show the interface's own address on its side of the flow (§1.4).  This
+ * account, VPC, subnet, instance, region and AZ, and they show the
+ * interface's own address on its side of the flow (AWS, "Flow log
+ * records": https://docs.aws.amazon.com/vpc/latest/userguide/flow-log-records.html).  This
  * file reads that knowledge from three sources:
  *
  *   - a text file, one line per VNI:  vni=42 eni=eni-0abc addr=10.0.1.5 ...
@@ -27,7 +29,7 @@
  * a million lines is refused at the limit in a fraction of a second, never
  * compared line against line.
  */
-#include "report.h"
+#include "vpc.h"
 #include "report_int.h"
 
 #include <errno.h>

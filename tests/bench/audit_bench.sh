@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark of `tapvault audit`: about 1 million flow-log lines against a
-# large archive (issue 4, must-show 4).  Prints key=value lines:
+# large archive.  Prints key=value lines:
 #   flowlog_lines, archive_bytes, ingest_wall_s, audit_wall_s,
 #   audit_peak_rss_kb, audit_flows, and the same for a --no-payload run.
 # Usage: tests/bench/audit_bench.sh [WORKDIR]

@@ -471,7 +471,7 @@ fi
 # ------------------------------------------------------------------ 8: audit
 log "8: audit"
 if [ -f "$HERE/audit_bench.sh" ] && "$TV" audit --help > /dev/null 2>&1; then
-  # audit_bench.sh (issue 4) takes its work directory as $1 and prints key=value lines
+  # audit_bench.sh takes its work directory as $1 and prints key=value lines
   info audit yes
   show env TAPVAULT="$TV" GEN="$GEN" bash "$HERE/audit_bench.sh" "$W/audit"
   t0=$(date +%s.%N)

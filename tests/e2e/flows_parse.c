@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../report/report.h"
+#include "../../report/flowlog.h"
 
 static int rejects;
 

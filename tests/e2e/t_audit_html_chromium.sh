@@ -1,4 +1,4 @@
-# Issue 4, must-show 3: the HTML audit report is one self-contained page that
+# The HTML audit report is one self-contained page that
 # headless Chromium opens without console errors, and renders to a screenshot.
 # `make deps` installs chromium; the test skips only where it is missing.
 . "$E2E_LIB"

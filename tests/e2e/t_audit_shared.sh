@@ -1,4 +1,4 @@
-# Issue 4, must-show 2: every line of every shared flow-log file either parses
+# Every line of every shared flow-log file either parses
 # or is reported with its reason, through `tapvault audit` end to end (the
 # per-file counts of tests/unit/test_flowlog.c); the AWS CLI mirror filter and
 # session samples load.  Skips when ../shared/testdata is absent.

@@ -1,4 +1,4 @@
-# Issue 4, must-show 1: on generated traffic with a flow log that disagrees
+# On generated traffic with a flow log that disagrees
 # on purpose, every flow lands in the class and reason tv-gen's audit truth
 # names; the payload findings it plants are found; --fail-on and bad input
 # give exit codes 1 and 2.

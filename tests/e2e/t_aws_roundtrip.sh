@@ -1,4 +1,4 @@
-# Issue 2, must-show 3: the real AWS VPC Traffic Mirroring capture.  For each
+# The real AWS VPC Traffic Mirroring capture.  For each
 # expression, `tapvault query EXPR -w` must give the same packets, byte for
 # byte and in the same order, as tcpdump filtering the capture decapsulated
 # by `editcap -C 50` (a 50-byte IPv4/UDP/VXLAN outer header).

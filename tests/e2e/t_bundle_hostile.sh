@@ -1,4 +1,4 @@
-# Issue 6, must-show 3: hostile bundles (absolute paths, '..', symbolic and
+# Hostile bundles (absolute paths, '..', symbolic and
 # hard links, a huge declared size, too many members) are refused with a
 # clear error by verify and query --bundle, and nothing is written outside
 # (or inside) the folder: reading never extracts.

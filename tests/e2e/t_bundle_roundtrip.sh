@@ -1,4 +1,4 @@
-# Issue 6, must-show 1: export, verify and query a bundle; its packets equal
+# Export, verify and query a bundle; its packets equal
 # those of `query` on the store (tcpdump -xx text of both), for tar.zst,
 # tar.gz and zip.  Also: packets.pcap is byte for byte `query -w`, the
 # manifest lists files and chunks, flows.log is AWS v2, --max-bytes refuses,

@@ -1,4 +1,4 @@
-# Issue 6, must-show 2: tampering is found and named.  For each archive type,
+# Tampering is found and named.  For each archive type,
 # one byte is flipped in each member in turn (the archive is rebuilt around
 # the changed member), one member is removed, one is added: verify exits 1
 # naming the member.  A flipped byte in a segment names the chunk; an

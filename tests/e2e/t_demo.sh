@@ -1,4 +1,4 @@
-# Issue 8, must-show 2: `tapvault demo` in a temporary folder; every artefact
+# `tapvault demo` in a temporary folder; every artefact
 # it announces exists and verifies, and it finishes well under a minute.
 . "$E2E_LIB"
 start=$(date +%s)

@@ -1,4 +1,4 @@
-# Issue 7: faults.  Each gets a clear error naming the file and what is wrong,
+# Faults.  Each gets a clear error naming the file and what is wrong,
 # a non-zero exit, and nothing already stored is damaged: the store still
 # verifies afterwards (or, where the fault is damage to the store itself,
 # verify names the damage).

@@ -1,4 +1,4 @@
-# Issue 3: the output formats of `tapvault flows`.  Every v2-v8 field alone
+# The output formats of `tapvault flows`.  Every v2-v8 field alone
 # and all together parse back through the project's own flow-log reader and
 # give the same values as the JSON output; the version column is the
 # highest field version; --header and CSV header rows; --fields syntaxes;

@@ -1,4 +1,4 @@
-# Issue 3, must-show 4: one million flows through a flow table capped at
+# One million flows through a flow table capped at
 # 65,536 entries.  Ingest must stay under a memory cap (peak RSS from
 # /usr/bin/time -v: at most FLOWS_RSS_CAP_MB, default 400, and at most 96 MiB
 # above the same ingest with --no-flows, so the flow table's share is

@@ -1,4 +1,4 @@
-# Issue 3: flow records of the real VXLAN and GENEVE captures in
+# Flow records of the real VXLAN and GENEVE captures in
 # ../shared/testdata/pcap.  Per flow (VNI + innermost 5-tuple), packets and
 # bytes from `tapvault flows` equal what tshark reports for the innermost IP
 # header (bytes = ip.len, or ipv6.plen + 40), and the records parse as JSON.

@@ -1,4 +1,4 @@
-# Issue 3: flow records against the generator's ground truth.  For 60 s and
+# Flow records against the generator's ground truth.  For 60 s and
 # 600 s windows, and for a VXLAN-only and a GENEVE/GENEVE+VXLAN/VLAN run,
 # `tapvault flows --format json` summed per (VNI, flow) equals tv-gen's
 # truth exactly: packets, bytes, first and last second, tcp-flags (AWS rule).

@@ -1,4 +1,4 @@
-# Issue 2, must-show 3 on generated traffic: query output equals tcpdump on
+# Query output equals tcpdump on
 # the decapsulated capture (the generator's inner capture, and editcap -C 50
 # of the outer capture, which must agree with each other first).
 . "$E2E_LIB"

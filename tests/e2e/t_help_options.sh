@@ -1,4 +1,4 @@
-# Issue 8: every option the code accepts appears in `tapvault COMMAND --help`
+# Every option the code accepts appears in `tapvault COMMAND --help`
 # and in the man page.  The options are read from the getopt_long tables in
 # cmd/*.c, so a new option without documentation fails this test.
 . "$E2E_LIB"

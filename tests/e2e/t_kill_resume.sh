@@ -1,4 +1,4 @@
-# Issue 2, must-show 4: SIGKILL in the middle of a large file, then verify,
+# SIGKILL in the middle of a large file, then verify,
 # then ingest again: the store verifies, no packet is stored twice, and none
 # of the sealed packets is lost.
 . "$E2E_LIB"

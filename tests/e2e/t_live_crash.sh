@@ -1,4 +1,4 @@
-# Issue 5, must-show 2: SIGKILL during live ingest under load, restart (which
+# SIGKILL during live ingest under load, restart (which
 # recovers the store), verify passes; everything a query saw before the kill
 # is still there, and the loss is bounded by the seal interval.
 . "$E2E_LIB"

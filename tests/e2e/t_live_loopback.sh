@@ -1,4 +1,4 @@
-# Issue 5, must-show 1: replay sends a generated capture over loopback to a
+# Replay sends a generated capture over loopback to a
 # live `ingest -l` with two workers; after SIGTERM every datagram the kernel
 # did not report dropped is stored and queryable, byte for byte, and the
 # counts reconcile: sent = stored + kernel drops.

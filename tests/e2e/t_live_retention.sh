@@ -1,4 +1,4 @@
-# Issue 5, must-show 3: with --max-size well below the data sent, the store's
+# With --max-size well below the data sent, the store's
 # segments never exceed the cap by more than one segment, recent data still
 # answers, and a query of a pruned time range answers empty with a note.
 . "$E2E_LIB"

@@ -1,4 +1,4 @@
-# Issue 7, must-show 4: the malformed captures of ../shared/testdata/pcap
+# The malformed captures of ../shared/testdata/pcap
 # ingest without a crash, and their rejects are counted under the right
 # reasons (INVENTORY.md says what each one is).
 . "$E2E_LIB"

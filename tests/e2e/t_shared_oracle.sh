@@ -1,4 +1,4 @@
-# Issue 2, must-show 2: for every capture in ../shared/testdata/pcap that tshark
+# For every capture in ../shared/testdata/pcap that tshark
 # reads without error, the packets tapvault stores per VNI and per innermost
 # 5-tuple equal what tshark reports for the innermost layer.
 #

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "../../index/vault.h"
-#include "../../report/report.h"
+#include "../../report/audit.h"
 
 static char dir[256];
 

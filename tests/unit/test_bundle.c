@@ -4,7 +4,7 @@
  */
 #include <criterion/criterion.h>
 
-#include "../../report/report.h"
+#include "../../report/evidence.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../report/report.h"
+#include "../../report/flowlog.h"
 
 #define V2_FMT "${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} " \
                "${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status}"

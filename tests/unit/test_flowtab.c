@@ -233,7 +233,8 @@ Test(flowtab, aws_tcp_flags)
 		{ { TV_TCP_URG | TV_TCP_ACK }, 1, 32 },
 		{ { TV_TCP_RST | TV_TCP_ACK }, 1, 4 },
 		{ { 0 }, 1, 0 },
-		/* OR over the flow: client SYN, ACK, FIN-ACK -> 3 (reference §1.5). */
+		/* OR over the flow: client SYN, ACK, FIN-ACK -> 3 (AWS,
+		 * "Flow log records": tcp-flags is the OR over the window). */
 		{ { TV_TCP_SYN, TV_TCP_ACK, TV_TCP_FIN | TV_TCP_ACK }, 3, 3 },
 		/* server SYN-ACK, ACK, FIN-ACK -> 19. */
 		{ { TV_TCP_SYN | TV_TCP_ACK, TV_TCP_ACK, TV_TCP_FIN | TV_TCP_ACK }, 3, 19 },
@@ -273,7 +274,8 @@ Test(flowtab, icmp_ports_zero_and_unattributed_fragments)
 	ingest_flowtab *ft = ft_make(600, 64, s, NULL);
 	int i;
 
-	/* ICMP echo: ports 0 by construction; 4 pings of 84 bytes = 336 (§1.9). */
+	/* ICMP echo: ports 0 by construction; 4 pings of 84 bytes = 336
+	 * (AWS counts IP total lengths). */
 	for (i = 0; i < 4; i++) {
 		tv_pkt p = mkpkt((T0 + 10 + (uint64_t)i) * NS, 1, 2, 0, 0, 1, 84, 0);
 		p.info.icmp_type_code = 8 << 8;

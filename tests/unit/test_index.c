@@ -765,3 +765,80 @@ Test(index, plan_cost_big, .timeout = 120)
 	cr_assert_eq(t.postings, db_entries(x, x->db_post));
 	idx_close(x);
 }
+
+static tv_flowrec frec(uint32_t window, uint32_t start, uint32_t end, const char *src, uint16_t sport)
+{
+	tv_flowrec r;
+	memset(&r, 0, sizeof r);
+	r.window = window;
+	r.start = start;
+	r.end = end;
+	r.ipver = 4;
+	r.key.proto = 6;
+	r.key.sport = sport;
+	r.key.dport = 443;
+	cr_assert_eq(tv_addr_parse(src, &r.key.src), 0);
+	cr_assert_eq(tv_addr_parse("10.0.0.2", &r.key.dst), 0);
+	r.vni = 7;
+	r.packets = 1;
+	r.bytes = 60;
+	return r;
+}
+
+/* the one delete loop, from both ends */
+Test(index, flows_drop_before_and_from)
+{
+	idx *x = open_rw(g_dir);
+	tv_flowrec v[5];
+	uint64_t n = 99, left;
+	v[0] = frec(60, 60, 61, "10.0.0.1", 1);
+	v[1] = frec(120, 120, 121, "10.0.0.1", 2);
+	v[2] = frec(120, 125, 130, "10.0.0.1", 3);
+	v[3] = frec(180, 180, 181, "10.0.0.1", 4);
+	v[4] = frec(240, 240, 241, "10.0.0.1", 5);
+	cr_assert_eq(idx_flows_put(x, v, 5), 0);
+	cr_assert_eq(idx_flows_drop_before(x, 0, &n), 0);
+	cr_assert_eq(n, 0);
+	cr_assert_eq(idx_flows_drop_before(x, 121, &n), 0);
+	cr_assert_eq(n, 3, "dropped %llu", (unsigned long long)n);
+	cr_assert_eq(idx_flows_count(x, &left), 0);
+	cr_assert_eq(left, 2);
+	cr_assert_eq(idx_flows_drop_from(x, 200, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(idx_flows_drop_from(x, 0, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(idx_flows_count(x, &left), 0);
+	cr_assert_eq(left, 0);
+	idx_close(x);
+}
+
+static bool match_text(const char *text, const tv_flowrec *r)
+{
+	idx_expr *e = NULL;
+	idx_expr_err err;
+	bool m;
+	cr_assert_eq(idx_expr_parse(text, 0, &e, &err), 0, "%s: %s", text, err.msg);
+	m = idx_flowrec_match(e, r);
+	idx_expr_free(e);
+	return m;
+}
+
+/* non-time fields match, and [start, end] overlaps the time bounds */
+Test(index, flowrec_match_overlap)
+{
+	tv_flowrec r = frec(1000, 1010, 1020, "10.0.0.1", 1234);
+	cr_assert(idx_flowrec_match(NULL, &r));
+	cr_assert(match_text("host 10.0.0.1", &r));
+	cr_assert_not(match_text("host 10.0.0.9", &r));
+	/* spans T: kept by both sides */
+	cr_assert(match_text("after 1015", &r));
+	cr_assert(match_text("before 1015", &r));
+	/* the end second counts whole */
+	cr_assert(match_text("after 1020.5", &r));
+	cr_assert_not(match_text("after 1021", &r));
+	cr_assert(match_text("before 1010.5", &r));
+	cr_assert_not(match_text("before 1010", &r));
+	cr_assert(match_text("after 1015 and before 1016 and port 443", &r));
+	cr_assert_not(match_text("after 1015 and before 1016 and port 80", &r));
+	cr_assert_not(match_text("after 1015 and before 1015", &r));
+}

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../report/report.h"
+#include "../../report/vpc.h"
 
 static const char FILTERS[] =
 	"{\"TrafficMirrorFilters\":[{\"TrafficMirrorFilterId\":\"tmf-1\","

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../report/report.h"
+#include "../../report/audit.h"
 
 /* A TLS 1.3 ClientHello with SNI "example.com" (record + handshake). */
 static size_t client_hello(uint8_t *b, const char *sni)

@@ -14,7 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../report/report.h"
+#include "../../index/idx.h"
+#include "../../report/vpc.h"
 
 static report_vnimap *map_of(const char *text)
 {
@@ -239,13 +240,13 @@ Test(vnimap, json_errors)
 
 Test(vnimap, aws_cli_example_sessions)
 {
-	const char *p = "../shared/testdata/flowlogs/aws-cli-example-describe-traffic-mirror-sessions.json";
-	const char *p2 = "/work/shared/testdata/flowlogs/aws-cli-example-describe-traffic-mirror-sessions.json";
+	const char *e = getenv("TAPVAULT_TESTDATA");
+	char p[4096];
 	report_vnimap *m;
 	const report_iface *f;
 	char err[512];
-	if (access(p, R_OK) != 0)
-		p = p2;
+	snprintf(p, sizeof p, "%s/flowlogs/aws-cli-example-describe-traffic-mirror-sessions.json",
+	         e ? e : "../shared/testdata");
 	if (access(p, R_OK) != 0) {
 		cr_skip_test("shared testdata absent: %s", p);
 		return;
@@ -459,7 +460,7 @@ Test(flowout, merge_and_order)
 	v[3].start = 1764000020;
 	v[4] = rec_of("10.0.1.5", "1.1.1.1", 1, 2, 6);   /* another VNI */
 	v[4].vni = 43; v[4].start = 1764000001;
-	n = report_flowrecs_merge(v, 5);
+	n = idx_flowrecs_merge(v, 5);
 	cr_assert_eq(n, 4);
 	cr_assert_eq(v[0].vni, 43);
 	cr_assert_eq(v[1].start, 1764000020);
