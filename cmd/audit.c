@@ -242,7 +242,6 @@ struct aopts {
 	report_fl_format fmt;
 };
 
-#define HELP_SHOWN (-1)
 
 /* getopt and the checks between options: EXIT_OK, HELP_SHOWN or an exit code. */
 static int parse_opts(int argc, char **argv, struct aopts *op)

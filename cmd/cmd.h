@@ -24,6 +24,10 @@ enum {
 	EXIT_FAILURE = 3,  /* the job failed (I/O, full disk, locked store, ...) */
 };
 
+/* What a command's option parser returns after printing --help: the
+ * command then exits with EXIT_OK. */
+#define HELP_SHOWN (-1)
+
 /* Global flags parsed before the subcommand and by every subcommand. */
 typedef struct cmd_globals {
 	int verbose; /* -v, counted */

@@ -3,6 +3,7 @@
  * its hash chain.
  */
 #include "cmd.h"
+#include "../store/storedir.h"
 #include "../index/idx.h"
 #include "../report/evidence.h"
 
@@ -103,7 +104,7 @@ int cmd_custody_check(const char *store, bool print, bool json, uint64_t *entrie
 		*entries = n;
 	if (rc && rc != TV_E_CORRUPT) {
 		cmd_err(print ? "custody" : "verify", "%s/%s: cannot read: %s", store,
-		        REPORT_CUSTODY_FILE, tv_strerror(rc));
+		        STORE_CUSTODY_NAME, tv_strerror(rc));
 		return EXIT_FAILURE;
 	}
 	if (print && !g_cmd.quiet) {

@@ -3,6 +3,7 @@
  * records, manifest with hashes) plus an entry in the store's custody log.
  */
 #include "cmd.h"
+#include "../store/storedir.h"
 #include "pcapw.h"
 #include "../index/vault.h"
 #include "../report/audit.h"
@@ -307,7 +308,6 @@ struct eopts {
 	int nfl, nmaps, kind;
 };
 
-#define HELP_SHOWN (-1)
 
 /* getopt and the checks that need no store: EXIT_OK, HELP_SHOWN or an
  * exit code. */
@@ -648,7 +648,7 @@ int cmd_export(int argc, char **argv)
 		       (unsigned long long)x.packets, x.nchunks, (unsigned long long)nflows, sz);
 		printf("sha256 %s\n", shahex);
 		printf("custody entry %llu in %s/%s\n", (unsigned long long)seq, storeabs,
-		       REPORT_CUSTODY_FILE);
+		       STORE_CUSTODY_NAME);
 	}
 	if (g_cmd.verbose)
 		fprintf(stderr, "export: %s; %llu of %llu chunks planned, %llu read\n", norm,

@@ -227,7 +227,6 @@ struct fopts {
 	const char *s3dir, *account, *region, *flid;
 };
 
-#define HELP_SHOWN (-1)
 
 /* getopt and the checks between options: EXIT_OK, HELP_SHOWN or an exit code. */
 static int parse_opts(int argc, char **argv, struct fopts *op, struct ctx *c)

@@ -218,7 +218,6 @@ struct qopts {
 	uint64_t max_member;
 };
 
-#define HELP_SHOWN (-1)
 
 /* getopt and the checks between options: EXIT_OK, HELP_SHOWN or an exit code. */
 static int parse_opts(int argc, char **argv, struct qopts *op, struct qout *o)

@@ -121,7 +121,6 @@ struct replay {
 	bool timed_out;
 };
 
-#define HELP_SHOWN (-1)
 
 /* getopt: EXIT_OK, HELP_SHOWN or EXIT_USAGE (usage printed). */
 static int parse_opts(int argc, char **argv, struct replay *r)

@@ -14,6 +14,7 @@
 #include "evidence.h"
 #include "report_int.h"
 #include "../index/idx.h"
+#include "../store/storedir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -124,12 +125,15 @@ static void fill_entry(json_t *o, report_custody_entry *e)
 		}
 }
 
+/* STORE/custody.log: the store names its files (storedir.h). */
 static char *log_path(const char *store_dir)
 {
-	size_t n = strlen(store_dir) + sizeof REPORT_CUSTODY_FILE + 2;
+	size_t n = strlen(store_dir) + sizeof STORE_CUSTODY_NAME + 2;
 	char *p = malloc(n);
-	if (p)
-		snprintf(p, n, "%s/%s", store_dir, REPORT_CUSTODY_FILE);
+	if (p && store_path(store_dir, STORE_CUSTODY_NAME, p, n) != 0) {
+		free(p);
+		p = NULL;
+	}
 	return p;
 }
 
@@ -365,7 +369,7 @@ static void cproblem(report_bundle_problem_fn fn, void *ctx, uint64_t *n, uint64
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	snprintf(where, sizeof where, REPORT_CUSTODY_FILE " line %llu", (unsigned long long)lineno);
+	snprintf(where, sizeof where, STORE_CUSTODY_NAME " line %llu", (unsigned long long)lineno);
 	(*n)++;
 	if (fn)
 		fn(ctx, where, msg);

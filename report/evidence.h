@@ -241,7 +241,6 @@ void report_bundle_packets_close(report_bundle_packets *bp); /* accepts NULL */
  * hash; removing one breaks the next entry's "prev" and "seq".
  * ===================================================================== */
 
-#define REPORT_CUSTODY_FILE "custody.log"
 #define REPORT_CUSTODY_MAX_LINE 65536
 
 typedef struct report_custody_entry {
