@@ -9,6 +9,7 @@
  */
 #include "tv.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 
 #include <string.h>
@@ -119,20 +120,26 @@ SHA_NI_TARGET static void sha256_blocks_ni(uint32_t h[8], const uint8_t *p, size
 	_mm_storeu_si128((__m128i *)(void *)&h[4], st1);
 }
 
-static int sha_ni_usable(void)
+/* Probed once per process (sealers hash on several threads at once). */
+static pthread_once_t sha_ni_once = PTHREAD_ONCE_INIT;
+static int sha_ni_ok;
+
+static void sha_ni_probe(void)
 {
-	static int cached = -1;
 	unsigned a, b, c, d;
 	int ok = 0;
-	if (cached >= 0)
-		return cached;
 	if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 19)) && (c & (1u << 9)) &&
 	    __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29)))
 		ok = 1;
 	if (getenv("TAPVAULT_NO_SHA_NI"))
 		ok = 0; /* lets the tests check both paths */
-	cached = ok;
-	return ok;
+	sha_ni_ok = ok;
+}
+
+static int sha_ni_usable(void)
+{
+	pthread_once(&sha_ni_once, sha_ni_probe);
+	return sha_ni_ok;
 }
 
 static void sha256_blocks(uint32_t h[8], const uint8_t *p, size_t nblocks)
