@@ -6,7 +6,6 @@
 #ifndef REPORT_EVIDENCE_H
 #define REPORT_EVIDENCE_H
 
-#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -370,7 +369,7 @@ typedef struct report_export_result {
 	char sha256_hex[65];           /* of the bundle */
 	uint64_t custody_seq;
 	char custody_hash_hex[65];
-	char store_abs[PATH_MAX];      /* the store's real path (as given when none) */
+	char store_abs[4096];          /* the store's real path (as given when none) */
 	char query_norm[2048];
 	uint64_t chunks_planned, chunks_total, chunks_read;
 } report_export_result;

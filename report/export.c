@@ -442,8 +442,11 @@ int report_export_run(const report_export_opts *o, report_export_result *res,
 	r.res = res;
 	r.x.ev = r.ev;
 	r.x.max_bytes = o->max_bytes;
-	if (!realpath(o->store, res->store_abs))
-		snprintf(res->store_abs, sizeof res->store_abs, "%s", o->store);
+	{
+		char abs[PATH_MAX];
+		snprintf(res->store_abs, sizeof res->store_abs, "%s",
+		         realpath(o->store, abs) ? abs : o->store);
+	}
 	idx_expr_format(o->expr, res->query_norm, sizeof res->query_norm);
 	identify(&r);
 	ret = export_steps(&r);
