@@ -4,7 +4,6 @@
  */
 #include "cmd.h"
 #include "../store/storedir.h"
-#include "pcapw.h"
 #include "../index/vault.h"
 #include "../report/audit.h"
 #include "../report/evidence.h"
@@ -12,7 +11,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,177 +69,6 @@ enum {
 	OPT_FLOW_LOGS,
 	OPT_VNI_MAP,
 };
-
-struct exctx {
-	cmd_progress prog;
-	FILE *pcap;
-	uint64_t max_bytes, bytes, packets, first_ts, last_ts;
-	bool over;
-	report_bundle_chunk *chunks;
-	size_t nchunks, capchunks, last; /* last: index of the chunk of the previous hit */
-};
-
-/* The chunk entry for id, inserted in id order when new. */
-static report_bundle_chunk *chunk_slot(struct exctx *x, const store_chunk_meta *m)
-{
-	size_t lo = 0, hi = x->nchunks;
-	if (x->last < x->nchunks && x->chunks[x->last].id == m->chunk_id)
-		return &x->chunks[x->last];
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (x->chunks[mid].id < m->chunk_id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == x->nchunks || x->chunks[lo].id != m->chunk_id) {
-		if (x->nchunks == x->capchunks) {
-			size_t nc = x->capchunks ? x->capchunks * 2 : 64;
-			report_bundle_chunk *t = realloc(x->chunks, nc * sizeof *t);
-			if (!t)
-				return NULL;
-			x->chunks = t;
-			x->capchunks = nc;
-		}
-		memmove(&x->chunks[lo + 1], &x->chunks[lo], (x->nchunks - lo) * sizeof *x->chunks);
-		x->nchunks++;
-		memset(&x->chunks[lo], 0, sizeof x->chunks[lo]);
-		x->chunks[lo].id = m->chunk_id;
-		x->chunks[lo].segment = m->segment;
-		x->chunks[lo].offset = m->offset;
-		x->chunks[lo].length = m->length;
-		memcpy(x->chunks[lo].sha256, m->sha256, 32);
-	}
-	x->last = lo;
-	return &x->chunks[lo];
-}
-
-static int on_hit(void *ctx, const idx_query_hit *h)
-{
-	struct exctx *x = ctx;
-	report_bundle_chunk *c;
-	uint64_t add = CMD_PCAP_REC_HDR_LEN + (uint64_t)h->rec->caplen;
-
-	if (x->max_bytes && x->bytes + add > x->max_bytes) {
-		x->over = true;
-		return TV_E_FULL;
-	}
-	if (cmd_pcapw_record(x->pcap, h->rec->ts_ns, h->rec->frame, h->rec->caplen,
-	                     h->rec->origlen) != 0)
-		return TV_E_IO;
-	x->bytes += add;
-	c = chunk_slot(x, h->chunk);
-	if (!c)
-		return TV_E_NOMEM;
-	c->packets++;
-	if (x->packets == 0 || h->rec->ts_ns < x->first_ts)
-		x->first_ts = h->rec->ts_ns;
-	if (h->rec->ts_ns > x->last_ts)
-		x->last_ts = h->rec->ts_ns;
-	x->packets++;
-	if ((x->packets & 1023) == 0)
-		cmd_progress_count(&x->prog, "export:", x->packets, "packets");
-	return 0;
-}
-
-/* A temporary file next to the bundle, unlinked at once. */
-static FILE *temp_near(const char *out)
-{
-	char tmpl[PATH_MAX];
-	const char *slash = strrchr(out, '/');
-	int fd;
-	FILE *f;
-	if (slash)
-		snprintf(tmpl, sizeof tmpl, "%.*s/.tapvault-export-XXXXXX", (int)(slash - out), out);
-	else
-		snprintf(tmpl, sizeof tmpl, ".tapvault-export-XXXXXX");
-	fd = mkstemp(tmpl);
-	if (fd < 0)
-		return NULL;
-	unlink(tmpl);
-	f = fdopen(fd, "w+b");
-	if (!f)
-		close(fd);
-	return f;
-}
-
-/*
- * The audit report of the export's time range, as two temporary files
- * (HTML and JSON) that become bundle members.  Returns 0 or an exit code.
- */
-static int export_audit(idx_rstore *rs, const idx_expr *e, const char *store,
-                        const char *const *flowlogs, int nfl, const char *const *maps, int nmaps,
-                        const char *out, FILE **html, FILE **json)
-{
-	report_audit_cfg cfg;
-	report_audit_out_cfg ocfg;
-	report_vnimap *map = NULL;
-	report_audit *a = NULL;
-	uint64_t lo, hi;
-	char err[1024];
-	int i, rc, ret = EXIT_OK;
-
-	report_audit_cfg_default(&cfg);
-	idx_expr_time_bounds(e, &lo, &hi);
-	cfg.from = lo == 0 ? 0 : (uint32_t)(lo / 1000000000ull);
-	cfg.to = hi >= (uint64_t)UINT32_MAX * 1000000000ull ? UINT32_MAX
-	                                                    : (uint32_t)(hi / 1000000000ull);
-	cfg.flow_logs = flowlogs;
-	cfg.nflow_logs = (size_t)nfl;
-	if ((rc = report_vnimap_new(&map)) != 0) {
-		cmd_err("export", "%s", tv_strerror(rc));
-		return EXIT_FAILURE;
-	}
-	for (i = 0; i < nmaps; i++) {
-		if ((rc = report_vnimap_load(map, maps[i], err, sizeof err)) != 0) {
-			cmd_err("export", "--vni-map %s", err);
-			ret = EXIT_USAGE;
-			goto done;
-		}
-	}
-	cfg.map = map;
-	rc = report_audit_run(rs, &cfg, &a, err, sizeof err);
-	if (rc) {
-		cmd_err("export", "the audit for the bundle failed: %s", err);
-		ret = rc == TV_E_RANGE ? EXIT_USAGE : EXIT_FAILURE;
-		goto done;
-	}
-	*html = temp_near(out);
-	*json = temp_near(out);
-	if (!*html || !*json) {
-		cmd_err("export", "cannot create a temporary file next to %s: %s", out, strerror(errno));
-		ret = EXIT_FAILURE;
-		goto done;
-	}
-	memset(&ocfg, 0, sizeof ocfg);
-	ocfg.store = store;
-	ocfg.command = "tapvault export --flow-logs";
-	ocfg.max_rows = 200;
-	ocfg.format = REPORT_AF_HTML;
-	rc = report_audit_write(a, &ocfg, *html);
-	ocfg.format = REPORT_AF_JSON;
-	if (!rc)
-		rc = report_audit_write(a, &ocfg, *json);
-	if (rc || fflush(*html) != 0 || fflush(*json) != 0) {
-		cmd_err("export", "writing the audit report failed: %s", strerror(rc ? rc : errno));
-		ret = EXIT_FAILURE;
-		goto done;
-	}
-	if (!g_cmd.quiet) {
-		const report_audit_summary *sm = report_audit_summary_get(a);
-		printf("audit: %llu flows: %llu matched, %llu mirror_fewer, %llu mirror_more, "
-		       "%llu flowlog_only, %llu mirror_only\n",
-		       (unsigned long long)sm->flows, (unsigned long long)sm->by_class[REPORT_AC_MATCHED],
-		       (unsigned long long)sm->by_class[REPORT_AC_MIRROR_FEWER],
-		       (unsigned long long)sm->by_class[REPORT_AC_MIRROR_MORE],
-		       (unsigned long long)sm->by_class[REPORT_AC_FLOWLOG_ONLY],
-		       (unsigned long long)sm->by_class[REPORT_AC_MIRROR_ONLY]);
-	}
-done:
-	report_audit_free(a);
-	report_vnimap_free(map);
-	return ret;
-}
 
 static volatile sig_atomic_t g_stop;
 
@@ -373,187 +200,88 @@ static int parse_opts(int argc, char **argv, struct eopts *op)
 	return EXIT_OK;
 }
 
-/* Opens the bundle writer (*wp) and streams every member but the manifest
- * into it.  From here on a file exists under a temporary name beside the
- * bundle: SIGINT and SIGTERM only set a flag, the writer stops between
- * blocks and the temporary file is removed.  (Until now every temporary
- * file was unlinked at creation, and the default action leaves nothing.)
- * EXIT_OK or an exit code (*wp NULL then). */
-static int add_members(const struct eopts *op, struct exctx *x, FILE *fflows, FILE *faudit_html,
-                       FILE *faudit_json, report_bundle_writer **wp)
-{
-	report_bundle_writer *w;
-	char err[1024];
-	int rc, ret;
+/* The library's progress and notes, printed as the command always did. */
+struct export_print {
+	cmd_progress prog;
+};
 
-	*wp = NULL;
+static void ev_packets(void *ctx, uint64_t packets, bool done)
+{
+	struct export_print *p = ctx;
+	if (done)
+		cmd_progress_end(&p->prog);
+	else
+		cmd_progress_count(&p->prog, "export:", packets, "packets");
+}
+
+static void ev_audit(void *ctx, const report_audit_summary *sm)
+{
+	(void)ctx;
+	if (g_cmd.quiet)
+		return;
+	printf("audit: %llu flows: %llu matched, %llu mirror_fewer, %llu mirror_more, "
+	       "%llu flowlog_only, %llu mirror_only\n",
+	       (unsigned long long)sm->flows, (unsigned long long)sm->by_class[REPORT_AC_MATCHED],
+	       (unsigned long long)sm->by_class[REPORT_AC_MIRROR_FEWER],
+	       (unsigned long long)sm->by_class[REPORT_AC_MIRROR_MORE],
+	       (unsigned long long)sm->by_class[REPORT_AC_FLOWLOG_ONLY],
+	       (unsigned long long)sm->by_class[REPORT_AC_MIRROR_ONLY]);
+}
+
+/* From here on a file exists under a temporary name beside the bundle:
+ * SIGINT and SIGTERM only set a flag, the writer stops between blocks and
+ * the temporary file is removed.  (Until now every temporary file was
+ * unlinked at creation, and the default action leaves nothing.) */
+static void ev_writing(void *ctx)
+{
+	(void)ctx;
 	catch_stop();
-	rc = report_bundle_writer_open(op->out, op->kind, wp);
-	w = *wp;
-	if (rc) {
-		cmd_err("export", "%s: cannot create: %s", op->out,
-		        rc == EEXIST ? "exists already; a bundle is never overwritten" : tv_strerror(rc));
-		return rc == EEXIST || rc == TV_E_SYMLINK || rc == TV_E_NOTREG || rc == EISDIR
-		              ? EXIT_USAGE : EXIT_FAILURE;
-	}
-	report_bundle_writer_cancel_on(w, &g_stop);
-	if (report_bundle_writer_swept(w))
-		cmd_note("export", "%s: removed %u temporary file(s) that an interrupted export left", op->out,
-		         report_bundle_writer_swept(w));
-	rc = report_bundle_writer_add(w, REPORT_BUNDLE_PACKETS, x->pcap, err, sizeof err);
-	if (!rc)
-		rc = report_bundle_writer_add(w, REPORT_BUNDLE_FLOWS, fflows, err, sizeof err);
-	if (!rc && faudit_html)
-		rc = report_bundle_writer_add(w, REPORT_BUNDLE_AUDIT_HTML, faudit_html, err, sizeof err);
-	if (!rc && faudit_json)
-		rc = report_bundle_writer_add(w, REPORT_BUNDLE_AUDIT_JSON, faudit_json, err, sizeof err);
-	if (rc) {
-		report_bundle_writer_abort(w);
-		*wp = NULL;
-		ret = g_stop ? stopped(op->out) : EXIT_FAILURE;
-		if (!g_stop)
-			cmd_err("export", "%s: %s", op->out, err);
-		return ret;
-	}
-	return EXIT_OK;
 }
 
-/* The custody entry of the bundle just written; when it cannot be
- * appended, the bundle is withdrawn.  EXIT_OK or EXIT_FAILURE. */
-static int record_custody(const struct eopts *op, const char *examiner, const char *storeabs,
-                          const char *outabs, uint64_t created_ns, const char *norm, const char *user,
-                          const char *host, uint64_t size, const uint8_t sha[32], uint64_t *seq,
-                          char chainhex[65])
-{
-	report_custody_entry ce;
-	char err[1024];
-	int rc;
+static const char *g_out;
 
-	memset(&ce, 0, sizeof ce);
-	ce.time_ns = created_ns;
-	ce.action = "export";
-	ce.examiner = examiner;
-	ce.uid = (uint32_t)getuid();
-	ce.user = user;
-	ce.host = host;
-	ce.case_id = op->case_id;
-	ce.query = norm;
-	ce.bundle = op->out;
-	ce.bundle_path = outabs;
-	ce.bundle_size = size;
-	memcpy(ce.bundle_sha256, sha, 32);
-	ce.note = op->note;
-	err[0] = '\0';
-	rc = report_custody_append(storeabs, &ce, seq, chainhex, err, sizeof err);
-	if (rc) {
-		/* an export that the custody log does not know of must not exist
-		 * (removed only while it is still the file just written) */
-		int wr = report_bundle_withdraw(op->out, size, sha);
-		cmd_err("export", "%s; %s", err[0] ? err : tv_strerror(rc),
-		        wr == 0 ? "the bundle was removed again"
-		                : "the bundle could not be removed again: delete it");
-		return EXIT_FAILURE;
-	}
-	return EXIT_OK;
+static void ev_swept(void *ctx, unsigned n)
+{
+	(void)ctx;
+	cmd_note("export", "%s: removed %u temporary file(s) that an interrupted export left", g_out, n);
 }
 
-/* The matching packets into the temporary pcap x->pcap, every chunk
- * checked against its SHA-256 as it is read (evidence from a damaged chunk
- * must not go into a bundle unnoticed), within --max-bytes.  EXIT_OK or
- * an exit code. */
-static int collect_packets(const struct eopts *op, idx_rstore *rs, const idx_expr *e, struct exctx *x,
-                           idx_query_stats *st)
+/* The exit code of an export that did not finish, after its message. */
+static int export_failed(const struct eopts *op, const report_export_result *res)
 {
-	char err[1024];
-	int rc;
+	char lim[32];
 
-	if (op->max_bytes && op->max_bytes < CMD_PCAP_HDR_LEN) {
-		cmd_err("export", "--max-bytes %llu: smaller than a pcap header",
-		        (unsigned long long)op->max_bytes);
-		return EXIT_USAGE;
-	}
-	cmd_pcapw_header(x->pcap);
-	x->bytes = CMD_PCAP_HDR_LEN;
-	cmd_progress_init(&x->prog);
-	rc = idx_query_run_hits(rs, 1, e, true, on_hit, x, st, err, sizeof err);
-	cmd_progress_end(&x->prog);
-	if (x->over) {
-		char lim[32];
+	switch (res->status) {
+	case REPORT_EXPORT_STOPPED:
+		return stopped(op->out);
+	case REPORT_EXPORT_OVER:
 		cmd_fmt_bytes(op->max_bytes, lim, sizeof lim);
 		cmd_err("export", "the packets exceed --max-bytes %s (stopped after %llu packets); "
 		                  "no bundle was written: narrow the expression or raise the limit",
-		        lim, (unsigned long long)x->packets);
+		        lim, (unsigned long long)res->packets);
+		return EXIT_FAILURE;
+	case REPORT_EXPORT_USAGE:
+		cmd_err("export", "%s", res->err);
+		return EXIT_USAGE;
+	default:
+		cmd_err("export", "%s", res->err);
 		return EXIT_FAILURE;
 	}
-	if (rc) {
-		cmd_err("export", "%s", rc == TV_E_IO ? "writing the temporary pcap failed (disk full?)"
-		                                      : err);
-		return EXIT_FAILURE;
-	}
-	if (fflush(x->pcap) != 0 || ferror(x->pcap)) {
-		cmd_err("export", "writing the temporary pcap failed: %s", strerror(errno));
-		return EXIT_FAILURE;
-	}
-	return EXIT_OK;
-}
-
-/* The manifest's description of the bundle.  The strings are borrowed:
- * tool and norm are the caller's buffers (filled here), the rest the
- * caller's too; the chunk list is x's. */
-static void fill_meta(report_bundle_meta *meta, const struct eopts *op, const char *examiner,
-                      idx_rstore *rs, const idx_expr *e, const char *text, const char *storeabs,
-                      const struct exctx *x, uint64_t nflows, char tool[64], char norm[2048])
-{
-	uint8_t uuid[16];
-	char uuidhex[33];
-	int i;
-
-	memset(meta, 0, sizeof *meta);
-	snprintf(tool, 64, "tapvault %s", TV_VERSION);
-	idx_store_uuid(rs->x, uuid);
-	for (i = 0; i < 16; i++)
-		snprintf(uuidhex + 2 * i, 3, "%02x", uuid[i]);
-	idx_expr_format(e, norm, 2048);
-	meta->tool = tool;
-	meta->created_ns = tv_clock_real_ns();
-	meta->case_id = op->case_id;
-	meta->examiner = examiner;
-	meta->note = op->note;
-	meta->store_path = storeabs;
-	memcpy(meta->store_uuid, uuidhex, sizeof uuidhex);
-	meta->query_text = text;
-	meta->query_norm = norm;
-	idx_expr_time_bounds(e, &meta->time_lo, &meta->time_hi);
-	meta->packets = x->packets;
-	meta->first_ts = x->first_ts;
-	meta->last_ts = x->last_ts;
-	meta->flow_records = nflows;
-	meta->max_bytes = op->max_bytes;
-	meta->chunks = x->chunks;
-	meta->nchunks = x->nchunks;
 }
 
 int cmd_export(int argc, char **argv)
 {
 	static struct eopts op;
-	const char *examiner;
-	char *text = NULL, norm[2048], err[1024], storeabs[PATH_MAX], outabs[PATH_MAX];
-	char shahex[65], chainhex[65], user[256] = "", host[256] = "", tool[64];
-	uint8_t sha[32];
-	uint64_t nflows = 0, size = 0, seq = 0;
+	static report_export_result res;
+	char *text = NULL;
 	idx_expr *e = NULL;
 	idx_expr_err perr;
 	idx_rstore rs;
-	bool rs_open = false;
-	struct exctx x;
-	idx_query_stats st;
-	report_bundle_writer *w = NULL;
-	report_bundle_meta meta;
-	struct passwd *pw;
-	FILE *fflows = NULL, *faudit_html = NULL, *faudit_json = NULL;
+	report_export_opts eo;
+	struct export_print pr;
+	report_export_events ev = { &pr, ev_packets, ev_audit, ev_writing, ev_swept };
 	int rc, ret = EXIT_OK;
 
-	memset(&x, 0, sizeof x);
 	if ((ret = parse_opts(argc, argv, &op)) != EXIT_OK)
 		return ret == HELP_SHOWN ? EXIT_OK : ret;
 	text = cmd_join_args(argc, argv, optind);
@@ -574,99 +302,47 @@ int cmd_export(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	rs_open = true;
 	cmd_store_coverage_note("export", &rs);
-	if (!realpath(op.store, storeabs))
-		snprintf(storeabs, sizeof storeabs, "%s", op.store);
 
-	pw = getpwuid(getuid());
-	if (pw && pw->pw_name)
-		snprintf(user, sizeof user, "%s", pw->pw_name);
-	if (gethostname(host, sizeof host - 1) != 0)
-		host[0] = '\0';
-	examiner = op.examiner && *op.examiner ? op.examiner : user[0] ? user : NULL;
-
-	x.max_bytes = op.max_bytes;
-	x.pcap = temp_near(op.out);
-	fflows = temp_near(op.out);
-	if (!x.pcap || !fflows) {
-		cmd_err("export", "%s: cannot create a temporary file beside it: %s", op.out, strerror(errno));
-		ret = EXIT_FAILURE;
-		goto out;
+	memset(&eo, 0, sizeof eo);
+	eo.rs = &rs;
+	eo.expr = e;
+	eo.query_text = text;
+	eo.store = op.store;
+	eo.out = op.out;
+	eo.kind = op.kind;
+	eo.case_id = op.case_id;
+	eo.examiner = op.examiner;
+	eo.note = op.note;
+	eo.max_bytes = op.max_bytes;
+	eo.flow_logs = op.flowlogs;
+	eo.nflow_logs = (size_t)op.nfl;
+	eo.vni_maps = op.maps;
+	eo.nvni_maps = (size_t)op.nmaps;
+	eo.cancel = &g_stop;
+	g_out = op.out;
+	cmd_progress_init(&pr.prog);
+	if (report_export_run(&eo, &res, &ev) != REPORT_EXPORT_OK) {
+		ret = export_failed(&op, &res);
+		goto close;
 	}
-	if ((ret = collect_packets(&op, &rs, e, &x, &st)) != EXIT_OK)
-		goto out;
-	rc = report_bundle_write_flows(rs.x, e, fflows, &nflows);
-	if (rc || fflush(fflows) != 0) {
-		cmd_err("export", "%s: reading the flow records failed: %s", op.store,
-		        tv_strerror(rc ? rc : TV_E_IO));
-		ret = EXIT_FAILURE;
-		goto out;
-	}
-
-	if (op.nfl > 0) {
-		rc = export_audit(&rs, e, op.store, op.flowlogs, op.nfl, op.maps, op.nmaps, op.out, &faudit_html,
-		                  &faudit_json);
-		if (rc) {
-			ret = rc;
-			goto out;
-		}
-	}
-
-	/* From here on a file exists under a temporary name beside the bundle:
-	 * SIGINT and SIGTERM only set a flag, the writer stops between blocks
-	 * and the temporary file is removed.  (Until now every temporary file
-	 * was unlinked at creation, and the default action leaves nothing.) */
-	ret = add_members(&op, &x, fflows, faudit_html, faudit_json, &w);
-	if (ret != EXIT_OK)
-		goto out;
-	fill_meta(&meta, &op, examiner, &rs, e, text, storeabs, &x, nflows, tool, norm);
-	rc = report_bundle_writer_finish(w, &meta, &size, sha, err, sizeof err);
-	w = NULL;
-	if (rc && g_stop) {
-		ret = stopped(op.out);
-		goto out;
-	}
-	if (rc) {
-		cmd_err("export", "%s: %s", op.out, err[0] ? err : tv_strerror(rc));
-		ret = rc == EEXIST ? EXIT_USAGE : EXIT_FAILURE;
-		goto out;
-	}
-	/* the bundle exists: a signal from now on waits for its custody entry */
-	tv_sha256_hex(sha, shahex);
-	if (!realpath(op.out, outabs))
-		snprintf(outabs, sizeof outabs, "%s", op.out);
-
-	ret = record_custody(&op, examiner, storeabs, outabs, meta.created_ns, norm, user, host, size, sha,
-	                     &seq, chainhex);
-	if (ret != EXIT_OK)
-		goto out;
 	if (!g_cmd.quiet) {
 		char sz[32];
-		cmd_fmt_bytes(size, sz, sizeof sz);
-		printf("%s: %llu packets from %zu chunks, %llu flow records, %s\n", op.out,
-		       (unsigned long long)x.packets, x.nchunks, (unsigned long long)nflows, sz);
-		printf("sha256 %s\n", shahex);
-		printf("custody entry %llu in %s/%s\n", (unsigned long long)seq, storeabs,
+		cmd_fmt_bytes(res.size, sz, sizeof sz);
+		printf("%s: %llu packets from %llu chunks, %llu flow records, %s\n", op.out,
+		       (unsigned long long)res.packets, (unsigned long long)res.nchunks,
+		       (unsigned long long)res.flow_records, sz);
+		printf("sha256 %s\n", res.sha256_hex);
+		printf("custody entry %llu in %s/%s\n", (unsigned long long)res.custody_seq, res.store_abs,
 		       STORE_CUSTODY_NAME);
 	}
 	if (g_cmd.verbose)
-		fprintf(stderr, "export: %s; %llu of %llu chunks planned, %llu read\n", norm,
-		        (unsigned long long)st.plan.chunks_planned,
-		        (unsigned long long)st.plan.chunks_total, (unsigned long long)st.chunks_read);
+		fprintf(stderr, "export: %s; %llu of %llu chunks planned, %llu read\n", res.query_norm,
+		        (unsigned long long)res.chunks_planned, (unsigned long long)res.chunks_total,
+		        (unsigned long long)res.chunks_read);
+close:
+	idx_rstore_close(&rs);
 out:
-	report_bundle_writer_abort(w);
-	if (x.pcap)
-		fclose(x.pcap);
-	if (fflows)
-		fclose(fflows);
-	if (faudit_html)
-		fclose(faudit_html);
-	if (faudit_json)
-		fclose(faudit_json);
-	free(x.chunks);
-	if (rs_open)
-		idx_rstore_close(&rs);
 	idx_expr_free(e);
 	free(text);
 	return ret;

@@ -2,7 +2,6 @@
  * query.c — `tapvault query`: packets out of one or more stores.
  */
 #include "cmd.h"
-#include "pcapw.h"
 #include "../ingest/tvfile.h"
 #include "../index/vault.h"
 #include "../report/evidence.h"
@@ -184,7 +183,7 @@ static int on_packet(void *ctx, int store, const store_rec *r, const tv_l3info *
 	}
 	o->n++;
 	switch (o->fmt) {
-	case QF_PCAP: cmd_pcapw_record(o->f, r->ts_ns, r->frame, r->caplen, r->origlen); break;
+	case QF_PCAP: report_pcapw_record(o->f, r->ts_ns, r->frame, r->caplen, r->origlen); break;
 	case QF_TEXT: print_text(o->f, r, in); break;
 	case QF_JSON: print_json(o->f, r, in); break;
 	case QF_COUNT: break;
@@ -364,7 +363,7 @@ int cmd_query(int argc, char **argv)
 				goto out;
 			}
 		}
-		cmd_pcapw_header(o.f);
+		report_pcapw_header(o.f);
 	} else {
 		o.f = stdout;
 	}

@@ -13,18 +13,11 @@
 #include "cmd.h"
 #include "../ingest/ingest.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
-
-#define REPLAY_MAX_SOCKETS 64
 
 static volatile sig_atomic_t replay_stop;
 
@@ -85,12 +78,6 @@ enum {
 	OPT_ALLOW_REMOTE,
 };
 
-static void sleep_ns(uint64_t ns)
-{
-	struct timespec t = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
-	nanosleep(&t, NULL);
-}
-
 static const struct option longopts[] = {
 	{ "to", required_argument, NULL, OPT_TO },
 	{ "pps", required_argument, NULL, OPT_PPS },
@@ -106,7 +93,7 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* The command line, the sockets and the counters of one replay. */
+/* The command line of one replay. */
 struct replay {
 	const char *to;
 	const char **files;
@@ -114,13 +101,10 @@ struct replay {
 	uint64_t pps, loops, max_secs, max_count;
 	bool allow_remote;
 	ingest_decap_cfg dcfg;
-	int fds[REPLAY_MAX_SOCKETS];
-	struct sockaddr_storage dst;
-	socklen_t dlen;
-	uint64_t sent, bytes, skipped, send_err, t0;
-	bool timed_out;
+	tv_addr addr;
+	bool v6;
+	uint16_t port;
 };
-
 
 /* getopt: EXIT_OK, HELP_SHOWN or EXIT_USAGE (usage printed). */
 static int parse_opts(int argc, char **argv, struct replay *r)
@@ -157,8 +141,8 @@ static int parse_opts(int argc, char **argv, struct replay *r)
 			}
 			break;
 		case OPT_SOCKETS:
-			if (cmd_parse_uint(optarg, 1, REPLAY_MAX_SOCKETS, &val)) {
-				cmd_err("replay", "--sockets '%s': expected 1 to %d", optarg, REPLAY_MAX_SOCKETS);
+			if (cmd_parse_uint(optarg, 1, INGEST_REPLAY_MAX_SOCKETS, &val)) {
+				cmd_err("replay", "--sockets '%s': expected 1 to %d", optarg, INGEST_REPLAY_MAX_SOCKETS);
 				goto usage_fail;
 			}
 			r->nsock = (int)val;
@@ -197,107 +181,62 @@ usage_fail:
 	return EXIT_USAGE;
 }
 
-/* --to into r->dst: an address (loopback unless --allow-remote) and port. */
+/* --to: an address (loopback unless --allow-remote) and port. */
 static int resolve_to(struct replay *r)
 {
-	tv_addr addr;
-	uint16_t port;
-	bool v6 = false;
-
-	if (ingest_listen_parse(r->to, 4789, &addr, &v6, &port) != 0) {
+	if (ingest_listen_parse(r->to, 4789, &r->addr, &r->v6, &r->port) != 0) {
 		cmd_err("replay", "--to '%s': expected HOST:PORT with HOST an address", r->to);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (!is_loopback(&addr, v6) && !r->allow_remote) {
+	if (!is_loopback(&r->addr, r->v6) && !r->allow_remote) {
 		cmd_err("replay", "--to '%s': not a loopback address (127.0.0.0/8, ::1); "
 		        "give --allow-remote to send elsewhere", r->to);
 		return EXIT_USAGE;
 	}
-	memset(&r->dst, 0, sizeof r->dst);
-	if (v6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&r->dst;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		memcpy(&s6->sin6_addr, addr.b, 16);
-		r->dlen = sizeof *s6;
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&r->dst;
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		memcpy(&s4->sin_addr, addr.b + 12, 4);
-		r->dlen = sizeof *s4;
-	}
 	return EXIT_OK;
 }
 
-/* One pass over the captures: paced sends until their end, a stop, the
- * count or the time limit.  EXIT_OK or the exit code of a failure. */
-static int send_pass(struct replay *r, ingest_file_src *src, char *err, size_t cap)
+/* What the library reports, printed; the exit code. */
+static int report(const struct replay *r, const ingest_replay_result *res)
 {
-	int ret = EXIT_OK, rc;
+	int ret = EXIT_OK;
 
-	for (;;) {
-		ingest_raw raw;
-		const uint8_t *pl;
-		uint32_t len;
-		uint16_t sport;
-		uint64_t now;
-		ssize_t w;
-		int tries;
-		if (replay_stop || r->sent >= r->max_count)
-			break;
-		rc = ingest_file_src_next(src, &raw, err, cap);
-		if (rc == 0)
-			break;
-		if (rc < 0) {
-			cmd_err("replay", "%s", err);
-			ret = EXIT_USAGE;
-			break;
-		}
-		if (!ingest_tunnel_payload(&r->dcfg, raw.linktype, raw.data, raw.caplen, &pl, &len, &sport)) {
-			r->skipped++;
-			continue;
-		}
-		now = tv_clock_mono_ns();
-		if (now - r->t0 >= r->max_secs * 1000000000u) {
-			r->timed_out = true;
-			break;
-		}
-		if (r->pps) {
-			/* datagram number `sent` is due at t0 + sent / pps */
-			uint64_t due = r->t0 + (uint64_t)((double)r->sent * 1e9 / (double)r->pps);
-			if (due > now + 50000)
-				sleep_ns(due - now);
-		}
-		for (tries = 0;; tries++) {
-			w = sendto(r->fds[sport % (unsigned)r->nsock], pl, len, 0, (struct sockaddr *)&r->dst, r->dlen);
-			if (w >= 0 || (errno != ENOBUFS && errno != EAGAIN && errno != EINTR) || tries > 1000)
-				break;
-			sleep_ns(100000); /* the local queue is full: wait, do not drop */
-		}
-		if (w < 0) {
-			r->send_err++;
-			if (r->send_err == 1)
-				cmd_err("replay", "sendto %s: %s", r->to, strerror(errno));
-			if (errno != ECONNREFUSED && errno != ENOBUFS) {
-				ret = EXIT_FAILURE;
-				break;
-			}
-			continue;
-		}
-		r->sent++;
-		r->bytes += (uint64_t)w;
+	if (res->status == INGEST_REPLAY_ESOCKET || res->status == INGEST_REPLAY_EOPEN) {
+		cmd_err("replay", "%s", res->err);
+		return res->status == INGEST_REPLAY_EOPEN ? EXIT_USAGE : EXIT_FAILURE;
 	}
+	if (res->send_err)
+		cmd_err("replay", "sendto %s: %s", r->to, strerror(res->send_errno));
+	if (res->status == INGEST_REPLAY_EREAD) {
+		cmd_err("replay", "%s", res->err);
+		ret = EXIT_USAGE;
+	} else if (res->status == INGEST_REPLAY_ESEND) {
+		ret = EXIT_FAILURE;
+	}
+	if (!g_cmd.quiet) {
+		double secs = (double)res->elapsed_ns / 1e9;
+		printf("sent %llu packets, %llu bytes in %.2f s (%.0f pps)\n", (unsigned long long)res->sent,
+		       (unsigned long long)res->bytes, secs, secs > 0 ? (double)res->sent / secs : 0.0);
+		if (res->skipped)
+			printf("skipped %llu frames that are not VXLAN/GENEVE datagrams (or are IP fragments)\n",
+			       (unsigned long long)res->skipped);
+		if (res->send_err)
+			printf("failed %llu sends\n", (unsigned long long)res->send_err);
+	}
+	if (res->timed_out)
+		cmd_note("replay", "stopped after --max-seconds %llu", (unsigned long long)r->max_secs);
+	if (res->send_err && ret == EXIT_OK)
+		ret = EXIT_FAILURE;
 	return ret;
 }
 
 int cmd_replay(int argc, char **argv)
 {
 	static struct replay r;
-	int i, ret = EXIT_OK;
-	uint64_t loop;
-	char err[1024];
+	static ingest_replay_result res;
+	ingest_replay_opts o;
+	int ret = EXIT_OK;
 
 	memset(&r, 0, sizeof r);
 	r.nsock = 8;
@@ -308,58 +247,29 @@ int cmd_replay(int argc, char **argv)
 	r.files = calloc((size_t)argc + 1, sizeof *r.files);
 	if (!r.files)
 		return EXIT_FAILURE;
-	for (i = 0; i < REPLAY_MAX_SOCKETS; i++)
-		r.fds[i] = -1;
 	ingest_decap_cfg_default(&r.dcfg);
 	if ((ret = parse_opts(argc, argv, &r)) != EXIT_OK || (ret = resolve_to(&r)) != EXIT_OK) {
 		free(r.files);
 		return ret == HELP_SHOWN ? EXIT_OK : ret;
 	}
-	for (i = 0; i < r.nsock; i++) {
-		int sb = 4 << 20;
-		r.fds[i] = socket(r.dst.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		if (r.fds[i] < 0) {
-			cmd_err("replay", "socket: %s", strerror(errno));
-			ret = EXIT_FAILURE;
-			goto out;
-		}
-		(void)setsockopt(r.fds[i], SOL_SOCKET, SO_SNDBUF, &sb, sizeof sb);
-	}
+	memset(&o, 0, sizeof o);
+	o.files = r.files;
+	o.nfiles = r.nfiles;
+	o.addr = r.addr;
+	o.v6 = r.v6;
+	o.port = r.port;
+	o.nsock = r.nsock;
+	o.pps = r.pps;
+	o.loops = r.loops;
+	o.max_secs = r.max_secs;
+	o.max_count = r.max_count;
+	o.dcfg = &r.dcfg;
+	o.stop = &replay_stop;
 	replay_stop = 0;
 	signal(SIGINT, on_replay_stop);
 	signal(SIGTERM, on_replay_stop);
-	r.t0 = tv_clock_mono_ns();
-	for (loop = 0; loop < r.loops && !replay_stop && !r.timed_out && r.sent < r.max_count; loop++) {
-		ingest_file_src *src = NULL;
-		int rc = ingest_file_src_open(r.files, r.nfiles, &src, err, sizeof err);
-		if (rc) {
-			cmd_err("replay", "%s", err);
-			ret = EXIT_USAGE;
-			goto out;
-		}
-		ret = send_pass(&r, src, err, sizeof err);
-		ingest_file_src_close(src);
-		if (ret != EXIT_OK)
-			break;
-	}
-	if (!g_cmd.quiet) {
-		double secs = (double)(tv_clock_mono_ns() - r.t0) / 1e9;
-		printf("sent %llu packets, %llu bytes in %.2f s (%.0f pps)\n", (unsigned long long)r.sent,
-		       (unsigned long long)r.bytes, secs, secs > 0 ? (double)r.sent / secs : 0.0);
-		if (r.skipped)
-			printf("skipped %llu frames that are not VXLAN/GENEVE datagrams (or are IP fragments)\n",
-			       (unsigned long long)r.skipped);
-		if (r.send_err)
-			printf("failed %llu sends\n", (unsigned long long)r.send_err);
-	}
-	if (r.timed_out)
-		cmd_note("replay", "stopped after --max-seconds %llu", (unsigned long long)r.max_secs);
-	if (r.send_err && ret == EXIT_OK)
-		ret = EXIT_FAILURE;
-out:
-	for (i = 0; i < REPLAY_MAX_SOCKETS; i++)
-		if (r.fds[i] >= 0)
-			close(r.fds[i]);
+	ingest_replay_run(&o, &res);
+	ret = report(&r, &res);
 	free(r.files);
 	return ret;
 }

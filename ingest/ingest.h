@@ -10,6 +10,7 @@
 
 #include "tv.h"
 
+#include <signal.h>
 #include <stdio.h>
 
 /* pcap link types we accept (values from the tcpdump link-type list). */
@@ -442,5 +443,48 @@ uint64_t ingest_pcap_ts_ns(long long sec, long long frac_ns);
 int ingest_tunnel_payload(const ingest_decap_cfg *cfg, int linktype, const uint8_t *data,
                           uint32_t caplen, const uint8_t **payload, uint32_t *len,
                           uint16_t *sport);
+
+/* ---- replay (ingest/replay.c) ----
+ * Sends the tunnel payload of every VXLAN/GENEVE packet of captures as one
+ * UDP datagram each to one destination, paced at pps (0: unpaced), loops
+ * times, bounded by max_count datagrams and max_secs.  The datagrams leave
+ * through nsock sockets chosen by the captured outer source port, so one
+ * inner flow always leaves from one socket (as AWS varies the source port by
+ * flow).  A full local queue (ENOBUFS, EAGAIN) is waited out, not dropped. */
+#define INGEST_REPLAY_MAX_SOCKETS 64
+
+typedef struct ingest_replay_opts {
+	const char *const *files;
+	int nfiles;
+	tv_addr addr;            /* destination */
+	bool v6;
+	uint16_t port;
+	int nsock;               /* 1..INGEST_REPLAY_MAX_SOCKETS */
+	uint64_t pps, loops, max_secs, max_count;
+	const ingest_decap_cfg *dcfg; /* the tunnel ports */
+	const volatile sig_atomic_t *stop; /* checked before each datagram */
+} ingest_replay_opts;
+
+enum ingest_replay_status {
+	INGEST_REPLAY_OK = 0,
+	INGEST_REPLAY_EOPEN,     /* a capture cannot be opened; err says why */
+	INGEST_REPLAY_EREAD,     /* a capture cannot be read; err says why */
+	INGEST_REPLAY_ESOCKET,   /* no socket: err says why */
+	INGEST_REPLAY_ESEND,     /* a send failed with an error other than
+	                          * ECONNREFUSED or ENOBUFS */
+};
+
+typedef struct ingest_replay_result {
+	enum ingest_replay_status status;
+	uint64_t sent, bytes, skipped, send_err;
+	int send_errno;          /* of the first failed send */
+	bool timed_out;          /* max_secs ended it */
+	uint64_t elapsed_ns;
+	char err[1024];
+} ingest_replay_result;
+
+/* Returns res->status. */
+int ingest_replay_run(const ingest_replay_opts *o, ingest_replay_result *res);
+
 
 #endif

@@ -7,6 +7,8 @@
 #define REPORT_EVIDENCE_H
 
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "flowlog.h"
@@ -284,5 +286,96 @@ typedef void (*report_custody_entry_fn)(void *ctx, uint64_t lineno, uint64_t seq
 int report_custody_verify(const char *store_dir, report_custody_entry_fn entry,
                           report_bundle_problem_fn problem, void *ctx, uint64_t *entries,
                           uint64_t *nproblems, char head_hex[65]);
+
+/* =====================================================================
+ * pcap records  (report/pcapw.c)
+ *
+ * The pcap file `query -w` writes and a bundle's packets.pcap holds, the
+ * same bytes for the same packets: classic pcap, little-endian,
+ * nanosecond magic, snaplen 262144, LINKTYPE_ETHERNET.
+ * ===================================================================== */
+
+#define REPORT_PCAP_HDR_LEN 24
+#define REPORT_PCAP_REC_HDR_LEN 16
+
+/* Both return 0 or TV_E_IO (check ferror later as well: stdio buffers). */
+int report_pcapw_header(FILE *f);
+int report_pcapw_record(FILE *f, uint64_t ts_ns, const uint8_t *frame, uint32_t caplen,
+                        uint32_t origlen);
+
+/* =====================================================================
+ * One export  (report/export.c)
+ *
+ * The packets of an expression (every chunk checked against its SHA-256
+ * as it is read), their flow records and, when flow logs are given, the
+ * audit of the expression's time range, written as one bundle and entered
+ * in the store's custody log.  Every member is first written to a
+ * temporary file beside the bundle that is unlinked at creation; the
+ * bundle itself is written under a temporary name and renamed when
+ * complete (report_bundle_writer_*).  An export that the custody log
+ * cannot record is withdrawn.  Nothing is printed: progress and notes go
+ * to the events, the outcome to the result.
+ * ===================================================================== */
+
+struct report_audit_summary;
+
+typedef struct report_export_opts {
+	struct idx_rstore *rs;        /* open; the caller closes it */
+	const struct idx_expr *expr;
+	const char *query_text;       /* as the user wrote it */
+	const char *store;            /* the store's name as given */
+	const char *out;              /* the bundle; must not exist */
+	int kind;                     /* enum report_bundle_kind */
+	const char *case_id, *examiner, *note; /* may be NULL; examiner defaults
+	                                        * to the login name */
+	uint64_t max_bytes;           /* 0: no limit on packets.pcap */
+	const char *const *flow_logs; /* audited when nflow_logs > 0 */
+	size_t nflow_logs;
+	const char *const *vni_maps;
+	size_t nvni_maps;
+	/* when *cancel becomes non-zero the bundle writer stops between blocks
+	 * and removes its temporary file */
+	const volatile sig_atomic_t *cancel;
+} report_export_opts;
+
+/* All may be NULL. */
+typedef struct report_export_events {
+	void *ctx;
+	/* every 1024 packets, and once with done true after the last */
+	void (*packets)(void *ctx, uint64_t packets, bool done);
+	/* the audit is written (only with flow logs) */
+	void (*audit)(void *ctx, const struct report_audit_summary *sm);
+	/* called just before the bundle's temporary file is created: from
+	 * here on a file exists under a temporary name, which the writer
+	 * removes when *cancel is set */
+	void (*writing)(void *ctx);
+	/* the writer removed n temporary files an interrupted export left */
+	void (*swept)(void *ctx, unsigned n);
+} report_export_events;
+
+enum report_export_status {
+	REPORT_EXPORT_OK = 0,
+	REPORT_EXPORT_USAGE,   /* the options or the files named cannot work; err says why */
+	REPORT_EXPORT_FAILED,  /* err says why */
+	REPORT_EXPORT_OVER,    /* packets.pcap would pass max_bytes (after .packets) */
+	REPORT_EXPORT_STOPPED, /* *cancel was set while the bundle was written */
+};
+
+typedef struct report_export_result {
+	enum report_export_status status;
+	char err[1280];
+	uint64_t packets, nchunks, flow_records;
+	uint64_t size;                 /* of the bundle */
+	char sha256_hex[65];           /* of the bundle */
+	uint64_t custody_seq;
+	char custody_hash_hex[65];
+	char store_abs[4096];          /* the store's real path (as given when none) */
+	char query_norm[2048];
+	uint64_t chunks_planned, chunks_total, chunks_read;
+} report_export_result;
+
+/* Runs one export.  Returns res->status.  ev may be NULL. */
+int report_export_run(const report_export_opts *o, report_export_result *res,
+                      const report_export_events *ev);
 
 #endif
