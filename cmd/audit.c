@@ -408,6 +408,9 @@ static int load_context(const struct aopts *op, report_vnimap **mapp, report_mir
 			return EXIT_USAGE;
 		}
 	}
+	/* without --vni-map: the copies kept in the store */
+	if (op->nmaps == 0 && (rc = cmd_store_vnimaps("audit", op->store, map)) != EXIT_OK)
+		return rc;
 	if (op->filters && (rc = report_mirrorcfg_load_filters(mc, op->filters, err, sizeof err))) {
 		cmd_err("audit", "--mirror-filters: %s", err);
 		return EXIT_USAGE;
@@ -524,13 +527,6 @@ int cmd_audit(int argc, char **argv)
 
 	if ((ret = parse_opts(argc, argv, &op)) != EXIT_OK)
 		return ret == HELP_SHOWN ? EXIT_OK : ret;
-	/* without --vni-map: the copies kept in the store */
-	{
-		int nm = (int)op.nmaps;
-		if (cmd_store_vnimaps("audit", op.store, op.maps, &nm, MAX_PATHS) != 0)
-			return EXIT_FAILURE;
-		op.nmaps = (size_t)nm;
-	}
 	if ((ret = load_context(&op, &map, &mc)) != EXIT_OK)
 		goto done;
 	ret = EXIT_USAGE;

@@ -4,6 +4,7 @@
 #include "cmd.h"
 #include "../index/vault.h"
 #include "../store/storedir.h"
+#include "../report/vpc.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -383,36 +384,44 @@ int cmd_parse_ports(const char *s, uint16_t *ports, int *n, int max)
 	return *n > 0 ? 0 : -1;
 }
 
-int cmd_store_vnimaps(const char *cmd, const char *store, const char **maps, int *nmaps, int cap)
+int cmd_store_vnimaps(const char *cmd, const char *store, struct report_vnimap *map)
 {
-	/* one command per process at a time (demo runs them one after another) */
-	static char paths[64][4200];
-	char names[64][256], dir[4096], list[1024];
+	char names[64][256], dir[4096], list[1024], err[512], where[4400];
 	size_t n = 0, i, used = 0;
-	int rc;
+	int rc, fd;
 
-	if (*nmaps > 0 || !store)
-		return 0;
+	if (!store)
+		return EXIT_OK;
 	if ((rc = store_vnimap_list(store, names, 64, &n)) != 0) {
 		cmd_err(cmd, "%s/%s: %s", store, STORE_VNIMAP_DIR, tv_strerror(rc));
-		return rc;
+		return EXIT_FAILURE;
 	}
-	if (n > 64 || (int)n > cap) {
+	if (n > 64) {
 		cmd_err(cmd, "%s/%s holds %zu files; give the maps with --vni-map", store,
 		        STORE_VNIMAP_DIR, n);
-		return TV_E_RANGE;
+		return EXIT_USAGE;
 	}
-	if (n == 0 || store_path(store, STORE_VNIMAP_DIR, dir, sizeof dir) != 0)
-		return 0;
+	if (n == 0)
+		return EXIT_OK;
+	if (store_path(store, STORE_VNIMAP_DIR, dir, sizeof dir) != 0) {
+		cmd_err(cmd, "%s: path too long", store);
+		return EXIT_USAGE;
+	}
 	list[0] = '\0';
 	for (i = 0; i < n; i++) {
-		if (store_path(dir, names[i], paths[i], sizeof paths[i]) != 0)
-			return TV_E_RANGE;
-		maps[(*nmaps)++] = paths[i];
+		snprintf(where, sizeof where, "%s/%s", dir, names[i]);
+		if ((rc = store_vnimap_open(store, names[i], &fd)) != 0) {
+			cmd_err(cmd, "%s (a VNI map kept in the store): %s", where, tv_strerror(rc));
+			return EXIT_FAILURE;
+		}
+		if ((rc = report_vnimap_load_fd(map, fd, where, err, sizeof err)) != 0) {
+			cmd_err(cmd, "%s (a VNI map kept in the store; --vni-map replaces them)", err);
+			return rc == TV_E_NOMEM ? EXIT_FAILURE : EXIT_USAGE;
+		}
 		if (used < sizeof list)
 			used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
 			                         names[i]);
 	}
 	cmd_note(cmd, "no --vni-map given: using the VNI maps kept in %s: %s", dir, list);
-	return 0;
+	return EXIT_OK;
 }

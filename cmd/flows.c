@@ -8,6 +8,7 @@
  * source and 5-tuple: deterministic.
  */
 #include "cmd.h"
+#include "../store/storedir.h"
 #include "../index/vault.h"
 #include "../report/vpc.h"
 
@@ -293,6 +294,27 @@ static int parse_opts(int argc, char **argv, struct fopts *op, struct ctx *c)
 	return EXIT_OK;
 }
 
+/* Without --vni-map: the VNI maps kept in the one store.  With several
+ * stores none of theirs: one VNI may stand for other interfaces in each. */
+static int store_maps(const struct fopts *op, report_vnimap *map)
+{
+	char names[1][256];
+	size_t n = 0;
+	int k;
+
+	if (op->nmaps)
+		return EXIT_OK;
+	if (op->nst == 1)
+		return cmd_store_vnimaps("flows", op->stores[0], map);
+	for (k = 0; k < op->nst; k++)
+		if (store_vnimap_list(op->stores[k], names, 1, &n) == 0 && n) {
+			cmd_note("flows", "%d stores: the VNI maps kept in them are not used (a VNI may "
+			         "stand for other interfaces in each); give --vni-map", op->nst);
+			break;
+		}
+	return EXIT_OK;
+}
+
 int cmd_flows(int argc, char **argv)
 {
 	static struct ctx c;
@@ -324,11 +346,6 @@ int cmd_flows(int argc, char **argv)
 		ret = EXIT_FAILURE;
 		goto out;
 	}
-	/* without --vni-map: the copies kept in the first store */
-	if (cmd_store_vnimaps("flows", op.nst ? op.stores[0] : NULL, op.maps, &op.nmaps, 64) != 0) {
-		ret = EXIT_FAILURE;
-		goto out;
-	}
 	for (i = 0; i < op.nmaps; i++) {
 		rc = report_vnimap_load(c.map, op.maps[i], err, sizeof err);
 		if (rc) {
@@ -337,6 +354,8 @@ int cmd_flows(int argc, char **argv)
 			goto out;
 		}
 	}
+	if ((ret = store_maps(&op, c.map)) != EXIT_OK)
+		goto out;
 	/* records: the map's account-id and region, else --account/--region,
 	 * else '-'; S3 paths: --account/--region, else the map's first, else
 	 * the placeholders */

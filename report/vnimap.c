@@ -33,11 +33,13 @@
 #include "report_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct vm_ent {
 	report_iface pub;
@@ -994,13 +996,25 @@ int report_vnimap_load_mem(report_vnimap *m, const char *name, const char *text,
 
 int report_vnimap_load(report_vnimap *m, const char *path, char *err, size_t cap)
 {
-	FILE *f = fopen(path, "rb");
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+	if (fd < 0) {
+		rc = errno;
+		errf(err, cap, "%s: %s", path, strerror(rc));
+		return rc;
+	}
+	return report_vnimap_load_fd(m, fd, path, err, cap);
+}
+
+int report_vnimap_load_fd(report_vnimap *m, int fd, const char *name, char *err, size_t cap)
+{
+	FILE *f = fdopen(fd, "rb");
 	char *buf = NULL;
 	size_t n = 0, bcap = 0;
 	int rc;
 	if (!f) {
 		rc = errno;
-		errf(err, cap, "%s: %s", path, strerror(rc));
+		close(fd);
+		errf(err, cap, "%s: %s", name, strerror(rc));
 		return rc;
 	}
 	for (;;) {
@@ -1008,14 +1022,14 @@ int report_vnimap_load(report_vnimap *m, const char *path, char *err, size_t cap
 		if (n == bcap) {
 			char *p;
 			if (bcap >= (64u << 20)) {
-				errf(err, cap, "%s: larger than 64 MiB: not a VNI map", path);
+				errf(err, cap, "%s: larger than 64 MiB: not a VNI map", name);
 				rc = TV_E_SYNTAX;
 				goto out;
 			}
 			p = realloc(buf, bcap ? bcap * 2 : 4096);
 			if (!p) {
 				rc = TV_E_NOMEM;
-				errf(err, cap, "%s: out of memory", path);
+				errf(err, cap, "%s: out of memory", name);
 				goto out;
 			}
 			buf = p;
@@ -1028,10 +1042,10 @@ int report_vnimap_load(report_vnimap *m, const char *path, char *err, size_t cap
 	}
 	if (ferror(f)) {
 		rc = EIO;
-		errf(err, cap, "%s: read error", path);
+		errf(err, cap, "%s: read error", name);
 		goto out;
 	}
-	rc = report_vnimap_load_mem(m, path, buf ? buf : "", n, err, cap);
+	rc = report_vnimap_load_mem(m, name, buf ? buf : "", n, err, cap);
 out:
 	free(buf);
 	fclose(f);

@@ -81,6 +81,9 @@ int report_vnimap_new(report_vnimap **out);
  * when the file cannot be read; TV_E_NOMEM.  Nothing is added on error.
  */
 int report_vnimap_load(report_vnimap *m, const char *path, char *err, size_t cap);
+/* The same from an open descriptor, which it takes over (closed on return);
+ * name is used in messages only. */
+int report_vnimap_load_fd(report_vnimap *m, int fd, const char *name, char *err, size_t cap);
 /* The same from a buffer; name is used in messages only. */
 int report_vnimap_load_mem(report_vnimap *m, const char *name, const char *text, size_t len,
                            char *err, size_t cap);

@@ -131,6 +131,40 @@ int store_vnimap_list(const char *dir, char (*names)[256], size_t max, size_t *n
 	return 0;
 }
 
+int store_vnimap_open(const char *dir, const char *name, int *fd_out)
+{
+	struct stat st;
+	int sfd = -1, vfd = -1, fd = -1, rc;
+
+	*fd_out = -1;
+	if (!name[0] || name[0] == '.' || strchr(name, '/'))
+		return EINVAL;
+	rc = tv_dir_open(AT_FDCWD, dir, TV_DIR_FOLLOW, 0, &sfd, NULL);
+	if (!rc)
+		rc = tv_dir_open(sfd, STORE_VNIMAP_DIR, 0, 0, &vfd, NULL);
+	if (!rc) {
+		/* O_NONBLOCK: a FIFO planted under the name does not block the open */
+		fd = openat(vfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			rc = errno == ELOOP ? TV_E_SYMLINK : errno;
+		else if (fstat(fd, &st) != 0)
+			rc = errno;
+		else if (!S_ISREG(st.st_mode))
+			rc = TV_E_NOTREG;
+	}
+	if (sfd >= 0)
+		close(sfd);
+	if (vfd >= 0)
+		close(vfd);
+	if (rc) {
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
 struct chown_ctx {
 	uid_t uid;
 	gid_t gid;

@@ -73,6 +73,10 @@ bool store_lock_held(const char *dir);
  * is absent.  Links are skipped.
  */
 int store_vnimap_list(const char *dir, char (*names)[256], size_t max, size_t *n);
+/* Opens DIR/vnimap/NAME for reading through descriptors: the last
+ * component is never followed (TV_E_SYMLINK) and must be a regular file
+ * (TV_E_NOTREG); a FIFO does not block.  *fd_out is the caller's. */
+int store_vnimap_open(const char *dir, const char *name, int *fd_out);
 
 /*
  * Copies what src reads (to its end) into DIR/vnimap/NAME, mode 0600: the

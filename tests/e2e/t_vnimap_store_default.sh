@@ -37,3 +37,17 @@ grep -q "using the VNI maps kept in st/vnimap" audit.err || fail "audit: no note
 awk '$1 != "-" || $2 !~ /^vni-/ { exit 1 }' plain.txt || fail "a store without maps got map values"
 [ ! -s plain.err ] || fail "unexpected stderr: $(cat plain.err)"
 echo "ok: $(wc -l < default.txt) records with the stored map"
+
+# several stores: none of their kept maps is used (a VNI may stand for other
+# interfaces in each store), and a note says so
+"$TAPVAULT" flows -s st -s plain --fields "$fields" "vni $vni" > two.txt 2> two.err
+grep -q "2 stores: the VNI maps kept in them are not used" two.err || fail "no note with two stores: $(cat two.err)"
+grep -q 'eni-0a1b2c3d4e5f60789' two.txt && fail "two stores: one store's kept map labelled the records"
+
+# a bad kept copy is named as such, with --vni-map as the way out
+printf 'vni=notanumber eni=eni-1\n' > st/vnimap/zz-bad.txt
+expect_exit 2 "$TAPVAULT" flows -s st "vni $vni"
+grep -q "st/vnimap/zz-bad.txt:1" err.txt || fail "the bad copy is not named: $(cat err.txt)"
+grep -q "a VNI map kept in the store; --vni-map replaces them" err.txt || fail "no way out named: $(cat err.txt)"
+rm st/vnimap/zz-bad.txt
+echo "ok: several stores, and a bad kept copy"

@@ -387,3 +387,30 @@ Test(tvfile, vnimap_copy_refuses_links)
 	close(src);
 	cr_assert_eq(count_names("elsewhere", "map"), 0);
 }
+
+Test(tvfile, vnimap_read_never_follows_a_link_nor_blocks_on_a_fifo)
+{
+	char buf[64];
+	ssize_t n;
+	int src, fd = -1;
+	put("map.txt", "vni=1 eni=eni-1\n");
+	put("victim", "secret\n");
+	cr_assert_eq(mkdir(P("st"), 0700), 0);
+	src = open(P("map.txt"), O_RDONLY);
+	cr_assert_eq(store_vnimap_put(P("st"), "map.txt", src), 0);
+	close(src);
+	cr_assert_eq(store_vnimap_open(P("st"), "map.txt", &fd), 0);
+	n = read(fd, buf, sizeof buf - 1);
+	cr_assert_eq(n, 16);
+	close(fd);
+	/* the copy swapped for a link to another file after the listing */
+	cr_assert_eq(unlink(P("st/vnimap/map.txt")), 0);
+	cr_assert_eq(symlink(P("victim"), P("st/vnimap/map.txt")), 0);
+	cr_assert_eq(store_vnimap_open(P("st"), "map.txt", &fd), TV_E_SYMLINK);
+	cr_assert_eq(fd, -1);
+	/* a FIFO: refused at once, not waited on */
+	cr_assert_eq(mkfifo(P("st/vnimap/p.txt"), 0600), 0);
+	cr_assert_eq(store_vnimap_open(P("st"), "p.txt", &fd), TV_E_NOTREG);
+	/* a name that would leave the folder */
+	cr_assert_eq(store_vnimap_open(P("st"), "../x", &fd), EINVAL);
+}
