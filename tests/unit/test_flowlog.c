@@ -1538,8 +1538,8 @@ Test(flowlog_shared, every_log_file_exact_counts)
 
 	n = scandir(dir, &ents, NULL, alphasort);
 	if (n < 0) {
-		cr_log_warn("%s is absent: shared flow-log test skipped", dir);
-		cr_skip_test("no %s", dir);
+		/* only the skip: Criterion 2.4 exits 1 after a warning in a skipped test */
+		cr_skip_test("%s is absent: shared flow-log test skipped", dir);
 	}
 	for (i = 0; i < n; i++) {
 		const char *nm = ents[i]->d_name;

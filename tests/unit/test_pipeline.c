@@ -263,6 +263,11 @@ static void fail_mid_batch(int threads)
 	cr_assert_gt(c->n, 0, "nothing was committed before the failure");
 	cr_assert_lt(packets_in(c), added);
 	cr_assert_gt(ctr.v[TV_CTR_STORE_LOST], 0, "packets not stored are not counted");
+	/* what the caller's summary says is stored is what the index holds */
+	cr_assert_eq(ctr.v[TV_CTR_STORE_PACKETS], packets_in(c),
+	             "stored per the counters %llu, per the index %llu",
+	             (unsigned long long)ctr.v[TV_CTR_STORE_PACKETS],
+	             (unsigned long long)packets_in(c));
 	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
 
 	/* recovery: whole chunks past the index are indexed, a torn tail is cut */
