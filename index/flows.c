@@ -291,9 +291,10 @@ int idx_meta_u64_set(idx *x, const char *name, uint64_t v)
 
 bool idx_flowrec_match(const idx_expr *e, const tv_flowrec *r)
 {
-	uint64_t lo, hi, s, end, t;
+	uint64_t lo, hi, s, end;
 	tv_tunmeta tun;
 	tv_l3info in;
+	int32_t i;
 
 	if (!e)
 		return true;
@@ -303,9 +304,6 @@ bool idx_flowrec_match(const idx_expr *e, const tv_flowrec *r)
 	end = (uint64_t)r->end * TV_NS_PER_S + TV_NS_PER_S - 1;
 	if (lo > hi || end < lo || s > hi)
 		return false;
-	/* the first instant of the record inside the bounds: there every time
-	 * condition and-ed with the rest holds, so what decides is the rest */
-	t = s > lo ? s : lo;
 	memset(&tun, 0, sizeof tun);
 	memset(&in, 0, sizeof in);
 	tun.vni = r->vni;
@@ -315,7 +313,20 @@ bool idx_flowrec_match(const idx_expr *e, const tv_flowrec *r)
 	in.key = r->key;
 	in.has_ports = r->key.proto == 6 || r->key.proto == 17 || r->key.proto == 132;
 	in.tcp_flags = r->tcp_flags;
-	return idx_expr_match(e, t, &tun, &in);
+	/* Does the expression hold at some instant of [s, end]?  With the
+	 * record's other fields fixed it changes value only where a time
+	 * condition flips ("after T" and "before T" both at T), so s and every
+	 * such T inside (s, end] are all the instants to try, whatever the
+	 * nots and ors around the time conditions. */
+	if (idx_expr_match(e, s, &tun, &in))
+		return true;
+	for (i = 0; i < e->n; i++) {
+		const idx_xnode *x = &e->nodes[i];
+		if ((x->kind == IDX_X_AFTER || x->kind == IDX_X_BEFORE) && x->ts > s && x->ts <= end &&
+		    idx_expr_match(e, x->ts, &tun, &in))
+			return true;
+	}
+	return false;
 }
 
 bool idx_flows_window_range(const idx_expr *e, uint32_t *from, uint32_t *to)

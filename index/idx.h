@@ -241,9 +241,10 @@ void idx_expr_format(const idx_expr *e, char *buf, size_t cap);
  * overlaps the expression's time bounds (idx_expr_time_bounds; a record's
  * end second counts whole).  So "after T" keeps a record that ends at or
  * after T, "before T" one that starts before T: a record that spans T is
- * kept by both.  The expression is evaluated at the record's first instant
- * inside the bounds, which gives exactly that when the time conditions are
- * and-ed with the rest (the usual form).  NULL e matches every record.
+ * kept by both.  Exactly: the expression holds at some instant of the
+ * record's [start, end] with its other fields (tried at start and at every
+ * time condition's T inside), so "not before T" and "after T" agree, as do
+ * nots and ors around time conditions.  NULL e matches every record.
  */
 bool idx_flowrec_match(const idx_expr *e, const tv_flowrec *r);
 

@@ -23,6 +23,13 @@ grep -qxF "$rec" before.txt || fail "'before $T' leaves out the record that span
 # and the rule, record by record: after T keeps end >= T, before T keeps start < T
 expect_eq "after $T" "$(awk -v t=$T '$7 >= t' all.txt | sort)" "$(sort after.txt)"
 expect_eq "before $T" "$(awk -v t=$T '$6 < t' all.txt | sort)" "$(sort before.txt)"
+# nots and ors around time conditions follow the same rule exactly: 'not
+# before T' is 'after T', and an or with a time that matches nothing changes
+# nothing
+"$TAPVAULT" flows -s st --fields "$F" "not before $T" > notbefore.txt
+expect_eq "not before $T" "$(sort after.txt)" "$(sort notbefore.txt)"
+"$TAPVAULT" flows -s st --fields "$F" "before 1 or after $T" > orafter.txt
+expect_eq "before 1 or after $T" "$(sort after.txt)" "$(sort orafter.txt)"
 # export's flows.log holds the records flows writes for the same expression
 # (columns srcaddr..end of the v2 format; a single store, nothing to merge)
 EXPR="after $T and before $((e + 120)) and tcp"

@@ -841,4 +841,14 @@ Test(index, flowrec_match_overlap)
 	cr_assert(match_text("after 1015 and before 1016 and port 443", &r));
 	cr_assert_not(match_text("after 1015 and before 1016 and port 80", &r));
 	cr_assert_not(match_text("after 1015 and before 1015", &r));
+	/* nots and ors around time conditions: the same rule, exactly */
+	cr_assert(match_text("not before 1015", &r));
+	cr_assert(match_text("not (before 1015)", &r));
+	cr_assert(match_text("before 1 or after 1015", &r));
+	cr_assert(match_text("after 1015 or host 10.0.0.9", &r));
+	cr_assert(match_text("not after 1015", &r));
+	cr_assert_not(match_text("not before 1021", &r));
+	cr_assert_not(match_text("before 1 or after 1021", &r));
+	cr_assert_not(match_text("not (after 1005 and before 1030)", &r));
+	cr_assert(match_text("not (after 1005 and before 1015)", &r));
 }
