@@ -503,6 +503,9 @@ static int run_live(const char *store, struct live_opts *o, tv_counters *ctr)
 	/* the threads inherit the mask set above */
 	rc = idx_capture_start(cap, store, ctr, &rec, &step, &wk);
 	if (rc) {
+		/* the store was opened (and recovered) before a later step failed */
+		if (step != IDX_CAPTURE_STEP_OPEN)
+			report_recovery(store, &rec);
 		if (step == IDX_CAPTURE_STEP_OPEN)
 			cmd_store_error("ingest", store, rc);
 		else if (step == IDX_CAPTURE_STEP_WRITER)
