@@ -1,6 +1,6 @@
 /*
  * store_int.h — helpers and byte offsets shared by the files of store/
- * only (STYLE.md §2).  The offsets are those of store/FORMAT.md.
+ * only; no other folder includes it.  The offsets are those of store/FORMAT.md.
  */
 #ifndef STORE_INT_H
 #define STORE_INT_H

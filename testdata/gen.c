@@ -1378,8 +1378,8 @@ static void truth_write(const char *path)
 /* mirror filter and session JSON that explain some of them            */
 /*                                                                     */
 /* Records: per ENI (VNI index), unidirectional 5-tuple and 60 s       */
-/* window aligned to multiples of 60, as on Nitro (reference §1.7);    */
-/* bytes = sum of IP total lengths, tcp-flags per §1.5, start/end =    */
+/* window aligned to multiples of 60, as on Nitro instances;         */
+/* bytes = sum of IP total lengths, tcp-flags as AWS ORs them, start/end = */
 /* first/last packet second plus a small deterministic lag (0..2 s;    */
 /* none in the last window before the coverage cut).  No random        */
 /* numbers are drawn, so the capture and truth are unchanged.          */
