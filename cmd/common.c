@@ -253,7 +253,8 @@ void cmd_store_error(const char *cmd, const char *dir, int rc)
 		}
 		if (rc == TV_E_VERSION)
 			cmd_err(cmd, "%s/index: written by an index format this build cannot read "
-			        "(this build reads format %d); use a newer tapvault", dir, IDX_FORMAT_VERSION);
+			        "(this build reads formats %d to %d); use a newer tapvault", dir, IDX_FORMAT_MIN,
+			        IDX_FORMAT_MAX);
 		else
 			cmd_err(cmd, "%s: the store is damaged: its LMDB index (%s/index/data.mdb) is "
 			        "corrupt, or a segment file is shorter than the index says.  Nothing was "

@@ -171,7 +171,10 @@ static int meta_init(idx *x, MDB_txn *txn, const idx_cfg *cfg)
 		}
 		got += (size_t)r;
 	}
-	tv_put_le32(v, IDX_FORMAT_VERSION);
+	x->format = cfg->format ? cfg->format : IDX_FORMAT_VERSION;
+	if (x->format < IDX_FORMAT_MIN || x->format > IDX_FORMAT_MAX)
+		return TV_E_RANGE;
+	tv_put_le32(v, x->format);
 	k = mstr(K_VERSION);
 	d = mval(v, 4);
 	if ((rc = mdb_put(txn, x->db_meta, &k, &d, 0)) != 0)
@@ -206,7 +209,8 @@ static int meta_check(idx *x, MDB_txn *txn, bool *fresh)
 		return idx_lmdb_err(rc);
 	if (d.mv_size != 4)
 		return TV_E_CORRUPT;
-	if (tv_get_le32(d.mv_data) != IDX_FORMAT_VERSION)
+	x->format = tv_get_le32(d.mv_data);
+	if (x->format < IDX_FORMAT_MIN || x->format > IDX_FORMAT_MAX)
 		return TV_E_VERSION;
 	k = mstr(K_UUID);
 	if ((rc = mdb_get(txn, x->db_meta, &k, &d)) != 0)
@@ -328,6 +332,10 @@ int idx_open(const char *store_dir, const idx_cfg *cfg, idx **out)
 	}
 	if ((rc = open_dbs(x, txn)) != 0)
 		goto fail;
+	if (!fresh && x->format == 2 && !x->v2) {
+		rc = TV_E_CORRUPT; /* meta says version 2 and its tables are missing */
+		goto fail;
+	}
 	if (fresh && (rc = meta_init(x, txn, cfg)) != 0)
 		goto fail;
 	rc = mdb_txn_commit(txn);
@@ -1033,4 +1041,9 @@ fail:
 		mdb_txn_abort(txn);
 	free(ids);
 	return rc;
+}
+
+uint32_t idx_format(const idx *x)
+{
+	return x->format;
 }

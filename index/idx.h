@@ -19,7 +19,12 @@
 #include "../ingest/tv.h"
 #include "../store/store.h"
 
+/* The format a new store gets, and the formats this build opens.  While
+ * version 2 is being integrated (store/FORMAT.md "Version 2") both are
+ * opened and every reader asks idx_format(); version 1 goes at the switch. */
 #define IDX_FORMAT_VERSION 1
+#define IDX_FORMAT_MIN 1
+#define IDX_FORMAT_MAX 2
 
 typedef struct idx idx;
 
@@ -31,6 +36,8 @@ typedef struct idx_cfg {
 	uint8_t uuid[16];
 	const char *name;  /* the index directory inside the store; NULL: "index"
 	                    * (reindex builds under another name, then swaps) */
+	uint32_t format;   /* creating: IDX_FORMAT_MIN..MAX; 0 is IDX_FORMAT_VERSION.
+	                    * An existing index keeps its own. */
 } idx_cfg;
 
 void idx_cfg_default(idx_cfg *cfg);
@@ -38,14 +45,18 @@ void idx_cfg_default(idx_cfg *cfg);
 /*
  * Opens (creating when writable and absent, 0700/0600) the index in DIR/index
  * (DIR/cfg->name).
- * A new index gets a random 16-byte store id and the format version;
- * an existing one with another format version is refused with TV_E_VERSION.
+ * A new index gets a random 16-byte store id and the format version
+ * (cfg->format); an existing one with a format version outside
+ * IDX_FORMAT_MIN..MAX is refused with TV_E_VERSION.
  */
 int idx_open(const char *store_dir, const idx_cfg *cfg, idx **out);
 void idx_close(idx *x); /* accepts NULL */
 
 /* The store's identity (16 random bytes chosen at creation). */
 void idx_store_uuid(const idx *x, uint8_t out[16]);
+
+/* The store format of an open index (meta "format_version"): 1 or 2. */
+uint32_t idx_format(const idx *x);
 
 /* ---------------------------------------------------------- postings */
 

@@ -21,6 +21,7 @@ struct idx {
 	MDB_dbi db2_chunks, db2_slices, db2_stime, db2_post, db2_opost, db2_segs;
 	MDB_dbi db2_flows; /* index/flows2.c */
 	bool v2;
+	uint32_t format;   /* meta "format_version": 1 or 2 */
 	uint8_t uuid[16];
 	bool writable;
 };

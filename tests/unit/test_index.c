@@ -182,7 +182,7 @@ Test(index, version_refused)
 	uint8_t v[4];
 	idx_cfg cfg;
 
-	tv_put_le32(v, IDX_FORMAT_VERSION + 1);
+	tv_put_le32(v, IDX_FORMAT_MAX + 1);
 	d.mv_size = 4;
 	d.mv_data = v;
 	cr_assert_eq(mdb_txn_begin(x->env, NULL, 0, &txn), 0);
@@ -196,6 +196,40 @@ Test(index, version_refused)
 	cr_assert_null(x);
 	cfg.writable = false;
 	cr_assert_eq(idx_open(g_dir, &cfg, &x), TV_E_VERSION);
+	cr_assert_null(x);
+}
+
+Test(index, format_chosen_at_creation_kept_and_reported)
+{
+	char d1[512], d2[512];
+	idx *x;
+	idx_cfg cfg;
+
+	snprintf(d1, sizeof d1, "%s/f1", g_dir);
+	snprintf(d2, sizeof d2, "%s/f2", g_dir);
+	idx_cfg_default(&cfg);
+	cfg.writable = true;
+	cr_assert_eq(idx_open(d1, &cfg, &x), 0);
+	cr_assert_eq(idx_format(x), IDX_FORMAT_VERSION);
+	idx_close(x);
+	cfg.format = 2;
+	cr_assert_eq(idx_open(d2, &cfg, &x), 0);
+	cr_assert_eq(idx_format(x), 2);
+	idx_close(x);
+	/* an existing index keeps its format whatever the caller asks */
+	cfg.format = 1;
+	cr_assert_eq(idx_open(d2, &cfg, &x), 0);
+	cr_assert_eq(idx_format(x), 2);
+	idx_close(x);
+	cfg.writable = false;
+	cfg.format = 0;
+	cr_assert_eq(idx_open(d1, &cfg, &x), 0);
+	cr_assert_eq(idx_format(x), 1);
+	idx_close(x);
+	cfg.writable = true;
+	cfg.format = 3;
+	snprintf(d1, sizeof d1, "%s/f3", g_dir);
+	cr_assert_eq(idx_open(d1, &cfg, &x), TV_E_RANGE);
 	cr_assert_null(x);
 }
 
