@@ -233,6 +233,22 @@ const char *cmd_outfile_why(int rc)
 	}
 }
 
+/* The store's format version as its index records it, or 0 when the
+ * index cannot be opened (then any version this build reads passes). */
+static unsigned cmd_store_format(const char *dir)
+{
+	idx_cfg cfg;
+	idx *x;
+	unsigned f;
+	idx_cfg_default(&cfg);
+	cfg.writable = false;
+	if (idx_open(dir, &cfg, &x) != 0)
+		return 0;
+	f = idx_format(x);
+	idx_close(x);
+	return f;
+}
+
 void cmd_store_error(const char *cmd, const char *dir, int rc)
 {
 	char why[600];
@@ -247,7 +263,7 @@ void cmd_store_error(const char *cmd, const char *dir, int rc)
 	case TV_E_VERSION:
 	case TV_E_CORRUPT:
 	case TV_E_FORMAT:
-		if (store_segs_diagnose(dir, NULL, why, sizeof why)) {
+		if (store_segs_diagnose_version(dir, NULL, cmd_store_format(dir), why, sizeof why)) {
 			cmd_err(cmd, "%s: cannot open the store: %s", dir, why);
 			return;
 		}

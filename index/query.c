@@ -27,6 +27,7 @@ int idx_rstore_open(const char *dir, idx_rstore *rs)
 	idx_store_uuid(rs->x, uuid);
 	store_segs_cfg_default(&scfg);
 	scfg.writable = false;
+	scfg.version = (uint16_t)idx_format(rs->x);
 	rc = store_segs_open(dir, uuid, &scfg, &rs->segs);
 	if (rc) {
 		idx_close(rs->x);

@@ -9,6 +9,7 @@
  * once and checked against the segment header when it is opened.
  */
 #include "store.h"
+#include "chunk2.h"
 #include "storedir.h"
 
 #include <dirent.h>
@@ -58,7 +59,9 @@ struct store_segs {
 	} cache[FD_CACHE];
 	unsigned cache_next;
 
-	store_reader *rd; /* for scan */
+	store_reader *rd; /* for scan, version 1 */
+	store_chunk *ck;  /* for scan, version 2 */
+	bool ck_live;     /* ck holds the chunk a scan's callback is given */
 	uint8_t *sbuf;
 	size_t sbuf_cap;
 };
@@ -68,6 +71,7 @@ void store_segs_cfg_default(store_segs_cfg *cfg)
 	cfg->segment_size = (uint64_t)1 << 30;
 	cfg->writable = false;
 	cfg->sync = true;
+	cfg->version = 1;
 }
 
 static void seg_name(char out[SEG_NAME_LEN + 1], uint32_t seg)
@@ -153,10 +157,12 @@ static int seg_hdr_check(const store_segs *s, const uint8_t *h, uint32_t seg)
 	if (memcmp(h + SH_MAGIC, seg_magic, sizeof seg_magic) != 0)
 		return TV_E_FORMAT;
 	version = tv_get_le16(h + SH_VERSION);
-	if (version > STORE_FORMAT_VERSION)
-		return TV_E_VERSION;
 	if (version == 0)
 		return TV_E_FORMAT;
+	/* the segments of one store all have the store's version: a chunk is
+	 * read by its segment's version, never guessed */
+	if (version != s->cfg.version)
+		return TV_E_VERSION;
 	if (tv_get_le16(h + SH_FLAGS) != 0 || !all_zero(h + SH_RESERVED, STORE_SEG_HDR_LEN - SH_RESERVED) ||
 	    tv_get_le32(h + SH_SEGMENT) != seg)
 		return TV_E_CORRUPT;
@@ -203,7 +209,7 @@ static void seg_hdr_make(const store_segs *s, uint8_t h[STORE_SEG_HDR_LEN], uint
 	uint64_t now = tv_clock_real_ns();
 	memset(h, 0, STORE_SEG_HDR_LEN);
 	memcpy(h + SH_MAGIC, seg_magic, sizeof seg_magic);
-	tv_put_le16(h + SH_VERSION, STORE_FORMAT_VERSION);
+	tv_put_le16(h + SH_VERSION, s->cfg.version);
 	tv_put_le16(h + SH_FLAGS, 0);
 	tv_put_le32(h + SH_SEGMENT, seg);
 	memcpy(h + SH_UUID, s->uuid, 16);
@@ -307,6 +313,12 @@ int store_segs_open(const char *dir, const uint8_t store_uuid[16], const store_s
 		store_segs_cfg_default(&s->cfg);
 	if (s->cfg.segment_size == 0)
 		s->cfg.segment_size = (uint64_t)1 << 30;
+	if (s->cfg.version == 0)
+		s->cfg.version = STORE_FORMAT_VERSION;
+	if (s->cfg.version != STORE_FORMAT_VERSION && s->cfg.version != STORE_V2_VERSION) {
+		err = TV_E_RANGE;
+		goto fail;
+	}
 	if (store_uuid) {
 		memcpy(s->uuid, store_uuid, 16);
 		s->check_uuid = true;
@@ -406,6 +418,7 @@ void store_segs_close(store_segs *s)
 	if (s->dirfd >= 0)
 		close(s->dirfd);
 	store_reader_free(s->rd);
+	store_chunk_free(s->ck);
 	free(s->sbuf);
 	free(s->segdir);
 	free(s);
@@ -414,6 +427,16 @@ void store_segs_close(store_segs *s)
 uint32_t store_segs_newest(const store_segs *s)
 {
 	return s->newest;
+}
+
+uint16_t store_segs_version(const store_segs *s)
+{
+	return s->cfg.version;
+}
+
+const store_chunk *store_segs_scan_chunk(const store_segs *s)
+{
+	return s->ck_live ? s->ck : NULL;
 }
 
 /* Starts segment maxseen + 1 and makes it the write segment. */
@@ -592,10 +615,57 @@ int store_segs_size(store_segs *s, uint32_t segment, uint64_t *bytes)
 	}
 }
 
+/* A version-2 header as the scan's callback sees it (store.h). */
+static void meta_from_hdr(const store_hdr *h, store_chunk_meta *m)
+{
+	memset(m, 0, sizeof *m);
+	m->chunk_id = h->chunk_id;
+	m->length = STORE_V2_HDR_LEN + h->body_len;
+	m->first_ts = h->first_ts;
+	m->last_ts = h->last_ts;
+	m->npkts = h->npkts;
+	m->raw_len = h->raw_len;
+	m->comp_len = h->body_len;
+	m->orig_bytes = h->orig_bytes;
+	memcpy(m->sha256, h->sha256, 32);
+}
+
+/* The fixed header of a chunk of the given version: its checks, and from
+ * them the chunk's length on disk. */
+static int scan_hdr(uint16_t version, const uint8_t *hdr, store_chunk_meta *m)
+{
+	store_hdr h;
+	int err;
+	if (version == STORE_FORMAT_VERSION)
+		return store_chunk_header_parse(hdr, STORE_CHUNK_HDR_LEN, m);
+	err = store_hdr_parse(hdr, STORE_V2_HDR_LEN, &h);
+	if (!err)
+		meta_from_hdr(&h, m);
+	return err;
+}
+
+/* The whole chunk in s->sbuf, checked as recovery needs it: the hash and
+ * everything it decodes to. */
+static int scan_load(store_segs *s, uint16_t version, size_t len, store_chunk_meta *m)
+{
+	store_hdr h;
+	int err;
+	if (version == STORE_FORMAT_VERSION)
+		return store_reader_load(s->rd, s->sbuf, len, true, m);
+	err = store_chunk_load(s->ck, s->sbuf, len, STORE_LOAD_HASH, &h);
+	if (!err)
+		meta_from_hdr(&h, m);
+	return err;
+}
+
 int store_segs_scan(store_segs *s, uint32_t segment, uint64_t offset, store_scan_cb cb,
                     void *ctx, uint64_t *valid_end, uint64_t *torn)
 {
-	uint8_t hdr[STORE_CHUNK_HDR_LEN];
+	uint8_t hdr[STORE_V2_HDR_LEN];
+	/* segs_fd refuses a segment whose header has another version, so the
+	 * handle's version is this segment's, for every chunk of it */
+	uint16_t version = s->cfg.version;
+	size_t hlen = version == STORE_FORMAT_VERSION ? STORE_CHUNK_HDR_LEN : STORE_V2_HDR_LEN;
 	struct stat st;
 	uint64_t size, pos;
 	size_t got;
@@ -619,23 +689,22 @@ int store_segs_scan(store_segs *s, uint32_t segment, uint64_t offset, store_scan
 		*valid_end = size;
 		return TV_E_TRUNCATED;
 	}
-	if (!s->rd) {
-		err = store_reader_new(&s->rd);
-		if (err)
-			return err;
-	}
+	if (version == STORE_FORMAT_VERSION && !s->rd && (err = store_reader_new(&s->rd)) != 0)
+		return err;
+	if (version != STORE_FORMAT_VERSION && !s->ck && (err = store_chunk_new(&s->ck)) != 0)
+		return err;
 	for (;;) {
 		store_chunk_meta m;
-		if (size - pos < STORE_CHUNK_HDR_LEN)
+		if (size - pos < hlen)
 			break;
-		err = pread_full(fd, hdr, sizeof hdr, pos, &got);
+		err = pread_full(fd, hdr, hlen, pos, &got);
 		if (err)
 			return err;
-		if (got < sizeof hdr)
+		if (got < hlen)
 			break; /* shrank under us */
-		err = store_chunk_header_parse(hdr, sizeof hdr, &m);
+		err = scan_hdr(version, hdr, &m);
 		if (err == TV_E_VERSION)
-			goto newer;
+			goto other_version;
 		if (err)
 			break;
 		if (m.length > size - pos)
@@ -652,16 +721,18 @@ int store_segs_scan(store_segs *s, uint32_t segment, uint64_t offset, store_scan
 			return err;
 		if (got < m.length)
 			break;
-		err = store_reader_load(s->rd, s->sbuf, m.length, true, &m);
+		err = scan_load(s, version, m.length, &m);
 		if (err == TV_E_VERSION)
-			goto newer;
+			goto other_version;
 		if (err == TV_E_NOMEM)
 			return err;
 		if (err)
 			break;
 		m.segment = segment;
 		m.offset = pos;
+		s->ck_live = version != STORE_FORMAT_VERSION;
 		err = cb ? cb(ctx, &m, s->sbuf, m.length) : 0;
+		s->ck_live = false;
 		if (err) {
 			*valid_end = pos;
 			return err;
@@ -671,8 +742,9 @@ int store_segs_scan(store_segs *s, uint32_t segment, uint64_t offset, store_scan
 	*valid_end = pos;
 	*torn = size - pos;
 	return 0;
-newer:
-	/* Never cut what a newer tapvault wrote. */
+other_version:
+	/* A chunk of another version than its segment's was not written by
+	 * this store's writer as a torn tail: never cut it. */
 	*valid_end = pos;
 	*torn = size - pos;
 	return TV_E_VERSION;
@@ -756,6 +828,12 @@ int store_segs_remove(store_segs *s, uint32_t segment)
 
 int store_segs_diagnose(const char *dir, const uint8_t store_uuid[16], char *buf, size_t cap)
 {
+	return store_segs_diagnose_version(dir, store_uuid, 0, buf, cap);
+}
+
+int store_segs_diagnose_version(const char *dir, const uint8_t store_uuid[16], unsigned version,
+                                char *buf, size_t cap)
+{
 	char path[4096];
 	DIR *d;
 	struct dirent *e;
@@ -789,10 +867,19 @@ int store_segs_diagnose(const char *dir, const uint8_t store_uuid[16], char *buf
 			snprintf(buf, cap, "%s: offset 0: not a tapvault segment (expected the magic TVSEGMT1)",
 			         path);
 			found = 1;
-		} else if (tv_get_le16(h + SH_VERSION) > STORE_FORMAT_VERSION) {
+		} else if (tv_get_le16(h + SH_VERSION) > STORE_V2_VERSION) {
 			snprintf(buf, cap, "%s: offset 8: segment format version %u; this build reads "
-			         "version %u (use a newer tapvault)", path, tv_get_le16(h + SH_VERSION),
-			         STORE_FORMAT_VERSION);
+			         "versions %u and %u (use a newer tapvault)", path,
+			         tv_get_le16(h + SH_VERSION), STORE_FORMAT_VERSION, STORE_V2_VERSION);
+			found = 1;
+		} else if (version && tv_get_le16(h + SH_VERSION) != 0 &&
+		           tv_get_le16(h + SH_VERSION) != version) {
+			snprintf(buf, cap, "%s: offset 8: segment format version %u, but the store is "
+			         "format version %u (its index says so) and all its segments are: the file "
+			         "comes from another store; move it out of %s/" STORE_SEGMENTS_DIR
+			         " (into a store of format version %u, or re-ingest its capture)",
+			         path, tv_get_le16(h + SH_VERSION), version, dir,
+			         tv_get_le16(h + SH_VERSION));
 			found = 1;
 		} else if (tv_get_le16(h + SH_VERSION) == 0) {
 			snprintf(buf, cap, "%s: offset 8: segment format version 0 is not valid", path);
@@ -840,7 +927,8 @@ int store_segs_read_uuid(const char *dir, uint8_t uuid[16])
 			continue;
 		if (pread_full(fd, h, sizeof h, 0, &got) == 0 && got == sizeof h &&
 		    memcmp(h + SH_MAGIC, seg_magic, sizeof seg_magic) == 0 &&
-		    tv_get_le16(h + SH_VERSION) == STORE_FORMAT_VERSION) {
+		    tv_get_le16(h + SH_VERSION) >= STORE_FORMAT_VERSION &&
+		    tv_get_le16(h + SH_VERSION) <= STORE_V2_VERSION) {
 			memcpy(uuid, h + SH_UUID, 16);
 			best = seg;
 			rc = 0;

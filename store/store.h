@@ -21,6 +21,8 @@
 
 #include <sys/types.h>
 
+typedef struct store_chunk store_chunk; /* a decoded version-2 chunk: chunk2.h */
+
 #define STORE_CHUNK_HDR_LEN 96
 #define STORE_SEG_HDR_LEN 64
 
@@ -150,6 +152,10 @@ typedef struct store_segs_cfg {
 	bool sync;             /* default true; false makes store_segs_sync and the
 	                        * syncs at segment creation no-ops (tests, benches);
 	                        * truncate and remove always sync */
+	uint16_t version;      /* the store's format version (the index decides
+	                        * it at creation): written into new segment
+	                        * headers, and the only one accepted in existing
+	                        * ones; 1 (default; 0 means 1) or 2 */
 } store_segs_cfg;
 
 void store_segs_cfg_default(store_segs_cfg *cfg);
@@ -160,8 +166,11 @@ typedef struct store_segs store_segs;
  * Opens DIR/segments (created 0700 when writable; DIR itself must exist,
  * else ENOENT).  store_uuid (16 bytes) is written into new segment headers
  * and checked in existing ones (TV_E_CORRUPT when it differs); it may be
- * NULL only when not writable, to skip the check.  Segment files are
- * created 0600, all descriptors O_CLOEXEC.
+ * NULL only when not writable, to skip the check.  A segment whose header
+ * version is not cfg->version is refused with TV_E_VERSION (at open for
+ * the newest, at the first read of the others; store_segs_diagnose names
+ * it); a cfg->version other than 0, 1 or 2 is TV_E_RANGE.  Segment files
+ * are created 0600, all descriptors O_CLOEXEC.
  *
  * Writable: the newest segment's header is checked and, when the file is
  * shorter than its header (crash at creation), rewritten.  Read-only: never
@@ -199,9 +208,14 @@ typedef int (*store_scan_cb)(void *ctx, const store_chunk_meta *meta, const uint
 
 /*
  * Recovery scan: reads whole chunks of `segment` from `offset` on (an offset
- * below 64, e.g. 0, means the first chunk).  Each chunk that is complete and
- * verifies (store_reader_load with the hash) is passed to cb, in order, with
- * meta->segment and meta->offset set; chunk is borrowed until cb returns.
+ * below 64, e.g. 0, means the first chunk), in the format of the segment's
+ * version.  Each chunk that is complete and verifies (version 1:
+ * store_reader_load with the hash; version 2: store_chunk_load with
+ * STORE_LOAD_HASH, so every block's CRC too) is passed to cb, in order,
+ * with meta->segment and meta->offset set; chunk is borrowed until cb
+ * returns.  For a version-2 chunk, meta holds the header's fields
+ * (length 128 + body_len, comp_len = body_len, nctx 0, sha256 of the
+ * body) and store_segs_scan_chunk() the decoded chunk while cb runs.
  * cb may be NULL.  The scan stops at the first chunk that is incomplete or
  * fails, and returns 0 with *valid_end = the offset just past the last good
  * chunk (offset itself, or 64, when none) and *torn = file size - *valid_end.
@@ -214,6 +228,11 @@ typedef int (*store_scan_cb)(void *ctx, const store_chunk_meta *meta, const uint
  */
 int store_segs_scan(store_segs *s, uint32_t segment, uint64_t offset, store_scan_cb cb,
                     void *ctx, uint64_t *valid_end, uint64_t *torn);
+/* The version-2 chunk the running scan just passed to its callback
+ * (decoded and checked), or NULL outside a version-2 scan's callback. */
+const store_chunk *store_segs_scan_chunk(const store_segs *s);
+/* The format version of the handle's segments (cfg->version, 0 made 1). */
+uint16_t store_segs_version(const store_segs *s);
 /* Cuts a segment at offset (the torn tail) and fsyncs it.  offset is 0 or
  * 64..size, else TV_E_RANGE; cutting the write segment to 0 rewrites its
  * header.  EROFS when read-only. */
@@ -225,9 +244,14 @@ int store_segs_read_uuid(const char *dir, uint8_t uuid[16]);
 /*
  * For error messages: looks at every segment file's header under DIR and
  * describes the first one a reader would refuse (file, offset, what was
- * found and what was expected) in buf.  Returns 1 when it found one, else
- * 0.  store_uuid may be NULL (no store-id check).
+ * found and what was expected, and what to do) in buf.  Returns 1 when it
+ * found one, else 0.  store_uuid may be NULL (no store-id check).  version
+ * is the store's format version (the index's); 0 when unknown, then any
+ * version this build reads passes.
  */
+int store_segs_diagnose_version(const char *dir, const uint8_t store_uuid[16], unsigned version,
+                                char *buf, size_t cap);
+/* store_segs_diagnose_version with version 0. */
 int store_segs_diagnose(const char *dir, const uint8_t store_uuid[16], char *buf, size_t cap);
 
 /* Deletes one segment file (retention) and fsyncs the directory.  ENOENT

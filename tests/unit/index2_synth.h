@@ -238,6 +238,9 @@ static void free_input(void)
 }
 
 static char store_dir[64];
+/* The store id of the index and of the segment headers, so that the
+ * store opens as a whole (idx_rstore_open checks that they agree). */
+static const uint8_t synth_uuid[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
 
 static idx *open_store(void)
 {
@@ -246,6 +249,9 @@ static idx *open_store(void)
 	idx_cfg_default(&cfg);
 	cfg.writable = true;
 	cfg.map_size = 256u << 20;
+	cfg.format = 2;
+	cfg.have_uuid = true;
+	memcpy(cfg.uuid, synth_uuid, 16);
 	cr_assert_eq(idx_open(store_dir, &cfg, &x), 0);
 	return x;
 }
@@ -257,12 +263,12 @@ static void setup(void)
 	strcpy(store_dir, "/tmp/tv-index2-XXXXXX");
 	cr_assert_not_null(mkdtemp(store_dir));
 	if (synth_real_segs) {
-		static const uint8_t uuid[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
 		store_segs_cfg cfg;
 		store_segs_cfg_default(&cfg);
 		cfg.writable = true;
 		cfg.sync = false;
-		cr_assert_eq(store_segs_open(store_dir, uuid, &cfg, &synth_segs), 0);
+		cfg.version = 2;
+		cr_assert_eq(store_segs_open(store_dir, synth_uuid, &cfg, &synth_segs), 0);
 	}
 	make_input();
 }
