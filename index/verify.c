@@ -3,6 +3,12 @@
  * indexed chunk read and checked, chunks past the index and torn tails
  * named, and with --deep the index re-derived and compared (deep.c,
  * deep2.c for format 2).
+ *
+ * A store of format 2 (idx_format) is checked as store/FORMAT.md
+ * "Verification" says: every v2_chunks record against its chunk
+ * (store_chunk_load, the failing part named); deep compares each slice's
+ * postings with what the chunks' flow directories give, then slices,
+ * v2_segs and the totals, all in the walk's one read snapshot.
  */
 #include "vault.h"
 #include "idx_int.h"
