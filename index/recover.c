@@ -3,6 +3,7 @@
  * records, and rebuilding a whole index aside (reindex).
  */
 #include "vault_int.h"
+#include "recover2.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -92,6 +93,202 @@ static int recover_chunk(void *ctx, const store_chunk_meta *meta, const uint8_t 
 	return 0;
 }
 
+/* ------------------------------------------------ recovery, format 2 */
+
+struct recover2_ctx {
+	idx *x;
+	store_segs *segs;
+	uint32_t segment;
+	idx_recovery *rec;
+	uint64_t *next_id;
+	store_pflow *fl; /* the flows of the chunk being indexed */
+	size_t cfl;
+};
+
+static int recover2_chunk(void *ctx, const store_chunk_meta *meta, const uint8_t *chunk,
+                          size_t len)
+{
+	struct recover2_ctx *rc = ctx;
+	const store_chunk *c = store_segs_scan_chunk(rc->segs);
+	idx_source_mark marks[VAULT_MAX_MARKS];
+	idx2_chunk_in in;
+	idx2_chunk have;
+	const uint8_t *tag;
+	uint32_t taglen, b, f;
+	size_t n = 0;
+	int err;
+
+	if (!c)
+		return TV_E_VERSION; /* not a version-2 scan */
+	/* Live workers take chunk ids at seal time, so a chunk with a lower id
+	 * can follow the highest indexed one on disk: skip what is indexed. */
+	err = idx2_chunk_get(rc->x, meta->chunk_id, &have);
+	if (err == 0)
+		return have.segment == rc->segment && have.offset == meta->offset ? 0 : TV_E_EXISTS;
+	if (err != TV_E_NOTFOUND)
+		return err;
+	memset(&in, 0, sizeof in);
+	if ((err = idx2_chunk_from_sealed(chunk, len, rc->segment, meta->offset, &in.rec)) != 0)
+		return err;
+	/* one entry per flow directory entry of each block: idx_commit2 ORs
+	 * the bitmaps of a flow listed in several blocks */
+	for (b = 0; b < store_chunk_nblocks(c); b++) {
+		const store_block *blk = store_chunk_block(c, b);
+		for (f = 0; f < store_block_nflows(blk); f++) {
+			const store_bflow *bf = store_block_flow(blk, f);
+			if (n == rc->cfl) {
+				size_t nc = rc->cfl ? rc->cfl * 2 : 256;
+				store_pflow *t = realloc(rc->fl, nc * sizeof *t);
+				if (!t)
+					return TV_E_NOMEM;
+				rc->fl = t;
+				rc->cfl = nc;
+			}
+			rc->fl[n].key = bf->key;
+			rc->fl[n].tun = bf->tun;
+			rc->fl[n].blocks = (uint64_t)1 << b;
+			rc->fl[n].nrec = bf->nrec;
+			n++;
+		}
+	}
+	in.flows = rc->fl;
+	in.nflows = n;
+	tag = store_chunk_tag(c, &taglen);
+	if ((err = idx_commit2(rc->x, &in, 1, marks, decode_tag(tag, taglen, marks), NULL)) != 0)
+		return err;
+	if (meta->chunk_id >= *rc->next_id)
+		*rc->next_id = meta->chunk_id + 1;
+	rc->rec->chunks_indexed++;
+	rc->rec->packets_indexed += meta->npkts;
+	return 0;
+}
+
+/* The highest chunk id's record; *found false when the index has none. */
+static int last_chunk2(idx *x, idx2_chunk *c, bool *found)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, d;
+	int rc, g;
+
+	*found = false;
+	if (!x->v2)
+		return 0;
+	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
+		return rc;
+	if ((rc = mdb_cursor_open(txn, x->db2_chunks, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return idx_lmdb_err(rc);
+	}
+	g = mdb_cursor_get(cur, &k, &d, MDB_LAST);
+	if (g == 0) {
+		rc = k.mv_size == 8 ? idx2_chunk_decode(d.mv_data, d.mv_size, tv_get_be64(k.mv_data), c)
+		                    : TV_E_CORRUPT;
+		*found = rc == 0;
+	} else if (g != MDB_NOTFOUND) {
+		rc = idx_lmdb_err(g);
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+/* The end of the last chunk the index names in a segment (0: none). */
+static int segment_end2(idx *x, uint32_t segment, uint64_t *end)
+{
+	MDB_txn *txn;
+	uint8_t kb[4];
+	MDB_val k, d;
+	idx2_seg s;
+	idx2_chunk c;
+	int rc;
+
+	*end = 0;
+	if (!x->v2)
+		return 0;
+	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
+		return rc;
+	tv_put_be32(kb, segment);
+	k.mv_data = kb;
+	k.mv_size = sizeof kb;
+	rc = mdb_get(txn, x->db2_segs, &k, &d);
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	else if (rc)
+		rc = idx_lmdb_err(rc);
+	else if ((rc = idx2_seg_decode(d.mv_data, d.mv_size, &s)) == 0) {
+		uint8_t cb[8];
+		tv_put_be64(cb, s.last_chunk);
+		k.mv_data = cb;
+		k.mv_size = sizeof cb;
+		rc = mdb_get(txn, x->db2_chunks, &k, &d);
+		if (rc)
+			rc = idx_lmdb_err(rc);
+		else if ((rc = idx2_chunk_decode(d.mv_data, d.mv_size, s.last_chunk, &c)) == 0)
+			*end = c.offset + c.length;
+	}
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int idx_recover2(idx *x, store_segs *segs, idx_recovery *rec, uint64_t *next_chunk_id)
+{
+	struct recover2_ctx ctx;
+	idx2_chunk last;
+	uint32_t seg, newest = store_segs_newest(segs);
+	uint64_t off = 0;
+	bool found;
+	int rc;
+
+	*next_chunk_id = 1;
+	if ((rc = last_chunk2(x, &last, &found)) != 0)
+		return rc;
+	if (found) {
+		seg = last.segment;
+		off = last.offset + last.length;
+		*next_chunk_id = last.chunk_id + 1;
+	} else {
+		seg = newest ? 1 : 0;
+	}
+	if (newest == 0)
+		return 0;
+	memset(&ctx, 0, sizeof ctx);
+	ctx.x = x;
+	ctx.segs = segs;
+	ctx.rec = rec;
+	ctx.next_id = next_chunk_id;
+	for (; seg <= newest; seg++, off = 0) {
+		uint64_t valid_end = 0, torn = 0, iend = 0;
+		ctx.segment = seg;
+		rc = store_segs_scan(segs, seg, off ? off : STORE_SEG_HDR_LEN, recover2_chunk, &ctx,
+		                     &valid_end, &torn);
+		if (rc == ENOENT) {
+			rc = 0;
+			continue; /* a gap left by retention */
+		}
+		if (rc == TV_E_TRUNCATED)
+			rc = TV_E_CORRUPT; /* shorter than the index says: damaged, not torn */
+		if (rc)
+			break;
+		if (!torn)
+			continue;
+		/* never cut indexed data (as for version 1) */
+		if ((rc = segment_end2(x, seg, &iend)) != 0)
+			break;
+		if (iend > valid_end) {
+			rc = TV_E_CORRUPT;
+			break;
+		}
+		if ((rc = store_segs_truncate(segs, seg, valid_end)) != 0)
+			break;
+		rec->torn_bytes += torn;
+		rec->torn_segment = seg;
+		rec->torn_offset = valid_end;
+	}
+	free(ctx.fl);
+	return rc;
+}
+
 int vault_recover(idx_vault *v, idx_recovery *rec)
 {
 	store_chunk_meta last;
@@ -99,6 +296,8 @@ int vault_recover(idx_vault *v, idx_recovery *rec)
 	uint64_t off = 0;
 	int rc;
 
+	if (idx_format(v->x) == 2)
+		return idx_recover2(v->x, v->segs, rec, &v->next_chunk_id);
 	rc = idx_chunk_last(v->x, &last);
 	if (rc == 0) {
 		seg = last.segment;
