@@ -31,8 +31,8 @@ int idx_deep2_chunk(idx_deep2 *d, const idx2_chunk *rec, const store_chunk *c);
 
 /* After the last chunk: the last slice, then the whole index: posting
  * keys, slices and v2_segs values no chunk accounts for, the totals and
- * v2_max_slice_dur.  Returns the number of differences reported by this
- * object since new, or an error. */
+ * v2_max_slice_dur.  Returns 0 or an error (differences go to report
+ * only, so that no count is taken for an errno). */
 int idx_deep2_finish(idx_deep2 *d);
 
 #endif

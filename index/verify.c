@@ -276,8 +276,8 @@ static int walk_chunks2(struct vctx *v, bool deep)
 		rc = idx_lmdb_err(g);
 		goto out;
 	}
-	if (v->deep2 && (rc = idx_deep2_finish(v->deep2)) > 0)
-		rc = 0;
+	if (v->deep2)
+		rc = idx_deep2_finish(v->deep2);
 out:
 	if (cur)
 		mdb_cursor_close(cur);
