@@ -86,6 +86,30 @@ int report_vnimap_load(report_vnimap *m, const char *path, char *err, size_t cap
 /* The same from an open descriptor, which it takes over (closed on return);
  * name is used in messages only. */
 int report_vnimap_load_fd(report_vnimap *m, int fd, const char *name, char *err, size_t cap);
+
+/* The VNI maps ingest keeps in STORE/vnimap/, loaded by
+ * report_vnimap_load_kept (report/vnimap_kept.c). */
+#define REPORT_VNIMAP_KEPT_MAX 64
+typedef struct report_vnimap_kept {
+	size_t n;                 /* maps kept in the folder (may be > the max) */
+	char dir[4096];           /* STORE/vnimap, for messages */
+	char names[1024];         /* the names loaded, ", "-separated (cut when long) */
+	bool content;             /* the error is a kept map's content (not its reading) */
+	char err[4800];           /* the error as a sentence: which file and what */
+} report_vnimap_kept;
+
+/*
+ * Loads every regular file in STORE/vnimap/ into m, in name order,
+ * through descriptors (store_vnimap_list and store_vnimap_open: never a
+ * link, never blocking on a FIFO).  A store without the folder has none
+ * (k->n 0).  Returns 0; TV_E_RANGE when it holds more than
+ * REPORT_VNIMAP_KEPT_MAX files (none loaded) or the path is too long; the
+ * error of reading the folder or opening a file; or the error of
+ * report_vnimap_load_fd for a file whose content is bad (k->content set).
+ * k->err then says which and why.  Maps loaded before a failing one stay
+ * in m.
+ */
+int report_vnimap_load_kept(report_vnimap *m, const char *store, report_vnimap_kept *k);
 /* The same from a buffer; name is used in messages only. */
 int report_vnimap_load_mem(report_vnimap *m, const char *name, const char *text, size_t len,
                            char *err, size_t cap);

@@ -692,3 +692,70 @@ Test(flowout, flows_write_merges_learns_and_writes_csv)
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
 }
+
+/* report_vnimap_load_kept: the copies ingest keeps in STORE/vnimap/ */
+static void put_file(const char *dir, const char *name, const char *text)
+{
+	char p[512];
+	FILE *f;
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	f = fopen(p, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+Test(vnimap, kept_maps_load_in_name_order_links_skipped)
+{
+	char st[] = "/tmp/tv-kept-XXXXXX", vd[256], p[512], cmd[300];
+	static report_vnimap_kept k;
+	report_vnimap *m;
+	int i;
+
+	cr_assert_not_null(mkdtemp(st));
+	cr_assert_eq(report_vnimap_new(&m), 0);
+	/* no folder: nothing kept, nothing said */
+	cr_assert_eq(report_vnimap_load_kept(m, st, &k), 0);
+	cr_assert_eq(k.n, 0);
+	cr_assert_eq(report_vnimap_count(m), 0);
+
+	snprintf(vd, sizeof vd, "%s/vnimap", st);
+	cr_assert_eq(mkdir(vd, 0700), 0);
+	put_file(vd, "b.txt", "vni=42 eni=eni-0bb\n");
+	put_file(vd, "a.txt", "vni=42 eni=eni-0aa\nvni=43 eni=eni-0cc\n");
+	put_file(st, "outside.txt", "vni=44 eni=eni-0dd\n");
+	snprintf(p, sizeof p, "%s/z.txt", vd);
+	cr_assert_eq(symlink("../outside.txt", p), 0);
+	cr_assert_eq(report_vnimap_load_kept(m, st, &k), 0, "%s", k.err);
+	cr_assert_eq(k.n, 2);
+	cr_assert_str_eq(k.names, "a.txt, b.txt");
+	cr_assert_str_eq(k.dir, vd);
+	/* b.txt is loaded after a.txt: its values win */
+	cr_assert_str_eq(report_vnimap_find(m, 42)->name, "eni-0bb");
+	cr_assert_str_eq(report_vnimap_find(m, 43)->name, "eni-0cc");
+	cr_assert_null(report_vnimap_find(m, 44));
+	report_vnimap_free(m);
+
+	/* a bad copy is named, as a content error */
+	put_file(vd, "c.txt", "vni=notanumber\n");
+	cr_assert_eq(report_vnimap_new(&m), 0);
+	cr_assert_eq(report_vnimap_load_kept(m, st, &k), TV_E_SYNTAX);
+	cr_assert(k.content);
+	cr_assert(strstr(k.err, "/vnimap/c.txt:1") && strstr(k.err, "--vni-map replaces them"), "%s", k.err);
+	report_vnimap_free(m);
+
+	/* more than the limit: refused before any is read */
+	for (i = 0; i < REPORT_VNIMAP_KEPT_MAX; i++) {
+		char n[32];
+		snprintf(n, sizeof n, "m%02d.txt", i);
+		put_file(vd, n, "vni=1 eni=eni-1\n");
+	}
+	cr_assert_eq(report_vnimap_new(&m), 0);
+	cr_assert_eq(report_vnimap_load_kept(m, st, &k), TV_E_RANGE);
+	cr_assert(!k.content);
+	cr_assert(strstr(k.err, "holds 67 files"), "%s", k.err);
+	cr_assert_eq(report_vnimap_count(m), 0);
+	report_vnimap_free(m);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", st);
+	cr_assert_eq(system(cmd), 0);
+}
