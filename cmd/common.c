@@ -189,6 +189,20 @@ void cmd_progress_end(cmd_progress *p)
 	p->drawn = 0;
 }
 
+uint64_t cmd_ctr_live_rejects(const tv_counters *c)
+{
+	return c->v[TV_CTR_LIVE_REJ_SENDER] + c->v[TV_CTR_LIVE_REJ_VNI] + c->v[TV_CTR_LIVE_REJ_TRUNC];
+}
+
+uint64_t cmd_ctr_tunnel_errors(const tv_counters *c)
+{
+	uint64_t r = 0;
+	int i;
+	for (i = TV_CTR_DECAP_ETH_TRUNC; i <= TV_CTR_DECAP_TOO_DEEP; i++)
+		r += c->v[i];
+	return r;
+}
+
 void cmd_print_counters(FILE *f, const tv_counters *c, const char *indent)
 {
 	int i;

@@ -308,10 +308,6 @@ static int drop_root(const char *store, const char *name)
 static void print_live_summary(const tv_counters *c, double secs)
 {
 	char b1[32], b2[32], b3[32];
-	uint64_t rej = 0;
-	int i;
-	for (i = TV_CTR_DECAP_ETH_TRUNC; i <= TV_CTR_DECAP_TOO_DEEP; i++)
-		rej += c->v[i];
 	cmd_fmt_bytes(c->v[TV_CTR_LIVE_RECEIVED_BYTES], b1, sizeof b1);
 	cmd_fmt_bytes(c->v[TV_CTR_STORE_RAW_BYTES], b2, sizeof b2);
 	cmd_fmt_bytes(c->v[TV_CTR_STORE_COMP_BYTES], b3, sizeof b3);
@@ -322,10 +318,9 @@ static void print_live_summary(const tv_counters *c, double secs)
 	 * stored as its outer frame */
 	printf("rejected %llu (sender %llu, vni %llu, oversize %llu); %llu with tunnel errors "
 	       "(stored as outer frames)\n",
-	       (unsigned long long)(c->v[TV_CTR_LIVE_REJ_SENDER] + c->v[TV_CTR_LIVE_REJ_VNI] +
-	                            c->v[TV_CTR_LIVE_REJ_TRUNC]),
+	       (unsigned long long)cmd_ctr_live_rejects(c),
 	       (unsigned long long)c->v[TV_CTR_LIVE_REJ_SENDER], (unsigned long long)c->v[TV_CTR_LIVE_REJ_VNI],
-	       (unsigned long long)c->v[TV_CTR_LIVE_REJ_TRUNC], (unsigned long long)rej);
+	       (unsigned long long)c->v[TV_CTR_LIVE_REJ_TRUNC], (unsigned long long)cmd_ctr_tunnel_errors(c));
 	printf("stored   %llu packets in %llu chunks: %s raw, %s on disk (ratio %.2f)\n",
 	       (unsigned long long)c->v[TV_CTR_STORE_PACKETS], (unsigned long long)c->v[TV_CTR_STORE_CHUNKS],
 	       b2, b3,
@@ -462,8 +457,7 @@ static int live_wait(const char *store, const struct live_opts *o, idx_capture *
 			         (unsigned long long)snap.v[TV_CTR_LIVE_RECEIVED],
 			         (unsigned long long)snap.v[TV_CTR_STORE_PACKETS],
 			         (unsigned long long)snap.v[TV_CTR_LIVE_KERNEL_DROPS],
-			         (unsigned long long)(snap.v[TV_CTR_LIVE_REJ_SENDER] + snap.v[TV_CTR_LIVE_REJ_VNI] +
-			                              snap.v[TV_CTR_LIVE_REJ_TRUNC]));
+			         (unsigned long long)cmd_ctr_live_rejects(&snap));
 		}
 	}
 	if (stopped_by)
@@ -851,13 +845,11 @@ static void print_files_summary(const tv_counters *ctr, const idx_files_result *
 {
 	double secs = (double)r->elapsed_ns / 1e9;
 	char b1[32], b2[32], b3[32];
-	uint64_t rejected = 0;
+	uint64_t rejected = cmd_ctr_tunnel_errors(ctr);
 	int i;
 	cmd_fmt_bytes(ctr->v[TV_CTR_SRC_BYTES], b1, sizeof b1);
 	cmd_fmt_bytes(ctr->v[TV_CTR_STORE_RAW_BYTES], b2, sizeof b2);
 	cmd_fmt_bytes(ctr->v[TV_CTR_STORE_COMP_BYTES], b3, sizeof b3);
-	for (i = TV_CTR_DECAP_ETH_TRUNC; i <= TV_CTR_DECAP_TOO_DEEP; i++)
-		rejected += ctr->v[i];
 	printf("read     %llu packets (%s) from %d file(s) in %.2f s (%.0f packets/s)\n",
 	       (unsigned long long)ctr->v[TV_CTR_SRC_PACKETS], b1, r->nfiles, secs,
 	       secs > 0 ? (double)ctr->v[TV_CTR_SRC_PACKETS] / secs : 0.0);
