@@ -100,107 +100,6 @@ static int parse_cidr(const char *s, tv_addr *base, uint8_t *prefix)
 	return 0;
 }
 
-/* Whether the audit found what one --fail-on item names. */
-static int fail_item(const report_audit *a, const char *item, bool *hit)
-{
-	const report_audit_summary *s = report_audit_summary_get(a);
-	const char *colon = strchr(item, ':');
-	int c, r;
-	*hit = false;
-	if (strcmp(item, "any") == 0) {
-		for (c = 1; c < REPORT_AC__COUNT; c++)
-			if (s->by_class[c])
-				*hit = true;
-		return 0;
-	}
-	if (strcmp(item, "counts_differ") == 0) {
-		*hit = s->by_class[REPORT_AC_MIRROR_FEWER] || s->by_class[REPORT_AC_MIRROR_MORE];
-		return 0;
-	}
-	if (strcmp(item, "gap") == 0) {
-		for (c = 0; c < REPORT_AC__COUNT; c++)
-			if (s->by_reason[c][REPORT_AR_UNEXPLAINED] || s->by_reason[c][REPORT_AR_FLOWLOG_LOSS])
-				*hit = true;
-		return 0;
-	}
-	if (strcmp(item, "credentials") == 0) {
-		*hit = s->credentials > 0;
-		return 0;
-	}
-	if (strcmp(item, "protocol_mismatch") == 0) {
-		*hit = s->mismatches > 0;
-		return 0;
-	}
-	if (colon) {
-		char cls[32];
-		size_t n = (size_t)(colon - item);
-		if (n >= sizeof cls)
-			return TV_E_SYNTAX;
-		memcpy(cls, item, n);
-		cls[n] = '\0';
-		c = report_audit_class_find(cls);
-		if (c < 0)
-			return TV_E_SYNTAX;
-		for (r = 1; r < REPORT_AR__COUNT; r++)
-			if (strcmp(report_audit_reason_name(r), colon + 1) == 0) {
-				*hit = s->by_reason[c][r] > 0;
-				return 0;
-			}
-		return TV_E_SYNTAX;
-	}
-	c = report_audit_class_find(item);
-	if (c < 0)
-		return TV_E_SYNTAX;
-	*hit = s->by_class[c] > 0;
-	return 0;
-}
-
-/* Checks (a == NULL) or evaluates the list; returns -1 on a bad item. */
-static int fail_on(const report_audit *a, const char *list, char *bad, size_t cap)
-{
-	char buf[1024], *tok, *save = NULL;
-	int found = 0;
-	snprintf(buf, sizeof buf, "%s", list);
-	for (tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-		bool hit = false;
-		if (!a) {
-			/* syntax only: evaluate against a dummy-free check below */
-			static const char *const extra[] = { "any", "counts_differ", "gap", "credentials", "protocol_mismatch" };
-			const char *colon = strchr(tok, ':');
-			size_t i;
-			bool ok = report_audit_class_find(tok) >= 0;
-			for (i = 0; i < sizeof extra / sizeof extra[0]; i++)
-				if (strcmp(tok, extra[i]) == 0)
-					ok = true;
-			if (colon) {
-				char cls[32];
-				size_t n = (size_t)(colon - tok);
-				int r;
-				if (n < sizeof cls) {
-					memcpy(cls, tok, n);
-					cls[n] = '\0';
-					if (report_audit_class_find(cls) >= 0)
-						for (r = 1; r < REPORT_AR__COUNT; r++)
-							if (strcmp(report_audit_reason_name(r), colon + 1) == 0)
-								ok = true;
-				}
-			}
-			if (!ok) {
-				snprintf(bad, cap, "%s", tok);
-				return -1;
-			}
-			continue;
-		}
-		if (fail_item(a, tok, &hit)) {
-			snprintf(bad, cap, "%s", tok);
-			return -1;
-		}
-		if (hit)
-			found = 1;
-	}
-	return found;
-}
-
 static void on_progress(void *ctx, const char *phase, uint64_t done)
 {
 	cmd_progress_count(ctx, "audit:", done, phase);
@@ -371,7 +270,7 @@ static int parse_opts(int argc, char **argv, struct aopts *op)
 		cmd_err("audit", "--from is after --to");
 		return EXIT_USAGE;
 	}
-	if (op->failon && fail_on(NULL, op->failon, bad, sizeof bad) < 0) {
+	if (op->failon && report_audit_fail_on(NULL, op->failon, NULL, 0, bad, sizeof bad) < 0) {
 		cmd_err("audit", "--fail-on: unknown item '%s' (expected a class, CLASS:REASON, counts_differ, gap, "
 		                 "credentials, protocol_mismatch or any)", bad);
 		return EXIT_USAGE;
@@ -522,7 +421,7 @@ int cmd_audit(int argc, char **argv)
 	cmd_progress prog;
 	idx_rstore rs;
 	bool rs_open = false;
-	char err[512], bad[64];
+	char err[512], bad[64], hits[512];
 	int rc, ret;
 
 	if ((ret = parse_opts(argc, argv, &op)) != EXIT_OK)
@@ -567,12 +466,10 @@ int cmd_audit(int argc, char **argv)
 		         (unsigned long long)s->credentials, (unsigned long long)s->mismatches);
 	}
 	ret = EXIT_OK;
-	if (op.failon) {
-		int r = fail_on(a, op.failon, bad, sizeof bad);
-		if (r > 0) {
-			cmd_note("audit", "--fail-on %s: found", op.failon);
-			ret = EXIT_FOUND;
-		}
+	if (op.failon &&
+	    report_audit_fail_on(report_audit_summary_get(a), op.failon, hits, sizeof hits, bad, sizeof bad) > 0) {
+		cmd_note("audit", "--fail-on %s: found %s", op.failon, hits);
+		ret = EXIT_FOUND;
 	}
 done:
 	report_audit_free(a);

@@ -119,12 +119,17 @@ void cmd_expr_note(const char *cmd, const struct idx_expr *e);
 
 /* Prints the counters that are non-zero, one "name value" per line. */
 void cmd_print_counters(FILE *f, const tv_counters *c, const char *indent);
+/* Datagrams live ingest refused: the sum of the parts ingest and stats
+ * name (sender, VNI, oversize). */
+uint64_t cmd_ctr_live_rejects(const tv_counters *c);
+/* Packets whose tunnel header was bad: no rejects, they are stored as their
+ * outer frames (README "Decapsulation"). */
+uint64_t cmd_ctr_tunnel_errors(const tv_counters *c);
 
-/* No --vni-map given: loads into map the copies live ingest keeps in
- * STORE/vnimap/ (storedir.h store_vnimap_list, store_vnimap_open: through
- * descriptors, never following a link) and says so on stderr.  EXIT_OK
- * (also when there are none), or an exit code after a message naming the
- * copy. */
+/* No --vni-map given: loads into map the copies ingest keeps in
+ * STORE/vnimap/ (vpc.h report_vnimap_load_kept) and says so on stderr.
+ * EXIT_OK (also when there are none), or an exit code after a message
+ * naming the copy. */
 struct report_vnimap;
 int cmd_store_vnimaps(const char *cmd, const char *store, struct report_vnimap *map);
 

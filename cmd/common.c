@@ -189,6 +189,20 @@ void cmd_progress_end(cmd_progress *p)
 	p->drawn = 0;
 }
 
+uint64_t cmd_ctr_live_rejects(const tv_counters *c)
+{
+	return c->v[TV_CTR_LIVE_REJ_SENDER] + c->v[TV_CTR_LIVE_REJ_VNI] + c->v[TV_CTR_LIVE_REJ_TRUNC];
+}
+
+uint64_t cmd_ctr_tunnel_errors(const tv_counters *c)
+{
+	uint64_t r = 0;
+	int i;
+	for (i = TV_CTR_DECAP_ETH_TRUNC; i <= TV_CTR_DECAP_TOO_DEEP; i++)
+		r += c->v[i];
+	return r;
+}
+
 void cmd_print_counters(FILE *f, const tv_counters *c, const char *indent)
 {
 	int i;
@@ -403,42 +417,21 @@ int cmd_parse_ports(const char *s, uint16_t *ports, int *n, int max)
 
 int cmd_store_vnimaps(const char *cmd, const char *store, struct report_vnimap *map)
 {
-	char names[64][256], dir[4096], list[1024], err[512], where[4400];
-	size_t n = 0, i, used = 0;
-	int rc, fd;
+	static report_vnimap_kept k; /* large (messages): not on the stack */
+	int rc;
 
 	if (!store)
 		return EXIT_OK;
-	if ((rc = store_vnimap_list(store, names, 64, &n)) != 0) {
-		cmd_err(cmd, "%s/%s: %s", store, STORE_VNIMAP_DIR, tv_strerror(rc));
-		return EXIT_FAILURE;
-	}
-	if (n > 64) {
-		cmd_err(cmd, "%s/%s holds %zu files; give the maps with --vni-map", store,
-		        STORE_VNIMAP_DIR, n);
-		return EXIT_USAGE;
-	}
-	if (n == 0)
-		return EXIT_OK;
-	if (store_path(store, STORE_VNIMAP_DIR, dir, sizeof dir) != 0) {
-		cmd_err(cmd, "%s: path too long", store);
-		return EXIT_USAGE;
-	}
-	list[0] = '\0';
-	for (i = 0; i < n; i++) {
-		snprintf(where, sizeof where, "%s/%s", dir, names[i]);
-		if ((rc = store_vnimap_open(store, names[i], &fd)) != 0) {
-			cmd_err(cmd, "%s (a VNI map kept in the store): %s", where, tv_strerror(rc));
+	rc = report_vnimap_load_kept(map, store, &k);
+	if (rc) {
+		cmd_err(cmd, "%s", k.err);
+		/* a bad map, too many or a path too long: the user's to fix (or
+		 * to give --vni-map); reading or opening failed: the system's */
+		if (rc == TV_E_NOMEM)
 			return EXIT_FAILURE;
-		}
-		if ((rc = report_vnimap_load_fd(map, fd, where, err, sizeof err)) != 0) {
-			cmd_err(cmd, "%s (a VNI map kept in the store; --vni-map replaces them)", err);
-			return rc == TV_E_NOMEM ? EXIT_FAILURE : EXIT_USAGE;
-		}
-		if (used < sizeof list)
-			used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
-			                         names[i]);
+		return k.content || rc == TV_E_RANGE ? EXIT_USAGE : EXIT_FAILURE;
 	}
-	cmd_note(cmd, "no --vni-map given: using the VNI maps kept in %s: %s", dir, list);
+	if (k.n)
+		cmd_note(cmd, "no --vni-map given: using the VNI maps kept in %s: %s", k.dir, k.names);
 	return EXIT_OK;
 }

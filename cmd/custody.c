@@ -150,8 +150,7 @@ int cmd_custody(int argc, char **argv)
 	}
 	{
 		char p[4096];
-		snprintf(p, sizeof p, "%s/index", store);
-		if (access(p, F_OK) != 0) {
+		if (store_path(store, STORE_INDEX_DIR, p, sizeof p) != 0 || access(p, F_OK) != 0) {
 			cmd_err("custody", "%s: not a tapvault store (no index/ inside)", store);
 			return EXIT_USAGE;
 		}

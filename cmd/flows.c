@@ -17,11 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_ACCOUNT "123456789012"
-#define DEFAULT_REGION "us-east-1"
-#define DEFAULT_FLOW_LOG_ID "fl-tapvault"
-
-enum ofmt { OF_AWS, OF_JSON, OF_CSV };
+#define DEFAULT_ACCOUNT REPORT_FLOWS_DEFAULT_ACCOUNT
+#define DEFAULT_REGION REPORT_FLOWS_DEFAULT_REGION
+#define DEFAULT_FLOW_LOG_ID REPORT_FLOWS_DEFAULT_FLOW_LOG_ID
 
 static void usage(FILE *f)
 {
@@ -78,70 +76,10 @@ static void usage(FILE *f)
 struct ctx {
 	idx_rstore rs[64];
 	int nstores;
-	const idx_expr *e;
 	report_vnimap *map;
 	report_fl_format fmt;
-	enum ofmt of;
-	report_s3 *s3;
-	const char *def_account, *def_region;
-	char obuf[16384];
-	uint64_t written;
+	int form; /* enum report_flows_form */
 };
-
-static int cb_learn(void *vc, const tv_flowrec *r)
-{
-	struct ctx *c = vc;
-	report_vnimap_learn_outer(c->map, r->vni, &r->outer_src);
-	report_vnimap_learn(c->map, r->vni, &r->key.src, &r->key.dst);
-	return report_vnimap_learn_error(c->map);
-}
-
-static int put_record(struct ctx *c, const tv_flowrec *r)
-{
-	const report_iface *ifc = report_vnimap_get(c->map, r->vni);
-	report_fl_rec rec;
-	size_t len;
-	int rc;
-	if (!ifc)
-		return TV_E_NOMEM;
-	report_flowrec_to_fl(r, ifc, &c->fmt, c->def_account, c->def_region, &rec);
-	if (c->of == OF_JSON) {
-		rc = report_flowrec_json(&c->fmt, &rec, r, c->obuf, sizeof c->obuf, &len);
-	} else {
-		rc = report_flowlog_format_line(&c->fmt, &rec, c->obuf, sizeof c->obuf, &len);
-		if (rc == 0 && c->of == OF_CSV) {
-			size_t i;
-			for (i = 0; i < len; i++)
-				if (c->obuf[i] == ' ')
-					c->obuf[i] = ',';
-		}
-	}
-	if (rc)
-		return rc;
-	c->written++;
-	if (c->s3)
-		return report_s3_write(c->s3, r->end, c->obuf, len);
-	c->obuf[len] = '\n';
-	if (fwrite(c->obuf, 1, len + 1, stdout) != len + 1)
-		return TV_E_IO;
-	return 0;
-}
-
-/* One window's matched records, from idx_flows_read_merged. */
-static int on_window(void *vc, uint32_t w, tv_flowrec *v, size_t n)
-{
-	struct ctx *c = vc;
-	size_t i;
-	int rc;
-	/* every record still to come ends at or after this window's start:
-	 * the S3 periods before it are complete */
-	if (c->s3 && (rc = report_s3_close_before(c->s3, w)) != 0)
-		return rc;
-	for (i = 0; i < n; i++)
-		if ((rc = put_record(c, &v[i])) != 0)
-			return rc;
-	return 0;
-}
 
 /* --fields: names separated by blanks or commas, with or without ${}. */
 static int fields_parse(const char *s, report_fl_format *fmt)
@@ -207,19 +145,6 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* The first account (or region) the map names, in VNI order, or NULL. */
-static const char *map_first(const report_vnimap *m, bool region)
-{
-	const report_iface *f;
-	size_t i;
-	for (i = 0; (f = report_vnimap_at(m, i)) != NULL; i++) {
-		const char *v = region ? f->region : f->account;
-		if (!f->learned && v[0])
-			return v;
-	}
-	return NULL;
-}
-
 /* What the command line says, apart from the expression. */
 struct fopts {
 	const char *stores[64], *maps[64];
@@ -248,9 +173,9 @@ static int parse_opts(int argc, char **argv, struct fopts *op, struct ctx *c)
 			break;
 		case 'f':
 			op->fmt_given = true;
-			if (strcmp(optarg, "aws") == 0) c->of = OF_AWS;
-			else if (strcmp(optarg, "json") == 0) c->of = OF_JSON;
-			else if (strcmp(optarg, "csv") == 0) c->of = OF_CSV;
+			if (strcmp(optarg, "aws") == 0) c->form = REPORT_FLOWS_AWS;
+			else if (strcmp(optarg, "json") == 0) c->form = REPORT_FLOWS_JSON;
+			else if (strcmp(optarg, "csv") == 0) c->form = REPORT_FLOWS_CSV;
 			else {
 				cmd_err("flows", "--format '%s': expected aws, json or csv", optarg);
 				return EXIT_USAGE;
@@ -283,11 +208,11 @@ static int parse_opts(int argc, char **argv, struct fopts *op, struct ctx *c)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (op->header && c->of != OF_AWS) {
+	if (op->header && c->form != REPORT_FLOWS_AWS) {
 		cmd_err("flows", "--header is for --format aws (csv always starts with a header row)");
 		return EXIT_USAGE;
 	}
-	if (op->s3dir && op->fmt_given && c->of != OF_AWS) {
+	if (op->s3dir && op->fmt_given && c->form != REPORT_FLOWS_AWS) {
 		cmd_err("flows", "--s3 writes AWS text files; leave --format out (or use aws)");
 		return EXIT_USAGE;
 	}
@@ -315,21 +240,43 @@ static int store_maps(const struct fopts *op, report_vnimap *map)
 	return EXIT_OK;
 }
 
+/* What report_flows_write could not do, said; the exit code. */
+static int flows_failed(const struct ctx *c, const struct fopts *op, int rc,
+                        const report_flows_result *res)
+{
+	switch (res->step) {
+	case REPORT_FLOWS_STEP_LEARN:
+		cmd_err("flows", "%s: reading flow records: %s", c->rs[res->store].dir, tv_strerror(rc));
+		return EXIT_FAILURE;
+	case REPORT_FLOWS_STEP_S3_OPEN:
+		cmd_err("flows", "--s3: %s", rc == TV_E_NOMEM ? "out of memory" : res->err);
+		return rc == TV_E_NOMEM ? EXIT_FAILURE : EXIT_USAGE;
+	default:
+		if (op->s3dir && res->err[0])
+			cmd_err("flows", "--s3: %s", res->err);
+		else if (rc == TV_E_IO)
+			cmd_err("flows", "write failed (disk full or closed pipe?)");
+		else
+			cmd_err("flows", "%s", tv_strerror(rc));
+		return EXIT_FAILURE;
+	}
+}
+
 int cmd_flows(int argc, char **argv)
 {
 	static struct ctx c;
+	static report_flows_result res;
 	struct fopts op;
+	report_flows_opts fo;
+	idx *xs[64];
 	int i, rc, ret = EXIT_OK;
 	char *text = NULL, err[4400];
 	idx_expr *e = NULL;
 	idx_expr_err perr;
-	uint32_t from, to;
-	bool need_learn = false, have_windows;
-	idx_flows_read_stats rst;
 
 	memset(&c, 0, sizeof c);
 	report_format_default(&c.fmt);
-	c.of = OF_AWS;
+	c.form = REPORT_FLOWS_AWS;
 	if ((ret = parse_opts(argc, argv, &op, &c)) != EXIT_OK)
 		return ret == HELP_SHOWN ? EXIT_OK : ret;
 	text = cmd_join_args(argc, argv, optind);
@@ -341,7 +288,6 @@ int cmd_flows(int argc, char **argv)
 		goto out;
 	}
 	cmd_expr_note("flows", e);
-	c.e = e;
 	if ((rc = report_vnimap_new(&c.map)) != 0) {
 		ret = EXIT_FAILURE;
 		goto out;
@@ -356,94 +302,48 @@ int cmd_flows(int argc, char **argv)
 	}
 	if ((ret = store_maps(&op, c.map)) != EXIT_OK)
 		goto out;
+	if ((ret = cmd_open_stores("flows", op.stores, op.nst, c.rs, &c.nstores)) != EXIT_OK)
+		goto out;
+	for (i = 0; i < c.nstores; i++)
+		xs[i] = c.rs[i].x;
+	memset(&fo, 0, sizeof fo);
+	fo.xs = xs;
+	fo.nx = c.nstores;
+	fo.expr = e;
+	fo.map = c.map;
+	fo.fmt = &c.fmt;
+	fo.form = c.form;
+	fo.header = op.header;
 	/* records: the map's account-id and region, else --account/--region,
 	 * else '-'; S3 paths: --account/--region, else the map's first, else
 	 * the placeholders */
-	c.def_account = op.account;
-	c.def_region = op.region;
-	if ((ret = cmd_open_stores("flows", op.stores, op.nst, c.rs, &c.nstores)) != EXIT_OK)
-		goto out;
-	have_windows = idx_flows_window_range(e, &from, &to);
-	/* learning is needed only for fields that depend on the interface's addresses */
-	for (i = 0; i < (int)c.fmt.n; i++)
-		if (c.fmt.id[i] == REPORT_FL_F_SRCADDR || c.fmt.id[i] == REPORT_FL_F_DSTADDR ||
-		    c.fmt.id[i] == REPORT_FL_F_FLOW_DIRECTION)
-			need_learn = true;
-	if (need_learn && have_windows) {
-		for (i = 0; i < c.nstores; i++) {
-			rc = idx_flow_foreach(c.rs[i].x, from, to, cb_learn, &c);
-			if (rc) {
-				cmd_err("flows", "%s: reading flow records: %s", c.rs[i].dir, tv_strerror(rc));
-				ret = EXIT_FAILURE;
-				goto out;
-			}
-		}
-		report_vnimap_learn_finish(c.map);
-	}
-	if (op.s3dir) {
-		report_s3_cfg sc;
-		memset(&sc, 0, sizeof sc);
-		sc.dir = op.s3dir;
-		sc.account = op.account ? op.account : map_first(c.map, false) ? map_first(c.map, false) : DEFAULT_ACCOUNT;
-		sc.region = op.region ? op.region : map_first(c.map, true) ? map_first(c.map, true) : DEFAULT_REGION;
-		sc.flow_log_id = op.flid;
-		sc.fmt = &c.fmt;
-		rc = report_s3_open(&sc, &c.s3, err, sizeof err);
-		if (rc) {
-			cmd_err("flows", "--s3: %s", rc == TV_E_NOMEM ? "out of memory" : err);
-			ret = rc == TV_E_NOMEM ? EXIT_FAILURE : EXIT_USAGE;
-			goto out;
-		}
-	} else {
+	fo.account = op.account;
+	fo.region = op.region;
+	fo.s3_dir = op.s3dir;
+	fo.flow_log_id = op.flid;
+	if (!op.s3dir) {
 		static char sobuf[1 << 16];
 		setvbuf(stdout, sobuf, _IOFBF, sizeof sobuf);
-		if (c.of == OF_CSV || (c.of == OF_AWS && op.header)) {
-			char h[4096];
-			size_t k;
-			report_format_write(&c.fmt, true, h, sizeof h);
-			if (c.of == OF_CSV)
-				for (k = 0; h[k]; k++)
-					if (h[k] == ' ')
-						h[k] = ',';
-			printf("%s\n", h);
-		}
+		fo.out = stdout;
 	}
-	{
-		idx *xs[64];
-		for (i = 0; i < c.nstores; i++)
-			xs[i] = c.rs[i].x;
-		rc = idx_flows_read_merged(xs, c.nstores, e, on_window, &c, &rst);
-	}
-	if (rc == 0 && c.s3)
-		rc = report_s3_finish(c.s3);
-	if (rc) {
-		if (c.s3 && report_s3_error(c.s3)[0])
-			cmd_err("flows", "--s3: %s", report_s3_error(c.s3));
-		else if (rc == TV_E_IO)
-			cmd_err("flows", "write failed (disk full or closed pipe?)");
-		else
-			cmd_err("flows", "%s", tv_strerror(rc));
+	rc = report_flows_write(&fo, &res);
+	if (rc)
+		ret = flows_failed(&c, &op, rc, &res);
+	if (!op.s3dir && fflush(stdout) != 0)
 		ret = EXIT_FAILURE;
-	}
-	if (!c.s3 && fflush(stdout) != 0)
-		ret = EXIT_FAILURE;
-	if (c.s3 && ret == EXIT_OK && !g_cmd.quiet) {
-		uint64_t files, recs;
-		report_s3_counts(c.s3, &files, &recs);
+	if (op.s3dir && ret == EXIT_OK && !g_cmd.quiet)
 		cmd_note("flows", "%llu records in %llu files under %s/AWSLogs/",
-		         (unsigned long long)recs, (unsigned long long)files, op.s3dir);
-	}
+		         (unsigned long long)res.written, (unsigned long long)res.s3_files, op.s3dir);
 	if (g_cmd.verbose) {
 		char ex[512];
 		idx_expr_format(e, ex, sizeof ex);
 		fprintf(stderr, "flows: %s\nflows: windows %u..%u; %llu stored records read, %llu merged "
-		        "into others, %llu written\n", ex, from, to, (unsigned long long)rst.read,
-		        (unsigned long long)rst.merged, (unsigned long long)c.written);
+		        "into others, %llu written\n", ex, res.from, res.to, (unsigned long long)res.read,
+		        (unsigned long long)res.merged, (unsigned long long)res.written);
 	}
 out:
 	for (i = 0; i < c.nstores; i++)
 		idx_rstore_close(&c.rs[i]);
-	report_s3_free(c.s3);
 	report_vnimap_free(c.map);
 	idx_expr_free(e);
 	free(text);

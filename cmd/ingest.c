@@ -72,6 +72,9 @@ static void usage(FILE *f)
 	        "      --flow-interval S   flow-record aggregation window: 600 (default) or 60\n"
 	        "      --flow-max N        flow-table entries before an early flush (default 262144)\n"
 	        "      --no-flows          do not synthesise flow records\n"
+	        "      --vni-map FILE      copied to STORE/vnimap/ before the store is opened\n"
+	        "                          (live: again on SIGHUP), for flows and audit;\n"
+	        "                          repeatable\n"
 	        "\n"
 	        "live sources (run until SIGINT/SIGTERM; SIGHUP copies the VNI maps again):\n"
 	        "  -l, --listen [ADDR:]PORT receive the mirror as UDP datagrams (VXLAN; GENEVE\n"
@@ -93,8 +96,6 @@ static void usage(FILE *f)
 	        "                          has less free; storing starts again once there is\n"
 	        "                          (default: 1G or 5%% of it, the smaller)\n"
 	        "      --rcvbuf SIZE       socket receive buffer to ask for (default 64M)\n"
-	        "      --vni-map FILE      copied to STORE/vnimap/ at start and on SIGHUP;\n"
-	        "                          repeatable\n"
 	        "      --user NAME         after opening the sockets, chown the store to NAME\n"
 	        "                          and drop root (setgroups, setgid, setuid)\n"
 	        "  -q, --quiet             no progress line and no summary\n"
@@ -228,35 +229,31 @@ struct live_opts {
 	bool min_free_given;
 };
 
-/* Copies each --vni-map file into STORE/vnimap/ (0600), through a
- * temporary name and rename, so `flows` and `audit` find the map that was
- * in force.  Returns the number of failures (each is reported). */
-static int copy_vni_maps(const char *store, const struct live_opts *o)
+static void on_map_copied(void *ctx, const char *path, const char *name, int rc)
 {
-	int i, fails = 0;
-	for (i = 0; i < o->nmaps; i++) {
-		const char *base = strrchr(o->vni_maps[i], '/');
-		int in, rc;
-		base = base ? base + 1 : o->vni_maps[i];
-		in = open(o->vni_maps[i], O_RDONLY | O_CLOEXEC);
-		if (in < 0) {
-			cmd_err("ingest", "--vni-map %s: %s (the copy in the store is unchanged)",
-			        o->vni_maps[i], strerror(errno));
-			fails++;
-			continue;
-		}
-		rc = store_vnimap_put(store, base, in);
-		close(in);
-		if (rc) {
-			cmd_err("ingest", "--vni-map %s: copying to %s/%s/%s failed: %s (the copy in the store "
-			        "is unchanged)", o->vni_maps[i], store, STORE_VNIMAP_DIR, base, tv_strerror(rc));
-			fails++;
-			continue;
-		}
-		cmd_note("ingest", "VNI map %s copied to %s/%s/%s", o->vni_maps[i], store,
-		         STORE_VNIMAP_DIR, base);
-	}
-	return fails;
+	const char *store = ctx;
+	if (rc)
+		cmd_err("ingest", "--vni-map %s: copying to %s/%s/%s failed: %s (the copy in the store "
+		        "is unchanged)", path, store, STORE_VNIMAP_DIR, name, tv_strerror(rc));
+	else
+		cmd_note("ingest", "VNI map %s copied to %s/%s/%s", path, store, STORE_VNIMAP_DIR, name);
+}
+
+/*
+ * Copies each --vni-map file into STORE/vnimap/ (store_vnimap_copy), so
+ * that `flows` and `audit` find the map that was in force.  before_writer:
+ * at start, before the store is opened, so that no packet is stored
+ * without its map beside it (a crash right after the start included); a
+ * running writer's copies are left alone, and the start then says the
+ * store is locked.  Failures are reported, not fatal.
+ */
+static void copy_vni_maps(const char *store, const char *const *maps, int n, bool before_writer)
+{
+	int rc = store_vnimap_copy(store, maps, (size_t)n, before_writer, on_map_copied,
+	                           (void *)store, NULL);
+	if (rc && rc != TV_E_LOCKED)
+		cmd_err("ingest", "--vni-map: cannot copy the maps into %s/%s: %s", store,
+		        STORE_VNIMAP_DIR, tv_strerror(rc));
 }
 
 /*
@@ -311,10 +308,6 @@ static int drop_root(const char *store, const char *name)
 static void print_live_summary(const tv_counters *c, double secs)
 {
 	char b1[32], b2[32], b3[32];
-	uint64_t rej = 0;
-	int i;
-	for (i = TV_CTR_DECAP_ETH_TRUNC; i <= TV_CTR_DECAP_TOO_DEEP; i++)
-		rej += c->v[i];
 	cmd_fmt_bytes(c->v[TV_CTR_LIVE_RECEIVED_BYTES], b1, sizeof b1);
 	cmd_fmt_bytes(c->v[TV_CTR_STORE_RAW_BYTES], b2, sizeof b2);
 	cmd_fmt_bytes(c->v[TV_CTR_STORE_COMP_BYTES], b3, sizeof b3);
@@ -325,10 +318,9 @@ static void print_live_summary(const tv_counters *c, double secs)
 	 * stored as its outer frame */
 	printf("rejected %llu (sender %llu, vni %llu, oversize %llu); %llu with tunnel errors "
 	       "(stored as outer frames)\n",
-	       (unsigned long long)(c->v[TV_CTR_LIVE_REJ_SENDER] + c->v[TV_CTR_LIVE_REJ_VNI] +
-	                            c->v[TV_CTR_LIVE_REJ_TRUNC]),
+	       (unsigned long long)cmd_ctr_live_rejects(c),
 	       (unsigned long long)c->v[TV_CTR_LIVE_REJ_SENDER], (unsigned long long)c->v[TV_CTR_LIVE_REJ_VNI],
-	       (unsigned long long)c->v[TV_CTR_LIVE_REJ_TRUNC], (unsigned long long)rej);
+	       (unsigned long long)c->v[TV_CTR_LIVE_REJ_TRUNC], (unsigned long long)cmd_ctr_tunnel_errors(c));
 	printf("stored   %llu packets in %llu chunks: %s raw, %s on disk (ratio %.2f)\n",
 	       (unsigned long long)c->v[TV_CTR_STORE_PACKETS], (unsigned long long)c->v[TV_CTR_STORE_CHUNKS],
 	       b2, b3,
@@ -442,7 +434,7 @@ static int live_wait(const char *store, const struct live_opts *o, idx_capture *
 		}
 		if (sig == SIGHUP) {
 			cmd_note("ingest", "SIGHUP: copying the VNI maps again");
-			copy_vni_maps(store, o);
+			copy_vni_maps(store, o->vni_maps, o->nmaps, false);
 		}
 		idx_capture_status(cap, &snap, &werr);
 		if (werr) {
@@ -465,8 +457,7 @@ static int live_wait(const char *store, const struct live_opts *o, idx_capture *
 			         (unsigned long long)snap.v[TV_CTR_LIVE_RECEIVED],
 			         (unsigned long long)snap.v[TV_CTR_STORE_PACKETS],
 			         (unsigned long long)snap.v[TV_CTR_LIVE_KERNEL_DROPS],
-			         (unsigned long long)(snap.v[TV_CTR_LIVE_REJ_SENDER] + snap.v[TV_CTR_LIVE_REJ_VNI] +
-			                              snap.v[TV_CTR_LIVE_REJ_TRUNC]));
+			         (unsigned long long)cmd_ctr_live_rejects(&snap));
 		}
 	}
 	if (stopped_by)
@@ -500,6 +491,7 @@ static int run_live(const char *store, struct live_opts *o, tv_counters *ctr)
 		return ret;
 	if (o->user && (ret = drop_root(store, o->user)) != 0)
 		goto out;
+	copy_vni_maps(store, o->vni_maps, o->nmaps, true);
 	/* the threads inherit the mask set above */
 	rc = idx_capture_start(cap, store, ctr, &rec, &step, &wk);
 	if (rc) {
@@ -517,7 +509,6 @@ static int run_live(const char *store, struct live_opts *o, tv_counters *ctr)
 		goto out;
 	}
 	report_recovery(store, &rec);
-	copy_vni_maps(store, o);
 	ret = live_wait(store, o, cap, &set);
 	if (idx_capture_finish(cap, live_finish_err, (void *)store) != 0)
 		ret = EXIT_FAILURE;
@@ -854,13 +845,11 @@ static void print_files_summary(const tv_counters *ctr, const idx_files_result *
 {
 	double secs = (double)r->elapsed_ns / 1e9;
 	char b1[32], b2[32], b3[32];
-	uint64_t rejected = 0;
+	uint64_t rejected = cmd_ctr_tunnel_errors(ctr);
 	int i;
 	cmd_fmt_bytes(ctr->v[TV_CTR_SRC_BYTES], b1, sizeof b1);
 	cmd_fmt_bytes(ctr->v[TV_CTR_STORE_RAW_BYTES], b2, sizeof b2);
 	cmd_fmt_bytes(ctr->v[TV_CTR_STORE_COMP_BYTES], b3, sizeof b3);
-	for (i = TV_CTR_DECAP_ETH_TRUNC; i <= TV_CTR_DECAP_TOO_DEEP; i++)
-		rejected += ctr->v[i];
 	printf("read     %llu packets (%s) from %d file(s) in %.2f s (%.0f packets/s)\n",
 	       (unsigned long long)ctr->v[TV_CTR_SRC_PACKETS], b1, r->nfiles, secs,
 	       secs > 0 ? (double)ctr->v[TV_CTR_SRC_PACKETS] / secs : 0.0);
@@ -929,6 +918,7 @@ static int ingest_files(struct ingest_opts *o, tv_counters *ctr)
 	fc.ctx = &ui;
 	ui.store = o->store;
 	cmd_progress_init(&ui.prog);
+	copy_vni_maps(o->store, o->lo.vni_maps, o->lo.nmaps, true);
 	signal(SIGINT, on_stop);
 	signal(SIGTERM, on_stop);
 	if (idx_ingest_files(&fc, ctr, &res) != 0) {

@@ -10,23 +10,6 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-/* Datagrams refused by live ingest: the sum of the parts stats names. */
-static uint64_t rejects(const tv_counters *c)
-{
-	return c->v[TV_CTR_LIVE_REJ_SENDER] + c->v[TV_CTR_LIVE_REJ_VNI] + c->v[TV_CTR_LIVE_REJ_TRUNC];
-}
-
-/* Packets whose tunnel header was bad: not rejects, they are stored as
- * their outer frames ("Decapsulation" in the README). */
-static uint64_t tunnel_errors(const tv_counters *c)
-{
-	uint64_t r = 0;
-	int i;
-	for (i = TV_CTR_DECAP_ETH_TRUNC; i <= TV_CTR_DECAP_TOO_DEEP; i++)
-		r += c->v[i];
-	return r;
-}
-
 static double seal_ms(const tv_counters *c)
 {
 	return c->v[TV_CTR_LIVE_SEALS]
@@ -98,8 +81,8 @@ static void print_json(const struct view *w)
 	       "\"retention_bytes_deleted\":%llu,\"pruned_until_ns\":%llu}}\n",
 	       running > 0 ? "true" : "false", (unsigned long long)ctr.v[TV_CTR_LIVE_RECEIVED],
 	       (unsigned long long)ctr.v[TV_CTR_DECAP_OK], (unsigned long long)ctr.v[TV_CTR_STORE_PACKETS],
-	       (unsigned long long)ctr.v[TV_CTR_LIVE_KERNEL_DROPS], (unsigned long long)rejects(&ctr),
-	       (unsigned long long)tunnel_errors(&ctr), (unsigned long long)ctr.v[TV_CTR_STORE_NOSPACE_PKTS],
+	       (unsigned long long)ctr.v[TV_CTR_LIVE_KERNEL_DROPS], (unsigned long long)cmd_ctr_live_rejects(&ctr),
+	       (unsigned long long)cmd_ctr_tunnel_errors(&ctr), (unsigned long long)ctr.v[TV_CTR_STORE_NOSPACE_PKTS],
 	       (unsigned long long)ctr.v[TV_CTR_FLOW_ACTIVE],
 	       t.comp_bytes ? (double)t.raw_bytes / (double)t.comp_bytes : 0.0, seal_ms(&ctr),
 	       (unsigned long long)ctr.v[TV_CTR_LIVE_SEAL_SLOW],
@@ -126,9 +109,9 @@ static void print_prometheus(const struct view *w)
 	     ctr.v[TV_CTR_LIVE_RECEIVED]);
 	prom("kernel_drops_total", "Datagrams the kernel dropped (socket or ring full).", "counter",
 	     ctr.v[TV_CTR_LIVE_KERNEL_DROPS]);
-	prom("rejected_total", "Datagrams rejected (sender, VNI, size).", "counter", rejects(&ctr));
+	prom("rejected_total", "Datagrams rejected (sender, VNI, size).", "counter", cmd_ctr_live_rejects(&ctr));
 	prom("tunnel_errors_total", "Packets with a bad tunnel header, stored as outer frames.",
-	     "counter", tunnel_errors(&ctr));
+	     "counter", cmd_ctr_tunnel_errors(&ctr));
 	prom("stored_packets_total", "Packets stored.", "counter", ctr.v[TV_CTR_STORE_PACKETS]);
 	prom("no_space_packets_total", "Packets not stored for lack of free space.", "counter",
 	     ctr.v[TV_CTR_STORE_NOSPACE_PKTS]);
@@ -175,9 +158,9 @@ static void print_text(const struct view *w)
 		       "outer frames)\n",
 		       (unsigned long long)ctr.v[TV_CTR_LIVE_RECEIVED], (unsigned long long)ctr.v[TV_CTR_DECAP_OK],
 		       (unsigned long long)ctr.v[TV_CTR_STORE_PACKETS],
-		       (unsigned long long)ctr.v[TV_CTR_LIVE_KERNEL_DROPS], (unsigned long long)rejects(&ctr),
+		       (unsigned long long)ctr.v[TV_CTR_LIVE_KERNEL_DROPS], (unsigned long long)cmd_ctr_live_rejects(&ctr),
 		       (unsigned long long)ctr.v[TV_CTR_LIVE_REJ_SENDER], (unsigned long long)ctr.v[TV_CTR_LIVE_REJ_VNI],
-		       (unsigned long long)ctr.v[TV_CTR_LIVE_REJ_TRUNC], (unsigned long long)tunnel_errors(&ctr));
+		       (unsigned long long)ctr.v[TV_CTR_LIVE_REJ_TRUNC], (unsigned long long)cmd_ctr_tunnel_errors(&ctr));
 		printf("            active flows %llu, seal latency %.1f ms average (%llu seals, %llu over 2 s)\n",
 		       (unsigned long long)ctr.v[TV_CTR_FLOW_ACTIVE], seal_ms(&ctr),
 		       (unsigned long long)ctr.v[TV_CTR_LIVE_SEALS], (unsigned long long)ctr.v[TV_CTR_LIVE_SEAL_SLOW]);

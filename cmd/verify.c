@@ -7,9 +7,7 @@
 #include "../index/vault.h"
 #include "../report/evidence.h"
 
-#include <errno.h>
 #include <getopt.h>
-#include <string.h>
 #include <sys/stat.h>
 
 /* problems of a bundle printed one by one; a hostile manifest can hold
@@ -84,113 +82,27 @@ static void on_member_problem(void *ctx, const char *member, const char *msg)
 		printf("%s: %s%s%s\n", p->bundle, member, *member ? ": " : "", msg);
 }
 
-/* The manifest's chunks against the store they came from. */
+/* Problems of tying the bundle to the store: few (one per source chunk
+ * at most), all printed. */
+static void on_tie_problem(void *ctx, const char *member, const char *msg)
+{
+	printf("%s: %s: %s\n", (const char *)ctx, member, msg);
+}
+
+/* The manifest's chunks against the store they came from: 0 all match, 1
+ * problems printed, -1 the store cannot be opened. */
 static int tie_chunks(const char *bundle, const report_bundle_info *info, const char *store,
                       uint64_t *pruned)
 {
 	idx_rstore rs;
-	uint8_t uuid[16];
-	char hex[33];
-	size_t i;
-	int rc, bad = 0;
-
-	rc = idx_rstore_open(store, &rs);
+	int rc = idx_rstore_open(store, &rs);
 	if (rc) {
 		cmd_store_error("verify", store, rc);
 		return -1;
 	}
-	idx_store_uuid(rs.x, uuid);
-	for (i = 0; i < 16; i++)
-		snprintf(hex + 2 * i, 3, "%02x", uuid[i]);
-	if (strcmp(hex, info->meta.store_uuid) != 0) {
-		printf("%s: " REPORT_BUNDLE_MANIFEST ": made from store %s, but %s is store %s\n", bundle,
-		       info->meta.store_uuid, store, hex);
-		idx_rstore_close(&rs);
-		return 1;
-	}
-	for (i = 0; i < info->meta.nchunks; i++) {
-		const report_bundle_chunk *c = &info->meta.chunks[i];
-		store_chunk_meta m;
-		rc = idx_chunk_get(rs.x, c->id, &m);
-		if (rc == TV_E_NOTFOUND) {
-			(*pruned)++;
-			continue;
-		}
-		if (rc) {
-			printf("%s: chunk %llu: cannot be read from the index: %s\n", bundle,
-			       (unsigned long long)c->id, tv_strerror(rc));
-			bad++;
-			continue;
-		}
-		if (memcmp(m.sha256, c->sha256, 32) != 0 || m.segment != c->segment ||
-		    m.offset != c->offset) {
-			printf("%s: chunk %llu: the store's chunk (segment %u offset %llu) differs from "
-			       "the one the manifest lists (segment %u offset %llu, SHA-256 %s)\n",
-			       bundle, (unsigned long long)c->id, m.segment, (unsigned long long)m.offset,
-			       c->segment, (unsigned long long)c->offset,
-			       memcmp(m.sha256, c->sha256, 32) ? "differs" : "equal");
-			bad++;
-		}
-	}
+	rc = report_bundle_tie_chunks(rs.x, info, store, on_tie_problem, (void *)bundle, pruned);
 	idx_rstore_close(&rs);
-	return bad ? 1 : 0;
-}
-
-/* custody: does the log hold an export of exactly this bundle file? */
-struct custody_find {
-	uint8_t sha[32];
-	uint64_t seq;
-};
-
-static void on_custody_entry(void *ctx, uint64_t lineno, uint64_t seq, const report_custody_entry *e,
-                             const char *line, bool ok)
-{
-	struct custody_find *cf = ctx;
-	(void)lineno;
-	(void)line;
-	if (ok && e && memcmp(e->bundle_sha256, cf->sha, 32) == 0)
-		cf->seq = seq;
-}
-
-static void on_custody_problem(void *ctx, const char *member, const char *msg)
-{
-	(void)ctx;
-	(void)member;
-	(void)msg; /* the chain itself is checked by `verify -s STORE` and `custody` */
-}
-
-/*
- * A manifest carries its own hash, which anyone can recompute after changing
- * a member: alone it only finds accidental damage.  The store's custody log
- * holds the SHA-256 of every bundle exported from it, so with -s the bundle
- * file itself must be one of them.  Returns 0 found, 1 not found, -1 error.
- */
-static int tie_custody(const char *bundle, const char *store, uint64_t *seq)
-{
-	struct custody_find cf;
-	uint8_t d[32], buf[65536];
-	tv_sha256_ctx h;
-	FILE *f;
-	size_t n;
-	uint64_t entries = 0, np = 0;
-
-	f = fopen(bundle, "rb");
-	if (!f) {
-		cmd_err("verify", "%s: %s", bundle, strerror(errno));
-		return -1;
-	}
-	tv_sha256_init(&h);
-	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-		tv_sha256_update(&h, buf, n);
-	fclose(f);
-	tv_sha256_final(&h, d);
-	memset(&cf, 0, sizeof cf);
-	memcpy(cf.sha, d, 32);
-	if (report_custody_verify(store, on_custody_entry, on_custody_problem, &cf, &entries, &np,
-	                          NULL) < 0 && entries == 0)
-		return 1;
-	*seq = cf.seq;
-	return cf.seq ? 0 : 1;
+	return rc ? 1 : 0;
 }
 
 static int verify_bundle(const char *bundle, const char *store, uint64_t max_member)
@@ -224,11 +136,15 @@ static int verify_bundle(const char *bundle, const char *store, uint64_t max_mem
 			report_bundle_info_free(info);
 			return EXIT_USAGE;
 		}
-		ctie = tie_custody(bundle, store, &cseq);
-		if (ctie < 0) {
+		/* the manifest's own hash proves nothing against a deliberate
+		 * change; the store's custody log holds the hash of the file */
+		rc = report_custody_find_bundle(store, bundle, &cseq);
+		if (rc) {
+			cmd_err("verify", "%s: %s", bundle, tv_strerror(rc));
 			report_bundle_info_free(info);
 			return EXIT_USAGE;
 		}
+		ctie = cseq ? 0 : 1;
 		if (ctie > 0) {
 			printf("%s: its SHA-256 is in no custody entry of %s: this exact file was not "
 			       "exported from that store (altered and re-hashed, or from another store)\n",

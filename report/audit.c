@@ -137,6 +137,102 @@ int report_audit_class_find(const char *name)
 	return -1;
 }
 
+/* ------------------------------------------------------------ --fail-on */
+
+static int reason_find(const char *name, size_t n)
+{
+	int r;
+	for (r = 1; r < REPORT_AR__COUNT; r++)
+		if (strlen(REASONS[r].name) == n && memcmp(REASONS[r].name, name, n) == 0)
+			return r;
+	return -1;
+}
+
+static int class_findn(const char *name, size_t n)
+{
+	int c;
+	for (c = 0; c < REPORT_AC__COUNT; c++)
+		if (strlen(CLASS_NAMES[c]) == n && memcmp(CLASS_NAMES[c], name, n) == 0)
+			return c;
+	return -1;
+}
+
+static bool item_is(const char *item, size_t n, const char *word)
+{
+	return strlen(word) == n && memcmp(item, word, n) == 0;
+}
+
+/* Whether one item (n bytes) is present in s (s NULL: false).  0 or
+ * TV_E_SYNTAX for an unknown item. */
+static int fail_item(const report_audit_summary *s, const char *item, size_t n, bool *hit)
+{
+	const char *colon = memchr(item, ':', n);
+	int c, r;
+
+	*hit = false;
+	if (item_is(item, n, "any")) {
+		for (c = 1; c < REPORT_AC__COUNT && s; c++)
+			*hit |= s->by_class[c] > 0;
+	} else if (item_is(item, n, "counts_differ")) {
+		*hit = s && (s->by_class[REPORT_AC_MIRROR_FEWER] || s->by_class[REPORT_AC_MIRROR_MORE]);
+	} else if (item_is(item, n, "gap")) {
+		for (c = 0; c < REPORT_AC__COUNT && s; c++)
+			*hit |= s->by_reason[c][REPORT_AR_UNEXPLAINED] || s->by_reason[c][REPORT_AR_FLOWLOG_LOSS];
+	} else if (item_is(item, n, "credentials")) {
+		*hit = s && s->credentials > 0;
+	} else if (item_is(item, n, "protocol_mismatch")) {
+		*hit = s && s->mismatches > 0;
+	} else if (colon) {
+		c = class_findn(item, (size_t)(colon - item));
+		r = reason_find(colon + 1, n - (size_t)(colon - item) - 1);
+		if (c < 0 || r < 0)
+			return TV_E_SYNTAX;
+		*hit = s && s->by_reason[c][r] > 0;
+	} else {
+		if ((c = class_findn(item, n)) < 0)
+			return TV_E_SYNTAX;
+		*hit = s && s->by_class[c] > 0;
+	}
+	return 0;
+}
+
+int report_audit_fail_on(const report_audit_summary *s, const char *list, char *hits, size_t hcap,
+                         char *bad, size_t cap)
+{
+	const char *p = list;
+	size_t used = 0;
+	int found = 0;
+
+	if (hits && hcap)
+		hits[0] = '\0';
+	while (*p) {
+		const char *item;
+		size_t n;
+		bool hit;
+		while (*p == ',' || *p == ' ')
+			p++;
+		if (!*p)
+			break;
+		item = p;
+		while (*p && *p != ',' && *p != ' ')
+			p++;
+		n = (size_t)(p - item);
+		if (fail_item(s, item, n, &hit) != 0) {
+			if (bad && cap)
+				snprintf(bad, cap, "%.*s", (int)(n > 256 ? 256 : n), item);
+			return TV_E_SYNTAX;
+		}
+		if (!hit)
+			continue;
+		found++;
+		if (hits && used < hcap) {
+			int w = snprintf(hits + used, hcap - used, "%s%.*s", used ? "," : "", (int)n, item);
+			used = w < 0 ? hcap : used + (size_t)w;
+		}
+	}
+	return found;
+}
+
 void report_audit_cfg_default(report_audit_cfg *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);

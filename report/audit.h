@@ -260,6 +260,21 @@ int report_audit_run(struct idx_rstore *rs, const report_audit_cfg *cfg, report_
 void report_audit_free(report_audit *a); /* accepts NULL */
 
 const report_audit_summary *report_audit_summary_get(const report_audit *a);
+
+/*
+ * --fail-on: evaluates a list of items (separated by commas or blanks)
+ * against an audit's summary.  An item is a class ("mirror_only"),
+ * CLASS:REASON ("flowlog_only:unexplained"), counts_differ (a flow in
+ * mirror_fewer or mirror_more), gap (a flow of any class whose reason is
+ * unexplained or flowlog_loss), credentials, protocol_mismatch, or any (a
+ * flow of any class but matched).  s NULL: only checks the list.  hits
+ * (hcap bytes; may be NULL) gets the items present, comma-separated, in
+ * list order ("" when none).  Returns how many items are present (0 when
+ * s is NULL), or TV_E_SYNTAX with bad (cap bytes) holding the first item
+ * that is none of these.
+ */
+int report_audit_fail_on(const report_audit_summary *s, const char *list, char *hits, size_t hcap,
+                         char *bad, size_t cap);
 size_t report_audit_nflows(const report_audit *a);
 const report_audit_flow *report_audit_flow_get(const report_audit *a, size_t i);
 size_t report_audit_nifaces(const report_audit *a);

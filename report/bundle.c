@@ -930,3 +930,51 @@ fail:
 	report_bundle_info_free(info);
 	return rc;
 }
+
+int report_bundle_tie_chunks(struct idx *x, const report_bundle_info *info, const char *store,
+                             report_bundle_problem_fn fn, void *ctx, uint64_t *pruned)
+{
+	uint8_t uuid[16];
+	char hex[33], msg[512], member[48];
+	size_t i;
+	int rc, bad = 0;
+
+	*pruned = 0;
+	idx_store_uuid(x, uuid);
+	for (i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", uuid[i]);
+	if (strcmp(hex, info->meta.store_uuid) != 0) {
+		snprintf(msg, sizeof msg, "made from store %s, but %s is store %s", info->meta.store_uuid,
+		         store, hex);
+		fn(ctx, REPORT_BUNDLE_MANIFEST, msg);
+		return TV_E_CORRUPT;
+	}
+	for (i = 0; i < info->meta.nchunks; i++) {
+		const report_bundle_chunk *c = &info->meta.chunks[i];
+		store_chunk_meta m;
+		snprintf(member, sizeof member, "chunk %llu", (unsigned long long)c->id);
+		rc = idx_chunk_get(x, c->id, &m);
+		if (rc == TV_E_NOTFOUND) {
+			(*pruned)++;
+			continue;
+		}
+		if (rc) {
+			snprintf(msg, sizeof msg, "cannot be read from the index: %s", tv_strerror(rc));
+			fn(ctx, member, msg);
+			bad++;
+			continue;
+		}
+		if (memcmp(m.sha256, c->sha256, 32) != 0 || m.segment != c->segment ||
+		    m.offset != c->offset) {
+			snprintf(msg, sizeof msg,
+			         "the store's chunk (segment %u offset %llu) differs from the one the manifest "
+			         "lists (segment %u offset %llu, SHA-256 %s)",
+			         m.segment, (unsigned long long)m.offset, c->segment,
+			         (unsigned long long)c->offset,
+			         memcmp(m.sha256, c->sha256, 32) ? "differs" : "equal");
+			fn(ctx, member, msg);
+			bad++;
+		}
+	}
+	return bad ? TV_E_CORRUPT : 0;
+}

@@ -201,6 +201,19 @@ int report_bundle_verify(const char *path, uint64_t max_member, report_bundle_pr
 int report_bundle_member_open(const char *path, const char *name, uint64_t max_member,
                               FILE **out, char *err, size_t cap);
 
+/*
+ * Ties a bundle's manifest (info, from report_bundle_verify) to the store
+ * x it says it came from: the store's identity must be the manifest's, and
+ * every source chunk the manifest lists must be in x's index with the same
+ * segment, offset and SHA-256.  A chunk x no longer holds (pruned by
+ * retention) is counted in *pruned, not a problem.  Each problem goes to fn
+ * (member REPORT_BUNDLE_MANIFEST for another store, which ends the check,
+ * else "chunk N"); store names x in the messages.  Returns 0, or
+ * TV_E_CORRUPT when problems were reported.
+ */
+int report_bundle_tie_chunks(struct idx *x, const report_bundle_info *info, const char *store,
+                             report_bundle_problem_fn fn, void *ctx, uint64_t *pruned);
+
 /* ---------------------------------------------- a bundle's packets, matched */
 
 typedef struct report_bundle_packets report_bundle_packets;
@@ -286,6 +299,18 @@ typedef void (*report_custody_entry_fn)(void *ctx, uint64_t lineno, uint64_t seq
 int report_custody_verify(const char *store_dir, report_custody_entry_fn entry,
                           report_bundle_problem_fn problem, void *ctx, uint64_t *entries,
                           uint64_t *nproblems, char head_hex[65]);
+
+/*
+ * The custody entry of STORE that exported exactly the file at path: the
+ * SHA-256 of path's bytes is the entry's bundle SHA-256 and the entry's
+ * own hash holds.  A manifest carries its own hash, which anyone can
+ * recompute after changing a member; the custody log is what ties the
+ * file to the store.  *seq gets the number of the last such entry, 0 when
+ * there is none (no log, or a log that cannot be read, has none: the
+ * chain itself is judged by report_custody_verify).  Returns 0, or the
+ * errno of reading path.
+ */
+int report_custody_find_bundle(const char *store_dir, const char *path, uint64_t *seq);
 
 /* =====================================================================
  * pcap records  (report/pcapw.c)

@@ -7,6 +7,10 @@
  * whatever we write, our own parser (and Athena's space-delimited table)
  * reads back.
  *
+ * report_flows_write is the whole of `tapvault flows`' work: learn the
+ * interfaces' addresses when a field needs them, read the records window
+ * by window (idx_flows_read_merged), write each one.
+ *
  * S3 layout (AWS, "Publish flow logs to Amazon S3"): DIR/AWSLogs/<account>/vpcflowlogs/<region>/
  * <yyyy>/<mm>/<dd>/<account>_vpcflowlogs_<region>_<id>_<YYYYMMDDTHHmmZ>_
  * <hash>.log.gz, one file per 5-minute period of record END times, each
@@ -18,6 +22,7 @@
  * the same records give the same bytes.
  */
 #include "vpc.h"
+#include "../index/idx.h"
 #include "../ingest/tvfile.h"
 
 #include <archive.h>
@@ -506,4 +511,186 @@ void report_s3_free(report_s3 *s)
 	free(s->region);
 	free(s->id);
 	free(s);
+}
+
+/* ---------------------------------------------------- report_flows_write */
+
+struct flows_run {
+	const report_flows_opts *o;
+	report_s3 *s3;
+	uint64_t written;
+	char line[16384];
+};
+
+static int learn_one(void *ctx, const tv_flowrec *r)
+{
+	report_vnimap *map = ctx;
+	report_vnimap_learn_outer(map, r->vni, &r->outer_src);
+	report_vnimap_learn(map, r->vni, &r->key.src, &r->key.dst);
+	return report_vnimap_learn_error(map);
+}
+
+/* Whether a field of fmt shows the interface's side of the flow. */
+static bool needs_addresses(const report_fl_format *fmt)
+{
+	uint32_t i;
+	for (i = 0; i < fmt->n; i++)
+		if (fmt->id[i] == REPORT_FL_F_SRCADDR || fmt->id[i] == REPORT_FL_F_DSTADDR ||
+		    fmt->id[i] == REPORT_FL_F_FLOW_DIRECTION)
+			return true;
+	return false;
+}
+
+/* CSV is the AWS line with commas: no field value holds a blank. */
+static void blanks_to_commas(char *s, size_t len)
+{
+	size_t i;
+	for (i = 0; i < len; i++)
+		if (s[i] == ' ')
+			s[i] = ',';
+}
+
+static int put_record(struct flows_run *run, const tv_flowrec *r)
+{
+	const report_flows_opts *o = run->o;
+	const report_iface *ifc = report_vnimap_get(o->map, r->vni);
+	report_fl_rec rec;
+	size_t len;
+	int rc;
+
+	if (!ifc)
+		return TV_E_NOMEM;
+	report_flowrec_to_fl(r, ifc, o->fmt, o->account, o->region, &rec);
+	if (o->form == REPORT_FLOWS_JSON) {
+		rc = report_flowrec_json(o->fmt, &rec, r, run->line, sizeof run->line, &len);
+	} else {
+		rc = report_flowlog_format_line(o->fmt, &rec, run->line, sizeof run->line, &len);
+		if (rc == 0 && o->form == REPORT_FLOWS_CSV)
+			blanks_to_commas(run->line, len);
+	}
+	if (rc)
+		return rc;
+	run->written++;
+	if (run->s3)
+		return report_s3_write(run->s3, r->end, run->line, len);
+	run->line[len] = '\n';
+	if (fwrite(run->line, 1, len + 1, o->out) != len + 1)
+		return TV_E_IO;
+	return 0;
+}
+
+/* One window's matched records, from idx_flows_read_merged. */
+static int on_window(void *ctx, uint32_t w, tv_flowrec *v, size_t n)
+{
+	struct flows_run *run = ctx;
+	size_t i;
+	int rc;
+	/* every record still to come ends at or after this window's start:
+	 * the S3 periods before it are complete */
+	if (run->s3 && (rc = report_s3_close_before(run->s3, w)) != 0)
+		return rc;
+	for (i = 0; i < n; i++)
+		if ((rc = put_record(run, &v[i])) != 0)
+			return rc;
+	return 0;
+}
+
+/* The first account (or region) the map names, in VNI order, or NULL. */
+static const char *map_first(const report_vnimap *m, bool region)
+{
+	const report_iface *f;
+	size_t i;
+	for (i = 0; (f = report_vnimap_at(m, i)) != NULL; i++) {
+		const char *v = region ? f->region : f->account;
+		if (!f->learned && v[0])
+			return v;
+	}
+	return NULL;
+}
+
+static int open_s3(const report_flows_opts *o, report_s3 **s3, report_flows_result *res)
+{
+	report_s3_cfg sc;
+	const char *acc = map_first(o->map, false), *reg = map_first(o->map, true);
+	int rc;
+
+	memset(&sc, 0, sizeof sc);
+	sc.dir = o->s3_dir;
+	sc.account = o->account ? o->account : acc ? acc : REPORT_FLOWS_DEFAULT_ACCOUNT;
+	sc.region = o->region ? o->region : reg ? reg : REPORT_FLOWS_DEFAULT_REGION;
+	sc.flow_log_id = o->flow_log_id ? o->flow_log_id : REPORT_FLOWS_DEFAULT_FLOW_LOG_ID;
+	sc.fmt = o->fmt;
+	rc = report_s3_open(&sc, s3, res->err, sizeof res->err);
+	if (rc)
+		res->step = REPORT_FLOWS_STEP_S3_OPEN;
+	return rc;
+}
+
+/* The header line of AWS (when asked) and CSV (always) to out. */
+static int put_header(const report_flows_opts *o)
+{
+	char h[4096];
+	if (o->form == REPORT_FLOWS_JSON || (o->form == REPORT_FLOWS_AWS && !o->header))
+		return 0;
+	report_format_write(o->fmt, true, h, sizeof h);
+	if (o->form == REPORT_FLOWS_CSV)
+		blanks_to_commas(h, strlen(h));
+	return fprintf(o->out, "%s\n", h) < 0 ? TV_E_IO : 0;
+}
+
+int report_flows_write(const report_flows_opts *o, report_flows_result *res)
+{
+	struct flows_run *run;
+	idx_flows_read_stats rst;
+	bool have_windows;
+	int i, rc = 0;
+
+	memset(res, 0, sizeof *res);
+	memset(&rst, 0, sizeof rst);
+	if (o->nx < 1 || o->nx > 64 || (o->s3_dir && o->form != REPORT_FLOWS_AWS) || (!o->s3_dir && !o->out))
+		return TV_E_RANGE;
+	run = calloc(1, sizeof *run);
+	if (!run)
+		return TV_E_NOMEM;
+	run->o = o;
+	have_windows = idx_flows_window_range(o->expr, &res->from, &res->to);
+	if (have_windows && needs_addresses(o->fmt)) {
+		for (i = 0; i < o->nx && !rc; i++) {
+			rc = idx_flow_foreach(o->xs[i], res->from, res->to, learn_one, o->map);
+			if (rc) {
+				res->step = REPORT_FLOWS_STEP_LEARN;
+				res->store = i;
+			}
+		}
+		if (rc)
+			goto out;
+		report_vnimap_learn_finish(o->map);
+	}
+	if (o->s3_dir)
+		rc = open_s3(o, &run->s3, res);
+	else
+		rc = put_header(o);
+	if (rc)
+		goto out;
+	rc = idx_flows_read_merged(o->xs, o->nx, o->expr, on_window, run, &rst);
+	if (rc == 0 && run->s3)
+		rc = report_s3_finish(run->s3);
+	if (rc) {
+		res->step = REPORT_FLOWS_STEP_WRITE;
+		if (run->s3)
+			snprintf(res->err, sizeof res->err, "%s", report_s3_error(run->s3));
+	}
+out:
+	if (res->step == REPORT_FLOWS_STEP_NONE && rc)
+		res->step = REPORT_FLOWS_STEP_WRITE;
+	res->read = rst.read;
+	res->merged = rst.merged;
+	res->written = run->written;
+	if (run->s3) {
+		uint64_t recs;
+		report_s3_counts(run->s3, &res->s3_files, &recs);
+	}
+	report_s3_free(run->s3);
+	free(run);
+	return rc;
 }

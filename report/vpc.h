@@ -11,6 +11,8 @@
 
 #include "flowlog.h"
 
+#include <stdio.h>
+
 /* =====================================================================
  * VNI map: what stands behind each mirror session  (report/vnimap.c)
  *
@@ -84,6 +86,30 @@ int report_vnimap_load(report_vnimap *m, const char *path, char *err, size_t cap
 /* The same from an open descriptor, which it takes over (closed on return);
  * name is used in messages only. */
 int report_vnimap_load_fd(report_vnimap *m, int fd, const char *name, char *err, size_t cap);
+
+/* The VNI maps ingest keeps in STORE/vnimap/, loaded by
+ * report_vnimap_load_kept (report/vnimap_kept.c). */
+#define REPORT_VNIMAP_KEPT_MAX 64
+typedef struct report_vnimap_kept {
+	size_t n;                 /* maps kept in the folder (may be > the max) */
+	char dir[4096];           /* STORE/vnimap, for messages */
+	char names[1024];         /* the names loaded, ", "-separated (cut when long) */
+	bool content;             /* the error is a kept map's content (not its reading) */
+	char err[4800];           /* the error as a sentence: which file and what */
+} report_vnimap_kept;
+
+/*
+ * Loads every regular file in STORE/vnimap/ into m, in name order,
+ * through descriptors (store_vnimap_list and store_vnimap_open: never a
+ * link, never blocking on a FIFO).  A store without the folder has none
+ * (k->n 0).  Returns 0; TV_E_RANGE when it holds more than
+ * REPORT_VNIMAP_KEPT_MAX files (none loaded) or the path is too long; the
+ * error of reading the folder or opening a file; or the error of
+ * report_vnimap_load_fd for a file whose content is bad (k->content set).
+ * k->err then says which and why.  Maps loaded before a failing one stay
+ * in m.
+ */
+int report_vnimap_load_kept(report_vnimap *m, const char *store, report_vnimap_kept *k);
 /* The same from a buffer; name is used in messages only. */
 int report_vnimap_load_mem(report_vnimap *m, const char *name, const char *text, size_t len,
                            char *err, size_t cap);
@@ -197,6 +223,70 @@ void report_s3_counts(const report_s3 *s, uint64_t *files, uint64_t *records);
 const char *report_s3_error(const report_s3 *s);
 /* Removes unfinished temporary files and frees; accepts NULL. */
 void report_s3_free(report_s3 *s);
+
+/* ------------------------------------------- `flows`: one call per run */
+
+struct idx;
+struct idx_expr;
+
+/* What the S3 paths say when neither the caller nor the map says more. */
+#define REPORT_FLOWS_DEFAULT_ACCOUNT "123456789012"
+#define REPORT_FLOWS_DEFAULT_REGION "us-east-1"
+#define REPORT_FLOWS_DEFAULT_FLOW_LOG_ID "fl-tapvault"
+
+enum report_flows_form {
+	REPORT_FLOWS_AWS = 0, /* the format's space-separated lines */
+	REPORT_FLOWS_JSON,    /* report_flowrec_json, one object per line */
+	REPORT_FLOWS_CSV,     /* a header row, then the lines with commas */
+};
+
+typedef struct report_flows_opts {
+	struct idx *const *xs;        /* the stores, open; at most 64 */
+	int nx;
+	const struct idx_expr *expr;  /* which records (idx_flows_read_merged) */
+	report_vnimap *map;           /* the interfaces; learned into when a
+	                               * field needs the interface's address */
+	const report_fl_format *fmt;
+	int form;                     /* enum report_flows_form */
+	bool header;                  /* AWS: the header line first */
+	const char *account, *region; /* for records the map does not place
+	                               * (NULL: '-'), and the S3 path's */
+	/* s3_dir NULL: lines to out; else gzip files in AWS's S3 layout under
+	 * s3_dir (form must be AWS); the path's account and region are
+	 * account/region, else the map's first, else the defaults above */
+	FILE *out;
+	const char *s3_dir;
+	const char *flow_log_id;      /* NULL: REPORT_FLOWS_DEFAULT_FLOW_LOG_ID */
+} report_flows_opts;
+
+enum report_flows_step {
+	REPORT_FLOWS_STEP_NONE = 0,
+	REPORT_FLOWS_STEP_LEARN,   /* reading store `store` for the interfaces' addresses */
+	REPORT_FLOWS_STEP_S3_OPEN, /* the S3 options (err says which) */
+	REPORT_FLOWS_STEP_WRITE,   /* reading records or writing them (err: the S3
+	                            * file, "" for out) */
+};
+
+typedef struct report_flows_result {
+	int step;                  /* enum report_flows_step that failed */
+	int store;                 /* STEP_LEARN: the index into xs */
+	char err[4400];
+	uint32_t from, to;         /* window starts read */
+	uint64_t read, merged;     /* stored records read, merged into others */
+	uint64_t written;          /* records written */
+	uint64_t s3_files;         /* S3 files finished */
+} report_flows_result;
+
+/*
+ * Writes the stored flow records of the stores that match expr, merged as
+ * AWS writes one record per flow, interface and window, ordered by start
+ * time, VNI, mirror source and 5-tuple, in the form asked for.  When a
+ * field of fmt depends on the interface's addresses (srcaddr, dstaddr,
+ * flow-direction), the records of the expression's windows are read once
+ * before to learn the addresses of interfaces the map gives none.
+ * Returns 0 or the error of the step res->step.  Nothing is printed.
+ */
+int report_flows_write(const report_flows_opts *o, report_flows_result *res);
 
 /* =====================================================================
  * Mirror configuration: filters and sessions  (report/mirrorcfg.c)

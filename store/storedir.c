@@ -287,3 +287,42 @@ int store_vnimap_put(const char *dir, const char *name, int src)
 		close(sfd);
 	return rc;
 }
+
+int store_vnimap_copy(const char *dir, const char *const *paths, size_t n, bool before_writer,
+                      store_vnimap_copy_fn done, void *ctx, size_t *failed)
+{
+	size_t i, nfail = 0;
+	int lfd = -1, rc = 0;
+
+	if (failed)
+		*failed = 0;
+	if (n == 0)
+		return 0;
+	if (before_writer) {
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+			return errno;
+		if ((rc = store_lock_take(dir, &lfd)) != 0)
+			return rc;
+	}
+	for (i = 0; i < n; i++) {
+		const char *base = strrchr(paths[i], '/');
+		int in;
+		base = base ? base + 1 : paths[i];
+		in = open(paths[i], O_RDONLY | O_CLOEXEC);
+		if (in < 0) {
+			rc = errno;
+		} else {
+			rc = store_vnimap_put(dir, base, in);
+			close(in);
+		}
+		if (rc)
+			nfail++;
+		if (done)
+			done(ctx, paths[i], base, rc);
+	}
+	if (lfd >= 0)
+		close(lfd);
+	if (failed)
+		*failed = nfail;
+	return 0;
+}

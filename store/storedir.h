@@ -46,7 +46,7 @@ int store_chown_tree(const char *dir, uid_t uid, gid_t gid, store_chown_counts *
 #define STORE_SEGMENTS_DIR "segments"      /* segment files (store_segs) */
 #define STORE_INDEX_DIR "index"            /* the LMDB environment (index/) */
 #define STORE_CUSTODY_NAME "custody.log"   /* the export custody log */
-#define STORE_VNIMAP_DIR "vnimap"          /* copies of the VNI maps of live ingest */
+#define STORE_VNIMAP_DIR "vnimap"          /* copies of the VNI maps ingest was given */
 
 /* DIR/NAME into buf (cap bytes); TV_E_RANGE when it does not fit. */
 int store_path(const char *dir, const char *name, char *buf, size_t cap);
@@ -86,5 +86,23 @@ int store_vnimap_open(const char *dir, const char *name, int *fd_out);
  * file name.  On failure the old copy is unchanged.  0 or an error.
  */
 int store_vnimap_put(const char *dir, const char *name, int src);
+
+/* The outcome of one file of store_vnimap_copy: rc 0 copied, else why not
+ * (the old copy is unchanged).  name is its name in DIR/vnimap/. */
+typedef void (*store_vnimap_copy_fn)(void *ctx, const char *path, const char *name, int rc);
+
+/*
+ * Copies each of the n files at paths into DIR/vnimap/ under its last
+ * component (store_vnimap_put) and calls done (may be NULL) for each.
+ * With before_writer (an ingest about to start): DIR is created (0700)
+ * when absent and the copies are made while STORE/LOCK is held, released
+ * before returning, so a writer that runs now never has its copies
+ * replaced (TV_E_LOCKED, nothing copied).  Without: the caller is the
+ * writer and holds the lock.  Returns 0, TV_E_LOCKED, or the errno that
+ * kept every copy from being made; *failed (may be NULL) counts the files
+ * not copied.
+ */
+int store_vnimap_copy(const char *dir, const char *const *paths, size_t n, bool before_writer,
+                      store_vnimap_copy_fn done, void *ctx, size_t *failed);
 
 #endif

@@ -1,5 +1,5 @@
 # `flows` and `audit` without --vni-map use the copies of the VNI maps that
-# live ingest keeps in STORE/vnimap/ (README "ingest", --vni-map): the records
+# ingest keeps in STORE/vnimap/ (README "ingest", --vni-map): the records
 # carry the map's ENI and account as with --vni-map, and stderr names the
 # copies used.  A store without copies is unchanged (no account, "vni-N" for
 # the interface, no note).
@@ -51,3 +51,41 @@ grep -q "st/vnimap/zz-bad.txt:1" err.txt || fail "the bad copy is not named: $(c
 grep -q "a VNI map kept in the store; --vni-map replaces them" err.txt || fail "no way out named: $(cat err.txt)"
 rm st/vnimap/zz-bad.txt
 echo "ok: several stores, and a bad kept copy"
+
+# file ingest given --vni-map keeps a copy as live ingest does, and flows
+# without --vni-map then labels the records with it
+"$TAPVAULT" ingest -q -s filest --vni-map map.txt -r o.pcap
+[ -f filest/vnimap/map.txt ] || fail "file ingest given --vni-map kept no copy of the map"
+"$TAPVAULT" flows -s filest --vni-map map.txt --fields "$fields" "vni $vni" > fgiven.txt
+"$TAPVAULT" flows -s filest --fields "$fields" "vni $vni" > fdefault.txt
+grep -q '^111122223333 eni-0a1b2c3d4e5f60789 ' fdefault.txt ||
+  fail "file ingest: records without --vni-map lack the kept map's values: $(head -n 2 fdefault.txt)"
+cmp -s fgiven.txt fdefault.txt || fail "file ingest: records differ from those with --vni-map given"
+echo "ok: file ingest keeps the map ($(wc -l < fdefault.txt) records)"
+
+# live ingest copies the map before it opens the store: on a store with a
+# torn tail (a crashed writer's), the copy is made before the recovery that
+# opening the store does, so no packet is ever stored without its map
+cp -r filest rec
+seg=$(ls rec/segments/*.tvs | tail -n 1)
+head -c 4096 /dev/zero >> "$seg"
+sed 's/111122223333/444455556666/' map.txt > map2.txt
+mkdir other && sed 's/111122223333/999999999999/' map.txt > other/map.txt
+live_start rec --vni-map map2.txt
+# both notes come after "listening on" (live_start returns there): wait for them
+for _ in $(seq 1 100); do
+  grep -q 'rec: recovered after an interrupted run' ingest.err && break
+  sleep 0.1
+done
+copied=$(grep -n 'VNI map map2.txt copied to rec/vnimap/map2.txt' ingest.err | cut -d: -f1 || true)
+recovered=$(grep -n 'rec: recovered after an interrupted run' ingest.err | cut -d: -f1 || true)
+[ -n "$copied" ] && [ -n "$recovered" ] || fail "missing notes: $(cat ingest.err)"
+[ "$copied" -lt "$recovered" ] || fail "the map was copied after the store was opened: $(cat ingest.err)"
+# a second ingest of the running store is refused and leaves its copies alone
+expect_exit 3 "$TAPVAULT" ingest -q -s rec --vni-map other/map.txt -r o.pcap
+grep -q 'LOCK is held' err.txt || fail "the second ingest does not say the store is locked: $(cat err.txt)"
+[ ! -e rec/vnimap/map.txt ] || cmp -s rec/vnimap/map.txt map.txt ||
+  fail "a refused ingest replaced the running one's copy"
+live_stop
+cmp -s rec/vnimap/map2.txt map2.txt || fail "the kept copy differs from map2.txt"
+echo "ok: live ingest copies the map before it opens the store"

@@ -290,3 +290,105 @@ Test(audit, writers, .fini = cleanup)
 	cr_expect_eq(report_audit_class_find("x"), -1);
 	report_audit_free(a);
 }
+
+/* --------------------------------------------------------- --fail-on */
+
+static int fail_on(const report_audit_summary *s, const char *list, char *hits)
+{
+	char bad[64];
+	return report_audit_fail_on(s, list, hits, 256, bad, sizeof bad);
+}
+
+Test(fail_on, every_item_hits_only_what_it_names)
+{
+	report_audit_summary s;
+	char hits[256];
+	int c;
+
+	/* nothing but matched flows: no item is present but "matched" */
+	memset(&s, 0, sizeof s);
+	s.by_class[REPORT_AC_MATCHED] = 5;
+	cr_assert_eq(fail_on(&s, "any,counts_differ,gap,credentials,protocol_mismatch,mirror_fewer,"
+	                         "mirror_more,flowlog_only,mirror_only,flowlog_only:reject",
+	                     hits), 0);
+	cr_assert_str_empty(hits);
+	cr_assert_eq(fail_on(&s, "matched", hits), 1);
+	cr_assert_str_eq(hits, "matched");
+
+	/* each class other than matched: itself and any, and counts_differ for the two that say so */
+	for (c = 1; c < REPORT_AC__COUNT; c++) {
+		char want[128];
+		bool differ = c == REPORT_AC_MIRROR_FEWER || c == REPORT_AC_MIRROR_MORE;
+		memset(&s, 0, sizeof s);
+		s.by_class[c] = 1;
+		cr_assert_eq(fail_on(&s, "matched any counts_differ mirror_fewer mirror_more flowlog_only mirror_only gap",
+		                     hits), differ ? 3 : 2, "class %s", report_audit_class_name(c));
+		snprintf(want, sizeof want, "any,%s%s", differ ? "counts_differ," : "", report_audit_class_name(c));
+		cr_assert_str_eq(hits, want);
+	}
+
+	/* gap: unexplained or flowlog_loss in any class */
+	memset(&s, 0, sizeof s);
+	s.by_class[REPORT_AC_MIRROR_MORE] = 1;
+	s.by_reason[REPORT_AC_MIRROR_MORE][REPORT_AR_FLOWLOG_LOSS] = 1;
+	cr_assert_eq(fail_on(&s, "gap", hits), 1);
+	memset(&s, 0, sizeof s);
+	s.by_class[REPORT_AC_FLOWLOG_ONLY] = 1;
+	s.by_reason[REPORT_AC_FLOWLOG_ONLY][REPORT_AR_UNEXPLAINED] = 1;
+	cr_assert_eq(fail_on(&s, "gap", hits), 1);
+	s.by_reason[REPORT_AC_FLOWLOG_ONLY][REPORT_AR_UNEXPLAINED] = 0;
+	s.by_reason[REPORT_AC_FLOWLOG_ONLY][REPORT_AR_REJECT] = 1;
+	cr_assert_eq(fail_on(&s, "gap", hits), 0);
+
+	/* CLASS:REASON names one cell only */
+	cr_assert_eq(fail_on(&s, "flowlog_only:reject", hits), 1);
+	cr_assert_eq(fail_on(&s, "flowlog_only:unexplained", hits), 0);
+	cr_assert_eq(fail_on(&s, "mirror_only:reject", hits), 0);
+
+	/* payload findings */
+	memset(&s, 0, sizeof s);
+	s.credentials = 2;
+	cr_assert_eq(fail_on(&s, "protocol_mismatch, credentials", hits), 1);
+	cr_assert_str_eq(hits, "credentials");
+	s.credentials = 0;
+	s.mismatches = 1;
+	cr_assert_eq(fail_on(&s, "credentials,,protocol_mismatch,", hits), 1);
+	cr_assert_str_eq(hits, "protocol_mismatch");
+}
+
+Test(fail_on, unknown_items_are_named)
+{
+	static const char *const badlists[] = {
+		"nonsense", "matched,nonsense", "flowlog_only:", ":reject", "flowlog_only:none",
+		"nonsense:reject", "flowlog_only:reject:x", "ANY", "gap2", "mirror_only:rejected",
+	};
+	static const char *const badname[] = {
+		"nonsense", "nonsense", "flowlog_only:", ":reject", "flowlog_only:none",
+		"nonsense:reject", "flowlog_only:reject:x", "ANY", "gap2", "mirror_only:rejected",
+	};
+	report_audit_summary s;
+	char bad[64];
+	size_t i;
+
+	memset(&s, 0, sizeof s);
+	s.by_class[REPORT_AC_MATCHED] = 1;
+	for (i = 0; i < sizeof badlists / sizeof badlists[0]; i++) {
+		bad[0] = '\0';
+		cr_assert_eq(report_audit_fail_on(NULL, badlists[i], NULL, 0, bad, sizeof bad), TV_E_SYNTAX,
+		             "%s", badlists[i]);
+		cr_assert_str_eq(bad, badname[i]);
+		cr_assert_eq(report_audit_fail_on(&s, badlists[i], NULL, 0, bad, sizeof bad), TV_E_SYNTAX);
+	}
+	/* the check alone accepts every good item and finds nothing */
+	cr_assert_eq(report_audit_fail_on(NULL, "any counts_differ gap credentials protocol_mismatch matched "
+	                                        "mirror_only:nodata flowlog_only:interface_not_mirrored",
+	                                  NULL, 0, bad, sizeof bad), 0);
+	/* a hits buffer too small is cut, never overrun */
+	{
+		char small[8];
+		memset(&s, 0, sizeof s);
+		s.by_class[REPORT_AC_FLOWLOG_ONLY] = 1;
+		cr_assert_eq(report_audit_fail_on(&s, "flowlog_only,any", small, sizeof small, bad, sizeof bad), 2);
+		cr_assert_eq(strlen(small), sizeof small - 1);
+	}
+}

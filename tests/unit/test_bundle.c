@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 
 #include "../../report/evidence.h"
+#include "../../index/idx.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -247,4 +248,147 @@ Test(bundle, custody_chain)
 	write_all(path, orig);
 	cr_assert_eq(report_custody_verify(dir, NULL, NULL, NULL, &n, &np, NULL), 0);
 	free(orig);
+}
+
+/* ------------------------------------------------ a bundle tied to a store */
+
+struct tie_probs {
+	int n;
+	char members[8][48];
+	char last[512];
+};
+
+static void on_tie(void *ctx, const char *member, const char *msg)
+{
+	struct tie_probs *p = ctx;
+	if (p->n < 8)
+		snprintf(p->members[p->n], sizeof p->members[0], "%s", member);
+	p->n++;
+	snprintf(p->last, sizeof p->last, "%s", msg);
+}
+
+static store_chunk_meta tie_meta(uint64_t id, uint32_t seg, uint64_t off)
+{
+	store_chunk_meta m;
+	memset(&m, 0, sizeof m);
+	m.chunk_id = id;
+	m.segment = seg;
+	m.offset = off;
+	m.length = 1000;
+	m.first_ts = m.last_ts = 1764000000000000000ull + id;
+	m.npkts = 1;
+	m.raw_len = 100;
+	m.comp_len = 90;
+	m.nctx = 1;
+	m.sha256[0] = (uint8_t)id;
+	m.sha256[31] = 0xab;
+	return m;
+}
+
+static report_bundle_chunk tie_chunk(const store_chunk_meta *m)
+{
+	report_bundle_chunk c;
+	memset(&c, 0, sizeof c);
+	c.id = m->chunk_id;
+	c.segment = m->segment;
+	c.offset = m->offset;
+	c.length = m->length;
+	memcpy(c.sha256, m->sha256, 32);
+	return c;
+}
+
+Test(bundle, tie_chunks_to_the_store)
+{
+	store_chunk_meta m[2] = { tie_meta(1, 1, 0), tie_meta(2, 1, 1000) };
+	report_bundle_chunk ch[4];
+	report_bundle_info info;
+	struct tie_probs p;
+	uint8_t uuid[16];
+	uint64_t pruned = 9;
+	idx_cfg cfg;
+	idx *x = NULL;
+	int i;
+
+	idx_cfg_default(&cfg);
+	cfg.writable = true;
+	cfg.map_size = (uint64_t)1 << 26;
+	cr_assert_eq(idx_open(dir, &cfg, &x), 0);
+	cr_assert_eq(idx_commit(x, m, NULL, 2, NULL, 0, NULL), 0);
+	idx_store_uuid(x, uuid);
+	memset(&info, 0, sizeof info);
+	for (i = 0; i < 16; i++)
+		snprintf(info.meta.store_uuid + 2 * i, 3, "%02x", uuid[i]);
+	ch[0] = tie_chunk(&m[0]);
+	ch[1] = tie_chunk(&m[1]);
+	info.meta.chunks = ch;
+	info.meta.nchunks = 2;
+
+	/* the same chunks: nothing to say */
+	memset(&p, 0, sizeof p);
+	cr_assert_eq(report_bundle_tie_chunks(x, &info, "S", on_tie, &p, &pruned), 0, "%s", p.last);
+	cr_assert_eq(p.n, 0);
+	cr_assert_eq(pruned, 0);
+
+	/* a chunk the store no longer holds is pruned, not a problem */
+	ch[2] = tie_chunk(&m[1]);
+	ch[2].id = 77;
+	info.meta.nchunks = 3;
+	cr_assert_eq(report_bundle_tie_chunks(x, &info, "S", on_tie, &p, &pruned), 0);
+	cr_assert_eq(pruned, 1);
+
+	/* another SHA-256, another offset: each named by its chunk */
+	ch[0].sha256[5] ^= 1;
+	ch[1].offset = 2000;
+	cr_assert_eq(report_bundle_tie_chunks(x, &info, "S", on_tie, &p, &pruned), TV_E_CORRUPT);
+	cr_assert_eq(p.n, 2);
+	cr_assert_str_eq(p.members[0], "chunk 1");
+	cr_assert_str_eq(p.members[1], "chunk 2");
+	cr_assert(strstr(p.last, "offset 1000") && strstr(p.last, "offset 2000") &&
+	          strstr(p.last, "SHA-256 equal"), "%s", p.last);
+
+	/* another store: said once, about the manifest, and no chunk is looked at */
+	memset(&p, 0, sizeof p);
+	info.meta.store_uuid[0] = info.meta.store_uuid[0] == '0' ? '1' : '0';
+	cr_assert_eq(report_bundle_tie_chunks(x, &info, "S", on_tie, &p, &pruned), TV_E_CORRUPT);
+	cr_assert_eq(p.n, 1);
+	cr_assert_str_eq(p.members[0], REPORT_BUNDLE_MANIFEST);
+	cr_assert(strstr(p.last, "made from store") && strstr(p.last, "but S is store"), "%s", p.last);
+	idx_close(x);
+}
+
+Test(bundle, custody_finds_the_exported_file)
+{
+	static const char body[] = "the bundle's bytes\n";
+	report_custody_entry e;
+	char path[512], other[512], err[512];
+	uint8_t sha[32];
+	tv_sha256_ctx h;
+	uint64_t seq = 99;
+
+	snprintf(path, sizeof path, "%s/c.zip", dir);
+	snprintf(other, sizeof other, "%s/d.zip", dir);
+	write_all(path, body);
+	write_all(other, "something else\n");
+	/* no log: no entry */
+	cr_assert_eq(report_custody_find_bundle(dir, path, &seq), 0);
+	cr_assert_eq(seq, 0);
+
+	tv_sha256_init(&h);
+	tv_sha256_update(&h, body, sizeof body - 1);
+	tv_sha256_final(&h, sha);
+	add_entry("ann", NULL);
+	memset(&e, 0, sizeof e);
+	e.query = "host 10.0.0.1";
+	e.bundle = "c.zip";
+	e.bundle_size = sizeof body - 1;
+	memcpy(e.bundle_sha256, sha, 32);
+	cr_assert_eq(report_custody_append(dir, &e, NULL, NULL, err, sizeof err), 0, "%s", err);
+	add_entry("bob", NULL);
+
+	cr_assert_eq(report_custody_find_bundle(dir, path, &seq), 0);
+	cr_assert_eq(seq, 2);
+	cr_assert_eq(report_custody_find_bundle(dir, other, &seq), 0);
+	cr_assert_eq(seq, 0);
+	snprintf(other, sizeof other, "%s/absent.zip", dir);
+	cr_assert_eq(report_custody_find_bundle(dir, other, &seq), ENOENT);
 }

@@ -625,3 +625,137 @@ Test(vnimap_bounds, interfaces_merge_by_name_later_wins)
 	cr_assert_str_eq(report_vnimap_find(m, 1)->subnet, "subnet-a1");
 	report_vnimap_free(m);
 }
+
+/* report_flows_write: the stored records of a store as `flows` writes them */
+Test(flowout, flows_write_merges_learns_and_writes_csv)
+{
+	char dir[] = "/tmp/tv-flows-XXXXXX", cmd[256], line[512];
+	tv_flowrec v[3];
+	report_vnimap *m = map_of("vni=42 eni=eni-0aa account=111122223333\n");
+	report_fl_format f = fmt_of("${srcaddr} ${dstaddr} ${flow-direction} ${interface-id} ${packets}");
+	report_flows_opts o;
+	report_flows_result res;
+	idx_cfg cfg;
+	idx *x = NULL;
+	idx_expr *e = NULL;
+	idx_expr_err perr;
+	FILE *out;
+
+	cr_assert_not_null(mkdtemp(dir));
+	idx_cfg_default(&cfg);
+	cfg.writable = true;
+	cfg.map_size = (uint64_t)1 << 26;
+	cr_assert_eq(idx_open(dir, &cfg, &x), 0);
+	v[0] = rec_of("10.0.1.5", "1.1.1.1", 1000, 443, 6);
+	v[1] = v[0]; /* the same flow flushed early: merged into one record */
+	v[1].packets = 5;
+	v[2] = rec_of("10.9.9.9", "1.1.1.1", 1000, 443, 6); /* a VNI the map does not name */
+	v[2].vni = 43;
+	v[2].outer_src = A("10.9.9.9"); /* breaks the tie between its two addresses */
+	cr_assert_eq(idx_flows_put(x, v, 3), 0);
+	cr_assert_eq(idx_expr_parse("", 1764100000000000000ull, &e, &perr), 0);
+	out = tmpfile();
+	cr_assert_not_null(out);
+	memset(&o, 0, sizeof o);
+	o.xs = &x;
+	o.nx = 1;
+	o.expr = e;
+	o.map = m;
+	o.fmt = &f;
+	o.form = REPORT_FLOWS_CSV;
+	o.out = out;
+	cr_assert_eq(report_flows_write(&o, &res), 0, "%s", res.err);
+	cr_assert_eq(res.read, 3);
+	cr_assert_eq(res.merged, 1);
+	cr_assert_eq(res.written, 2);
+	rewind(out);
+	cr_assert(fgets(line, sizeof line, out));
+	cr_assert_str_eq(line, "srcaddr,dstaddr,flow-direction,interface-id,packets\n");
+	cr_assert(fgets(line, sizeof line, out));
+	/* the map gives no address for eni-0aa: the one in most records is
+	 * learned, which makes the record egress */
+	cr_assert_str_eq(line, "10.0.1.5,1.1.1.1,egress,eni-0aa,25\n");
+	cr_assert(fgets(line, sizeof line, out));
+	cr_assert_str_eq(line, "10.9.9.9,1.1.1.1,egress,vni-43,20\n");
+	cr_assert_null(fgets(line, sizeof line, out));
+	fclose(out);
+
+	/* S3 takes the AWS form only; an output is needed */
+	o.s3_dir = dir;
+	cr_assert_eq(report_flows_write(&o, &res), TV_E_RANGE);
+	o.s3_dir = NULL;
+	o.out = NULL;
+	cr_assert_eq(report_flows_write(&o, &res), TV_E_RANGE);
+	idx_expr_free(e);
+	idx_close(x);
+	report_vnimap_free(m);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* report_vnimap_load_kept: the copies ingest keeps in STORE/vnimap/ */
+static void put_file(const char *dir, const char *name, const char *text)
+{
+	char p[512];
+	FILE *f;
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	f = fopen(p, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+Test(vnimap, kept_maps_load_in_name_order_links_skipped)
+{
+	char st[] = "/tmp/tv-kept-XXXXXX", vd[256], p[512], cmd[300];
+	static report_vnimap_kept k;
+	report_vnimap *m;
+	int i;
+
+	cr_assert_not_null(mkdtemp(st));
+	cr_assert_eq(report_vnimap_new(&m), 0);
+	/* no folder: nothing kept, nothing said */
+	cr_assert_eq(report_vnimap_load_kept(m, st, &k), 0);
+	cr_assert_eq(k.n, 0);
+	cr_assert_eq(report_vnimap_count(m), 0);
+
+	snprintf(vd, sizeof vd, "%s/vnimap", st);
+	cr_assert_eq(mkdir(vd, 0700), 0);
+	put_file(vd, "b.txt", "vni=42 eni=eni-0bb\n");
+	put_file(vd, "a.txt", "vni=42 eni=eni-0aa\nvni=43 eni=eni-0cc\n");
+	put_file(st, "outside.txt", "vni=44 eni=eni-0dd\n");
+	snprintf(p, sizeof p, "%s/z.txt", vd);
+	cr_assert_eq(symlink("../outside.txt", p), 0);
+	cr_assert_eq(report_vnimap_load_kept(m, st, &k), 0, "%s", k.err);
+	cr_assert_eq(k.n, 2);
+	cr_assert_str_eq(k.names, "a.txt, b.txt");
+	cr_assert_str_eq(k.dir, vd);
+	/* b.txt is loaded after a.txt: its values win */
+	cr_assert_str_eq(report_vnimap_find(m, 42)->name, "eni-0bb");
+	cr_assert_str_eq(report_vnimap_find(m, 43)->name, "eni-0cc");
+	cr_assert_null(report_vnimap_find(m, 44));
+	report_vnimap_free(m);
+
+	/* a bad copy is named, as a content error */
+	put_file(vd, "c.txt", "vni=notanumber\n");
+	cr_assert_eq(report_vnimap_new(&m), 0);
+	cr_assert_eq(report_vnimap_load_kept(m, st, &k), TV_E_SYNTAX);
+	cr_assert(k.content);
+	cr_assert(strstr(k.err, "/vnimap/c.txt:1") && strstr(k.err, "--vni-map replaces them"), "%s", k.err);
+	report_vnimap_free(m);
+
+	/* more than the limit: refused before any is read */
+	for (i = 0; i < REPORT_VNIMAP_KEPT_MAX; i++) {
+		char n[32];
+		snprintf(n, sizeof n, "m%02d.txt", i);
+		put_file(vd, n, "vni=1 eni=eni-1\n");
+	}
+	cr_assert_eq(report_vnimap_new(&m), 0);
+	cr_assert_eq(report_vnimap_load_kept(m, st, &k), TV_E_RANGE);
+	cr_assert(!k.content);
+	cr_assert(strstr(k.err, "holds 67 files"), "%s", k.err);
+	cr_assert_eq(report_vnimap_count(m), 0);
+	report_vnimap_free(m);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", st);
+	cr_assert_eq(system(cmd), 0);
+}
