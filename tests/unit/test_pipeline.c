@@ -5,7 +5,10 @@
  * Checked from the outside, through what a reader sees in the index and the
  * segment files: chunk order, commit batching, a failed write in the middle
  * of a batch (RLIMIT_FSIZE makes the segment append fail with EFBIG, as a
- * full disk would with ENOSPC), and shutdown.
+ * full disk would with ENOSPC), and shutdown; for both sources of the one
+ * engine (the file reader, single-threaded and with sealer threads, and
+ * live workers) and both flush policies (file: commit_chunks or a flush;
+ * live: every writer pass, within the seal interval).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
