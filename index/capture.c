@@ -2,7 +2,7 @@
  * capture.c — live capture: one thread per worker, each owning its socket
  * (or the one pcap handle), its decapsulator and an idx_vault_worker
  * (chunk builder, postings, flow table); sealed chunks go to the vault's
- * single writer thread (pipeline_live.c).
+ * write engine and its single writer thread (pipeline.c, pipeline_live.c).
  */
 #include "capture.h"
 

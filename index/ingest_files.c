@@ -3,8 +3,8 @@
  *
  * Files are read and decapsulated in the calling thread; with
  * cfg.vault.threads > 1 full chunks are sealed by the vault's threads and
- * committed in order by its writer thread (pipeline_file.c) while this
- * thread reads on.
+ * committed in order by the write engine's writer thread (pipeline.c)
+ * while this thread reads on.
  */
 #include "ingest_files.h"
 

@@ -1,5 +1,6 @@
 /*
- * pipeline.c — the write path of a store directory.
+ * pipeline.c — the write path of a store directory: the one commit
+ * (vault_commit_chunks) and the one writer loop that every source feeds.
  *
  * Durability order (FORMAT.md): a sealed chunk is appended to its segment,
  * the segment is fdatasync'ed, and only then are the chunk's metadata,
@@ -25,7 +26,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Flow-table callback: keeps records until the next commit. */
 
 int flows_append(tv_flowrec **buf, size_t *n, size_t *cap, const tv_flowrec *recs, size_t k)
 {
@@ -42,13 +42,11 @@ int flows_append(tv_flowrec **buf, size_t *n, size_t *cap, const tv_flowrec *rec
 	return 0;
 }
 
+/* The vault's flow-table callback (file ingest, flow rebuild): keeps the
+ * records until the next hand-off (or vault_commit_flows). */
 void vault_on_flows(void *ctx, const tv_flowrec *recs, size_t n)
 {
 	idx_vault *v = ctx;
-	if (v->fp) {
-		fp_queue_flows(v, recs, n);
-		return;
-	}
 	if (flows_append(&v->flows, &v->nflows, &v->flows_cap, recs, n) != 0)
 		v->flow_err = TV_E_NOMEM;
 }
@@ -171,150 +169,635 @@ int vault_commit_chunks(idx_vault *v, struct pending *pend, size_t n, const tv_c
 	return 0;
 }
 
-/* Commits every pending chunk: one fdatasync, one LMDB transaction. */
-static int vault_commit(idx_vault *v)
-{
-	tv_counters delta;
-	bool any = false;
-	int rc, k;
+/* ------------------------------------------------------ the write engine */
 
-	for (k = 0; k < TV_CTR__COUNT; k++) {
-		delta.v[k] = v->ctr ? v->ctr->v[k] - v->committed.v[k] : 0;
-		any = any || delta.v[k];
-	}
-	/* nothing to store, but the counters (rejects, drops) still count */
-	if (v->npend == 0 && (!any || v->live))
-		return 0;
-	rc = vault_commit_chunks(v, v->pend, v->npend, &delta, true);
-	if (rc)
-		return rc;
-	if (v->ctr)
-		v->committed = *v->ctr;
-	v->npend = 0;
-	return vault_commit_flows(v);
+/* Counters only the writer changes: a file source's own block gets them by
+ * writer_fold. */
+static const int w_keys[] = {
+	TV_CTR_STORE_CHUNKS, TV_CTR_STORE_PACKETS, TV_CTR_STORE_BYTES, TV_CTR_STORE_RAW_BYTES,
+	TV_CTR_STORE_COMP_BYTES, TV_CTR_STORE_NOSPACE_CHUNKS, TV_CTR_STORE_NOSPACE_PKTS,
+	TV_CTR_LIVE_SEALS, TV_CTR_LIVE_SEAL_US, TV_CTR_LIVE_SEAL_SLOW, TV_CTR_RET_SEGMENTS,
+	TV_CTR_RET_CHUNKS, TV_CTR_RET_BYTES, TV_CTR_RET_FLOWS, TV_CTR_FLOW_ACTIVE,
+};
+
+static bool head_ready(const struct writer *W)
+{
+	return W->head && W->head->state == WI_READY;
 }
 
-/* Seals the open chunk and appends it to its segment; commits when enough
- * chunks are pending.  Threaded: hands the open chunk to the pool. */
-static int vault_seal(idx_vault *v)
+/* A chunk's store counters into (add) or out of total: they count what the
+ * index holds, so a chunk whose commit failed is taken out again. */
+static void count_store(struct writer *W, const store_chunk_meta *m, bool add)
 {
-	uint8_t tag[VAULT_TAG_MAX];
-	uint32_t taglen;
-	const uint8_t *chunk;
-	size_t len;
+	static const int key[] = { TV_CTR_STORE_CHUNKS, TV_CTR_STORE_PACKETS, TV_CTR_STORE_BYTES,
+	                           TV_CTR_STORE_RAW_BYTES, TV_CTR_STORE_COMP_BYTES };
+	const uint64_t c[] = { 1, m->npkts, m->orig_bytes, m->raw_len, m->length };
+	size_t i;
+	for (i = 0; i < sizeof key / sizeof key[0]; i++)
+		W->total.v[key[i]] += add ? c[i] : -c[i];
+}
+
+/* Seals an OPEN item's builder (a sealer thread, or the file reader itself
+ * when it has none). */
+void item_seal(struct witem *it)
+{
+	int rc = 0;
+	it->len = 0;
+	it->chunk = NULL;
+	if (store_builder_count(it->b) > 0) {
+		rc = store_builder_seal(it->b, it->id, &it->chunk, &it->len, &it->meta);
+		if (rc == 0)
+			it->meta.length = (uint32_t)it->len;
+	}
+	it->err = rc;
+}
+
+/*
+ * Writer: one item's counter growth and flow records go to the writer's
+ * totals, its chunk to the segment and to pend for the next commit.  Under
+ * the live policy retention runs first when the chunk would pass max_size,
+ * and a chunk that would leave less than the free-space reserve is dropped
+ * and counted (store.nospace).
+ */
+static int writer_take(idx_vault *v, struct witem *it)
+{
+	struct writer *W = v->w;
+	struct live *L = v->live;
 	struct pending *p;
 	idx_post *swap;
-	int rc;
+	int k, rc;
 
-	if (v->fp)
-		return fp_handoff(v, false);
-	if (store_builder_count(v->b) == 0)
+	if (it->err)
+		return it->err;
+	for (k = 0; k < TV_CTR__COUNT; k++)
+		W->total.v[k] += it->delta.v[k];
+	if (L && it->worker >= 0 && it->worker < L->cfg.nworkers)
+		L->active[it->worker] = it->active_flows;
+	if (it->nflows &&
+	    (rc = flows_append(&W->flows, &W->nflows, &W->flows_cap, it->flows, it->nflows)) != 0)
+		return rc;
+	if (!it->len)
 		return 0;
-	encode_tag(v, v->cur_marks, v->cur_nmarks, tag, &taglen);
-	rc = store_builder_set_tag(v->b, tag, taglen);
-	if (rc)
-		return rc;
+	if (W->pol.live) {
+		if (L->cfg.max_size && L->seg_bytes + it->len > L->cfg.max_size &&
+		    (rc = live_retention(v)) != 0)
+			return rc;
+		if (!live_space_ok(v, it->len)) {
+			W->total.v[TV_CTR_STORE_NOSPACE_CHUNKS]++;
+			W->total.v[TV_CTR_STORE_NOSPACE_PKTS] += it->meta.npkts;
+			return 0;
+		}
+	}
 	p = &v->pend[v->npend];
-	rc = store_builder_seal(v->b, v->next_chunk_id, &chunk, &len, &p->meta);
+	p->meta = it->meta;
+	rc = store_segs_append(v->segs, it->chunk, it->len, &p->meta.segment, &p->meta.offset);
 	if (rc)
 		return rc;
-	rc = store_segs_append(v->segs, chunk, len, &p->meta.segment, &p->meta.offset);
-	if (rc)
-		return rc;
-	p->meta.length = (uint32_t)len;
-	v->next_chunk_id++;
-	/* the pending slot's collector becomes free for the next chunk */
+	p->meta.length = (uint32_t)it->len;
+	/* the item takes pend's empty collector back to its source */
 	swap = p->post;
-	p->post = v->cur_post;
-	v->cur_post = swap;
-	memcpy(p->marks, v->cur_marks, sizeof p->marks);
-	p->nmarks = v->cur_nmarks;
-	v->cur_nmarks = 0;
-	v->npend++;
-	if (v->ctr) {
-		/* counted once the chunk is in its segment, not as packets are
-		 * added: a failed write (a full disk) stores none of them */
-		v->ctr->v[TV_CTR_STORE_CHUNKS]++;
-		v->ctr->v[TV_CTR_STORE_PACKETS] += p->meta.npkts;
-		v->ctr->v[TV_CTR_STORE_BYTES] += p->meta.orig_bytes;
-		v->ctr->v[TV_CTR_STORE_RAW_BYTES] += p->meta.raw_len;
-		v->ctr->v[TV_CTR_STORE_COMP_BYTES] += p->meta.length;
-	}
-	if (v->npend >= v->cfg.commit_chunks)
-		return vault_commit(v);
+	p->post = it->post;
+	it->post = swap;
+	memcpy(p->marks, it->marks, sizeof p->marks);
+	p->nmarks = it->nmarks;
+	W->inpend[v->npend++] = it;
+	count_store(W, &p->meta, true);
+	if (L)
+		L->seg_bytes += it->len;
 	return 0;
 }
 
-int idx_vault_add(idx_vault *v, const tv_pkt *pkt, const idx_file_pos *pos)
+/* Writer: commits pend with the counter growth since the last commit.
+ * force: the counters alone too (a flush, a live pass). */
+static int writer_commit(idx_vault *v, bool force)
 {
-	const uint8_t *src_identity = pos && v->src_active ? v->src_identity : NULL;
-	int rc;
-	size_t i;
+	struct writer *W = v->w;
+	tv_counters delta;
+	bool any = false;
+	int k, rc;
 
-	v->added++; /* stored only once its chunk is written (vault_seal, fp_take) */
-	if (src_identity) {
-		for (i = 0; i < v->cur_nmarks; i++)
-			if (memcmp(v->cur_marks[i].identity, src_identity, 40) == 0)
-				break;
-		if (i == v->cur_nmarks && i == VAULT_MAX_MARKS) {
-			rc = vault_seal(v);
-			if (rc)
-				return rc;
-			i = 0;
-		}
+	if (v->live) {
+		uint64_t act = 0;
+		for (k = 0; k < v->live->cfg.nworkers; k++)
+			act += v->live->active[k];
+		W->total.v[TV_CTR_FLOW_ACTIVE] = act;
 	}
-	rc = store_builder_add(v->b, pkt);
-	if (rc == TV_E_FULL) {
-		rc = vault_seal(v);
+	for (k = 0; k < TV_CTR__COUNT; k++) {
+		delta.v[k] = W->total.v[k] - W->committed.v[k]; /* mod 2^64: gauges too */
+		any = any || delta.v[k];
+	}
+	if (v->npend == 0 && !(force && any))
+		return 0;
+	if ((rc = vault_commit_chunks(v, v->pend, v->npend, &delta, true)) != 0)
+		return rc;
+	W->committed = W->total;
+	v->npend = 0;
+	return 0;
+}
+
+/* Writer, after a failure: what is pending is not in the index (it stays
+ * past it, whole, for the next open's recovery, or is cut as a torn tail). */
+static void writer_unpend(idx_vault *v)
+{
+	size_t j;
+	for (j = 0; j < v->npend; j++) {
+		count_store(v->w, &v->pend[j].meta, false);
+		idx_post_reset(v->pend[j].post);
+	}
+	v->npend = 0;
+}
+
+/*
+ * Writer, after a failed commit of chunks that were all appended in this
+ * pass (a full disk: the group commit needs index pages that the appends
+ * took, or a later chunk did not fit): undo the appends and redo them one
+ * chunk at a time, append + fdatasync + commit, each with its counters.
+ * So a full disk stops at the same chunk on every run, and no whole chunk
+ * is left past the index for a later run to recover.  Returns the first
+ * error of the redo (0: everything committed).
+ */
+static int writer_redo(idx_vault *v)
+{
+	struct writer *W = v->w;
+	store_chunk_meta have;
+	size_t j, n = v->npend;
+	uint32_t seg;
+	int k, rc = 0;
+
+	if (n == 0)
+		return TV_E_RANGE;
+	seg = v->pend[0].meta.segment;
+	for (j = 1; j < n; j++)
+		if (v->pend[j].meta.segment != seg)
+			return TV_E_RANGE; /* a rotation in between: leave it to recovery */
+	/* never cut what the index names */
+	if (idx_chunk_get(v->x, v->pend[0].meta.chunk_id, &have) != TV_E_NOTFOUND)
+		return TV_E_EXISTS;
+	if ((rc = store_segs_truncate(v->segs, seg, v->pend[0].meta.offset)) != 0)
+		return rc;
+	for (j = 0; j < n; j++)
+		count_store(W, &v->pend[j].meta, false);
+	for (j = 0; j < n && rc == 0; j++) {
+		struct pending *p = &v->pend[j];
+		const struct witem *it = W->inpend[j];
+		tv_counters delta;
+		rc = store_segs_append(v->segs, it->chunk, it->len, &p->meta.segment, &p->meta.offset);
 		if (rc)
-			return rc;
-		rc = store_builder_add(v->b, pkt);
-	}
-	if (rc)
-		return rc;
-	if (src_identity) {
-		/* the packet is in the open chunk: the hash moves past it */
-		if ((rc = ingest_prefix_advance(v->src_hash, pos->file_end)) != 0)
-			return rc;
-		for (i = 0; i < v->cur_nmarks; i++)
-			if (memcmp(v->cur_marks[i].identity, src_identity, 40) == 0)
-				break;
-		if (i == v->cur_nmarks) {
-			memset(&v->cur_marks[i], 0, sizeof v->cur_marks[i]);
-			memcpy(v->cur_marks[i].identity, src_identity, 40);
-			v->cur_nmarks++;
+			break;
+		count_store(W, &p->meta, true);
+		for (k = 0; k < TV_CTR__COUNT; k++)
+			delta.v[k] = W->total.v[k] - W->committed.v[k];
+		if ((rc = vault_commit_chunks(v, p, 1, &delta, true)) != 0) {
+			count_store(W, &p->meta, false);
+			break;
 		}
-		v->cur_marks[i].packets_done = pos->ordinal + 1;
-		v->cur_marks[i].prefix_len = pos->file_end;
+		W->committed = W->total;
 	}
-	idx_post_add(v->cur_post, pkt->ts_ns, &pkt->tun, &pkt->info);
-	if (v->ft)
-		ingest_flowtab_add(v->ft, pkt);
-	if (store_builder_full(v->b))
-		return vault_seal(v);
+	for (j = 0; j < n; j++)
+		idx_post_reset(v->pend[j].post);
+	v->npend = 0;
+	return rc;
+}
+
+/* Writer (live): seal-to-visible latency of the chunks just committed,
+ * counted with the next transaction. */
+static void live_latency(struct writer *W, size_t n)
+{
+	uint64_t now = tv_clock_mono_ns();
+	size_t i;
+	for (i = 0; i < n; i++) {
+		uint64_t first = W->inpend[i]->first_mono;
+		uint64_t us = now > first ? (now - first) / 1000 : 0;
+		W->total.v[TV_CTR_LIVE_SEALS]++;
+		W->total.v[TV_CTR_LIVE_SEAL_US] += us;
+		if (us > 2000000)
+			W->total.v[TV_CTR_LIVE_SEAL_SLOW]++;
+	}
+}
+
+/* Writer (live): a retention pass when the segments passed max_size, and
+ * about once a second when anything ages out. */
+static int live_maintain(idx_vault *v)
+{
+	struct live *L = v->live;
+	if ((L->cfg.max_size && L->seg_bytes > L->cfg.max_size) ||
+	    ((L->cfg.max_age_ns || L->cfg.flow_max_age_ns) &&
+	     tv_clock_mono_ns() - L->last_pass > 1000000000u))
+		return live_retention(v);
 	return 0;
 }
 
-int idx_vault_flush(idx_vault *v)
+/* Writer: the items of one pass, outside the lock.  Returns the pass's
+ * error (0: fine). */
+static int writer_write(idx_vault *v, struct witem **batch, size_t nb, bool barrier)
 {
+	struct writer *W = v->w;
+	size_t i, np0 = v->npend, nput;
+	bool force = barrier || W->pol.each_pass;
+	int rc = 0, crc = 0, take_rc;
+
+	for (i = 0; i < nb && rc == 0; i++)
+		rc = writer_take(v, batch[i]);
+	take_rc = rc;
+	nput = v->npend;
+	if (rc == 0 && (force || v->npend >= v->cfg.commit_chunks))
+		rc = crc = writer_commit(v, force);
+	else if (rc != 0 && v->npend)
+		crc = writer_commit(v, true); /* keep what was written before the failure */
+	if (crc && np0 == 0 && v->npend) {
+		/* the chunks of this pass are on disk, not committed */
+		int rrc = writer_redo(v);
+		if (rrc == 0)
+			rc = take_rc;
+		else if (take_rc == 0 && rrc != TV_E_RANGE && rrc != TV_E_EXISTS)
+			rc = rrc;
+	}
+	if (rc && v->npend)
+		writer_unpend(v);
+	if (rc || v->npend)
+		return rc;
+	/* every chunk taken so far is committed: the records follow (derived
+	 * data after the chunks they come from) */
+	if (W->pol.live)
+		live_latency(W, np0 == 0 ? nput : 0);
+	if (W->nflows && (rc = idx_flows_put(v->x, W->flows, W->nflows)) == 0)
+		W->nflows = 0;
+	if (rc == 0 && W->pol.live)
+		rc = live_maintain(v);
+	return rc;
+}
+
+/* Gives an item back to its source: a file slot to the free list (its
+ * builder reset after a failure), a live item to the heap (its collector to
+ * the free collectors).  Under mu. */
+static void item_release(struct writer *W, struct witem *it, bool failed)
+{
+	if (it->b) {
+		if (it->err || failed)
+			store_builder_reset(it->b);
+		it->nmarks = 0;
+		it->nflows = 0;
+		it->barrier = false;
+		it->chunk = NULL;
+		it->len = 0;
+		it->next = NULL;
+		it->state = WI_FREE;
+		W->freel[W->nfree++] = it;
+		return;
+	}
+	if (it->post && W->nfree_posts < W_FREE_POSTS) {
+		idx_post_reset(it->post); /* a chunk not written (no space, an error) */
+		W->free_posts[W->nfree_posts++] = it->post;
+		it->post = NULL;
+	}
+	idx_post_free(it->post);
+	free(it->own);
+	free(it->flows);
+	free(it);
+}
+
+/*
+ * One pass of the writer loop, entered and left with mu held: the ready
+ * items at the head of the queue (up to a barrier) are written and, as the
+ * policy says, committed, then given back.
+ * With nothing ready (a live timer) only the live upkeep runs.
+ */
+static void writer_pass(idx_vault *v)
+{
+	struct writer *W = v->w;
+	struct witem *batch[W_BATCH];
+	size_t nb = 0, i, room;
+	uint64_t last = 0;
+	bool barrier = false;
 	int rc;
-	if (v->fp)
-		return fp_flush(v);
-	rc = vault_seal(v);
-	if (rc)
-		return rc;
-	rc = vault_commit(v);
-	if (rc)
-		return rc;
-	return vault_commit_flows(v);
+
+	/* every ready item, up to a barrier: a writer that falls behind puts
+	 * more than commit_chunks chunks into one commit (each index commit
+	 * syncs LMDB) */
+	room = v->pend_cap - v->npend;
+	while (nb < room && !barrier && head_ready(W)) {
+		struct witem *it = W->head;
+		W->head = it->next;
+		if (!W->head)
+			W->tail = NULL;
+		if (W->pol.queue_max && it->len)
+			W->nchunks--;
+		batch[nb++] = it;
+		barrier = it->barrier;
+		last = it->seq;
+	}
+	pthread_cond_broadcast(&W->room);
+	pthread_mutex_unlock(&W->mu);
+
+	if (nb)
+		rc = writer_write(v, batch, nb, barrier);
+	else
+		rc = W->pol.live ? live_maintain(v) : 0;
+
+	pthread_mutex_lock(&W->mu);
+	for (i = 0; i < nb; i++)
+		item_release(W, batch[i], rc != 0);
+	if (rc && !W->err)
+		W->err = rc;
+	else if (rc == 0 && nb && v->npend == 0)
+		W->done_seq = last + 1;
+	W->snap = W->total;
+	pthread_cond_broadcast(&W->room);
+	pthread_cond_broadcast(&W->done);
+	if (W->err)
+		pthread_cond_broadcast(&W->work);
 }
 
-int idx_vault_tick(idx_vault *v, uint64_t now_ns)
+/* Writer, at a stop without an error: the counters of the last pass (the
+ * live latencies, the final gauges) and the last flow records. */
+static void writer_finish(idx_vault *v)
 {
-	if (v->ft)
-		ingest_flowtab_advance(v->ft, now_ns);
-	if (v->fp)
-		return v->flow_err; /* the records go with the next hand-off */
-	return vault_commit_flows(v);
+	struct writer *W = v->w;
+	int rc = writer_commit(v, true);
+	if (rc == 0 && W->nflows && (rc = idx_flows_put(v->x, W->flows, W->nflows)) == 0)
+		W->nflows = 0;
+	pthread_mutex_lock(&W->mu);
+	if (rc && !W->err)
+		W->err = rc;
+	W->snap = W->total;
+	pthread_mutex_unlock(&W->mu);
 }
 
+static void *writer_main(void *arg)
+{
+	idx_vault *v = arg;
+	struct writer *W = v->w;
+	bool fail;
+
+	pthread_setname_np(pthread_self(), "tv-writer");
+	pthread_mutex_lock(&W->mu);
+	for (;;) {
+		bool tick = false;
+		while (!W->err && !head_ready(W) && !(W->stop && !W->head) && !tick) {
+			if (W->pol.live) {
+				/* wake now and then: retention runs without traffic */
+				struct timespec dl;
+				clock_gettime(CLOCK_REALTIME, &dl);
+				dl.tv_nsec += 250000000;
+				if (dl.tv_nsec >= 1000000000) {
+					dl.tv_sec++;
+					dl.tv_nsec -= 1000000000;
+				}
+				tick = pthread_cond_timedwait(&W->ready, &W->mu, &dl) == ETIMEDOUT;
+			} else {
+				pthread_cond_wait(&W->ready, &W->mu);
+			}
+		}
+		/* stop comes after the sources finished (nothing in flight) */
+		if (W->err || (W->stop && !W->head))
+			break;
+		writer_pass(v);
+	}
+	fail = W->err != 0;
+	pthread_mutex_unlock(&W->mu);
+	if (!fail)
+		writer_finish(v);
+	pthread_mutex_lock(&W->mu);
+	pthread_cond_broadcast(&W->room);
+	pthread_cond_broadcast(&W->done);
+	pthread_cond_broadcast(&W->work);
+	pthread_mutex_unlock(&W->mu);
+	return NULL;
+}
+
+/* Without a writer thread the source drains the queue itself, after each
+ * hand-off: the same passes, in the caller's thread. */
+int writer_drain(idx_vault *v)
+{
+	struct writer *W = v->w;
+	int rc;
+	pthread_mutex_lock(&W->mu);
+	while (!W->err && head_ready(W))
+		writer_pass(v);
+	rc = W->err;
+	pthread_mutex_unlock(&W->mu);
+	return rc;
+}
+
+static void *sealer_main(void *arg)
+{
+	idx_vault *v = arg;
+	struct writer *W = v->w;
+	pthread_setname_np(pthread_self(), "tv-seal");
+	pthread_mutex_lock(&W->mu);
+	for (;;) {
+		struct witem *it;
+		while (!W->err && !W->cnext && !W->stop)
+			pthread_cond_wait(&W->work, &W->mu);
+		if (W->err || !W->cnext)
+			break;
+		it = W->cnext;
+		for (W->cnext = it->next; W->cnext && W->cnext->state != WI_OPEN;)
+			W->cnext = W->cnext->next;
+		it->state = WI_BUSY;
+		pthread_mutex_unlock(&W->mu);
+		item_seal(it);
+		pthread_mutex_lock(&W->mu);
+		it->state = WI_READY;
+		if (it == W->head)
+			pthread_cond_signal(&W->ready);
+	}
+	pthread_mutex_unlock(&W->mu);
+	return NULL;
+}
+
+/*
+ * Queues an item (ownership passes to the engine).  A live chunk waits
+ * while queue_max chunks are queued (*waited says so; the wait is counted
+ * in the item's delta).  After an error the item is given back at once and
+ * the error returned.
+ */
+int writer_push(idx_vault *v, struct witem *it, bool *waited)
+{
+	struct writer *W = v->w;
+	int rc;
+	pthread_mutex_lock(&W->mu);
+	while (W->pol.queue_max && it->len && W->nchunks >= W->pol.queue_max && !W->err) {
+		if (waited && !*waited) {
+			it->delta.v[TV_CTR_LIVE_QUEUE_WAITS]++;
+			*waited = true;
+		}
+		pthread_cond_wait(&W->room, &W->mu);
+	}
+	rc = W->err;
+	if (rc) {
+		item_release(W, it, true);
+	} else {
+		it->seq = W->seq++;
+		it->next = NULL;
+		if (W->tail)
+			W->tail->next = it;
+		else
+			W->head = it;
+		W->tail = it;
+		if (W->pol.queue_max && it->len)
+			W->nchunks++;
+		if (it->state == WI_OPEN) {
+			if (!W->cnext)
+				W->cnext = it;
+			pthread_cond_signal(&W->work);
+		} else if (it == W->head) {
+			pthread_cond_signal(&W->ready);
+		}
+	}
+	pthread_mutex_unlock(&W->mu);
+	return rc;
+}
+
+/* A free slot of the source's (waits while every one is in flight). */
+int writer_wait_slot(idx_vault *v, struct witem **out)
+{
+	struct writer *W = v->w;
+	int rc;
+	pthread_mutex_lock(&W->mu);
+	while (!W->nfree && !W->err)
+		pthread_cond_wait(&W->room, &W->mu);
+	rc = W->err;
+	*out = W->nfree ? W->freel[--W->nfree] : NULL;
+	pthread_mutex_unlock(&W->mu);
+	return rc;
+}
+
+/* Waits until every item below seq is committed, or an error. */
+int writer_wait_done(idx_vault *v, uint64_t seq)
+{
+	struct writer *W = v->w;
+	int rc;
+	pthread_mutex_lock(&W->mu);
+	while (W->done_seq < seq && !W->err)
+		pthread_cond_wait(&W->done, &W->mu);
+	rc = W->err;
+	pthread_mutex_unlock(&W->mu);
+	return rc;
+}
+
+/* The writer's counters into the vault's block, with the writer idle or
+ * stopped: all of them (live: nobody else writes the block), or only the
+ * writer's own (file: the reader counts the rest there). */
+void writer_fold(idx_vault *v, bool all)
+{
+	struct writer *W = v->w;
+	size_t i;
+	if (!v->ctr)
+		return;
+	if (all) {
+		*v->ctr = W->total;
+	} else {
+		for (i = 0; i < sizeof w_keys / sizeof w_keys[0]; i++) {
+			uint64_t add = W->total.v[w_keys[i]] - W->folded.v[w_keys[i]];
+			v->ctr->v[w_keys[i]] += add;
+			if (v->fs)
+				v->fs->sent.v[w_keys[i]] += add;
+		}
+	}
+	W->folded = W->total;
+}
+
+/* Makes the engine of a source: its policy, the slots it hands off (file
+ * ingest; none for live workers, which allocate theirs) and the counters
+ * the index holds (NULL: the vault's). */
+int writer_new(idx_vault *v, const struct wpolicy *pol, struct witem *slots, int nslots,
+               const tv_counters *committed)
+{
+	struct writer *W = calloc(1, sizeof *W);
+	int i;
+	if (!W)
+		return TV_E_NOMEM;
+	W->pol = *pol;
+	W->freel = calloc((size_t)(nslots > 0 ? nslots : 1), sizeof *W->freel);
+	W->sth = calloc((size_t)(pol->sealers > 0 ? pol->sealers : 1), sizeof *W->sth);
+	if (!W->freel || !W->sth) {
+		free(W->freel);
+		free(W->sth);
+		free(W);
+		return TV_E_NOMEM;
+	}
+	for (i = 0; i < nslots; i++)
+		W->freel[W->nfree++] = &slots[nslots - 1 - i];
+	pthread_mutex_init(&W->mu, NULL);
+	pthread_cond_init(&W->ready, NULL);
+	pthread_cond_init(&W->work, NULL);
+	pthread_cond_init(&W->room, NULL);
+	pthread_cond_init(&W->done, NULL);
+	if (v->ctr)
+		W->total = W->folded = W->snap = *v->ctr;
+	W->committed = committed ? *committed : W->total;
+	v->w = W;
+	return 0;
+}
+
+/* Starts the engine's threads (none for a single-threaded file source). */
+int writer_run(idx_vault *v)
+{
+	struct writer *W = v->w;
+	sigset_t all, old;
+	int i, rc = 0;
+
+	/* the threads take no signals: the caller's thread handles them */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (i = 0; i < W->pol.sealers && rc == 0; i++) {
+		rc = pthread_create(&W->sth[i], NULL, sealer_main, v);
+		if (rc == 0)
+			W->nsth++;
+	}
+	if (rc == 0 && W->pol.thread) {
+		rc = pthread_create(&W->th, NULL, writer_main, v);
+		W->started = rc == 0;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+/*
+ * Stops the engine: the writer drains what is queued (after an error:
+ * drops it) and commits the last counters, the threads end, the counters
+ * are folded into the vault's.  Returns the writer's first error.  Accepts
+ * a vault without an engine.
+ */
+int writer_stop(idx_vault *v)
+{
+	struct writer *W = v->w;
+	int i, rc;
+	if (!W)
+		return 0;
+	pthread_mutex_lock(&W->mu);
+	W->stop = true;
+	pthread_cond_broadcast(&W->work);
+	pthread_cond_broadcast(&W->ready);
+	pthread_mutex_unlock(&W->mu);
+	for (i = 0; i < W->nsth; i++)
+		pthread_join(W->sth[i], NULL);
+	if (W->started)
+		pthread_join(W->th, NULL);
+	else if (!W->pol.thread && !W->err)
+		writer_finish(v);
+	/* whatever is still queued after an error: nobody will commit it */
+	while (W->head) {
+		struct witem *it = W->head;
+		W->head = it->next;
+		item_release(W, it, true);
+	}
+	if (v->npend)
+		writer_unpend(v);
+	writer_fold(v, v->live != NULL);
+	rc = W->err;
+	for (i = 0; i < W->nfree_posts; i++)
+		idx_post_free(W->free_posts[i]);
+	pthread_mutex_destroy(&W->mu);
+	pthread_cond_destroy(&W->ready);
+	pthread_cond_destroy(&W->work);
+	pthread_cond_destroy(&W->room);
+	pthread_cond_destroy(&W->done);
+	free(W->freel);
+	free(W->sth);
+	free(W->flows);
+	free(W);
+	v->w = NULL;
+	return rc;
+}

@@ -50,8 +50,8 @@ static int source_candidates(idx_vault *v, const uint8_t key[IDX_SOURCE_KEY_LEN]
 	for (i = 0; i < v->cur_nmarks; i++)
 		if (memcmp(v->cur_marks[i].identity, key, IDX_SOURCE_KEY_LEN) == 0)
 			cand_put(c, n, &v->cur_marks[i]);
-	if (v->fp)
-		fp_candidates(v, key, c, n);
+	if (v->fs)
+		file_candidates(v, key, c, n);
 	{
 		idx_source_mark stored[VAULT_MAX_CANDS];
 		if ((rc = idx_source_list(v->x, key, stored, VAULT_MAX_CANDS, &got)) != 0)

@@ -168,9 +168,9 @@ static int live_drop_segment(idx_vault *v, uint32_t seg, uint64_t bytes)
 	rc = store_segs_remove(v->segs, seg);
 	if (rc && rc != ENOENT)
 		return rc;
-	v->ctr->v[TV_CTR_RET_SEGMENTS]++;
-	v->ctr->v[TV_CTR_RET_CHUNKS] += dropped;
-	v->ctr->v[TV_CTR_RET_BYTES] += bytes;
+	v->w->total.v[TV_CTR_RET_SEGMENTS]++;
+	v->w->total.v[TV_CTR_RET_CHUNKS] += dropped;
+	v->w->total.v[TV_CTR_RET_BYTES] += bytes;
 	return 0;
 }
 
@@ -225,7 +225,7 @@ int live_retention(idx_vault *v)
 			uint64_t before = (now - L->cfg.flow_max_age_ns) / 1000000000u;
 			rc = idx_flows_drop_before(v->x, before > UINT32_MAX ? UINT32_MAX : (uint32_t)before,
 			                           &dropped);
-			v->ctr->v[TV_CTR_RET_FLOWS] += dropped;
+			v->w->total.v[TV_CTR_RET_FLOWS] += dropped;
 		}
 	}
 	return rc;

@@ -64,10 +64,8 @@ int vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
 	if (v->cfg.commit_chunks > 64)
 		v->cfg.commit_chunks = 64;
 	v->ctr = ctr;
-	if (ctr) {
-		v->committed = *ctr;
+	if (ctr)
 		v->stored0 = ctr->v[TV_CTR_STORE_PACKETS];
-	}
 	v->lock_fd = -1;
 	v->dir = strdup(dir);
 	if (!v->dir) {
@@ -93,10 +91,8 @@ int vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
 		v->cfg.threads = 1;
 	if (v->cfg.threads > FP_MAX_THREADS)
 		v->cfg.threads = FP_MAX_THREADS;
-	/* threaded: the writer moves every ready chunk into pend */
-	v->pend_cap = v->cfg.commit_chunks;
-	if (v->cfg.threads > 1)
-		v->pend_cap += (size_t)FP_SLOTS(v->cfg.threads);
+	/* the chunks of one commit, or of one live pass */
+	v->pend_cap = W_BATCH;
 	v->pend = calloc(v->pend_cap, sizeof *v->pend);
 	if (!v->pend) {
 		rc = TV_E_NOMEM;
@@ -126,7 +122,7 @@ int vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
 	}
 	if (rc)
 		goto fail;
-	if (v->cfg.threads > 1 && (rc = fp_start(v)) != 0)
+	if ((rc = file_start(v)) != 0)
 		goto fail;
 	*out = v;
 	return 0;
@@ -162,7 +158,7 @@ int idx_vault_close(idx_vault *v)
 		if (rc == 0)
 			rc = frc;
 	}
-	fp_stop(v);
+	file_stop(v); /* its error is the flush's */
 	if (v->ctr && !v->live) {
 		/* added but never written to a segment (a failed write, a full
 		 * disk): not stored; the summary says so */

@@ -102,8 +102,9 @@ int idx_vault_source_begin(idx_vault *v, const uint8_t *key, int fd, idx_source_
 /* Seals the open chunk (if any), writes, syncs and commits everything pending. */
 int idx_vault_flush(idx_vault *v);
 
-/* Live sources call this on a timer: closes flow windows that ended before
- * now_ns and commits their records. */
+/* File sources call this on a timer: closes flow windows that ended before
+ * now_ns; their records are committed after the chunks handed off with
+ * them (the next hand-off or flush). */
 int idx_vault_tick(idx_vault *v, uint64_t now_ns);
 
 /* Flushes (all open flow windows too) and closes; returns the first error
@@ -118,19 +119,20 @@ idx *idx_vault_index(idx_vault *v);
  * Threaded file ingest (cfg.threads > 1).  idx_vault_add still runs in the
  * caller's thread and does the per-packet work (builder, postings, flow
  * table, source marks); a full chunk is handed off with its postings, its
- * source marks, a snapshot of the counters and the flow records emitted so
- * far, and the caller continues with a free builder (it waits while
- * 2 x threads + 2 builders are in flight; 2 x threads + 3 in all).
- * cfg.threads threads seal (sort, zstd, SHA-256) handed-off chunks; one
- * writer thread appends them in chunk-id order, fdatasyncs and commits them
- * (and then their flow records) as the single-threaded path does, taking
+ * source marks, the caller's counter growth and the flow records emitted
+ * since the last hand-off, and the caller continues with a free builder (it
+ * waits while 2 x threads + 2 builders are in flight; 2 x threads + 3 in
+ * all).  cfg.threads threads seal (sort, zstd, SHA-256) handed-off chunks;
+ * one writer thread appends them in chunk-id order, fdatasyncs and commits
+ * them (and then their flow records) exactly as the single-threaded path
+ * does, which is the same writer loop run in the caller's thread, taking
  * every chunk that is ready into one commit (at least commit_chunks; fewer
- * only at a flush).  Chunk ids are taken at hand-off, so the segment holds
- * them in id order.  An error of a thread (ENOSPC, TV_E_ZSTD) stops all
- * further writing; the chunks before the failed one are committed (on a
- * failed commit they are written again one at a time, as the single-threaded
- * path orders them) and the error is returned by the next idx_vault_add,
- * idx_vault_flush or idx_vault_close.  flush waits
+ * only at a flush).  Chunk ids are taken
+ * at hand-off, so the segment holds them in id order.  An error of a thread
+ * (ENOSPC, TV_E_ZSTD) stops all further writing; the chunks before the
+ * failed one are committed (on a failed commit they are written again one
+ * at a time, each with its counters) and the error is returned by the next
+ * idx_vault_add, idx_vault_flush or idx_vault_close.  flush waits
  * until everything handed off is committed.  idx_vault_add, flush, tick and
  * close are still called from one thread.
  */

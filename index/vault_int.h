@@ -1,9 +1,9 @@
 /*
  * vault_int.h — the parts of a vault (index/vault.c) that its files share:
- * open/close and the lock (vault.c), the write pipeline (pipeline.c, with
- * pipeline_file.c for threaded file ingest and pipeline_live.c for live
- * workers), file resume (resume.c), recovery and reindex (recover.c) and
- * retention (retain.c).  Only index/ includes it.
+ * open/close and the lock (vault.c), the write engine (pipeline.c, fed by
+ * pipeline_file.c for file ingest and pipeline_live.c for live workers),
+ * file resume (resume.c), recovery and reindex (recover.c) and retention
+ * (retain.c).  Only index/ includes it.
  */
 #ifndef IDX_VAULT_INT_H
 #define IDX_VAULT_INT_H
@@ -40,7 +40,8 @@ struct pending {
 };
 
 struct live;
-struct fpool;
+struct fsrc;
+struct writer;
 
 struct idx_vault {
 	idx_vault_cfg cfg;
@@ -54,7 +55,6 @@ struct idx_vault {
 	size_t npend;
 	uint64_t next_chunk_id;
 	tv_counters *ctr;
-	tv_counters committed; /* ctr as of the last commit */
 	uint64_t added;        /* packets handed to idx_vault_add() (file ingest) */
 	uint64_t stored0;      /* ctr's store.packets at open */
 	int lock_fd;
@@ -67,7 +67,8 @@ struct idx_vault {
 	char *dir;
 	struct live *live;     /* NULL unless idx_vault_live_start */
 	size_t pend_cap;       /* entries of pend */
-	struct fpool *fp;      /* threaded file ingest; NULL when cfg.threads <= 1 */
+	struct writer *w;      /* the write engine; NULL when closed or failed to start */
+	struct fsrc *fs;       /* file ingest's slots; NULL during live ingest */
 	/* the file being read (idx_vault_source_begin): its identity and the
 	 * hash of the bytes consumed up to its last added packet */
 	bool src_active;
@@ -76,7 +77,7 @@ struct idx_vault {
 };
 
 
-/* Threaded file ingest (pipeline_file.c): compression threads at most, and
+/* Threaded file ingest (pipeline_file.c): sealer threads at most, and
  * builders in flight for a number of threads. */
 #define FP_MAX_THREADS 64
 #define FP_SLOTS(threads) (2 * (threads) + 2)
@@ -84,44 +85,112 @@ struct idx_vault {
 /* meta key set while a writable session synthesises flows (recover.c) */
 #define FLOWS_WRITER_KEY "flows_writer"
 
-/* One unit of work for the writer: a sealed chunk (chunk != NULL) and/or
- * flow records and counter growth from one worker. */
-struct qitem {
-	struct qitem *next;
-	int worker;
-	uint8_t *chunk;          /* malloc'd copy of the sealed chunk */
+/* ------------------------------------------------------ the write engine
+ *
+ * Every source (the file reader, with or without sealer threads, and the
+ * live workers) hands items to one queue, in the order their chunks must be
+ * appended; one writer loop (pipeline.c) drains it: append, fdatasync,
+ * vault_commit_chunks, retention and the free-space guard, the full-disk
+ * redo, and the counters.  Sources differ in what fills the items and in
+ * the flush policy (struct wpolicy).
+ */
+
+enum { WI_FREE, WI_OPEN, WI_BUSY, WI_READY };
+
+/* One unit of work: a chunk (sealed, or to be sealed by the engine's sealer
+ * threads) and/or what its source gathered since its previous item. */
+struct witem {
+	struct witem *next;
+	int state;               /* WI_*: OPEN items wait for a sealer thread */
+	uint64_t seq;            /* hand-off order */
+	store_builder *b;        /* a file slot's builder: the chunk points into it */
+	uint8_t *own;            /* a live worker's chunk: malloc'd copy */
+	const uint8_t *chunk;    /* NULL (len 0): no chunk */
 	size_t len;
+	uint64_t id;             /* chunk id, taken at the hand-off */
 	store_chunk_meta meta;
-	idx_post *post;
-	uint64_t first_mono;     /* arrival of the chunk's first packet */
-	tv_flowrec *flows;       /* malloc'd */
-	size_t nflows;
-	tv_counters delta;       /* the worker's counter growth */
-	uint64_t active_flows;   /* the worker's flow-table entries now */
+	idx_post *post;          /* the chunk's postings; swapped with pend's */
+	idx_source_mark marks[VAULT_MAX_MARKS];
+	size_t nmarks;
+	tv_counters delta;       /* the source's counter growth */
+	tv_flowrec *flows;       /* flow records emitted since the previous item */
+	size_t nflows, flows_cap;
+	uint64_t first_mono;     /* live: arrival of the chunk's first packet */
+	int worker;              /* live: the worker that sent it; -1: none */
+	uint64_t active_flows;   /* live: that worker's flow-table entries now */
+	bool barrier;            /* commit everything up to here (a flush) */
+	int err;                 /* of the seal */
 };
 
-#define LIVE_BATCH 64
-#define LIVE_FREE_POSTS 64
+/* The flush policy: what makes the writer commit, and what it applies. */
+struct wpolicy {
+	bool each_pass;   /* live: commit what each pass took (the seal interval
+	                   * bound); file: commit_chunks pending, or a barrier */
+	bool live;        /* retention, the free-space guard, seal latencies and
+	                   * the flow.active gauge (struct live) */
+	bool thread;      /* a writer thread drains the queue; else the caller
+	                   * drains it after each hand-off */
+	int sealers;      /* threads that seal OPEN items (file --threads N) */
+	uint32_t queue_max; /* chunk items queued before a source waits; 0: none */
+};
 
+#define W_BATCH VAULT_COMMIT_MAX  /* items per pass; also pend's size */
+#define W_FREE_POSTS 64
+
+struct writer {
+	struct wpolicy pol;
+	pthread_mutex_t mu;
+	pthread_cond_t ready;  /* writer: the head item is ready, or stop */
+	pthread_cond_t work;   /* sealers: an OPEN item was queued, or stop */
+	pthread_cond_t room;   /* sources: an item was released, or an error */
+	pthread_cond_t done;   /* flushers: done_seq advanced, or an error */
+	struct witem *head, *tail;
+	struct witem *cnext;   /* the oldest OPEN item no sealer took */
+	size_t nchunks;        /* queued items that hold a chunk */
+	uint64_t seq;          /* next seq handed off */
+	uint64_t done_seq;     /* every seq below is committed */
+	int err;               /* first error; nothing is written after it */
+	bool stop;             /* drain what is queued, then end */
+	tv_counters snap;      /* total as of the last pass */
+	struct witem **freel;  /* released slots of a source that keeps them */
+	int nfree, freel_cap;
+	idx_post *free_posts[W_FREE_POSTS]; /* collectors for live seals */
+	int nfree_posts;
+	pthread_t th, *sth;
+	bool started;
+	int nsth;
+	/* writer only */
+	tv_counters total;     /* the source counters plus what the writer did */
+	tv_counters committed; /* total as of the last counter commit */
+	tv_counters folded;    /* total as of the last fold into the vault's */
+	tv_flowrec *flows;     /* records of taken items, committed once their
+	                        * chunks are */
+	size_t nflows, flows_cap;
+	struct witem *inpend[W_BATCH]; /* items whose bytes are pend[0..n) (redo) */
+	size_t ninpend;
+};
+
+/* Live ingest: its cfg and the retention state (writer only). */
 struct live {
 	idx_live_cfg cfg;
-	pthread_t th;
-	bool started;
-	pthread_mutex_t mu;
-	pthread_cond_t nonempty, nonfull, idle;
-	struct qitem *head, *tail;
-	size_t n;              /* queued chunk items */
-	bool stopping;
-	bool busy;             /* the writer holds items it has not committed */
-	int err;               /* first writer error; workers stop queueing */
-	uint64_t *active;      /* per worker */
-	tv_counters snap;      /* counters as of the last commit */
-	idx_post *free_posts[LIVE_FREE_POSTS];
-	int nfree;
-	/* writer-only state */
+	uint64_t *active;      /* flow-table entries per worker */
 	uint64_t seg_bytes;    /* estimate of the segment bytes, exact after a pass */
 	uint64_t last_pass, last_flow_pass;
-	struct pending batch[LIVE_BATCH]; /* the chunks of one commit */
+};
+
+/* File ingest: the builders in flight and the marks handed off. */
+struct fhist {
+	idx_source_mark marks[VAULT_MAX_MARKS];
+	size_t nmarks;
+};
+
+struct fsrc {
+	struct witem *slots;
+	int nslots;
+	struct witem *spare;   /* the next slot to hand off */
+	struct fhist *hist;    /* source marks by seq % nhist (resume.c) */
+	uint64_t nhist;
+	tv_counters sent;      /* the caller's counters as of the last hand-off */
 };
 
 
@@ -137,14 +206,21 @@ void settle_marks(idx_vault *v, idx_source_mark *marks, size_t n);
 void encode_tag(idx_vault *v, idx_source_mark *marks, size_t n, uint8_t *tag,
                 uint32_t *len);
 size_t decode_tag(const uint8_t *tag, uint32_t len, idx_source_mark *marks);
+int writer_new(idx_vault *v, const struct wpolicy *pol, struct witem *slots, int nslots,
+               const tv_counters *committed);
+int writer_run(idx_vault *v);
+int writer_stop(idx_vault *v);
+int writer_push(idx_vault *v, struct witem *it, bool *waited);
+int writer_wait_slot(idx_vault *v, struct witem **out);
+int writer_wait_done(idx_vault *v, uint64_t seq);
+int writer_drain(idx_vault *v);
+void writer_fold(idx_vault *v, bool all);
+void item_seal(struct witem *it);
 
 /* pipeline_file.c */
-void fp_queue_flows(idx_vault *v, const tv_flowrec *recs, size_t n);
-int fp_handoff(idx_vault *v, bool barrier);
-int fp_flush(idx_vault *v);
-int fp_start(idx_vault *v);
-void fp_stop(idx_vault *v);
-void fp_candidates(idx_vault *v, const uint8_t *key, idx_source_mark *c, size_t *n);
+int file_start(idx_vault *v);
+int file_stop(idx_vault *v);
+void file_candidates(idx_vault *v, const uint8_t *key, idx_source_mark *c, size_t *n);
 
 /* recover.c */
 int vault_recover(idx_vault *v, idx_recovery *rec);

@@ -5,7 +5,10 @@
  * Checked from the outside, through what a reader sees in the index and the
  * segment files: chunk order, commit batching, a failed write in the middle
  * of a batch (RLIMIT_FSIZE makes the segment append fail with EFBIG, as a
- * full disk would with ENOSPC), and shutdown.
+ * full disk would with ENOSPC), and shutdown; for both sources of the one
+ * engine (the file reader, single-threaded and with sealer threads, and
+ * live workers) and both flush policies (file: commit_chunks or a flush;
+ * live: every writer pass, within the seal interval).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -16,6 +19,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../index/vault.h"
@@ -354,6 +358,197 @@ Test(pipeline, live_stop_commits_all_accepted_work)
 	indexed(c);
 	cr_assert_eq(packets_in(c), 999);
 	cr_assert_eq(ctr.v[TV_CTR_STORE_PACKETS], 999);
+	verify_deep();
+	free(c);
+}
+
+/* The number of indexed chunks, as a reader in another process sees it:
+ * LMDB does not support opening an environment twice in one process while
+ * a thread of it commits (one process, one set of POSIX locks). */
+static size_t indexed_by_another_process(uint64_t *pkts)
+{
+	int fd[2], st;
+	size_t n[2] = { 0, 0 };
+	pid_t pid;
+	cr_assert_eq(pipe(fd), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct chunks *c = calloc(1, sizeof *c);
+		idx_rstore rs;
+		size_t got[2] = { (size_t)-1, 0 };
+		close(fd[0]);
+		if (c && idx_rstore_open(g_dir, &rs) == 0) {
+			if (idx_chunk_foreach(rs.x, collect, c) == 0) {
+				got[0] = c->n;
+				got[1] = (size_t)packets_in(c);
+			}
+			idx_rstore_close(&rs);
+		}
+		if (write(fd[1], got, sizeof got) != sizeof got)
+			_exit(1);
+		_exit(0);
+	}
+	close(fd[1]);
+	cr_assert_eq(read(fd[0], n, sizeof n), (ssize_t)sizeof n);
+	close(fd[0]);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert_neq(n[0], (size_t)-1, "the other process could not read the index");
+	if (pkts)
+		*pkts = n[1];
+	return n[0];
+}
+
+/* File policy with sealer threads: no commit holds fewer than
+ * commit_chunks chunks before the flush (a writer that falls behind may
+ * put more into one), so what a reader sees grows by 8 or more at a time;
+ * the flush commits the rest. */
+Test(pipeline, threaded_commits_hold_at_least_commit_chunks)
+{
+	idx_vault_cfg cfg;
+	idx_vault *v;
+	struct chunks *c = calloc(1, sizeof *c);
+	uint64_t i;
+	static uint8_t frame[FRAME];
+	size_t before = 0;
+	int grew = 0;
+
+	cfg_small(&cfg, 3, 8);
+	cr_assert_eq(idx_vault_open(g_dir, &cfg, NULL, NULL, &v), 0);
+	for (i = 0; i < 3000; i++) {
+		tv_pkt p;
+		make_pkt(&p, frame, i);
+		cr_assert_eq(idx_vault_add(v, &p, NULL), 0);
+		if (i % 8 == 7) {
+			size_t n = indexed_by_another_process(NULL);
+			cr_assert_geq(n, before);
+			cr_assert(n == before || n - before >= 8,
+			          "a reader saw %zu chunks after %zu: a commit of fewer than 8", n, before);
+			grew += n != before;
+			before = n;
+		}
+	}
+	cr_assert_gt(grew, 5, "the reader saw commits only %d times", grew);
+	cr_assert_eq(idx_vault_close(v), 0);
+	indexed(c);
+	cr_assert_eq(packets_in(c), 3000, "%llu of 3000 packets in %zu chunks",
+	             (unsigned long long)packets_in(c), c->n);
+	ids_in_order(c);
+	verify_deep();
+	free(c);
+}
+
+/* Live policy: a chunk is committed within its seal interval (plus one
+ * writer pass) while the worker keeps running, with no stop and no flush. */
+Test(pipeline, live_commits_within_the_seal_interval)
+{
+	idx_vault_cfg cfg;
+	idx_live_cfg lcfg;
+	idx_vault *v;
+	idx_vault_worker *w;
+	tv_counters ctr, snap;
+	static uint8_t frame[FRAME];
+	uint64_t i, t0, seen = 0;
+	int err = 0;
+
+	memset(&ctr, 0, sizeof ctr);
+	cfg_small(&cfg, 1, 64);
+	idx_live_cfg_default(&lcfg);
+	lcfg.nworkers = 1;
+	lcfg.min_free_auto = false;
+	lcfg.seal_interval_ns = 100000000; /* 100 ms */
+	cr_assert_eq(idx_vault_open(g_dir, &cfg, &ctr, NULL, &v), 0);
+	cr_assert_eq(idx_vault_live_start(v, &lcfg), 0);
+	cr_assert_eq(idx_vault_worker_new(v, 0, &w), 0);
+	t0 = tv_clock_mono_ns();
+	for (i = 0; i < 5; i++) { /* far less than a chunk */
+		tv_pkt p;
+		make_pkt(&p, frame, i);
+		cr_assert_eq(idx_vault_worker_add(w, &p, t0), 0);
+	}
+	memset(&snap, 0, sizeof snap);
+	while ((seen < 5 || snap.v[TV_CTR_STORE_PACKETS] < 5) &&
+	       tv_clock_mono_ns() - t0 < 3000000000ull) {
+		usleep(10000);
+		cr_assert_eq(idx_vault_worker_tick(w, tv_clock_real_ns(), tv_clock_mono_ns()), 0);
+		indexed_by_another_process(&seen);
+		idx_vault_live_status(v, &snap, &err); /* as of the writer's last pass */
+	}
+	cr_assert_eq(seen, 5, "after %llu ms a reader sees %llu of 5 packets",
+	             (unsigned long long)((tv_clock_mono_ns() - t0) / 1000000),
+	             (unsigned long long)seen);
+	cr_assert_lt(tv_clock_mono_ns() - t0, 1000000000ull, "visible only after %llu ms",
+	             (unsigned long long)((tv_clock_mono_ns() - t0) / 1000000));
+	cr_assert_eq(err, 0);
+	cr_assert_eq(snap.v[TV_CTR_STORE_PACKETS], 5);
+	cr_assert_eq(idx_vault_worker_finish(w), 0);
+	cr_assert_eq(idx_vault_live_stop(v), 0);
+	cr_assert_eq(idx_vault_close(v), 0);
+	cr_assert_eq(ctr.v[TV_CTR_STORE_PACKETS], 5);
+	cr_assert_eq(ctr.v[TV_CTR_LIVE_SEALS], 1);
+	verify_deep();
+}
+
+/*
+ * Live: a write fails in the middle of the writer's work (the file size
+ * limit stands in for a full disk).  The writer stops with the error, the
+ * workers see it, and the counters say exactly what the index holds; the
+ * store verifies after the next open.
+ */
+Test(pipeline, live_failure_mid_batch)
+{
+	idx_vault_cfg cfg;
+	idx_live_cfg lcfg;
+	idx_vault *v;
+	idx_vault_worker *w[2];
+	idx_recovery rec;
+	tv_counters ctr;
+	struct chunks *c = calloc(1, sizeof *c);
+	struct rlimit rl, old;
+	static uint8_t frame[FRAME];
+	uint64_t i, mono = 1;
+	int rc = 0, src;
+
+	memset(&ctr, 0, sizeof ctr);
+	cfg_small(&cfg, 1, 1);
+	idx_live_cfg_default(&lcfg);
+	lcfg.nworkers = 2;
+	lcfg.min_free_auto = false;
+	cr_assert_eq(idx_vault_open(g_dir, &cfg, &ctr, NULL, &v), 0);
+	cr_assert_eq(idx_vault_live_start(v, &lcfg), 0);
+	cr_assert_eq(idx_vault_worker_new(v, 0, &w[0]), 0);
+	cr_assert_eq(idx_vault_worker_new(v, 1, &w[1]), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	rl = old;
+	rl.rlim_cur = 360 * 1024;
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	for (i = 0; i < 20000 && rc == 0; i++) {
+		tv_pkt p;
+		make_pkt(&p, frame, i);
+		rc = idx_vault_worker_add(w[i % 2], &p, mono++);
+	}
+	src = idx_vault_worker_finish(w[0]);
+	if (!rc)
+		rc = src;
+	src = idx_vault_worker_finish(w[1]);
+	if (!rc)
+		rc = src;
+	src = idx_vault_live_stop(v);
+	cr_assert(src == EFBIG || src == ENOSPC, "writer error %d: %s", src, tv_strerror(src));
+	cr_assert(rc == 0 || rc == src, "worker error %d", rc);
+	idx_vault_close(v);
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	indexed(c);
+	cr_assert_gt(c->n, 0, "nothing was committed before the failure");
+	cr_assert_lt(packets_in(c), i);
+	cr_assert_eq(ctr.v[TV_CTR_STORE_PACKETS], packets_in(c),
+	             "stored per the counters %llu, per the index %llu",
+	             (unsigned long long)ctr.v[TV_CTR_STORE_PACKETS],
+	             (unsigned long long)packets_in(c));
+	memset(&ctr, 0, sizeof ctr);
+	cr_assert_eq(idx_vault_open(g_dir, &cfg, &ctr, &rec, &v), 0);
+	cr_assert_eq(idx_vault_close(v), 0);
 	verify_deep();
 	free(c);
 }
