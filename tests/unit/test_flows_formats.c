@@ -482,3 +482,157 @@ Test(flows_formats, a_merged_read_of_many_windows_stays_bounded)
 	cr_assert_eq(use1[NW - 1], use1[19], "%zu then %zu bytes", use1[19], use1[NW - 1]);
 	cr_assert_eq(use2[NW - 1], use2[19], "%zu then %zu bytes", use2[19], use2[NW - 1]);
 }
+
+/* --------------------------------------------------------------- carry */
+
+/* A fresh writable index of a format, as reindex makes the new one. */
+static idx *fresh(char dir[64], uint32_t format)
+{
+	idx_cfg cfg;
+	idx *x;
+	strcpy(dir, "/tmp/tv_flowscarry_XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	idx_cfg_default(&cfg);
+	cfg.writable = true;
+	cfg.map_size = (uint64_t)1 << 30;
+	cfg.format = format;
+	cr_assert_eq(idx_open(dir, &cfg, &x), 0);
+	return x;
+}
+
+static void gone(idx *x, char dir[64])
+{
+	idx_close(x);
+	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static uint64_t entries(idx *x, bool v2)
+{
+	MDB_txn *txn;
+	MDB_stat st;
+	cr_assert_eq(idx_txn_begin(x, false, &txn), 0);
+	cr_assert_eq(mdb_stat(txn, v2 ? x->db2_flows : x->db_flows, &st), 0);
+	mdb_txn_abort(txn);
+	return st.ms_entries;
+}
+
+/* reindex keeps the flow records: from either format into either, the
+ * same records in the same order, the old seq never given again. */
+Test(flows_formats, carry_keeps_the_flow_records_in_any_pair_of_formats)
+{
+	size_t n = put_set(V1A, V2A, 0);
+	for (int s = 0; s < 2; s++) {
+		idx *src = s ? V2A : V1A;
+		uint64_t src_seq;
+		cr_assert_eq(idx_meta_u64_get(src, "flow_seq", &src_seq), 0);
+		for (uint32_t f = 1; f <= 2; f++) {
+			char dir[64];
+			idx *dst = fresh(dir, f);
+			idx_carry_report rep;
+			uint64_t c, seq;
+			cr_assert_eq(idx_carry(dst, src, &rep), 0, "format %d -> %u", s + 1, f);
+			cr_assert_eq(rep.flows, n, "format %d -> %u: %llu records", s + 1, f,
+			             (unsigned long long)rep.flows);
+			compare_foreach(V1A, dst, 0, UINT32_MAX, n);
+			cr_assert_eq(idx_flows_count(dst, &c), 0);
+			cr_assert_eq(c, n);
+			cr_assert_eq(entries(dst, f == 1), 0, "nothing in the other format's table");
+			if (f == (uint32_t)s + 1)
+				cr_assert_eq(entries(dst, f == 2), entries(src, f == 2),
+				             "same format: the entries as they were");
+			cr_assert_eq(idx_meta_u64_get(dst, "flow_seq", &seq), 0);
+			cr_assert_geq(seq, src_seq);
+			cr_assert_geq(seq, entries(dst, f == 2), "a seq for every entry");
+			/* a put after the carry takes a new key (v1 would
+			 * overwrite a record under a seq given twice) */
+			tv_flowrec r;
+			mkflow(&r, 77, W0 + 3000, 5);
+			cr_assert_eq(idx_flows_put(dst, &r, 1), 0);
+			cr_assert_eq(idx_flows_count(dst, &c), 0);
+			cr_assert_eq(c, n + 1);
+			gone(dst, dir);
+		}
+	}
+}
+
+/* A block readers would refuse is not carried, and nothing is: one
+ * transaction.  A new index that holds flow records already is refused. */
+Test(flows_formats, carry_refuses_a_corrupt_block_and_a_dst_with_records)
+{
+	put_set(V1A, V2A, 0);
+	char dir[64];
+	idx *dst = fresh(dir, 2);
+	idx_carry_report rep;
+	tv_flowrec r;
+	mkflow(&r, 1, W0, 0);
+	cr_assert_eq(idx_flows_put(dst, &r, 1), 0);
+	cr_assert_eq(idx_carry(dst, V2A, &rep), TV_E_EXISTS);
+	gone(dst, dir);
+
+	/* a block whose zstd frame is cut: its header alone is sound */
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, d;
+	static uint8_t kb[12], vb[1 << 20];
+	cr_assert_eq(idx_txn_begin(V2A, true, &txn), 0);
+	cr_assert_eq(mdb_cursor_open(txn, V2A->db2_flows, &cur), 0);
+	cr_assert_eq(mdb_cursor_get(cur, &k, &d, MDB_LAST), 0);
+	cr_assert_lt(d.mv_size, sizeof vb);
+	memcpy(kb, k.mv_data, 12);
+	memcpy(vb, d.mv_data, d.mv_size);
+	k.mv_data = kb;
+	d.mv_data = vb;
+	d.mv_size--;
+	mdb_cursor_close(cur);
+	cr_assert_eq(mdb_put(txn, V2A->db2_flows, &k, &d, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	for (uint32_t f = 1; f <= 2; f++) {
+		uint64_t c;
+		dst = fresh(dir, f);
+		cr_assert_eq(idx_carry(dst, V2A, &rep), TV_E_CORRUPT, "into format %u", f);
+		cr_assert_eq(idx_flows_count(dst, &c), 0);
+		cr_assert_eq(c, 0);
+		gone(dst, dir);
+	}
+}
+
+/* ------------------------------------------- malformed entries in drops */
+
+/* Retention and the crash rebuild must get past an entry they cannot
+ * read: on both formats it is deleted with its range and named. */
+Test(flows_formats, drops_delete_and_name_malformed_entries_on_both_formats)
+{
+	put_set(V1A, V2A, 0);
+	for (int i = 0; i < 2; i++) {
+		idx *x = i ? V2A : V1A;
+		MDB_txn *txn;
+		uint8_t kb[11], vb[8] = { 0 };
+		MDB_val k = { sizeof kb, kb }, d = { sizeof vb, vb };
+		/* an 11-byte key among the keys of window W0 */
+		tv_put_be32(kb, W0);
+		memset(kb + 4, 0x80, 7);
+		cr_assert_eq(idx_txn_begin(x, true, &txn), 0);
+		cr_assert_eq(mdb_put(txn, i ? x->db2_flows : x->db_flows, &k, &d, 0), 0);
+		cr_assert_eq(mdb_txn_commit(txn), 0);
+		uint64_t dropped, c;
+		cr_assert_eq(idx_flows_drop_before(x, W0 + 600, &dropped), 0, "format %d", i + 1);
+		cr_assert_eq(dropped, 5300, "format %d: %llu", i + 1, (unsigned long long)dropped);
+		cr_assert_eq(idx_flows_count(x, &c), 0);
+		cr_assert_eq(c, 1500 + 401 + 50, "format %d: every record of W0 went", i + 1);
+
+		/* the report names it */
+		tv_put_be32(kb, W0 + 1200);
+		cr_assert_eq(idx_txn_begin(x, true, &txn), 0);
+		cr_assert_eq(mdb_put(txn, i ? x->db2_flows : x->db_flows, &k, &d, 0), 0);
+		cr_assert_eq(mdb_txn_commit(txn), 0);
+		idx_flows_drop_report r;
+		cr_assert_eq(idx_flows_drop_range(x, W0 + 1200, (uint64_t)1 << 32, &r), 0);
+		cr_assert_eq(r.records, 451);
+		cr_assert_eq(r.blocks, i ? 3 : 0);
+		cr_assert_eq(r.bad, 1);
+		cr_assert_eq(r.bad_window, W0 + 1200);
+		cr_assert_eq(r.bad_seq, 0x8080808080808000ull);
+		cr_assert_eq(r.bad_key_len, 11);
+	}
+	compare_foreach(V1A, V2A, 0, UINT32_MAX, 1500);
+}
