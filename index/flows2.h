@@ -4,8 +4,9 @@
  * window are one block, a zstd frame of the version-1 108-byte records
  * (idx_flow_val_encode), under key window BE32 | seq BE64.
  *
- * Being integrated: nothing outside index/ and tests/ calls this yet; the
- * vault still writes the version-1 table "flows" (index/flows.c).
+ * Called by index/flows.c (the idx_flows_* API) on a store of format 2
+ * (idx_format) and by index/carry.c; a format-1 store uses the table
+ * "flows" instead.
  *
  * Memory: an idx2_fbuf holds everything one block needs (zstd contexts,
  * the raw records, the encoded value, the decoded records), allocated
