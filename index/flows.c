@@ -337,8 +337,13 @@ int idx_flows_last_window(idx *x, uint32_t *w, bool *any)
 	rc = mdb_cursor_open(txn, idx_format(x) == 2 ? x->db2_flows : x->db_flows, &cur);
 	if (rc == 0) {
 		rc = mdb_cursor_get(cur, &k, &d, MDB_LAST);
-		if (rc == 0 && k.mv_size == 12) {
-			*w = tv_get_be32(k.mv_data);
+		/* A malformed last key still has a window (its first 4
+		 * bytes, zero-padded: where it sorts).  Saying "no records"
+		 * would make the crash rebuild drop every window from 0. */
+		if (rc == 0 && k.mv_size > 0) {
+			uint8_t wb[4] = { 0 };
+			memcpy(wb, k.mv_data, k.mv_size < 4 ? k.mv_size : 4);
+			*w = tv_get_be32(wb);
 			*any = true;
 		}
 		if (rc == MDB_NOTFOUND)

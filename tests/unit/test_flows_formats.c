@@ -636,3 +636,29 @@ Test(flows_formats, drops_delete_and_name_malformed_entries_on_both_formats)
 	}
 	compare_foreach(V1A, V2A, 0, UINT32_MAX, 1500);
 }
+
+/* The crash rebuild drops the windows from (last window - interval): a
+ * malformed last key must not read as "no records" (a drop from 0). */
+Test(flows_formats, last_window_of_a_malformed_last_key_is_where_it_sorts)
+{
+	put_set(V1A, V2A, 0);
+	for (int i = 0; i < 2; i++) {
+		idx *x = i ? V2A : V1A;
+		MDB_txn *txn;
+		uint8_t kb[5] = { 0 }, vb[8] = { 0 };
+		MDB_val k = { sizeof kb, kb }, d = { sizeof vb, vb };
+		tv_put_be32(kb, W0 + 3600);
+		cr_assert_eq(idx_txn_begin(x, true, &txn), 0);
+		cr_assert_eq(mdb_put(txn, i ? x->db2_flows : x->db_flows, &k, &d, 0), 0);
+		cr_assert_eq(mdb_txn_commit(txn), 0);
+		uint32_t w;
+		bool any;
+		cr_assert_eq(idx_flows_last_window(x, &w, &any), 0);
+		cr_assert(any, "format %d", i + 1);
+		cr_assert_eq(w, W0 + 3600);
+		uint64_t dropped, c;
+		cr_assert_eq(idx_flows_drop_from(x, w - 600, &dropped), 0);
+		cr_assert_eq(idx_flows_count(x, &c), 0);
+		cr_assert_eq(c, 5300 + 1500 + 401, "format %d: older windows kept", i + 1);
+	}
+}
