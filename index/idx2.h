@@ -48,8 +48,11 @@ typedef struct idx2_chunk {
 size_t idx2_chunk_encode(const idx2_chunk *c, uint8_t out[IDX2_CHUNK_MAX]);
 /* TV_E_CORRUPT unless: n == 104 + 16 * nblocks with 1 <= nblocks <= 64, the
  * crc matches, the reserved field is zero, the id equals key_id,
- * first_ts <= last_ts, npkts >= 1, and the blocks lie back to back (every
- * len >= 32 and nrec >= 1), the last one ending at length - 128. */
+ * first_ts <= last_ts, npkts >= 1, nflows <= npkts, raw_len <= STORE_MAX_RAW,
+ * length - 128 <= STORE_V2_MAX_BODY, and the blocks lie back to back (every
+ * 32 <= len <= STORE_V2_MAX_BLOCK_LEN, 1 <= nrec <= npkts, a_raw <=
+ * STORE_V2_MAX_A_RAW), the last one ending at length - 128: a reader never
+ * allocates more for a record than the format allows. */
 int idx2_chunk_decode(const void *p, size_t n, uint64_t key_id, idx2_chunk *c);
 
 /* Fills c from a sealed version-2 chunk (its header and head, which are

@@ -128,6 +128,13 @@ static int cache_slot(rctx *c, centry **out)
 	return 0;
 }
 
+/* "v2_chunks key HEX", as idx_plan2 names a corrupt entry. */
+static void where_chunk_key(char *where, size_t cap, uint64_t id)
+{
+	if (cap)
+		snprintf(where, cap, "v2_chunks key %016llx", (unsigned long long)id);
+}
+
 /* Names the chunk (and block, when known) of a failure in c->where. */
 static int fail_at(rctx *c, const idx2_chunk *r, int block, uint64_t offset, int rc)
 {
@@ -317,15 +324,12 @@ static int chunk_open(rctx *c, const idx2_hit *hit, ochunk **out)
 			c->st->chunks_missing++; /* dropped by retention after the plan */
 			rc = 0;
 		} else {
-			snprintf(c->where, sizeof c->where, "v2_chunks key %llu",
-			         (unsigned long long)hit->chunk_id);
+			where_chunk_key(c->where, sizeof c->where, hit->chunk_id);
 		}
 		goto fail;
 	}
 	if (o->r.nblocks < 64 && (hit->blocks >> o->r.nblocks) != 0) {
-		snprintf(c->where, sizeof c->where, "v2_chunks key %llu: the plan names block %d of %u",
-		         (unsigned long long)hit->chunk_id, 63 - __builtin_clzll(hit->blocks),
-		         o->r.nblocks);
+		where_chunk_key(c->where, sizeof c->where, hit->chunk_id);
 		rc = TV_E_CORRUPT;
 		goto fail;
 	}
@@ -564,7 +568,7 @@ int idx2_cursor_open(idx *x, store_segs *segs, const idx_expr *e, uint64_t cache
 			continue;
 		}
 		if (rc) {
-			snprintf(where, cap, "v2_chunks key %llu", (unsigned long long)hits[i].chunk_id);
+			where_chunk_key(where, cap, hits[i].chunk_id);
 			goto fail;
 		}
 		c->pd[k].first_ts = r.first_ts;

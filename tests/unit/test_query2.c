@@ -255,3 +255,141 @@ Test(query2, verify_fails_on_a_changed_byte_outside_the_planned_blocks, .init = 
 	free(p);
 	free(q);
 }
+
+/* Opens dir's index for writing and runs f on it in one write transaction. */
+static void with_index(const char *dir, void (*f)(idx *x, MDB_txn *txn))
+{
+	idx_cfg cfg;
+	idx *x;
+	MDB_txn *txn;
+	idx_cfg_default(&cfg);
+	cfg.writable = true;
+	cr_assert_eq(idx_open(dir, &cfg, &x), 0);
+	cr_assert_eq(idx_txn_begin(x, true, &txn), 0);
+	f(x, txn);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	idx_close(x);
+}
+
+/* Chunk 3's record, its crc intact, says its last block is 4 GiB long. */
+static void huge_record(idx *x, MDB_txn *txn)
+{
+	uint8_t kb[8], buf[IDX2_CHUNK_MAX];
+	MDB_val k = { 8, kb }, d;
+	idx2_chunk r;
+	uint16_t last;
+	tv_put_be64(kb, 3);
+	cr_assert_eq(mdb_get(txn, x->db2_chunks, &k, &d), 0);
+	cr_assert_eq(idx2_chunk_decode(d.mv_data, d.mv_size, 3, &r), 0);
+	last = (uint16_t)(r.nblocks - 1);
+	r.blocks[last].len = UINT32_MAX - 4096 - r.blocks[last].offset;
+	r.length = STORE_V2_HDR_LEN + r.blocks[last].offset + r.blocks[last].len;
+	d.mv_size = idx2_chunk_encode(&r, buf);
+	d.mv_data = buf;
+	cr_assert_eq(mdb_put(txn, x->db2_chunks, &k, &d, 0), 0);
+}
+
+/* Every posting value (folded and open slice) with one byte changed. */
+static void flip_postings(idx *x, MDB_txn *txn)
+{
+	MDB_dbi dbs[2] = { x->db2_post, x->db2_opost };
+	size_t n = 0;
+	for (int i = 0; i < 2; i++) {
+		MDB_cursor *cur;
+		MDB_val k, d;
+		cr_assert_eq(mdb_cursor_open(txn, dbs[i], &cur), 0);
+		while (mdb_cursor_get(cur, &k, &d, MDB_NEXT) == 0) {
+			uint8_t v[IDX2_PVAL_MAX + IDX2_OVAL_LEN];
+			cr_assert_leq(d.mv_size, sizeof v);
+			memcpy(v, d.mv_data, d.mv_size);
+			v[d.mv_size - 1] ^= 0x01;
+			d.mv_data = v;
+			cr_assert_eq(mdb_cursor_put(cur, &k, &d, MDB_CURRENT), 0);
+			n++;
+		}
+		mdb_cursor_close(cur);
+	}
+	cr_assert_gt(n, 0);
+}
+
+static void query_fails(const char *dir, const char *text, int want, const char *where)
+{
+	idx_rstore rs;
+	idx_expr *e;
+	idx_expr_err perr;
+	char err[1024];
+	char *buf = NULL;
+	size_t len = 0;
+	out o;
+	cr_assert_eq(idx_expr_parse(text, 0, &e, &perr), 0);
+	cr_assert_eq(idx_rstore_open(dir, &rs), 0);
+	o.f = open_memstream(&buf, &len);
+	o.n = 0;
+	err[0] = '\0';
+	cr_assert_eq(idx_query_run(&rs, 1, e, false, to_pcap, &o, NULL, err, sizeof err), want,
+	             "'%s': %s", text, err);
+	fclose(o.f);
+	free(buf);
+	cr_assert_not_null(strstr(err, dir), "%s", err);
+	cr_assert_not_null(strstr(err, where), "'%s': %s", text, err);
+	idx_rstore_close(&rs);
+	idx_expr_free(e);
+}
+
+Test(query2, a_corrupt_chunk_record_or_posting_fails_naming_table_and_key, .init = setup,
+     .fini = teardown, .timeout = 240)
+{
+	with_index(a2, huge_record);
+	query_fails(a2, "", TV_E_CORRUPT, "v2_chunks key 0000000000000003");
+	with_index(b2, flip_postings);
+	query_fails(b2, "host 10.0.1.155 or port 53", TV_E_CORRUPT, "post key ");
+}
+
+static report_export_result *export(const char *dir, const char *text, const char *bundle)
+{
+	static report_export_result res;
+	report_export_opts o;
+	idx_rstore rs;
+	idx_expr *e;
+	idx_expr_err perr;
+	cr_assert_eq(idx_expr_parse(text, 0, &e, &perr), 0);
+	cr_assert_eq(idx_rstore_open(dir, &rs), 0);
+	memset(&o, 0, sizeof o);
+	memset(&res, 0, sizeof res);
+	o.rs = &rs;
+	o.expr = e;
+	o.query_text = text;
+	o.store = dir;
+	o.out = bundle;
+	o.kind = REPORT_BUNDLE_TAR_GZ;
+	o.examiner = "test";
+	report_export_run(&o, &res, NULL);
+	idx_rstore_close(&rs);
+	idx_expr_free(e);
+	return &res;
+}
+
+Test(query2, export_of_a_v2_store_lists_its_chunks_and_fails_on_a_changed_byte, .init = setup,
+     .fini = teardown, .timeout = 240)
+{
+	char out1[160], out2[160], want[64];
+	report_export_result *r;
+	uint64_t chunk = 0, off = 0, packets;
+	uint32_t seg = 0;
+
+	snprintf(out1, sizeof out1, "%s/case1.tar.gz", tdir);
+	snprintf(out2, sizeof out2, "%s/case2.tar.gz", tdir);
+	cr_assert(unplanned_byte(a2, &seg, &off, &chunk));
+	r = export(a2, "host 10.0.1.155", out1);
+	cr_assert_eq(r->status, REPORT_EXPORT_OK, "%s", r->err);
+	cr_assert_gt(r->packets, 0);
+	cr_assert_gt(r->nchunks, 0);
+	cr_assert_eq(r->chunks_read, r->nchunks, "every chunk read gave a packet here");
+	packets = r->packets;
+	flip(a2, seg, off);
+	r = export(a2, "host 10.0.1.155", out2);
+	cr_assert_eq(r->status, REPORT_EXPORT_FAILED, "%" PRIu64 " packets exported", packets);
+	snprintf(want, sizeof want, "segment %u offset ", seg);
+	cr_assert_not_null(strstr(r->err, want), "%s", r->err);
+	cr_assert_eq(access(out2, F_OK), -1, "a failed export leaves no bundle");
+}
