@@ -287,7 +287,7 @@ typedef int (*idx2_pkt_cb)(void *ctx, const idx2_pkt *p);
 typedef struct idx2_read_stats {
 	uint64_t chunks_read;    /* chunks with a planned block read */
 	uint64_t blocks_read;    /* preads of a block (re-reads included) */
-	uint64_t bytes_read;     /* bytes of those preads */
+	uint64_t bytes_read;     /* bytes of those preads and of IDX2_READ_VERIFY's */
 	uint64_t bytes_decoded;  /* section A of every decode, tails copied */
 	uint64_t pkts_scanned;   /* records of matching flows inside the window */
 	uint64_t matched;        /* packets handed out */
