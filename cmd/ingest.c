@@ -16,6 +16,7 @@
 #include "../index/ingest_files.h"
 #include "../ingest/tvfile.h"
 #include "../store/storedir.h"
+#include "../report/vpc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -109,11 +110,19 @@ static void usage(FILE *f)
 /* What opening the store found and repaired after an interrupted run. */
 static void report_recovery(const char *store, const idx_recovery *rec)
 {
-	if (rec->chunks_indexed || rec->torn_bytes)
+	if (rec->chunks_indexed && rec->torn_bytes)
 		cmd_note("ingest", "%s: recovered after an interrupted run: %llu whole chunks (%llu packets) "
 		         "indexed, %llu torn bytes cut from segment %u at offset %llu",
 		         store, (unsigned long long)rec->chunks_indexed,
 		         (unsigned long long)rec->packets_indexed, (unsigned long long)rec->torn_bytes,
+		         rec->torn_segment, (unsigned long long)rec->torn_offset);
+	else if (rec->chunks_indexed)
+		cmd_note("ingest", "%s: recovered after an interrupted run: %llu whole chunks (%llu packets) "
+		         "indexed, no torn tail", store, (unsigned long long)rec->chunks_indexed,
+		         (unsigned long long)rec->packets_indexed);
+	else if (rec->torn_bytes)
+		cmd_note("ingest", "%s: recovered after an interrupted run: %llu torn bytes cut from "
+		         "segment %u at offset %llu", store, (unsigned long long)rec->torn_bytes,
 		         rec->torn_segment, (unsigned long long)rec->torn_offset);
 	if (rec->flows_rebuilt)
 		cmd_note("ingest", "%s: the last run did not stop cleanly: %llu flow records of its "
@@ -936,6 +945,28 @@ static int ingest_files(struct ingest_opts *o, tv_counters *ctr)
 }
 
 /* Which source, and options that belong to the other kind. 0 or -1. */
+/* Each --vni-map must load as a VNI map before anything is copied or
+ * stored: a map that `flows` and `audit` would refuse later is refused
+ * now, naming the file and the line.  Returns the number of bad maps. */
+static int check_vni_maps(const struct live_opts *lo)
+{
+	int i, bad = 0;
+	for (i = 0; i < lo->nmaps; i++) {
+		report_vnimap *m = NULL;
+		char err[512];
+		int rc = report_vnimap_new(&m);
+		err[0] = 0;
+		if (rc == 0)
+			rc = report_vnimap_load(m, lo->vni_maps[i], err, sizeof err);
+		report_vnimap_free(m);
+		if (rc) {
+			cmd_err("ingest", "--vni-map %s", err[0] ? err : tv_strerror(rc));
+			bad++;
+		}
+	}
+	return bad;
+}
+
 static int check_sources(const struct ingest_opts *o)
 {
 	const struct live_opts *lo = &o->lo;
@@ -1003,6 +1034,10 @@ int cmd_ingest(int argc, char **argv)
 		o.files[o.nfiles++] = argv[optind++];
 	if (check_sources(&o) != 0)
 		goto usage_fail;
+	if (check_vni_maps(&o.lo) != 0) {
+		free(o.files);
+		return EXIT_USAGE;
+	}
 	if (o.lo.listen || o.lo.cap.iface)
 		ret = ingest_live(&o, &ctr);
 	else

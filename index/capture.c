@@ -316,6 +316,13 @@ int idx_capture_finish(idx_capture *c, idx_capture_err_cb cb, void *ctx)
 			problems++;
 		}
 	}
+	/* a worker whose thread never ran (a later start step failed) hands
+	 * in its state while the writer still runs: after live_stop and close
+	 * its vault would be gone */
+	for (i = 0; i < c->cfg.workers; i++) {
+		idx_vault_worker_finish(c->wc[i].w); /* only set when a thread never ran */
+		c->wc[i].w = NULL;
+	}
 	if (c->v) {
 		if ((rc = idx_vault_live_stop(c->v)) != 0)
 			problems += report(cb, ctx, "writing failed", rc);
@@ -323,7 +330,6 @@ int idx_capture_finish(idx_capture *c, idx_capture_err_cb cb, void *ctx)
 			problems += report(cb, ctx, "final commit failed", rc);
 	}
 	for (i = 0; i < c->cfg.workers; i++) {
-		idx_vault_worker_finish(c->wc[i].w); /* only set when a thread never ran */
 		ingest_decap_free(c->wc[i].dec);
 		ingest_udp_close(c->wc[i].u);
 	}

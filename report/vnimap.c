@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct vm_ent {
@@ -996,7 +997,8 @@ int report_vnimap_load_mem(report_vnimap *m, const char *name, const char *text,
 
 int report_vnimap_load(report_vnimap *m, const char *path, char *err, size_t cap)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+	/* O_NONBLOCK: a FIFO given as a map must not hang the open */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), rc;
 	if (fd < 0) {
 		rc = errno;
 		errf(err, cap, "%s: %s", path, strerror(rc));
@@ -1007,10 +1009,18 @@ int report_vnimap_load(report_vnimap *m, const char *path, char *err, size_t cap
 
 int report_vnimap_load_fd(report_vnimap *m, int fd, const char *name, char *err, size_t cap)
 {
-	FILE *f = fdopen(fd, "rb");
+	FILE *f;
 	char *buf = NULL;
 	size_t n = 0, bcap = 0;
+	struct stat sb;
 	int rc;
+	rc = fstat(fd, &sb) != 0 ? errno : S_ISREG(sb.st_mode) ? 0 : TV_E_NOTREG;
+	if (rc) {
+		close(fd);
+		errf(err, cap, "%s: %s", name, rc == TV_E_NOTREG ? "not a regular file" : strerror(rc));
+		return rc;
+	}
+	f = fdopen(fd, "rb");
 	if (!f) {
 		rc = errno;
 		close(fd);

@@ -308,11 +308,21 @@ int store_vnimap_copy(const char *dir, const char *const *paths, size_t n, bool 
 		const char *base = strrchr(paths[i], '/');
 		int in;
 		base = base ? base + 1 : paths[i];
-		in = open(paths[i], O_RDONLY | O_CLOEXEC);
+		/* O_NONBLOCK: a FIFO must not hang the open; only a regular file
+		 * of at most STORE_VNIMAP_MAX_BYTES is copied */
+		in = open(paths[i], O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 		if (in < 0) {
 			rc = errno;
 		} else {
-			rc = store_vnimap_put(dir, base, in);
+			struct stat sb;
+			if (fstat(in, &sb) != 0)
+				rc = errno;
+			else if (!S_ISREG(sb.st_mode))
+				rc = TV_E_NOTREG;
+			else if (sb.st_size > STORE_VNIMAP_MAX_BYTES)
+				rc = TV_E_RANGE;
+			else
+				rc = store_vnimap_put(dir, base, in);
 			close(in);
 		}
 		if (rc)

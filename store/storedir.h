@@ -47,6 +47,7 @@ int store_chown_tree(const char *dir, uid_t uid, gid_t gid, store_chown_counts *
 #define STORE_INDEX_DIR "index"            /* the LMDB environment (index/) */
 #define STORE_CUSTODY_NAME "custody.log"   /* the export custody log */
 #define STORE_VNIMAP_DIR "vnimap"          /* copies of the VNI maps ingest was given */
+#define STORE_VNIMAP_MAX_BYTES (64u << 20) /* a larger file is no VNI map (its loader's limit) */
 
 /* DIR/NAME into buf (cap bytes); TV_E_RANGE when it does not fit. */
 int store_path(const char *dir, const char *name, char *buf, size_t cap);
@@ -94,6 +95,9 @@ typedef void (*store_vnimap_copy_fn)(void *ctx, const char *path, const char *na
 /*
  * Copies each of the n files at paths into DIR/vnimap/ under its last
  * component (store_vnimap_put) and calls done (may be NULL) for each.
+ * Only a regular file of at most STORE_VNIMAP_MAX_BYTES is copied (else
+ * TV_E_NOTREG or TV_E_RANGE for that file); it is opened with O_NONBLOCK,
+ * so a FIFO does not hang the caller.
  * With before_writer (an ingest about to start): DIR is created (0700)
  * when absent and the copies are made while STORE/LOCK is held, released
  * before returning, so a writer that runs now never has its copies

@@ -89,3 +89,16 @@ grep -q 'LOCK is held' err.txt || fail "the second ingest does not say the store
 live_stop
 cmp -s rec/vnimap/map2.txt map2.txt || fail "the kept copy differs from map2.txt"
 echo "ok: live ingest copies the map before it opens the store"
+
+# a map that is not a VNI map, or not a regular file, is refused before
+# anything is copied or stored: the file and the line are named, exit 2,
+# and a FIFO does not hang the start
+printf 'garbage\n' > bad.txt
+expect_exit 2 timeout 20 "$TAPVAULT" ingest -q -s badst --vni-map bad.txt -r o.pcap
+grep -q 'bad.txt:1:' err.txt || fail "a bad map is not named with its line: $(cat err.txt)"
+[ ! -e badst ] || fail "a refused ingest created the store"
+mkfifo fifo.map
+expect_exit 2 timeout 20 "$TAPVAULT" ingest -q -s badst --vni-map fifo.map -r o.pcap
+grep -q 'fifo.map: not a regular file' err.txt || fail "a FIFO map is not refused as such: $(cat err.txt)"
+[ ! -e badst ] || fail "a refused ingest created the store"
+echo "ok: bad and FIFO maps refused before anything is stored"
