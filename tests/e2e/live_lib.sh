@@ -7,6 +7,9 @@ live_start() {
   local try
   for try in 1 2 3 4 5 6 7 8; do
     LIVE_PORT=$(( 20000 + (RANDOM % 30000) ))
+    # the previous start's log must not answer for this one: the grep below
+    # can run before the redirection truncates it
+    rm -f ingest.out ingest.err
     ( cd "${LIVE_CWD:-.}" && exec "$TAPVAULT" ingest -s "$store" -l "127.0.0.1:$LIVE_PORT" "$@" ) \
       >ingest.out 2>ingest.err &
     LIVE_PID=$!
