@@ -144,6 +144,11 @@ typedef struct idx_totals {
 	uint64_t chunks, packets, orig_bytes, raw_bytes, comp_bytes, postings;
 	uint64_t first_ts, last_ts;
 	uint32_t segments;
+	uint32_t format;      /* idx_format */
+	uint64_t slices, blocks, flows; /* format 2: the index's slices, the
+	                                 * chunks' blocks and flow directory
+	                                 * entries; 0 for format 1 */
+	uint64_t index_bytes; /* pages the index uses (LMDB's last page + 1) */
 } idx_totals;
 int idx_totals_get(idx *x, idx_totals *t);
 

@@ -236,6 +236,16 @@ int idx_segment_drop2(idx *x, uint32_t segment, uint64_t *chunks_dropped);
 int idx2_tot_get(idx *x, idx2_tot *t);
 int idx2_chunk_get(idx *x, uint64_t chunk_id, idx2_chunk *c);
 
+/* ------------------------------------------ idx.h's readers, format 2 */
+
+/* tables2.c: what idx_chunk_get/last/foreach, idx_segment_end and
+ * idx_totals_get read from a format-2 index. */
+void idx2_chunk_meta(const idx2_chunk *c, store_chunk_meta *m);
+/* Every chunk in id order; last_only: the last one (TV_E_NOTFOUND: none). */
+int idx2_chunk_foreach(idx *x, idx_chunk_cb cb, void *ctx, bool last_only);
+int idx2_segment_end(idx *x, uint32_t segment, uint64_t *end);
+int idx2_totals(idx *x, idx_totals *out);
+
 /* ------------------------------------------------------------- plan */
 
 /* (chunk id, blocks) of a plan, sorted by chunk id, blocks non-zero. */
