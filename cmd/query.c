@@ -403,12 +403,13 @@ int cmd_query(int argc, char **argv)
 		idx_expr_format(e, ex, sizeof ex);
 		fprintf(stderr,
 		        "query: %s\nplan: %llu of %llu chunks planned (%llu index keys read); "
-		        "%llu chunks read (%llu bytes), %llu missing; %llu packets scanned, %llu matched, "
-		        "%llu written\n",
+		        "%llu chunks read (%llu bytes), %llu missing; %llu blocks read, %llu bytes "
+		        "decoded; %llu packets scanned, %llu matched, %llu written\n",
 		        ex, (unsigned long long)st.plan.chunks_planned,
 		        (unsigned long long)st.plan.chunks_total, (unsigned long long)st.plan.keys_read,
 		        (unsigned long long)st.chunks_read, (unsigned long long)st.bytes_read,
-		        (unsigned long long)st.chunks_missing, (unsigned long long)st.packets_scanned,
+		        (unsigned long long)st.chunks_missing, (unsigned long long)st.blocks_read,
+		        (unsigned long long)st.bytes_decoded, (unsigned long long)st.packets_scanned,
 		        (unsigned long long)st.packets_matched, (unsigned long long)o.n);
 	}
 out:

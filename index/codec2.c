@@ -80,8 +80,10 @@ int idx2_chunk_decode(const void *p, size_t n, uint64_t key_id, idx2_chunk *c)
 	c->raw_len = tv_get_le32(b + CR_RAW);
 	c->nflows = tv_get_le32(b + CR_NFLOWS);
 	memcpy(c->sha256, b + CR_SHA, 32);
+	/* the format's maxima bound what a reader allocates for this chunk */
 	if (c->chunk_id != key_id || c->first_ts > c->last_ts || c->npkts < 1 ||
-	    c->length < STORE_V2_HDR_LEN)
+	    c->length < STORE_V2_HDR_LEN || c->length - STORE_V2_HDR_LEN > STORE_V2_MAX_BODY ||
+	    c->raw_len > STORE_MAX_RAW || c->nflows > c->npkts)
 		return TV_E_CORRUPT;
 	for (i = 0; i < c->nblocks; i++) {
 		const uint8_t *e = b + IDX2_CHUNK_FIXED + (size_t)i * STORE_V2_BLKREF_LEN;
@@ -90,7 +92,8 @@ int idx2_chunk_decode(const void *p, size_t n, uint64_t key_id, idx2_chunk *c)
 		r->len = tv_get_le32(e + 4);
 		r->nrec = tv_get_le32(e + 8);
 		r->a_raw = tv_get_le32(e + 12);
-		if (r->len < STORE_V2_BLK_HDR_LEN || r->nrec < 1)
+		if (r->len < STORE_V2_BLK_HDR_LEN || r->len > STORE_V2_MAX_BLOCK_LEN || r->nrec < 1 ||
+		    r->nrec > c->npkts || r->a_raw > STORE_V2_MAX_A_RAW)
 			return TV_E_CORRUPT;
 		if (i > 0 && r->offset != (uint64_t)c->blocks[i - 1].offset + c->blocks[i - 1].len)
 			return TV_E_CORRUPT;

@@ -1,13 +1,18 @@
 /*
- * flows.c — the "flows" table: synthesised VPC Flow Log records.
+ * flows.c — synthesised VPC Flow Log records, the API every caller uses.
  *
+ * Format 1 keeps them in the table "flows":
  * Key:   window start u32 BE | sequence u64 BE   (12 bytes)
  * Value: IDX_FLOW_VAL_LEN bytes, little-endian (store/FORMAT.md, "flows").
  * The sequence number is kept in meta "flow_seq" and grows with every
  * record, so one flow may have several records in a window (early flush of
  * a full flow table, late packets) and they never overwrite each other.
+ *
+ * Format 2 keeps them in blocks of v2_flows (index/flows2.c).  Each
+ * function here looks at idx_format() and gives the same results on both
+ * for the same records, so callers need not know the format.
  */
-#include "idx_int.h"
+#include "flows2.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -61,6 +66,27 @@ int idx_flow_val_decode(const void *v, size_t n, tv_flowrec *r)
 	return 0;
 }
 
+/* Format 2: the batch as blocks, in one write transaction.  The buffer
+ * lives for the call: a put is one flush of the flow table. */
+static int flows2_put(idx *x, const tv_flowrec *recs, size_t n)
+{
+	idx2_fbuf *b = NULL;
+	MDB_txn *txn = NULL;
+	int rc;
+
+	if ((rc = idx2_fbuf_new(&b)) != 0)
+		return rc;
+	if ((rc = idx_txn_begin(x, true, &txn)) != 0)
+		goto out;
+	if ((rc = idx2_flows_put(x, txn, b, recs, n, NULL)) != 0)
+		mdb_txn_abort(txn);
+	else
+		rc = idx_lmdb_err(mdb_txn_commit(txn));
+out:
+	idx2_fbuf_free(b);
+	return rc;
+}
+
 int idx_flows_put(idx *x, const tv_flowrec *recs, size_t n)
 {
 	MDB_txn *txn = NULL;
@@ -74,6 +100,8 @@ int idx_flows_put(idx *x, const tv_flowrec *recs, size_t n)
 		return EROFS;
 	if (n == 0)
 		return 0;
+	if (idx_format(x) == 2)
+		return flows2_put(x, recs, n);
 	if ((rc = idx_txn_begin(x, true, &txn)) != 0)
 		return rc;
 	k.mv_data = (void *)K_FLOW_SEQ;
@@ -104,12 +132,26 @@ fail:
 
 int idx_flow_foreach(idx *x, uint32_t from, uint32_t to, idx_flow_cb cb, void *ctx)
 {
+	return idx_flows_foreach_buf(x, NULL, from, to, cb, ctx);
+}
+
+int idx_flows_foreach_buf(idx *x, idx2_fbuf *b, uint32_t from, uint32_t to, idx_flow_cb cb,
+                          void *ctx)
+{
 	MDB_txn *txn;
 	MDB_cursor *cur = NULL;
 	MDB_val k, d;
 	uint8_t kb[12];
 	int rc, op = MDB_SET_RANGE;
 
+	if (idx_format(x) == 2) {
+		idx2_fbuf *own = NULL;
+		if (!b && (rc = idx2_fbuf_new(&own)) != 0)
+			return rc;
+		rc = idx2_flows_read(x, NULL, b ? b : own, from, to, cb, ctx);
+		idx2_fbuf_free(own);
+		return rc;
+	}
 	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
 		return rc;
 	if ((rc = mdb_cursor_open(txn, x->db_flows, &cur)) != 0) {
@@ -150,26 +192,18 @@ out:
 	return rc;
 }
 
-/* The one delete loop: the records of windows that start in [from, last]
- * (none when from > last). */
-static int flows_drop_range(idx *x, uint32_t from, uint32_t last, uint64_t *dropped)
+/* Format 1: one entry per record.  Every key found sorts at or after
+ * (a, 0), so its window (first 4 bytes, zero-padded) is >= a. */
+static int flows1_delete(idx *x, MDB_txn *txn, uint32_t a, uint64_t b, idx_flows_drop_report *r)
 {
-	MDB_txn *txn;
 	MDB_cursor *cur = NULL;
 	MDB_val k, d;
 	uint8_t kb[12];
-	uint64_t n = 0;
 	int rc;
 
-	if (dropped)
-		*dropped = 0;
-	if (!x->writable)
-		return EROFS;
-	if ((rc = idx_txn_begin(x, true, &txn)) != 0)
-		return rc;
 	if ((rc = mdb_cursor_open(txn, x->db_flows, &cur)) != 0)
-		goto fail;
-	tv_put_be32(kb, from);
+		return idx_lmdb_err(rc);
+	tv_put_be32(kb, a);
 	memset(kb + 4, 0, 8);
 	k.mv_data = kb;
 	k.mv_size = sizeof kb;
@@ -177,35 +211,95 @@ static int flows_drop_range(idx *x, uint32_t from, uint32_t last, uint64_t *drop
 	 * end of the table MDB_GET_CURRENT says MDB_NOTFOUND or EINVAL */
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &d, MDB_GET_CURRENT)) {
-		if (k.mv_size != 12 || tv_get_be32(k.mv_data) > last)
+		uint8_t w[4] = { 0 };
+		memcpy(w, k.mv_data, k.mv_size < 4 ? k.mv_size : 4);
+		if (tv_get_be32(w) >= b)
 			break;
+		/* a malformed entry goes too: stopping at it would stop
+		 * retention and the rebuild for good */
+		if (k.mv_size != 12 || d.mv_size != IDX_FLOW_VAL_LEN)
+			idx_flows_note_bad(r, &k);
+		else
+			r->records++;
 		if ((rc = mdb_cursor_del(cur, 0)) != 0)
-			goto fail;
-		n++;
+			break;
 	}
-	if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL)
-		goto fail;
 	mdb_cursor_close(cur);
-	if (dropped)
-		*dropped = n;
-	return idx_lmdb_err(mdb_txn_commit(txn));
-fail:
-	if (cur)
-		mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
-	return idx_lmdb_err(rc);
+	if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL)
+		return idx_lmdb_err(rc);
+	return 0;
+}
+
+int idx_flows_drop_range(idx *x, uint32_t a, uint64_t b, idx_flows_drop_report *r)
+{
+	idx_flows_drop_report own;
+	MDB_txn *txn;
+	int rc;
+
+	if (!r)
+		r = &own;
+	memset(r, 0, sizeof *r);
+	if (!x->writable)
+		return EROFS;
+	if (b <= a)
+		return 0;
+	if ((rc = idx_txn_begin(x, true, &txn)) != 0)
+		return rc;
+	if (idx_format(x) == 2)
+		rc = idx2_flows_delete(x, txn, a, b, r);
+	else
+		rc = flows1_delete(x, txn, a, b, r);
+	if (rc) {
+		mdb_txn_abort(txn);
+		memset(r, 0, sizeof *r);
+		return rc;
+	}
+	if ((rc = idx_lmdb_err(mdb_txn_commit(txn))) != 0)
+		memset(r, 0, sizeof *r);
+	return rc;
 }
 
 int idx_flows_drop_before(idx *x, uint32_t before, uint64_t *dropped)
 {
-	if (before == 0)
-		return flows_drop_range(x, 1, 0, dropped);
-	return flows_drop_range(x, 0, before - 1, dropped);
+	idx_flows_drop_report r;
+	int rc = idx_flows_drop_range(x, 0, before, &r);
+	if (dropped)
+		*dropped = r.records;
+	return rc;
 }
 
 int idx_flows_drop_from(idx *x, uint32_t from, uint64_t *dropped)
 {
-	return flows_drop_range(x, from, UINT32_MAX, dropped);
+	idx_flows_drop_report r;
+	int rc = idx_flows_drop_range(x, from, (uint64_t)UINT32_MAX + 1, &r);
+	if (dropped)
+		*dropped = r.records;
+	return rc;
+}
+
+/* Format 2: the counts in the blocks' headers (nothing is decompressed). */
+static int flows2_count(idx *x, MDB_txn *txn, uint64_t *n)
+{
+	MDB_cursor *cur;
+	MDB_val k, d;
+	int rc, g;
+
+	if ((rc = mdb_cursor_open(txn, x->db2_flows, &cur)) != 0)
+		return idx_lmdb_err(rc);
+	for (g = mdb_cursor_get(cur, &k, &d, MDB_FIRST); g == 0;
+	     g = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		uint32_t c;
+		if (k.mv_size != IDX2_FLOWS_KEY_LEN ||
+		    (rc = idx2_flows_block_count(d.mv_data, d.mv_size, &c)) != 0) {
+			rc = TV_E_CORRUPT;
+			break;
+		}
+		*n += c;
+	}
+	if (rc == 0 && g != MDB_NOTFOUND)
+		rc = idx_lmdb_err(g);
+	mdb_cursor_close(cur);
+	return rc;
 }
 
 int idx_flows_count(idx *x, uint64_t *n)
@@ -213,8 +307,16 @@ int idx_flows_count(idx *x, uint64_t *n)
 	MDB_txn *txn;
 	MDB_stat st;
 	int rc = idx_txn_begin(x, false, &txn);
+	*n = 0;
 	if (rc)
 		return rc;
+	if (idx_format(x) == 2) {
+		rc = flows2_count(x, txn, n);
+		mdb_txn_abort(txn);
+		if (rc)
+			*n = 0;
+		return rc;
+	}
 	rc = idx_lmdb_err(mdb_stat(txn, x->db_flows, &st));
 	mdb_txn_abort(txn);
 	*n = rc ? 0 : st.ms_entries;
@@ -232,11 +334,16 @@ int idx_flows_last_window(idx *x, uint32_t *w, bool *any)
 	*w = 0;
 	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
 		return rc;
-	rc = mdb_cursor_open(txn, x->db_flows, &cur);
+	rc = mdb_cursor_open(txn, idx_format(x) == 2 ? x->db2_flows : x->db_flows, &cur);
 	if (rc == 0) {
 		rc = mdb_cursor_get(cur, &k, &d, MDB_LAST);
-		if (rc == 0 && k.mv_size == 12) {
-			*w = tv_get_be32(k.mv_data);
+		/* A malformed last key still has a window (its first 4
+		 * bytes, zero-padded: where it sorts).  Saying "no records"
+		 * would make the crash rebuild drop every window from 0. */
+		if (rc == 0 && k.mv_size > 0) {
+			uint8_t wb[4] = { 0 };
+			memcpy(wb, k.mv_data, k.mv_size < 4 ? k.mv_size : 4);
+			*w = tv_get_be32(wb);
 			*any = true;
 		}
 		if (rc == MDB_NOTFOUND)
@@ -420,18 +527,48 @@ size_t idx_flowrecs_merge(tv_flowrec *v, size_t n)
 struct merged_ctx {
 	tv_flowrec *v;
 	size_t n, cap;
-	uint32_t first;  /* smallest window start found */
-	bool found;
+	idx2_fbuf *b; /* for the stores of format 2: one for the whole read */
 	idx_flows_read_stats *st;
 };
 
-static int cb_first(void *vc, const tv_flowrec *r)
+/* The smallest window start in [from, to] that x holds records of, from
+ * the keys alone (nothing decoded: the window is read next anyway). */
+static int next_window(idx *x, uint32_t from, uint32_t to, uint32_t *w, bool *found)
 {
-	struct merged_ctx *c = vc;
-	if (!c->found || r->window < c->first)
-		c->first = r->window;
-	c->found = true;
-	return 1;
+	MDB_txn *txn;
+	MDB_cursor *cur = NULL;
+	MDB_val k, d;
+	uint8_t kb[12];
+	int rc;
+
+	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
+		return rc;
+	rc = mdb_cursor_open(txn, idx_format(x) == 2 ? x->db2_flows : x->db_flows, &cur);
+	if (rc == 0) {
+		tv_put_be32(kb, from);
+		memset(kb + 4, 0, 8);
+		k.mv_data = kb;
+		k.mv_size = sizeof kb;
+		rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+		if (rc == 0 && k.mv_size != 12) {
+			rc = TV_E_CORRUPT;
+		} else if (rc == 0) {
+			uint32_t kw = tv_get_be32(k.mv_data);
+			if (kw <= to && (!*found || kw < *w)) {
+				*w = kw;
+				*found = true;
+			}
+		} else if (rc == MDB_NOTFOUND) {
+			rc = 0;
+		} else {
+			rc = idx_lmdb_err(rc);
+		}
+		mdb_cursor_close(cur);
+	} else {
+		rc = idx_lmdb_err(rc);
+	}
+	mdb_txn_abort(txn);
+	return rc;
 }
 
 static int cb_collect(void *vc, const tv_flowrec *r)
@@ -458,7 +595,7 @@ static int merged_window(struct merged_ctx *c, idx *const *xs, int nx, const idx
 	int s, rc;
 	c->n = 0;
 	for (s = 0; s < nx; s++)
-		if ((rc = idx_flow_foreach(xs[s], w, w, cb_collect, c)) != 0)
+		if ((rc = idx_flows_foreach_buf(xs[s], c->b, w, w, cb_collect, c)) != 0)
 			return rc;
 	n = idx_flowrecs_merge(c->v, c->n);
 	c->st->merged += c->n - n;
@@ -473,7 +610,8 @@ int idx_flows_read_merged(idx *const *xs, int nx, const idx_expr *e, idx_flow_wi
                           idx_flows_read_stats *st)
 {
 	struct merged_ctx c;
-	uint32_t cur, to;
+	uint32_t cur, to, w = 0;
+	bool found;
 	int s, rc = 0;
 
 	memset(&c, 0, sizeof c);
@@ -483,25 +621,26 @@ int idx_flows_read_merged(idx *const *xs, int nx, const idx_expr *e, idx_flow_wi
 		return 0;
 	st->from = cur;
 	st->to = to;
+	for (s = 0; s < nx; s++)
+		if (idx_format(xs[s]) == 2 && !c.b && (rc = idx2_fbuf_new(&c.b)) != 0)
+			return rc;
 	/* the next window start any store holds, then that window in every
-	 * store: memory holds one window's records */
+	 * store: memory holds one window's records (and one block buffer) */
 	for (;;) {
-		c.found = false;
-		for (s = 0; s < nx; s++) {
-			rc = idx_flow_foreach(xs[s], cur, to, cb_first, &c);
-			if (rc < 0 || rc > 1)
+		found = false;
+		for (s = 0; s < nx; s++)
+			if ((rc = next_window(xs[s], cur, to, &w, &found)) != 0)
 				goto out;
-		}
-		rc = 0;
-		if (!c.found)
+		if (!found)
 			break;
-		if ((rc = merged_window(&c, xs, nx, e, c.first, cb, ctx)) != 0)
+		if ((rc = merged_window(&c, xs, nx, e, w, cb, ctx)) != 0)
 			break;
-		if (c.first >= to)
+		if (w >= to)
 			break;
-		cur = c.first + 1;
+		cur = w + 1;
 	}
 out:
+	idx2_fbuf_free(c.b);
 	free(c.v);
 	return rc;
 }

@@ -318,19 +318,43 @@ out:
 
 /* ----------------------------------------------------------- delete */
 
-int idx2_flows_delete(idx *x, MDB_txn *txn, uint32_t a, uint64_t b, uint64_t *blocks,
-                      uint64_t *records)
+int idx2_flows_block_count(const void *val, size_t len, uint32_t *count)
 {
+	bool is_raw;
+	return block_head(val, len, count, &is_raw);
+}
+
+/* The window a key sorts under: its first 4 bytes, zero-padded when it is
+ * shorter (a prefix sorts just before the keys it begins). */
+static uint32_t key_window(const MDB_val *k)
+{
+	uint8_t w[4] = { 0 };
+	memcpy(w, k->mv_data, k->mv_size < 4 ? k->mv_size : 4);
+	return tv_get_be32(w);
+}
+
+void idx_flows_note_bad(idx_flows_drop_report *r, const MDB_val *k)
+{
+	uint8_t kb[IDX2_FLOWS_KEY_LEN] = { 0 };
+	if (r->bad++ != 0)
+		return;
+	memcpy(kb, k->mv_data, k->mv_size < sizeof kb ? k->mv_size : sizeof kb);
+	r->bad_window = tv_get_be32(kb);
+	r->bad_seq = tv_get_be64(kb + 4);
+	r->bad_key_len = (uint32_t)k->mv_size;
+}
+
+int idx2_flows_delete(idx *x, MDB_txn *txn, uint32_t a, uint64_t b, idx_flows_drop_report *r)
+{
+	idx_flows_drop_report own;
 	MDB_cursor *cur = NULL;
 	MDB_val k, d;
 	uint8_t kb[IDX2_FLOWS_KEY_LEN];
-	uint64_t nb = 0, nr = 0;
 	int rc;
 
-	if (blocks)
-		*blocks = 0;
-	if (records)
-		*records = 0;
+	if (!r)
+		r = &own;
+	memset(r, 0, sizeof *r);
 	if (!x->writable || !x->v2)
 		return EROFS;
 	if (b <= a)
@@ -339,40 +363,39 @@ int idx2_flows_delete(idx *x, MDB_txn *txn, uint32_t a, uint64_t b, uint64_t *bl
 		return idx_lmdb_err(rc);
 	/* Seek again after each delete: where LMDB leaves a cursor after
 	 * mdb_cursor_del at the end of a page or of the table is not a
-	 * position to read from. */
+	 * position to read from.  Every key found sorts at or after (a, 0),
+	 * so its window is >= a and each pass deletes one entry. */
 	for (;;) {
 		uint32_t count;
-		bool is_raw;
 		tv_put_be32(kb, a);
 		memset(kb + 4, 0, 8);
 		k.mv_data = kb;
 		k.mv_size = sizeof kb;
 		if ((rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE)) != 0)
 			break;
-		if (k.mv_size != IDX2_FLOWS_KEY_LEN) {
-			rc = TV_E_CORRUPT;
-			goto out;
-		}
-		if (tv_get_be32(k.mv_data) >= b)
+		if (key_window(&k) >= b)
 			break;
-		if ((rc = block_head(d.mv_data, d.mv_size, &count, &is_raw)) != 0)
-			goto out;
+		/* A malformed entry goes too: what it held cannot be read,
+		 * and stopping here would stop retention and the rebuild for
+		 * good.  Its key is reported. */
+		if (k.mv_size != IDX2_FLOWS_KEY_LEN ||
+		    idx2_flows_block_count(d.mv_data, d.mv_size, &count) != 0) {
+			idx_flows_note_bad(r, &k);
+			count = 0;
+		} else {
+			r->blocks++;
+		}
 		if ((rc = mdb_cursor_del(cur, 0)) != 0) {
 			rc = idx_lmdb_err(rc);
 			goto out;
 		}
-		nb++;
-		nr += count;
+		r->records += count;
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND) {
 		rc = idx_lmdb_err(rc);
 		goto out;
 	}
 	rc = 0;
-	if (blocks)
-		*blocks = nb;
-	if (records)
-		*records = nr;
 out:
 	mdb_cursor_close(cur);
 	return rc;

@@ -4,8 +4,9 @@
  * window are one block, a zstd frame of the version-1 108-byte records
  * (idx_flow_val_encode), under key window BE32 | seq BE64.
  *
- * Being integrated: nothing outside index/ and tests/ calls this yet; the
- * vault still writes the version-1 table "flows" (index/flows.c).
+ * Called by index/flows.c (the idx_flows_* API) on a store of format 2
+ * (idx_format) and by index/carry.c; a format-1 store uses the table
+ * "flows" instead.
  *
  * Memory: an idx2_fbuf holds everything one block needs (zstd contexts,
  * the raw records, the encoded value, the decoded records), allocated
@@ -77,12 +78,27 @@ int idx2_flows_read(idx *x, MDB_txn *txn, idx2_fbuf *b, uint32_t from, uint32_t 
  * Deletes the blocks of windows in [a, b) in the caller's write
  * transaction: the one implementation for retention (a = 0, b = the
  * oldest window kept) and the crash rebuild of the newest windows (a = the
- * first rebuilt window, b = 2^32: to the end).  Values are
- * not decompressed; their header must be well formed (8 bytes at least,
- * count 1..4096), else TV_E_CORRUPT.  blocks and records (may be NULL)
- * get what was deleted.
+ * first rebuilt window, b = 2^32: to the end).  Values are not
+ * decompressed.  An entry whose key is not 12 bytes or whose header is
+ * not well formed (idx2_flows_block_count) is deleted too when its window
+ * (the key's first 4 bytes, zero-padded) is in the range, so retention and
+ * the rebuild always make progress; r counts it in bad and keeps the key
+ * of the first one.  r (may be NULL) is filled.
  */
-int idx2_flows_delete(idx *x, MDB_txn *txn, uint32_t a, uint64_t b, uint64_t *blocks,
-                      uint64_t *records);
+int idx2_flows_delete(idx *x, MDB_txn *txn, uint32_t a, uint64_t b, idx_flows_drop_report *r);
+
+/* Counts a malformed entry in r->bad and keeps the key of the first
+ * (shared by both formats' delete). */
+void idx_flows_note_bad(idx_flows_drop_report *r, const MDB_val *k);
+
+/* The header of a block value alone: TV_E_CORRUPT unless it is at least 8
+ * bytes with count (flag cleared) 1..4096 and raw == count x 108. */
+int idx2_flows_block_count(const void *val, size_t len, uint32_t *count);
+
+/* Reads window from..to of x in the format it was made with (idx_format):
+ * idx_flow_foreach with the caller's buffer (NULL: one of its own for the
+ * call), so a reader of many windows allocates it once. */
+int idx_flows_foreach_buf(idx *x, idx2_fbuf *b, uint32_t from, uint32_t to, idx_flow_cb cb,
+                          void *ctx);
 
 #endif

@@ -183,6 +183,27 @@ int idx_flows_drop_from(idx *x, uint32_t from, uint64_t *dropped);
 
 /* A small u64 in the meta table by name (absent reads as 0). */
 int idx_meta_u64_get(idx *x, const char *name, uint64_t *v);
+
+/* What a delete of flow records did (idx_flows_drop_range). */
+typedef struct idx_flows_drop_report {
+	uint64_t records;     /* records deleted */
+	uint64_t blocks;      /* format 2: blocks deleted (well formed); format 1: 0 */
+	uint64_t bad;         /* entries of the range with a malformed key or value,
+	                       * deleted too (what they held is not counted) */
+	uint32_t bad_window;  /* the first such entry's key: window (first 4 bytes), */
+	uint64_t bad_seq;     /* seq (next 8 bytes), both zero-padded, */
+	uint32_t bad_key_len; /* and its length in bytes */
+} idx_flows_drop_report;
+
+/*
+ * Deletes the flow records of windows that start in [a, b) (b up to 2^32)
+ * in one write transaction, in the store's format: the one delete behind
+ * idx_flows_drop_before and idx_flows_drop_from.  An entry of the range
+ * whose key or value is malformed is deleted as well, so retention and the
+ * crash rebuild make progress past it; r says how many and names the
+ * first.  r may be NULL.
+ */
+int idx_flows_drop_range(idx *x, uint32_t a, uint64_t b, idx_flows_drop_report *r);
 int idx_meta_u64_set(idx *x, const char *name, uint64_t v);
 
 /* ------------------------------------------------------- expressions */

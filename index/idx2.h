@@ -4,7 +4,7 @@
  * flow (address, port+protocol, protocol, VNI) pointing at (chunk, blocks).
  *
  * Being integrated: the tables are named v2_* beside those of version 1
- * and nothing outside index/ and tests/ calls this yet.
+ * (idx_query_run reads a version-2 store through idx2_cursor).
  *
  *   codec2.c   table codecs (strict decoders: TV_E_CORRUPT on every
  *              malformed value), the flow key, and the one function that
@@ -48,8 +48,11 @@ typedef struct idx2_chunk {
 size_t idx2_chunk_encode(const idx2_chunk *c, uint8_t out[IDX2_CHUNK_MAX]);
 /* TV_E_CORRUPT unless: n == 104 + 16 * nblocks with 1 <= nblocks <= 64, the
  * crc matches, the reserved field is zero, the id equals key_id,
- * first_ts <= last_ts, npkts >= 1, and the blocks lie back to back (every
- * len >= 32 and nrec >= 1), the last one ending at length - 128. */
+ * first_ts <= last_ts, npkts >= 1, nflows <= npkts, raw_len <= STORE_MAX_RAW,
+ * length - 128 <= STORE_V2_MAX_BODY, and the blocks lie back to back (every
+ * 32 <= len <= STORE_V2_MAX_BLOCK_LEN, 1 <= nrec <= npkts, a_raw <=
+ * STORE_V2_MAX_A_RAW), the last one ending at length - 128: a reader never
+ * allocates more for a record than the format allows. */
 int idx2_chunk_decode(const void *p, size_t n, uint64_t key_id, idx2_chunk *c);
 
 /* Fills c from a sealed version-2 chunk (its header and head, which are
@@ -278,6 +281,7 @@ int idx_plan2(idx *x, const idx_expr *e, idx2_hit **hits, size_t *n, idx2_plan_s
 typedef struct idx2_pkt {
 	uint64_t ts_ns;
 	uint64_t chunk_id;
+	const idx2_chunk *chunk; /* its index record */
 	uint32_t seq;          /* arrival position in its chunk */
 	uint32_t caplen, origlen;
 	uint16_t flags;        /* STORE_REC_* */
@@ -293,25 +297,55 @@ typedef int (*idx2_pkt_cb)(void *ctx, const idx2_pkt *p);
 typedef struct idx2_read_stats {
 	uint64_t chunks_read;    /* chunks with a planned block read */
 	uint64_t blocks_read;    /* preads of a block (re-reads included) */
-	uint64_t bytes_read;     /* bytes of those preads */
+	uint64_t bytes_read;     /* bytes of those preads and of IDX2_READ_VERIFY's */
 	uint64_t bytes_decoded;  /* section A of every decode, tails copied */
 	uint64_t pkts_scanned;   /* records of matching flows inside the window */
 	uint64_t matched;        /* packets handed out */
 	uint64_t redecodes;      /* blocks decoded again after eviction */
+	uint64_t chunks_missing; /* planned, then dropped by retention */
+	uint64_t chunks_verified; /* IDX2_READ_VERIFY: whole chunks hashed */
 } idx2_read_stats;
 
 #define IDX2_CACHE_DEFAULT ((uint64_t)64 << 20)
 
+/* Read flags. */
+enum {
+	/* before a planned chunk is used, read it whole once, check its header
+	 * against the index record and its body against the SHA-256
+	 * (TV_E_HASH): a changed byte outside the planned blocks fails too */
+	IDX2_READ_VERIFY = 1,
+};
+
 /*
- * Every packet of the store that matches e (NULL: all), in (ts, chunk id,
- * seq) order, which is capture order: plans (idx_plan2), then reads each
- * planned block with one pread from segs and store_block_decode (its CRC
- * and its block table entry checked), evaluates e per flow directory
- * entry (per record when e has a time bound), and merges the chunks by
- * time.  Decoded blocks live in a cache of at most cache_bytes (0: the
- * default; at least one block is kept); an evicted block is decoded again
- * when needed.  cb returning non-zero stops the read with that value.
- * st and pst may be NULL; where/cap as idx_plan2.
+ * The pull form of the read: every packet of the store that matches e
+ * (NULL: all), in (ts, chunk id, seq) order, which is capture order.
+ * open plans (idx_plan2; where/cap name the table and key of a corrupt
+ * posting), next hands out one packet at a time.  Each planned block is
+ * read with one pread from segs and store_block_decode (its CRC and its
+ * block table entry checked); e is evaluated per flow directory entry
+ * (per record when e has a time bound); the chunks are merged by time.
+ * Decoded blocks live in a cache of at most cache_bytes (0: the default;
+ * at least one block is kept); an evicted block is decoded again when
+ * needed.  flags: IDX2_READ_*.  st (may be NULL) is zeroed by open and
+ * updated by every next; pst may be NULL.  A chunk dropped by retention
+ * between the plan and its read is skipped and counted (chunks_missing).
+ */
+typedef struct idx2_cursor idx2_cursor;
+
+int idx2_cursor_open(idx *x, store_segs *segs, const idx_expr *e, uint64_t cache_bytes,
+                     unsigned flags, idx2_read_stats *st, idx2_plan_stats *pst, char *where,
+                     size_t cap, idx2_cursor **out);
+/* *p: the next packet, NULL at the end; valid until the next call or
+ * close.  On failure idx2_cursor_where says which segment, offset and
+ * chunk (and block) or which index key. */
+int idx2_cursor_next(idx2_cursor *c, const idx2_pkt **p);
+const char *idx2_cursor_where(const idx2_cursor *c);
+void idx2_cursor_close(idx2_cursor *c); /* accepts NULL */
+
+/*
+ * The push form, a loop over a cursor (flags 0): cb gets every packet;
+ * cb returning non-zero stops the read with that value.  where/cap name
+ * the place of a failure (an index key, or a segment, offset and chunk).
  */
 int idx_read2(idx *x, store_segs *segs, const idx_expr *e, uint64_t cache_bytes,
               idx2_pkt_cb cb, void *ctx, idx2_read_stats *st, idx2_plan_stats *pst,

@@ -1,10 +1,14 @@
 /*
  * query.c — reading a store: planned chunks merged by time and exact
  * matching (verify.c checks a store against its index).
+ *
+ * Stores of both formats merge in one heap: a version-1 store's planned
+ * chunks each hold a place in it; a version-2 store holds one, its
+ * idx2_cursor, which merges that store's chunks itself.
  */
 #include "vault.h"
 #include "idx_int.h"
-#include "../store/chunk2.h"
+#include "idx2.h"
 #include "../ingest/ingest.h"
 
 #include <errno.h>
@@ -144,10 +148,11 @@ struct qchunk {
 	int store;
 };
 
-/* A loaded chunk being merged. */
+/* A loaded chunk being merged, or a version-2 store's cursor. */
 struct qcur {
 	store_reader *rd;
-	store_chunk_meta meta; /* the chunk loaded in rd */
+	idx2_cursor *cur;      /* set: the packets come from it */
+	store_chunk_meta meta; /* the chunk loaded in rd, or of the packet in rec */
 	int store;
 	uint32_t i, n;
 	store_rec rec;
@@ -190,10 +195,59 @@ static bool qcur_next(struct qstate *q, struct qcur *c)
 	return false;
 }
 
+/* The index record of a version-2 chunk, as the query's callers see
+ * chunks (case bundles list segment, offset, length and SHA-256). */
+static void meta_from2(const idx2_chunk *r, store_chunk_meta *m)
+{
+	memset(m, 0, sizeof *m);
+	m->chunk_id = r->chunk_id;
+	m->segment = r->segment;
+	m->length = r->length;
+	m->offset = r->offset;
+	m->first_ts = r->first_ts;
+	m->last_ts = r->last_ts;
+	m->npkts = r->npkts;
+	m->raw_len = r->raw_len;
+	m->comp_len = r->length - STORE_V2_HDR_LEN; /* the body, which the SHA-256 covers */
+	m->orig_bytes = r->orig_bytes;
+	memcpy(m->sha256, r->sha256, 32);
+}
+
+/* Takes a version-2 store's next packet into c (*more false at the end).
+ * The cursor matched it already. */
+static int qcur2_next(struct qcur *c, bool *more, const char *dir, char *err, size_t cap)
+{
+	const idx2_pkt *p;
+	int rc = idx2_cursor_next(c->cur, &p);
+	*more = false;
+	if (rc) {
+		snprintf(err, cap, "%s: %s: %s", dir, idx2_cursor_where(c->cur), tv_strerror(rc));
+		return rc;
+	}
+	if (!p)
+		return 0;
+	c->rec.ts_ns = p->ts_ns;
+	c->rec.caplen = p->caplen;
+	c->rec.origlen = p->origlen;
+	c->rec.flags = p->flags;
+	c->rec.tun = p->tun;
+	c->rec.frame = p->frame;
+	c->info = *p->info;
+	if (c->meta.chunk_id != p->chunk->chunk_id || c->meta.length == 0)
+		meta_from2(p->chunk, &c->meta);
+	*more = true;
+	return 0;
+}
+
+/* (ts, store, then the store's own order): a version-1 store's chunks by
+ * their planned position, records in chunk order; a version-2 store has
+ * one place (its cursor orders by chunk id, seq). */
 static bool qcur_less(const struct qcur *a, const struct qcur *b)
 {
 	if (a->rec.ts_ns != b->rec.ts_ns)
 		return a->rec.ts_ns < b->rec.ts_ns;
+	if (a->store != b->store)
+		return a->store < b->store;
 	return a->order < b->order;
 }
 
@@ -245,6 +299,8 @@ static int query_plan(idx_rstore *stores, int nstores, const idx_expr *e, struct
 		uint64_t *ids = NULL;
 		size_t n = 0;
 		idx_plan_stats ps;
+		if (idx_format(stores[s].x) == 2)
+			continue; /* planned by its cursor */
 		rc = idx_plan(stores[s].x, e, &ids, &n, &ps);
 		if (rc) {
 			snprintf(err, cap, "%s: planning the query failed: %s", stores[s].dir, tv_strerror(rc));
@@ -287,6 +343,82 @@ out:
 	return rc;
 }
 
+/* Version-2 stores: one cursor each, their block caches sharing one
+ * budget, each holding its first packet in the heap. */
+static int open_v2_cursors(idx_rstore *stores, int nstores, const idx_expr *e, bool verify_hash,
+                           struct qcur *c2, idx2_read_stats *r2, struct qcur **heap, size_t *nheap,
+                           idx_query_stats *st, char *err, size_t cap)
+{
+	int s, nv2 = 0, rc;
+	for (s = 0; s < nstores; s++)
+		nv2 += idx_format(stores[s].x) == 2;
+	for (s = 0; s < nstores; s++) {
+		struct qcur *c = &c2[s];
+		idx2_plan_stats ps;
+		idx2_tot tot;
+		char where[256];
+		bool more;
+		if (idx_format(stores[s].x) != 2)
+			continue;
+		c->store = s;
+		rc = idx2_cursor_open(stores[s].x, stores[s].segs, e, IDX2_CACHE_DEFAULT / (uint64_t)nv2,
+		                      verify_hash ? IDX2_READ_VERIFY : 0, &r2[s], &ps, where, sizeof where,
+		                      &c->cur);
+		if (rc) {
+			snprintf(err, cap, "%s: planning the query failed: %s%s%s", stores[s].dir,
+			         tv_strerror(rc), where[0] ? ": " : "", where);
+			return rc;
+		}
+		if ((rc = idx2_tot_get(stores[s].x, &tot)) != 0) {
+			snprintf(err, cap, "%s: reading the index totals failed: %s", stores[s].dir,
+			         tv_strerror(rc));
+			return rc;
+		}
+		st->plan.keys_read += ps.keys_read;
+		st->plan.chunks_total += tot.chunks;
+		st->plan.chunks_planned += ps.chunks_planned;
+		if ((rc = qcur2_next(c, &more, stores[s].dir, err, cap)) != 0)
+			return rc;
+		if (more)
+			heap_push(heap, nheap, c);
+	}
+	return 0;
+}
+
+/* Reads and loads one planned version-1 chunk into c's reader.  ENOENT
+ * (counted as missing) when its segment was pruned meanwhile. */
+static int load_v1_chunk(idx_rstore *rs, const struct qchunk *k, struct qcur *c, uint8_t **buf,
+                         size_t *bufcap, bool verify_hash, idx_query_stats *st, char *err,
+                         size_t cap)
+{
+	int rc;
+	if (k->meta.length > *bufcap) {
+		uint8_t *nb = realloc(*buf, k->meta.length);
+		if (!nb)
+			return TV_E_NOMEM;
+		*buf = nb;
+		*bufcap = k->meta.length;
+	}
+	rc = store_segs_read(rs->segs, k->meta.segment, k->meta.offset, k->meta.length, *buf);
+	if (rc == ENOENT) {
+		st->chunks_missing++;
+		return ENOENT;
+	}
+	if (rc == 0)
+		rc = store_reader_load(c->rd, *buf, k->meta.length, verify_hash, NULL);
+	if (rc) {
+		snprintf(err, cap, "%s: segment %u offset %llu (chunk %llu): %s", rs->dir,
+		         k->meta.segment, (unsigned long long)k->meta.offset,
+		         (unsigned long long)k->meta.chunk_id, tv_strerror(rc));
+		return rc;
+	}
+	st->chunks_read++;
+	st->bytes_read += k->meta.length;
+	st->blocks_read++; /* a version-1 chunk decodes as one piece */
+	st->bytes_decoded += k->meta.raw_len;
+	return 0;
+}
+
 /* One of cb and hcb is set. */
 static int query_run(idx_rstore *stores, int nstores, const idx_expr *e, bool verify_hash,
                      idx_query_cb cb, idx_query_hit_cb hcb, void *ctx, idx_query_stats *st,
@@ -294,7 +426,9 @@ static int query_run(idx_rstore *stores, int nstores, const idx_expr *e, bool ve
 {
 	struct qchunk *qc = NULL;
 	size_t nqc = 0, next = 0, nheap = 0, nfree = 0, ncur = 0, i;
-	struct qcur **heap = NULL, **freel = NULL, *curs = NULL;
+	struct qcur **heap = NULL, **freel = NULL, *curs = NULL, *c2 = NULL;
+	idx2_read_stats *r2 = NULL;
+	int s;
 	uint8_t *buf = NULL;
 	size_t bufcap = 0;
 	struct qstate q;
@@ -317,13 +451,18 @@ static int query_run(idx_rstore *stores, int nstores, const idx_expr *e, bool ve
 		qsort(qc, nqc, sizeof *qc, qchunk_cmp);
 
 	/* at most every chunk is open at once; usually a handful */
-	heap = calloc(nqc + 1, sizeof *heap);
+	heap = calloc(nqc + (size_t)nstores + 1, sizeof *heap);
 	freel = calloc(nqc + 1, sizeof *freel);
 	curs = calloc(nqc + 1, sizeof *curs);
-	if (!heap || !freel || !curs) {
+	c2 = calloc((size_t)nstores + 1, sizeof *c2);
+	r2 = calloc((size_t)nstores + 1, sizeof *r2);
+	if (!heap || !freel || !curs || !c2 || !r2) {
 		rc = TV_E_NOMEM;
 		goto out;
 	}
+	if ((rc = open_v2_cursors(stores, nstores, e, verify_hash, c2, r2, heap, &nheap, st, err,
+	                          cap)) != 0)
+		goto out;
 
 	for (;;) {
 		struct qcur *c;
@@ -337,35 +476,15 @@ static int query_run(idx_rstore *stores, int nstores, const idx_expr *e, bool ve
 				if (rc)
 					goto out;
 			}
-			if (k->meta.length > bufcap) {
-				uint8_t *nb = realloc(buf, k->meta.length);
-				if (!nb) {
-					rc = TV_E_NOMEM;
-					goto out;
-				}
-				buf = nb;
-				bufcap = k->meta.length;
-			}
-			rc = store_segs_read(stores[k->store].segs, k->meta.segment, k->meta.offset,
-			                     k->meta.length, buf);
+			rc = load_v1_chunk(&stores[k->store], k, c, &buf, &bufcap, verify_hash, st, err, cap);
 			if (rc == ENOENT) {
-				st->chunks_missing++; /* segment pruned by retention meanwhile */
-				freel[nfree++] = c;
+				freel[nfree++] = c; /* segment pruned by retention meanwhile */
 				next++;
 				rc = 0;
 				continue;
 			}
-			if (rc == 0)
-				rc = store_reader_load(c->rd, buf, k->meta.length, verify_hash, NULL);
-			if (rc) {
-				snprintf(err, cap, "%s: segment %u offset %llu (chunk %llu): %s",
-				         stores[k->store].dir, k->meta.segment,
-				         (unsigned long long)k->meta.offset,
-				         (unsigned long long)k->meta.chunk_id, tv_strerror(rc));
+			if (rc)
 				goto out;
-			}
-			st->chunks_read++;
-			st->bytes_read += k->meta.length;
 			c->store = k->store;
 			c->meta = k->meta;
 			c->i = 0;
@@ -393,12 +512,32 @@ static int query_run(idx_rstore *stores, int nstores, const idx_expr *e, bool ve
 		}
 		if (rc)
 			goto out;
-		if (qcur_next(&q, c))
+		if (c->cur) {
+			bool more;
+			if ((rc = qcur2_next(c, &more, stores[c->store].dir, err, cap)) != 0)
+				goto out;
+			if (more)
+				heap_push(heap, &nheap, c);
+		} else if (qcur_next(&q, c)) {
 			heap_push(heap, &nheap, c);
-		else
+		} else {
 			freel[nfree++] = c;
+		}
 	}
 out:
+	for (s = 0; c2 && s < nstores; s++) {
+		if (!c2[s].cur)
+			continue;
+		idx2_cursor_close(c2[s].cur);
+		st->chunks_read += r2[s].chunks_read;
+		st->chunks_missing += r2[s].chunks_missing;
+		st->bytes_read += r2[s].bytes_read;
+		st->blocks_read += r2[s].blocks_read;
+		st->bytes_decoded += r2[s].bytes_decoded;
+		st->packets_scanned += r2[s].pkts_scanned;
+	}
+	free(c2);
+	free(r2);
 	for (i = 0; i < ncur; i++)
 		store_reader_free(curs[i].rd);
 	free(curs);

@@ -13,11 +13,17 @@
  * in a cache with a byte budget, so memory does not grow with how many
  * chunks overlap in time: an evicted block is read and decoded again when
  * one of its records is due (counted).
+ *
+ * The one implementation is the pull form (idx2_cursor): the multi-store
+ * merge of idx_query_run takes one packet at a time from each store;
+ * idx_read2 is a loop over a cursor.
  */
 #include "idx2.h"
 
 #include "../ingest/ingest.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,20 +53,36 @@ typedef struct centry {
 	size_t bufcap;
 } centry;
 
-typedef struct rctx {
+/* A planned chunk and where the merge must open it. */
+typedef struct pending {
+	uint64_t first_ts;
+	idx2_hit hit;
+} pending;
+
+struct idx2_cursor {
 	idx *x;
 	store_segs *segs;
 	const idx_expr *e;
 	uint64_t lo, hi;
 	bool timed;        /* e has after/before: evaluate per record */
-	idx2_read_stats *st;
+	unsigned flags;    /* IDX2_READ_* */
+	idx2_read_stats st0, *st;
 	centry *cache;
 	size_t ncache, capcache;
 	uint64_t cache_bytes, budget, tick;
 	ochunk **heap;
 	size_t nheap;
+	pending *pd;       /* planned chunks in (first_ts, chunk id) order */
+	size_t npd, next;
+	ochunk *done;      /* the chunk of the packet handed out last, once drained */
 	uint8_t *scratch;  /* STORE_MAX_CAPLEN bytes for frames with a tail */
-} rctx;
+	uint8_t *vbuf;     /* IDX2_READ_VERIFY: a piece of the chunk being hashed */
+	tv_l3info info;    /* of the packet handed out last */
+	idx2_pkt pkt;
+	char where[192];   /* the place of the last failure */
+};
+
+typedef struct idx2_cursor rctx;
 
 static void chunk_free(ochunk *c)
 {
@@ -106,10 +128,30 @@ static int cache_slot(rctx *c, centry **out)
 	return 0;
 }
 
+/* "v2_chunks key HEX", as idx_plan2 names a corrupt entry. */
+static void where_chunk_key(char *where, size_t cap, uint64_t id)
+{
+	if (cap)
+		snprintf(where, cap, "v2_chunks key %016llx", (unsigned long long)id);
+}
+
+/* Names the chunk (and block, when known) of a failure in c->where. */
+static int fail_at(rctx *c, const idx2_chunk *r, int block, uint64_t offset, int rc)
+{
+	if (block >= 0)
+		snprintf(c->where, sizeof c->where, "segment %u offset %llu (chunk %llu, block %d)",
+		         r->segment, (unsigned long long)offset, (unsigned long long)r->chunk_id, block);
+	else
+		snprintf(c->where, sizeof c->where, "segment %u offset %llu (chunk %llu)", r->segment,
+		         (unsigned long long)offset, (unsigned long long)r->chunk_id);
+	return rc;
+}
+
 /* Block k of chunk o, decoded: from the cache, or read and decoded. */
 static int block_get(rctx *c, ochunk *o, uint16_t k, store_block **out)
 {
 	const store_blkref *ref = &o->r.blocks[k];
+	uint64_t at = o->r.offset + STORE_V2_HDR_LEN + ref->offset;
 	centry *e = NULL;
 	int rc;
 
@@ -132,16 +174,15 @@ static int block_get(rctx *c, ochunk *o, uint16_t k, store_block **out)
 		e->buf = nb;
 		e->bufcap = ref->len;
 	}
-	rc = store_segs_read(c->segs, o->r.segment, o->r.offset + STORE_V2_HDR_LEN + ref->offset,
-	                     ref->len, e->buf);
+	rc = store_segs_read(c->segs, o->r.segment, at, ref->len, e->buf);
 	if (rc)
-		return rc;
+		return fail_at(c, &o->r, k, at, rc);
 	c->st->blocks_read++;
 	c->st->bytes_read += ref->len;
 	{
 		uint64_t before = store_block_decoded(e->b);
 		if ((rc = store_block_decode(e->b, e->buf, ref->len, &o->h, ref)) != 0)
-			return rc;
+			return fail_at(c, &o->r, k, at, rc);
 		c->st->bytes_decoded += store_block_decoded(e->b) - before;
 	}
 	if (o->decoded & ((uint64_t)1 << k))
@@ -225,7 +266,50 @@ static int scan_block(rctx *c, ochunk *o, uint16_t k, size_t *cap)
 	return 0;
 }
 
-/* Opens a planned chunk: its references, sorted (none: *out NULL). */
+#define VERIFY_PIECE ((uint32_t)1 << 20)
+
+/*
+ * IDX2_READ_VERIFY: the whole chunk read once, in pieces, its header
+ * checked (store_hdr_parse) against the index record and its body hashed:
+ * a changed byte anywhere in the chunk fails the read, also outside the
+ * planned blocks.  ENOENT passes through (the segment was pruned).
+ */
+static int chunk_verify(rctx *c, const idx2_chunk *r)
+{
+	uint8_t d[32];
+	store_hdr h;
+	tv_sha256_ctx sh;
+	uint64_t pos;
+	int rc;
+
+	if (!c->vbuf && !(c->vbuf = malloc(VERIFY_PIECE)))
+		return TV_E_NOMEM;
+	if ((rc = store_segs_read(c->segs, r->segment, r->offset, STORE_V2_HDR_LEN, c->vbuf)) != 0)
+		return rc == ENOENT ? rc : fail_at(c, r, -1, r->offset, rc);
+	c->st->bytes_read += STORE_V2_HDR_LEN;
+	if ((rc = store_hdr_parse(c->vbuf, STORE_V2_HDR_LEN, &h)) != 0)
+		return fail_at(c, r, -1, r->offset, rc);
+	if (h.chunk_id != r->chunk_id || (uint64_t)STORE_V2_HDR_LEN + h.body_len != r->length ||
+	    memcmp(h.sha256, r->sha256, 32) != 0)
+		return fail_at(c, r, -1, r->offset, TV_E_CORRUPT);
+	tv_sha256_init(&sh);
+	for (pos = STORE_V2_HDR_LEN; pos < r->length;) {
+		uint32_t n = r->length - pos < VERIFY_PIECE ? (uint32_t)(r->length - pos) : VERIFY_PIECE;
+		if ((rc = store_segs_read(c->segs, r->segment, r->offset + pos, n, c->vbuf)) != 0)
+			return fail_at(c, r, -1, r->offset + pos, rc);
+		tv_sha256_update(&sh, c->vbuf, n);
+		c->st->bytes_read += n;
+		pos += n;
+	}
+	tv_sha256_final(&sh, d);
+	if (memcmp(d, r->sha256, 32) != 0)
+		return fail_at(c, r, -1, r->offset, TV_E_HASH);
+	c->st->chunks_verified++;
+	return 0;
+}
+
+/* Opens a planned chunk: its references, sorted (none, or a chunk pruned
+ * since the plan: *out NULL). */
 static int chunk_open(rctx *c, const idx2_hit *hit, ochunk **out)
 {
 	ochunk *o = calloc(1, sizeof *o);
@@ -235,21 +319,48 @@ static int chunk_open(rctx *c, const idx2_hit *hit, ochunk **out)
 	*out = NULL;
 	if (!o)
 		return TV_E_NOMEM;
-	if ((rc = idx2_chunk_get(c->x, hit->chunk_id, &o->r)) != 0)
+	if ((rc = idx2_chunk_get(c->x, hit->chunk_id, &o->r)) != 0) {
+		if (rc == TV_E_NOTFOUND) {
+			c->st->chunks_missing++; /* dropped by retention after the plan */
+			rc = 0;
+		} else {
+			where_chunk_key(c->where, sizeof c->where, hit->chunk_id);
+		}
 		goto fail;
+	}
 	if (o->r.nblocks < 64 && (hit->blocks >> o->r.nblocks) != 0) {
+		where_chunk_key(c->where, sizeof c->where, hit->chunk_id);
 		rc = TV_E_CORRUPT;
 		goto fail;
+	}
+	if (c->flags & IDX2_READ_VERIFY) {
+		rc = chunk_verify(c, &o->r);
+		if (rc == ENOENT) {
+			c->st->chunks_missing++; /* its segment was pruned after the plan */
+			rc = 0;
+			goto fail;
+		}
+		if (rc)
+			goto fail;
 	}
 	o->h.chunk_id = o->r.chunk_id;
 	o->h.first_ts = o->r.first_ts;
 	o->h.last_ts = o->r.last_ts;
 	o->h.npkts = o->r.npkts;
 	o->h.nblocks = o->r.nblocks;
-	c->st->chunks_read++;
-	for (uint16_t k = 0; k < o->r.nblocks; k++)
-		if ((hit->blocks >> k) & 1 && (rc = scan_block(c, o, k, &cap)) != 0)
+	for (uint16_t k = 0; k < o->r.nblocks; k++) {
+		if (!((hit->blocks >> k) & 1))
+			continue;
+		rc = scan_block(c, o, k, &cap);
+		if (rc == ENOENT && o->decoded == 0) {
+			c->st->chunks_missing++; /* its segment was pruned after the plan */
+			rc = 0;
 			goto fail;
+		}
+		if (rc)
+			goto fail;
+	}
+	c->st->chunks_read++;
 	if (o->n == 0) {
 		chunk_free(o);
 		return 0;
@@ -302,57 +413,53 @@ static void heap_push(rctx *c, ochunk *o)
 	}
 }
 
-/* Hands out the top chunk's next record. */
-static int emit(rctx *c, idx2_pkt_cb cb, void *ctx)
+/* Hands out the top chunk's next record into c->pkt. */
+static int emit(rctx *c)
 {
 	ochunk *o = c->heap[0];
 	const rref *r = &o->refs[o->pos];
 	const store_brec *br;
 	const store_bflow *fl;
 	store_block *b;
-	tv_l3info in;
-	idx2_pkt p;
+	tv_l3info *in = &c->info;
+	idx2_pkt *p = &c->pkt;
 	int rc;
 
 	if ((rc = block_get(c, o, r->block, &b)) != 0)
 		return rc;
 	br = store_block_rec(b, r->rec);
 	fl = store_block_flow(b, br->flow);
-	memset(&p, 0, sizeof p);
-	p.ts_ns = br->ts_ns;
-	p.chunk_id = o->r.chunk_id;
-	p.seq = br->seq;
-	p.caplen = br->caplen;
-	p.origlen = br->origlen;
-	p.flags = br->flags;
-	p.tun = fl->tun;
+	memset(p, 0, sizeof *p);
+	p->ts_ns = br->ts_ns;
+	p->chunk_id = o->r.chunk_id;
+	p->chunk = &o->r;
+	p->seq = br->seq;
+	p->caplen = br->caplen;
+	p->origlen = br->origlen;
+	p->flags = br->flags;
+	p->tun = fl->tun;
 	{
 		uint64_t d0 = store_block_decoded(b);
-		p.frame = store_block_frame(b, r->rec, c->scratch);
+		p->frame = store_block_frame(b, r->rec, c->scratch);
 		c->st->bytes_decoded += store_block_decoded(b) - d0;
 	}
-	(void)ingest_parse_inner(p.frame, p.caplen, &in);
-	if (!in.has_ports && (fl->key[38] & 1) && in.l3 == fl->key[37]) {
-		in.has_ports = 1; /* a later fragment: ingest attributed the ports */
-		in.key.sport = (uint16_t)(fl->key[32] << 8 | fl->key[33]);
-		in.key.dport = (uint16_t)(fl->key[34] << 8 | fl->key[35]);
+	(void)ingest_parse_inner(p->frame, p->caplen, in);
+	if (!in->has_ports && (fl->key[38] & 1) && in->l3 == fl->key[37]) {
+		in->has_ports = 1; /* a later fragment: ingest attributed the ports */
+		in->key.sport = (uint16_t)(fl->key[32] << 8 | fl->key[33]);
+		in->key.dport = (uint16_t)(fl->key[34] << 8 | fl->key[35]);
 	}
-	p.info = &in;
+	p->info = in;
 	c->st->matched++;
 	if (++o->pos == o->n) {
+		/* drained: p->chunk points into it until the next call */
 		c->heap[0] = c->heap[--c->nheap];
-		chunk_free(o);
+		c->done = o;
 	}
 	if (c->nheap)
 		heap_down(c, 0);
-	return cb ? cb(ctx, &p) : 0;
+	return 0;
 }
-
-/* A planned chunk and where the merge must open it. */
-typedef struct pending {
-	uint64_t first_ts;
-	idx2_hit hit;
-} pending;
 
 static int pending_cmp(const void *a, const void *b)
 {
@@ -370,88 +477,130 @@ static bool has_time(const idx_expr *e)
 	return false;
 }
 
-/* The merge: a chunk is opened once the smallest record handed out next
- * is not before its first_ts, so nothing unopened can come earlier. */
-static int merge(rctx *c, const pending *pd, size_t n, idx2_pkt_cb cb, void *ctx)
+/* The merge step: a chunk is opened once the smallest record handed out
+ * next is not before its first_ts, so nothing unopened can come earlier. */
+int idx2_cursor_next(idx2_cursor *c, const idx2_pkt **out)
 {
-	size_t next = 0;
 	int rc;
-	for (;;) {
-		while (next < n && (c->nheap == 0 ||
-		                    pd[next].first_ts <= c->heap[0]->refs[c->heap[0]->pos].ts)) {
-			ochunk *o;
-			if ((rc = chunk_open(c, &pd[next++].hit, &o)) != 0)
-				return rc;
-			if (o)
-				heap_push(c, o);
-		}
-		if (c->nheap == 0)
-			return 0;
-		if ((rc = emit(c, cb, ctx)) != 0)
+
+	*out = NULL;
+	chunk_free(c->done);
+	c->done = NULL;
+	while (c->next < c->npd &&
+	       (c->nheap == 0 || c->pd[c->next].first_ts <= c->heap[0]->refs[c->heap[0]->pos].ts)) {
+		ochunk *o;
+		if ((rc = chunk_open(c, &c->pd[c->next++].hit, &o)) != 0)
 			return rc;
+		if (o)
+			heap_push(c, o);
 	}
+	if (c->nheap == 0)
+		return 0;
+	if ((rc = emit(c)) != 0)
+		return rc;
+	*out = &c->pkt;
+	return 0;
 }
 
-static void rctx_free(rctx *c)
+void idx2_cursor_close(idx2_cursor *c)
 {
+	if (!c)
+		return;
 	for (size_t i = 0; i < c->nheap; i++)
 		chunk_free(c->heap[i]);
+	chunk_free(c->done);
 	for (size_t i = 0; i < c->ncache; i++) {
 		store_block_free(c->cache[i].b);
 		free(c->cache[i].buf);
 	}
 	free(c->cache);
 	free(c->heap);
+	free(c->pd);
 	free(c->scratch);
+	free(c->vbuf);
+	free(c);
+}
+
+const char *idx2_cursor_where(const idx2_cursor *c)
+{
+	return c->where;
+}
+
+int idx2_cursor_open(idx *x, store_segs *segs, const idx_expr *e, uint64_t cache_bytes,
+                     unsigned flags, idx2_read_stats *st, idx2_plan_stats *pst, char *where,
+                     size_t cap, idx2_cursor **out)
+{
+	idx2_hit *hits = NULL;
+	size_t n = 0, k = 0;
+	rctx *c;
+	int rc;
+
+	*out = NULL;
+	if (cap)
+		where[0] = '\0';
+	if (!(c = calloc(1, sizeof *c)))
+		return TV_E_NOMEM;
+	c->st = st ? st : &c->st0;
+	memset(c->st, 0, sizeof *c->st);
+	if ((rc = idx_plan2(x, e, &hits, &n, pst, where, cap)) != 0)
+		goto fail;
+	c->x = x;
+	c->segs = segs;
+	c->e = e;
+	c->flags = flags;
+	c->budget = cache_bytes ? cache_bytes : IDX2_CACHE_DEFAULT;
+	c->lo = 0;
+	c->hi = UINT64_MAX;
+	if (e && e->root >= 0)
+		idx_xnode_bounds(e, e->root, &c->lo, &c->hi);
+	c->timed = has_time(e);
+	c->pd = malloc((n ? n : 1) * sizeof *c->pd);
+	c->heap = malloc((n ? n : 1) * sizeof *c->heap);
+	c->scratch = malloc(STORE_MAX_CAPLEN);
+	if (!c->pd || !c->heap || !c->scratch) {
+		rc = TV_E_NOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		idx2_chunk r;
+		if ((rc = idx2_chunk_get(x, hits[i].chunk_id, &r)) == TV_E_NOTFOUND) {
+			c->st->chunks_missing++; /* dropped by retention after the plan */
+			continue;
+		}
+		if (rc) {
+			where_chunk_key(where, cap, hits[i].chunk_id);
+			goto fail;
+		}
+		c->pd[k].first_ts = r.first_ts;
+		c->pd[k++].hit = hits[i];
+	}
+	c->npd = k;
+	if (k > 1)
+		qsort(c->pd, k, sizeof *c->pd, pending_cmp);
+	free(hits);
+	*out = c;
+	return 0;
+fail:
+	free(hits);
+	idx2_cursor_close(c);
+	return rc;
 }
 
 int idx_read2(idx *x, store_segs *segs, const idx_expr *e, uint64_t cache_bytes,
               idx2_pkt_cb cb, void *ctx, idx2_read_stats *st, idx2_plan_stats *pst,
               char *where, size_t cap)
 {
-	idx2_read_stats dummy;
-	idx2_hit *hits = NULL;
-	pending *pd = NULL;
-	size_t n = 0;
-	rctx c;
+	idx2_cursor *c;
+	const idx2_pkt *p;
 	int rc;
 
-	if (!st)
-		st = &dummy;
-	memset(st, 0, sizeof *st);
-	memset(&c, 0, sizeof c);
-	if ((rc = idx_plan2(x, e, &hits, &n, pst, where, cap)) != 0)
+	if ((rc = idx2_cursor_open(x, segs, e, cache_bytes, 0, st, pst, where, cap, &c)) != 0)
 		return rc;
-	c.x = x;
-	c.segs = segs;
-	c.e = e;
-	c.st = st;
-	c.budget = cache_bytes ? cache_bytes : IDX2_CACHE_DEFAULT;
-	c.lo = 0;
-	c.hi = UINT64_MAX;
-	if (e && e->root >= 0)
-		idx_xnode_bounds(e, e->root, &c.lo, &c.hi);
-	c.timed = has_time(e);
-	pd = malloc((n ? n : 1) * sizeof *pd);
-	c.heap = malloc((n ? n : 1) * sizeof *c.heap);
-	c.scratch = malloc(STORE_MAX_CAPLEN);
-	if (!pd || !c.heap || !c.scratch) {
-		rc = TV_E_NOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		idx2_chunk r;
-		if ((rc = idx2_chunk_get(x, hits[i].chunk_id, &r)) != 0)
-			goto out;
-		pd[i].first_ts = r.first_ts;
-		pd[i].hit = hits[i];
-	}
-	if (n > 1)
-		qsort(pd, n, sizeof *pd, pending_cmp);
-	rc = merge(&c, pd, n, cb, ctx);
-out:
-	rctx_free(&c);
-	free(pd);
-	free(hits);
+	while ((rc = idx2_cursor_next(c, &p)) == 0 && p)
+		if (cb && (rc = cb(ctx, p)) != 0)
+			break;
+	if (rc && cap && !where[0])
+		snprintf(where, cap, "%s", c->where);
+	idx2_cursor_close(c);
 	return rc;
 }

@@ -234,7 +234,7 @@ static int live_drop_segment(idx_vault *v, uint32_t seg, uint64_t bytes)
 int live_retention(idx_vault *v)
 {
 	struct live *L = v->live;
-	uint32_t *ids = NULL, newest;
+	uint32_t *ids = NULL, newest, floor;
 	uint64_t *sizes = NULL, total = 0, now = tv_clock_real_ns();
 	size_t n = 0, i;
 	int rc;
@@ -253,7 +253,12 @@ int live_retention(idx_vault *v)
 		total += sizes[i];
 	}
 	newest = store_segs_newest(v->segs);
-	for (i = 0; i < n && ids[i] != newest; i++) {
+	/* Chunks appended in this writer pass and not yet committed (v->pend)
+	 * are in pend[0]'s segment or later: the index does not know them, so
+	 * a segment from there on holds data that must not go (the commit
+	 * that follows would name chunks of a deleted file). */
+	floor = v->npend ? v->pend[0].meta.segment : newest;
+	for (i = 0; i < n && ids[i] != newest && ids[i] < floor; i++) {
 		bool drop = false;
 		if (L->cfg.max_size && total > L->cfg.max_size) {
 			drop = true;

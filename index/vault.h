@@ -297,6 +297,11 @@ typedef struct idx_query_stats {
 	uint64_t chunks_read;
 	uint64_t chunks_missing;  /* planned but pruned or unreadable */
 	uint64_t bytes_read;
+	uint64_t blocks_read;     /* units decoded: a version-1 chunk is one, a
+	                           * version-2 block one (re-reads included) */
+	uint64_t bytes_decoded;   /* what those decodes produced: a version-1
+	                           * chunk's raw_len, a version-2 block's section
+	                           * A plus the raw tails copied out */
 	uint64_t packets_scanned;
 	uint64_t packets_matched;
 } idx_query_stats;
@@ -308,7 +313,11 @@ typedef int (*idx_query_cb)(void *ctx, int store, const store_rec *rec, const tv
 /*
  * Plans e on every store, reads only the planned chunks, matches every
  * packet exactly and calls cb in timestamp order (ties: store order, then
- * record order).  Memory: one decoded chunk per chunk overlapping in time.
+ * record order).  Each store is read in its own format (idx_format): a
+ * version-1 store one decoded chunk per chunk overlapping in time, a
+ * version-2 store its planned blocks through a block cache (idx2_cursor)
+ * whose budgets add up to IDX2_CACHE_DEFAULT.  verify_hash checks every
+ * chunk read against its SHA-256, version 2 reading the whole chunk once.
  * On a read or verification failure err (cap bytes) names the store,
  * segment and chunk.
  */

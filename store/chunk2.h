@@ -45,6 +45,20 @@
 #define STORE_V2_REC_HDR_LEN 28  /* record header in section A */
 #define STORE_V2_MAX_A_RAW (16u << 20)  /* section A of one block, decoded */
 #define STORE_V2_MAX_HEAD (4u + STORE_MAX_TAG + STORE_V2_MAX_BLOCKS * STORE_V2_BLKREF_LEN)
+/* Sum of a_raw over the blocks of one chunk (bounds the memory a
+ * whole-chunk load needs). */
+#define STORE_V2_MAX_A_CHUNK (64u << 20)
+/* Largest chunk body a header may announce: the biggest head, then the
+ * blocks (headers, section A as zstd's worst case, which is at most
+ * a_raw + a_raw/256 + 64 per block), then every frame byte as a tail. */
+#define STORE_V2_MAX_BODY                                                              \
+	((uint64_t)STORE_V2_MAX_HEAD + (uint64_t)STORE_V2_MAX_BLOCKS * (STORE_V2_BLK_HDR_LEN + 64) + \
+	 STORE_V2_MAX_A_CHUNK + STORE_V2_MAX_A_CHUNK / 256 + STORE_MAX_RAW)
+/* Largest stored block: its header, section A at zstd's worst case, and
+ * every frame byte of the chunk as a tail. */
+#define STORE_V2_MAX_BLOCK_LEN                                                         \
+	((uint64_t)STORE_V2_BLK_HDR_LEN + STORE_V2_MAX_A_RAW + STORE_V2_MAX_A_RAW / 256 + 64 + \
+	 STORE_MAX_RAW)
 
 /* The chunk header (FORMAT.md "Chunk header"), checked. */
 typedef struct store_hdr {

@@ -89,14 +89,7 @@ enum { FD_KEY = 0, FD_CTX = 40, FD_RSV = 42, FD_NREC = 44 };
 
 #define STORE_REC_FLAGS_KNOWN (STORE_REC_SYNTH_L2 | STORE_REC_DECAP_ERROR)
 
-/* Sum of a_raw over the blocks of one chunk (bounds the memory a
- * whole-chunk load needs). */
-#define STORE_V2_MAX_A_CHUNK (64u << 20)
-/* Largest chunk body a header may announce: the biggest head, then the
- * blocks (headers, section A as zstd's worst case, which is at most
- * a_raw + a_raw/256 + 64 per block), then every frame byte as a tail. */
-#define STORE_V2_MAX_BODY                                                              \
-	((uint64_t)STORE_V2_MAX_HEAD + (uint64_t)STORE_V2_MAX_BLOCKS * (STORE_V2_BLK_HDR_LEN + 64) + \
-	 STORE_V2_MAX_A_CHUNK + STORE_V2_MAX_A_CHUNK / 256 + STORE_MAX_RAW)
+/* STORE_V2_MAX_A_CHUNK, STORE_V2_MAX_BODY: chunk2.h (the index bounds
+ * its chunk records by them too). */
 
 #endif

@@ -132,12 +132,18 @@ static int put_txn(const tv_flowrec *recs, size_t n, uint64_t *blocks)
 	return idx_lmdb_err(mdb_txn_commit(txn));
 }
 
+static idx_flows_drop_report g_bad; /* the last del_txn's report */
+
 static int del_txn(uint32_t a, uint64_t b, uint64_t *blocks, uint64_t *records)
 {
 	MDB_txn *txn;
 	int rc;
+	idx_flows_drop_report r;
 	cr_assert_eq(idx_txn_begin(g_x, true, &txn), 0);
-	rc = idx2_flows_delete(g_x, txn, a, b, blocks, records);
+	rc = idx2_flows_delete(g_x, txn, a, b, &r);
+	*blocks = r.blocks;
+	*records = r.records;
+	g_bad = r;
 	if (rc) {
 		mdb_txn_abort(txn);
 		return rc;
@@ -646,22 +652,29 @@ Test(flows2, delete_removes_exactly_the_windows_in_the_half_open_range)
 	cr_assert_eq(nb, 0);
 }
 
-/* A stored value or key of the wrong shape: read and delete refuse it. */
-Test(flows2, read_and_delete_refuse_malformed_entries)
+static void put_raw(const void *key, size_t klen, const void *val, size_t vlen)
+{
+	MDB_txn *txn;
+	MDB_val k = { klen, (void *)key }, d = { vlen, (void *)val };
+	cr_assert_eq(idx_txn_begin(g_x, true, &txn), 0);
+	cr_assert_eq(mdb_put(txn, g_x->db2_flows, &k, &d, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+}
+
+/* A stored value or key of the wrong shape: read refuses it; delete
+ * removes it with its range (retention and the rebuild must get past it)
+ * and reports its key. */
+Test(flows2, read_refuses_and_delete_removes_malformed_entries)
 {
 	tv_flowrec in[4];
 	uint64_t blocks, nb, nr;
 	for (uint32_t i = 0; i < 4; i++)
 		mkrec(&in[i], i, W0 + 600 * i, false);
 	cr_assert_eq(put_txn(in, 4, &blocks), 0);
-	MDB_txn *txn;
 	uint8_t kb[12], vb[8] = { 0 };
 	tv_put_be32(kb, W0 + 1200);
 	tv_put_be64(kb + 4, 1000);
-	MDB_val k = { 12, kb }, d = { 8, vb };
-	cr_assert_eq(idx_txn_begin(g_x, true, &txn), 0);
-	cr_assert_eq(mdb_put(txn, g_x->db2_flows, &k, &d, 0), 0); /* count 0 */
-	cr_assert_eq(mdb_txn_commit(txn), 0);
+	put_raw(kb, 12, vb, 8); /* count 0 */
 	static tv_flowrec got[8];
 	collect c = { got, 0, 8, 0 };
 	cr_assert_eq(idx2_flows_read(g_x, NULL, g_b, 0, UINT32_MAX, collect_cb, &c), TV_E_CORRUPT);
@@ -669,17 +682,61 @@ Test(flows2, read_and_delete_refuse_malformed_entries)
 	cr_assert_eq(idx2_flows_read(g_x, NULL, g_b, 0, W0 + 600, collect_cb, &c), 0,
 	             "a range before it reads");
 	cr_assert_eq(c.n, 2);
-	cr_assert_eq(del_txn(W0 + 1200, W0 + 1800, &nb, &nr), TV_E_CORRUPT);
+	/* a range that holds it and one good block: both go, the bad one
+	 * is named */
+	cr_assert_eq(del_txn(W0 + 1200, W0 + 1800, &nb, &nr), 0);
+	cr_assert_eq(nb, 1, "the well-formed block of window 2");
+	cr_assert_eq(nr, 1);
+	cr_assert_eq(g_bad.bad, 1);
+	cr_assert_eq(g_bad.bad_window, W0 + 1200);
+	cr_assert_eq(g_bad.bad_seq, 1000);
+	cr_assert_eq(g_bad.bad_key_len, 12);
+	c.n = 0;
+	cr_assert_eq(idx2_flows_read(g_x, NULL, g_b, 0, UINT32_MAX, collect_cb, &c), 0,
+	             "readable again");
+	cr_assert_eq(c.n, 3);
 	cr_assert_eq(del_txn(0, W0 + 1200, &nb, &nr), 0);
 	cr_assert_eq(nb, 2);
+	cr_assert_eq(g_bad.bad, 0);
 
-	/* a key of 11 bytes */
-	uint8_t sk[11] = { 0xFF };
-	MDB_val k2 = { 11, sk };
-	cr_assert_eq(idx_txn_begin(g_x, true, &txn), 0);
-	cr_assert_eq(mdb_put(txn, g_x->db2_flows, &k2, &d, 0), 0);
-	cr_assert_eq(mdb_txn_commit(txn), 0);
+	/* a value under 8 bytes, a key of 11 bytes and a key of 3 bytes
+	 * inside the range; a bad key after it stays */
+	tv_put_be32(kb, W0 + 1800);
+	tv_put_be64(kb + 4, 2000);
+	put_raw(kb, 12, vb, 5);
+	uint8_t sk[11];
+	tv_put_be32(sk, W0 + 2400);
+	memset(sk + 4, 0xEE, 7);
+	put_raw(sk, 11, vb, 8);
+	uint8_t tk[3];
+	memcpy(tk, sk, 3);
+	tk[2]++; /* sorts after every key of window W0 + 2400 */
+	put_raw(tk, 3, vb, 8);
+	uint8_t late[12] = { 0xFF, 0xFF, 0xFF, 0xFF, 1 };
+	put_raw(late, 5, vb, 8);
 	c.n = 0;
 	cr_assert_eq(idx2_flows_read(g_x, NULL, g_b, W0 + 2400, UINT32_MAX, collect_cb, &c),
 	             TV_E_CORRUPT);
+	cr_assert_eq(del_txn(W0 + 1800, UINT32_MAX, &nb, &nr), 0);
+	cr_assert_eq(nb, 1, "window 3's block");
+	cr_assert_eq(nr, 1);
+	cr_assert_eq(g_bad.bad, 3);
+	cr_assert_eq(g_bad.bad_window, W0 + 1800, "the first in key order is named");
+	cr_assert_eq(g_bad.bad_seq, 2000);
+	cr_assert_eq(g_bad.bad_key_len, 12);
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, d;
+	cr_assert_eq(idx_txn_begin(g_x, false, &txn), 0);
+	cr_assert_eq(mdb_cursor_open(txn, g_x->db2_flows, &cur), 0);
+	cr_assert_eq(mdb_cursor_get(cur, &k, &d, MDB_FIRST), 0);
+	cr_assert_eq(k.mv_size, 5, "only the key of window 0xFFFFFFFF is left");
+	cr_assert_eq(mdb_cursor_get(cur, &k, &d, MDB_NEXT), MDB_NOTFOUND);
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	cr_assert_eq(del_txn(0, (uint64_t)1 << 32, &nb, &nr), 0);
+	cr_assert_eq(g_bad.bad, 1);
+	cr_assert_eq(g_bad.bad_window, 0xFFFFFFFFu);
+	cr_assert_eq(g_bad.bad_seq, 0x0100000000000000ull);
+	cr_assert_eq(g_bad.bad_key_len, 5);
 }

@@ -183,3 +183,52 @@ Test(index2_read, a_host_query_reads_only_its_blocks, .init = rsetup, .fini = te
 	idx_expr_free(e);
 	idx_close(x);
 }
+
+/* A record whose crc holds but whose sizes pass the format's maxima is
+ * corrupt: a reader would allocate what it says (up to 4 GiB a block). */
+Test(index2_read, a_chunk_record_beyond_the_format_maxima_is_corrupt, .init = rsetup,
+     .fini = teardown)
+{
+	uint8_t buf[IDX2_CHUNK_MAX];
+	idx2_chunk r = chunks[0].rec, dec;
+	size_t n;
+	uint16_t last = (uint16_t)(r.nblocks - 1);
+
+	n = idx2_chunk_encode(&r, buf);
+	cr_assert_eq(idx2_chunk_decode(buf, n, r.chunk_id, &dec), 0, "the unchanged record");
+
+	/* the last block as long as a u32 allows, the chunk with it */
+	r = chunks[0].rec;
+	r.blocks[last].len = UINT32_MAX - 4096 - r.blocks[last].offset;
+	r.length = STORE_V2_HDR_LEN + r.blocks[last].offset + r.blocks[last].len;
+	n = idx2_chunk_encode(&r, buf);
+	cr_assert_eq(idx2_chunk_decode(buf, n, r.chunk_id, &dec), TV_E_CORRUPT);
+
+	/* a block just over the largest a block can be, the body still legal */
+	r = chunks[0].rec;
+	r.blocks[last].len = (uint32_t)STORE_V2_MAX_BLOCK_LEN + 1;
+	r.length = STORE_V2_HDR_LEN + r.blocks[last].offset + r.blocks[last].len;
+	cr_assert_leq((uint64_t)r.length - STORE_V2_HDR_LEN, STORE_V2_MAX_BODY);
+	n = idx2_chunk_encode(&r, buf);
+	cr_assert_eq(idx2_chunk_decode(buf, n, r.chunk_id, &dec), TV_E_CORRUPT);
+	r.blocks[last].len--;
+	r.length--;
+	n = idx2_chunk_encode(&r, buf);
+	cr_assert_eq(idx2_chunk_decode(buf, n, r.chunk_id, &dec), 0, "the largest block is legal");
+
+	/* section A past its maximum (the block cache charges it) */
+	r = chunks[0].rec;
+	r.blocks[0].a_raw = STORE_V2_MAX_A_RAW + 1;
+	n = idx2_chunk_encode(&r, buf);
+	cr_assert_eq(idx2_chunk_decode(buf, n, r.chunk_id, &dec), TV_E_CORRUPT);
+
+	/* more records in a block than in the chunk; more frame bytes than a chunk holds */
+	r = chunks[0].rec;
+	r.blocks[0].nrec = r.npkts + 1;
+	n = idx2_chunk_encode(&r, buf);
+	cr_assert_eq(idx2_chunk_decode(buf, n, r.chunk_id, &dec), TV_E_CORRUPT);
+	r = chunks[0].rec;
+	r.raw_len = STORE_MAX_RAW + 1;
+	n = idx2_chunk_encode(&r, buf);
+	cr_assert_eq(idx2_chunk_decode(buf, n, r.chunk_id, &dec), TV_E_CORRUPT);
+}
