@@ -3,8 +3,10 @@
  * 2"): chunks of flow-clustered blocks, grouped into slices; postings by
  * flow (address, port+protocol, protocol, VNI) pointing at (chunk, blocks).
  *
- * Being integrated: the tables are named v2_* beside those of version 1
- * (idx_query_run reads a version-2 store through idx2_cursor).
+ * The tables are named v2_* beside those of version 1 in the same
+ * environment; a new store has format 2 and uses only these (the write
+ * engine commits through idx_commit2, idx_query_run reads through
+ * idx2_cursor).
  *
  *   codec2.c   table codecs (strict decoders: TV_E_CORRUPT on every
  *              malformed value), the flow key, and the one function that
