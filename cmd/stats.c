@@ -65,12 +65,15 @@ static void print_json(const struct view *w)
 	printf("{\"store\":\"%s\",\"chunks\":%llu,\"packets\":%llu,\"bytes\":%llu,"
 	       "\"raw_bytes\":%llu,\"compressed_bytes\":%llu,\"segment_bytes\":%llu,"
 	       "\"segments\":%u,\"postings\":%llu,\"first_ts_ns\":%llu,\"last_ts_ns\":%llu,"
+	       "\"format\":%u,\"slices\":%llu,\"blocks\":%llu,\"flows\":%llu,\"index_bytes\":%llu,"
 	       "\"counters\":{",
 	       store, (unsigned long long)t.chunks, (unsigned long long)t.packets,
 	       (unsigned long long)t.orig_bytes, (unsigned long long)t.raw_bytes,
 	       (unsigned long long)t.comp_bytes, (unsigned long long)segbytes, t.segments,
 	       (unsigned long long)t.postings, (unsigned long long)t.first_ts,
-	       (unsigned long long)t.last_ts);
+	       (unsigned long long)t.last_ts, t.format, (unsigned long long)t.slices,
+	       (unsigned long long)t.blocks, (unsigned long long)t.flows,
+	       (unsigned long long)t.index_bytes);
 	for (i = 0; i < TV_CTR__COUNT; i++)
 		printf("%s\"%s\":%llu", i ? "," : "", tv_counter_name(i), (unsigned long long)ctr.v[i]);
 	printf("},\"live\":{\"writer_running\":%s,\"received\":%llu,\"decapsulated\":%llu,"
@@ -102,6 +105,8 @@ static void print_prometheus(const struct view *w)
 	       "tapvault_chunks %llu\n", (unsigned long long)t.chunks);
 	printf("# HELP tapvault_packets Packets in the store.\n# TYPE tapvault_packets gauge\n"
 	       "tapvault_packets %llu\n", (unsigned long long)t.packets);
+	printf("# HELP tapvault_index_bytes Bytes of index pages in use.\n# TYPE tapvault_index_bytes gauge\n"
+	       "tapvault_index_bytes %llu\n", (unsigned long long)t.index_bytes);
 	printf("# HELP tapvault_segment_bytes Bytes of segment files.\n# TYPE tapvault_segment_bytes gauge\n"
 	       "tapvault_segment_bytes %llu\n", (unsigned long long)segbytes);
 	prom("writer_running", "1 while an ingest holds the store.", "gauge", running > 0);
@@ -149,7 +154,14 @@ static void print_text(const struct view *w)
 	       t.comp_bytes ? (double)t.raw_bytes / (double)t.comp_bytes : 0.0);
 	if (t.packets)
 		printf("time        %s .. %s\n", a, b);
+	cmd_fmt_bytes(t.index_bytes, s1, sizeof s1);
 	printf("postings    %llu\n", (unsigned long long)t.postings);
+	if (t.format == 2)
+		printf("format      2: %llu slices, %llu blocks, %llu flows; index %s\n",
+		       (unsigned long long)t.slices, (unsigned long long)t.blocks,
+		       (unsigned long long)t.flows, s1);
+	else
+		printf("format      %u; index %s\n", t.format, s1);
 	if (running >= 0)
 		printf("writer      %s\n", running ? "an ingest is running on this store" : "none");
 	if (ctr.v[TV_CTR_LIVE_RECEIVED] || ctr.v[TV_CTR_LIVE_KERNEL_DROPS]) {

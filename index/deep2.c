@@ -17,6 +17,7 @@
  * caller's snapshot.
  */
 #include "deep2.h"
+#include "flows2.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -715,6 +716,43 @@ static void segs_key(idx_deep2 *d, const MDB_val *k, const MDB_val *v)
 		    (unsigned long long)d->segs[i].s.last_chunk);
 }
 
+/* The VPC flow records (v2_flows): every block must decode
+ * (idx2_flows_block_decode: its structure, the zstd frame, each record and
+ * its window), as every record of version 1's flows table must. */
+static int flow_blocks(idx_deep2 *d)
+{
+	idx2_fbuf *b = NULL;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint64_t n = 0, bad = 0;
+	int rc, g;
+
+	if ((rc = idx2_fbuf_new(&b)) != 0)
+		return rc;
+	if ((rc = mdb_cursor_open(d->txn, d->x->db2_flows, &cur)) != 0) {
+		idx2_fbuf_free(b);
+		return idx_lmdb_err(rc);
+	}
+	for (g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0; g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const tv_flowrec *recs;
+		size_t nr;
+		n++;
+		if (k.mv_size == 12 &&
+		    idx2_flows_block_decode(b, tv_get_be32(k.mv_data), v.mv_data, v.mv_size, &recs, &nr) == 0)
+			continue;
+		if (bad++ < D2_EXTRA_REPORTS)
+			say(d, "v2_flows: flow-record block %llu (window %u, seq %llu) is corrupt",
+			    (unsigned long long)n, k.mv_size >= 4 ? tv_get_be32(k.mv_data) : 0,
+			    (unsigned long long)(k.mv_size == 12 ? tv_get_be64((const uint8_t *)k.mv_data + 4) : 0));
+	}
+	if (bad > D2_EXTRA_REPORTS)
+		say(d, "... and %llu more corrupt flow-record blocks",
+		    (unsigned long long)(bad - D2_EXTRA_REPORTS));
+	mdb_cursor_close(cur);
+	idx2_fbuf_free(b);
+	return g == MDB_NOTFOUND ? 0 : idx_lmdb_err(g);
+}
+
 int idx_deep2_finish(idx_deep2 *d)
 {
 	uint64_t npost, nopost, nslices, nstime, nsegs, maxdur = 0;
@@ -731,7 +769,8 @@ int idx_deep2_finish(idx_deep2 *d)
 		if (d->slices[i].id == d->slices[i - 1].id)
 			say(d, "slice %u: its chunks are not consecutive in v2_chunks (other slices lie "
 			    "between them)", d->slices[i].id);
-	if ((rc = walk(d, d->x->db2_post, &npost, post_key)) != 0 ||
+	if ((rc = flow_blocks(d)) != 0 ||
+	    (rc = walk(d, d->x->db2_post, &npost, post_key)) != 0 ||
 	    (rc = walk(d, d->x->db2_opost, &nopost, opost_key)) != 0 ||
 	    (rc = walk(d, d->x->db2_slices, &nslices, slices_key)) != 0 ||
 	    (rc = walk(d, d->x->db2_stime, &nstime, NULL)) != 0 ||

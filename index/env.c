@@ -6,6 +6,7 @@
  * here and in plan.c, never passed up (one error space: tv_strerror).
  */
 #include "idx_int.h"
+#include "idx2.h"
 #include "../store/storedir.h"
 
 #include <errno.h>
@@ -424,6 +425,16 @@ static int seg_known(idx *x, MDB_txn *txn, uint32_t segment, bool *known)
 	MDB_val k, d;
 	int rc;
 	*known = false;
+	if (x->format == 2) {
+		/* v2_segs has one key per segment that holds a chunk */
+		if (!x->v2)
+			return 0;
+		tv_put_be32(kb, segment);
+		k = mval(kb, 4);
+		rc = mdb_get(txn, x->db2_segs, &k, &d);
+		*known = rc == 0;
+		return rc == MDB_NOTFOUND ? 0 : idx_lmdb_err(rc);
+	}
 	if ((rc = mdb_cursor_open(txn, x->db_segs, &cur)) != 0)
 		return idx_lmdb_err(rc);
 	idx_skey_encode(segment, 0, kb);
@@ -710,11 +721,23 @@ static int chunk_get_txn(idx *x, MDB_txn *txn, uint64_t id, store_chunk_meta *me
 	return rc;
 }
 
+static int take_meta(void *ctx, const store_chunk_meta *m)
+{
+	*(store_chunk_meta *)ctx = *m;
+	return 0;
+}
+
 int idx_chunk_get(idx *x, uint64_t chunk_id, store_chunk_meta *meta)
 {
 	MDB_txn *txn;
-	int rc = idx_txn_begin(x, false, &txn);
-	if (rc)
+	int rc;
+	if (x->format == 2) {
+		idx2_chunk c;
+		if ((rc = idx2_chunk_get(x, chunk_id, &c)) == 0)
+			idx2_chunk_meta(&c, meta);
+		return rc;
+	}
+	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
 		return rc;
 	rc = chunk_get_txn(x, txn, chunk_id, meta);
 	mdb_txn_abort(txn);
@@ -726,8 +749,10 @@ int idx_chunk_last(idx *x, store_chunk_meta *meta)
 	MDB_txn *txn;
 	MDB_cursor *cur;
 	MDB_val k, d;
-	int rc = idx_txn_begin(x, false, &txn);
-	if (rc)
+	int rc;
+	if (x->format == 2)
+		return idx2_chunk_foreach(x, take_meta, meta, true);
+	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
 		return rc;
 	if ((rc = mdb_cursor_open(txn, x->db_chunks, &cur)) == 0) {
 		rc = mdb_cursor_get(cur, &k, &d, MDB_LAST);
@@ -752,10 +777,12 @@ int idx_segment_end(idx *x, uint32_t segment, uint64_t *end)
 	MDB_txn *txn;
 	MDB_cursor *cur;
 	MDB_val k, d;
-	int rc = idx_txn_begin(x, false, &txn), g;
+	int rc, g;
 
+	if (x->format == 2)
+		return idx2_segment_end(x, segment, end);
 	*end = 0;
-	if (rc)
+	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
 		return rc;
 	if ((rc = mdb_cursor_open(txn, x->db_segs, &cur)) != 0) {
 		mdb_txn_abort(txn);
@@ -804,8 +831,10 @@ int idx_chunk_foreach(idx *x, idx_chunk_cb cb, void *ctx)
 	MDB_txn *txn;
 	MDB_cursor *cur;
 	MDB_val k, d;
-	int rc = idx_txn_begin(x, false, &txn), g;
-	if (rc)
+	int rc, g;
+	if (x->format == 2)
+		return idx2_chunk_foreach(x, cb, ctx, false);
+	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
 		return rc;
 	if ((rc = mdb_cursor_open(txn, x->db_chunks, &cur)) != 0) {
 		mdb_txn_abort(txn);
@@ -867,13 +896,30 @@ static int time_extent(idx *x, MDB_txn *txn, uint64_t *first, uint64_t *last)
 	return rc;
 }
 
+static int totals1(idx *x, idx_totals *out);
+
 int idx_totals_get(idx *x, idx_totals *out)
+{
+	MDB_envinfo ei;
+	MDB_stat es;
+	int rc;
+	if (x->format == 2)
+		rc = idx2_totals(x, out);
+	else
+		rc = totals1(x, out);
+	if (rc == 0 && mdb_env_info(x->env, &ei) == 0 && mdb_env_stat(x->env, &es) == 0)
+		out->index_bytes = ((uint64_t)ei.me_last_pgno + 1) * es.ms_psize;
+	out->format = x->format;
+	return rc;
+}
+
+static int totals1(idx *x, idx_totals *out)
 {
 	MDB_txn *txn;
 	idx_tot t;
-	int rc = idx_txn_begin(x, false, &txn);
+	int rc;
 	memset(out, 0, sizeof *out);
-	if (rc)
+	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
 		return rc;
 	if ((rc = idx_tot_load(x, txn, &t)) == 0 &&
 	    (rc = time_extent(x, txn, &out->first_ts, &out->last_ts)) == 0) {

@@ -19,10 +19,10 @@
 #include "../ingest/tv.h"
 #include "../store/store.h"
 
-/* The format a new store gets, and the formats this build opens.  While
- * version 2 is being integrated (store/FORMAT.md "Version 2") both are
- * opened and every reader asks idx_format(); version 1 goes at the switch. */
-#define IDX_FORMAT_VERSION 1
+/* The format a new store gets (store/FORMAT.md "Version 2"), and the
+ * formats this build opens: a store of format 1 stays readable and
+ * writable (every reader asks idx_format()) until version 1 is removed. */
+#define IDX_FORMAT_VERSION 2
 #define IDX_FORMAT_MIN 1
 #define IDX_FORMAT_MAX 2
 
@@ -144,6 +144,11 @@ typedef struct idx_totals {
 	uint64_t chunks, packets, orig_bytes, raw_bytes, comp_bytes, postings;
 	uint64_t first_ts, last_ts;
 	uint32_t segments;
+	uint32_t format;      /* idx_format */
+	uint64_t slices, blocks, flows; /* format 2: the index's slices, the
+	                                 * chunks' blocks and flow directory
+	                                 * entries; 0 for format 1 */
+	uint64_t index_bytes; /* pages the index uses (LMDB's last page + 1) */
 } idx_totals;
 int idx_totals_get(idx *x, idx_totals *t);
 

@@ -3,8 +3,10 @@
  * 2"): chunks of flow-clustered blocks, grouped into slices; postings by
  * flow (address, port+protocol, protocol, VNI) pointing at (chunk, blocks).
  *
- * Being integrated: the tables are named v2_* beside those of version 1
- * (idx_query_run reads a version-2 store through idx2_cursor).
+ * The tables are named v2_* beside those of version 1 in the same
+ * environment; a new store has format 2 and uses only these (the write
+ * engine commits through idx_commit2, idx_query_run reads through
+ * idx2_cursor).
  *
  *   codec2.c   table codecs (strict decoders: TV_E_CORRUPT on every
  *              malformed value), the flow key, and the one function that
@@ -238,6 +240,16 @@ int idx_segment_drop2(idx *x, uint32_t segment, uint64_t *chunks_dropped);
 /* Reads back (for tests, verify, and the planner). */
 int idx2_tot_get(idx *x, idx2_tot *t);
 int idx2_chunk_get(idx *x, uint64_t chunk_id, idx2_chunk *c);
+
+/* ------------------------------------------ idx.h's readers, format 2 */
+
+/* tables2.c: what idx_chunk_get/last/foreach, idx_segment_end and
+ * idx_totals_get read from a format-2 index. */
+void idx2_chunk_meta(const idx2_chunk *c, store_chunk_meta *m);
+/* Every chunk in id order; last_only: the last one (TV_E_NOTFOUND: none). */
+int idx2_chunk_foreach(idx *x, idx_chunk_cb cb, void *ctx, bool last_only);
+int idx2_segment_end(idx *x, uint32_t segment, uint64_t *end);
+int idx2_totals(idx *x, idx_totals *out);
 
 /* ------------------------------------------------------------- plan */
 

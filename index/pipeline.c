@@ -124,6 +124,34 @@ size_t decode_tag(const uint8_t *tag, uint32_t len, idx_source_mark *marks)
 	return n;
 }
 
+/* vault_commit_chunks for format 2: chunk records and flows through
+ * idx_commit2, in the same batches. */
+static int commit2(idx_vault *v, struct pending *pend, size_t n, const tv_counters *delta)
+{
+	idx_source_mark marks[VAULT_COMMIT_MAX * VAULT_MAX_MARKS];
+	size_t i, j, done = 0;
+	int rc;
+
+	do {
+		size_t k = n - done, nm = 0;
+		if (k > VAULT_COMMIT_MAX)
+			k = VAULT_COMMIT_MAX;
+		for (i = 0; i < k; i++) {
+			const struct pending *p = &pend[done + i];
+			v->in2[i].rec = p->rec2;
+			v->in2[i].flows = p->fl.fl;
+			v->in2[i].nflows = p->fl.n;
+			for (j = 0; j < p->nmarks; j++)
+				marks[nm++] = p->marks[j];
+		}
+		rc = idx_commit2(v->x, v->in2, k, marks, nm, done + k >= n ? delta : NULL);
+		if (rc)
+			return rc;
+		done += k;
+	} while (done < n);
+	return 0;
+}
+
 /*
  * The one commit of the write path; every LMDB commit of a vault goes
  * through here.  pend[0..n) are chunks already appended to their
@@ -149,6 +177,8 @@ int vault_commit_chunks(idx_vault *v, struct pending *pend, size_t n, const tv_c
 		return 0;
 	if (n && sync && (rc = store_segs_sync(v->segs)) != 0)
 		return rc;
+	if (v->format == 2)
+		return commit2(v, pend, n, delta);
 	do {
 		size_t k = n - done, nm = 0;
 		if (k > VAULT_COMMIT_MAX)
@@ -197,18 +227,15 @@ static void count_store(struct writer *W, const store_chunk_meta *m, bool add)
 		W->total.v[key[i]] += add ? c[i] : -c[i];
 }
 
-/* Seals an OPEN item's builder (a sealer thread, or the file reader itself
+/* Seals an OPEN item's open chunk (a sealer thread, or the file reader itself
  * when it has none). */
 void item_seal(struct witem *it)
 {
 	int rc = 0;
 	it->len = 0;
 	it->chunk = NULL;
-	if (store_builder_count(it->b) > 0) {
-		rc = store_builder_seal(it->b, it->id, &it->chunk, &it->len, &it->meta);
-		if (rc == 0)
-			it->meta.length = (uint32_t)it->len;
-	}
+	if (wseal_count(&it->seal) > 0)
+		rc = wseal_seal(&it->seal, it->id, &it->chunk, &it->len, &it->meta, &it->fl);
 	it->err = rc;
 }
 
@@ -250,10 +277,29 @@ static int writer_take(idx_vault *v, struct witem *it)
 	}
 	p = &v->pend[v->npend];
 	p->meta = it->meta;
+	if (v->format == 2) {
+		/* numbered here, in append order: sources seal in parallel.  The
+		 * id is under the header's CRC only, and the chunk's bytes are
+		 * the item's until it is released. */
+		if ((rc = store_chunk_set_id((uint8_t *)(uintptr_t)it->chunk, it->len,
+		                             v->next_chunk_id)) != 0)
+			return rc;
+		p->meta.chunk_id = v->next_chunk_id++;
+	}
 	rc = store_segs_append(v->segs, it->chunk, it->len, &p->meta.segment, &p->meta.offset);
 	if (rc)
 		return rc;
 	p->meta.length = (uint32_t)it->len;
+	if (v->format == 2) {
+		struct wflows fl = p->fl;
+		rc = idx2_chunk_from_sealed(it->chunk, it->len, p->meta.segment, p->meta.offset,
+		                            &p->rec2);
+		if (rc)
+			return rc; /* appended, not pending: past the index for recovery */
+		/* the item takes pend's flow buffers back to its source */
+		p->fl = it->fl;
+		it->fl = fl;
+	}
 	/* the item takes pend's empty collector back to its source */
 	swap = p->post;
 	p->post = it->post;
@@ -331,7 +377,9 @@ static int writer_redo(idx_vault *v)
 		if (v->pend[j].meta.segment != seg)
 			return TV_E_RANGE; /* a rotation in between: leave it to recovery */
 	/* never cut what the index names */
-	if (idx_chunk_get(v->x, v->pend[0].meta.chunk_id, &have) != TV_E_NOTFOUND)
+	if (v->format == 2 ? idx2_chunk_get(v->x, v->pend[0].meta.chunk_id, &v->in2[0].rec) !=
+	                         TV_E_NOTFOUND
+	                   : idx_chunk_get(v->x, v->pend[0].meta.chunk_id, &have) != TV_E_NOTFOUND)
 		return TV_E_EXISTS;
 	if ((rc = store_segs_truncate(v->segs, seg, v->pend[0].meta.offset)) != 0)
 		return rc;
@@ -342,6 +390,9 @@ static int writer_redo(idx_vault *v)
 		const struct witem *it = W->inpend[j];
 		tv_counters delta;
 		rc = store_segs_append(v->segs, it->chunk, it->len, &p->meta.segment, &p->meta.offset);
+		if (rc == 0 && v->format == 2)
+			rc = idx2_chunk_from_sealed(it->chunk, it->len, p->meta.segment,
+			                            p->meta.offset, &p->rec2);
 		if (rc)
 			break;
 		count_store(W, &p->meta, true);
@@ -428,13 +479,13 @@ static int writer_write(idx_vault *v, struct witem **batch, size_t nb, bool barr
 }
 
 /* Gives an item back to its source: a file slot to the free list (its
- * builder reset after a failure), a live item to the heap (its collector to
+ * open chunk reset after a failure), a live item to the heap (its collector to
  * the free collectors).  Under mu. */
 static void item_release(struct writer *W, struct witem *it, bool failed)
 {
-	if (it->b) {
+	if (wseal_ok(&it->seal)) {
 		if (it->err || failed)
-			store_builder_reset(it->b);
+			wseal_reset(&it->seal);
 		it->nmarks = 0;
 		it->nflows = 0;
 		it->barrier = false;
@@ -451,6 +502,7 @@ static void item_release(struct writer *W, struct witem *it, bool failed)
 		it->post = NULL;
 	}
 	idx_post_free(it->post);
+	wflows_free(&it->fl);
 	free(it->own);
 	free(it->flows);
 	free(it);

@@ -40,7 +40,7 @@ int file_start(idx_vault *v)
 	}
 	for (i = 0; i < F->nslots; i++) {
 		F->slots[i].worker = -1;
-		if ((rc = store_builder_new(&v->cfg.builder, &F->slots[i].b)) != 0 ||
+		if ((rc = wseal_new(v, &F->slots[i].seal)) != 0 ||
 		    (rc = idx_post_new(&F->slots[i].post)) != 0)
 			goto fail;
 	}
@@ -69,8 +69,9 @@ int file_stop(idx_vault *v)
 		return 0;
 	rc = writer_stop(v);
 	for (i = 0; F->slots && i < F->nslots; i++) {
-		store_builder_free(F->slots[i].b);
+		wseal_free(&F->slots[i].seal);
 		idx_post_free(F->slots[i].post);
+		wflows_free(&F->slots[i].fl);
 		free(F->slots[i].flows);
 	}
 	free(F->slots);
@@ -92,8 +93,8 @@ static int file_handoff(idx_vault *v, bool barrier)
 	struct fhist *h;
 	uint8_t tag[VAULT_TAG_MAX];
 	uint32_t taglen;
-	bool has = store_builder_count(v->b) > 0;
-	store_builder *tb;
+	bool has = wseal_count(&v->seal) > 0;
+	struct wseal tb;
 	idx_post *tp;
 	tv_flowrec *tf;
 	size_t tc;
@@ -105,7 +106,7 @@ static int file_handoff(idx_vault *v, bool barrier)
 		return v->flow_err;
 	if (has) {
 		encode_tag(v, v->cur_marks, v->cur_nmarks, tag, &taglen);
-		if ((rc = store_builder_set_tag(v->b, tag, taglen)) != 0)
+		if ((rc = wseal_set_tag(&v->seal, tag, taglen)) != 0)
 			return rc;
 	}
 	if (!s) {
@@ -115,9 +116,9 @@ static int file_handoff(idx_vault *v, bool barrier)
 	}
 	/* the spare slot takes the full builder, its collector and the flow
 	 * records; the reader continues with the spare's empty ones */
-	tb = s->b;
-	s->b = v->b;
-	v->b = tb;
+	tb = s->seal;
+	s->seal = v->seal;
+	v->seal = tb;
 	tp = s->post;
 	s->post = v->cur_post;
 	v->cur_post = tp;
@@ -138,7 +139,7 @@ static int file_handoff(idx_vault *v, bool barrier)
 	if (v->ctr)
 		F->sent = *v->ctr;
 	s->barrier = barrier;
-	s->id = has ? v->next_chunk_id++ : 0;
+	s->id = has && v->format != 2 ? v->next_chunk_id++ : 0;
 	s->err = 0;
 	/* the reader is the only one that queues: this is the item's seq */
 	h = &F->hist[v->w->seq % F->nhist];
@@ -178,12 +179,12 @@ int idx_vault_add(idx_vault *v, const tv_pkt *pkt, const idx_file_pos *pos)
 			i = 0;
 		}
 	}
-	rc = store_builder_add(v->b, pkt);
+	rc = wseal_add(&v->seal, v->cur_post, pkt);
 	if (rc == TV_E_FULL) {
 		rc = file_handoff(v, false);
 		if (rc)
 			return rc;
-		rc = store_builder_add(v->b, pkt);
+		rc = wseal_add(&v->seal, v->cur_post, pkt);
 	}
 	if (rc)
 		return rc;
@@ -202,10 +203,9 @@ int idx_vault_add(idx_vault *v, const tv_pkt *pkt, const idx_file_pos *pos)
 		v->cur_marks[i].packets_done = pos->ordinal + 1;
 		v->cur_marks[i].prefix_len = pos->file_end;
 	}
-	idx_post_add(v->cur_post, pkt->ts_ns, &pkt->tun, &pkt->info);
 	if (v->ft)
 		ingest_flowtab_add(v->ft, pkt);
-	if (store_builder_full(v->b))
+	if (wseal_full(&v->seal))
 		return file_handoff(v, false);
 	return 0;
 }

@@ -24,7 +24,7 @@
 struct idx_vault_worker {
 	idx_vault *v;
 	int id;
-	store_builder *b;
+	struct wseal seal;
 	idx_post *post;
 	ingest_flowtab *ft;
 	tv_flowrec *flows;
@@ -166,7 +166,7 @@ int idx_vault_worker_new(idx_vault *v, int id, idx_vault_worker **out)
 		return TV_E_NOMEM;
 	w->v = v;
 	w->id = id;
-	if ((rc = store_builder_new(&v->cfg.builder, &w->b)) != 0 ||
+	if ((rc = wseal_new(v, &w->seal)) != 0 ||
 	    (rc = idx_post_new(&w->post)) != 0)
 		goto fail;
 	if (v->cfg.flows &&
@@ -176,7 +176,7 @@ int idx_vault_worker_new(idx_vault *v, int id, idx_vault_worker **out)
 	*out = w;
 	return 0;
 fail:
-	store_builder_free(w->b);
+	wseal_free(&w->seal);
 	idx_post_free(w->post);
 	free(w);
 	return rc;
@@ -205,10 +205,11 @@ static int worker_send(idx_vault_worker *w, bool seal)
 		return TV_E_NOMEM;
 	it->worker = w->id;
 	it->state = WI_READY;
-	if (seal && store_builder_count(w->b) > 0) {
+	if (seal && wseal_count(&w->seal) > 0) {
 		idx_post *np = NULL;
 		pthread_mutex_lock(&W->mu);
-		it->id = v->next_chunk_id++;
+		if (v->format != 2)
+			it->id = v->next_chunk_id++; /* format 2: the writer numbers it */
 		if (W->nfree_posts)
 			np = W->free_posts[--W->nfree_posts];
 		pthread_mutex_unlock(&W->mu);
@@ -216,17 +217,17 @@ static int worker_send(idx_vault_worker *w, bool seal)
 			free(it);
 			return rc;
 		}
-		rc = store_builder_seal(w->b, it->id, &chunk, &it->len, &it->meta);
+		rc = wseal_seal(&w->seal, it->id, &chunk, &it->len, &it->meta, &it->fl);
 		if (rc == 0 && !(it->own = malloc(it->len)))
 			rc = TV_E_NOMEM;
 		if (rc) {
 			idx_post_free(np);
+			wflows_free(&it->fl);
 			free(it);
 			return rc;
 		}
 		memcpy(it->own, chunk, it->len);
 		it->chunk = it->own;
-		it->meta.length = (uint32_t)it->len;
 		it->post = w->post;
 		w->post = np;
 		it->first_mono = w->first_mono;
@@ -253,21 +254,20 @@ static int worker_send(idx_vault_worker *w, bool seal)
 
 int idx_vault_worker_add(idx_vault_worker *w, const tv_pkt *pkt, uint64_t mono)
 {
-	int rc = store_builder_add(w->b, pkt);
+	int rc = wseal_add(&w->seal, w->post, pkt);
 	if (rc == TV_E_FULL) {
 		if ((rc = worker_send(w, true)) != 0)
 			return rc;
-		rc = store_builder_add(w->b, pkt);
+		rc = wseal_add(&w->seal, w->post, pkt);
 	}
 	if (rc)
 		return rc;
 	if (!w->first_mono)
 		w->first_mono = mono ? mono : 1;
-	idx_post_add(w->post, pkt->ts_ns, &pkt->tun, &pkt->info);
 	if (w->ft)
 		ingest_flowtab_add(w->ft, pkt);
 	w->dirty = true;
-	if (store_builder_full(w->b))
+	if (wseal_full(&w->seal))
 		return worker_send(w, true);
 	return 0;
 }
@@ -296,7 +296,7 @@ int idx_vault_worker_finish(idx_vault_worker *w)
 		ingest_flowtab_flush(w->ft);
 	rc = worker_send(w, true);
 	ingest_flowtab_free(w->ft);
-	store_builder_free(w->b);
+	wseal_free(&w->seal);
 	idx_post_free(w->post);
 	free(w->flows);
 	free(w);

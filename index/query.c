@@ -53,6 +53,15 @@ static bool chunk_at(store_segs *segs, uint32_t segment, uint64_t offset, uint64
 {
 	uint8_t hdr[STORE_CHUNK_HDR_LEN];
 	store_chunk_meta m;
+	if (store_segs_version(segs) == STORE_V2_VERSION) {
+		uint8_t h2[STORE_V2_HDR_LEN];
+		store_hdr h;
+		if (offset + STORE_V2_HDR_LEN > size ||
+		    store_segs_read(segs, segment, offset, STORE_V2_HDR_LEN, h2) != 0 ||
+		    store_hdr_parse(h2, sizeof h2, &h) != 0)
+			return false;
+		return offset + STORE_V2_HDR_LEN + h.body_len <= size;
+	}
 	if (offset + STORE_CHUNK_HDR_LEN > size ||
 	    store_segs_read(segs, segment, offset, STORE_CHUNK_HDR_LEN, hdr) != 0 ||
 	    store_chunk_header_parse(hdr, sizeof hdr, &m) != 0)

@@ -534,6 +534,7 @@ int idx_reindex(const char *dir, idx_reindex_report *rep)
 	tv_counters ctr;
 	struct stat st;
 	int sfd, bfd = -1, mfd, lfd = -1, rc;
+	uint16_t segver;
 	bool had_old;
 
 	memset(rep, 0, sizeof *rep);
@@ -575,12 +576,15 @@ int idx_reindex(const char *dir, idx_reindex_report *rep)
 	idx_vault_cfg_default(&cfg);
 	cfg.flows = false;
 	cfg.index.name = build;
-	/* the new index keeps the store's identity */
+	/* the new index keeps the store's identity and format (that of the
+	 * segments when there is no old index to ask) */
 	if (old) {
 		idx_store_uuid(old, cfg.index.uuid);
 		cfg.index.have_uuid = true;
-	} else if (store_segs_read_uuid(dir, cfg.index.uuid) == 0) {
+		cfg.index.format = idx_format(old);
+	} else if (store_segs_read_ident(dir, cfg.index.uuid, &segver) == 0) {
 		cfg.index.have_uuid = true;
+		cfg.index.format = segver;
 	}
 	memset(&ctr, 0, sizeof ctr);
 	if ((rc = vault_open(dir, &cfg, &ctr, &rep->rec, false, &v)) != 0)

@@ -10,6 +10,7 @@
  * is at worst early, never late.  Declared in vault.h.
  */
 #include "vault_int.h"
+#include "idx2.h"
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -20,6 +21,57 @@
 #include <string.h>
 
 static const char K_PRUNED[] = "pruned_until";
+
+/* Format 2: the slices v2_segs lists for the segment (a slice's chunks
+ * have consecutive ids, so their counts sum to the segment's chunks). */
+static int segment_last_ts2(idx *x, uint32_t segment, uint64_t *last_ts, uint64_t *nchunks)
+{
+	uint8_t kb[4];
+	MDB_txn *txn;
+	MDB_val k, d;
+	idx2_seg sg;
+	uint32_t sid;
+	int rc;
+
+	if (!x->v2)
+		return 0;
+	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
+		return rc;
+	tv_put_be32(kb, segment);
+	k.mv_data = kb;
+	k.mv_size = sizeof kb;
+	rc = mdb_get(txn, x->db2_segs, &k, &d);
+	if (rc == MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return 0;
+	}
+	if (rc == 0)
+		rc = idx2_seg_decode(d.mv_data, d.mv_size, &sg);
+	else
+		rc = idx_lmdb_err(rc);
+	for (sid = sg.first_slice; rc == 0 && sid - 1 < sg.last_slice; sid++) {
+		idx2_slice sl;
+		tv_put_be32(kb, sid);
+		k.mv_data = kb;
+		k.mv_size = sizeof kb;
+		if ((rc = mdb_get(txn, x->db2_slices, &k, &d)) != 0) {
+			rc = rc == MDB_NOTFOUND ? TV_E_CORRUPT : idx_lmdb_err(rc);
+			break;
+		}
+		if ((rc = idx2_slice_decode(d.mv_data, d.mv_size, &sl)) != 0)
+			break;
+		if (sl.segment != segment) {
+			rc = TV_E_CORRUPT;
+			break;
+		}
+		if (sl.last_ts > *last_ts)
+			*last_ts = sl.last_ts;
+		if (nchunks)
+			*nchunks += sl.nchunks;
+	}
+	mdb_txn_abort(txn);
+	return rc;
+}
 
 int idx_segment_last_ts(idx *x, uint32_t segment, uint64_t *last_ts, uint64_t *nchunks)
 {
@@ -32,6 +84,8 @@ int idx_segment_last_ts(idx *x, uint32_t segment, uint64_t *last_ts, uint64_t *n
 	*last_ts = 0;
 	if (nchunks)
 		*nchunks = 0;
+	if (idx_format(x) == 2)
+		return segment_last_ts2(x, segment, last_ts, nchunks);
 	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
 		return rc;
 	if ((rc = mdb_cursor_open(txn, x->db_segs, &cur)) != 0) {
@@ -163,7 +217,9 @@ static int live_drop_segment(idx_vault *v, uint32_t seg, uint64_t bytes)
 		return rc;
 	if (last && (rc = idx_pruned_until_raise(v->x, last)) != 0)
 		return rc;
-	if ((rc = idx_segment_drop(v->x, seg, &dropped)) != 0)
+	rc = v->format == 2 ? idx_segment_drop2(v->x, seg, &dropped)
+	                    : idx_segment_drop(v->x, seg, &dropped);
+	if (rc)
 		return rc;
 	rc = store_segs_remove(v->segs, seg);
 	if (rc && rc != ENOENT)

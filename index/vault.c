@@ -78,10 +78,13 @@ int vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
 	if (rc)
 		goto fail;
 	idx_store_uuid(v->x, uuid);
+	/* the index decides the format: segments and chunks follow it */
+	v->format = idx_format(v->x);
+	v->cfg.segs.version = (uint16_t)v->format;
 	rc = store_segs_open(dir, uuid, &v->cfg.segs, &v->segs);
 	if (rc)
 		goto fail;
-	rc = store_builder_new(&v->cfg.builder, &v->b);
+	rc = wseal_new(v, &v->seal);
 	if (rc)
 		goto fail;
 	rc = store_reader_new(&v->rd);
@@ -94,7 +97,8 @@ int vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
 	/* the chunks of one commit, or of one live pass */
 	v->pend_cap = W_BATCH;
 	v->pend = calloc(v->pend_cap, sizeof *v->pend);
-	if (!v->pend) {
+	v->in2 = v->format == 2 ? calloc(v->pend_cap, sizeof *v->in2) : NULL;
+	if (!v->pend || (v->format == 2 && !v->in2)) {
 		rc = TV_E_NOMEM;
 		goto fail;
 	}
@@ -151,7 +155,7 @@ int idx_vault_close(idx_vault *v)
 		return 0;
 	if (v->live)
 		rc = idx_vault_live_stop(v);
-	if (v->x && v->segs && v->b) {
+	if (v->x && v->segs && wseal_ok(&v->seal)) {
 		if (v->ft)
 			ingest_flowtab_flush(v->ft);
 		int frc = idx_vault_flush(v);
@@ -174,12 +178,15 @@ int idx_vault_close(idx_vault *v)
 	free(v->dir);
 	free(v->flows);
 	if (v->pend)
-		for (i = 0; i < v->pend_cap; i++)
+		for (i = 0; i < v->pend_cap; i++) {
 			idx_post_free(v->pend[i].post);
+			wflows_free(&v->pend[i].fl);
+		}
 	free(v->pend);
+	free(v->in2);
 	idx_post_free(v->cur_post);
 	store_reader_free(v->rd);
-	store_builder_free(v->b);
+	wseal_free(&v->seal);
 	store_segs_close(v->segs);
 	idx_close(v->x);
 	if (v->lock_fd >= 0)

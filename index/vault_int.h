@@ -12,6 +12,7 @@
 #include "idx_int.h"
 #include "../ingest/ingest.h"
 #include "../store/storedir.h"
+#include "idx2.h"
 
 #include <pthread.h>
 
@@ -32,9 +33,27 @@
 /* chunks per LMDB transaction of vault_commit_chunks */
 #define VAULT_COMMIT_MAX 64
 
+/* The flows of a sealed version-2 chunk, copied out of its packer (keys
+ * and tunnel contexts included); the buffers are reused across chunks. */
+struct wflows {
+	store_pflow *fl;
+	uint8_t *keys;
+	tv_tunmeta *tun;
+	size_t n, cap;
+};
+
+/* The open chunk of a source, in the store's format (pipeline_seal.c): a
+ * version-1 builder, or a version-2 packer.  Exactly one is set. */
+struct wseal {
+	store_builder *b;
+	store_packer *pk;
+};
+
 struct pending {
 	store_chunk_meta meta;
-	idx_post *post;
+	idx_post *post;          /* format 1: the chunk's postings */
+	struct wflows fl;        /* format 2: the chunk's flows */
+	idx2_chunk rec2;         /* format 2: its record, placed */
 	idx_source_mark marks[VAULT_MAX_MARKS];
 	size_t nmarks;
 };
@@ -47,12 +66,16 @@ struct idx_vault {
 	idx_vault_cfg cfg;
 	idx *x;
 	store_segs *segs;
-	store_builder *b;
+	uint32_t format;       /* idx_format: 1 or 2 */
+	struct wseal seal;     /* the file reader's open chunk */
 	idx_post *cur_post;
 	idx_source_mark cur_marks[VAULT_MAX_MARKS];
 	size_t cur_nmarks;
 	struct pending *pend;
 	size_t npend;
+	idx2_chunk_in *in2;    /* format 2: idx_commit2's argument, pend_cap entries */
+	/* format 1: taken by the sources; format 2: by the writer, which
+	 * numbers chunks in append order (idx_commit2 wants them increasing) */
 	uint64_t next_chunk_id;
 	tv_counters *ctr;
 	uint64_t added;        /* packets handed to idx_vault_add() (file ingest) */
@@ -103,13 +126,14 @@ struct witem {
 	struct witem *next;
 	int state;               /* WI_*: OPEN items wait for a sealer thread */
 	uint64_t seq;            /* hand-off order */
-	store_builder *b;        /* a file slot's builder: the chunk points into it */
+	struct wseal seal;       /* a file slot's open chunk: the chunk points into it */
 	uint8_t *own;            /* a live worker's chunk: malloc'd copy */
 	const uint8_t *chunk;    /* NULL (len 0): no chunk */
 	size_t len;
 	uint64_t id;             /* chunk id, taken at the hand-off */
 	store_chunk_meta meta;
-	idx_post *post;          /* the chunk's postings; swapped with pend's */
+	idx_post *post;          /* format 1: the chunk's postings; swapped with pend's */
+	struct wflows fl;        /* format 2: the chunk's flows; swapped with pend's */
 	idx_source_mark marks[VAULT_MAX_MARKS];
 	size_t nmarks;
 	tv_counters delta;       /* the source's counter growth */
@@ -216,6 +240,19 @@ int writer_wait_done(idx_vault *v, uint64_t seq);
 int writer_drain(idx_vault *v);
 void writer_fold(idx_vault *v, bool all);
 void item_seal(struct witem *it);
+
+/* pipeline_seal.c */
+int wseal_new(const idx_vault *v, struct wseal *s);
+void wseal_free(struct wseal *s);
+bool wseal_ok(const struct wseal *s);
+int wseal_add(struct wseal *s, idx_post *post, const tv_pkt *pkt);
+uint32_t wseal_count(const struct wseal *s);
+bool wseal_full(const struct wseal *s);
+int wseal_set_tag(struct wseal *s, const uint8_t *tag, uint32_t len);
+void wseal_reset(struct wseal *s);
+int wseal_seal(struct wseal *s, uint64_t id, const uint8_t **chunk, size_t *len,
+               store_chunk_meta *meta, struct wflows *fl);
+void wflows_free(struct wflows *f);
 
 /* pipeline_file.c */
 int file_start(idx_vault *v);

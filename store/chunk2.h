@@ -11,9 +11,9 @@
 
 /* ===========================================================
  * Format version 2 (store/FORMAT.md, "Version 2"): flow-clustered chunks
- * of up to 64 blocks that decode on their own.  Being integrated: the
- * vault still writes and reads version 1 through the API above, which
- * stays as it is until then.
+ * of up to 64 blocks that decode on their own: what the vault writes
+ * into a store of format 2 (a store of format 1 keeps the version-1 API
+ * of store.h).
  *
  *   store_packer   collects packets with their flow key and seals them
  *                  into one version-2 chunk: flows grouped and ordered,

@@ -904,6 +904,12 @@ int store_segs_diagnose_version(const char *dir, const uint8_t store_uuid[16], u
 
 int store_segs_read_uuid(const char *dir, uint8_t uuid[16])
 {
+	uint16_t version;
+	return store_segs_read_ident(dir, uuid, &version);
+}
+
+int store_segs_read_ident(const char *dir, uint8_t uuid[16], uint16_t *version)
+{
 	char path[4096];
 	DIR *d;
 	struct dirent *e;
@@ -930,6 +936,7 @@ int store_segs_read_uuid(const char *dir, uint8_t uuid[16])
 		    tv_get_le16(h + SH_VERSION) >= STORE_FORMAT_VERSION &&
 		    tv_get_le16(h + SH_VERSION) <= STORE_V2_VERSION) {
 			memcpy(uuid, h + SH_UUID, 16);
+			*version = tv_get_le16(h + SH_VERSION);
 			best = seg;
 			rc = 0;
 		}

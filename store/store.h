@@ -240,6 +240,8 @@ int store_segs_truncate(store_segs *s, uint32_t segment, uint64_t offset);
 /* The store identity written in the lowest-numbered readable segment header
  * under DIR (for rebuilding an index).  TV_E_NOTFOUND when there is none. */
 int store_segs_read_uuid(const char *dir, uint8_t uuid[16]);
+/* The same, with the format version of that segment's header. */
+int store_segs_read_ident(const char *dir, uint8_t uuid[16], uint16_t *version);
 
 /*
  * For error messages: looks at every segment file's header under DIR and

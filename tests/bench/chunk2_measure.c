@@ -348,12 +348,14 @@ static int index_chunks(const ctx *c, const char *dir, const char *const *querie
 
 	idx_cfg_default(&cfg);
 	cfg.writable = true;
+	cfg.format = 2;
 	if ((rc = idx_open(dir, &cfg, &x)) != 0)
 		return rc;
 	idx_store_uuid(x, uuid);
 	store_segs_cfg_default(&scfg);
 	scfg.writable = true;
 	scfg.sync = false;
+	scfg.version = 2; /* the segments of a format-2 store */
 	if ((rc = store_segs_open(dir, uuid, &scfg, &segs)) != 0)
 		goto out;
 	for (int i = 0; i < BATCH; i++)

@@ -312,6 +312,7 @@ Test(bundle, tie_chunks_to_the_store)
 	idx_cfg_default(&cfg);
 	cfg.writable = true;
 	cfg.map_size = (uint64_t)1 << 26;
+	cfg.format = 1; /* chunk records committed directly, version-1 style */
 	cr_assert_eq(idx_open(dir, &cfg, &x), 0);
 	cr_assert_eq(idx_commit(x, m, NULL, 2, NULL, 0, NULL), 0);
 	idx_store_uuid(x, uuid);

@@ -27,6 +27,9 @@
 #define FRAME 1000
 
 static char g_dir[64];
+/* the store format the test creates (idx_cfg.format): each test runs on
+ * both */
+static uint32_t g_format = 1;
 static uint64_t g_rand = 0x9e3779b97f4a7c15ull;
 
 static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -77,6 +80,7 @@ static void cfg_small(idx_vault_cfg *c, int threads, uint32_t commit_chunks)
 	c->flows = false;
 	c->threads = threads;
 	c->commit_chunks = commit_chunks;
+	c->index.format = g_format;
 }
 
 static int add_n(idx_vault *v, uint64_t from, uint64_t n)
@@ -113,6 +117,7 @@ static void indexed(struct chunks *c)
 	idx_rstore rs;
 	c->n = 0;
 	cr_assert_eq(idx_rstore_open(g_dir, &rs), 0);
+	cr_assert_eq(idx_format(rs.x), g_format);
 	cr_assert_eq(idx_chunk_foreach(rs.x, collect, c), 0);
 	idx_rstore_close(&rs);
 }
@@ -163,7 +168,7 @@ TestSuite(pipeline, .init = setup, .fini = teardown, .timeout = 120);
 
 /* Four sealers take chunks of the same size each: they finish in any
  * order, and the writer still appends and commits them in id order. */
-Test(pipeline, threaded_chunks_committed_in_id_order)
+static void threaded_chunks_committed_in_id_order_run(void)
 {
 	idx_vault_cfg cfg;
 	idx_vault *v;
@@ -187,9 +192,20 @@ Test(pipeline, threaded_chunks_committed_in_id_order)
 	free(c);
 }
 
+Test(pipeline, threaded_chunks_committed_in_id_order)
+{
+	threaded_chunks_committed_in_id_order_run();
+}
+
+Test(pipeline, threaded_chunks_committed_in_id_order_format2)
+{
+	g_format = 2;
+	threaded_chunks_committed_in_id_order_run();
+}
+
 /* commit_chunks 8: a reader sees nothing of a batch until its eighth
  * chunk is sealed, then all eight at once. */
-Test(pipeline, commits_in_batches_of_commit_chunks)
+static void commits_in_batches_of_commit_chunks_run(void)
 {
 	idx_vault_cfg cfg;
 	idx_vault *v;
@@ -224,6 +240,17 @@ Test(pipeline, commits_in_batches_of_commit_chunks)
 	ids_in_order(c);
 	verify_deep();
 	free(c);
+}
+
+Test(pipeline, commits_in_batches_of_commit_chunks)
+{
+	commits_in_batches_of_commit_chunks_run();
+}
+
+Test(pipeline, commits_in_batches_of_commit_chunks_format2)
+{
+	g_format = 2;
+	commits_in_batches_of_commit_chunks_run();
 }
 
 /*
@@ -284,20 +311,42 @@ static void fail_mid_batch(int threads)
 	free(c);
 }
 
-Test(pipeline, failure_mid_batch_single_thread)
+static void failure_mid_batch_single_thread_run(void)
 {
 	fail_mid_batch(1);
 }
 
-Test(pipeline, failure_mid_batch_threaded)
+Test(pipeline, failure_mid_batch_single_thread)
+{
+	failure_mid_batch_single_thread_run();
+}
+
+Test(pipeline, failure_mid_batch_single_thread_format2)
+{
+	g_format = 2;
+	failure_mid_batch_single_thread_run();
+}
+
+static void failure_mid_batch_threaded_run(void)
 {
 	fail_mid_batch(3);
+}
+
+Test(pipeline, failure_mid_batch_threaded)
+{
+	failure_mid_batch_threaded_run();
+}
+
+Test(pipeline, failure_mid_batch_threaded_format2)
+{
+	g_format = 2;
+	failure_mid_batch_threaded_run();
 }
 
 /* Closing without a flush: every packet handed to the vault is committed
  * (threaded file ingest: what is queued, being sealed or waiting for the
  * writer is drained first). */
-Test(pipeline, close_commits_all_accepted_work)
+static void close_commits_all_accepted_work_run(void)
 {
 	idx_vault_cfg cfg;
 	idx_vault *v;
@@ -324,9 +373,20 @@ Test(pipeline, close_commits_all_accepted_work)
 	free(c);
 }
 
+Test(pipeline, close_commits_all_accepted_work)
+{
+	close_commits_all_accepted_work_run();
+}
+
+Test(pipeline, close_commits_all_accepted_work_format2)
+{
+	g_format = 2;
+	close_commits_all_accepted_work_run();
+}
+
 /* Live: two workers seal their own chunks; after they finish and the
  * writer stops, everything they accepted is committed, counters included. */
-Test(pipeline, live_stop_commits_all_accepted_work)
+static void live_stop_commits_all_accepted_work_run(void)
 {
 	idx_vault_cfg cfg;
 	idx_live_cfg lcfg;
@@ -360,6 +420,17 @@ Test(pipeline, live_stop_commits_all_accepted_work)
 	cr_assert_eq(ctr.v[TV_CTR_STORE_PACKETS], 999);
 	verify_deep();
 	free(c);
+}
+
+Test(pipeline, live_stop_commits_all_accepted_work)
+{
+	live_stop_commits_all_accepted_work_run();
+}
+
+Test(pipeline, live_stop_commits_all_accepted_work_format2)
+{
+	g_format = 2;
+	live_stop_commits_all_accepted_work_run();
 }
 
 /* The number of indexed chunks, as a reader in another process sees it:
@@ -403,7 +474,7 @@ static size_t indexed_by_another_process(uint64_t *pkts)
  * commit_chunks chunks before the flush (a writer that falls behind may
  * put more into one), so what a reader sees grows by 8 or more at a time;
  * the flush commits the rest. */
-Test(pipeline, threaded_commits_hold_at_least_commit_chunks)
+static void threaded_commits_hold_at_least_commit_chunks_run(void)
 {
 	idx_vault_cfg cfg;
 	idx_vault *v;
@@ -438,9 +509,20 @@ Test(pipeline, threaded_commits_hold_at_least_commit_chunks)
 	free(c);
 }
 
+Test(pipeline, threaded_commits_hold_at_least_commit_chunks)
+{
+	threaded_commits_hold_at_least_commit_chunks_run();
+}
+
+Test(pipeline, threaded_commits_hold_at_least_commit_chunks_format2)
+{
+	g_format = 2;
+	threaded_commits_hold_at_least_commit_chunks_run();
+}
+
 /* Live policy: a chunk is committed within its seal interval (plus one
  * writer pass) while the worker keeps running, with no stop and no flush. */
-Test(pipeline, live_commits_within_the_seal_interval)
+static void live_commits_within_the_seal_interval_run(void)
 {
 	idx_vault_cfg cfg;
 	idx_live_cfg lcfg;
@@ -489,13 +571,24 @@ Test(pipeline, live_commits_within_the_seal_interval)
 	verify_deep();
 }
 
+Test(pipeline, live_commits_within_the_seal_interval)
+{
+	live_commits_within_the_seal_interval_run();
+}
+
+Test(pipeline, live_commits_within_the_seal_interval_format2)
+{
+	g_format = 2;
+	live_commits_within_the_seal_interval_run();
+}
+
 /*
  * Live: a write fails in the middle of the writer's work (the file size
  * limit stands in for a full disk).  The writer stops with the error, the
  * workers see it, and the counters say exactly what the index holds; the
  * store verifies after the next open.
  */
-Test(pipeline, live_failure_mid_batch)
+static void live_failure_mid_batch_run(void)
 {
 	idx_vault_cfg cfg;
 	idx_live_cfg lcfg;
@@ -551,4 +644,15 @@ Test(pipeline, live_failure_mid_batch)
 	cr_assert_eq(idx_vault_close(v), 0);
 	verify_deep();
 	free(c);
+}
+
+Test(pipeline, live_failure_mid_batch)
+{
+	live_failure_mid_batch_run();
+}
+
+Test(pipeline, live_failure_mid_batch_format2)
+{
+	g_format = 2;
+	live_failure_mid_batch_run();
 }

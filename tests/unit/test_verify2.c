@@ -542,3 +542,43 @@ Test(verify2, recovery_stops_at_a_damaged_chunk_and_cuts_from_there, .init = vse
 	cr_assert_eq(next, a->rec.chunk_id);
 	idx_close(x);
 }
+
+/* A block of VPC flow records that does not decode is named by --deep, as
+ * a version-1 flow record that does not decode is; the records written by
+ * idx_flows_put beside it are not reported. */
+Test(verify2, a_corrupt_flow_record_block_is_found_by_deep, .init = vsetup, .fini = teardown,
+     .timeout = 60)
+{
+	msgs m;
+	idx_verify_report rep;
+	MDB_txn *txn;
+	tv_flowrec r;
+	uint8_t kb[12], junk[40];
+
+	build(nchunks);
+	idx *x = open_store();
+	memset(&r, 0, sizeof r);
+	r.window = 1700000000u / 600 * 600;
+	r.start = r.window;
+	r.end = r.window + 1;
+	r.packets = 1;
+	r.bytes = 60;
+	r.key.proto = 6;
+	r.ipver = 4;
+	r.vni = 1;
+	cr_assert_eq(idx_flows_put(x, &r, 1), 0);
+	idx_close(x);
+	cr_assert_eq(verify(true, &m, &rep), 0, "a sound flow-record block is reported");
+
+	x = wopen(&txn);
+	tv_put_be32(kb, r.window + 600);
+	tv_put_be64(kb + 4, 99);
+	memset(junk, 0xa5, sizeof junk);
+	MDB_val K = { sizeof kb, kb }, D = { sizeof junk, junk };
+	cr_assert_eq(mdb_put(txn, x->db2_flows, &K, &D, 0), 0);
+	wclose(x, txn);
+	cr_assert_eq(verify(false, &m, &rep), 0, "the plain verify does not read flow records");
+	cr_assert_eq(verify(true, &m, &rep), TV_E_CORRUPT);
+	dump(&m);
+	cr_assert(said(&m, "v2_flows: flow-record block", "seq 99"));
+}

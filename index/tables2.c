@@ -1,0 +1,174 @@
+/*
+ * tables2.c — the format-independent readers of index/idx.h (chunk records,
+ * totals, segment ends) over the version-2 tables, so that their callers
+ * (stats, bundles, audit, recovery, tests) read either format.
+ */
+#include "idx2.h"
+
+#include <string.h>
+
+static MDB_val mv(const void *p, size_t n)
+{
+	MDB_val v;
+	v.mv_data = (void *)(uintptr_t)p;
+	v.mv_size = n;
+	return v;
+}
+
+/* A v2 chunk record as the chunk metadata of idx.h.  comp_len is the body
+ * (what follows the 128-byte header) and sha256 the body's hash, which is
+ * what a version-2 header carries; nctx is not recorded (0). */
+void idx2_chunk_meta(const idx2_chunk *c, store_chunk_meta *m)
+{
+	memset(m, 0, sizeof *m);
+	m->chunk_id = c->chunk_id;
+	m->segment = c->segment;
+	m->length = c->length;
+	m->offset = c->offset;
+	m->first_ts = c->first_ts;
+	m->last_ts = c->last_ts;
+	m->npkts = c->npkts;
+	m->raw_len = c->raw_len;
+	m->comp_len = c->length - STORE_V2_HDR_LEN;
+	m->orig_bytes = c->orig_bytes;
+	memcpy(m->sha256, c->sha256, sizeof m->sha256);
+}
+
+int idx2_chunk_foreach(idx *x, idx_chunk_cb cb, void *ctx, bool last_only)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, d;
+	int rc, g;
+
+	if (!x->v2)
+		return last_only ? TV_E_NOTFOUND : 0;
+	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
+		return rc;
+	if ((rc = mdb_cursor_open(txn, x->db2_chunks, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return idx_lmdb_err(rc);
+	}
+	for (g = mdb_cursor_get(cur, &k, &d, last_only ? MDB_LAST : MDB_FIRST); g == 0;
+	     g = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		idx2_chunk c;
+		store_chunk_meta m;
+		if (k.mv_size != 8) {
+			rc = TV_E_CORRUPT;
+			break;
+		}
+		if ((rc = idx2_chunk_decode(d.mv_data, d.mv_size, tv_get_be64(k.mv_data), &c)) != 0)
+			break;
+		idx2_chunk_meta(&c, &m);
+		if ((rc = cb(ctx, &m)) != 0 || last_only)
+			break;
+	}
+	if (rc == 0 && g == MDB_NOTFOUND && last_only)
+		rc = TV_E_NOTFOUND;
+	else if (rc == 0 && g != 0 && g != MDB_NOTFOUND)
+		rc = idx_lmdb_err(g);
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int idx2_segment_end(idx *x, uint32_t segment, uint64_t *end)
+{
+	MDB_txn *txn;
+	uint8_t kb[4], cb[8];
+	MDB_val k = mv(kb, 4), d;
+	idx2_seg s;
+	idx2_chunk c;
+	int rc;
+
+	*end = 0;
+	if (!x->v2)
+		return 0;
+	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
+		return rc;
+	tv_put_be32(kb, segment);
+	rc = mdb_get(txn, x->db2_segs, &k, &d);
+	if (rc == MDB_NOTFOUND) {
+		rc = 0;
+	} else if (rc) {
+		rc = idx_lmdb_err(rc);
+	} else if ((rc = idx2_seg_decode(d.mv_data, d.mv_size, &s)) == 0) {
+		/* chunks are appended in id order: the last one ends the segment */
+		tv_put_be64(cb, s.last_chunk);
+		k = mv(cb, 8);
+		rc = mdb_get(txn, x->db2_chunks, &k, &d);
+		if (rc)
+			rc = rc == MDB_NOTFOUND ? TV_E_CORRUPT : idx_lmdb_err(rc);
+		else if ((rc = idx2_chunk_decode(d.mv_data, d.mv_size, s.last_chunk, &c)) == 0)
+			*end = c.offset + c.length;
+	}
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+/*
+ * Totals and the time extent: first_ts is the first v2_stime key; last_ts
+ * the largest last_ts of the slices that began at most v2_max_slice_dur
+ * before the newest one (no earlier slice can end later).
+ */
+int idx2_totals(idx *x, idx_totals *out)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, d;
+	idx2_tot t;
+	uint64_t maxdur = 0, newest = 0, f, l;
+	uint32_t sid;
+	int rc, g;
+
+	memset(out, 0, sizeof *out);
+	if ((rc = idx2_tot_get(x, &t)) != 0)
+		return rc;
+	out->chunks = t.chunks;
+	out->packets = t.packets;
+	out->orig_bytes = t.orig_bytes;
+	out->raw_bytes = t.raw_bytes;
+	out->comp_bytes = t.stored_bytes;
+	out->postings = t.postings;
+	out->segments = t.segments > UINT32_MAX ? UINT32_MAX : (uint32_t)t.segments;
+	out->slices = t.slices;
+	out->blocks = t.blocks;
+	out->flows = t.flows;
+	if (!x->v2 || t.chunks == 0)
+		return 0;
+	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
+		return rc;
+	k = mv("v2_max_slice_dur", 16);
+	rc = mdb_get(txn, x->db_meta, &k, &d);
+	if (rc == 0 && d.mv_size == 8)
+		maxdur = tv_get_le64(d.mv_data);
+	else if (rc == 0)
+		rc = TV_E_CORRUPT;
+	else
+		rc = rc == MDB_NOTFOUND ? 0 : idx_lmdb_err(rc);
+	if (rc == 0 && (rc = mdb_cursor_open(txn, x->db2_stime, &cur)) != 0)
+		rc = idx_lmdb_err(rc);
+	else if (rc == 0) {
+		g = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
+		if (g == 0)
+			rc = idx2_stime_key_decode(k.mv_data, k.mv_size, &out->first_ts, &sid);
+		if (rc == 0 && g == 0)
+			g = mdb_cursor_get(cur, &k, &d, MDB_LAST);
+		for (; rc == 0 && g == 0; g = mdb_cursor_get(cur, &k, &d, MDB_PREV)) {
+			if ((rc = idx2_stime_key_decode(k.mv_data, k.mv_size, &f, &sid)) != 0 ||
+			    (rc = idx2_stime_val_decode(d.mv_data, d.mv_size, f, &l)) != 0)
+				break;
+			if (!newest)
+				newest = f;
+			if (newest > maxdur && f < newest - maxdur)
+				break;
+			if (l > out->last_ts)
+				out->last_ts = l;
+		}
+		if (rc == 0 && g != 0 && g != MDB_NOTFOUND)
+			rc = idx_lmdb_err(g);
+		mdb_cursor_close(cur);
+	}
+	mdb_txn_abort(txn);
+	return rc;
+}
