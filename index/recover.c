@@ -193,44 +193,6 @@ static int last_chunk2(idx *x, idx2_chunk *c, bool *found)
 	return rc;
 }
 
-/* The end of the last chunk the index names in a segment (0: none). */
-static int segment_end2(idx *x, uint32_t segment, uint64_t *end)
-{
-	MDB_txn *txn;
-	uint8_t kb[4];
-	MDB_val k, d;
-	idx2_seg s;
-	idx2_chunk c;
-	int rc;
-
-	*end = 0;
-	if (!x->v2)
-		return 0;
-	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
-		return rc;
-	tv_put_be32(kb, segment);
-	k.mv_data = kb;
-	k.mv_size = sizeof kb;
-	rc = mdb_get(txn, x->db2_segs, &k, &d);
-	if (rc == MDB_NOTFOUND)
-		rc = 0;
-	else if (rc)
-		rc = idx_lmdb_err(rc);
-	else if ((rc = idx2_seg_decode(d.mv_data, d.mv_size, &s)) == 0) {
-		uint8_t cb[8];
-		tv_put_be64(cb, s.last_chunk);
-		k.mv_data = cb;
-		k.mv_size = sizeof cb;
-		rc = mdb_get(txn, x->db2_chunks, &k, &d);
-		if (rc)
-			rc = idx_lmdb_err(rc);
-		else if ((rc = idx2_chunk_decode(d.mv_data, d.mv_size, s.last_chunk, &c)) == 0)
-			*end = c.offset + c.length;
-	}
-	mdb_txn_abort(txn);
-	return rc;
-}
-
 int idx_recover2(idx *x, store_segs *segs, idx_recovery *rec, uint64_t *next_chunk_id)
 {
 	struct recover2_ctx ctx;
@@ -273,7 +235,7 @@ int idx_recover2(idx *x, store_segs *segs, idx_recovery *rec, uint64_t *next_chu
 		if (!torn)
 			continue;
 		/* never cut indexed data (as for version 1) */
-		if ((rc = segment_end2(x, seg, &iend)) != 0)
+		if ((rc = idx2_segment_end(x, seg, &iend)) != 0)
 			break;
 		if (iend > valid_end) {
 			rc = TV_E_CORRUPT;
