@@ -23,10 +23,11 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/tv-tsan.XXXXXX")
 cd "$work"
 export TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1 log_path=$work/tsan"
 "$GEN" --seed 5 --flows 200 --outer outer.pcap >/dev/null
-echo '{"VNIs":[]}' > map.json
+# a valid map (ingest refuses one that does not load): the SIGHUP re-copy runs
+printf '%s\n' 'vni=1 eni=eni-0a1b2c3d4e5f60789 account=111122223333 region=eu-west-1' > map.txt
 port=$(( 20000 + (RANDOM % 30000) ))
 setarch "$(uname -m)" -R "$TAPVAULT_TSAN" ingest -s st -l 127.0.0.1:$port --workers 4 --seal-interval 200ms \
-  --max-size 4M --segment-size 512K --chunk-size 64K --no-sync --vni-map map.json >ingest.out 2>ingest.err &
+  --max-size 4M --segment-size 512K --chunk-size 64K --no-sync --vni-map map.txt >ingest.out 2>ingest.err &
 pid=$!
 trap 'kill -9 $pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do grep -q 'listening on' ingest.err && break; sleep 0.1; done
