@@ -443,6 +443,26 @@ static int state_store(cstate *c)
 	return meta_put(c, K2_OPEN, b, 4);
 }
 
+/* The write transaction of a commit or a drop, with the slice state and
+ * totals loaded; on error nothing is left open. */
+static int cstate_begin(idx *x, cstate *c)
+{
+	int rc;
+	if (!x->writable)
+		return EROFS;
+	if (!x->v2)
+		return TV_E_NOTFOUND;
+	memset(c, 0, sizeof *c);
+	c->x = x;
+	if ((rc = idx_txn_begin(x, true, &c->txn)) != 0)
+		return rc;
+	if ((rc = state_load(c)) != 0) {
+		free(c->ents);
+		mdb_txn_abort(c->txn);
+	}
+	return rc;
+}
+
 int idx_commit2(idx *x, const idx2_chunk_in *chunks, size_t n, const idx_source_mark *marks,
                 size_t nmarks, const tv_counters *delta)
 {
@@ -450,16 +470,8 @@ int idx_commit2(idx *x, const idx2_chunk_in *chunks, size_t n, const idx_source_
 	size_t i;
 	int rc;
 
-	if (!x->writable)
-		return EROFS;
-	if (!x->v2)
-		return TV_E_NOTFOUND;
-	memset(&c, 0, sizeof c);
-	c.x = x;
-	if ((rc = idx_txn_begin(x, true, &c.txn)) != 0)
+	if ((rc = cstate_begin(x, &c)) != 0)
 		return rc;
-	if ((rc = state_load(&c)) != 0)
-		goto fail;
 	for (i = 0; i < n; i++)
 		if ((rc = commit_one(&c, &chunks[i])) != 0)
 			goto fail;
@@ -588,16 +600,8 @@ int idx_segment_drop2(idx *x, uint32_t segment, uint64_t *chunks_dropped)
 
 	if (chunks_dropped)
 		*chunks_dropped = 0;
-	if (!x->writable)
-		return EROFS;
-	if (!x->v2)
-		return TV_E_NOTFOUND;
-	memset(&c, 0, sizeof c);
-	c.x = x;
-	if ((rc = idx_txn_begin(x, true, &c.txn)) != 0)
+	if ((rc = cstate_begin(x, &c)) != 0)
 		return rc;
-	if ((rc = state_load(&c)) != 0)
-		goto fail;
 	tv_put_be32(kb, segment);
 	rc = mdb_get(c.txn, x->db2_segs, &k, &d);
 	if (rc == MDB_NOTFOUND) {
