@@ -9,10 +9,12 @@
 #define INDEX2_SYNTH_H
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "rmtmp.h"
 #include "../../index/idx2.h"
 
 /* ============================================ commit: synthetic input */
@@ -275,12 +277,10 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
 	free_input();
 	store_segs_close(synth_segs);
 	synth_segs = NULL;
-	snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", store_dir);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(test_rmtree(store_dir), 0);
 }
 
 static void commit_range(idx *x, size_t from, size_t to)

@@ -5,11 +5,13 @@
  * SKIPDATA windows and coverage; the report writers.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "rmtmp.h"
 #include "../../index/vault.h"
 #include "../../report/audit.h"
 
@@ -167,9 +169,7 @@ static report_audit *run(bool with_filters)
 
 static void cleanup(void)
 {
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd) != 0)
+	if (test_rmtree(dir) != 0)
 		cr_log_warn("cannot remove %s", dir);
 }
 

@@ -4,10 +4,12 @@
  */
 #include <criterion/criterion.h>
 
+#include "rmtmp.h"
 #include "../../report/evidence.h"
 #include "../../index/idx.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +25,7 @@ static void mkdir_tmp(void)
 
 static void rm_tmp(void)
 {
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(test_rmtree(dir), 0);
 }
 
 TestSuite(bundle, .init = mkdir_tmp, .fini = rm_tmp);

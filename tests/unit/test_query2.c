@@ -7,6 +7,7 @@
  * changed byte outside the planned blocks, naming segment and offset.
  */
 #include "v2store.h"
+#include "rmtmp.h"
 #include "../../report/evidence.h"
 
 #include <fcntl.h>
@@ -46,9 +47,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", tdir);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(test_rmtree(tdir), 0);
 }
 
 typedef struct out {

@@ -8,12 +8,14 @@
  * (primary address, direction, '-'), JSON output, merge/sort, S3 writer.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rmtmp.h"
 #include "../../index/idx.h"
 #include "../../report/vpc.h"
 
@@ -525,8 +527,7 @@ Test(flowout, s3_layout)
 	cr_assert_str_eq(path, "b\n");
 	cr_assert_null(fgets(path, sizeof path, p));
 	pclose(p);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(test_rmtree(dir), 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -629,7 +630,7 @@ Test(vnimap_bounds, interfaces_merge_by_name_later_wins)
 /* report_flows_write: the stored records of a store as `flows` writes them */
 Test(flowout, flows_write_merges_learns_and_writes_csv)
 {
-	char dir[] = "/tmp/tv-flows-XXXXXX", cmd[256], line[512];
+	char dir[] = "/tmp/tv-flows-XXXXXX", line[512];
 	tv_flowrec v[3];
 	report_vnimap *m = map_of("vni=42 eni=eni-0aa account=111122223333\n");
 	report_fl_format f = fmt_of("${srcaddr} ${dstaddr} ${flow-direction} ${interface-id} ${packets}");
@@ -689,8 +690,7 @@ Test(flowout, flows_write_merges_learns_and_writes_csv)
 	idx_expr_free(e);
 	idx_close(x);
 	report_vnimap_free(m);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(test_rmtree(dir), 0);
 }
 
 /* report_vnimap_load_kept: the copies ingest keeps in STORE/vnimap/ */
@@ -707,7 +707,7 @@ static void put_file(const char *dir, const char *name, const char *text)
 
 Test(vnimap, kept_maps_load_in_name_order_links_skipped)
 {
-	char st[] = "/tmp/tv-kept-XXXXXX", vd[256], p[512], cmd[300];
+	char st[] = "/tmp/tv-kept-XXXXXX", vd[256], p[512];
 	static report_vnimap_kept k;
 	report_vnimap *m;
 	int i;
@@ -756,6 +756,5 @@ Test(vnimap, kept_maps_load_in_name_order_links_skipped)
 	cr_assert(strstr(k.err, "holds 67 files"), "%s", k.err);
 	cr_assert_eq(report_vnimap_count(m), 0);
 	report_vnimap_free(m);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", st);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(test_rmtree(st), 0);
 }

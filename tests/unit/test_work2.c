@@ -7,7 +7,9 @@
  * 1 MiB of raw chunk.  Asserted on the query's counters, never on time.
  */
 #include "v2store.h"
+#include "rmtmp.h"
 
+#include <fcntl.h>
 #include <inttypes.h>
 
 static char tdir[64], store[128], hosts[128];
@@ -30,9 +32,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", tdir);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(test_rmtree(tdir), 0);
 }
 
 typedef struct host {
