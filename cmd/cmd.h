@@ -87,8 +87,13 @@ void cmd_progress_count(cmd_progress *p, const char *what, uint64_t items, const
 void cmd_progress_end(cmd_progress *p);
 
 /* Explains why a store could not be opened: the file, the place and the
- * fix (names the segment whose header is refused, the corrupt index, ...). */
+ * fix (a store of another format, the segment whose header is refused,
+ * the corrupt index, ...). */
 void cmd_store_error(const char *cmd, const char *dir, int rc);
+/* A store of another format than this build's (idx_format_note): says so
+ * and what to do, and returns EXIT_USAGE; else EXIT_OK.  Reads only: for
+ * commands that must refuse before they change anything in the store. */
+int cmd_store_format_check(const char *cmd, const char *dir);
 
 /* Opens n stores read-only into rs (room for n), each once: a store given
  * twice, under another spelling of its path, or as a copy, has the same

@@ -247,22 +247,6 @@ const char *cmd_outfile_why(int rc)
 	}
 }
 
-/* The store's format version as its index records it, or 0 when the
- * index cannot be opened (then any version this build reads passes). */
-static unsigned cmd_store_format(const char *dir)
-{
-	idx_cfg cfg;
-	idx *x;
-	unsigned f;
-	idx_cfg_default(&cfg);
-	cfg.writable = false;
-	if (idx_open(dir, &cfg, &x) != 0)
-		return 0;
-	f = idx_format(x);
-	idx_close(x);
-	return f;
-}
-
 void cmd_store_error(const char *cmd, const char *dir, int rc)
 {
 	char why[600];
@@ -277,14 +261,17 @@ void cmd_store_error(const char *cmd, const char *dir, int rc)
 	case TV_E_VERSION:
 	case TV_E_CORRUPT:
 	case TV_E_FORMAT:
-		if (store_segs_diagnose_version(dir, NULL, cmd_store_format(dir), why, sizeof why)) {
+		/* a store of another format first: nothing else in it is read */
+		if (cmd_store_format_check(cmd, dir) != EXIT_OK)
+			return;
+		if (store_segs_diagnose_version(dir, NULL, IDX_FORMAT_VERSION, why, sizeof why)) {
 			cmd_err(cmd, "%s: cannot open the store: %s", dir, why);
 			return;
 		}
 		if (rc == TV_E_VERSION)
-			cmd_err(cmd, "%s/index: written by an index format this build cannot read "
-			        "(this build reads formats %d to %d); use a newer tapvault", dir, IDX_FORMAT_MIN,
-			        IDX_FORMAT_MAX);
+			cmd_err(cmd, "%s/index: written by a version of LMDB or of the index that this "
+			        "build cannot read (it reads store format %d); use a newer tapvault", dir,
+			        IDX_FORMAT_VERSION);
 		else
 			cmd_err(cmd, "%s: the store is damaged: its LMDB index (%s/index/data.mdb) is "
 			        "corrupt, or a segment file is shorter than the index says.  Nothing was "
@@ -295,6 +282,15 @@ void cmd_store_error(const char *cmd, const char *dir, int rc)
 	default:
 		cmd_err(cmd, "%s: cannot open the store: %s", dir, tv_strerror(rc));
 	}
+}
+
+int cmd_store_format_check(const char *cmd, const char *dir)
+{
+	char why[256];
+	if (!idx_format_note(dir, why, sizeof why))
+		return EXIT_OK;
+	cmd_err(cmd, "%s: %s", dir, why);
+	return EXIT_USAGE;
 }
 
 void cmd_store_coverage_note(const char *cmd, struct idx_rstore *rs)

@@ -715,7 +715,7 @@ static int parse_store_opt(struct ingest_opts *o, int c, const char *arg)
 			cmd_err("ingest", "--chunk-size '%s': expected a size from 4K to 64M", arg);
 			return -1;
 		}
-		vc->builder.raw_target = (uint32_t)val;
+		vc->packer.raw_target = (uint32_t)val;
 		return 0;
 	case OPT_SEGMENT_SIZE:
 		if (cmd_parse_size(arg, &val) || val < (64u << 10)) {
@@ -729,7 +729,7 @@ static int parse_store_opt(struct ingest_opts *o, int c, const char *arg)
 			cmd_err("ingest", "--zstd-level '%s': expected a number from 1 to 19", arg);
 			return -1;
 		}
-		vc->builder.zstd_level = (int)val;
+		vc->packer.zstd_level = (int)val;
 		return 0;
 	case OPT_COMMIT_CHUNKS:
 		if (cmd_parse_uint(arg, 1, 64, &val)) {
@@ -787,8 +787,8 @@ static int ingest_live(struct ingest_opts *o, tv_counters *ctr)
 		         (unsigned long long)seg);
 		vc->segs.segment_size = seg;
 	}
-	if (vc->builder.raw_target > vc->segs.segment_size / 2)
-		vc->builder.raw_target = (uint32_t)(vc->segs.segment_size / 2 < 4096
+	if (vc->packer.raw_target > vc->segs.segment_size / 2)
+		vc->packer.raw_target = (uint32_t)(vc->segs.segment_size / 2 < 4096
 		                                            ? 4096 : vc->segs.segment_size / 2);
 	lo->cap.decap = o->dcfg;
 	lo->cap.vault = *vc;
@@ -1037,6 +1037,12 @@ int cmd_ingest(int argc, char **argv)
 	if (check_vni_maps(&o.lo) != 0) {
 		free(o.files);
 		return EXIT_USAGE;
+	}
+	/* a store of another format is refused before anything in it changes
+	 * (the VNI maps are copied, and --user chowns, before it is opened) */
+	if ((ret = cmd_store_format_check("ingest", o.store)) != EXIT_OK) {
+		free(o.files);
+		return ret;
 	}
 	if (o.lo.listen || o.lo.cap.iface)
 		ret = ingest_live(&o, &ctr);

@@ -79,6 +79,11 @@ int cmd_reindex(int argc, char **argv)
 		cmd_err("reindex", "%s: no segments/ folder: nothing to rebuild an index from", store);
 		return EXIT_USAGE;
 	}
+	if (rc == TV_E_VERSION) {
+		/* a store of another format: refused before anything changed */
+		cmd_store_error("reindex", store, rc);
+		return EXIT_USAGE;
+	}
 	if (rc) {
 		cmd_err("reindex", "%s: rebuilding the index failed: %s; the old index is unchanged",
 		        store, tv_strerror(rc));

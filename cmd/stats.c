@@ -156,12 +156,9 @@ static void print_text(const struct view *w)
 		printf("time        %s .. %s\n", a, b);
 	cmd_fmt_bytes(t.index_bytes, s1, sizeof s1);
 	printf("postings    %llu\n", (unsigned long long)t.postings);
-	if (t.format == 2)
-		printf("format      2: %llu slices, %llu blocks, %llu flows; index %s\n",
-		       (unsigned long long)t.slices, (unsigned long long)t.blocks,
-		       (unsigned long long)t.flows, s1);
-	else
-		printf("format      %u; index %s\n", t.format, s1);
+	printf("format      %u: %llu slices, %llu blocks, %llu flows; index %s\n", t.format,
+	       (unsigned long long)t.slices, (unsigned long long)t.blocks,
+	       (unsigned long long)t.flows, s1);
 	if (running >= 0)
 		printf("writer      %s\n", running ? "an ingest is running on this store" : "none");
 	if (ctr.v[TV_CTR_LIVE_RECEIVED] || ctr.v[TV_CTR_LIVE_KERNEL_DROPS]) {

@@ -1,7 +1,7 @@
 /*
  * capture.c — live capture: one thread per worker, each owning its socket
  * (or the one pcap handle), its decapsulator and an idx_vault_worker
- * (chunk builder, postings, flow table); sealed chunks go to the vault's
+ * (chunk packer, flow table); sealed chunks go to the vault's
  * write engine and its single writer thread (pipeline.c, pipeline_live.c).
  */
 #include "capture.h"

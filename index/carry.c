@@ -7,10 +7,8 @@
  * index; when the old index can still be read they are copied into the new
  * one here, in one write transaction (all or nothing).
  *
- * Flow records are kept in the format of each index: table "flows" on
- * format 1, blocks of v2_flows on format 2.  Between indexes of one format
- * the entries are copied as they are (each checked first); between formats
- * the records are read in key order and written anew in dst's format.
+ * The blocks of flow records (v2_flows) are copied as they are, each
+ * decoded first: a block that readers would refuse is not carried.
  */
 #include "flows2.h"
 
@@ -67,19 +65,6 @@ static int check_counter(void *ctx, const MDB_val *k, const MDB_val *d, uint64_t
 	return 0;
 }
 
-static int check_flow(void *ctx, const MDB_val *k, const MDB_val *d, uint64_t *n)
-{
-	tv_flowrec r;
-	int rc;
-	(void)ctx;
-	if (k->mv_size != 12)
-		return TV_E_CORRUPT;
-	if ((rc = idx_flow_val_decode(d->mv_data, d->mv_size, &r)) != 0)
-		return rc;
-	(*n)++;
-	return 0;
-}
-
 /* A v2_flows block is decoded whole (strictly, into the one buffer ctx):
  * a block that readers would refuse is not carried. */
 static int check_flow_block(void *ctx, const MDB_val *k, const MDB_val *d, uint64_t *n)
@@ -97,78 +82,6 @@ static int check_flow_block(void *ctx, const MDB_val *k, const MDB_val *d, uint6
 	return 0;
 }
 
-/* ------------------------------------------ flow records across formats */
-
-/* Writes src's records, read in key order, into dst's format: format 1
- * one entry per record under the next seq; format 2 blocks of the runs of
- * one window (at most 4096 records each), as idx2_flows_put makes them. */
-struct reformat {
-	idx *dst;
-	MDB_txn *wt;
-	idx2_fbuf *b;      /* dst format 2: the encoder's buffer */
-	tv_flowrec *run;   /* dst format 2: IDX2_FLOWS_BLOCK_MAX records of one window */
-	size_t nrun;
-	uint64_t seq;      /* dst format 1: the last seq given */
-	uint64_t n;
-};
-
-static int reformat_flush(struct reformat *f)
-{
-	int rc = 0;
-	if (f->nrun)
-		rc = idx2_flows_put(f->dst, f->wt, f->b, f->run, f->nrun, NULL);
-	f->nrun = 0;
-	return rc;
-}
-
-static int reformat_rec(void *ctx, const tv_flowrec *r)
-{
-	struct reformat *f = ctx;
-	int rc;
-
-	f->n++;
-	if (f->run) {
-		if (f->nrun && (f->nrun == IDX2_FLOWS_BLOCK_MAX || f->run[0].window != r->window) &&
-		    (rc = reformat_flush(f)) != 0)
-			return rc;
-		f->run[f->nrun++] = *r;
-		return 0;
-	}
-	uint8_t kb[12], vb[IDX_FLOW_VAL_LEN];
-	MDB_val k = { sizeof kb, kb }, d = { sizeof vb, vb };
-	tv_put_be32(kb, r->window);
-	tv_put_be64(kb + 4, ++f->seq);
-	idx_flow_val_encode(r, vb);
-	/* key order: windows do not decrease and seq grows */
-	return idx_lmdb_err(mdb_put(f->wt, f->dst->db_flows, &k, &d, MDB_APPEND));
-}
-
-/* Format 1 records of src in key order, each checked, to cb. */
-static int read_flows1(idx *src, MDB_txn *rt, idx_flow_cb cb, void *ctx)
-{
-	MDB_cursor *cur;
-	MDB_val k, d;
-	int rc = 0, g;
-
-	if ((rc = mdb_cursor_open(rt, src->db_flows, &cur)) != 0)
-		return idx_lmdb_err(rc);
-	for (g = mdb_cursor_get(cur, &k, &d, MDB_FIRST); g == 0;
-	     g = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-		tv_flowrec r;
-		if (k.mv_size != 12) {
-			rc = TV_E_CORRUPT;
-			break;
-		}
-		if ((rc = idx_flow_val_decode(d.mv_data, d.mv_size, &r)) != 0 ||
-		    (rc = cb(ctx, &r)) != 0)
-			break;
-	}
-	if (rc == 0 && g != MDB_NOTFOUND)
-		rc = idx_lmdb_err(g);
-	mdb_cursor_close(cur);
-	return rc;
-}
-
 static int meta_u64(MDB_txn *txn, idx *x, const char *name, uint64_t *v)
 {
 	MDB_val k = mv(name, strlen(name)), d;
@@ -184,46 +97,15 @@ static int meta_u64(MDB_txn *txn, idx *x, const char *name, uint64_t *v)
 	return 0;
 }
 
-static int carry_flows(idx *dst, MDB_txn *wt, idx *src, MDB_txn *rt, uint64_t *n)
+static int carry_flows(MDB_txn *wt, idx *dst, MDB_txn *rt, idx *src, uint64_t *n)
 {
-	struct reformat f;
+	idx2_fbuf *b = NULL;
 	int rc;
 
-	memset(&f, 0, sizeof f);
-	if ((rc = idx2_fbuf_new(&f.b)) != 0)
+	if ((rc = idx2_fbuf_new(&b)) != 0)
 		return rc;
-	if (idx_format(src) == idx_format(dst)) {
-		if (idx_format(src) == 2)
-			rc = copy_table(rt, src->db2_flows, wt, dst->db2_flows, true, check_flow_block,
-			                f.b, n);
-		else
-			rc = copy_table(rt, src->db_flows, wt, dst->db_flows, true, check_flow, NULL, n);
-		goto out;
-	}
-	f.dst = dst;
-	f.wt = wt;
-	if (idx_format(dst) == 2 && !(f.run = malloc(IDX2_FLOWS_BLOCK_MAX * sizeof *f.run))) {
-		rc = TV_E_NOMEM;
-		goto out;
-	}
-	if (idx_format(dst) == 1 && (rc = meta_u64(wt, dst, "flow_seq", &f.seq)) != 0)
-		goto out;
-	if (idx_format(src) == 2)
-		rc = idx2_flows_read(src, rt, f.b, 0, UINT32_MAX, reformat_rec, &f);
-	else
-		rc = read_flows1(src, rt, reformat_rec, &f);
-	if (rc == 0 && f.run)
-		rc = reformat_flush(&f);
-	if (rc == 0 && !f.run && f.n) {
-		uint8_t sb[8];
-		MDB_val k = mv("flow_seq", 8), d = mv(sb, 8);
-		tv_put_le64(sb, f.seq);
-		rc = idx_lmdb_err(mdb_put(wt, dst->db_meta, &k, &d, 0));
-	}
-	*n = f.n;
-out:
-	free(f.run);
-	idx2_fbuf_free(f.b);
+	rc = copy_table(rt, src->db2_flows, wt, dst->db2_flows, true, check_flow_block, b, n);
+	idx2_fbuf_free(b);
 	return rc;
 }
 
@@ -278,14 +160,13 @@ int idx_carry(idx *dst, idx *src, idx_carry_report *r)
 	if ((rc = idx_txn_begin(dst, true, &wt)) != 0)
 		goto out;
 	/* flow records are appended in key order: the new index has none */
-	if ((rc = mdb_stat(wt, dst->db_flows, &st)) != 0 || st.ms_entries != 0 ||
-	    (dst->v2 && ((rc = mdb_stat(wt, dst->db2_flows, &st)) != 0 || st.ms_entries != 0))) {
+	if ((rc = mdb_stat(wt, dst->db2_flows, &st)) != 0 || st.ms_entries != 0) {
 		rc = rc ? idx_lmdb_err(rc) : TV_E_EXISTS;
 		goto out;
 	}
 	if ((rc = copy_table(rt, src->db_counters, wt, dst->db_counters, false, check_counter, NULL,
 	                     &r->counters)) != 0 ||
-	    (rc = carry_flows(dst, wt, src, rt, &r->flows)) != 0 ||
+	    (rc = carry_flows(wt, dst, rt, src, &r->flows)) != 0 ||
 	    (rc = merge_sources(rt, src->db_sources, wt, dst->db_sources, &r->sources)) != 0)
 		goto out;
 	for (i = 0; i < sizeof CARRY_META / sizeof CARRY_META[0]; i++) {
@@ -300,8 +181,7 @@ int idx_carry(idx *dst, idx *src, idx_carry_report *r)
 			rc = TV_E_CORRUPT;
 			goto out;
 		}
-		/* flow_seq never goes down: records rewritten into format 1
-		 * take a seq each, which can pass the old index's count */
+		/* flow_seq never goes down */
 		if (rc == 0 && strcmp(CARRY_META[i], "flow_seq") == 0) {
 			if ((rc = meta_u64(wt, dst, "flow_seq", &have)) != 0)
 				goto out;

@@ -450,8 +450,6 @@ static int cstate_begin(idx *x, cstate *c)
 	int rc;
 	if (!x->writable)
 		return EROFS;
-	if (!x->v2)
-		return TV_E_NOTFOUND;
 	memset(c, 0, sizeof *c);
 	c->x = x;
 	if ((rc = idx_txn_begin(x, true, &c->txn)) != 0)
@@ -653,8 +651,6 @@ int idx2_tot_get(idx *x, idx2_tot *t)
 	int rc;
 
 	memset(t, 0, sizeof *t);
-	if (!x->v2)
-		return 0;
 	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
 		return rc;
 	rc = mdb_get(txn, x->db_meta, &k, &d);
@@ -673,8 +669,6 @@ int idx2_chunk_get(idx *x, uint64_t chunk_id, idx2_chunk *c)
 	MDB_val k = mv(kb, 8), d;
 	int rc;
 
-	if (!x->v2)
-		return TV_E_NOTFOUND;
 	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
 		return rc;
 	tv_put_be64(kb, chunk_id);

@@ -1,24 +1,15 @@
 /*
- * flows.c — synthesised VPC Flow Log records, the API every caller uses.
- *
- * Format 1 keeps them in the table "flows":
- * Key:   window start u32 BE | sequence u64 BE   (12 bytes)
- * Value: IDX_FLOW_VAL_LEN bytes, little-endian (store/FORMAT.md, "flows").
- * The sequence number is kept in meta "flow_seq" and grows with every
- * record, so one flow may have several records in a window (early flush of
- * a full flow table, late packets) and they never overwrite each other.
- *
- * Format 2 keeps them in blocks of v2_flows (index/flows2.c).  Each
- * function here looks at idx_format() and gives the same results on both
- * for the same records, so callers need not know the format.
+ * flows.c — synthesised VPC Flow Log records, the API every caller uses
+ * (idx.h), over the blocks of table v2_flows (index/flows2.c): one record
+ * layout (IDX_FLOW_VAL_LEN bytes, little-endian, store/FORMAT.md "VPC flow
+ * records"), the puts, reads, drops and counts, the one flow-record match,
+ * and the merged read of several stores.
  */
 #include "flows2.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define K_FLOW_SEQ "flow_seq"
 
 void idx_flow_val_encode(const tv_flowrec *r, uint8_t out[IDX_FLOW_VAL_LEN])
 {
@@ -66,14 +57,18 @@ int idx_flow_val_decode(const void *v, size_t n, tv_flowrec *r)
 	return 0;
 }
 
-/* Format 2: the batch as blocks, in one write transaction.  The buffer
- * lives for the call: a put is one flush of the flow table. */
-static int flows2_put(idx *x, const tv_flowrec *recs, size_t n)
+/* The batch as blocks, in one write transaction.  The buffer lives for
+ * the call: a put is one flush of the flow table. */
+int idx_flows_put(idx *x, const tv_flowrec *recs, size_t n)
 {
 	idx2_fbuf *b = NULL;
 	MDB_txn *txn = NULL;
 	int rc;
 
+	if (!x->writable)
+		return EROFS;
+	if (n == 0)
+		return 0;
 	if ((rc = idx2_fbuf_new(&b)) != 0)
 		return rc;
 	if ((rc = idx_txn_begin(x, true, &txn)) != 0)
@@ -87,49 +82,6 @@ out:
 	return rc;
 }
 
-int idx_flows_put(idx *x, const tv_flowrec *recs, size_t n)
-{
-	MDB_txn *txn = NULL;
-	MDB_val k, d;
-	uint8_t kb[12], vb[IDX_FLOW_VAL_LEN], sb[8];
-	uint64_t seq = 0;
-	size_t i;
-	int rc;
-
-	if (!x->writable)
-		return EROFS;
-	if (n == 0)
-		return 0;
-	if (idx_format(x) == 2)
-		return flows2_put(x, recs, n);
-	if ((rc = idx_txn_begin(x, true, &txn)) != 0)
-		return rc;
-	k.mv_data = (void *)K_FLOW_SEQ;
-	k.mv_size = strlen(K_FLOW_SEQ);
-	rc = mdb_get(txn, x->db_meta, &k, &d);
-	if (rc == 0 && d.mv_size == 8)
-		seq = tv_get_le64(d.mv_data);
-	else if (rc != MDB_NOTFOUND && rc != 0)
-		goto fail;
-	for (i = 0; i < n; i++) {
-		MDB_val fk = { sizeof kb, kb }, fv = { sizeof vb, vb };
-		tv_put_be32(kb, recs[i].window);
-		tv_put_be64(kb + 4, ++seq);
-		idx_flow_val_encode(&recs[i], vb);
-		if ((rc = mdb_put(txn, x->db_flows, &fk, &fv, 0)) != 0)
-			goto fail;
-	}
-	tv_put_le64(sb, seq);
-	d.mv_data = sb;
-	d.mv_size = 8;
-	if ((rc = mdb_put(txn, x->db_meta, &k, &d, 0)) != 0)
-		goto fail;
-	return idx_lmdb_err(mdb_txn_commit(txn));
-fail:
-	mdb_txn_abort(txn);
-	return idx_lmdb_err(rc);
-}
-
 int idx_flow_foreach(idx *x, uint32_t from, uint32_t to, idx_flow_cb cb, void *ctx)
 {
 	return idx_flows_foreach_buf(x, NULL, from, to, cb, ctx);
@@ -138,96 +90,14 @@ int idx_flow_foreach(idx *x, uint32_t from, uint32_t to, idx_flow_cb cb, void *c
 int idx_flows_foreach_buf(idx *x, idx2_fbuf *b, uint32_t from, uint32_t to, idx_flow_cb cb,
                           void *ctx)
 {
-	MDB_txn *txn;
-	MDB_cursor *cur = NULL;
-	MDB_val k, d;
-	uint8_t kb[12];
-	int rc, op = MDB_SET_RANGE;
-
-	if (idx_format(x) == 2) {
-		idx2_fbuf *own = NULL;
-		if (!b && (rc = idx2_fbuf_new(&own)) != 0)
-			return rc;
-		rc = idx2_flows_read(x, NULL, b ? b : own, from, to, cb, ctx);
-		idx2_fbuf_free(own);
-		return rc;
-	}
-	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
-		return rc;
-	if ((rc = mdb_cursor_open(txn, x->db_flows, &cur)) != 0) {
-		rc = idx_lmdb_err(rc);
-		goto out;
-	}
-	tv_put_be32(kb, from);
-	memset(kb + 4, 0, 8);
-	k.mv_data = kb;
-	k.mv_size = sizeof kb;
-	for (;;) {
-		tv_flowrec r;
-		rc = mdb_cursor_get(cur, &k, &d, (MDB_cursor_op)op);
-		op = MDB_NEXT;
-		if (rc == MDB_NOTFOUND) {
-			rc = 0;
-			break;
-		}
-		if (rc) {
-			rc = idx_lmdb_err(rc);
-			break;
-		}
-		if (k.mv_size != 12) {
-			rc = TV_E_CORRUPT;
-			break;
-		}
-		if (tv_get_be32(k.mv_data) > to)
-			break;
-		if ((rc = idx_flow_val_decode(d.mv_data, d.mv_size, &r)) != 0)
-			break;
-		if ((rc = cb(ctx, &r)) != 0)
-			break;
-	}
-out:
-	if (cur)
-		mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
-	return rc;
-}
-
-/* Format 1: one entry per record.  Every key found sorts at or after
- * (a, 0), so its window (first 4 bytes, zero-padded) is >= a. */
-static int flows1_delete(idx *x, MDB_txn *txn, uint32_t a, uint64_t b, idx_flows_drop_report *r)
-{
-	MDB_cursor *cur = NULL;
-	MDB_val k, d;
-	uint8_t kb[12];
+	idx2_fbuf *own = NULL;
 	int rc;
 
-	if ((rc = mdb_cursor_open(txn, x->db_flows, &cur)) != 0)
-		return idx_lmdb_err(rc);
-	tv_put_be32(kb, a);
-	memset(kb + 4, 0, 8);
-	k.mv_data = kb;
-	k.mv_size = sizeof kb;
-	/* after mdb_cursor_del the cursor stands on the next record; at the
-	 * end of the table MDB_GET_CURRENT says MDB_NOTFOUND or EINVAL */
-	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &d, MDB_GET_CURRENT)) {
-		uint8_t w[4] = { 0 };
-		memcpy(w, k.mv_data, k.mv_size < 4 ? k.mv_size : 4);
-		if (tv_get_be32(w) >= b)
-			break;
-		/* a malformed entry goes too: stopping at it would stop
-		 * retention and the rebuild for good */
-		if (k.mv_size != 12 || d.mv_size != IDX_FLOW_VAL_LEN)
-			idx_flows_note_bad(r, &k);
-		else
-			r->records++;
-		if ((rc = mdb_cursor_del(cur, 0)) != 0)
-			break;
-	}
-	mdb_cursor_close(cur);
-	if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL)
-		return idx_lmdb_err(rc);
-	return 0;
+	if (!b && (rc = idx2_fbuf_new(&own)) != 0)
+		return rc;
+	rc = idx2_flows_read(x, NULL, b ? b : own, from, to, cb, ctx);
+	idx2_fbuf_free(own);
+	return rc;
 }
 
 int idx_flows_drop_range(idx *x, uint32_t a, uint64_t b, idx_flows_drop_report *r)
@@ -245,11 +115,7 @@ int idx_flows_drop_range(idx *x, uint32_t a, uint64_t b, idx_flows_drop_report *
 		return 0;
 	if ((rc = idx_txn_begin(x, true, &txn)) != 0)
 		return rc;
-	if (idx_format(x) == 2)
-		rc = idx2_flows_delete(x, txn, a, b, r);
-	else
-		rc = flows1_delete(x, txn, a, b, r);
-	if (rc) {
+	if ((rc = idx2_flows_delete(x, txn, a, b, r)) != 0) {
 		mdb_txn_abort(txn);
 		memset(r, 0, sizeof *r);
 		return rc;
@@ -277,15 +143,21 @@ int idx_flows_drop_from(idx *x, uint32_t from, uint64_t *dropped)
 	return rc;
 }
 
-/* Format 2: the counts in the blocks' headers (nothing is decompressed). */
-static int flows2_count(idx *x, MDB_txn *txn, uint64_t *n)
+/* The sum of the blocks' counts (nothing is decompressed). */
+int idx_flows_count(idx *x, uint64_t *n)
 {
+	MDB_txn *txn;
 	MDB_cursor *cur;
 	MDB_val k, d;
 	int rc, g;
 
-	if ((rc = mdb_cursor_open(txn, x->db2_flows, &cur)) != 0)
+	*n = 0;
+	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
+		return rc;
+	if ((rc = mdb_cursor_open(txn, x->db2_flows, &cur)) != 0) {
+		mdb_txn_abort(txn);
 		return idx_lmdb_err(rc);
+	}
 	for (g = mdb_cursor_get(cur, &k, &d, MDB_FIRST); g == 0;
 	     g = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		uint32_t c;
@@ -299,27 +171,9 @@ static int flows2_count(idx *x, MDB_txn *txn, uint64_t *n)
 	if (rc == 0 && g != MDB_NOTFOUND)
 		rc = idx_lmdb_err(g);
 	mdb_cursor_close(cur);
-	return rc;
-}
-
-int idx_flows_count(idx *x, uint64_t *n)
-{
-	MDB_txn *txn;
-	MDB_stat st;
-	int rc = idx_txn_begin(x, false, &txn);
-	*n = 0;
-	if (rc)
-		return rc;
-	if (idx_format(x) == 2) {
-		rc = flows2_count(x, txn, n);
-		mdb_txn_abort(txn);
-		if (rc)
-			*n = 0;
-		return rc;
-	}
-	rc = idx_lmdb_err(mdb_stat(txn, x->db_flows, &st));
 	mdb_txn_abort(txn);
-	*n = rc ? 0 : st.ms_entries;
+	if (rc)
+		*n = 0;
 	return rc;
 }
 
@@ -334,7 +188,7 @@ int idx_flows_last_window(idx *x, uint32_t *w, bool *any)
 	*w = 0;
 	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
 		return rc;
-	rc = mdb_cursor_open(txn, idx_format(x) == 2 ? x->db2_flows : x->db_flows, &cur);
+	rc = mdb_cursor_open(txn, x->db2_flows, &cur);
 	if (rc == 0) {
 		rc = mdb_cursor_get(cur, &k, &d, MDB_LAST);
 		/* A malformed last key still has a window (its first 4
@@ -527,7 +381,7 @@ size_t idx_flowrecs_merge(tv_flowrec *v, size_t n)
 struct merged_ctx {
 	tv_flowrec *v;
 	size_t n, cap;
-	idx2_fbuf *b; /* for the stores of format 2: one for the whole read */
+	idx2_fbuf *b; /* one block buffer for the whole read */
 	idx_flows_read_stats *st;
 };
 
@@ -543,7 +397,7 @@ static int next_window(idx *x, uint32_t from, uint32_t to, uint32_t *w, bool *fo
 
 	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
 		return rc;
-	rc = mdb_cursor_open(txn, idx_format(x) == 2 ? x->db2_flows : x->db_flows, &cur);
+	rc = mdb_cursor_open(txn, x->db2_flows, &cur);
 	if (rc == 0) {
 		tv_put_be32(kb, from);
 		memset(kb + 4, 0, 8);
@@ -621,9 +475,8 @@ int idx_flows_read_merged(idx *const *xs, int nx, const idx_expr *e, idx_flow_wi
 		return 0;
 	st->from = cur;
 	st->to = to;
-	for (s = 0; s < nx; s++)
-		if (idx_format(xs[s]) == 2 && !c.b && (rc = idx2_fbuf_new(&c.b)) != 0)
-			return rc;
+	if ((rc = idx2_fbuf_new(&c.b)) != 0)
+		return rc;
 	/* the next window start any store holds, then that window in every
 	 * store: memory holds one window's records (and one block buffer) */
 	for (;;) {

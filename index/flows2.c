@@ -222,7 +222,7 @@ int idx2_flows_put(idx *x, MDB_txn *txn, idx2_fbuf *b, const tv_flowrec *recs, s
 
 	if (blocks)
 		*blocks = 0;
-	if (!x->writable || !x->v2)
+	if (!x->writable)
 		return EROFS;
 	if (n == 0)
 		return 0;
@@ -265,8 +265,6 @@ int idx2_flows_read(idx *x, MDB_txn *txn, idx2_fbuf *b, uint32_t from, uint32_t 
 	MDB_cursor_op op = MDB_SET_RANGE;
 	int rc;
 
-	if (!x->v2)
-		return 0; /* an index made before the table existed holds no v2 records */
 	if (!txn) {
 		if ((rc = idx_txn_begin(x, false, &own)) != 0)
 			return rc;
@@ -333,7 +331,8 @@ static uint32_t key_window(const MDB_val *k)
 	return tv_get_be32(w);
 }
 
-void idx_flows_note_bad(idx_flows_drop_report *r, const MDB_val *k)
+/* Counts a malformed entry in r->bad and keeps the key of the first. */
+static void note_bad(idx_flows_drop_report *r, const MDB_val *k)
 {
 	uint8_t kb[IDX2_FLOWS_KEY_LEN] = { 0 };
 	if (r->bad++ != 0)
@@ -355,7 +354,7 @@ int idx2_flows_delete(idx *x, MDB_txn *txn, uint32_t a, uint64_t b, idx_flows_dr
 	if (!r)
 		r = &own;
 	memset(r, 0, sizeof *r);
-	if (!x->writable || !x->v2)
+	if (!x->writable)
 		return EROFS;
 	if (b <= a)
 		return 0;
@@ -380,7 +379,7 @@ int idx2_flows_delete(idx *x, MDB_txn *txn, uint32_t a, uint64_t b, idx_flows_dr
 		 * good.  Its key is reported. */
 		if (k.mv_size != IDX2_FLOWS_KEY_LEN ||
 		    idx2_flows_block_count(d.mv_data, d.mv_size, &count) != 0) {
-			idx_flows_note_bad(r, &k);
+			note_bad(r, &k);
 			count = 0;
 		} else {
 			r->blocks++;

@@ -1,12 +1,10 @@
 /*
- * flows2.h — the VPC flow records of index version 2 (store/FORMAT.md
- * "VPC flow records (v2_flows)"): the records of one flush of one 600 s
- * window are one block, a zstd frame of the version-1 108-byte records
- * (idx_flow_val_encode), under key window BE32 | seq BE64.
+ * flows2.h — the VPC flow records of the index (store/FORMAT.md "VPC flow
+ * records (v2_flows)"): the records of one flush of one 600 s window are
+ * one block, a zstd frame of 108-byte records (idx_flow_val_encode), under
+ * key window BE32 | seq BE64.
  *
- * Called by index/flows.c (the idx_flows_* API) on a store of format 2
- * (idx_format) and by index/carry.c; a format-1 store uses the table
- * "flows" instead.
+ * Called by index/flows.c (the idx_flows_* API) and by index/carry.c.
  *
  * Memory: an idx2_fbuf holds everything one block needs (zstd contexts,
  * the raw records, the encoded value, the decoded records), allocated
@@ -87,16 +85,11 @@ int idx2_flows_read(idx *x, MDB_txn *txn, idx2_fbuf *b, uint32_t from, uint32_t 
  */
 int idx2_flows_delete(idx *x, MDB_txn *txn, uint32_t a, uint64_t b, idx_flows_drop_report *r);
 
-/* Counts a malformed entry in r->bad and keeps the key of the first
- * (shared by both formats' delete). */
-void idx_flows_note_bad(idx_flows_drop_report *r, const MDB_val *k);
-
 /* The header of a block value alone: TV_E_CORRUPT unless it is at least 8
  * bytes with count (flag cleared) 1..4096 and raw == count x 108. */
 int idx2_flows_block_count(const void *val, size_t len, uint32_t *count);
 
-/* Reads window from..to of x in the format it was made with (idx_format):
- * idx_flow_foreach with the caller's buffer (NULL: one of its own for the
+/* idx_flow_foreach with the caller's buffer (NULL: one of its own for the
  * call), so a reader of many windows allocates it once. */
 int idx_flows_foreach_buf(idx *x, idx2_fbuf *b, uint32_t from, uint32_t to, idx_flow_cb cb,
                           void *ctx);

@@ -3,15 +3,16 @@
  *
  * Prefix idx_ (index_ would collide with libc's index()).
  *
- * The LMDB environment lives in STORE/index/.  Keys are a type byte then
- * big-endian fields, so LMDB's byte order is numeric and time order.  The
- * layouts are specified in store/FORMAT.md ("Index"); keep them in step.
+ * The LMDB environment lives in STORE/index/.  Keys are big-endian
+ * fields, so LMDB's byte order is numeric and time order.  The layouts are
+ * specified in store/FORMAT.md ("Index"); keep them in step.
  *
- * Postings point at chunks, not packets: for each distinct address, port
- * (with protocol), protocol, 5-tuple and VNI seen in a chunk there is one
- * key  type | value | chunk id  whose data is the first and last timestamp
- * of that value in the chunk.  A query plans a set of chunk ids from key
- * ranges and reads only those chunks.
+ * Postings point at the blocks of chunks, not at packets: for each
+ * distinct address, port (with protocol), protocol and VNI of the flows
+ * of a slice of chunks there is one key whose value lists the chunks and,
+ * per chunk, a bitmap of the blocks that hold such a flow.  A query plans
+ * (chunk, blocks) pairs from key ranges and reads only those blocks
+ * (idx2.h: the tables, the commit, the planner and the reader).
  */
 #ifndef IDX_H
 #define IDX_H
@@ -19,12 +20,11 @@
 #include "../ingest/tv.h"
 #include "../store/store.h"
 
-/* The format a new store gets (store/FORMAT.md "Version 2"), and the
- * formats this build opens: a store of format 1 stays readable and
- * writable (every reader asks idx_format()) until version 1 is removed. */
+/* The one store format this build reads and writes (store/FORMAT.md):
+ * meta "format_version" of every index it opens.  A store of another
+ * format (1, which earlier builds wrote, or a newer one) is refused whole
+ * (idx_format_note says why). */
 #define IDX_FORMAT_VERSION 2
-#define IDX_FORMAT_MIN 1
-#define IDX_FORMAT_MAX 2
 
 typedef struct idx idx;
 
@@ -36,8 +36,7 @@ typedef struct idx_cfg {
 	uint8_t uuid[16];
 	const char *name;  /* the index directory inside the store; NULL: "index"
 	                    * (reindex builds under another name, then swaps) */
-	uint32_t format;   /* creating: IDX_FORMAT_MIN..MAX; 0 is IDX_FORMAT_VERSION.
-	                    * An existing index keeps its own. */
+	uint32_t format;   /* creating: 0 or IDX_FORMAT_VERSION, else TV_E_RANGE */
 } idx_cfg;
 
 void idx_cfg_default(idx_cfg *cfg);
@@ -45,9 +44,9 @@ void idx_cfg_default(idx_cfg *cfg);
 /*
  * Opens (creating when writable and absent, 0700/0600) the index in DIR/index
  * (DIR/cfg->name).
- * A new index gets a random 16-byte store id and the format version
- * (cfg->format); an existing one with a format version outside
- * IDX_FORMAT_MIN..MAX is refused with TV_E_VERSION.
+ * A new index gets a random 16-byte store id and format IDX_FORMAT_VERSION;
+ * an existing one of any other format is refused with TV_E_VERSION before
+ * anything in it is read or written (idx_format_note says what it is).
  */
 int idx_open(const char *store_dir, const idx_cfg *cfg, idx **out);
 void idx_close(idx *x); /* accepts NULL */
@@ -55,24 +54,19 @@ void idx_close(idx *x); /* accepts NULL */
 /* The store's identity (16 random bytes chosen at creation). */
 void idx_store_uuid(const idx *x, uint8_t out[16]);
 
-/* The store format of an open index (meta "format_version"): 1 or 2. */
-uint32_t idx_format(const idx *x);
+/*
+ * Why a store cannot be opened when that is its format: reads (only) the
+ * meta "format_version" of DIR/index, or when there is no index the
+ * version in the first segment's header, and when it is not
+ * IDX_FORMAT_VERSION writes what it is and what to do into buf and
+ * returns 1, e.g. "store format 1 is no longer supported (this tapvault
+ * reads format 2); ingest the source captures again into a new store".
+ * Else 0 (buf "").  For the message of a TV_E_VERSION, and for commands
+ * that must refuse before they change anything in the store.
+ */
+int idx_format_note(const char *store_dir, char *buf, size_t cap);
 
-/* ---------------------------------------------------------- postings */
-
-/* Collects the distinct posting values of one chunk while it is built.
- * Preallocated open hash; no allocation per packet once warm. */
-typedef struct idx_post idx_post;
-
-int idx_post_new(idx_post **out);
-void idx_post_free(idx_post *p); /* accepts NULL */
-/* Adds the values of one packet (addresses, port+proto, proto, 5-tuple, VNI). */
-void idx_post_add(idx_post *p, uint64_t ts_ns, const tv_tunmeta *tun, const tv_l3info *info);
-void idx_post_reset(idx_post *p);
-size_t idx_post_count(const idx_post *p); /* distinct values collected */
-/* 0, or TV_E_NOMEM once an add could not grow the set (sticky until reset).
- * idx_commit refuses such a set: missing postings would hide packets. */
-int idx_post_error(const idx_post *p);
+/* ------------------------------------------------------ source marks */
 
 /*
  * Progress of one source file.  identity: the SHA-256 of the file's first
@@ -92,19 +86,9 @@ typedef struct idx_source_mark {
 	uint8_t prefix_sha256[32];
 } idx_source_mark;
 
-/*
- * Commits n sealed chunks in ONE write transaction: their metadata, their
- * postings (posts[i] belongs to metas[i]), the source marks, and the
- * counter deltas (added to the stored totals; may be NULL).  Call only after
- * the chunks are durable in their segment (store_segs_sync).
- * posts may be NULL, and posts[i] may be NULL (a chunk without postings).
- * Source marks: the one with the larger packets_done is kept.
- * A chunk id that is already indexed fails the whole batch with
- * TV_E_EXISTS; first_ts > last_ts fails it with TV_E_RANGE; a full map is
- * TV_E_FULL.  Nothing is written on error.
- */
-int idx_commit(idx *x, const store_chunk_meta *metas, idx_post *const *posts, size_t n,
-               const idx_source_mark *marks, size_t nmarks, const tv_counters *delta);
+/* Source marks are committed with the chunks they cover (idx_commit2):
+ * of a stored and a given mark, the one with the larger packets_done is
+ * kept. */
 
 /* The committed mark of a source identity; TV_E_NOTFOUND when never seen. */
 int idx_source_get(idx *x, const uint8_t identity[40], idx_source_mark *out);
@@ -123,38 +107,26 @@ typedef struct idx_carry_report {
 /* Stored counter totals. */
 int idx_counters_get(idx *x, tv_counters *out);
 
-/* The chunk with the highest id (for recovery), TV_E_NOTFOUND when empty. */
-int idx_chunk_last(idx *x, store_chunk_meta *meta);
-/* Largest (segment, offset+length) end position of any chunk in a segment;
- * 0 when the segment has none. */
-int idx_segment_end(idx *x, uint32_t segment, uint64_t *end);
+/* The index record of a chunk as store_chunk_meta (its place in the
+ * segments, its figures and the SHA-256 of its body); TV_E_NOTFOUND when
+ * the index has no such chunk.  (index/tables2.c) */
 int idx_chunk_get(idx *x, uint64_t chunk_id, store_chunk_meta *meta);
-/* Whether the index names any chunk of a segment (one key lookup). */
-int idx_segment_known(idx *x, uint32_t segment, bool *known);
-
-/* Visits every chunk in id order inside one read transaction; cb returning
- * non-zero stops with that value.  cb may call idx_chunk_get and the other
- * read functions (the environment is opened MDB_NOTLS), not idx_commit. */
-typedef int (*idx_chunk_cb)(void *ctx, const store_chunk_meta *meta);
-int idx_chunk_foreach(idx *x, idx_chunk_cb cb, void *ctx);
 
 /* Totals over all chunks (for stats), from running totals kept in meta:
- * no scan of the chunks.  first_ts/last_ts are 0 when the index is empty. */
+ * no scan of the chunks.  first_ts/last_ts are 0 when the index is empty.
+ * (index/tables2.c) */
 typedef struct idx_totals {
-	uint64_t chunks, packets, orig_bytes, raw_bytes, comp_bytes, postings;
+	uint64_t chunks, packets, orig_bytes, raw_bytes;
+	uint64_t comp_bytes;  /* chunk bytes stored in the segments, headers included */
+	uint64_t postings;
 	uint64_t first_ts, last_ts;
 	uint32_t segments;
-	uint32_t format;      /* idx_format */
-	uint64_t slices, blocks, flows; /* format 2: the index's slices, the
-	                                 * chunks' blocks and flow directory
-	                                 * entries; 0 for format 1 */
+	uint32_t format;      /* IDX_FORMAT_VERSION */
+	uint64_t slices, blocks, flows; /* the index's slices, the chunks' blocks
+	                                 * and flow directory entries */
 	uint64_t index_bytes; /* pages the index uses (LMDB's last page + 1) */
 } idx_totals;
 int idx_totals_get(idx *x, idx_totals *t);
-
-/* Removes every chunk of a segment and its postings in one transaction
- * (retention; the caller deletes the file after this returns). */
-int idx_segment_drop(idx *x, uint32_t segment, uint64_t *chunks_dropped);
 
 /* ------------------------------------------------------ flow records */
 
@@ -187,7 +159,7 @@ int idx_meta_u64_get(idx *x, const char *name, uint64_t *v);
 /* What a delete of flow records did (idx_flows_drop_range). */
 typedef struct idx_flows_drop_report {
 	uint64_t records;     /* records deleted */
-	uint64_t blocks;      /* format 2: blocks deleted (well formed); format 1: 0 */
+	uint64_t blocks;      /* v2_flows blocks deleted (well formed) */
 	uint64_t bad;         /* entries of the range with a malformed key or value,
 	                       * deleted too (what they held is not counted) */
 	uint32_t bad_window;  /* the first such entry's key: window (first 4 bytes), */
@@ -197,7 +169,7 @@ typedef struct idx_flows_drop_report {
 
 /*
  * Deletes the flow records of windows that start in [a, b) (b up to 2^32)
- * in one write transaction, in the store's format: the one delete behind
+ * in one write transaction: the one delete behind
  * idx_flows_drop_before and idx_flows_drop_from.  An entry of the range
  * whose key or value is malformed is deleted as well, so retention and the
  * crash rebuild make progress past it; r says how many and names the
@@ -320,19 +292,12 @@ int idx_flows_read_merged(idx *const *xs, int nx, const idx_expr *e, idx_flow_wi
 
 /* ----------------------------------------------------------- planner */
 
+/* What the plans of a query cost, summed over its stores (the planner is
+ * idx_plan2, idx2.h). */
 typedef struct idx_plan_stats {
-	uint64_t keys_read;      /* posting keys visited */
-	uint64_t chunks_total;   /* chunks in the index */
-	uint64_t chunks_planned; /* chunks the plan says to read */
+	uint64_t keys_read;      /* posting, slice-time, slice and chunk-record keys read */
+	uint64_t chunks_total;   /* chunks in the indexes */
+	uint64_t chunks_planned; /* chunks the plans say to read */
 } idx_plan_stats;
-
-/*
- * Turns an expression into the sorted, de-duplicated list of chunk ids that
- * can hold a match (postings bounded by the expression's time range; and =
- * intersection, or = union, not = every chunk in the time range).  *ids is
- * malloc'd; caller frees (it may be NULL when *n is 0).  Runs in its own
- * read transaction: never blocks a writer.  st may be NULL.
- */
-int idx_plan(idx *x, const idx_expr *e, uint64_t **ids, size_t *n, idx_plan_stats *st);
 
 #endif

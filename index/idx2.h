@@ -1,19 +1,21 @@
 /*
- * idx2.h — the index of format version 2 (store/FORMAT.md "Index, version
- * 2"): chunks of flow-clustered blocks, grouped into slices; postings by
- * flow (address, port+protocol, protocol, VNI) pointing at (chunk, blocks).
+ * idx2.h — the chunk index of the store format (store/FORMAT.md "Index
+ * (LMDB)"): chunks of flow-clustered blocks, grouped into slices;
+ * postings by flow (address, port+protocol, protocol, VNI) pointing at
+ * (chunk, blocks).
  *
- * The tables are named v2_* beside those of version 1 in the same
- * environment; a new store has format 2 and uses only these (the write
- * engine commits through idx_commit2, idx_query_run reads through
- * idx2_cursor).
+ * The tables are named v2_* (a name kept from when format 1's tables
+ * lived beside them; format 1 is refused now).  The write engine commits
+ * through idx_commit2, idx_query_run reads through idx2_cursor.
  *
  *   codec2.c   table codecs (strict decoders: TV_E_CORRUPT on every
  *              malformed value), the flow key, and the one function that
  *              derives a flow's postings (idx2_flow_postings).
  *   commit2.c  idx_commit2: one write transaction per batch of chunks;
  *              slice open/close, v2_opost appends, the fold into v2_post.
+ *   tables2.c  chunk records, segment ends, totals.
  *   plan2.c    idx_plan2: an expression -> (chunk id, block bitmap) list.
+ *   read2.c    idx2_cursor: the planned blocks read, matched and merged.
  */
 #ifndef IDX2_H
 #define IDX2_H
@@ -214,7 +216,8 @@ typedef struct idx2_chunk_in {
 /*
  * Commits n chunks, in increasing id order, in ONE write transaction:
  * chunk records, slices, postings, v2_segs, the meta entries, then the
- * source marks and counter deltas as idx_commit does.  Call only once the
+ * source marks and counter deltas (added to the stored counters; may be
+ * NULL).  n may be 0 (marks and counters alone).  Call only once the
  * chunks are durable in their segment.  A chunk id indexed already fails
  * the batch with TV_E_EXISTS; ids not increasing (within the batch, or
  * not above the last indexed chunk) TV_E_RANGE; a malformed flow key or
@@ -241,15 +244,23 @@ int idx_segment_drop2(idx *x, uint32_t segment, uint64_t *chunks_dropped);
 int idx2_tot_get(idx *x, idx2_tot *t);
 int idx2_chunk_get(idx *x, uint64_t chunk_id, idx2_chunk *c);
 
-/* ------------------------------------------ idx.h's readers, format 2 */
+/* ---------------------------------------------- readers (tables2.c) */
 
-/* tables2.c: what idx_chunk_get/last/foreach, idx_segment_end and
- * idx_totals_get read from a format-2 index. */
+/* A chunk record as idx.h's store_chunk_meta (what idx_chunk_get and a
+ * query's hits hand out). */
 void idx2_chunk_meta(const idx2_chunk *c, store_chunk_meta *m);
-/* Every chunk in id order; last_only: the last one (TV_E_NOTFOUND: none). */
-int idx2_chunk_foreach(idx *x, idx_chunk_cb cb, void *ctx, bool last_only);
+/* Visits every chunk record in id order inside one read transaction; cb
+ * returning non-zero stops with that value.  cb may call the other read
+ * functions (the environment is opened MDB_NOTLS), not idx_commit2. */
+typedef int (*idx2_chunk_cb)(void *ctx, const idx2_chunk *c);
+int idx2_chunk_foreach(idx *x, idx2_chunk_cb cb, void *ctx);
+/* The record with the highest chunk id; TV_E_NOTFOUND when there is none. */
+int idx2_chunk_last(idx *x, idx2_chunk *c);
+/* The end (offset + length) of the last chunk the index names in a
+ * segment; 0 when it names none. */
 int idx2_segment_end(idx *x, uint32_t segment, uint64_t *end);
-int idx2_totals(idx *x, idx_totals *out);
+/* Whether the index names any chunk of a segment (one key lookup). */
+int idx2_segment_known(idx *x, uint32_t segment, bool *known);
 
 /* ------------------------------------------------------------- plan */
 

@@ -124,14 +124,27 @@ size_t decode_tag(const uint8_t *tag, uint32_t len, idx_source_mark *marks)
 	return n;
 }
 
-/* vault_commit_chunks for format 2: chunk records and flows through
- * idx_commit2, in the same batches. */
-static int commit2(idx_vault *v, struct pending *pend, size_t n, const tv_counters *delta)
+/*
+ * The one commit of the write path; every LMDB commit of a vault goes
+ * through here.  pend[0..n) are chunks already appended to their
+ * segments: sync makes them durable (one fdatasync) before anything names
+ * them (FORMAT.md's durability order).  Then their records, flows and source
+ * marks are committed through idx_commit2, VAULT_COMMIT_MAX chunks per
+ * LMDB transaction, and delta (the counter growth; NULL: none) goes with
+ * the last one.  n == 0 with a delta commits the counters alone; n == 0
+ * without one does nothing.
+ */
+int vault_commit_chunks(idx_vault *v, struct pending *pend, size_t n, const tv_counters *delta,
+                        bool sync)
 {
 	idx_source_mark marks[VAULT_COMMIT_MAX * VAULT_MAX_MARKS];
 	size_t i, j, done = 0;
 	int rc;
 
+	if (n == 0 && !delta)
+		return 0;
+	if (n && sync && (rc = store_segs_sync(v->segs)) != 0)
+		return rc;
 	do {
 		size_t k = n - done, nm = 0;
 		if (k > VAULT_COMMIT_MAX)
@@ -149,53 +162,6 @@ static int commit2(idx_vault *v, struct pending *pend, size_t n, const tv_counte
 			return rc;
 		done += k;
 	} while (done < n);
-	return 0;
-}
-
-/*
- * The one commit of the write path; every LMDB commit of a vault goes
- * through here.  pend[0..n) are chunks already appended to their
- * segments: sync makes them durable (one fdatasync) before anything names
- * them (FORMAT.md's durability order; recovery passes false, its chunks
- * were on disk before the open).  Then their metadata, postings and source
- * marks are committed, VAULT_COMMIT_MAX chunks per LMDB transaction, and
- * delta (the counter growth; NULL: none) goes with the last one.  n == 0
- * with a delta commits the counters alone; n == 0 without one does
- * nothing.  The posting collectors are reset once committed (kept on
- * error, the caller decides).
- */
-int vault_commit_chunks(idx_vault *v, struct pending *pend, size_t n, const tv_counters *delta,
-                        bool sync)
-{
-	store_chunk_meta metas[VAULT_COMMIT_MAX];
-	idx_post *posts[VAULT_COMMIT_MAX];
-	idx_source_mark marks[VAULT_COMMIT_MAX * VAULT_MAX_MARKS];
-	size_t i, j, done = 0;
-	int rc;
-
-	if (n == 0 && !delta)
-		return 0;
-	if (n && sync && (rc = store_segs_sync(v->segs)) != 0)
-		return rc;
-	if (v->format == 2)
-		return commit2(v, pend, n, delta);
-	do {
-		size_t k = n - done, nm = 0;
-		if (k > VAULT_COMMIT_MAX)
-			k = VAULT_COMMIT_MAX;
-		for (i = 0; i < k; i++) {
-			metas[i] = pend[done + i].meta;
-			posts[i] = pend[done + i].post;
-			for (j = 0; j < pend[done + i].nmarks; j++)
-				marks[nm++] = pend[done + i].marks[j];
-		}
-		rc = idx_commit(v->x, metas, posts, k, marks, nm, done + k >= n ? delta : NULL);
-		if (rc)
-			return rc;
-		done += k;
-	} while (done < n);
-	for (i = 0; i < n; i++)
-		idx_post_reset(pend[i].post);
 	return 0;
 }
 
@@ -251,7 +217,7 @@ static int writer_take(idx_vault *v, struct witem *it)
 	struct writer *W = v->w;
 	struct live *L = v->live;
 	struct pending *p;
-	idx_post *swap;
+	struct wflows fl;
 	int k, rc;
 
 	if (it->err)
@@ -277,33 +243,24 @@ static int writer_take(idx_vault *v, struct witem *it)
 	}
 	p = &v->pend[v->npend];
 	p->meta = it->meta;
-	if (v->format == 2) {
-		/* numbered here, in append order: sources seal in parallel.  The
-		 * id is under the header's CRC only, and the chunk's bytes are
-		 * the item's until it is released. */
-		if ((rc = store_chunk_set_id((uint8_t *)(uintptr_t)it->chunk, it->len,
-		                             v->next_chunk_id)) != 0)
-			return rc;
-		p->meta.chunk_id = v->next_chunk_id++;
-	}
+	/* numbered here, in append order: sources seal in parallel.  The id is
+	 * under the header's CRC only, and the chunk's bytes are the item's
+	 * until it is released. */
+	if ((rc = store_chunk_set_id((uint8_t *)(uintptr_t)it->chunk, it->len,
+	                             v->next_chunk_id)) != 0)
+		return rc;
+	p->meta.chunk_id = v->next_chunk_id++;
 	rc = store_segs_append(v->segs, it->chunk, it->len, &p->meta.segment, &p->meta.offset);
 	if (rc)
 		return rc;
 	p->meta.length = (uint32_t)it->len;
-	if (v->format == 2) {
-		struct wflows fl = p->fl;
-		rc = idx2_chunk_from_sealed(it->chunk, it->len, p->meta.segment, p->meta.offset,
-		                            &p->rec2);
-		if (rc)
-			return rc; /* appended, not pending: past the index for recovery */
-		/* the item takes pend's flow buffers back to its source */
-		p->fl = it->fl;
-		it->fl = fl;
-	}
-	/* the item takes pend's empty collector back to its source */
-	swap = p->post;
-	p->post = it->post;
-	it->post = swap;
+	rc = idx2_chunk_from_sealed(it->chunk, it->len, p->meta.segment, p->meta.offset, &p->rec2);
+	if (rc)
+		return rc; /* appended, not pending: past the index for recovery */
+	/* the item takes pend's flow buffers back to its source */
+	fl = p->fl;
+	p->fl = it->fl;
+	it->fl = fl;
 	memcpy(p->marks, it->marks, sizeof p->marks);
 	p->nmarks = it->nmarks;
 	W->inpend[v->npend++] = it;
@@ -346,10 +303,8 @@ static int writer_commit(idx_vault *v, bool force)
 static void writer_unpend(idx_vault *v)
 {
 	size_t j;
-	for (j = 0; j < v->npend; j++) {
+	for (j = 0; j < v->npend; j++)
 		count_store(v->w, &v->pend[j].meta, false);
-		idx_post_reset(v->pend[j].post);
-	}
 	v->npend = 0;
 }
 
@@ -365,7 +320,6 @@ static void writer_unpend(idx_vault *v)
 static int writer_redo(idx_vault *v)
 {
 	struct writer *W = v->w;
-	store_chunk_meta have;
 	size_t j, n = v->npend;
 	uint32_t seg;
 	int k, rc = 0;
@@ -377,9 +331,7 @@ static int writer_redo(idx_vault *v)
 		if (v->pend[j].meta.segment != seg)
 			return TV_E_RANGE; /* a rotation in between: leave it to recovery */
 	/* never cut what the index names */
-	if (v->format == 2 ? idx2_chunk_get(v->x, v->pend[0].meta.chunk_id, &v->in2[0].rec) !=
-	                         TV_E_NOTFOUND
-	                   : idx_chunk_get(v->x, v->pend[0].meta.chunk_id, &have) != TV_E_NOTFOUND)
+	if (idx2_chunk_get(v->x, v->pend[0].meta.chunk_id, &v->in2[0].rec) != TV_E_NOTFOUND)
 		return TV_E_EXISTS;
 	if ((rc = store_segs_truncate(v->segs, seg, v->pend[0].meta.offset)) != 0)
 		return rc;
@@ -390,7 +342,7 @@ static int writer_redo(idx_vault *v)
 		const struct witem *it = W->inpend[j];
 		tv_counters delta;
 		rc = store_segs_append(v->segs, it->chunk, it->len, &p->meta.segment, &p->meta.offset);
-		if (rc == 0 && v->format == 2)
+		if (rc == 0)
 			rc = idx2_chunk_from_sealed(it->chunk, it->len, p->meta.segment,
 			                            p->meta.offset, &p->rec2);
 		if (rc)
@@ -404,8 +356,6 @@ static int writer_redo(idx_vault *v)
 		}
 		W->committed = W->total;
 	}
-	for (j = 0; j < n; j++)
-		idx_post_reset(v->pend[j].post);
 	v->npend = 0;
 	return rc;
 }
@@ -496,12 +446,6 @@ static void item_release(struct writer *W, struct witem *it, bool failed)
 		W->freel[W->nfree++] = it;
 		return;
 	}
-	if (it->post && W->nfree_posts < W_FREE_POSTS) {
-		idx_post_reset(it->post); /* a chunk not written (no space, an error) */
-		W->free_posts[W->nfree_posts++] = it->post;
-		it->post = NULL;
-	}
-	idx_post_free(it->post);
 	wflows_free(&it->fl);
 	free(it->own);
 	free(it->flows);
@@ -839,8 +783,6 @@ int writer_stop(idx_vault *v)
 		writer_unpend(v);
 	writer_fold(v, v->live != NULL);
 	rc = W->err;
-	for (i = 0; i < W->nfree_posts; i++)
-		idx_post_free(W->free_posts[i]);
 	pthread_mutex_destroy(&W->mu);
 	pthread_cond_destroy(&W->ready);
 	pthread_cond_destroy(&W->work);

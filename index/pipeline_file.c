@@ -3,7 +3,7 @@
  * reader adds packets to its open chunk and hands each full chunk to the
  * engine, in read order, with its source marks, its counter growth and the
  * flow records emitted meanwhile.  With --threads N > 1 the engine's sealer
- * threads compress the handed-off builders and its writer thread writes
+ * threads compress the handed-off chunks and its writer thread writes
  * them; with one thread the reader seals and drains the queue itself.
  * Policy: commit when commit_chunks chunks are pending or at a barrier (a
  * flush: the end of a source, a resume decision), one fdatasync per commit.
@@ -40,8 +40,7 @@ int file_start(idx_vault *v)
 	}
 	for (i = 0; i < F->nslots; i++) {
 		F->slots[i].worker = -1;
-		if ((rc = wseal_new(v, &F->slots[i].seal)) != 0 ||
-		    (rc = idx_post_new(&F->slots[i].post)) != 0)
+		if ((rc = wseal_new(v, &F->slots[i].seal)) != 0)
 			goto fail;
 	}
 	if (v->ctr)
@@ -70,7 +69,6 @@ int file_stop(idx_vault *v)
 	rc = writer_stop(v);
 	for (i = 0; F->slots && i < F->nslots; i++) {
 		wseal_free(&F->slots[i].seal);
-		idx_post_free(F->slots[i].post);
 		wflows_free(&F->slots[i].fl);
 		free(F->slots[i].flows);
 	}
@@ -83,7 +81,7 @@ int file_stop(idx_vault *v)
 
 /*
  * Hands the open chunk (or, with barrier, possibly nothing) to the engine
- * and takes the next free builder.  One critical section per chunk; waits
+ * and takes the next free packer.  One critical section per chunk; waits
  * only when every slot is in flight.
  */
 static int file_handoff(idx_vault *v, bool barrier)
@@ -95,7 +93,6 @@ static int file_handoff(idx_vault *v, bool barrier)
 	uint32_t taglen;
 	bool has = wseal_count(&v->seal) > 0;
 	struct wseal tb;
-	idx_post *tp;
 	tv_flowrec *tf;
 	size_t tc;
 	int k, rc, src;
@@ -114,14 +111,11 @@ static int file_handoff(idx_vault *v, bool barrier)
 		rc = writer_wait_slot(v, &F->spare);
 		return rc ? rc : TV_E_RANGE;
 	}
-	/* the spare slot takes the full builder, its collector and the flow
-	 * records; the reader continues with the spare's empty ones */
+	/* the spare slot takes the full packer and the flow records; the
+	 * reader continues with the spare's empty ones */
 	tb = s->seal;
 	s->seal = v->seal;
 	v->seal = tb;
-	tp = s->post;
-	s->post = v->cur_post;
-	v->cur_post = tp;
 	tf = s->flows;
 	tc = s->flows_cap;
 	s->flows = v->flows;
@@ -139,7 +133,7 @@ static int file_handoff(idx_vault *v, bool barrier)
 	if (v->ctr)
 		F->sent = *v->ctr;
 	s->barrier = barrier;
-	s->id = has && v->format != 2 ? v->next_chunk_id++ : 0;
+	s->id = 0; /* the writer numbers chunks in append order */
 	s->err = 0;
 	/* the reader is the only one that queues: this is the item's seq */
 	h = &F->hist[v->w->seq % F->nhist];
@@ -179,12 +173,12 @@ int idx_vault_add(idx_vault *v, const tv_pkt *pkt, const idx_file_pos *pos)
 			i = 0;
 		}
 	}
-	rc = wseal_add(&v->seal, v->cur_post, pkt);
+	rc = wseal_add(&v->seal, pkt);
 	if (rc == TV_E_FULL) {
 		rc = file_handoff(v, false);
 		if (rc)
 			return rc;
-		rc = wseal_add(&v->seal, v->cur_post, pkt);
+		rc = wseal_add(&v->seal, pkt);
 	}
 	if (rc)
 		return rc;

@@ -25,13 +25,12 @@ struct idx_vault_worker {
 	idx_vault *v;
 	int id;
 	struct wseal seal;
-	idx_post *post;
 	ingest_flowtab *ft;
 	tv_flowrec *flows;
 	size_t nflows, flows_cap;
 	int flow_err;
 	tv_counters ctr, sent;
-	uint64_t first_mono;   /* 0: builder empty */
+	uint64_t first_mono;   /* 0: packer empty */
 	uint64_t last_send;
 	bool dirty;            /* counters may have grown since last_send */
 };
@@ -166,8 +165,7 @@ int idx_vault_worker_new(idx_vault *v, int id, idx_vault_worker **out)
 		return TV_E_NOMEM;
 	w->v = v;
 	w->id = id;
-	if ((rc = wseal_new(v, &w->seal)) != 0 ||
-	    (rc = idx_post_new(&w->post)) != 0)
+	if ((rc = wseal_new(v, &w->seal)) != 0)
 		goto fail;
 	if (v->cfg.flows &&
 	    (rc = ingest_flowtab_new(&v->cfg.flowtab, worker_on_flows, w, &w->ctr, &w->ft)) != 0)
@@ -177,7 +175,6 @@ int idx_vault_worker_new(idx_vault *v, int id, idx_vault_worker **out)
 	return 0;
 fail:
 	wseal_free(&w->seal);
-	idx_post_free(w->post);
 	free(w);
 	return rc;
 }
@@ -192,7 +189,6 @@ tv_counters *idx_vault_worker_counters(idx_vault_worker *w)
 static int worker_send(idx_vault_worker *w, bool seal)
 {
 	idx_vault *v = w->v;
-	struct writer *W = v->w;
 	struct witem *it;
 	const uint8_t *chunk;
 	bool waited = false;
@@ -206,30 +202,17 @@ static int worker_send(idx_vault_worker *w, bool seal)
 	it->worker = w->id;
 	it->state = WI_READY;
 	if (seal && wseal_count(&w->seal) > 0) {
-		idx_post *np = NULL;
-		pthread_mutex_lock(&W->mu);
-		if (v->format != 2)
-			it->id = v->next_chunk_id++; /* format 2: the writer numbers it */
-		if (W->nfree_posts)
-			np = W->free_posts[--W->nfree_posts];
-		pthread_mutex_unlock(&W->mu);
-		if (!np && (rc = idx_post_new(&np)) != 0) {
-			free(it);
-			return rc;
-		}
-		rc = wseal_seal(&w->seal, it->id, &chunk, &it->len, &it->meta, &it->fl);
+		/* id 0: the writer numbers chunks in append order */
+		rc = wseal_seal(&w->seal, 0, &chunk, &it->len, &it->meta, &it->fl);
 		if (rc == 0 && !(it->own = malloc(it->len)))
 			rc = TV_E_NOMEM;
 		if (rc) {
-			idx_post_free(np);
 			wflows_free(&it->fl);
 			free(it);
 			return rc;
 		}
 		memcpy(it->own, chunk, it->len);
 		it->chunk = it->own;
-		it->post = w->post;
-		w->post = np;
 		it->first_mono = w->first_mono;
 		w->first_mono = 0;
 	}
@@ -254,11 +237,11 @@ static int worker_send(idx_vault_worker *w, bool seal)
 
 int idx_vault_worker_add(idx_vault_worker *w, const tv_pkt *pkt, uint64_t mono)
 {
-	int rc = wseal_add(&w->seal, w->post, pkt);
+	int rc = wseal_add(&w->seal, pkt);
 	if (rc == TV_E_FULL) {
 		if ((rc = worker_send(w, true)) != 0)
 			return rc;
-		rc = wseal_add(&w->seal, w->post, pkt);
+		rc = wseal_add(&w->seal, pkt);
 	}
 	if (rc)
 		return rc;
@@ -297,7 +280,6 @@ int idx_vault_worker_finish(idx_vault_worker *w)
 	rc = worker_send(w, true);
 	ingest_flowtab_free(w->ft);
 	wseal_free(&w->seal);
-	idx_post_free(w->post);
 	free(w->flows);
 	free(w);
 	return rc;

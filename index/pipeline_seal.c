@@ -1,8 +1,7 @@
 /*
- * pipeline_seal.c — the open chunk of a write-engine source in the store's
- * format: the one place where the sources and sealers choose between a
- * version-1 builder (packets plus a posting collector) and a version-2
- * packer (flow-clustered blocks; the writer posts the flows it lists).
+ * pipeline_seal.c — the open chunk of a write-engine source: a packer
+ * (flow-clustered blocks; the writer posts the flows it lists), each
+ * packet with its flow key and where its payload starts.
  */
 #include "vault_int.h"
 
@@ -11,30 +10,19 @@
 
 int wseal_new(const idx_vault *v, struct wseal *s)
 {
-	store_packer_cfg pc;
-
 	memset(s, 0, sizeof *s);
-	if (v->format != 2)
-		return store_builder_new(&v->cfg.builder, &s->b);
-	store_packer_cfg_default(&pc);
-	if (v->cfg.builder.raw_target)
-		pc.raw_target = v->cfg.builder.raw_target;
-	if (v->cfg.builder.zstd_level)
-		pc.zstd_level = v->cfg.builder.zstd_level;
-	return store_packer_new(&pc, &s->pk);
+	return store_packer_new(&v->cfg.packer, &s->pk);
 }
 
 void wseal_free(struct wseal *s)
 {
-	store_builder_free(s->b);
 	store_packer_free(s->pk);
-	s->b = NULL;
 	s->pk = NULL;
 }
 
 bool wseal_ok(const struct wseal *s)
 {
-	return s->b || s->pk;
+	return s->pk != NULL;
 }
 
 /*
@@ -74,43 +62,34 @@ static uint32_t payload_off(const tv_pkt *p)
 	return 0;
 }
 
-/* Adds a packet; a version-1 chunk posts it to post as well.  TV_E_FULL:
- * hand the chunk off and add again (the packet is not in it). */
-int wseal_add(struct wseal *s, idx_post *post, const tv_pkt *pkt)
+/* Adds a packet.  TV_E_FULL: hand the chunk off and add again (the
+ * packet is not in it). */
+int wseal_add(struct wseal *s, const tv_pkt *pkt)
 {
 	uint8_t key[STORE_V2_KEY_LEN];
-	int rc;
 
-	if (s->pk) {
-		idx2_flowkey_make(&pkt->info, key);
-		return store_packer_add(s->pk, pkt, key, payload_off(pkt));
-	}
-	if ((rc = store_builder_add(s->b, pkt)) == 0)
-		idx_post_add(post, pkt->ts_ns, &pkt->tun, &pkt->info);
-	return rc;
+	idx2_flowkey_make(&pkt->info, key);
+	return store_packer_add(s->pk, pkt, key, payload_off(pkt));
 }
 
 uint32_t wseal_count(const struct wseal *s)
 {
-	return s->pk ? store_packer_count(s->pk) : store_builder_count(s->b);
+	return store_packer_count(s->pk);
 }
 
 bool wseal_full(const struct wseal *s)
 {
-	return s->pk ? store_packer_full(s->pk) : store_builder_full(s->b);
+	return store_packer_full(s->pk);
 }
 
 int wseal_set_tag(struct wseal *s, const uint8_t *tag, uint32_t len)
 {
-	return s->pk ? store_packer_set_tag(s->pk, tag, len) : store_builder_set_tag(s->b, tag, len);
+	return store_packer_set_tag(s->pk, tag, len);
 }
 
 void wseal_reset(struct wseal *s)
 {
-	if (s->pk)
-		store_packer_reset(s->pk);
-	else
-		store_builder_reset(s->b);
+	store_packer_reset(s->pk);
 }
 
 /* Copies the flows of the chunk the packer just sealed (they are borrowed
@@ -159,10 +138,10 @@ void wflows_free(struct wflows *f)
 }
 
 /*
- * Seals the open chunk (it must hold a packet) with id (version 2: the
- * writer numbers it again in append order); *chunk points into s until
- * the next add or reset.  A version-2 chunk's flows go to fl and meta gets
- * its header's figures; comp_len and nctx are not known there (0).
+ * Seals the open chunk (it must hold a packet) with id (the writer
+ * numbers it again in append order); *chunk points into s until the next
+ * add or reset.  The chunk's flows go to fl and meta gets its header's
+ * figures.
  */
 int wseal_seal(struct wseal *s, uint64_t id, const uint8_t **chunk, size_t *len,
                store_chunk_meta *meta, struct wflows *fl)
@@ -170,11 +149,6 @@ int wseal_seal(struct wseal *s, uint64_t id, const uint8_t **chunk, size_t *len,
 	store_hdr h;
 	int rc;
 
-	if (!s->pk) {
-		if ((rc = store_builder_seal(s->b, id, chunk, len, meta)) == 0)
-			meta->length = (uint32_t)*len;
-		return rc;
-	}
 	if ((rc = store_packer_seal(s->pk, id, chunk, len, &h)) != 0)
 		return rc;
 	if ((rc = wflows_copy(fl, s->pk)) != 0)

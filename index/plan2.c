@@ -557,8 +557,6 @@ int idx_plan2(idx *x, const idx_expr *e, idx2_hit **hits, size_t *n, idx2_plan_s
 	memset(st, 0, sizeof *st);
 	if (where && cap)
 		where[0] = 0;
-	if (!x->v2)
-		return 0;
 	memset(&c, 0, sizeof c);
 	memset(&all, 0, sizeof all);
 	c.x = x;

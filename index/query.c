@@ -1,17 +1,13 @@
 /*
- * query.c — reading a store: planned chunks merged by time and exact
- * matching (verify.c checks a store against its index).
- *
- * Stores of both formats merge in one heap: a version-1 store's planned
- * chunks each hold a place in it; a version-2 store holds one, its
- * idx2_cursor, which merges that store's chunks itself.
+ * query.c — reading stores: each store's idx2_cursor (planned blocks,
+ * exact matching, its chunks merged by time) holds one place in a heap
+ * that merges the stores by time (verify.c checks a store against its
+ * index).
  */
 #include "vault.h"
 #include "idx_int.h"
 #include "idx2.h"
-#include "../ingest/ingest.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +28,7 @@ int idx_rstore_open(const char *dir, idx_rstore *rs)
 	idx_store_uuid(rs->x, uuid);
 	store_segs_cfg_default(&scfg);
 	scfg.writable = false;
-	scfg.version = (uint16_t)idx_format(rs->x);
+	scfg.version = STORE_V2_VERSION;
 	rc = store_segs_open(dir, uuid, &scfg, &rs->segs);
 	if (rc) {
 		idx_close(rs->x);
@@ -51,22 +47,13 @@ int idx_rstore_open(const char *dir, idx_rstore *rs)
  * its checks (CRC included) and a file long enough to hold the chunk. */
 static bool chunk_at(store_segs *segs, uint32_t segment, uint64_t offset, uint64_t size)
 {
-	uint8_t hdr[STORE_CHUNK_HDR_LEN];
-	store_chunk_meta m;
-	if (store_segs_version(segs) == STORE_V2_VERSION) {
-		uint8_t h2[STORE_V2_HDR_LEN];
-		store_hdr h;
-		if (offset + STORE_V2_HDR_LEN > size ||
-		    store_segs_read(segs, segment, offset, STORE_V2_HDR_LEN, h2) != 0 ||
-		    store_hdr_parse(h2, sizeof h2, &h) != 0)
-			return false;
-		return offset + STORE_V2_HDR_LEN + h.body_len <= size;
-	}
-	if (offset + STORE_CHUNK_HDR_LEN > size ||
-	    store_segs_read(segs, segment, offset, STORE_CHUNK_HDR_LEN, hdr) != 0 ||
-	    store_chunk_header_parse(hdr, sizeof hdr, &m) != 0)
+	uint8_t h2[STORE_V2_HDR_LEN];
+	store_hdr h;
+	if (offset + STORE_V2_HDR_LEN > size ||
+	    store_segs_read(segs, segment, offset, STORE_V2_HDR_LEN, h2) != 0 ||
+	    store_hdr_parse(h2, sizeof h2, &h) != 0)
 		return false;
-	return offset + m.length <= size;
+	return offset + STORE_V2_HDR_LEN + h.body_len <= size;
 }
 
 int idx_rstore_coverage(idx_rstore *rs, idx_coverage *cov)
@@ -88,14 +75,14 @@ int idx_rstore_coverage(idx_rstore *rs, idx_coverage *cov)
 			break;
 		if (store_segs_size(rs->segs, ids[i], &size) != 0 || size <= STORE_SEG_HDR_LEN)
 			continue;
-		if ((rc = idx_segment_known(rs->x, ids[i], &known)) != 0)
+		if ((rc = idx2_segment_known(rs->x, ids[i], &known)) != 0)
 			break;
 		if (!known) {
 			end = STORE_SEG_HDR_LEN;
 		} else if (i + 1 == n) {
 			/* older segments were complete when the next began; a gap
 			 * inside them is damage, which verify reads every chunk for */
-			if ((rc = idx_segment_end(rs->x, ids[i], &end)) != 0)
+			if ((rc = idx2_segment_end(rs->x, ids[i], &end)) != 0)
 				break;
 		} else {
 			continue;
@@ -142,80 +129,18 @@ void idx_rstore_close(idx_rstore *rs)
 	memset(rs, 0, sizeof *rs);
 }
 
-/* One planned chunk of one store. */
-struct qchunk {
-	store_chunk_meta meta;
-	int store;
-};
-
-/* A loaded chunk being merged, or a version-2 store's cursor. */
+/* A store's cursor and the packet it hands out next. */
 struct qcur {
-	store_reader *rd;
-	idx2_cursor *cur;      /* set: the packets come from it */
-	store_chunk_meta meta; /* the chunk loaded in rd, or of the packet in rec */
+	idx2_cursor *cur;
+	store_chunk_meta meta; /* the chunk of the packet in rec */
 	int store;
-	uint32_t i, n;
 	store_rec rec;
 	tv_l3info info;
-	uint64_t order; /* tie-break: planned position */
 };
 
-struct qstate {
-	const idx_expr *e;
-	uint64_t lo, hi;
-	idx_query_stats *st;
-	/* later IP fragments get the ports of their first fragment, as ingest
-	 * gave them (flow records count them so); NULL: no attribution */
-	ingest_fragports *frag;
-};
-
-static int qchunk_cmp(const void *a, const void *b)
-{
-	const struct qchunk *x = a, *y = b;
-	if (x->meta.first_ts != y->meta.first_ts)
-		return x->meta.first_ts < y->meta.first_ts ? -1 : 1;
-	if (x->store != y->store)
-		return x->store < y->store ? -1 : 1;
-	return x->meta.chunk_id < y->meta.chunk_id ? -1 : (x->meta.chunk_id > y->meta.chunk_id);
-}
-
-/* Advances c to its next matching record; false when the chunk is done. */
-static bool qcur_next(struct qstate *q, struct qcur *c)
-{
-	while (c->i < c->n) {
-		store_reader_get(c->rd, c->i++, &c->rec);
-		q->st->packets_scanned++;
-		if (c->rec.ts_ns < q->lo || c->rec.ts_ns > q->hi)
-			continue;
-		ingest_parse_inner(c->rec.frame, c->rec.caplen, &c->info);
-		(void)ingest_fragports_apply(q->frag, c->rec.tun->vni, &c->info);
-		if (idx_expr_match(q->e, c->rec.ts_ns, c->rec.tun, &c->info))
-			return true;
-	}
-	return false;
-}
-
-/* The index record of a version-2 chunk, as the query's callers see
- * chunks (case bundles list segment, offset, length and SHA-256). */
-static void meta_from2(const idx2_chunk *r, store_chunk_meta *m)
-{
-	memset(m, 0, sizeof *m);
-	m->chunk_id = r->chunk_id;
-	m->segment = r->segment;
-	m->length = r->length;
-	m->offset = r->offset;
-	m->first_ts = r->first_ts;
-	m->last_ts = r->last_ts;
-	m->npkts = r->npkts;
-	m->raw_len = r->raw_len;
-	m->comp_len = r->length - STORE_V2_HDR_LEN; /* the body, which the SHA-256 covers */
-	m->orig_bytes = r->orig_bytes;
-	memcpy(m->sha256, r->sha256, 32);
-}
-
-/* Takes a version-2 store's next packet into c (*more false at the end).
- * The cursor matched it already. */
-static int qcur2_next(struct qcur *c, bool *more, const char *dir, char *err, size_t cap)
+/* Takes a store's next packet into c (*more false at the end).  The
+ * cursor matched it already. */
+static int qcur_next(struct qcur *c, bool *more, const char *dir, char *err, size_t cap)
 {
 	const idx2_pkt *p;
 	int rc = idx2_cursor_next(c->cur, &p);
@@ -234,21 +159,17 @@ static int qcur2_next(struct qcur *c, bool *more, const char *dir, char *err, si
 	c->rec.frame = p->frame;
 	c->info = *p->info;
 	if (c->meta.chunk_id != p->chunk->chunk_id || c->meta.length == 0)
-		meta_from2(p->chunk, &c->meta);
+		idx2_chunk_meta(p->chunk, &c->meta);
 	*more = true;
 	return 0;
 }
 
-/* (ts, store, then the store's own order): a version-1 store's chunks by
- * their planned position, records in chunk order; a version-2 store has
- * one place (its cursor orders by chunk id, seq). */
+/* (ts, store): each cursor hands out its store in (ts, chunk id, seq). */
 static bool qcur_less(const struct qcur *a, const struct qcur *b)
 {
 	if (a->rec.ts_ns != b->rec.ts_ns)
 		return a->rec.ts_ns < b->rec.ts_ns;
-	if (a->store != b->store)
-		return a->store < b->store;
-	return a->order < b->order;
+	return a->store < b->store;
 }
 
 static void heap_push(struct qcur **h, size_t *n, struct qcur *c)
@@ -287,81 +208,22 @@ static struct qcur *heap_pop(struct qcur **h, size_t *n)
 	return top;
 }
 
-/* The chunks each store's index plans for e, all stores in one array. */
-static int query_plan(idx_rstore *stores, int nstores, const idx_expr *e, struct qchunk **qcp,
-                      size_t *nqcp, idx_query_stats *st, char *err, size_t cap)
+/* One cursor per store, their block caches sharing one budget, each
+ * holding its first packet in the heap. */
+static int open_cursors(idx_rstore *stores, int nstores, const idx_expr *e, bool verify_hash,
+                        struct qcur *cs, idx2_read_stats *r2, struct qcur **heap, size_t *nheap,
+                        idx_query_stats *st, char *err, size_t cap)
 {
-	struct qchunk *qc = NULL;
-	size_t nqc = 0, capqc = 0, i;
-	int s, rc = 0;
-
+	int s, rc;
 	for (s = 0; s < nstores; s++) {
-		uint64_t *ids = NULL;
-		size_t n = 0;
-		idx_plan_stats ps;
-		if (idx_format(stores[s].x) == 2)
-			continue; /* planned by its cursor */
-		rc = idx_plan(stores[s].x, e, &ids, &n, &ps);
-		if (rc) {
-			snprintf(err, cap, "%s: planning the query failed: %s", stores[s].dir, tv_strerror(rc));
-			goto out;
-		}
-		st->plan.keys_read += ps.keys_read;
-		st->plan.chunks_total += ps.chunks_total;
-		st->plan.chunks_planned += ps.chunks_planned;
-		if (nqc + n > capqc) {
-			size_t nc = (nqc + n) * 2 + 16;
-			struct qchunk *t = realloc(qc, nc * sizeof *qc);
-			if (!t) {
-				free(ids);
-				rc = TV_E_NOMEM;
-				goto out;
-			}
-			qc = t;
-			capqc = nc;
-		}
-		for (i = 0; i < n; i++) {
-			rc = idx_chunk_get(stores[s].x, ids[i], &qc[nqc].meta);
-			if (rc == TV_E_NOTFOUND) {
-				st->chunks_missing++; /* pruned between plan and read */
-				rc = 0;
-				continue;
-			}
-			if (rc) {
-				free(ids);
-				snprintf(err, cap, "%s: chunk %llu: %s", stores[s].dir,
-				         (unsigned long long)ids[i], tv_strerror(rc));
-				goto out;
-			}
-			qc[nqc++].store = s;
-		}
-		free(ids);
-	}
-out:
-	*qcp = qc;
-	*nqcp = nqc;
-	return rc;
-}
-
-/* Version-2 stores: one cursor each, their block caches sharing one
- * budget, each holding its first packet in the heap. */
-static int open_v2_cursors(idx_rstore *stores, int nstores, const idx_expr *e, bool verify_hash,
-                           struct qcur *c2, idx2_read_stats *r2, struct qcur **heap, size_t *nheap,
-                           idx_query_stats *st, char *err, size_t cap)
-{
-	int s, nv2 = 0, rc;
-	for (s = 0; s < nstores; s++)
-		nv2 += idx_format(stores[s].x) == 2;
-	for (s = 0; s < nstores; s++) {
-		struct qcur *c = &c2[s];
+		struct qcur *c = &cs[s];
 		idx2_plan_stats ps;
 		idx2_tot tot;
 		char where[256];
 		bool more;
-		if (idx_format(stores[s].x) != 2)
-			continue;
 		c->store = s;
-		rc = idx2_cursor_open(stores[s].x, stores[s].segs, e, IDX2_CACHE_DEFAULT / (uint64_t)nv2,
+		rc = idx2_cursor_open(stores[s].x, stores[s].segs, e,
+		                      IDX2_CACHE_DEFAULT / (uint64_t)nstores,
 		                      verify_hash ? IDX2_READ_VERIFY : 0, &r2[s], &ps, where, sizeof where,
 		                      &c->cur);
 		if (rc) {
@@ -377,45 +239,11 @@ static int open_v2_cursors(idx_rstore *stores, int nstores, const idx_expr *e, b
 		st->plan.keys_read += ps.keys_read;
 		st->plan.chunks_total += tot.chunks;
 		st->plan.chunks_planned += ps.chunks_planned;
-		if ((rc = qcur2_next(c, &more, stores[s].dir, err, cap)) != 0)
+		if ((rc = qcur_next(c, &more, stores[s].dir, err, cap)) != 0)
 			return rc;
 		if (more)
 			heap_push(heap, nheap, c);
 	}
-	return 0;
-}
-
-/* Reads and loads one planned version-1 chunk into c's reader.  ENOENT
- * (counted as missing) when its segment was pruned meanwhile. */
-static int load_v1_chunk(idx_rstore *rs, const struct qchunk *k, struct qcur *c, uint8_t **buf,
-                         size_t *bufcap, bool verify_hash, idx_query_stats *st, char *err,
-                         size_t cap)
-{
-	int rc;
-	if (k->meta.length > *bufcap) {
-		uint8_t *nb = realloc(*buf, k->meta.length);
-		if (!nb)
-			return TV_E_NOMEM;
-		*buf = nb;
-		*bufcap = k->meta.length;
-	}
-	rc = store_segs_read(rs->segs, k->meta.segment, k->meta.offset, k->meta.length, *buf);
-	if (rc == ENOENT) {
-		st->chunks_missing++;
-		return ENOENT;
-	}
-	if (rc == 0)
-		rc = store_reader_load(c->rd, *buf, k->meta.length, verify_hash, NULL);
-	if (rc) {
-		snprintf(err, cap, "%s: segment %u offset %llu (chunk %llu): %s", rs->dir,
-		         k->meta.segment, (unsigned long long)k->meta.offset,
-		         (unsigned long long)k->meta.chunk_id, tv_strerror(rc));
-		return rc;
-	}
-	st->chunks_read++;
-	st->bytes_read += k->meta.length;
-	st->blocks_read++; /* a version-1 chunk decodes as one piece */
-	st->bytes_decoded += k->meta.raw_len;
 	return 0;
 }
 
@@ -424,81 +252,28 @@ static int query_run(idx_rstore *stores, int nstores, const idx_expr *e, bool ve
                      idx_query_cb cb, idx_query_hit_cb hcb, void *ctx, idx_query_stats *st,
                      char *err, size_t cap)
 {
-	struct qchunk *qc = NULL;
-	size_t nqc = 0, next = 0, nheap = 0, nfree = 0, ncur = 0, i;
-	struct qcur **heap = NULL, **freel = NULL, *curs = NULL, *c2 = NULL;
+	struct qcur **heap = NULL, *cs = NULL;
 	idx2_read_stats *r2 = NULL;
-	int s;
-	uint8_t *buf = NULL;
-	size_t bufcap = 0;
-	struct qstate q;
+	size_t nheap = 0;
 	idx_query_stats dummy;
-	int rc = 0;
+	int s, rc = 0;
 
 	if (!st)
 		st = &dummy;
 	memset(st, 0, sizeof *st);
-	q.e = e;
-	q.st = st;
-	if (ingest_fragports_new(&q.frag) != 0)
-		q.frag = NULL; /* no attribution, still correct otherwise */
-	idx_expr_time_bounds(e, &q.lo, &q.hi);
-
-	rc = query_plan(stores, nstores, e, &qc, &nqc, st, err, cap);
-	if (rc)
-		goto out;
-	if (nqc > 1)
-		qsort(qc, nqc, sizeof *qc, qchunk_cmp);
-
-	/* at most every chunk is open at once; usually a handful */
-	heap = calloc(nqc + (size_t)nstores + 1, sizeof *heap);
-	freel = calloc(nqc + 1, sizeof *freel);
-	curs = calloc(nqc + 1, sizeof *curs);
-	c2 = calloc((size_t)nstores + 1, sizeof *c2);
+	heap = calloc((size_t)nstores + 1, sizeof *heap);
+	cs = calloc((size_t)nstores + 1, sizeof *cs);
 	r2 = calloc((size_t)nstores + 1, sizeof *r2);
-	if (!heap || !freel || !curs || !c2 || !r2) {
+	if (!heap || !cs || !r2) {
 		rc = TV_E_NOMEM;
 		goto out;
 	}
-	if ((rc = open_v2_cursors(stores, nstores, e, verify_hash, c2, r2, heap, &nheap, st, err,
-	                          cap)) != 0)
+	if ((rc = open_cursors(stores, nstores, e, verify_hash, cs, r2, heap, &nheap, st, err,
+	                       cap)) != 0)
 		goto out;
-
-	for (;;) {
-		struct qcur *c;
-		while (next < nqc && (nheap == 0 || qc[next].meta.first_ts <= heap[0]->rec.ts_ns)) {
-			struct qchunk *k = &qc[next];
-			if (nfree > 0) {
-				c = freel[--nfree];
-			} else {
-				c = &curs[ncur++];
-				rc = store_reader_new(&c->rd);
-				if (rc)
-					goto out;
-			}
-			rc = load_v1_chunk(&stores[k->store], k, c, &buf, &bufcap, verify_hash, st, err, cap);
-			if (rc == ENOENT) {
-				freel[nfree++] = c; /* segment pruned by retention meanwhile */
-				next++;
-				rc = 0;
-				continue;
-			}
-			if (rc)
-				goto out;
-			c->store = k->store;
-			c->meta = k->meta;
-			c->i = 0;
-			c->n = store_reader_count(c->rd);
-			c->order = next;
-			next++;
-			if (qcur_next(&q, c))
-				heap_push(heap, &nheap, c);
-			else
-				freel[nfree++] = c;
-		}
-		if (nheap == 0)
-			break;
-		c = heap_pop(heap, &nheap);
+	while (nheap > 0) {
+		struct qcur *c = heap_pop(heap, &nheap);
+		bool more;
 		st->packets_matched++;
 		if (hcb) {
 			idx_query_hit hit;
@@ -512,23 +287,16 @@ static int query_run(idx_rstore *stores, int nstores, const idx_expr *e, bool ve
 		}
 		if (rc)
 			goto out;
-		if (c->cur) {
-			bool more;
-			if ((rc = qcur2_next(c, &more, stores[c->store].dir, err, cap)) != 0)
-				goto out;
-			if (more)
-				heap_push(heap, &nheap, c);
-		} else if (qcur_next(&q, c)) {
+		if ((rc = qcur_next(c, &more, stores[c->store].dir, err, cap)) != 0)
+			goto out;
+		if (more)
 			heap_push(heap, &nheap, c);
-		} else {
-			freel[nfree++] = c;
-		}
 	}
 out:
-	for (s = 0; c2 && s < nstores; s++) {
-		if (!c2[s].cur)
+	for (s = 0; cs && s < nstores; s++) {
+		if (!cs[s].cur)
 			continue;
-		idx2_cursor_close(c2[s].cur);
+		idx2_cursor_close(cs[s].cur);
 		st->chunks_read += r2[s].chunks_read;
 		st->chunks_missing += r2[s].chunks_missing;
 		st->bytes_read += r2[s].bytes_read;
@@ -536,16 +304,9 @@ out:
 		st->bytes_decoded += r2[s].bytes_decoded;
 		st->packets_scanned += r2[s].pkts_scanned;
 	}
-	free(c2);
+	free(cs);
 	free(r2);
-	for (i = 0; i < ncur; i++)
-		store_reader_free(curs[i].rd);
-	free(curs);
 	free(heap);
-	free(freel);
-	free(buf);
-	free(qc);
-	ingest_fragports_free(q.frag);
 	return rc;
 }
 

@@ -22,79 +22,6 @@
 
 /* ------------------------------------------------------------ recovery */
 
-void idx_post_chunk(idx_post *p, const store_reader *rd, idx_frag_unsure *unsure, size_t cap,
-                    size_t *nunsure)
-{
-	uint32_t i, n = store_reader_count(rd);
-	idx_post_reset(p);
-	if (nunsure)
-		*nunsure = 0;
-	for (i = 0; i < n; i++) {
-		store_rec r;
-		tv_l3info info;
-		store_reader_get(rd, i, &r);
-		ingest_parse_inner(r.frame, r.caplen, &info);
-		idx_post_add(p, r.ts_ns, r.tun, &info);
-		if (nunsure && info.l3 && info.frag == TV_FRAG_LATER && !info.has_ports) {
-			if (*nunsure < cap) {
-				idx_frag_unsure *u = &unsure[*nunsure];
-				u->src = info.key.src;
-				u->dst = info.key.dst;
-				u->proto = info.key.proto;
-				u->ts = r.ts_ns;
-			}
-			(*nunsure)++;
-		}
-	}
-}
-
-struct recover_ctx {
-	idx_vault *v;
-	uint32_t segment;
-	idx_recovery *rec;
-};
-
-static int recover_chunk(void *ctx, const store_chunk_meta *meta, const uint8_t *chunk, size_t len)
-{
-	struct recover_ctx *rc = ctx;
-	idx_vault *v = rc->v;
-	struct pending *p = &v->pend[0];
-	const uint8_t *tag;
-	uint32_t taglen, n;
-	int err;
-
-	/* Live workers take chunk ids at seal time, so a chunk with a lower id
-	 * can follow the highest indexed one on disk: skip what is indexed. */
-	{
-		store_chunk_meta have;
-		if (idx_chunk_get(v->x, meta->chunk_id, &have) == 0) {
-			if (have.segment == rc->segment && have.offset == meta->offset)
-				return 0;
-			return TV_E_EXISTS;
-		}
-	}
-	err = store_reader_load(v->rd, chunk, len, true, NULL);
-	if (err)
-		return err;
-	idx_post_chunk(p->post, v->rd, NULL, 0, NULL);
-	n = store_reader_count(v->rd);
-	tag = store_reader_tag(v->rd, &taglen);
-	p->nmarks = decode_tag(tag, taglen, p->marks);
-	p->meta = *meta;
-	p->meta.segment = rc->segment;
-	p->meta.length = (uint32_t)len;
-	err = vault_commit_chunks(v, p, 1, NULL, false);
-	if (err)
-		return err;
-	if (meta->chunk_id >= v->next_chunk_id)
-		v->next_chunk_id = meta->chunk_id + 1;
-	rc->rec->chunks_indexed++;
-	rc->rec->packets_indexed += n;
-	return 0;
-}
-
-/* ------------------------------------------------ recovery, format 2 */
-
 struct recover2_ctx {
 	idx *x;
 	store_segs *segs;
@@ -163,49 +90,19 @@ static int recover2_chunk(void *ctx, const store_chunk_meta *meta, const uint8_t
 	return 0;
 }
 
-/* The highest chunk id's record; *found false when the index has none. */
-static int last_chunk2(idx *x, idx2_chunk *c, bool *found)
-{
-	MDB_txn *txn;
-	MDB_cursor *cur;
-	MDB_val k, d;
-	int rc, g;
-
-	*found = false;
-	if (!x->v2)
-		return 0;
-	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
-		return rc;
-	if ((rc = mdb_cursor_open(txn, x->db2_chunks, &cur)) != 0) {
-		mdb_txn_abort(txn);
-		return idx_lmdb_err(rc);
-	}
-	g = mdb_cursor_get(cur, &k, &d, MDB_LAST);
-	if (g == 0) {
-		rc = k.mv_size == 8 ? idx2_chunk_decode(d.mv_data, d.mv_size, tv_get_be64(k.mv_data), c)
-		                    : TV_E_CORRUPT;
-		*found = rc == 0;
-	} else if (g != MDB_NOTFOUND) {
-		rc = idx_lmdb_err(g);
-	}
-	mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
-	return rc;
-}
-
 int idx_recover2(idx *x, store_segs *segs, idx_recovery *rec, uint64_t *next_chunk_id)
 {
 	struct recover2_ctx ctx;
 	idx2_chunk last;
 	uint32_t seg, newest = store_segs_newest(segs);
 	uint64_t off = 0;
-	bool found;
 	int rc;
 
 	*next_chunk_id = 1;
-	if ((rc = last_chunk2(x, &last, &found)) != 0)
+	rc = idx2_chunk_last(x, &last);
+	if (rc && rc != TV_E_NOTFOUND)
 		return rc;
-	if (found) {
+	if (rc == 0) {
 		seg = last.segment;
 		off = last.offset + last.length;
 		*next_chunk_id = last.chunk_id + 1;
@@ -234,7 +131,10 @@ int idx_recover2(idx *x, store_segs *segs, idx_recovery *rec, uint64_t *next_chu
 			break;
 		if (!torn)
 			continue;
-		/* never cut indexed data (as for version 1) */
+		/* With several writers, indexed chunks of lower ids can lie past
+		 * the highest id's chunk.  Never cut indexed data: a chunk the
+		 * index lists beyond the bad one means damage, for verify and
+		 * reindex to deal with, not a torn tail. */
 		if ((rc = idx2_segment_end(x, seg, &iend)) != 0)
 			break;
 		if (iend > valid_end) {
@@ -253,54 +153,7 @@ int idx_recover2(idx *x, store_segs *segs, idx_recovery *rec, uint64_t *next_chu
 
 int vault_recover(idx_vault *v, idx_recovery *rec)
 {
-	store_chunk_meta last;
-	uint32_t seg, newest = store_segs_newest(v->segs);
-	uint64_t off = 0;
-	int rc;
-
-	if (idx_format(v->x) == 2)
-		return idx_recover2(v->x, v->segs, rec, &v->next_chunk_id);
-	rc = idx_chunk_last(v->x, &last);
-	if (rc == 0) {
-		seg = last.segment;
-		off = last.offset + last.length;
-		v->next_chunk_id = last.chunk_id + 1;
-	} else if (rc == TV_E_NOTFOUND) {
-		seg = newest ? 1 : 0;
-		v->next_chunk_id = 1;
-	} else {
-		return rc;
-	}
-	if (newest == 0)
-		return 0;
-	for (; seg <= newest; seg++, off = 0) {
-		struct recover_ctx ctx = { v, seg, rec };
-		uint64_t valid_end = 0, torn = 0;
-		rc = store_segs_scan(v->segs, seg, off ? off : STORE_SEG_HDR_LEN, recover_chunk, &ctx,
-		                     &valid_end, &torn);
-		if (rc == ENOENT)
-			continue; /* a gap left by retention */
-		if (rc == TV_E_TRUNCATED)
-			return TV_E_CORRUPT; /* shorter than the index says: damaged, not torn */
-		if (rc)
-			return rc;
-		if (torn) {
-			uint64_t iend = 0;
-			/* With several writers, indexed chunks of lower ids can lie past
-			 * the highest id's chunk.  Never cut indexed data: a chunk the
-			 * index lists beyond the bad one means damage, for verify and
-			 * reindex to deal with, not a torn tail. */
-			if (idx_segment_end(v->x, seg, &iend) == 0 && iend > valid_end)
-				return TV_E_CORRUPT;
-			rc = store_segs_truncate(v->segs, seg, valid_end);
-			if (rc)
-				return rc;
-			rec->torn_bytes += torn;
-			rec->torn_segment = seg;
-			rec->torn_offset = valid_end;
-		}
-	}
-	return 0;
+	return idx_recover2(v->x, v->segs, rec, &v->next_chunk_id);
 }
 
 /*
@@ -490,13 +343,13 @@ int idx_reindex(const char *dir, idx_reindex_report *rep)
 {
 	char build[64];
 	idx_vault_cfg cfg;
+	char why[256];
 	idx_cfg ocfg;
 	idx *old = NULL;
 	idx_vault *v = NULL;
 	tv_counters ctr;
 	struct stat st;
 	int sfd, bfd = -1, mfd, lfd = -1, rc;
-	uint16_t segver;
 	bool had_old;
 
 	memset(rep, 0, sizeof *rep);
@@ -506,6 +359,11 @@ int idx_reindex(const char *dir, idx_reindex_report *rep)
 	if (fstatat(sfd, STORE_SEGMENTS_DIR, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) {
 		close(sfd);
 		return TV_E_NOTFOUND;
+	}
+	/* a store of another format is not rebuilt, and nothing in it changes */
+	if (idx_format_note(dir, why, sizeof why)) {
+		close(sfd);
+		return TV_E_VERSION;
 	}
 	/* before anything changes: an ingest holds the lock while it runs */
 	if ((rc = store_lock_take(dir, &lfd)) != 0)
@@ -538,15 +396,13 @@ int idx_reindex(const char *dir, idx_reindex_report *rep)
 	idx_vault_cfg_default(&cfg);
 	cfg.flows = false;
 	cfg.index.name = build;
-	/* the new index keeps the store's identity and format (that of the
-	 * segments when there is no old index to ask) */
+	/* the new index keeps the store's identity (that of the segments
+	 * when there is no old index to ask) */
 	if (old) {
 		idx_store_uuid(old, cfg.index.uuid);
 		cfg.index.have_uuid = true;
-		cfg.index.format = idx_format(old);
-	} else if (store_segs_read_ident(dir, cfg.index.uuid, &segver) == 0) {
+	} else if (store_segs_read_uuid(dir, cfg.index.uuid) == 0) {
 		cfg.index.have_uuid = true;
-		cfg.index.format = segver;
 	}
 	memset(&ctr, 0, sizeof ctr);
 	if ((rc = vault_open(dir, &cfg, &ctr, &rep->rec, false, &v)) != 0)

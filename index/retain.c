@@ -22,9 +22,9 @@
 
 static const char K_PRUNED[] = "pruned_until";
 
-/* Format 2: the slices v2_segs lists for the segment (a slice's chunks
- * have consecutive ids, so their counts sum to the segment's chunks). */
-static int segment_last_ts2(idx *x, uint32_t segment, uint64_t *last_ts, uint64_t *nchunks)
+/* The slices v2_segs lists for the segment (a slice's chunks have
+ * consecutive ids, so their counts sum to the segment's chunks). */
+int idx_segment_last_ts(idx *x, uint32_t segment, uint64_t *last_ts, uint64_t *nchunks)
 {
 	uint8_t kb[4];
 	MDB_txn *txn;
@@ -33,8 +33,9 @@ static int segment_last_ts2(idx *x, uint32_t segment, uint64_t *last_ts, uint64_
 	uint32_t sid;
 	int rc;
 
-	if (!x->v2)
-		return 0;
+	*last_ts = 0;
+	if (nchunks)
+		*nchunks = 0;
 	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
 		return rc;
 	tv_put_be32(kb, segment);
@@ -69,59 +70,6 @@ static int segment_last_ts2(idx *x, uint32_t segment, uint64_t *last_ts, uint64_
 		if (nchunks)
 			*nchunks += sl.nchunks;
 	}
-	mdb_txn_abort(txn);
-	return rc;
-}
-
-int idx_segment_last_ts(idx *x, uint32_t segment, uint64_t *last_ts, uint64_t *nchunks)
-{
-	uint8_t kb[IDX_SKEY_LEN], ck[8];
-	MDB_txn *txn;
-	MDB_cursor *cur;
-	MDB_val k, d;
-	int rc, g;
-
-	*last_ts = 0;
-	if (nchunks)
-		*nchunks = 0;
-	if (idx_format(x) == 2)
-		return segment_last_ts2(x, segment, last_ts, nchunks);
-	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
-		return rc;
-	if ((rc = mdb_cursor_open(txn, x->db_segs, &cur)) != 0) {
-		mdb_txn_abort(txn);
-		return idx_lmdb_err(rc);
-	}
-	idx_skey_encode(segment, 0, kb);
-	k.mv_data = kb;
-	k.mv_size = sizeof kb;
-	for (g = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); g == 0;
-	     g = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-		uint32_t seg;
-		uint64_t id;
-		MDB_val ckv, cd;
-		store_chunk_meta m;
-		if ((rc = idx_skey_decode(k.mv_data, k.mv_size, &seg, &id)) != 0)
-			break;
-		if (seg != segment)
-			break;
-		tv_put_be64(ck, id);
-		ckv.mv_data = ck;
-		ckv.mv_size = 8;
-		if ((rc = mdb_get(txn, x->db_chunks, &ckv, &cd)) != 0) {
-			rc = rc == MDB_NOTFOUND ? TV_E_CORRUPT : idx_lmdb_err(rc);
-			break;
-		}
-		if ((rc = idx_chunk_val_decode(cd.mv_data, cd.mv_size, &m)) != 0)
-			break;
-		if (m.last_ts > *last_ts)
-			*last_ts = m.last_ts;
-		if (nchunks)
-			(*nchunks)++;
-	}
-	if (rc == 0 && g != 0 && g != MDB_NOTFOUND)
-		rc = idx_lmdb_err(g);
-	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	return rc;
 }
@@ -217,8 +165,7 @@ static int live_drop_segment(idx_vault *v, uint32_t seg, uint64_t bytes)
 		return rc;
 	if (last && (rc = idx_pruned_until_raise(v->x, last)) != 0)
 		return rc;
-	rc = v->format == 2 ? idx_segment_drop2(v->x, seg, &dropped)
-	                    : idx_segment_drop(v->x, seg, &dropped);
+	rc = idx_segment_drop2(v->x, seg, &dropped);
 	if (rc)
 		return rc;
 	rc = store_segs_remove(v->segs, seg);

@@ -1,7 +1,9 @@
 /*
- * tables2.c — the format-independent readers of index/idx.h (chunk records,
- * totals, segment ends) over the version-2 tables, so that their callers
- * (stats, bundles, audit, recovery, tests) read either format.
+ * tables2.c — the readers of the chunk tables that are not the planner's
+ * or the commit's: chunk records one at a time, in id order or the last,
+ * the end of a segment's chunks, whether a segment is known, and the
+ * totals (idx.h's idx_chunk_get and idx_totals_get, for stats, bundles,
+ * audit; the rest for recovery, coverage and tests).
  */
 #include "idx2.h"
 
@@ -15,9 +17,8 @@ static MDB_val mv(const void *p, size_t n)
 	return v;
 }
 
-/* A v2 chunk record as the chunk metadata of idx.h.  comp_len is the body
- * (what follows the 128-byte header) and sha256 the body's hash, which is
- * what a version-2 header carries; nctx is not recorded (0). */
+/* A chunk record as the chunk metadata of idx.h.  sha256 is the body's
+ * hash, which is what a version-2 header carries. */
 void idx2_chunk_meta(const idx2_chunk *c, store_chunk_meta *m)
 {
 	memset(m, 0, sizeof *m);
@@ -29,47 +30,66 @@ void idx2_chunk_meta(const idx2_chunk *c, store_chunk_meta *m)
 	m->last_ts = c->last_ts;
 	m->npkts = c->npkts;
 	m->raw_len = c->raw_len;
-	m->comp_len = c->length - STORE_V2_HDR_LEN;
 	m->orig_bytes = c->orig_bytes;
 	memcpy(m->sha256, c->sha256, sizeof m->sha256);
 }
 
-int idx2_chunk_foreach(idx *x, idx_chunk_cb cb, void *ctx, bool last_only)
+int idx_chunk_get(idx *x, uint64_t chunk_id, store_chunk_meta *meta)
+{
+	idx2_chunk c;
+	int rc = idx2_chunk_get(x, chunk_id, &c);
+	if (rc == 0)
+		idx2_chunk_meta(&c, meta);
+	return rc;
+}
+
+/* Every chunk from the first (or only the last) in one read transaction. */
+static int chunk_walk(idx *x, idx2_chunk_cb cb, void *ctx, idx2_chunk *last)
 {
 	MDB_txn *txn;
 	MDB_cursor *cur;
 	MDB_val k, d;
 	int rc, g;
 
-	if (!x->v2)
-		return last_only ? TV_E_NOTFOUND : 0;
 	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
 		return rc;
 	if ((rc = mdb_cursor_open(txn, x->db2_chunks, &cur)) != 0) {
 		mdb_txn_abort(txn);
 		return idx_lmdb_err(rc);
 	}
-	for (g = mdb_cursor_get(cur, &k, &d, last_only ? MDB_LAST : MDB_FIRST); g == 0;
+	for (g = mdb_cursor_get(cur, &k, &d, last ? MDB_LAST : MDB_FIRST); g == 0;
 	     g = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		idx2_chunk c;
-		store_chunk_meta m;
 		if (k.mv_size != 8) {
 			rc = TV_E_CORRUPT;
 			break;
 		}
 		if ((rc = idx2_chunk_decode(d.mv_data, d.mv_size, tv_get_be64(k.mv_data), &c)) != 0)
 			break;
-		idx2_chunk_meta(&c, &m);
-		if ((rc = cb(ctx, &m)) != 0 || last_only)
+		if (last) {
+			*last = c;
+			break;
+		}
+		if ((rc = cb(ctx, &c)) != 0)
 			break;
 	}
-	if (rc == 0 && g == MDB_NOTFOUND && last_only)
+	if (rc == 0 && g == MDB_NOTFOUND && last)
 		rc = TV_E_NOTFOUND;
 	else if (rc == 0 && g != 0 && g != MDB_NOTFOUND)
 		rc = idx_lmdb_err(g);
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	return rc;
+}
+
+int idx2_chunk_foreach(idx *x, idx2_chunk_cb cb, void *ctx)
+{
+	return chunk_walk(x, cb, ctx, NULL);
+}
+
+int idx2_chunk_last(idx *x, idx2_chunk *c)
+{
+	return chunk_walk(x, NULL, NULL, c);
 }
 
 int idx2_segment_end(idx *x, uint32_t segment, uint64_t *end)
@@ -82,8 +102,6 @@ int idx2_segment_end(idx *x, uint32_t segment, uint64_t *end)
 	int rc;
 
 	*end = 0;
-	if (!x->v2)
-		return 0;
 	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
 		return rc;
 	tv_put_be32(kb, segment);
@@ -106,12 +124,30 @@ int idx2_segment_end(idx *x, uint32_t segment, uint64_t *end)
 	return rc;
 }
 
+int idx2_segment_known(idx *x, uint32_t segment, bool *known)
+{
+	MDB_txn *txn;
+	uint8_t kb[4];
+	MDB_val k = mv(kb, 4), d;
+	int rc;
+
+	*known = false;
+	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
+		return rc;
+	/* v2_segs has one key per segment that holds a chunk */
+	tv_put_be32(kb, segment);
+	rc = mdb_get(txn, x->db2_segs, &k, &d);
+	*known = rc == 0;
+	mdb_txn_abort(txn);
+	return rc == MDB_NOTFOUND ? 0 : idx_lmdb_err(rc);
+}
+
 /*
  * Totals and the time extent: first_ts is the first v2_stime key; last_ts
  * the largest last_ts of the slices that began at most v2_max_slice_dur
  * before the newest one (no earlier slice can end later).
  */
-int idx2_totals(idx *x, idx_totals *out)
+static int totals(idx *x, idx_totals *out)
 {
 	MDB_txn *txn;
 	MDB_cursor *cur;
@@ -134,7 +170,7 @@ int idx2_totals(idx *x, idx_totals *out)
 	out->slices = t.slices;
 	out->blocks = t.blocks;
 	out->flows = t.flows;
-	if (!x->v2 || t.chunks == 0)
+	if (t.chunks == 0)
 		return 0;
 	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
 		return rc;
@@ -170,5 +206,16 @@ int idx2_totals(idx *x, idx_totals *out)
 		mdb_cursor_close(cur);
 	}
 	mdb_txn_abort(txn);
+	return rc;
+}
+
+int idx_totals_get(idx *x, idx_totals *out)
+{
+	MDB_envinfo ei;
+	MDB_stat es;
+	int rc = totals(x, out);
+	if (rc == 0 && mdb_env_info(x->env, &ei) == 0 && mdb_env_stat(x->env, &es) == 0)
+		out->index_bytes = ((uint64_t)ei.me_last_pgno + 1) * es.ms_psize;
+	out->format = IDX_FORMAT_VERSION;
 	return rc;
 }

@@ -24,7 +24,7 @@
 void idx_vault_cfg_default(idx_vault_cfg *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
-	store_builder_cfg_default(&cfg->builder);
+	store_packer_cfg_default(&cfg->packer);
 	store_segs_cfg_default(&cfg->segs);
 	idx_cfg_default(&cfg->index);
 	cfg->segs.writable = true;
@@ -46,7 +46,6 @@ int vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
 	idx_vault *v;
 	uint8_t uuid[16];
 	idx_recovery dummy;
-	size_t i;
 	int rc;
 
 	*out = NULL;
@@ -78,16 +77,11 @@ int vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
 	if (rc)
 		goto fail;
 	idx_store_uuid(v->x, uuid);
-	/* the index decides the format: segments and chunks follow it */
-	v->format = idx_format(v->x);
-	v->cfg.segs.version = (uint16_t)v->format;
+	v->cfg.segs.version = STORE_V2_VERSION;
 	rc = store_segs_open(dir, uuid, &v->cfg.segs, &v->segs);
 	if (rc)
 		goto fail;
 	rc = wseal_new(v, &v->seal);
-	if (rc)
-		goto fail;
-	rc = store_reader_new(&v->rd);
 	if (rc)
 		goto fail;
 	if (v->cfg.threads < 1)
@@ -97,19 +91,11 @@ int vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
 	/* the chunks of one commit, or of one live pass */
 	v->pend_cap = W_BATCH;
 	v->pend = calloc(v->pend_cap, sizeof *v->pend);
-	v->in2 = v->format == 2 ? calloc(v->pend_cap, sizeof *v->in2) : NULL;
-	if (!v->pend || (v->format == 2 && !v->in2)) {
+	v->in2 = calloc(v->pend_cap, sizeof *v->in2);
+	if (!v->pend || !v->in2) {
 		rc = TV_E_NOMEM;
 		goto fail;
 	}
-	for (i = 0; i < v->pend_cap; i++) {
-		rc = idx_post_new(&v->pend[i].post);
-		if (rc)
-			goto fail;
-	}
-	rc = idx_post_new(&v->cur_post);
-	if (rc)
-		goto fail;
 	if (v->cfg.flows) {
 		rc = ingest_flowtab_new(&v->cfg.flowtab, vault_on_flows, v, ctr, &v->ft);
 		if (rc)
@@ -139,6 +125,18 @@ fail:
 int idx_vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
                    idx_recovery *rec, idx_vault **out)
 {
+	char why[256];
+	/* a store of another format is refused before anything in it changes
+	 * (idx_open would refuse its index, but only after the lock, and
+	 * segments alone would be refused after a new index is made).  Not in
+	 * vault_open: reindex checks before it opens the old index, whose
+	 * environment must not be opened twice in one process. */
+	*out = NULL;
+	if (idx_format_note(dir, why, sizeof why)) {
+		if (rec)
+			memset(rec, 0, sizeof *rec);
+		return TV_E_VERSION;
+	}
 	return vault_open(dir, cfg, ctr, rec, true, out);
 }
 
@@ -178,14 +176,10 @@ int idx_vault_close(idx_vault *v)
 	free(v->dir);
 	free(v->flows);
 	if (v->pend)
-		for (i = 0; i < v->pend_cap; i++) {
-			idx_post_free(v->pend[i].post);
+		for (i = 0; i < v->pend_cap; i++)
 			wflows_free(&v->pend[i].fl);
-		}
 	free(v->pend);
 	free(v->in2);
-	idx_post_free(v->cur_post);
-	store_reader_free(v->rd);
 	wseal_free(&v->seal);
 	store_segs_close(v->segs);
 	idx_close(v->x);

@@ -11,11 +11,12 @@
 
 #include "idx.h"
 #include "../ingest/ingest.h"
+#include "../store/chunk2.h"
 
 /* ---------------------------------------------------------------- writer */
 
 typedef struct idx_vault_cfg {
-	store_builder_cfg builder;
+	store_packer_cfg packer; /* the chunks' size (raw_target) and zstd level */
 	store_segs_cfg segs;
 	idx_cfg index;
 	uint32_t commit_chunks; /* sealed chunks per fdatasync + index commit; default 1 */

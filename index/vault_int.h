@@ -42,18 +42,15 @@ struct wflows {
 	size_t n, cap;
 };
 
-/* The open chunk of a source, in the store's format (pipeline_seal.c): a
- * version-1 builder, or a version-2 packer.  Exactly one is set. */
+/* The open chunk of a source (pipeline_seal.c). */
 struct wseal {
-	store_builder *b;
 	store_packer *pk;
 };
 
 struct pending {
 	store_chunk_meta meta;
-	idx_post *post;          /* format 1: the chunk's postings */
-	struct wflows fl;        /* format 2: the chunk's flows */
-	idx2_chunk rec2;         /* format 2: its record, placed */
+	struct wflows fl;        /* the chunk's flows */
+	idx2_chunk rec2;         /* its record, placed */
 	idx_source_mark marks[VAULT_MAX_MARKS];
 	size_t nmarks;
 };
@@ -66,22 +63,19 @@ struct idx_vault {
 	idx_vault_cfg cfg;
 	idx *x;
 	store_segs *segs;
-	uint32_t format;       /* idx_format: 1 or 2 */
 	struct wseal seal;     /* the file reader's open chunk */
-	idx_post *cur_post;
 	idx_source_mark cur_marks[VAULT_MAX_MARKS];
 	size_t cur_nmarks;
 	struct pending *pend;
 	size_t npend;
-	idx2_chunk_in *in2;    /* format 2: idx_commit2's argument, pend_cap entries */
-	/* format 1: taken by the sources; format 2: by the writer, which
-	 * numbers chunks in append order (idx_commit2 wants them increasing) */
+	idx2_chunk_in *in2;    /* idx_commit2's argument, pend_cap entries */
+	/* taken by the writer, which numbers chunks in append order
+	 * (idx_commit2 wants them increasing) */
 	uint64_t next_chunk_id;
 	tv_counters *ctr;
 	uint64_t added;        /* packets handed to idx_vault_add() (file ingest) */
 	uint64_t stored0;      /* ctr's store.packets at open */
 	int lock_fd;
-	store_reader *rd;      /* recovery */
 	ingest_flowtab *ft;    /* NULL when flows are off */
 	tv_flowrec *flows;     /* records emitted, not yet committed */
 	size_t nflows, flows_cap;
@@ -130,10 +124,9 @@ struct witem {
 	uint8_t *own;            /* a live worker's chunk: malloc'd copy */
 	const uint8_t *chunk;    /* NULL (len 0): no chunk */
 	size_t len;
-	uint64_t id;             /* chunk id, taken at the hand-off */
+	uint64_t id;             /* chunk id given to the seal (0: the writer sets it) */
 	store_chunk_meta meta;
-	idx_post *post;          /* format 1: the chunk's postings; swapped with pend's */
-	struct wflows fl;        /* format 2: the chunk's flows; swapped with pend's */
+	struct wflows fl;        /* the chunk's flows; swapped with pend's */
 	idx_source_mark marks[VAULT_MAX_MARKS];
 	size_t nmarks;
 	tv_counters delta;       /* the source's counter growth */
@@ -159,7 +152,6 @@ struct wpolicy {
 };
 
 #define W_BATCH VAULT_COMMIT_MAX  /* items per pass; also pend's size */
-#define W_FREE_POSTS 64
 
 struct writer {
 	struct wpolicy pol;
@@ -178,8 +170,6 @@ struct writer {
 	tv_counters snap;      /* total as of the last pass */
 	struct witem **freel;  /* released slots of a source that keeps them */
 	int nfree, freel_cap;
-	idx_post *free_posts[W_FREE_POSTS]; /* collectors for live seals */
-	int nfree_posts;
 	pthread_t th, *sth;
 	bool started;
 	int nsth;
@@ -245,7 +235,7 @@ void item_seal(struct witem *it);
 int wseal_new(const idx_vault *v, struct wseal *s);
 void wseal_free(struct wseal *s);
 bool wseal_ok(const struct wseal *s);
-int wseal_add(struct wseal *s, idx_post *post, const tv_pkt *pkt);
+int wseal_add(struct wseal *s, const tv_pkt *pkt);
 uint32_t wseal_count(const struct wseal *s);
 bool wseal_full(const struct wseal *s);
 int wseal_set_tag(struct wseal *s, const uint8_t *tag, uint32_t len);

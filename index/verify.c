@@ -1,14 +1,12 @@
 /*
  * verify.c — the full verification of a store against its index: every
  * indexed chunk read and checked, chunks past the index and torn tails
- * named, and with --deep the index re-derived and compared (deep.c,
- * deep2.c for format 2).
+ * named, and with --deep the index re-derived and compared (deep2.c).
  *
- * A store of format 2 (idx_format) is checked as store/FORMAT.md
- * "Verification" says: every v2_chunks record against its chunk
- * (store_chunk_load, the failing part named); deep compares each slice's
- * postings with what the chunks' flow directories give, then slices,
- * v2_segs and the totals, all in the walk's one read snapshot.
+ * As store/FORMAT.md "Verification" says: every v2_chunks record against
+ * its chunk (store_chunk_load, the failing part named); deep compares
+ * each slice's postings with what the chunks' flow directories give, then
+ * slices, v2_segs and the totals, all in the walk's one read snapshot.
  */
 #include "vault.h"
 #include "idx_int.h"
@@ -21,7 +19,6 @@
 
 struct vctx {
 	idx_rstore *rs;
-	store_reader *rd;
 	uint8_t *buf;
 	size_t cap;
 	idx_verify_cb cb;
@@ -30,11 +27,8 @@ struct vctx {
 	uint64_t *seg_end; /* indexed end per segment, by position in the list */
 	uint32_t *segs;
 	size_t nsegs;
-	idx_deep *deep;    /* --deep: the index re-derived and compared */
-	/* format 2 */
 	store_chunk *ck;
-	idx_deep2 *deep2;
-	int err;           /* a failure that stops the walk */
+	idx_deep2 *deep2;  /* --deep: the index re-derived and compared */
 };
 
 static void vreport(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -73,58 +67,8 @@ static int buf_fit(struct vctx *v, size_t len)
 	return 0;
 }
 
-static int verify_chunk(void *ctx, const store_chunk_meta *m)
-{
-	struct vctx *v = ctx;
-	store_chunk_meta got;
-	int rc;
-
-	if ((rc = buf_fit(v, m->length)) != 0)
-		return rc;
-	seg_end_note(v, m->segment, m->offset + m->length);
-	rc = store_segs_read(v->rs->segs, m->segment, m->offset, m->length, v->buf);
-	if (rc) {
-		v->rep->chunks_bad++;
-		vreport(v, "chunk %llu: segment %u offset %llu length %u: cannot read: %s",
-		        (unsigned long long)m->chunk_id, m->segment, (unsigned long long)m->offset,
-		        m->length, tv_strerror(rc));
-		return 0;
-	}
-	rc = store_reader_load(v->rd, v->buf, m->length, true, &got);
-	if (rc) {
-		v->rep->chunks_bad++;
-		vreport(v, "chunk %llu: segment %u offset %llu: %s",
-		        (unsigned long long)m->chunk_id, m->segment, (unsigned long long)m->offset,
-		        tv_strerror(rc));
-		return 0;
-	}
-	if (got.chunk_id != m->chunk_id || got.npkts != m->npkts || got.first_ts != m->first_ts ||
-	    got.last_ts != m->last_ts || got.raw_len != m->raw_len || got.comp_len != m->comp_len ||
-	    memcmp(got.sha256, m->sha256, 32) != 0) {
-		v->rep->chunks_bad++;
-		vreport(v, "chunk %llu: segment %u offset %llu: the chunk header disagrees with the index "
-		        "(the file holds chunk %llu with %u packets)",
-		        (unsigned long long)m->chunk_id, m->segment, (unsigned long long)m->offset,
-		        (unsigned long long)got.chunk_id, got.npkts);
-		return 0;
-	}
-	if (v->deep) {
-		char msg[512];
-		rc = idx_deep_chunk(v->deep, m, &got, v->rd, msg, sizeof msg);
-		if (rc < 0 || rc > 1)
-			return rc;
-		if (rc == 1) {
-			v->rep->index_bad++;
-			vreport(v, "%s", msg);
-		}
-	}
-	v->rep->chunks_ok++;
-	v->rep->packets += got.npkts;
-	return 0;
-}
-
 /*
- * Names the part of a format-2 chunk that fails (store_chunk_load says
+ * Names the part of a chunk that fails (store_chunk_load says
  * only how): the header, the head, a block (its CRC or content), or the
  * SHA-256 over what no CRC covers, the producer tag and block table.
  * p/len are the chunk as read (len from the index record).
@@ -181,7 +125,7 @@ static void chunk2_blame(struct vctx *v, const uint8_t *p, size_t len, int lrc, 
 	(void)v;
 }
 
-/* One chunk of a format-2 store against its v2_chunks record. */
+/* One chunk against its v2_chunks record. */
 static int verify_chunk2(struct vctx *v, const idx2_chunk *rec)
 {
 	store_blkref refs[STORE_V2_MAX_BLOCKS];
@@ -243,8 +187,6 @@ static int walk_chunks2(struct vctx *v, bool deep)
 	MDB_val k, d;
 	int rc, g;
 
-	if (!x->v2)
-		return 0; /* an index without the version-2 tables holds no chunk */
 	if ((rc = store_chunk_new(&v->ck)) != 0)
 		return rc;
 	if ((rc = idx_txn_begin(x, false, &txn)) != 0)
@@ -312,9 +254,6 @@ int idx_verify_store(idx_rstore *rs, bool deep, idx_verify_cb cb, void *ctx,
 	v.cb = cb;
 	v.cbctx = ctx;
 	v.rep = rep;
-	rc = store_reader_new(&v.rd);
-	if (rc)
-		return rc;
 	rc = store_segs_list(rs->segs, &v.segs, &v.nsegs);
 	if (rc)
 		goto out;
@@ -325,20 +264,8 @@ int idx_verify_store(idx_rstore *rs, bool deep, idx_verify_cb cb, void *ctx,
 	}
 	rep->segments = v.nsegs;
 	writer = idx_store_writer_active(rs->dir);
-	if (idx_format(rs->x) == 2) {
-		if ((rc = walk_chunks2(&v, deep)) != 0)
-			goto out;
-	} else {
-		if (deep && (rc = idx_deep_new(rs->x, &v.deep)) != 0)
-			goto out;
-		rc = idx_chunk_foreach(rs->x, verify_chunk, &v);
-		if (rc)
-			goto out;
-		/* whole-index counts only hold still when nothing writes */
-		if (v.deep && (rc = idx_deep_finish(v.deep, !writer, deep_report, &v)) < 0)
-			goto out;
-	}
-	rc = 0;
+	if ((rc = walk_chunks2(&v, deep)) != 0)
+		goto out;
 	for (i = 0; i < v.nsegs; i++) {
 		uint64_t size = 0, end = v.seg_end[i] ? v.seg_end[i] : STORE_SEG_HDR_LEN;
 		if (store_segs_size(rs->segs, v.segs[i], &size) != 0)
@@ -363,7 +290,7 @@ int idx_verify_store(idx_rstore *rs, bool deep, idx_verify_cb cb, void *ctx,
 			vreport(&v, "segment %u: offset %llu: a chunk of format version %u in a segment "
 			        "of version %u (it was not written there by this store; nothing cuts it): "
 			        "its %llu bytes to the end of the file are not in the index",
-			        v.segs[i], (unsigned long long)valid, ver, store_segs_version(rs->segs),
+			        v.segs[i], (unsigned long long)valid, ver, STORE_V2_VERSION,
 			        (unsigned long long)(size - valid));
 			size = valid;
 			rc = 0;
@@ -394,9 +321,7 @@ int idx_verify_store(idx_rstore *rs, bool deep, idx_verify_cb cb, void *ctx,
 	if (rep->chunks_bad || rep->unindexed_bytes || rep->index_bad)
 		rc = TV_E_CORRUPT;
 out:
-	idx_deep_free(v.deep);
 	store_chunk_free(v.ck);
-	store_reader_free(v.rd);
 	free(v.buf);
 	free(v.segs);
 	free(v.seg_end);

@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 
 #include "rmtmp.h"
+#include "chunkrec2.h"
 #include "../../report/evidence.h"
 #include "../../index/idx.h"
 
@@ -267,26 +268,17 @@ static void on_tie(void *ctx, const char *member, const char *msg)
 	snprintf(p->last, sizeof p->last, "%s", msg);
 }
 
-static store_chunk_meta tie_meta(uint64_t id, uint32_t seg, uint64_t off)
+/* A chunk record of one packet at (seg, off), 1000 bytes long. */
+static void tie_rec(crec2 *c, uint64_t id, uint32_t seg, uint64_t off)
 {
-	store_chunk_meta m;
-	memset(&m, 0, sizeof m);
-	m.chunk_id = id;
-	m.segment = seg;
-	m.offset = off;
-	m.length = 1000;
-	m.first_ts = m.last_ts = 1764000000000000000ull + id;
-	m.npkts = 1;
-	m.raw_len = 100;
-	m.comp_len = 90;
-	m.nctx = 1;
-	m.sha256[0] = (uint8_t)id;
-	m.sha256[31] = 0xab;
-	return m;
+	uint64_t t = 1764000000000000000ull + id;
+	crec2_init(c, id, seg, off, 1000, t, t, 1);
+	crec2_flow(c, 7, "10.0.0.1", "10.0.0.2", 17, 1000, 53, true);
 }
 
-static report_bundle_chunk tie_chunk(const store_chunk_meta *m)
+static report_bundle_chunk tie_chunk(const crec2 *r)
 {
+	const idx2_chunk *m = &r->in.rec;
 	report_bundle_chunk c;
 	memset(&c, 0, sizeof c);
 	c.id = m->chunk_id;
@@ -299,7 +291,7 @@ static report_bundle_chunk tie_chunk(const store_chunk_meta *m)
 
 Test(bundle, tie_chunks_to_the_store)
 {
-	store_chunk_meta m[2] = { tie_meta(1, 1, 0), tie_meta(2, 1, 1000) };
+	static crec2 m[2];
 	report_bundle_chunk ch[4];
 	report_bundle_info info;
 	struct tie_probs p;
@@ -309,12 +301,13 @@ Test(bundle, tie_chunks_to_the_store)
 	idx *x = NULL;
 	int i;
 
+	tie_rec(&m[0], 1, 1, 64);
+	tie_rec(&m[1], 2, 1, 1064);
 	idx_cfg_default(&cfg);
 	cfg.writable = true;
 	cfg.map_size = (uint64_t)1 << 26;
-	cfg.format = 1; /* chunk records committed directly, version-1 style */
 	cr_assert_eq(idx_open(dir, &cfg, &x), 0);
-	cr_assert_eq(idx_commit(x, m, NULL, 2, NULL, 0, NULL), 0);
+	cr_assert_eq(crec2_commit(x, m, 2), 0);
 	idx_store_uuid(x, uuid);
 	memset(&info, 0, sizeof info);
 	for (i = 0; i < 16; i++)
@@ -344,7 +337,7 @@ Test(bundle, tie_chunks_to_the_store)
 	cr_assert_eq(p.n, 2);
 	cr_assert_str_eq(p.members[0], "chunk 1");
 	cr_assert_str_eq(p.members[1], "chunk 2");
-	cr_assert(strstr(p.last, "offset 1000") && strstr(p.last, "offset 2000") &&
+	cr_assert(strstr(p.last, "offset 1064") && strstr(p.last, "offset 2000") &&
 	          strstr(p.last, "SHA-256 equal"), "%s", p.last);
 
 	/* another store: said once, about the manifest, and no chunk is looked at */

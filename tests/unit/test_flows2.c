@@ -40,9 +40,6 @@ static void setup(void)
 	idx_cfg_default(&cfg);
 	cfg.writable = true;
 	cfg.map_size = (uint64_t)1 << 30;
-	/* format 1: idx_flows_put fills the version-1 table, and the
-	 * v2_flows blocks are written directly (idx2_flows_put) beside it */
-	cfg.format = 1;
 	cr_assert_eq(idx_open(g_dir, &cfg, &g_x), 0);
 	cr_assert_eq(idx2_fbuf_new(&g_b), 0);
 }
@@ -224,7 +221,7 @@ Test(flows2, block_compressible_layout_is_header_then_one_zstd_frame)
 	cr_assert_eq(ZSTD_getFrameContentSize(v + 8, len - 8), (unsigned long long)N * 108);
 	cr_assert_eq(ZSTD_findFrameCompressedSize(v + 8, len - 8), len - 8);
 	cr_assert_eq(ZSTD_decompress(dec, sizeof dec, v + 8, len - 8), (size_t)N * 108);
-	cr_assert_eq(memcmp(dec, raw, sizeof raw), 0, "the version-1 108-byte layout");
+	cr_assert_eq(memcmp(dec, raw, sizeof raw), 0, "the 108-byte record layout");
 	cr_assert_eq(tv_get_le32(dec + 60), W0, "window at offset 60");
 
 	const tv_flowrec *out;
@@ -549,22 +546,6 @@ Test(flows2, put_then_read_gives_the_records_in_window_then_input_order)
 	cr_assert_eq(memcmp(&got[per[1]], more, sizeof more), 0);
 	cr_assert_eq(put_txn(more, 0, &blocks), 0, "nothing to write");
 	cr_assert_eq(blocks, 0);
-}
-
-Test(flows2, put_continues_the_version1_sequence)
-{
-	tv_flowrec r;
-	uint64_t blocks;
-	mkrec(&r, 1, W0, false);
-	cr_assert_eq(idx_flows_put(g_x, &r, 1), 0);
-	cr_assert_eq(idx_flows_put(g_x, &r, 1), 0);
-	cr_assert_eq(meta_seq(), 2);
-	cr_assert_eq(put_txn(&r, 1, &blocks), 0);
-	cr_assert_eq(meta_seq(), 3);
-	uint32_t kw[2], cnt[2];
-	uint64_t ks[2];
-	cr_assert_eq(list_keys(kw, ks, cnt, 2), 1);
-	cr_assert_eq(ks[0], 3);
 }
 
 Test(flows2, read_of_a_window_range_crosses_window_boundaries)

@@ -1,18 +1,23 @@
 /*
- * test_index.c — the LMDB index: create/reopen, version refusal, commit and
- * plan with exact chunk sets, plan cost on 10000 chunks, source marks,
- * counters (with names from a newer version), totals, segment drop,
- * read-only open of a missing store.
+ * test_index.c — the LMDB index: create/reopen, the refusal of a store of
+ * another format (format 1 included) with its version named, chunk
+ * records, totals, segment ends and drops, the planner's chunk sets for
+ * every expression form and its cost on 10000 chunks, source marks,
+ * counters (with names from a newer version), a full map, flow-record
+ * drops and the flow-record match, read-only open of a missing store.
  */
 #define _XOPEN_SOURCE 700
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "chunkrec2.h"
 #include "../../index/idx.h"
 #include "../../index/idx_int.h"
 
@@ -47,69 +52,36 @@ static idx *open_rw(const char *dir)
 	idx_cfg_default(&cfg);
 	cfg.writable = true;
 	cfg.map_size = (uint64_t)1 << 30;
-	cfg.format = 1; /* these tests check the version-1 tables (idx_commit) */
 	rc = idx_open(dir, &cfg, &x);
 	cr_assert_eq(rc, 0, "idx_open: %s", tv_strerror(rc));
 	return x;
 }
 
-static store_chunk_meta meta(uint64_t id, uint32_t seg, uint64_t off, uint64_t first, uint64_t last)
+/* A chunk of 10 packets at (seg, off), 1000 bytes long. */
+static void rec(crec2 *c, uint64_t id, uint32_t seg, uint64_t off, uint64_t first, uint64_t last)
 {
-	store_chunk_meta m;
-	memset(&m, 0, sizeof m);
-	m.chunk_id = id;
-	m.segment = seg;
-	m.offset = off;
-	m.length = 1000;
-	m.first_ts = first;
-	m.last_ts = last;
-	m.npkts = 10;
-	m.raw_len = 2000;
-	m.comp_len = 900;
-	m.nctx = 1;
-	m.orig_bytes = 3000;
-	m.sha256[0] = (uint8_t)id;
-	return m;
-}
-
-static void add(idx_post *p, uint64_t ts, uint32_t vni, const char *src, const char *dst,
-                uint8_t proto, uint16_t sp, uint16_t dp, bool ports)
-{
-	tv_tunmeta tun;
-	tv_l3info info;
-	memset(&tun, 0, sizeof tun);
-	memset(&info, 0, sizeof info);
-	tun.vni = vni;
-	if (src) {
-		info.l3 = strchr(src, ':') ? 6 : 4;
-		cr_assert_eq(tv_addr_parse(src, &info.key.src), 0);
-		cr_assert_eq(tv_addr_parse(dst, &info.key.dst), 0);
-		info.key.proto = proto;
-		info.key.sport = sp;
-		info.key.dport = dp;
-		info.has_ports = ports;
-	}
-	idx_post_add(p, ts, vni == TV_VNI_NONE ? NULL : &tun, &info);
+	crec2_init(c, id, seg, off, 1000, first, last, 10);
 }
 
 static void plan_is(idx *x, const char *text, const uint64_t *want, size_t nwant)
 {
 	idx_expr *e;
 	idx_expr_err err;
-	uint64_t *ids;
+	idx2_hit *hits;
 	size_t n, i;
-	idx_plan_stats st;
+	idx2_plan_stats st;
+	char where[128];
 	int rc = idx_expr_parse(text, 0, &e, &err);
 	cr_assert_eq(rc, 0, "'%s': %s", text, err.msg);
-	rc = idx_plan(x, e, &ids, &n, &st);
-	cr_assert_eq(rc, 0, "plan '%s': %s", text, tv_strerror(rc));
+	rc = idx_plan2(x, e, &hits, &n, &st, where, sizeof where);
+	cr_assert_eq(rc, 0, "plan '%s': %s %s", text, tv_strerror(rc), where);
 	cr_assert_eq(n, nwant, "'%s': %zu chunks, want %zu (first %llu)", text, n, nwant,
-	             n ? (unsigned long long)ids[0] : 0ull);
+	             n ? (unsigned long long)hits[0].chunk_id : 0ull);
 	for (i = 0; i < n; i++)
-		cr_assert_eq(ids[i], want[i], "'%s': ids[%zu] = %llu, want %llu", text, i,
-		             (unsigned long long)ids[i], (unsigned long long)want[i]);
+		cr_assert_eq(hits[i].chunk_id, want[i], "'%s': chunk[%zu] = %llu, want %llu", text, i,
+		             (unsigned long long)hits[i].chunk_id, (unsigned long long)want[i]);
 	cr_assert_eq(st.chunks_planned, n);
-	free(ids);
+	free(hits);
 	idx_expr_free(e);
 }
 
@@ -129,6 +101,23 @@ static uint64_t db_entries(idx *x, MDB_dbi dbi)
 	return st.ms_entries;
 }
 
+/* The posting keys of closed and open slices. */
+static uint64_t postings(idx *x)
+{
+	return db_entries(x, x->db2_post) + db_entries(x, x->db2_opost);
+}
+
+/* Plans idx_plan2 with its statistics; returns the chunks planned. */
+static size_t plan_cost(idx *x, const char *text, idx2_plan_stats *st, idx2_hit **hits)
+{
+	idx_expr *e;
+	size_t n;
+	cr_assert_eq(idx_expr_parse(text, 0, &e, NULL), 0, "%s", text);
+	cr_assert_eq(idx_plan2(x, e, hits, &n, st, NULL, 0), 0, "%s", text);
+	idx_expr_free(e);
+	return n;
+}
+
 TestSuite(index, .init = setup, .fini = teardown);
 
 Test(index, create_reopen_uuid)
@@ -138,14 +127,16 @@ Test(index, create_reopen_uuid)
 	char path[512];
 	idx *x = open_rw(g_dir);
 	idx_totals t;
-	store_chunk_meta m;
+	idx2_chunk last;
+	static crec2 c;
 
 	idx_store_uuid(x, u1);
 	cr_assert_neq(memcmp(u1, zero, 16), 0);
-	cr_assert_eq(idx_chunk_last(x, &m), TV_E_NOTFOUND);
+	cr_assert_eq(idx2_chunk_last(x, &last), TV_E_NOTFOUND);
 	cr_assert_eq(idx_totals_get(x, &t), 0);
 	cr_assert_eq(t.chunks, 0);
 	cr_assert_eq(t.first_ts, 0);
+	cr_assert_eq(t.format, IDX_FORMAT_VERSION);
 	idx_close(x);
 
 	snprintf(path, sizeof path, "%s/index", g_dir);
@@ -168,75 +159,170 @@ Test(index, create_reopen_uuid)
 		cr_assert_eq(idx_open(g_dir, &cfg, &x), 0);
 		idx_store_uuid(x, u2);
 		cr_assert_eq(memcmp(u1, u2, 16), 0);
-		m = meta(1, 1, 0, 1, 2);
-		cr_assert_eq(idx_commit(x, &m, NULL, 1, NULL, 0, NULL), EROFS);
+		rec(&c, 1, 1, 64, 1, 2);
+		crec2_flow(&c, 1, "10.0.0.1", "10.0.0.2", 6, 1, 2, true);
+		cr_assert_eq(crec2_commit(x, &c, 1), EROFS);
 		idx_close(x);
 	}
 	idx_close(NULL);
 }
 
-Test(index, version_refused)
+/* Makes DIR/index by hand, as env.c lays it out: table "meta" with
+ * "format_version" (u32 LE) and "store_uuid" (16 bytes), nothing else. */
+static void make_index(const char *dir, uint32_t version)
 {
-	idx *x = open_rw(g_dir);
+	char path[512];
+	MDB_env *env;
 	MDB_txn *txn;
-	MDB_val k = { 14, (void *)"format_version" }, d;
-	uint8_t v[4];
-	idx_cfg cfg;
+	MDB_dbi meta;
+	uint8_t v[4], uuid[16];
+	MDB_val kv = { 14, (void *)"format_version" }, dv = { 4, v };
+	MDB_val ku = { 10, (void *)"store_uuid" }, du = { 16, uuid };
 
-	tv_put_le32(v, IDX_FORMAT_MAX + 1);
-	d.mv_size = 4;
-	d.mv_data = v;
-	cr_assert_eq(mdb_txn_begin(x->env, NULL, 0, &txn), 0);
-	cr_assert_eq(mdb_put(txn, x->db_meta, &k, &d, 0), 0);
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	snprintf(path, sizeof path, "%s/index", dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	tv_put_le32(v, version);
+	memset(uuid, 0x5a, sizeof uuid);
+	cr_assert_eq(mdb_env_create(&env), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(env, 4), 0);
+	cr_assert_eq(mdb_env_open(env, path, 0, 0600), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "meta", MDB_CREATE, &meta), 0);
+	cr_assert_eq(mdb_put(txn, meta, &kv, &dv, 0), 0);
+	cr_assert_eq(mdb_put(txn, meta, &ku, &du, 0), 0);
 	cr_assert_eq(mdb_txn_commit(txn), 0);
-	idx_close(x);
-
-	idx_cfg_default(&cfg);
-	cfg.writable = true;
-	cr_assert_eq(idx_open(g_dir, &cfg, &x), TV_E_VERSION);
-	cr_assert_null(x);
-	cfg.writable = false;
-	cr_assert_eq(idx_open(g_dir, &cfg, &x), TV_E_VERSION);
-	cr_assert_null(x);
+	mdb_env_close(env);
 }
 
-Test(index, format_chosen_at_creation_kept_and_reported)
+/* The bytes of a file (at most cap), for a before/after comparison. */
+static size_t file_bytes(const char *path, uint8_t *buf, size_t cap)
 {
-	char d0[512], d1[512], d2[512];
-	idx *x;
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+	cr_assert_geq(fd, 0, "%s", path);
+	n = read(fd, buf, cap);
+	close(fd);
+	cr_assert_gt(n, 0);
+	return (size_t)n;
+}
+
+static bool exists(const char *dir, const char *name)
+{
+	char path[1024];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	return stat(path, &st) == 0;
+}
+
+/* A store of format 1 (what earlier builds wrote) is refused whole, by
+ * every open, with nothing in it changed; the note names the version and
+ * what to do.  A newer format is refused the same way. */
+Test(index, format_1_and_newer_formats_refused)
+{
+	static const char want1[] = "store format 1 is no longer supported (this tapvault reads "
+	                            "format 2); ingest the source captures again into a new store";
+	static uint8_t before[1 << 16], after[1 << 16];
+	char d1[512], d3[512], data[600], note[256];
+	size_t nb, na;
+	idx *x = (idx *)1;
 	idx_cfg cfg;
 
-	snprintf(d0, sizeof d0, "%s/f0", g_dir);
 	snprintf(d1, sizeof d1, "%s/f1", g_dir);
-	snprintf(d2, sizeof d2, "%s/f2", g_dir);
+	make_index(d1, 1);
+	snprintf(data, sizeof data, "%s/index/data.mdb", d1);
+	nb = file_bytes(data, before, sizeof before);
+
+	idx_cfg_default(&cfg);
+	cr_assert_eq(idx_open(d1, &cfg, &x), TV_E_VERSION);
+	cr_assert_null(x);
+	cfg.writable = true;
+	cr_assert_eq(idx_open(d1, &cfg, &x), TV_E_VERSION);
+	cr_assert_null(x);
+	cfg.format = 1; /* asking for it does not help */
+	cr_assert_eq(idx_open(d1, &cfg, &x), TV_E_VERSION);
+	na = file_bytes(data, after, sizeof after);
+	cr_assert_eq(na, nb);
+	cr_assert_eq(memcmp(before, after, nb), 0, "the refused index was written to");
+	cr_assert_not(exists(d1, "segments"));
+
+	cr_assert_eq(idx_format_note(d1, note, sizeof note), 1);
+	cr_assert_str_eq(note, want1);
+
+	snprintf(d3, sizeof d3, "%s/f3", g_dir);
+	make_index(d3, 3);
+	cfg.format = 0;
+	cr_assert_eq(idx_open(d3, &cfg, &x), TV_E_VERSION);
+	cr_assert_eq(idx_format_note(d3, note, sizeof note), 1);
+	cr_assert_str_eq(note, "store format 3 is newer than this tapvault reads (format 2); use a "
+	                       "newer tapvault");
+
+	/* a store of this build's format: nothing to say */
+	x = open_rw(g_dir);
+	idx_close(x);
+	cr_assert_eq(idx_format_note(g_dir, note, sizeof note), 0);
+	cr_assert_str_eq(note, "");
+	/* nor about a folder that is no store */
+	snprintf(d3, sizeof d3, "%s/none", g_dir);
+	cr_assert_eq(idx_format_note(d3, note, sizeof note), 0);
+}
+
+/* No index left (reindex would build one): the segments' version says it. */
+Test(index, format_1_segments_without_an_index_are_named)
+{
+	static const uint8_t magic[8] = { 'T', 'V', 'S', 'E', 'G', 'M', 'T', '1' };
+	uint8_t h[64];
+	char path[512], note[256];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/segments", g_dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	memset(h, 0, sizeof h);
+	memcpy(h, magic, 8);
+	tv_put_le16(h + 8, 1); /* version */
+	tv_put_le32(h + 12, 1); /* segment number */
+	memset(h + 16, 0x77, 16);
+	snprintf(path, sizeof path, "%s/segments/seg-0000000001.tvs", g_dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, h, sizeof h), (ssize_t)sizeof h);
+	close(fd);
+	cr_assert_eq(idx_format_note(g_dir, note, sizeof note), 1);
+	cr_assert(strstr(note, "store format 1 is no longer supported"), "%s", note);
+}
+
+Test(index, a_new_index_has_format_2_and_no_other_can_be_made)
+{
+	char d[512];
+	idx *x;
+	idx_cfg cfg;
+	uint64_t v;
+
 	idx_cfg_default(&cfg);
 	cfg.writable = true;
-	cr_assert_eq(idx_open(d0, &cfg, &x), 0);
-	cr_assert_eq(idx_format(x), IDX_FORMAT_VERSION);
-	cr_assert_eq(IDX_FORMAT_VERSION, 2, "a new store has format 2");
-	idx_close(x);
-	cfg.format = 1;
-	cr_assert_eq(idx_open(d1, &cfg, &x), 0);
-	cr_assert_eq(idx_format(x), 1);
+	cr_assert_eq(IDX_FORMAT_VERSION, 2);
+	x = open_rw(g_dir);
+	{
+		MDB_txn *txn;
+		MDB_val k = { 14, (void *)"format_version" }, dv;
+		cr_assert_eq(mdb_txn_begin(x->env, NULL, MDB_RDONLY, &txn), 0);
+		cr_assert_eq(mdb_get(txn, x->db_meta, &k, &dv), 0);
+		cr_assert_eq(dv.mv_size, 4);
+		cr_assert_eq(tv_get_le32(dv.mv_data), 2);
+		mdb_txn_abort(txn);
+	}
+	cr_assert_eq(idx_meta_u64_get(x, "created_ns", &v), 0);
+	cr_assert_gt(v, 0);
 	idx_close(x);
 	cfg.format = 2;
-	cr_assert_eq(idx_open(d2, &cfg, &x), 0);
-	cr_assert_eq(idx_format(x), 2);
+	cr_assert_eq(idx_open(g_dir, &cfg, &x), 0);
 	idx_close(x);
-	/* an existing index keeps its format whatever the caller asks */
 	cfg.format = 1;
-	cr_assert_eq(idx_open(d2, &cfg, &x), 0);
-	cr_assert_eq(idx_format(x), 2);
-	idx_close(x);
-	cfg.writable = false;
-	cfg.format = 0;
-	cr_assert_eq(idx_open(d1, &cfg, &x), 0);
-	cr_assert_eq(idx_format(x), 1);
-	idx_close(x);
-	cfg.writable = true;
+	snprintf(d, sizeof d, "%s/f1", g_dir);
+	cr_assert_eq(idx_open(d, &cfg, &x), TV_E_RANGE);
+	cr_assert_null(x);
 	cfg.format = 3;
-	snprintf(d1, sizeof d1, "%s/f3", g_dir);
-	cr_assert_eq(idx_open(d1, &cfg, &x), TV_E_RANGE);
+	cr_assert_eq(idx_open(d, &cfg, &x), TV_E_RANGE);
 	cr_assert_null(x);
 }
 
@@ -278,29 +364,26 @@ Test(index, map_full)
 {
 	idx_cfg cfg;
 	idx *x;
-	idx_post *p;
-	store_chunk_meta m;
+	crec2 *c = calloc(1, sizeof *c);
 	int rc = 0;
 	uint64_t i;
 	idx_cfg_default(&cfg);
 	cfg.writable = true;
 	cfg.map_size = 1 << 20; /* 1 MiB */
-	cfg.format = 1; /* version-1 chunk records and postings (idx_commit) */
 	cr_assert_eq(idx_open(g_dir, &cfg, &x), 0);
-	cr_assert_eq(idx_post_new(&p), 0);
-	for (i = 0; i < 200 && rc == 0; i++) {
+	/* chunks of 60 flows of their own addresses: a posting key each */
+	for (i = 0; i < 2000 && rc == 0; i++) {
 		uint32_t j;
-		idx_post_reset(p);
-		for (j = 0; j < 1000; j++) {
+		crec2_init(c, i + 1, 1, 64 + i * 1000, 1000, i * S, i * S, 60);
+		for (j = 0; j < 60; j++) {
 			char a[32];
-			snprintf(a, sizeof a, "10.%u.%u.%u", (unsigned)(i & 255), j >> 8, j & 255);
-			add(p, i * S, 1, a, "10.255.255.255", 6, 1, 2, true);
+			snprintf(a, sizeof a, "10.%u.%u.%u", (unsigned)(i >> 8 & 255), (unsigned)(i & 255), j);
+			crec2_flow(c, 1, a, "10.255.255.255", 6, 1, 2, true);
 		}
-		m = meta(i + 1, 1, i * 1000, i * S, i * S);
-		rc = idx_commit(x, &m, &p, 1, NULL, 0, NULL);
+		rc = crec2_commit(x, c, 1);
 	}
-	cr_assert_eq(rc, TV_E_FULL, "got %d", rc);
-	idx_post_free(p);
+	cr_assert_eq(rc, TV_E_FULL, "got %d after %llu chunks", rc, (unsigned long long)i);
+	free(c);
 	idx_close(x);
 }
 
@@ -308,37 +391,31 @@ Test(index, map_full)
 
 static void build_small(idx *x)
 {
-	idx_post *p[6];
-	store_chunk_meta m[6];
-	size_t i;
-	for (i = 0; i < 6; i++)
-		cr_assert_eq(idx_post_new(&p[i]), 0);
-	/* 1: seg 1, 100 s, tcp 10.0.0.1:40000 -> 10.0.0.2:22, vni 5 */
-	m[0] = meta(1, 1, 64, 100 * S, 101 * S);
-	add(p[0], 100 * S, 5, "10.0.0.1", "10.0.0.2", 6, 40000, 22, true);
-	add(p[0], 101 * S, 5, "10.0.0.2", "10.0.0.1", 6, 22, 40000, true);
+	static crec2 c[6];
+	/* 1: seg 1, 100 s, tcp 10.0.0.1:40000 <-> 10.0.0.2:22, vni 5 */
+	rec(&c[0], 1, 1, 64, 100 * S, 101 * S);
+	crec2_flow(&c[0], 5, "10.0.0.1", "10.0.0.2", 6, 40000, 22, true);
+	crec2_flow(&c[0], 5, "10.0.0.2", "10.0.0.1", 6, 22, 40000, true);
 	/* 2: seg 1, 200 s, udp 10.0.0.3:53 -> 10.0.0.4:53, vni 5 */
-	m[1] = meta(2, 1, 1064, 200 * S, 201 * S);
-	add(p[1], 200 * S, 5, "10.0.0.3", "10.0.0.4", 17, 53, 53, true);
+	rec(&c[1], 2, 1, 1064, 200 * S, 201 * S);
+	crec2_flow(&c[1], 5, "10.0.0.3", "10.0.0.4", 17, 53, 53, true);
 	/* 3: seg 2, 300 s, tcp v6 :1234 -> :443, vni 6 */
-	m[2] = meta(3, 2, 64, 300 * S, 301 * S);
-	add(p[2], 300 * S, 6, "2001:db8::1", "2001:db8::2", 6, 1234, 443, true);
+	rec(&c[2], 3, 2, 64, 300 * S, 301 * S);
+	crec2_flow(&c[2], 6, "2001:db8::1", "2001:db8::2", 6, 1234, 443, true);
 	/* 4: seg 2, 400 s, icmp 10.1.0.1 -> 10.0.0.1, untunnelled */
-	m[3] = meta(4, 2, 1064, 400 * S, 401 * S);
-	add(p[3], 400 * S, TV_VNI_NONE, "10.1.0.1", "10.0.0.1", 1, 0, 0, false);
+	rec(&c[3], 4, 2, 1064, 400 * S, 401 * S);
+	crec2_flow(&c[3], TV_VNI_NONE, "10.1.0.1", "10.0.0.1", 1, 0, 0, false);
 	/* 5: seg 3, 500 s, a frame without IP, vni 7 */
-	m[4] = meta(5, 3, 64, 500 * S, 501 * S);
-	add(p[4], 500 * S, 7, NULL, NULL, 0, 0, 0, false);
+	rec(&c[4], 5, 3, 64, 500 * S, 501 * S);
+	crec2_flow(&c[4], 7, NULL, NULL, 0, 0, 0, false);
 	/* 6: seg 3, 600..900 s (a long chunk), udp 10.0.0.1:5000 -> 8.8.8.8:53 */
-	m[5] = meta(6, 3, 1064, 600 * S, 900 * S);
-	add(p[5], 600 * S, 8, "10.0.0.1", "8.8.8.8", 17, 5000, 53, true);
-	add(p[5], 900 * S, 8, "10.0.0.1", "8.8.8.8", 17, 5000, 53, true);
+	rec(&c[5], 6, 3, 1064, 600 * S, 900 * S);
+	crec2_flow(&c[5], 8, "10.0.0.1", "8.8.8.8", 17, 5000, 53, true);
 
-	/* two batches */
-	cr_assert_eq(idx_commit(x, m, p, 3, NULL, 0, NULL), 0);
-	cr_assert_eq(idx_commit(x, m + 3, p + 3, 3, NULL, 0, NULL), 0);
-	for (i = 0; i < 6; i++)
-		idx_post_free(p[i]);
+	/* two batches; a slice per segment, the last one open (its postings
+	 * in v2_opost, the others' in v2_post) */
+	cr_assert_eq(crec2_commit(x, c, 3), 0);
+	cr_assert_eq(crec2_commit(x, c + 3, 3), 0);
 }
 
 Test(index, plan_small)
@@ -397,12 +474,14 @@ Test(index, plan_small)
 	PLAN(x, "", 1, 2, 3, 4, 5, 6);
 	PLAN(x, "not not vni 5", 1, 2, 3, 4, 5, 6);
 	{
-		/* NULL expression and NULL stats */
-		uint64_t *ids;
-		size_t n;
-		cr_assert_eq(idx_plan(x, NULL, &ids, &n, NULL), 0);
+		/* NULL expression and NULL stats: every block of every chunk */
+		idx2_hit *hits;
+		size_t n, i;
+		cr_assert_eq(idx_plan2(x, NULL, &hits, &n, NULL, NULL, 0), 0);
 		cr_assert_eq(n, 6);
-		free(ids);
+		for (i = 0; i < n; i++)
+			cr_assert_eq(hits[i].blocks, 1);
+		free(hits);
 	}
 	idx_close(x);
 }
@@ -442,23 +521,37 @@ Test(index, plan_tcpdump_forms)
 Test(index, chunks_totals_segments)
 {
 	idx *x = open_rw(g_dir);
-	store_chunk_meta m, got;
+	store_chunk_meta got;
+	idx2_chunk last;
 	idx_totals t;
-	uint64_t end, postings;
+	uint64_t end;
+	static crec2 two[2];
 	build_small(x);
 
-	cr_assert_eq(idx_chunk_last(x, &got), 0);
-	cr_assert_eq(got.chunk_id, 6);
-	m = meta(6, 3, 1064, 600 * S, 900 * S);
-	cr_assert_eq(memcmp(&got, &m, sizeof m), 0);
+	cr_assert_eq(idx2_chunk_last(x, &last), 0);
+	cr_assert_eq(last.chunk_id, 6);
+	cr_assert_eq(last.segment, 3);
+	cr_assert_eq(last.offset, 1064);
+	cr_assert_eq(last.first_ts, 600 * S);
+	cr_assert_eq(last.last_ts, 900 * S);
+	cr_assert_eq(last.slice, 3);
 	cr_assert_eq(idx_chunk_get(x, 3, &got), 0);
+	cr_assert_eq(got.chunk_id, 3);
 	cr_assert_eq(got.segment, 2);
+	cr_assert_eq(got.offset, 64);
+	cr_assert_eq(got.length, 1000);
 	cr_assert_eq(got.first_ts, 300 * S);
+	cr_assert_eq(got.last_ts, 301 * S);
+	cr_assert_eq(got.npkts, 10);
+	cr_assert_eq(got.raw_len, 2000);
+	cr_assert_eq(got.orig_bytes, 3000);
+	cr_assert_eq(got.sha256[0], 3);
+	cr_assert_eq(got.sha256[31], 0xab);
 	cr_assert_eq(idx_chunk_get(x, 99, &got), TV_E_NOTFOUND);
 
-	cr_assert_eq(idx_segment_end(x, 2, &end), 0);
+	cr_assert_eq(idx2_segment_end(x, 2, &end), 0);
 	cr_assert_eq(end, 2064);
-	cr_assert_eq(idx_segment_end(x, 9, &end), 0);
+	cr_assert_eq(idx2_segment_end(x, 9, &end), 0);
 	cr_assert_eq(end, 0);
 
 	cr_assert_eq(idx_totals_get(x, &t), 0);
@@ -466,30 +559,34 @@ Test(index, chunks_totals_segments)
 	cr_assert_eq(t.packets, 60);
 	cr_assert_eq(t.orig_bytes, 18000);
 	cr_assert_eq(t.raw_bytes, 12000);
-	cr_assert_eq(t.comp_bytes, 5400);
+	cr_assert_eq(t.comp_bytes, 6000);
 	cr_assert_eq(t.segments, 3);
+	cr_assert_eq(t.slices, 3);
+	cr_assert_eq(t.blocks, 6);
+	cr_assert_eq(t.flows, 7);
 	cr_assert_eq(t.first_ts, 100 * S);
 	cr_assert_eq(t.last_ts, 900 * S);
-	postings = db_entries(x, x->db_post);
-	cr_assert_eq(t.postings, postings);
-	cr_assert_gt(postings, 20);
+	cr_assert_eq(t.postings, postings(x));
+	cr_assert_gt(t.postings, 20);
+	cr_assert_gt(t.index_bytes, 0);
 
 	/* a chunk id that is already there: the whole batch is refused */
-	{
-		store_chunk_meta two[2] = { meta(7, 4, 0, 1000 * S, 1000 * S),
-		                            meta(3, 4, 0, 1000 * S, 1000 * S) };
-		cr_assert_eq(idx_commit(x, two, NULL, 2, NULL, 0, NULL), TV_E_EXISTS);
-		cr_assert_eq(idx_chunk_get(x, 7, &got), TV_E_NOTFOUND);
-		two[0].first_ts = 2000 * S;
-		cr_assert_eq(idx_commit(x, two, NULL, 1, NULL, 0, NULL), TV_E_RANGE);
-	}
+	rec(&two[0], 7, 4, 64, 1000 * S, 1000 * S);
+	crec2_flow(&two[0], 9, "10.9.9.9", "10.0.0.1", 6, 1, 2, true);
+	rec(&two[1], 3, 4, 1064, 1000 * S, 1000 * S);
+	crec2_flow(&two[1], 9, "10.9.9.9", "10.0.0.1", 6, 1, 2, true);
+	cr_assert_eq(crec2_commit(x, two, 2), TV_E_EXISTS);
+	cr_assert_eq(idx_chunk_get(x, 7, &got), TV_E_NOTFOUND);
+	two[0].in.rec.first_ts = 2000 * S;
+	cr_assert_eq(crec2_commit(x, two, 1), TV_E_RANGE);
+	cr_assert_eq(idx_chunk_get(x, 7, &got), TV_E_NOTFOUND);
 
 	/* drop segment 1 (chunks 1, 2) */
 	{
 		uint64_t dropped;
-		cr_assert_eq(idx_segment_drop(x, 1, &dropped), 0);
+		cr_assert_eq(idx_segment_drop2(x, 1, &dropped), 0);
 		cr_assert_eq(dropped, 2);
-		cr_assert_eq(idx_segment_drop(x, 1, &dropped), 0);
+		cr_assert_eq(idx_segment_drop2(x, 1, &dropped), 0);
 		cr_assert_eq(dropped, 0);
 	}
 	PLAN(x, "host 10.0.0.1", 4, 6);
@@ -500,38 +597,40 @@ Test(index, chunks_totals_segments)
 	cr_assert_eq(idx_totals_get(x, &t), 0);
 	cr_assert_eq(t.chunks, 4);
 	cr_assert_eq(t.segments, 2);
+	cr_assert_eq(t.slices, 2);
 	cr_assert_eq(t.packets, 40);
 	cr_assert_eq(t.first_ts, 300 * S);
-	cr_assert_eq(t.postings, db_entries(x, x->db_post));
-	cr_assert_eq(db_entries(x, x->db_cpost), 4);
-	cr_assert_eq(db_entries(x, x->db_time), 4);
-	cr_assert_eq(db_entries(x, x->db_segs), 4);
+	cr_assert_eq(t.postings, postings(x));
+	cr_assert_eq(db_entries(x, x->db2_chunks), 4);
+	cr_assert_eq(db_entries(x, x->db2_stime), 2);
+	cr_assert_eq(db_entries(x, x->db2_segs), 2);
 
 	/* drop segment 3 (the long chunk): last_ts comes down */
-	cr_assert_eq(idx_segment_drop(x, 3, NULL), 0);
+	cr_assert_eq(idx_segment_drop2(x, 3, NULL), 0);
 	cr_assert_eq(idx_totals_get(x, &t), 0);
 	cr_assert_eq(t.last_ts, 401 * S);
-	cr_assert_eq(idx_segment_drop(x, 2, NULL), 0);
+	cr_assert_eq(idx_segment_drop2(x, 2, NULL), 0);
 	PLAN(x, "");
 	PLAN(x, "host 10.0.0.1");
 	PLAN(x, "net ::/0");
-	cr_assert_eq(db_entries(x, x->db_post), 0);
-	cr_assert_eq(db_entries(x, x->db_chunks), 0);
+	cr_assert_eq(postings(x), 0);
+	cr_assert_eq(db_entries(x, x->db2_chunks), 0);
+	cr_assert_eq(db_entries(x, x->db2_slices), 0);
 	cr_assert_eq(idx_totals_get(x, &t), 0);
 	cr_assert_eq(t.chunks, 0);
 	cr_assert_eq(t.postings, 0);
 	cr_assert_eq(t.segments, 0);
 	cr_assert_eq(t.first_ts, 0);
-	cr_assert_eq(idx_chunk_last(x, &got), TV_E_NOTFOUND);
+	cr_assert_eq(idx2_chunk_last(x, &last), TV_E_NOTFOUND);
 	idx_close(x);
 }
 
-static int count_cb(void *ctx, const store_chunk_meta *m)
+static int count_cb(void *ctx, const idx2_chunk *c)
 {
 	uint64_t *n = ctx;
-	cr_assert_eq(m->chunk_id, *n + 1);
+	cr_assert_eq(c->chunk_id, *n + 1);
 	(*n)++;
-	return m->chunk_id == 4 ? 42 : 0;
+	return c->chunk_id == 4 ? 42 : 0;
 }
 
 Test(index, foreach)
@@ -539,7 +638,7 @@ Test(index, foreach)
 	idx *x = open_rw(g_dir);
 	uint64_t n = 0;
 	build_small(x);
-	cr_assert_eq(idx_chunk_foreach(x, count_cb, &n), 42);
+	cr_assert_eq(idx2_chunk_foreach(x, count_cb, &n), 42);
 	cr_assert_eq(n, 4);
 	idx_close(x);
 }
@@ -561,21 +660,21 @@ Test(index, sources_and_counters)
 	memset(&d, 0, sizeof d);
 	d.v[TV_CTR_SRC_PACKETS] = 7;
 	d.v[TV_CTR_FLOW_NO_IP] = 3;
-	cr_assert_eq(idx_commit(x, NULL, NULL, 0, mk, 2, &d), 0);
+	cr_assert_eq(idx_commit2(x, NULL, 0, mk, 2, &d), 0);
 
 	cr_assert_eq(idx_source_get(x, mk[0].identity, &sm), 0);
 	cr_assert_eq(sm.packets_done, 100);
 	/* marks only go forward, and the prefix goes with the count */
 	mk[0].packets_done = 50;
 	mk[0].prefix_len = 5000;
-	cr_assert_eq(idx_commit(x, NULL, NULL, 0, mk, 1, NULL), 0);
+	cr_assert_eq(idx_commit2(x, NULL, 0, mk, 1, NULL), 0);
 	cr_assert_eq(idx_source_get(x, mk[0].identity, &sm), 0);
 	cr_assert_eq(sm.packets_done, 100);
 	cr_assert_eq(sm.prefix_len, 0);
 	mk[0].packets_done = 150;
 	mk[0].prefix_len = 9000;
 	memset(mk[0].prefix_sha256, 0x5A, 32);
-	cr_assert_eq(idx_commit(x, NULL, NULL, 0, mk, 1, NULL), 0);
+	cr_assert_eq(idx_commit2(x, NULL, 0, mk, 1, NULL), 0);
 	cr_assert_eq(idx_source_get(x, mk[0].identity, &sm), 0);
 	cr_assert_eq(sm.packets_done, 150);
 	cr_assert_eq(sm.prefix_len, 9000);
@@ -590,7 +689,7 @@ Test(index, sources_and_counters)
 		memcpy(&mk[1], &mk[0], sizeof mk[1]);
 		mk[1].identity[39] = 0x01;
 		mk[1].packets_done = 3;
-		cr_assert_eq(idx_commit(x, NULL, NULL, 0, &mk[1], 1, NULL), 0);
+		cr_assert_eq(idx_commit2(x, NULL, 0, &mk[1], 1, NULL), 0);
 		cr_assert_eq(idx_source_list(x, mk[0].identity, list, 4, &n), 0);
 		cr_assert_eq(n, 2);
 		cr_assert_eq(list[0].packets_done, 3); /* ...01 sorts before ...AA */
@@ -610,7 +709,7 @@ Test(index, sources_and_counters)
 	idx_close(x);
 
 	x = open_rw(g_dir);
-	cr_assert_eq(idx_commit(x, NULL, NULL, 0, NULL, 0, &d), 0);
+	cr_assert_eq(idx_commit2(x, NULL, 0, NULL, 0, &d), 0);
 	cr_assert_eq(idx_counters_get(x, &got), 0);
 	cr_assert_eq(got.v[TV_CTR_SRC_PACKETS], 14);
 	cr_assert_eq(got.v[TV_CTR_FLOW_NO_IP], 6);
@@ -623,85 +722,63 @@ Test(index, sources_and_counters)
 	idx_close(x);
 }
 
-Test(index, post_collector)
-{
-	idx_post *p;
-	uint32_t i;
-	cr_assert_eq(idx_post_new(&p), 0);
-	add(p, 5, 1, "10.0.0.1", "10.0.0.2", 6, 1, 2, true);
-	/* V, A, A, R, P, P, F */
-	cr_assert_eq(idx_post_count(p), 7);
-	add(p, 3, 1, "10.0.0.1", "10.0.0.2", 6, 1, 2, true);
-	cr_assert_eq(idx_post_count(p), 7);
-	add(p, 9, 1, "10.0.0.2", "10.0.0.1", 6, 2, 1, true);
-	cr_assert_eq(idx_post_count(p), 8); /* only the reverse 5-tuple is new */
-	add(p, 9, 1, "10.0.0.2", "10.0.0.1", 1, 0, 0, false);
-	cr_assert_eq(idx_post_count(p), 10); /* R 1 and F with proto 1 */
-	add(p, 9, 2, NULL, NULL, 0, 0, 0, false);
-	cr_assert_eq(idx_post_count(p), 11); /* only V 2 */
-	for (i = 0; i < p->n; i++)
-		if (p->ents[i].key[0] == IDX_PT_ADDR && p->ents[i].key[16] == 1) {
-			cr_assert_eq(p->ents[i].first, 3);
-			cr_assert_eq(p->ents[i].last, 9);
-		}
-	idx_post_reset(p);
-	cr_assert_eq(idx_post_count(p), 0);
-	/* grow well past the initial table */
-	for (i = 0; i < 60000; i++) {
-		char a[32];
-		snprintf(a, sizeof a, "10.%u.%u.1", i >> 8, i & 255);
-		add(p, i, 1, a, "10.255.255.255", 6, 1, 2, true);
-	}
-	cr_assert_eq(idx_post_error(p), 0);
-	/* V, dst A, R, 2 P, and per packet a src A and a 5-tuple */
-	cr_assert_eq(idx_post_count(p), 5 + 2 * 60000);
-	idx_post_reset(p);
-	cr_assert_eq(idx_post_count(p), 0);
-	add(p, 1, 1, "10.0.0.1", "10.0.0.2", 6, 1, 2, true);
-	cr_assert_eq(idx_post_count(p), 7);
-	idx_post_free(p);
-	idx_post_free(NULL);
-}
-
 /* ------------------------------------------------------- 10000 chunks */
 
 #define BIG 10000
 
+/* A subset of the other plan (both sorted by chunk id). */
+static void is_subset(const idx2_hit *a, size_t na, const idx2_hit *b, size_t nb, const char *ta,
+                      const char *tb)
+{
+	size_t i, j = 0;
+	for (i = 0; i < na; i++) {
+		while (j < nb && b[j].chunk_id < a[i].chunk_id)
+			j++;
+		cr_assert(j < nb && b[j].chunk_id == a[i].chunk_id && (a[i].blocks & ~b[j].blocks) == 0,
+		          "'%s' plans chunk %llu, '%s' does not", ta,
+		          (unsigned long long)a[i].chunk_id, tb);
+	}
+}
+
+/*
+ * 10000 chunks of one flow each (segments of 1000, slices of at most 64),
+ * three of them with a second flow of 192.0.2.7.  The planner visits the
+ * slices in the time range (one v2_stime key and one slice record each),
+ * then reads the keys and records of what matches: its work grows with the
+ * slices (the archive / 64) and with what matches, never with the chunks
+ * of the archive.
+ */
 Test(index, plan_cost_big, .timeout = 120)
 {
 	idx *x = open_rw(g_dir);
-	idx_post *p[100];
-	store_chunk_meta m[100];
-	uint64_t i;
-	size_t j;
-	idx_expr *e;
-	uint64_t *ids;
-	size_t n;
-	idx_plan_stats st;
+	crec2 *c = calloc(100, sizeof *c);
+	uint64_t i, keys_host;
+	size_t j, n, n2;
+	idx2_plan_stats st, st2;
+	idx2_hit *hits, *hits2;
 	idx_totals t;
 
-	for (j = 0; j < 100; j++)
-		cr_assert_eq(idx_post_new(&p[j]), 0);
+	cr_assert_not_null(c);
 	for (i = 1; i <= BIG; i++) {
 		char a[32];
 		j = (size_t)((i - 1) % 100);
-		idx_post_reset(p[j]);
+		crec2_init(&c[j], i, (uint32_t)(i / 1000) + 1, (i % 1000) * 1000 + 64, 1000, i * 10 * S,
+		           i * 10 * S + 5 * S, 10);
 		snprintf(a, sizeof a, "10.100.%u.%u", (unsigned)(i >> 8), (unsigned)(i & 255));
-		add(p[j], i * 10 * S, (uint32_t)(i % 10), a, "172.16.0.1", 6,
-		    (uint16_t)(1024 + i % 1000), 80, true);
+		crec2_flow(&c[j], (uint32_t)(i % 10), a, "172.16.0.1", 6, (uint16_t)(1024 + i % 1000),
+		           80, true);
 		if (i == 17 || i == 4242 || i == 9999)
-			add(p[j], i * 10 * S + S, (uint32_t)(i % 10), "192.0.2.7", "172.16.0.1", 17,
-			    999, 53, true);
-		m[j] = meta(i, (uint32_t)(i / 1000), (i % 1000) * 1000, i * 10 * S, i * 10 * S + 5 * S);
+			crec2_flow(&c[j], (uint32_t)(i % 10), "192.0.2.7", "172.16.0.1", 17, 999, 53, true);
 		if (j == 99)
-			cr_assert_eq(idx_commit(x, m, p, 100, NULL, 0, NULL), 0);
+			cr_assert_eq(crec2_commit(x, c, 100), 0);
 	}
-	for (j = 0; j < 100; j++)
-		idx_post_free(p[j]);
+	free(c);
 
 	cr_assert_eq(idx_totals_get(x, &t), 0);
 	cr_assert_eq(t.chunks, BIG);
 	cr_assert_eq(t.segments, 11);
+	cr_assert_gt(t.slices, BIG / 64);
+	cr_assert_lt(t.slices, BIG / 64 + 12, "%llu slices", (unsigned long long)t.slices);
 
 	PLAN(x, "host 192.0.2.7", 17, 4242, 9999);
 	PLAN(x, "host 192.0.2.7 and tcp", 17, 4242, 9999);
@@ -709,23 +786,23 @@ Test(index, plan_cost_big, .timeout = 120)
 	PLAN(x, "port 53", 17, 4242, 9999);
 	PLAN(x, "host 10.100.0.5", 5);
 
-	cr_assert_eq(idx_expr_parse("host 192.0.2.7", 0, &e, NULL), 0);
-	cr_assert_eq(idx_plan(x, e, &ids, &n, &st), 0);
-	cr_assert_eq(st.keys_read, 3);
-	cr_assert_eq(st.chunks_total, BIG);
-	cr_assert_eq(st.chunks_planned, 3);
-	free(ids);
-	idx_expr_free(e);
-
-	/* the planner probes the small side instead of reading all of tcp */
-	cr_assert_eq(idx_expr_parse("tcp and host 192.0.2.7 and not udp", 0, &e, NULL), 0);
-	cr_assert_eq(idx_plan(x, e, &ids, &n, &st), 0);
+	n = plan_cost(x, "host 192.0.2.7", &st, &hits);
 	cr_assert_eq(n, 3);
-	cr_assert_leq(st.keys_read, 6);
-	free(ids);
-	idx_expr_free(e);
+	cr_assert_eq(st.chunks_planned, 3);
+	cr_assert_eq(st.slices_visited, t.slices);
+	keys_host = st.keys_read;
+	cr_assert_leq(keys_host, 2 * t.slices + 4 * 3, "%llu keys", (unsigned long long)keys_host);
+	free(hits);
 
-	/* tcpdump's forms plan no more chunks and read no more keys than
+	/* the planner probes the small side instead of reading all of tcp:
+	 * the tcp posting of a slice is read only where the host is */
+	n = plan_cost(x, "tcp and host 192.0.2.7 and not udp", &st, &hits);
+	cr_assert_eq(n, 3);
+	cr_assert_leq(st.keys_read, keys_host + 2 * 3, "%llu keys, the host alone %llu",
+	              (unsigned long long)st.keys_read, (unsigned long long)keys_host);
+	free(hits);
+
+	/* tcpdump's forms plan no more blocks and read no more keys than
 	 * their long forms; a port of one transport reads only its keys */
 	{
 		static const char *const pairs[][2] = {
@@ -741,70 +818,54 @@ Test(index, plan_cost_big, .timeout = 120)
 		};
 		size_t k;
 		for (k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
-			uint64_t *ids2, keys;
-			size_t n2;
-			cr_assert_eq(idx_expr_parse(pairs[k][1], 0, &e, NULL), 0);
-			cr_assert_eq(idx_plan(x, e, &ids2, &n2, &st), 0);
-			keys = st.keys_read;
-			idx_expr_free(e);
-			cr_assert_eq(idx_expr_parse(pairs[k][0], 0, &e, NULL), 0);
-			cr_assert_eq(idx_plan(x, e, &ids, &n, &st), 0);
-			idx_expr_free(e);
-			/* a subset of the long form's plan (both sorted) */
-			{
-				size_t a = 0, b = 0;
-				for (; a < n; a++) {
-					while (b < n2 && ids2[b] < ids[a])
-						b++;
-					cr_assert(b < n2 && ids2[b] == ids[a],
-					          "'%s' plans chunk %llu, '%s' does not", pairs[k][0],
-					          (unsigned long long)ids[a], pairs[k][1]);
-				}
-			}
-			cr_assert_leq(st.keys_read, keys, "'%s' read %llu keys, '%s' %llu",
+			n2 = plan_cost(x, pairs[k][1], &st2, &hits2);
+			n = plan_cost(x, pairs[k][0], &st, &hits);
+			is_subset(hits, n, hits2, n2, pairs[k][0], pairs[k][1]);
+			cr_assert_leq(st.keys_read, st2.keys_read, "'%s' read %llu keys, '%s' %llu",
 			              pairs[k][0], (unsigned long long)st.keys_read, pairs[k][1],
-			              (unsigned long long)keys);
-			free(ids);
-			free(ids2);
+			              (unsigned long long)st2.keys_read);
+			free(hits);
+			free(hits2);
 		}
-		cr_assert_eq(idx_expr_parse("udp port 53", 0, &e, NULL), 0);
-		cr_assert_eq(idx_plan(x, e, &ids, &n, &st), 0);
+		/* udp port 53 is in three chunks; tcp port 80 in every chunk,
+		 * udp port 80 in none: no more keys than the slices' */
+		n = plan_cost(x, "udp port 53", &st, &hits);
 		cr_assert_eq(n, 3);
-		cr_assert_eq(st.keys_read, 3);
-		free(ids);
-		idx_expr_free(e);
-		/* tcp port 80 is in every chunk; udp port 80 in none */
-		cr_assert_eq(idx_expr_parse("udp port 80", 0, &e, NULL), 0);
-		cr_assert_eq(idx_plan(x, e, &ids, &n, &st), 0);
+		cr_assert_leq(st.keys_read, 2 * t.slices + 3 * 2);
+		free(hits);
+		n = plan_cost(x, "udp port 80", &st, &hits);
 		cr_assert_eq(n, 0);
-		cr_assert_eq(st.keys_read, 0);
-		free(ids);
-		idx_expr_free(e);
+		cr_assert_eq(st.keys_read, 2 * t.slices, "only the slices' keys");
+		free(hits);
 	}
 
-	/* a time window reads only the chunks near it */
-	cr_assert_eq(idx_expr_parse("after 50000 and before 50100", 0, &e, NULL), 0);
-	cr_assert_eq(idx_plan(x, e, &ids, &n, &st), 0);
+	/* a time window reads only the slices near it: their time keys,
+	 * records and at most every chunk record of each */
+	n = plan_cost(x, "after 50000 and before 50100", &st, &hits);
 	cr_assert_eq(n, 10); /* chunks 5000..5009 */
-	cr_assert_eq(ids[0], 5000);
-	cr_assert_leq(st.keys_read, 12);
-	free(ids);
-	idx_expr_free(e);
+	cr_assert_eq(hits[0].chunk_id, 5000);
+	cr_assert_leq(st.slices_visited, 2);
+	cr_assert_leq(st.keys_read, 3 * (2 + IDX2_SLICE_MAX_CHUNKS), "%llu keys",
+	              (unsigned long long)st.keys_read);
+	free(hits);
 
-	/* a host with a time window: postings outside it are skipped */
+	/* a host with a time window: chunks outside it are skipped (a chunk
+	 * is kept when its [first_ts, last_ts] meets the window: 4242 spans
+	 * 42420..42425 s) */
 	PLAN(x, "host 192.0.2.7 and after 42000 and before 99990", 4242);
-	PLAN(x, "host 192.0.2.7 and after 42421.5", 9999);
+	PLAN(x, "host 192.0.2.7 and after 42425", 4242, 9999);
+	PLAN(x, "host 192.0.2.7 and after 42425.000000001", 9999);
 
 	/* drop one segment: chunks 4000..4999 */
 	{
 		uint64_t dropped;
-		cr_assert_eq(idx_segment_drop(x, 4, &dropped), 0);
+		cr_assert_eq(idx_segment_drop2(x, 5, &dropped), 0);
 		cr_assert_eq(dropped, 1000);
 	}
 	PLAN(x, "host 192.0.2.7", 17, 9999);
 	cr_assert_eq(idx_totals_get(x, &t), 0);
 	cr_assert_eq(t.chunks, BIG - 1000);
-	cr_assert_eq(t.postings, db_entries(x, x->db_post));
+	cr_assert_eq(t.postings, postings(x));
 	idx_close(x);
 }
 

@@ -24,13 +24,11 @@
 #include <unistd.h>
 
 #include "../../index/vault.h"
+#include "../../index/idx2.h"
 
 #define FRAME 1000
 
 static char g_dir[64];
-/* the store format the test creates (idx_cfg.format): each test runs on
- * both */
-static uint32_t g_format = 1;
 static uint64_t g_rand = 0x9e3779b97f4a7c15ull;
 
 static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -76,12 +74,11 @@ static void make_pkt(tv_pkt *p, uint8_t *frame, uint64_t i)
 static void cfg_small(idx_vault_cfg *c, int threads, uint32_t commit_chunks)
 {
 	idx_vault_cfg_default(c);
-	c->builder.raw_target = 16 * 1024; /* ~16 packets per chunk */
+	c->packer.raw_target = 16 * 1024; /* ~16 packets per chunk */
 	c->segs.sync = false;
 	c->flows = false;
 	c->threads = threads;
 	c->commit_chunks = commit_chunks;
-	c->index.format = g_format;
 }
 
 static int add_n(idx_vault *v, uint64_t from, uint64_t n)
@@ -103,11 +100,11 @@ struct chunks {
 	size_t n;
 };
 
-static int collect(void *ctx, const store_chunk_meta *m)
+static int collect(void *ctx, const idx2_chunk *r)
 {
 	struct chunks *c = ctx;
 	if (c->n < 4096)
-		c->m[c->n] = *m;
+		idx2_chunk_meta(r, &c->m[c->n]);
 	c->n++;
 	return 0;
 }
@@ -118,8 +115,7 @@ static void indexed(struct chunks *c)
 	idx_rstore rs;
 	c->n = 0;
 	cr_assert_eq(idx_rstore_open(g_dir, &rs), 0);
-	cr_assert_eq(idx_format(rs.x), g_format);
-	cr_assert_eq(idx_chunk_foreach(rs.x, collect, c), 0);
+	cr_assert_eq(idx2_chunk_foreach(rs.x, collect, c), 0);
 	idx_rstore_close(&rs);
 }
 
@@ -198,11 +194,6 @@ Test(pipeline, threaded_chunks_committed_in_id_order)
 	threaded_chunks_committed_in_id_order_run();
 }
 
-Test(pipeline, threaded_chunks_committed_in_id_order_format2)
-{
-	g_format = 2;
-	threaded_chunks_committed_in_id_order_run();
-}
 
 /* commit_chunks 8: a reader sees nothing of a batch until its eighth
  * chunk is sealed, then all eight at once. */
@@ -248,11 +239,6 @@ Test(pipeline, commits_in_batches_of_commit_chunks)
 	commits_in_batches_of_commit_chunks_run();
 }
 
-Test(pipeline, commits_in_batches_of_commit_chunks_format2)
-{
-	g_format = 2;
-	commits_in_batches_of_commit_chunks_run();
-}
 
 /*
  * A write fails in the middle of a batch: the chunks of earlier batches
@@ -322,11 +308,6 @@ Test(pipeline, failure_mid_batch_single_thread)
 	failure_mid_batch_single_thread_run();
 }
 
-Test(pipeline, failure_mid_batch_single_thread_format2)
-{
-	g_format = 2;
-	failure_mid_batch_single_thread_run();
-}
 
 static void failure_mid_batch_threaded_run(void)
 {
@@ -338,11 +319,6 @@ Test(pipeline, failure_mid_batch_threaded)
 	failure_mid_batch_threaded_run();
 }
 
-Test(pipeline, failure_mid_batch_threaded_format2)
-{
-	g_format = 2;
-	failure_mid_batch_threaded_run();
-}
 
 /* Closing without a flush: every packet handed to the vault is committed
  * (threaded file ingest: what is queued, being sealed or waiting for the
@@ -379,11 +355,6 @@ Test(pipeline, close_commits_all_accepted_work)
 	close_commits_all_accepted_work_run();
 }
 
-Test(pipeline, close_commits_all_accepted_work_format2)
-{
-	g_format = 2;
-	close_commits_all_accepted_work_run();
-}
 
 /* Live: two workers seal their own chunks; after they finish and the
  * writer stops, everything they accepted is committed, counters included. */
@@ -428,11 +399,6 @@ Test(pipeline, live_stop_commits_all_accepted_work)
 	live_stop_commits_all_accepted_work_run();
 }
 
-Test(pipeline, live_stop_commits_all_accepted_work_format2)
-{
-	g_format = 2;
-	live_stop_commits_all_accepted_work_run();
-}
 
 /* The reader of indexed_by_another_process: this test binary run again
  * with TV_PIPELINE_READER=DIR (a fresh exec, so it inherits no lock that a
@@ -450,7 +416,7 @@ __attribute__((constructor)) static void pipeline_reader_main(void)
 		return;
 	c = calloc(1, sizeof *c);
 	if (c && idx_rstore_open(dir, &rs) == 0) {
-		if (idx_chunk_foreach(rs.x, collect, c) == 0) {
+		if (idx2_chunk_foreach(rs.x, collect, c) == 0) {
 			n = (long long)c->n;
 			pk = (unsigned long long)packets_in(c);
 		}
@@ -549,11 +515,6 @@ Test(pipeline, threaded_commits_hold_at_least_commit_chunks)
 	threaded_commits_hold_at_least_commit_chunks_run();
 }
 
-Test(pipeline, threaded_commits_hold_at_least_commit_chunks_format2)
-{
-	g_format = 2;
-	threaded_commits_hold_at_least_commit_chunks_run();
-}
 
 /* Live policy: a chunk is committed within its seal interval (plus one
  * writer pass) while the worker keeps running, with no stop and no flush. */
@@ -611,11 +572,6 @@ Test(pipeline, live_commits_within_the_seal_interval)
 	live_commits_within_the_seal_interval_run();
 }
 
-Test(pipeline, live_commits_within_the_seal_interval_format2)
-{
-	g_format = 2;
-	live_commits_within_the_seal_interval_run();
-}
 
 /*
  * Live: a write fails in the middle of the writer's work (the file size
@@ -686,8 +642,3 @@ Test(pipeline, live_failure_mid_batch)
 	live_failure_mid_batch_run();
 }
 
-Test(pipeline, live_failure_mid_batch_format2)
-{
-	g_format = 2;
-	live_failure_mid_batch_run();
-}

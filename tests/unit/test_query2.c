@@ -1,10 +1,10 @@
 /*
- * test_query2.c — idx_query_run on version-2 stores: the same packets in a
- * version-1 store (through the vault, as ingest stores them) and in a
- * version-2 store (store_packer, idx_commit2) give byte-identical pcap
- * output, alone, two stores of one format, and two stores of mixed
- * formats; --verify (export) reads the whole chunk and fails on a
- * changed byte outside the planned blocks, naming segment and offset.
+ * test_query2.c — idx_query_run: the same packets in a store written
+ * through the vault (as ingest stores them) and in one written directly
+ * (store_packer, idx_commit2) give byte-identical pcap output, alone and
+ * as two stores merged in any pair of writers; --verify (export) reads
+ * the whole chunk and fails on a changed byte outside the planned blocks,
+ * naming segment and offset.
  */
 #include "v2store.h"
 #include "rmtmp.h"
@@ -143,23 +143,23 @@ static void compare(const char *const *d1, const char *const *d2, int n, uint64_
 	}
 }
 
-Test(query2, one_store_v1_and_v2_give_identical_pcaps, .init = setup, .fini = teardown,
-     .timeout = 240)
+Test(query2, one_store_through_the_vault_or_direct_gives_identical_pcaps, .init = setup,
+     .fini = teardown, .timeout = 240)
 {
-	const char *v1[] = { a1 }, *v2[] = { a2 };
+	const char *v[] = { a1 }, *d[] = { a2 };
 	uint64_t total = 0;
-	compare(v1, v2, 1, &total);
+	compare(v, d, 1, &total);
 	cr_assert_gt(total, 1000);
 }
 
-Test(query2, two_stores_of_either_or_mixed_formats_give_identical_pcaps, .init = setup,
+Test(query2, two_stores_of_either_or_mixed_writers_give_identical_pcaps, .init = setup,
      .fini = teardown, .timeout = 240)
 {
-	const char *v1[] = { a1, b1 }, *v2[] = { a2, b2 }, *m1[] = { a1, b2 }, *m2[] = { a2, b1 };
+	const char *v[] = { a1, b1 }, *d[] = { a2, b2 }, *m1[] = { a1, b2 }, *m2[] = { a2, b1 };
 	uint64_t total = 0;
-	compare(v1, v2, 2, &total);
-	compare(v1, m1, 2, &total);
-	compare(v1, m2, 2, &total);
+	compare(v, d, 2, &total);
+	compare(v, m1, 2, &total);
+	compare(v, m2, 2, &total);
 	cr_assert_gt(total, 1000);
 }
 

@@ -543,9 +543,8 @@ Test(verify2, recovery_stops_at_a_damaged_chunk_and_cuts_from_there, .init = vse
 	idx_close(x);
 }
 
-/* A block of VPC flow records that does not decode is named by --deep, as
- * a version-1 flow record that does not decode is; the records written by
- * idx_flows_put beside it are not reported. */
+/* A block of VPC flow records that does not decode is named by --deep;
+ * the records written by idx_flows_put beside it are not reported. */
 Test(verify2, a_corrupt_flow_record_block_is_found_by_deep, .init = vsetup, .fini = teardown,
      .timeout = 60)
 {

@@ -1,9 +1,9 @@
 /*
- * v2store.h — stores of both formats from one capture, for the tests that
- * compare them (test_query2.c): the capture is decapsulated with the
- * library once; every packet goes to a version-1 store through the vault
- * (what ingest does) and to a version-2 store through store_packer,
- * store_segs and idx_commit2 (what the version-2 writer will do).
+ * v2store.h — two stores of one capture, for the tests that compare them
+ * (test_query2.c): the capture is decapsulated with the library once;
+ * every packet goes to a store through the vault (what ingest does: the
+ * write engine, its tags, chunk numbering and commits) and to another
+ * through store_packer, store_segs and idx_commit2 directly.
  * tv-gen, built beside the tests (BUILD/tv-gen), makes the captures.
  * Included by one test file each (static functions), not a module.
  */
@@ -132,9 +132,9 @@ static void v2_add(v2_writer *w, const tv_pkt *pkt)
 
 /*
  * Decapsulates the outer capture at pcap_path and stores every packet in
- * a new version-2 store at dir2 (pcfg: NULL for the packer's defaults)
- * and, when dir1 is not NULL, in a new version-1 store at dir1 through
- * the vault.  Returns the packets stored.
+ * a new store at dir2 written directly (pcfg: NULL for the packer's
+ * defaults) and, when dir1 is not NULL, in a new store at dir1 through
+ * the vault, with the same packer settings.  Returns the packets stored.
  */
 static uint64_t v2_build(const char *pcap_path, const char *dir2, const char *dir1,
                          const store_packer_cfg *pcfg)
@@ -167,9 +167,7 @@ static uint64_t v2_build(const char *pcap_path, const char *dir2, const char *di
 	idx_cfg_default(&icfg);
 	icfg.writable = true;
 	icfg.map_size = 1ull << 30;
-	icfg.format = 2;
 	cr_assert_eq(idx_open(dir2, &icfg, &w.x), 0);
-	cr_assert_eq(idx_format(w.x), 2);
 	idx_store_uuid(w.x, uuid);
 	store_segs_cfg_default(&scfg);
 	scfg.version = 2;
@@ -183,7 +181,7 @@ static uint64_t v2_build(const char *pcap_path, const char *dir2, const char *di
 		idx_vault_cfg_default(&vcfg);
 		vcfg.segs.sync = false;
 		if (pcfg)
-			vcfg.builder.raw_target = pcfg->raw_target; /* chunks of a like size */
+			vcfg.packer = *pcfg;
 		cr_assert_eq(idx_vault_open(dir1, &vcfg, &vctr, NULL, &v), 0);
 	}
 
