@@ -264,7 +264,7 @@ void cmd_store_error(const char *cmd, const char *dir, int rc)
 		/* a store of another format first: nothing else in it is read */
 		if (cmd_store_format_check(cmd, dir) != EXIT_OK)
 			return;
-		if (store_segs_diagnose_version(dir, NULL, IDX_FORMAT_VERSION, why, sizeof why)) {
+		if (store_segs_diagnose(dir, NULL, why, sizeof why)) {
 			cmd_err(cmd, "%s: cannot open the store: %s", dir, why);
 			return;
 		}

@@ -28,7 +28,6 @@ int idx_rstore_open(const char *dir, idx_rstore *rs)
 	idx_store_uuid(rs->x, uuid);
 	store_segs_cfg_default(&scfg);
 	scfg.writable = false;
-	scfg.version = STORE_V2_VERSION;
 	rc = store_segs_open(dir, uuid, &scfg, &rs->segs);
 	if (rc) {
 		idx_close(rs->x);

@@ -77,7 +77,6 @@ int vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
 	if (rc)
 		goto fail;
 	idx_store_uuid(v->x, uuid);
-	v->cfg.segs.version = STORE_V2_VERSION;
 	rc = store_segs_open(dir, uuid, &v->cfg.segs, &v->segs);
 	if (rc)
 		goto fail;

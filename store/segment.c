@@ -59,8 +59,7 @@ struct store_segs {
 	} cache[FD_CACHE];
 	unsigned cache_next;
 
-	store_reader *rd; /* for scan, version 1 */
-	store_chunk *ck;  /* for scan, version 2 */
+	store_chunk *ck;  /* for scan */
 	bool ck_live;     /* ck holds the chunk a scan's callback is given */
 	uint8_t *sbuf;
 	size_t sbuf_cap;
@@ -71,7 +70,7 @@ void store_segs_cfg_default(store_segs_cfg *cfg)
 	cfg->segment_size = (uint64_t)1 << 30;
 	cfg->writable = false;
 	cfg->sync = true;
-	cfg->version = 1;
+	cfg->version = STORE_V2_VERSION;
 }
 
 static void seg_name(char out[SEG_NAME_LEN + 1], uint32_t seg)
@@ -159,8 +158,8 @@ static int seg_hdr_check(const store_segs *s, const uint8_t *h, uint32_t seg)
 	version = tv_get_le16(h + SH_VERSION);
 	if (version == 0)
 		return TV_E_FORMAT;
-	/* the segments of one store all have the store's version: a chunk is
-	 * read by its segment's version, never guessed */
+	/* a segment of another version (format 1's, or a newer one) is
+	 * refused whole: its chunks are never guessed at */
 	if (version != s->cfg.version)
 		return TV_E_VERSION;
 	if (tv_get_le16(h + SH_FLAGS) != 0 || !all_zero(h + SH_RESERVED, STORE_SEG_HDR_LEN - SH_RESERVED) ||
@@ -314,8 +313,8 @@ int store_segs_open(const char *dir, const uint8_t store_uuid[16], const store_s
 	if (s->cfg.segment_size == 0)
 		s->cfg.segment_size = (uint64_t)1 << 30;
 	if (s->cfg.version == 0)
-		s->cfg.version = STORE_FORMAT_VERSION;
-	if (s->cfg.version != STORE_FORMAT_VERSION && s->cfg.version != STORE_V2_VERSION) {
+		s->cfg.version = STORE_V2_VERSION;
+	if (s->cfg.version != STORE_V2_VERSION) {
 		err = TV_E_RANGE;
 		goto fail;
 	}
@@ -417,7 +416,6 @@ void store_segs_close(store_segs *s)
 			close(s->cache[i].fd);
 	if (s->dirfd >= 0)
 		close(s->dirfd);
-	store_reader_free(s->rd);
 	store_chunk_free(s->ck);
 	free(s->sbuf);
 	free(s->segdir);
@@ -427,11 +425,6 @@ void store_segs_close(store_segs *s)
 uint32_t store_segs_newest(const store_segs *s)
 {
 	return s->newest;
-}
-
-uint16_t store_segs_version(const store_segs *s)
-{
-	return s->cfg.version;
 }
 
 const store_chunk *store_segs_scan_chunk(const store_segs *s)
@@ -615,7 +608,7 @@ int store_segs_size(store_segs *s, uint32_t segment, uint64_t *bytes)
 	}
 }
 
-/* A version-2 header as the scan's callback sees it (store.h). */
+/* A chunk header as the scan's callback sees it (store.h). */
 static void meta_from_hdr(const store_hdr *h, store_chunk_meta *m)
 {
 	memset(m, 0, sizeof *m);
@@ -625,47 +618,16 @@ static void meta_from_hdr(const store_hdr *h, store_chunk_meta *m)
 	m->last_ts = h->last_ts;
 	m->npkts = h->npkts;
 	m->raw_len = h->raw_len;
-	m->comp_len = h->body_len;
 	m->orig_bytes = h->orig_bytes;
 	memcpy(m->sha256, h->sha256, 32);
-}
-
-/* The fixed header of a chunk of the given version: its checks, and from
- * them the chunk's length on disk. */
-static int scan_hdr(uint16_t version, const uint8_t *hdr, store_chunk_meta *m)
-{
-	store_hdr h;
-	int err;
-	if (version == STORE_FORMAT_VERSION)
-		return store_chunk_header_parse(hdr, STORE_CHUNK_HDR_LEN, m);
-	err = store_hdr_parse(hdr, STORE_V2_HDR_LEN, &h);
-	if (!err)
-		meta_from_hdr(&h, m);
-	return err;
-}
-
-/* The whole chunk in s->sbuf, checked as recovery needs it: the hash and
- * everything it decodes to. */
-static int scan_load(store_segs *s, uint16_t version, size_t len, store_chunk_meta *m)
-{
-	store_hdr h;
-	int err;
-	if (version == STORE_FORMAT_VERSION)
-		return store_reader_load(s->rd, s->sbuf, len, true, m);
-	err = store_chunk_load(s->ck, s->sbuf, len, STORE_LOAD_HASH, &h);
-	if (!err)
-		meta_from_hdr(&h, m);
-	return err;
 }
 
 int store_segs_scan(store_segs *s, uint32_t segment, uint64_t offset, store_scan_cb cb,
                     void *ctx, uint64_t *valid_end, uint64_t *torn)
 {
 	uint8_t hdr[STORE_V2_HDR_LEN];
-	/* segs_fd refuses a segment whose header has another version, so the
-	 * handle's version is this segment's, for every chunk of it */
-	uint16_t version = s->cfg.version;
-	size_t hlen = version == STORE_FORMAT_VERSION ? STORE_CHUNK_HDR_LEN : STORE_V2_HDR_LEN;
+	const size_t hlen = STORE_V2_HDR_LEN;
+	store_hdr h;
 	struct stat st;
 	uint64_t size, pos;
 	size_t got;
@@ -689,9 +651,9 @@ int store_segs_scan(store_segs *s, uint32_t segment, uint64_t offset, store_scan
 		*valid_end = size;
 		return TV_E_TRUNCATED;
 	}
-	if (version == STORE_FORMAT_VERSION && !s->rd && (err = store_reader_new(&s->rd)) != 0)
-		return err;
-	if (version != STORE_FORMAT_VERSION && !s->ck && (err = store_chunk_new(&s->ck)) != 0)
+	/* segs_fd refused a segment whose header has another version: a chunk
+	 * of another version in it was not written by this store */
+	if (!s->ck && (err = store_chunk_new(&s->ck)) != 0)
 		return err;
 	for (;;) {
 		store_chunk_meta m;
@@ -702,11 +664,12 @@ int store_segs_scan(store_segs *s, uint32_t segment, uint64_t offset, store_scan
 			return err;
 		if (got < hlen)
 			break; /* shrank under us */
-		err = scan_hdr(version, hdr, &m);
+		err = store_hdr_parse(hdr, hlen, &h);
 		if (err == TV_E_VERSION)
 			goto other_version;
 		if (err)
 			break;
+		meta_from_hdr(&h, &m);
 		if (m.length > size - pos)
 			break;
 		if (m.length > s->sbuf_cap) {
@@ -721,16 +684,19 @@ int store_segs_scan(store_segs *s, uint32_t segment, uint64_t offset, store_scan
 			return err;
 		if (got < m.length)
 			break;
-		err = scan_load(s, version, m.length, &m);
+		/* the whole chunk, checked as recovery needs it: the hash and
+		 * everything it decodes to */
+		err = store_chunk_load(s->ck, s->sbuf, m.length, STORE_LOAD_HASH, &h);
 		if (err == TV_E_VERSION)
 			goto other_version;
 		if (err == TV_E_NOMEM)
 			return err;
 		if (err)
 			break;
+		meta_from_hdr(&h, &m);
 		m.segment = segment;
 		m.offset = pos;
-		s->ck_live = version != STORE_FORMAT_VERSION;
+		s->ck_live = true;
 		err = cb ? cb(ctx, &m, s->sbuf, m.length) : 0;
 		s->ck_live = false;
 		if (err) {
@@ -828,12 +794,6 @@ int store_segs_remove(store_segs *s, uint32_t segment)
 
 int store_segs_diagnose(const char *dir, const uint8_t store_uuid[16], char *buf, size_t cap)
 {
-	return store_segs_diagnose_version(dir, store_uuid, 0, buf, cap);
-}
-
-int store_segs_diagnose_version(const char *dir, const uint8_t store_uuid[16], unsigned version,
-                                char *buf, size_t cap)
-{
 	char path[4096];
 	DIR *d;
 	struct dirent *e;
@@ -869,17 +829,17 @@ int store_segs_diagnose_version(const char *dir, const uint8_t store_uuid[16], u
 			found = 1;
 		} else if (tv_get_le16(h + SH_VERSION) > STORE_V2_VERSION) {
 			snprintf(buf, cap, "%s: offset 8: segment format version %u; this build reads "
-			         "versions %u and %u (use a newer tapvault)", path,
-			         tv_get_le16(h + SH_VERSION), STORE_FORMAT_VERSION, STORE_V2_VERSION);
+			         "version %u (use a newer tapvault)", path, tv_get_le16(h + SH_VERSION),
+			         STORE_V2_VERSION);
 			found = 1;
-		} else if (version && tv_get_le16(h + SH_VERSION) != 0 &&
-		           tv_get_le16(h + SH_VERSION) != version) {
-			snprintf(buf, cap, "%s: offset 8: segment format version %u, but the store is "
-			         "format version %u (its index says so) and all its segments are: the file "
-			         "comes from another store; move it out of %s/" STORE_SEGMENTS_DIR
-			         " (into a store of format version %u, or re-ingest its capture)",
-			         path, tv_get_le16(h + SH_VERSION), version, dir,
-			         tv_get_le16(h + SH_VERSION));
+		} else if (tv_get_le16(h + SH_VERSION) != 0 &&
+		           tv_get_le16(h + SH_VERSION) != STORE_V2_VERSION) {
+			snprintf(buf, cap, "%s: offset 8: segment format version %u is no longer supported "
+			         "(this tapvault reads format %u): the file comes from a store of format %u; "
+			         "move it out of %s/" STORE_SEGMENTS_DIR " and ingest its source captures "
+			         "again into a new store",
+			         path, tv_get_le16(h + SH_VERSION), STORE_V2_VERSION,
+			         tv_get_le16(h + SH_VERSION), dir);
 			found = 1;
 		} else if (tv_get_le16(h + SH_VERSION) == 0) {
 			snprintf(buf, cap, "%s: offset 8: segment format version 0 is not valid", path);
@@ -933,8 +893,7 @@ int store_segs_read_ident(const char *dir, uint8_t uuid[16], uint16_t *version)
 			continue;
 		if (pread_full(fd, h, sizeof h, 0, &got) == 0 && got == sizeof h &&
 		    memcmp(h + SH_MAGIC, seg_magic, sizeof seg_magic) == 0 &&
-		    tv_get_le16(h + SH_VERSION) >= STORE_FORMAT_VERSION &&
-		    tv_get_le16(h + SH_VERSION) <= STORE_V2_VERSION) {
+		    tv_get_le16(h + SH_VERSION) != 0) {
 			memcpy(uuid, h + SH_UUID, 16);
 			*version = tv_get_le16(h + SH_VERSION);
 			best = seg;

@@ -10,7 +10,7 @@
 /* The 8-byte magic that starts every chunk header, of every version. */
 extern const uint8_t store_chunk_magic[8];
 
-/* Context table entry (48 bytes, the same in versions 1 and 2). */
+/* Context table entry (48 bytes). */
 enum {
 	CX_VNI = 0,
 	CX_TUNNEL = 4,
@@ -44,7 +44,7 @@ void *store_grow(void *buf, size_t *cap, size_t need, size_t elem, bool *ok);
 #define STORE_GROW(ptr, cap, need, ok) \
 	((ptr) = store_grow((ptr), &(cap), (need), sizeof *(ptr), &(ok)))
 
-/* Version 2 chunk header (FORMAT.md "Chunk header"). */
+/* Chunk header (FORMAT.md "Chunk header"). */
 enum {
 	H2_MAGIC = 0,
 	H2_VERSION = 8,

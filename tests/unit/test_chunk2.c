@@ -1048,40 +1048,34 @@ Test(chunk2, header_layout_as_specified)
 
 /* ------------------------------------------------------- version gate */
 
-Test(chunk2, version_1_chunk_refused_by_v2_and_v2_by_v1)
+Test(chunk2, a_chunk_of_format_1_or_of_a_later_version_is_refused)
 {
-	/* a version-1 chunk from the version-1 builder */
-	store_builder *b1;
-	store_reader *r1;
-	uint8_t frame[100] = { 0 };
-	tv_pkt p;
-	const uint8_t *c1;
-	size_t len1;
-	memset(&p, 0, sizeof p);
-	p.ts_ns = 5;
-	p.frame = frame;
-	p.caplen = p.origlen = sizeof frame;
-	cr_assert_eq(store_builder_new(NULL, &b1), 0);
-	cr_assert_eq(store_builder_add(b1, &p), 0);
-	cr_assert_eq(store_builder_seal(b1, 1, &c1, &len1, NULL), 0);
+	/* a format-1 chunk as earlier builds wrote it: the magic, version 1
+	 * and a 96-byte header of its own layout (its body does not matter:
+	 * the version is checked before anything else of the header) */
+	static uint8_t c1[96 + 200];
 	uint16_t v = 0;
-	cr_assert_eq(store_chunk_version(c1, len1, &v), 0);
+	memcpy(c1, "TVCHUNK1", 8);
+	tv_put_le16(c1 + 8, 1);
+	cr_assert_eq(store_chunk_version(c1, sizeof c1, &v), 0);
 	cr_assert_eq(v, 1);
-	cr_assert_eq(store_hdr_parse(c1, len1, NULL), TV_E_VERSION);
+	cr_assert_eq(store_hdr_parse(c1, sizeof c1, NULL), TV_E_VERSION);
 	store_chunk *ck;
 	cr_assert_eq(store_chunk_new(&ck), 0);
-	cr_assert_eq(store_chunk_load(ck, c1, len1, STORE_LOAD_HASH, NULL), TV_E_VERSION);
-	cr_assert_eq(store_chunk_set_id((uint8_t *)(uintptr_t)c1, len1, 3), TV_E_VERSION);
+	cr_assert_eq(store_chunk_load(ck, c1, sizeof c1, STORE_LOAD_HASH, NULL), TV_E_VERSION);
+	cr_assert_eq(store_chunk_set_id(c1, sizeof c1, 3), TV_E_VERSION);
+	cr_assert_eq(tv_get_le16(c1 + 8), 1, "set_id leaves a refused header unchanged");
 
-	/* a version-2 chunk in the version-1 reader */
 	tpkt *t = gen(10, 2, 100);
 	size_t len;
 	uint8_t *c = pack_all(NULL, t, 10, &len, NULL);
 	cr_assert_eq(store_chunk_version(c, len, &v), 0);
 	cr_assert_eq(v, 2);
-	cr_assert_eq(store_reader_new(&r1), 0);
-	cr_assert_eq(store_reader_load(r1, c, len, true, NULL), TV_E_VERSION);
-	cr_assert_eq(store_chunk_header_parse(c, len, NULL), TV_E_VERSION);
+	cr_assert_eq(store_chunk_load(ck, c, len, STORE_LOAD_HASH, NULL), 0);
+	/* the same chunk saying version 1 (before the CRC, which it keeps) */
+	tv_put_le16(c + 8, 1);
+	cr_assert_eq(store_hdr_parse(c, len, NULL), TV_E_VERSION);
+	cr_assert_eq(store_chunk_load(ck, c, len, STORE_LOAD_HASH, NULL), TV_E_VERSION);
 
 	/* version 0 is not a chunk, 3 is a later version (before the CRC) */
 	tv_put_le16(c + 8, 0);
@@ -1093,8 +1087,6 @@ Test(chunk2, version_1_chunk_refused_by_v2_and_v2_by_v1)
 	cr_assert_eq(store_chunk_version(c, 9, &v), TV_E_TRUNCATED);
 	cr_assert_eq(store_hdr_parse((const uint8_t *)"TVCH", 4, NULL), TV_E_TRUNCATED);
 	cr_assert_eq(store_hdr_parse((const uint8_t *)"XVCH", 4, NULL), TV_E_FORMAT);
-	store_reader_free(r1);
-	store_builder_free(b1);
 	store_chunk_free(ck);
 	free(c);
 	free_pkts(t, 10);

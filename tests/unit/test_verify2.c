@@ -424,41 +424,27 @@ Test(verify2, a_version1_segment_in_a_version2_store_is_refused_and_named, .init
 	store_segs_cfg cfg;
 	store_segs *s;
 	char why[600];
+	uint64_t valid, torn;
 	build(nchunks);
 	fake_segment(2, 1);
 	cr_assert_eq(idx_rstore_open(store_dir, &rs), TV_E_VERSION);
 	store_segs_cfg_default(&cfg);
 	cfg.writable = true;
-	cfg.version = 2;
 	cr_assert_eq(store_segs_open(store_dir, synth_uuid, &cfg, &s), TV_E_VERSION);
-	cr_assert_eq(store_segs_diagnose_version(store_dir, NULL, 2, why, sizeof why), 1);
-	cr_assert(strstr(why, "seg-0000000002.tvs: offset 8: segment format version 1, but the "
-	                      "store is format version 2"), "%s", why);
+	cr_assert_eq(store_segs_diagnose(store_dir, NULL, why, sizeof why), 1);
+	cr_assert(strstr(why, "seg-0000000002.tvs: offset 8: segment format version 1 is no longer "
+	                      "supported (this tapvault reads format 2)"), "%s", why);
 	cr_assert(strstr(why, "move it out of"), "%s", why);
-}
-
-Test(verify2, a_version2_segment_in_a_version1_store_is_refused_and_named, .init = vsetup,
-     .fini = teardown, .timeout = 60)
-{
-	store_segs_cfg cfg;
-	store_segs *s;
-	char why[600];
-	uint64_t valid, torn;
-	build(nchunks);
-	/* segment 1 is a version-2 segment; a version-1 handle refuses it, at
-	 * open (newest) and at its first read */
-	store_segs_cfg_default(&cfg);
-	cr_assert_eq(cfg.version, 1);
-	cr_assert_eq(store_segs_open(store_dir, synth_uuid, &cfg, &s), TV_E_VERSION);
-	fake_segment(2, 1);
+	/* not the newest: refused at its first read */
+	fake_segment(3, 2);
+	cfg.writable = false;
 	cr_assert_eq(store_segs_open(store_dir, synth_uuid, &cfg, &s), 0);
-	cr_assert_eq(store_segs_scan(s, 1, 0, NULL, NULL, &valid, &torn), TV_E_VERSION);
-	cr_assert_eq(store_segs_scan(s, 2, 0, NULL, NULL, &valid, &torn), 0);
+	cr_assert_eq(store_segs_scan(s, 1, 0, NULL, NULL, &valid, &torn), 0);
+	cr_assert_eq(store_segs_scan(s, 2, 0, NULL, NULL, &valid, &torn), TV_E_VERSION);
 	store_segs_close(s);
-	cr_assert_eq(store_segs_diagnose_version(store_dir, NULL, 1, why, sizeof why), 1);
-	cr_assert(strstr(why, "seg-0000000001.tvs: offset 8: segment format version 2, but the "
-	                      "store is format version 1"), "%s", why);
-	/* a version this build does not know is named as such */
+	/* no handle of another version */
+	cfg.version = 1;
+	cr_assert_eq(store_segs_open(store_dir, synth_uuid, &cfg, &s), TV_E_RANGE);
 	cfg.version = 3;
 	cr_assert_eq(store_segs_open(store_dir, synth_uuid, &cfg, &s), TV_E_RANGE);
 }

@@ -170,7 +170,6 @@ static uint64_t v2_build(const char *pcap_path, const char *dir2, const char *di
 	cr_assert_eq(idx_open(dir2, &icfg, &w.x), 0);
 	idx_store_uuid(w.x, uuid);
 	store_segs_cfg_default(&scfg);
-	scfg.version = 2;
 	scfg.writable = true;
 	scfg.sync = false;
 	cr_assert_eq(store_segs_open(dir2, uuid, &scfg, &w.segs), 0);
