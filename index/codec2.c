@@ -1,6 +1,6 @@
 /*
- * codec2.c — the table codecs of index version 2, the flow key, and the
- * derivation of a flow's postings (store/FORMAT.md "Index, version 2").
+ * codec2.c — the table codecs of the index, the flow key, and the
+ * derivation of a flow's postings (store/FORMAT.md "Index (LMDB)").
  *
  * Decoders are strict: every length, reserved field, crc and bound the
  * format states is checked, and anything else is TV_E_CORRUPT, so that a

@@ -1,6 +1,6 @@
 /*
- * commit2.c — idx_commit2, the one write path of index version 2
- * (store/FORMAT.md "Index, version 2", "Commit").
+ * commit2.c — idx_commit2, the one write path of the index
+ * (store/FORMAT.md "Index (LMDB)", "Commit").
  *
  * One LMDB write transaction per batch.  Chunks are committed in id order
  * into the open slice; a chunk's postings (distinct type|value with the

@@ -1,5 +1,5 @@
 /*
- * deep2.c — verify --deep on a format-2 store: the index re-derived from
+ * deep2.c — verify --deep: the index re-derived from
  * the decoded chunks and compared with what is stored.
  *
  * LMDB pages carry no checksum of their own and the v2_post values only
@@ -718,7 +718,7 @@ static void segs_key(idx_deep2 *d, const MDB_val *k, const MDB_val *v)
 
 /* The VPC flow records (v2_flows): every block must decode
  * (idx2_flows_block_decode: its structure, the zstd frame, each record and
- * its window), as every record of version 1's flows table must. */
+ * its window). */
 static int flow_blocks(idx_deep2 *d)
 {
 	idx2_fbuf *b = NULL;

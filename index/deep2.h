@@ -1,5 +1,5 @@
 /*
- * deep2.h — verify --deep on a format-2 store (index/deep2.c): what the
+ * deep2.h — verify --deep (index/deep2.c): what the
  * index must hold, re-derived from the decoded chunks, compared with
  * what v2_chunks, v2_slices, v2_stime, v2_post, v2_opost, v2_segs and
  * the totals hold.  Internal to index/ (verify.c) and its tests.

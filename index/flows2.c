@@ -1,14 +1,13 @@
 /*
- * flows2.c — the VPC flow records of index version 2, table v2_flows
+ * flows2.c — the VPC flow records of the index, table v2_flows
  * (store/FORMAT.md "VPC flow records (v2_flows)").
  *
- * Version 1 keeps one 108-byte LMDB value per record (about 137 bytes a
- * record with LMDB's node and page overhead).  The records of one flush
- * of one window have much in common (the window, addresses of a few
- * subnets, the VNI, the mirror source, zero padding), so a zstd frame of
- * them is a fraction of that, and a block is one LMDB value instead of
- * thousands.  The record layout is the version-1 one (idx_flow_val_*):
- * one layout, one codec.
+ * One 108-byte LMDB value per record (what format 1 kept) takes about 137
+ * bytes a record with LMDB's node and page overhead.  The records of one
+ * flush of one window have much in common (the window, addresses of a
+ * few subnets, the VNI, the mirror source, zero padding), so a zstd frame
+ * of them is a fraction of that, and a block is one LMDB value instead of
+ * thousands.  One record layout, one codec (idx_flow_val_*).
  */
 #include "flows2.h"
 

@@ -102,7 +102,7 @@ void encode_tag(idx_vault *v, idx_source_mark *marks, size_t n, uint8_t *tag,
 	*len = (uint32_t)(2 + n * VAULT_MARK_LEN);
 }
 
-/* Tags of another layout (version 1 kept no prefix hash) give no marks:
+/* Tags of another layout (tag version 1 kept no prefix hash) give no marks:
  * the chunk is still indexed, and its file is stored afresh if ingested
  * again (duplicates, never a silent skip). */
 size_t decode_tag(const uint8_t *tag, uint32_t len, idx_source_mark *marks)

@@ -1,6 +1,6 @@
 /*
  * plan2.c — idx_plan2: an expression -> the (chunk id, block bitmap) list
- * that can hold a match (store/FORMAT.md "Index, version 2", "Planning").
+ * that can hold a match (store/FORMAT.md "Index (LMDB)", "Planning").
  *
  * The slices overlapping the root's time window come from v2_stime (from
  * lo - v2_max_slice_dur on: no slice that began earlier reaches lo).  In

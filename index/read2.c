@@ -1,6 +1,6 @@
 /*
  * read2.c — idx_read2: the packets of a query, from the planned blocks of
- * version-2 chunks (store/FORMAT.md "Index, version 2"; INDEX-v2 design,
+ * version-2 chunks (store/FORMAT.md "Index (LMDB)"; INDEX-v2 design,
  * "Reading").
  *
  * Chunks are taken in (first_ts, chunk id) order and opened only when the

@@ -1,5 +1,5 @@
 /*
- * recover2.h — recovery of a format-2 store (index/recover.c): the chunks
+ * recover2.h — recovery of a store (index/recover.c): the chunks
  * a crash left past the index are indexed with idx_commit2, a torn tail
  * is cut.  Internal to index/ and its tests.
  */

@@ -46,7 +46,8 @@ typedef struct idx_vault idx_vault;
  * past the last indexed one that verify are indexed, a torn tail is cut.
  * ctr is the caller's counter block; the vault commits its growth with
  * every index commit.  Only one writer per store (LMDB's writer lock plus
- * a lock file: TV_E_LOCKED).
+ * a lock file: TV_E_LOCKED).  A store of another format (idx_format_note)
+ * is TV_E_VERSION before anything in it is changed.
  */
 int idx_vault_open(const char *dir, const idx_vault_cfg *cfg, tv_counters *ctr,
                    idx_recovery *rec, idx_vault **out);
@@ -118,18 +119,18 @@ idx *idx_vault_index(idx_vault *v);
 
 /*
  * Threaded file ingest (cfg.threads > 1).  idx_vault_add still runs in the
- * caller's thread and does the per-packet work (builder, postings, flow
- * table, source marks); a full chunk is handed off with its postings, its
- * source marks, the caller's counter growth and the flow records emitted
- * since the last hand-off, and the caller continues with a free builder (it
- * waits while 2 x threads + 2 builders are in flight; 2 x threads + 3 in
- * all).  cfg.threads threads seal (sort, zstd, SHA-256) handed-off chunks;
+ * caller's thread and does the per-packet work (packer, flow table, source
+ * marks); a full chunk is handed off with its source marks, the caller's
+ * counter growth and the flow records emitted since the last hand-off, and
+ * the caller continues with a free packer (it waits while 2 x threads + 2
+ * packers are in flight; 2 x threads + 3 in all).  cfg.threads threads
+ * seal (group by flow, zstd, SHA-256) handed-off chunks;
  * one writer thread appends them in chunk-id order, fdatasyncs and commits
  * them (and then their flow records) exactly as the single-threaded path
  * does, which is the same writer loop run in the caller's thread, taking
  * every chunk that is ready into one commit (at least commit_chunks; fewer
- * only at a flush).  Chunk ids are taken
- * at hand-off, so the segment holds them in id order.  An error of a thread
+ * only at a flush).  The writer numbers the chunks as it appends them, so
+ * the segment holds them in id order.  An error of a thread
  * (ENOSPC, TV_E_ZSTD) stops all further writing; the chunks before the
  * failed one are committed (on a failed commit they are written again one
  * at a time, each with its counters) and the error is returned by the next
@@ -141,7 +142,8 @@ idx *idx_vault_index(idx_vault *v);
 /*
  * Rebuilds the index of a store from its segment files (reindex).  Takes
  * the store's lock first: TV_E_LOCKED while an ingest runs, and nothing is
- * changed.  The new index is built aside (STORE/index.build-<pid>) by the
+ * changed; a store of another format (idx_format_note) is TV_E_VERSION
+ * before that, and nothing is changed either.  The new index is built aside (STORE/index.build-<pid>) by the
  * ordinary recovery over every segment (chunks, postings, source marks from
  * the chunk tags); then, when the old index can be read, its flow records,
  * counters, source marks and meta entries that no segment holds are copied
@@ -170,9 +172,9 @@ int idx_reindex(const char *dir, idx_reindex_report *rep);
 
 /*
  * Continuous ingest with several worker threads.  Each worker owns a chunk
- * builder, a posting collector and a flow table (idx_vault_worker, used by
- * one thread); it compresses its own chunks and hands each sealed chunk
- * (bytes, metadata, postings, flow records, its counter growth) to ONE
+ * packer and a flow table (idx_vault_worker, used by one thread); it
+ * compresses its own chunks and hands each sealed chunk (bytes, metadata,
+ * its flows, flow records, its counter growth) to ONE
  * writer thread through a bounded queue.  The writer appends the chunks to
  * the segment, fdatasyncs, commits them in one LMDB transaction (the
  * durability order of FORMAT.md is unchanged), then the flow records, then
@@ -180,9 +182,9 @@ int idx_reindex(const char *dir, idx_reindex_report *rep);
  * live.queue_full_waits); the socket buffer absorbs the wait, and what
  * overflows it is counted by the kernel.
  *
- * Chunk ids are taken when a chunk is sealed, so chunks of several workers
- * reach the segment slightly out of id order; recovery therefore skips a
- * chunk it finds already indexed at the same place.
+ * Workers seal their chunks with id 0; the writer numbers them as it
+ * appends them, so ids grow with the position on disk.  Recovery still
+ * skips a chunk it finds already indexed at the same place.
  *
  * In live mode idx_vault_add/flush/tick must not be called between
  * idx_vault_live_start and idx_vault_live_stop.
@@ -298,11 +300,9 @@ typedef struct idx_query_stats {
 	uint64_t chunks_read;
 	uint64_t chunks_missing;  /* planned but pruned or unreadable */
 	uint64_t bytes_read;
-	uint64_t blocks_read;     /* units decoded: a version-1 chunk is one, a
-	                           * version-2 block one (re-reads included) */
-	uint64_t bytes_decoded;   /* what those decodes produced: a version-1
-	                           * chunk's raw_len, a version-2 block's section
-	                           * A plus the raw tails copied out */
+	uint64_t blocks_read;     /* blocks decoded (re-reads included) */
+	uint64_t bytes_decoded;   /* what those decodes produced: a block's
+	                           * section A plus the raw tails copied out */
 	uint64_t packets_scanned;
 	uint64_t packets_matched;
 } idx_query_stats;
@@ -312,15 +312,14 @@ typedef struct idx_query_stats {
 typedef int (*idx_query_cb)(void *ctx, int store, const store_rec *rec, const tv_l3info *info);
 
 /*
- * Plans e on every store, reads only the planned chunks, matches every
+ * Plans e on every store, reads only the planned blocks, matches every
  * packet exactly and calls cb in timestamp order (ties: store order, then
- * record order).  Each store is read in its own format (idx_format): a
- * version-1 store one decoded chunk per chunk overlapping in time, a
- * version-2 store its planned blocks through a block cache (idx2_cursor)
- * whose budgets add up to IDX2_CACHE_DEFAULT.  verify_hash checks every
- * chunk read against its SHA-256, version 2 reading the whole chunk once.
- * On a read or verification failure err (cap bytes) names the store,
- * segment and chunk.
+ * the store's chunk and record order).  Each store is read through its
+ * own idx2_cursor (its planned blocks through a block cache; the caches'
+ * budgets add up to IDX2_CACHE_DEFAULT).  verify_hash reads every planned
+ * chunk whole once and checks it against its SHA-256.  On a read or
+ * verification failure err (cap bytes) names the store, segment and
+ * chunk.
  */
 int idx_query_run(idx_rstore *stores, int nstores, const idx_expr *e, bool verify_hash,
                   idx_query_cb cb, void *ctx, idx_query_stats *st, char *err, size_t cap);
@@ -367,18 +366,17 @@ typedef struct idx_verify_report {
 /* Called once per problem found; msg names segment, offset and chunk. */
 typedef void (*idx_verify_cb)(void *ctx, const char *msg);
 
-/* Reads every chunk the index lists and checks it against the index entry
- * (position, header fields, SHA-256, decompression, record layout); checks
- * every segment for bytes the index does not cover: whole chunks there are
- * a problem (except at the end of the newest segment while an ingest
- * runs), a torn tail is only reported.
- * deep: also re-derives what the index must hold for each chunk from its
- * records (idx_post_chunk, the code that indexes recovered chunks) and
- * compares: the chunk record, its time and segs keys, its posting list and
- * every posting key with its time range (the first difference per chunk is
- * reported); then posting keys that no chunk lists, the running totals and
- * the flow records (that each decodes; they are not re-derived).  While an
- * ingest runs, the whole-index counts are skipped.
+/* Reads every chunk the index lists and checks it whole against its index
+ * record (header, head, every block, the SHA-256; the failing part named);
+ * checks every segment for bytes the index does not cover: whole chunks
+ * there are a problem (except at the end of the newest segment while an
+ * ingest runs), a torn tail is only reported.
+ * deep: also re-derives each chunk's postings from its blocks' flow
+ * directories (idx2_flow_postings, the code that indexes every chunk) and
+ * compares them with the slice's (index/deep2.c; the first difference per
+ * chunk is reported); then the slice records, the segment keys, the
+ * running totals and the flow records (that each block decodes; they are
+ * not re-derived).  All in one LMDB read snapshot.
  * Returns 0 when all is well, TV_E_CORRUPT when any problem was reported. */
 int idx_verify_store(idx_rstore *rs, bool deep, idx_verify_cb cb, void *ctx,
                      idx_verify_report *rep);

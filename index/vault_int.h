@@ -17,7 +17,7 @@
 #include <pthread.h>
 
 /*
- * Chunk tag written by the vault (FORMAT.md "Tag block"): u8 version (2),
+ * Chunk tag written by the vault (FORMAT.md "The producer tag"): u8 version (2),
  * u8 count, then count marks of 88 bytes: source identity (40), the
  * ordinal just past the last packet of that source in the chunk, the
  * length of the file prefix consumed up to the end of that packet (u64 LE

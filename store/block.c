@@ -1,5 +1,5 @@
 /*
- * block.c — the version-2 chunk readers (store/FORMAT.md "Version 2"):
+ * block.c — the version-2 chunk readers (store/FORMAT.md "Chunk"):
  * the header and head, one block, a whole chunk.
  *
  * Every length, count, index and reserved field is checked before

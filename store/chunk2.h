@@ -1,8 +1,8 @@
 /*
- * chunk2.h — the version-2 chunk of store/FORMAT.md "Version 2": the packer
- * that writes it and the readers of its header, head, blocks and whole
- * chunk.  Shares store.h's types (store_chunk_meta limits, tv_pkt) and
- * error codes.
+ * chunk2.h — the chunk of store/FORMAT.md "Chunk" (chunk header version 2,
+ * the one this build reads and writes): the packer that writes it and the
+ * readers of its header, head, blocks and whole chunk.  Shares store.h's
+ * types and limits (tv_pkt, STORE_MAX_*) and error codes.
  */
 #ifndef STORE_CHUNK2_H
 #define STORE_CHUNK2_H
@@ -10,10 +10,8 @@
 #include "store.h"
 
 /* ===========================================================
- * Format version 2 (store/FORMAT.md, "Version 2"): flow-clustered chunks
- * of up to 64 blocks that decode on their own: what the vault writes
- * into a store of format 2 (a store of format 1 keeps the version-1 API
- * of store.h).
+ * Format version 2 (store/FORMAT.md, "Chunk"): flow-clustered chunks of
+ * up to 64 blocks that decode on their own: what the vault writes.
  *
  *   store_packer   collects packets with their flow key and seals them
  *                  into one version-2 chunk: flows grouped and ordered,
@@ -29,8 +27,9 @@
  *   store_chunk    checks and decodes a whole chunk (recovery, verify,
  *                  reindex) and walks its records in (ts, seq) order.
  *
- * Error codes as in version 1: TV_E_FORMAT (not a chunk), TV_E_VERSION
- * (a chunk of another format version: store_chunk_version names it),
+ * Error codes: TV_E_FORMAT (not a chunk), TV_E_VERSION (a chunk of
+ * another format version, format 1's included: store_chunk_version
+ * names it),
  * TV_E_TRUNCATED, TV_E_CORRUPT (a CRC or a structure check), TV_E_HASH
  * (the body's SHA-256), TV_E_NOMEM, TV_E_ZSTD (compression failed).
  * ================================================================== */
@@ -96,7 +95,7 @@ int store_chunk_version(const uint8_t *p, size_t len, uint16_t *version);
  * read) and fills *h (may be NULL).  In this order: magic (TV_E_FORMAT;
  * fewer than 128 bytes: TV_E_TRUNCATED, or TV_E_FORMAT when those present
  * already differ from the magic); version: 0 is TV_E_FORMAT, any other
- * value but 2 (version-1 chunks included) TV_E_VERSION, before the CRC
+ * value but 2 (format 1's chunks included) TV_E_VERSION, before the CRC
  * because another version may lay the header out differently; hdr_crc,
  * reserved fields and limits (TV_E_CORRUPT).
  */

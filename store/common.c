@@ -1,6 +1,6 @@
 /*
- * common.c — small helpers shared by the chunk code of both format
- * versions (store_int.h).
+ * common.c — small helpers shared by the chunk writer (pack.c) and its
+ * readers (block.c) (store_int.h).
  */
 #include "store_int.h"
 

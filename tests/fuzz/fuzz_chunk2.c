@@ -1,6 +1,6 @@
 /*
  * fuzz_chunk2.c — libFuzzer target for the version-2 chunk readers
- * (store/FORMAT.md "Version 2"): store_hdr_parse, store_head_parse,
+ * (store/FORMAT.md "Chunk"): store_hdr_parse, store_head_parse,
  * store_block_decode and store_chunk_load.  Whatever a reader accepts is
  * walked in full (every flow, record and frame byte), so a check it
  * forgot shows up as an ASan or UBSan report; the walk also checks what

@@ -1,6 +1,6 @@
 /*
  * fuzz_index2.c — libFuzzer target for the decoders of index version 2
- * (store/FORMAT.md "Index, version 2"): chunk and slice records, stime,
+ * (store/FORMAT.md "Index (LMDB)"): chunk and slice records, stime,
  * segs and totals values, posting keys, v2_opost and v2_post values, flow
  * keys and the postings they give.  Whatever a decoder accepts is encoded
  * again and must give the same bytes (the formats have one encoding), and

@@ -1,6 +1,6 @@
 /*
  * test_chunk2.c — the version-2 chunk: packer, block decoder, whole-chunk
- * load (store/FORMAT.md "Version 2").
+ * load (store/FORMAT.md "Chunk").
  *
  * Round trips compare what comes back with what went in, packet by
  * packet, in (ts, seq) order.  Crafted blocks and chunks are built here

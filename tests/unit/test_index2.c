@@ -1,8 +1,7 @@
 /*
- * test_index2.c — the index of format version 2 (store/FORMAT.md "Index,
- * version 2"): table codecs and their reject cases, the postings of a
- * flow, idx_commit2 on real version-2 chunks, idx_plan2 against a
- * brute-force scan of what was committed.
+ * test_index2.c — the index (store/FORMAT.md "Index (LMDB)"): table
+ * codecs and their reject cases, the postings of a flow, idx_commit2 on
+ * real chunks, idx_plan2 against a brute-force scan of what was committed.
  *
  * CRCs of crafted values are computed here bitwise from the definition
  * (CRC-32C, reflected, polynomial 0x82F63B78), and field offsets come from
