@@ -159,6 +159,11 @@ struct wpolicy {
 };
 
 #define W_BATCH VAULT_COMMIT_MAX  /* items per pass; also pend's size */
+/* Flow records per hand-off: a live worker sends its records when it holds
+ * this many, and a writer pass stops taking items once it holds this many,
+ * so a window that closes with every flow of a busy mirror goes to the
+ * store in bounded batches and memory does not grow with the flow count. */
+#define W_FLOWS_BATCH 8192
 #define W_FREE_POSTS 64
 
 struct writer {
