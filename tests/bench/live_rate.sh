@@ -181,7 +181,7 @@ done
   done
   if [ -n "$BASE" ] && [ "${FINAL[1]}" -gt 0 ]; then
     r=$(awk -v a="${FINAL[0]}" -v b="${FINAL[1]}" 'BEGIN {printf "%.2f", a / b}')
-    st=$(awk -v r="$r" 'BEGIN {print (r >= 1.0 ? "met" : "**missed**")}')
+    st=$(awk -v a="${FINAL[0]}" -v b="${FINAL[1]}" 'BEGIN {print (a >= b ? "met" : "**missed**")}')
     # below 1.0 with this tree's rate set by the sender: the ingest was not the limit
     [ "$st" != met ] && [ "${LIMITED[0]}" = 1 ] &&
       st="not judged: the sender, not this tree's ingest, set its rate"
