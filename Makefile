@@ -142,13 +142,19 @@ fuzz: $(FUZZ_BIN)
 	    -artifact_prefix=build-fuzz/ build-fuzz/new-$$n tests/fuzz/corpus/$$n \
 	    2>&1 | tail -n 12; done
 
-bench: $(TAPVAULT) $(GEN) $(BUILD)/chunk2-measure
+bench: $(TAPVAULT) $(GEN) $(BUILD)/chunk2-measure $(BUILD)/work-bound
 	TAPVAULT=$(abspath $(TAPVAULT)) GEN=$(abspath $(GEN)) bash tests/bench/bench.sh
 
 # The version-2 chunk packer on a decapsulated pcap (size and CPU against
 # zstd); a tuning and benchmark tool, not built by `make test`.
 chunk2-measure: $(BUILD)/chunk2-measure
 $(BUILD)/chunk2-measure: tests/bench/chunk2_measure.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# The work bound of a query's answer (tests/unit/workbound.h), for the
+# enterprise bench; not built by `make test`.
+$(BUILD)/work-bound: tests/bench/work_bound.c tests/unit/workbound.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 

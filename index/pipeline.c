@@ -462,16 +462,16 @@ static void writer_pass(idx_vault *v)
 {
 	struct writer *W = v->w;
 	struct witem *batch[W_BATCH];
-	size_t nb = 0, i, room;
+	size_t nb = 0, i, room, nflows = 0;
 	uint64_t last = 0;
 	bool barrier = false;
 	int rc;
 
-	/* every ready item, up to a barrier: a writer that falls behind puts
-	 * more than commit_chunks chunks into one commit (each index commit
-	 * syncs LMDB) */
+	/* every ready item, up to a barrier or W_FLOWS_BATCH flow records: a
+	 * writer that falls behind puts more than commit_chunks chunks into one
+	 * commit (each index commit syncs LMDB) */
 	room = v->pend_cap - v->npend;
-	while (nb < room && !barrier && head_ready(W)) {
+	while (nb < room && !barrier && nflows < W_FLOWS_BATCH && head_ready(W)) {
 		struct witem *it = W->head;
 		W->head = it->next;
 		if (!W->head)
@@ -479,6 +479,7 @@ static void writer_pass(idx_vault *v)
 		if (W->pol.queue_max && it->len)
 			W->nchunks--;
 		batch[nb++] = it;
+		nflows += it->nflows;
 		barrier = it->barrier;
 		last = it->seq;
 	}

@@ -146,11 +146,23 @@ void idx_vault_live_status(idx_vault *v, tv_counters *snap, int *err)
 
 /* ------------------------------------------------------------- workers */
 
+static int worker_send(idx_vault_worker *w, bool seal);
+
+/* The flow table's callback: records are kept until the next send, and
+ * sent on their own once W_FLOWS_BATCH are held (a closing window of a
+ * busy mirror emits every flow at once). */
 static void worker_on_flows(void *ctx, const tv_flowrec *recs, size_t n)
 {
 	idx_vault_worker *w = ctx;
-	if (flows_append(&w->flows, &w->nflows, &w->flows_cap, recs, n) != 0)
+	int rc;
+	if (w->flow_err)
+		return;
+	if (flows_append(&w->flows, &w->nflows, &w->flows_cap, recs, n) != 0) {
 		w->flow_err = TV_E_NOMEM;
+		return;
+	}
+	if (w->nflows >= W_FLOWS_BATCH && (rc = worker_send(w, false)) != 0)
+		w->flow_err = rc;
 }
 
 int idx_vault_worker_new(idx_vault *v, int id, idx_vault_worker **out)

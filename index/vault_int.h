@@ -95,7 +95,7 @@ struct idx_vault {
 
 
 /* Threaded file ingest (pipeline_file.c): sealer threads at most, and
- * builders in flight for a number of threads. */
+ * packers in flight for a number of threads. */
 #define FP_MAX_THREADS 64
 #define FP_SLOTS(threads) (2 * (threads) + 2)
 
@@ -152,6 +152,11 @@ struct wpolicy {
 };
 
 #define W_BATCH VAULT_COMMIT_MAX  /* items per pass; also pend's size */
+/* Flow records per hand-off: a live worker sends its records when it holds
+ * this many, and a writer pass stops taking items once it holds this many,
+ * so a window that closes with every flow of a busy mirror goes to the
+ * store in bounded batches and memory does not grow with the flow count. */
+#define W_FLOWS_BATCH 8192
 
 struct writer {
 	struct wpolicy pol;
@@ -192,7 +197,7 @@ struct live {
 	uint64_t last_pass, last_flow_pass;
 };
 
-/* File ingest: the builders in flight and the marks handed off. */
+/* File ingest: the packers in flight and the marks handed off. */
 struct fhist {
 	idx_source_mark marks[VAULT_MAX_MARKS];
 	size_t nmarks;

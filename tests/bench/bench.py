@@ -11,7 +11,10 @@ pcap counting, host choice, stats JSON look-ups, and the Markdown report
                                        "counters"); first key found wins; '' if none
   bench.py jsondrops FILE              sum of every counter whose name contains 'drop'
   bench.py report DIR OUT.md           the results table from DIR/measurements.tsv etc.
-  bench.py udperr                      Udp InErrors from /proc/net/snmp (kernel receive drops)
+  bench.py udperr                      Udp InErrors from /proc/net/snmp (kernel receive drops,
+                                       every process)
+  bench.py udpdrops PORT               receive drops of the UDP sockets bound to local PORT
+                                       (/proc/net/udp and udp6, column drops), summed
   bench.py sink PORT MAXSEC            discard UDP datagrams on 127.0.0.1:PORT until 3 s idle
                                        or MAXSEC; prints how many it received
 
@@ -475,6 +478,22 @@ def cmd_udperr():
     print(int(val[hdr.index('InErrors')]))
 
 
+def cmd_udpdrops(port):
+    port = int(port)
+    tot = 0
+    for path in ('/proc/net/udp', '/proc/net/udp6'):
+        try:
+            with open(path) as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        for line in lines[1:]:
+            w = line.split()
+            if len(w) >= 13 and int(w[1].rsplit(':', 1)[1], 16) == port:
+                tot += int(w[12])
+    print(tot)
+
+
 def cmd_sink(port, maxsec):
     import socket
     import time
@@ -514,6 +533,8 @@ def main(a):
         cmd_jsondrops(a[2])
     elif c == 'udperr':
         cmd_udperr()
+    elif c == 'udpdrops':
+        cmd_udpdrops(a[2])
     elif c == 'sink':
         cmd_sink(a[2], a[3])
     elif c == 'report':

@@ -8,7 +8,8 @@
 # itself beside every figure):
 #   enterprise  tests/bench/bench_enterprise.sh: tv-gen --profile enterprise at
 #               BENCH_SIZES (default "256M 1G"), BENCH_RUNS (default 10) runs per
-#               command with hyperfine, the 4x archive from the 1G capture (BENCH_4X=1)
+#               command with hyperfine, the 4x archive from the 1G capture (BENCH_4X=1;
+#               BENCH_4X_SIZE=SIZE builds it from another size, e.g. a small one for a try)
 #   default     tests/bench/bench_default.sh: the scripted scenario with heavy TLS bulk
 #               (BENCH_BYTES, default 1 GiB), BENCH_DEFAULT_RUNS (default 3) runs, the
 #               peers nfpcapd and softflowd, live ingest and the audit
@@ -17,7 +18,8 @@
 # Long runs, only when asked:
 #   BENCH_SOAK=1   tests/bench/soak.sh: 15 min live soak at 40k datagrams/s under --max-size
 #   BENCH_LIVE=1   tests/bench/live_rate.sh: lossless live rate with 2 workers; with
-#                  BENCH_BASELINE=/path/to/old/tapvault, both binaries in the same run
+#                  TAPVAULT_PREV=/path/to/prev/tapvault (the previous main's binary; also
+#                  BENCH_BASELINE), both binaries in the same run
 #
 # Other environment: TAPVAULT, GEN (binaries under test), BENCH_DIR (build/bench),
 # BENCH_KEEP=1 (keep captures and stores).  Tools that are missing are

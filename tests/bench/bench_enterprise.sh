@@ -8,6 +8,8 @@
 #
 # Environment:
 #   TAPVAULT=./tapvault  GEN=build/tv-gen   binaries under test
+#   WORKBOUND=build/work-bound              the work bound of an answer (tests/bench/work_bound.c;
+#                                           made here when missing)
 #   BENCH_SIZES="256M 1G"   capture sizes (tv-gen --bytes)
 #   BENCH_RUNS=10           hyperfine runs per command
 #   BENCH_4X=1              with a size of 1G or more: the 4x archive (that size's capture,
@@ -23,7 +25,14 @@
 # never enforced.
 #
 # What counts as what in the store: segments = STORE/segments; flow records =
-# the LMDB table "flows" (and any STORE/flows*); index = everything else.
+# the LMDB tables "flows" (format 1) and "v2_flows" (format 2), and any
+# STORE/flows*; index = everything else (the LMDB file with its free pages).
+#
+# Work per query (beacon and client hosts): the bytes decoded and blocks read
+# come from the `-v` plan line of `tapvault query`; the bound (16 x the bytes
+# returned + 64 KiB per matching flow per 1 MiB raw chunk) from build/work-bound,
+# the definition tests/unit/test_work2.c asserts (tests/unit/workbound.h); its
+# packet count is checked against the truth (--hosts) and the query's answer.
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -31,6 +40,7 @@ HERE=$ROOT/tests/bench
 abspath() { case $1 in /*) realpath -m "$1" ;; *) realpath -m "$ROOT/$1" ;; esac; }
 TV=$(abspath "${TAPVAULT:-./tapvault}")
 GEN=$(abspath "${GEN:-build/tv-gen}")
+WB=$(abspath "${WORKBOUND:-build/work-bound}")
 W=$(abspath "${BENCH_DIR:-build/bench}")/enterprise
 SIZES=${BENCH_SIZES:-256M 1G}
 N=${BENCH_RUNS:-10}
@@ -48,6 +58,10 @@ for t in hyperfine zstd tcpdump editcap mdb_stat python3; do
   have "$t" || die "$t is missing (tests/bench/bench.sh installs it)"
 done
 [ "$N" -ge 2 ] || die "BENCH_RUNS must be at least 2"
+if [ ! -x "$WB" ] && [ -z "${WORKBOUND:-}" ]; then
+  make -C "$ROOT" --no-print-directory build/work-bound >&2 || die "cannot build build/work-bound"
+fi
+[ -x "$WB" ] || die "$WB is not built (make build/work-bound, or WORKBOUND=...)"
 
 mkdir -p "$W"
 rm -rf "$W"/raw "$W"/work
@@ -62,6 +76,21 @@ info() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$R/info.tsv"; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 kv() { awk -F= -v k="$2" '$1 == k {print $2}' "$1"; }
 q() { printf '%q' "$1"; }   # quoting that hyperfine -N (shell-words) reads back
+# store_split SIZE PREFIX STORE: PREFIX.total, .segments, .flowrec, .index and .tables into info.tsv
+store_split() {
+  local total seg fr tables d
+  total=$(du -sb "$3" | cut -f1)
+  seg=$(du -sb "$3/segments" | cut -f1)
+  read -r _ fr _ _ < <($PY tables "$3/index")
+  for d in "$3"/flows*; do [ -e "$d" ] && fr=$(( fr + $(du -sb "$d" | cut -f1) )); done
+  tables=$($PY tables -v "$3/index" | tail -n 1)
+  info "$1" "$2.total" "$total"
+  info "$1" "$2.segments" "$seg"
+  info "$1" "$2.flowrec" "$fr"
+  info "$1" "$2.index" $(( total - seg - fr ))
+  info "$1" "$2.tables" "$tables"
+  echo "  $3: $total bytes: segments $seg, flow records $fr, index $(( total - seg - fr )); LMDB tables: $tables" >&2
+}
 
 info - date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 info - machine "$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
@@ -77,6 +106,20 @@ if [ "$FOURX" = 1 ] && [ -z "$BIG" ]; then
     [ "$b" -ge 1073741824 ] && BIG=$S
   done
 fi
+
+# workbound SIZE NAME STORE SUFFIX EXPR COUNT: the bound of the answer (build/work-bound), its
+# packets checked against the query's answer and the truth (--hosts: role NAME's packets)
+workbound() {
+  local out tp
+  show "work-bound $3 '$5'"
+  out=$("$WB" "$3" "$5") || die "work-bound failed on query $2"
+  echo "  $out" >&2
+  info "$1" "q.$2.wb$4" "$out"
+  [ "$(echo "$out" | tr ' ' '\n' | awk -F= '$1 == "packets" {print $2}')" = "$6" ] ||
+    mismatch "$1 query $2 on $3: work-bound saw other packets than the query ($out; the query $6)"
+  tp=$(awk -F, -v r="$2" '$1 == r {print $3}' hosts.csv)
+  [ "$tp" = "$6" ] || mismatch "$1 query $2: $6 packets, the truth (hosts.csv) says $tp"
+}
 
 for S in $SIZES; do
   log "enterprise $S: generating"
@@ -108,17 +151,9 @@ for S in $SIZES; do
   info "$S" raw_bytes "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["raw_bytes"])' stats.json)"
   stored=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["packets"])' stats.json)
   [ "$stored" = "$(kv gen.txt packets)" ] || mismatch "$S: stored $stored packets of $(kv gen.txt packets)"
-  total=$(du -sb "$st" | cut -f1)
-  seg=$(du -sb "$st/segments" | cut -f1)
-  read -r _ fr _ _ < <($PY tables "$st/index")
-  for d in "$st"/flows*; do [ -e "$d" ] && fr=$(( fr + $(du -sb "$d" | cut -f1) )); done
-  info "$S" store.total "$total"
-  info "$S" store.segments "$seg"
-  info "$S" store.flowrec "$fr"
-  info "$S" store.index $(( total - seg - fr ))
+  store_split "$S" store "$st"
   info "$S" zstd_bytes "$(stat -c %s inner.pcap.zst)"
   rm -f inner.pcap.zst
-  echo "  store $total bytes: segments $seg, flow records $fr, index $(( total - seg - fr ))" >&2
 
   log "enterprise $S: ingest memory (one more run, sampled)"
   rm -rf st_mem
@@ -142,18 +177,26 @@ for S in $SIZES; do
       show "$GEN --profile enterprise --bytes $S --relabel $k --start $(( first_s + k * period )) --outer copy.pcap"
       "$GEN" --profile enterprise --bytes "$S" --relabel "$k" --start $(( first_s + k * period )) --outer copy.pcap ||
         die "tv-gen --relabel failed"
-      show "$TV ingest -q --no-sync -s st4 -r copy.pcap"
-      "$TV" ingest -q --no-sync -s "$st4" -r copy.pcap || die "ingest of copy $k failed"
+      if [ "$k" = 3 ]; then
+        # the last copy goes into a store three quarters full: ingest memory on the big archive
+        show "rsspeak $TV ingest -q --no-sync -s st4 -r copy.pcap"
+        "$RSS" -o mem.txt "$TV" ingest -q --no-sync -s "$st4" -r copy.pcap || die "ingest of copy $k failed"
+        info "$S" mem.ingest4x "$(cat mem.txt)"
+        cat mem.txt >&2
+      else
+        show "$TV ingest -q --no-sync -s st4 -r copy.pcap"
+        "$TV" ingest -q --no-sync -s "$st4" -r copy.pcap || die "ingest of copy $k failed"
+      fi
       rm -f copy.pcap
     done
-    info "$S" store4x.total "$(du -sb "$st4" | cut -f1)"
     info "$S" build4x_s $(( $(date +%s) - t0 ))
+    store_split "$S" store4x "$st4"
+    "$TV" stats -s "$st4" --format json > stats4.json
+    info "$S" chunks4x "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["chunks"])' stats4.json)"
   fi
 
   # ---------------------------------------------------------------- queries
   $PY queries gen.txt hosts.csv truth.csv > queries.tsv || die "no queries"
-  first_ns=$(kv gen.txt first_ns); last_ns=$(kv gen.txt last_ns)
-  chunks=$(awk -F'\t' -v s="$S" '$1 == s && $2 == "chunks" {print $3}' "$R/info.tsv")
   while IFS=$'\t' read -r name expr peer; do
     log "enterprise $S: query $name: $expr"
     info "$S" "q.$name.expr" "$expr"
@@ -181,14 +224,20 @@ for S in $SIZES; do
     info "$S" "q.$name.count" "$nq"
     info "$S" "q.$name.planline" "$(grep -m1 '^plan:' plan.txt)"
     info "$S" "q.$name.plan" "$($PY plan plan.txt)"
-    info "$S" "q.$name.bound" "$($PY bound q.pcap "$first_ns" "$last_ns" "$chunks")"
     echo "  $nq packets, identical to ${pcmd[0]}; $(grep -m1 '^plan:' plan.txt)" >&2
+    case $name in beacon|client)
+      workbound "$S" "$name" "$st" "" "$expr" "$nq" ;;
+    esac
     cmds=(-n version "$TV --version" -n query "$TV query -s $(q "$st") $(q "$expr") -w $(q "$W/work/q.pcap")")
     if [ -n "$st4" ]; then
       "$TV" query -v -s "$st4" "$expr" -w q4.pcap 2> plan4.txt || die "query $name on the 4x archive failed"
       cmp -s <(tail -c +25 q4.pcap) <(tail -c +25 p.pcap) ||
         mismatch "$S query $name '$expr': the 4x archive's answer differs from the 1x one"
       info "$S" "q.$name.plan4x" "$($PY plan plan4.txt)"
+      info "$S" "q.$name.planline4x" "$(grep -m1 '^plan:' plan4.txt)"
+      case $name in beacon|client)
+        workbound "$S" "$name" "$st4" 4x "$expr" "$nq" ;;
+      esac
       cmds+=(-n query-4x "$TV query -s $(q "$st4") $(q "$expr") -w $(q "$W/work/q4.pcap")")
     fi
     pstr=""; for a in "${pcmd[@]}"; do pstr+="$(q "$a") "; done

@@ -642,3 +642,90 @@ Test(pipeline, live_failure_mid_batch)
 	live_failure_mid_batch_run();
 }
 
+/* An Ethernet + IPv4 + TCP header at the front of a FRAME-byte frame, so
+ * that what a deep verify parses agrees with the packet's tv_l3info. */
+static void ipv4_tcp_header(uint8_t *f, const uint8_t src[4], const uint8_t dst[4],
+                            uint16_t sport, uint16_t dport)
+{
+	memset(f, 0, 54);
+	f[12] = 0x08; /* IPv4 */
+	f[14] = 0x45;
+	f[16] = (uint8_t)((FRAME - 14) >> 8);
+	f[17] = (uint8_t)(FRAME - 14);
+	f[22] = 64;
+	f[23] = 6; /* TCP */
+	memcpy(f + 26, src, 4);
+	memcpy(f + 30, dst, 4);
+	f[34] = (uint8_t)(sport >> 8);
+	f[35] = (uint8_t)sport;
+	f[36] = (uint8_t)(dport >> 8);
+	f[37] = (uint8_t)dport;
+	f[46] = 0x50; /* data offset 5 */
+	f[47] = 0x18; /* PSH ACK */
+}
+
+/* Live: a window that closes with more flow records than one hand-off
+ * holds (W_FLOWS_BATCH, 8192) reaches the store in several batches, each
+ * record once.  Two workers, 10,000 one-packet flows each in the first
+ * 60 s window; a packet two windows later closes it. */
+static void live_flow_window_in_batches_run(void)
+{
+	enum { PER = 10000 };
+	idx_vault_cfg cfg;
+	idx_live_cfg lcfg;
+	idx_vault *v;
+	idx_vault_worker *w[2];
+	tv_counters ctr;
+	static uint8_t frame[FRAME];
+	uint64_t i, mono = 1, n = 0;
+	idx_rstore rs;
+	int k;
+
+	memset(&ctr, 0, sizeof ctr);
+	cfg_small(&cfg, 1, 1);
+	cfg.packer.raw_target = 256 * 1024;
+	cfg.flows = true;
+	cfg.flowtab.interval = 60;
+	idx_live_cfg_default(&lcfg);
+	lcfg.nworkers = 2;
+	lcfg.min_free_auto = false;
+	cr_assert_eq(idx_vault_open(g_dir, &cfg, &ctr, NULL, &v), 0);
+	cr_assert_eq(idx_vault_live_start(v, &lcfg), 0);
+	cr_assert_eq(idx_vault_worker_new(v, 0, &w[0]), 0);
+	cr_assert_eq(idx_vault_worker_new(v, 1, &w[1]), 0);
+	for (i = 0; i < 2 * PER + 2; i++) {
+		tv_pkt p;
+		uint8_t a[4] = { 10, 1, (uint8_t)(i >> 8), (uint8_t)i };
+		uint8_t b[4] = { 10, 2, 0, 1 };
+		make_pkt(&p, frame, i);
+		ipv4_tcp_header(frame, a, b, (uint16_t)(1024 + i / 256), 443);
+		if (i >= 2 * PER)
+			p.ts_ns += 150ull * 1000000000ull; /* two windows on */
+		p.info.l3 = 4;
+		p.info.has_ports = 1;
+		p.info.ip_len = FRAME - 14;
+		p.info.l3_off = 14;
+		tv_addr_from_v4(&p.info.key.src, a);
+		tv_addr_from_v4(&p.info.key.dst, b);
+		p.info.key.sport = (uint16_t)(1024 + i / 256);
+		p.info.key.dport = 443;
+		p.info.key.proto = 6;
+		cr_assert_eq(idx_vault_worker_add(w[i % 2], &p, mono++), 0);
+	}
+	for (k = 0; k < 2; k++)
+		cr_assert_eq(idx_vault_worker_finish(w[k]), 0);
+	cr_assert_eq(idx_vault_live_stop(v), 0);
+	cr_assert_eq(idx_vault_close(v), 0);
+	cr_assert_eq(idx_rstore_open(g_dir, &rs), 0);
+	cr_assert_eq(idx_flows_count(rs.x, &n), 0);
+	idx_rstore_close(&rs);
+	/* 2 x PER flows in the first window, and the two late packets' own */
+	cr_assert_eq(n, 2 * PER + 2, "flow records stored: %llu", (unsigned long long)n);
+	cr_assert_eq(ctr.v[TV_CTR_FLOW_RECORDS], 2 * PER + 2);
+	verify_deep();
+}
+
+Test(pipeline, live_flow_window_in_batches)
+{
+	live_flow_window_in_batches_run();
+}

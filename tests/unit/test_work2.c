@@ -4,10 +4,12 @@
  * enterprise: many concurrent flows, a beacon, a spread client), the bytes
  * decoded for the beaconing host and the spread client stay under
  * 16 x the bytes of the packets returned + 64 KiB per matching flow per
- * 1 MiB of raw chunk.  Asserted on the query's counters, never on time.
+ * 1 MiB of raw chunk (workbound.h, the bench's definition too).  Asserted
+ * on the query's counters, never on time.
  */
 #include "v2store.h"
 #include "rmtmp.h"
+#include "workbound.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -62,42 +64,6 @@ static host host_get(const char *role)
 	return h;
 }
 
-/* A matching flow in one chunk: (chunk, unidirectional 5-tuple, VNI). */
-typedef struct fc {
-	uint64_t chunk;
-	uint32_t raw_len;
-	uint32_t vni;
-	tv_5tuple key;
-} fc;
-
-typedef struct work {
-	uint64_t bytes, packets;
-	fc *v;
-	size_t n, cap;
-} work;
-
-static int on_hit(void *ctx, const idx_query_hit *h)
-{
-	work *w = ctx;
-	fc f;
-	w->bytes += h->rec->caplen;
-	w->packets++;
-	memset(&f, 0, sizeof f);
-	f.chunk = h->chunk->chunk_id;
-	f.raw_len = h->chunk->raw_len;
-	f.vni = h->rec->tun->vni;
-	f.key = h->info->key;
-	for (size_t i = 0; i < w->n; i++)
-		if (memcmp(&w->v[i], &f, sizeof f) == 0)
-			return 0;
-	if (w->n == w->cap) {
-		w->cap = w->cap ? 2 * w->cap : 256;
-		w->v = realloc(w->v, w->cap * sizeof *w->v);
-	}
-	w->v[w->n++] = f;
-	return 0;
-}
-
 static void check(const char *role, uint64_t min_flows)
 {
 	host h = host_get(role);
@@ -106,21 +72,18 @@ static void check(const char *role, uint64_t min_flows)
 	idx_expr_err perr;
 	idx_query_stats st;
 	char text[96], err[1024];
-	work w;
-	double allowance = 0, bound;
+	wb_work w;
+	double bound;
 
 	cr_assert_geq(h.flows, min_flows, "%s: %" PRIu64 " flows", role, h.flows);
 	snprintf(text, sizeof text, "host %s", h.addr);
 	cr_assert_eq(idx_expr_parse(text, 0, &e, &perr), 0);
 	cr_assert_eq(idx_rstore_open(store, &rs), 0);
 	memset(&w, 0, sizeof w);
-	cr_assert_eq(idx_query_run_hits(&rs, 1, e, false, on_hit, &w, &st, err, sizeof err), 0,
+	cr_assert_eq(idx_query_run_hits(&rs, 1, e, false, wb_on_hit, &w, &st, err, sizeof err), 0,
 	             "%s", err);
 	cr_assert_eq(w.packets, h.packets, "%s: the answer holds the truth's packets", text);
-	for (size_t i = 0; i < w.n; i++)
-		allowance += 65536.0 * ((double)w.v[i].raw_len / (1 << 20) > 1.0
-		                            ? (double)w.v[i].raw_len / (1 << 20) : 1.0);
-	bound = 16.0 * (double)w.bytes + allowance;
+	bound = wb_bound(&w);
 	cr_log_info("%s: %" PRIu64 " packets, %" PRIu64 " bytes returned, %zu flow-chunks; %" PRIu64
 	            " of %" PRIu64 " chunks planned, %" PRIu64 " blocks read, %" PRIu64
 	            " bytes decoded, bound %.0f",
@@ -132,7 +95,7 @@ static void check(const char *role, uint64_t min_flows)
 	             st.bytes_decoded, w.bytes, w.n);
 	/* a flow's records lie in few blocks: not a whole chunk per chunk touched */
 	cr_assert_lt(st.blocks_read, 3 * w.n + st.chunks_read, "%s", text);
-	free(w.v);
+	wb_free(&w);
 	idx_rstore_close(&rs);
 	idx_expr_free(e);
 }
