@@ -90,6 +90,7 @@ static int hash_to(ingest_prefix *p, uint64_t to)
 static void *hasher_main(void *arg)
 {
 	ingest_prefix *p = arg;
+	pthread_setname_np(pthread_self(), "tv-prefix");
 	pthread_mutex_lock(&p->mu);
 	while (!p->stop) {
 		uint64_t tgt = atomic_load(&p->target), at;

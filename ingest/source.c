@@ -19,8 +19,10 @@
 #define SRC_ID_PREFIX (64 * 1024)
 /* The stdio buffer of a capture file: glibc ignores setvbuf's size when
  * it is not given the buffer (it then reads st_blksize, 4 KiB, at a time),
- * so the source owns it. */
-#define SRC_STDIO_BUF (1u << 20)
+ * so the source owns it.  64 KiB stays in the cache between read() and the
+ * copies out of it: reading the 270 MB enterprise capture took 0.10 s of
+ * CPU with 4 KiB, 0.06 s with 64 KiB, 0.06-0.08 s with 1 MiB. */
+#define SRC_STDIO_BUF (64u << 10)
 
 struct src_file {
 	char *path;
