@@ -40,7 +40,9 @@ struct ingest_prefix {
 	int fd;                /* a duplicate, owned; -1: none */
 	tv_sha256_ctx h;
 	uint64_t len;          /* bytes hashed into h */
-	uint8_t *buf;
+	uint8_t *buf;          /* bytes [buf_off, buf_off + buf_n) of the file */
+	uint64_t buf_off;
+	size_t buf_n;
 	/* threaded */
 	pthread_mutex_t mu;
 	pthread_cond_t work;   /* hasher: bytes to hash, a waiter, or stop */
@@ -55,34 +57,45 @@ struct ingest_prefix {
 	pthread_t th;
 };
 
-/* Hashes bytes [len, len + n) of the file; n <= PREFIX_BUF.  Returns the
- * bytes hashed (fewer at the end of the file: 0 there), or -errno. */
-static ssize_t hash_piece(tv_sha256_ctx *h, int fd, uint8_t *buf, uint64_t at, size_t n)
+/*
+ * One step from byte `at` (the hashed length) towards `to`: hashes what the
+ * read-ahead buffer holds of [at, to), reading PREFIX_BUF bytes from `at`
+ * first when it holds none of them.  Sets *n to the bytes hashed; returns
+ * 0, TV_E_TRUNCATED (the file ends at `at`) or an errno.
+ */
+static int hash_step(ingest_prefix *p, int fd, uint64_t at, uint64_t to, size_t *n)
 {
-	ssize_t got;
-	if (fd < 0)
-		return -EBADF;
-	do
-		got = pread(fd, buf, n, (off_t)at);
-	while (got < 0 && errno == EINTR);
-	if (got < 0)
-		return -(ssize_t)errno;
-	tv_sha256_update(h, buf, (size_t)got);
-	return got;
+	uint64_t in_buf;
+	*n = 0;
+	if (at < p->buf_off || at >= p->buf_off + p->buf_n) {
+		ssize_t got;
+		if (fd < 0)
+			return EBADF;
+		do
+			got = pread(fd, p->buf, PREFIX_BUF, (off_t)at);
+		while (got < 0 && errno == EINTR);
+		if (got < 0)
+			return errno;
+		if (got == 0)
+			return TV_E_TRUNCATED; /* the file ends before `to` */
+		p->buf_off = at;
+		p->buf_n = (size_t)got;
+	}
+	in_buf = p->buf_off + p->buf_n - at;
+	*n = (size_t)(in_buf < to - at ? in_buf : to - at);
+	tv_sha256_update(&p->h, p->buf + (at - p->buf_off), *n);
+	return 0;
 }
 
 /* In the caller's thread (not threaded): hashes up to `to`. */
 static int hash_to(ingest_prefix *p, uint64_t to)
 {
 	while (p->len < to) {
-		uint64_t left = to - p->len;
-		ssize_t got = hash_piece(&p->h, p->fd, p->buf, p->len,
-		                         left < PREFIX_BUF ? (size_t)left : PREFIX_BUF);
-		if (got < 0)
-			return (int)-got;
-		if (got == 0)
-			return TV_E_TRUNCATED; /* the file ends before `to` */
-		p->len += (uint64_t)got;
+		size_t n;
+		int rc = hash_step(p, p->fd, p->len, to, &n);
+		if (rc)
+			return rc;
+		p->len += n;
 	}
 	return 0;
 }
@@ -95,8 +108,7 @@ static void *hasher_main(void *arg)
 	while (!p->stop) {
 		uint64_t tgt = atomic_load(&p->target), at;
 		size_t n;
-		ssize_t got;
-		int fd;
+		int fd, rc;
 		if (atomic_load(&p->err) || p->len >= tgt ||
 		    (!p->waiters && tgt - p->len < PREFIX_WAKE)) {
 			if (p->waiters)
@@ -118,20 +130,17 @@ static void *hasher_main(void *arg)
 			pthread_cond_wait(&p->work, &p->mu);
 			continue;
 		}
-		n = tgt - p->len < PREFIX_BUF ? (size_t)(tgt - p->len) : PREFIX_BUF;
 		at = p->len;
 		fd = p->fd;
 		p->busy = true;
 		pthread_mutex_unlock(&p->mu);
-		got = hash_piece(&p->h, fd, p->buf, at, n);
+		rc = hash_step(p, fd, at, tgt, &n);
 		pthread_mutex_lock(&p->mu);
 		p->busy = false;
-		if (got < 0)
-			atomic_store(&p->err, (int)-got);
-		else if (got == 0)
-			atomic_store(&p->err, TV_E_TRUNCATED); /* the file ends before the target */
+		if (rc)
+			atomic_store(&p->err, rc);
 		else
-			p->len += (uint64_t)got;
+			p->len += n;
 		if (p->waiters)
 			pthread_cond_broadcast(&p->idle);
 	}
@@ -212,6 +221,8 @@ int ingest_prefix_start(ingest_prefix *p, int fd)
 		close(p->fd);
 	p->fd = nfd;
 	p->len = 0;
+	p->buf_off = 0;
+	p->buf_n = 0;
 	p->want = 0;
 	tv_sha256_init(&p->h);
 	atomic_store(&p->err, rc);
