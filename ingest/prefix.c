@@ -13,10 +13,12 @@
  *
  * Threaded, the hashing runs on a thread of its own: the reader posts how
  * far the hash must reach (once per packet: an atomic store, and a wake-up
- * once PREFIX_WAKE bytes are waiting), and only a digest waits for the
- * hasher to get there.  The hasher never hashes past the posted length, so
- * its state stands exactly at the last post whenever it is idle: the
- * digest is of that prefix, whatever the reader has read beyond it.
+ * once PREFIX_WAKE bytes are waiting), and only a digest needs the hash to
+ * get there; what the hasher has not reached by then (it may not have been
+ * given a CPU) the caller hashes itself.  Nobody hashes past the posted
+ * length, so the state stands exactly at the last post whenever no step is
+ * under way: the digest is of that prefix, whatever the reader has read
+ * beyond it.
  */
 #include "ingest.h"
 
@@ -109,7 +111,7 @@ static void *hasher_main(void *arg)
 		uint64_t tgt = atomic_load(&p->target), at;
 		size_t n;
 		int fd, rc;
-		if (atomic_load(&p->err) || p->len >= tgt ||
+		if (atomic_load(&p->err) || p->busy || p->len >= tgt ||
 		    (!p->waiters && tgt - p->len < PREFIX_WAKE)) {
 			if (p->waiters)
 				pthread_cond_broadcast(&p->idle);
@@ -119,7 +121,7 @@ static void *hasher_main(void *arg)
 			 * before it reads wake_at (both sequentially consistent):
 			 * either this sees the post, or the post sees wake_at and
 			 * signals under mu. */
-			if (!atomic_load(&p->err)) {
+			if (!atomic_load(&p->err) && !p->busy) {
 				atomic_store(&p->wake_at, p->len + PREFIX_WAKE);
 				tgt = atomic_load(&p->target);
 				if (tgt > p->len && (p->waiters || tgt - p->len >= PREFIX_WAKE)) {
@@ -256,18 +258,37 @@ int ingest_prefix_post(ingest_prefix *p, uint64_t to)
 	return atomic_load_explicit(&p->err, memory_order_relaxed);
 }
 
-/* Threaded: waits until the hash stands at the last post, or failed.
- * Returns with mu held. */
+/*
+ * Threaded: returns with mu held once the hash stands at the last post (or
+ * failed).  When the hasher is not at work (asleep, or not given a CPU:
+ * with every core busy sealing that can take milliseconds) the caller
+ * hashes the rest itself; it waits only for a step the hasher is in.
+ */
 static int wait_hashed(ingest_prefix *p)
 {
 	pthread_mutex_lock(&p->mu);
-	if (p->len < p->want && !atomic_load(&p->err)) {
-		p->waiters++;
-		pthread_cond_signal(&p->work);
-		while (p->len < p->want && !atomic_load(&p->err))
+	while (p->len < p->want && !atomic_load(&p->err)) {
+		uint64_t at = p->len;
+		size_t n;
+		int fd = p->fd, rc;
+		if (p->busy) {
+			p->waiters++;
 			pthread_cond_wait(&p->idle, &p->mu);
-		p->waiters--;
+			p->waiters--;
+			continue;
+		}
+		p->busy = true;
+		pthread_mutex_unlock(&p->mu);
+		rc = hash_step(p, fd, at, p->want, &n);
+		pthread_mutex_lock(&p->mu);
+		p->busy = false;
+		if (rc)
+			atomic_store(&p->err, rc);
+		else
+			p->len += n;
 	}
+	/* a hasher that slept through the caller's steps wakes on later posts */
+	atomic_store(&p->wake_at, p->len + PREFIX_WAKE);
 	return atomic_load(&p->err);
 }
 
