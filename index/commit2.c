@@ -40,7 +40,7 @@ typedef struct cstate {
 	idx2_slice open;
 	bool stime_stored;     /* the open slice has a v2_stime key under stime_first */
 	uint64_t stime_first;
-	pent *ents;            /* scratch, grown per batch */
+	pent *ents;            /* scratch (x->c2_ents, given back at the end) */
 	pent *tmp;             /* pents_sort's, as large as ents */
 	size_t nents, cap;
 } cstate;
@@ -487,6 +487,15 @@ static int state_store(cstate *c)
 	return meta_put(c, K2_OPEN, b, 4);
 }
 
+/* Gives the scratch back to x for the next transaction: a commit's
+ * postings (up to a slice's) need no fresh pages each time. */
+static void cstate_end(cstate *c)
+{
+	c->x->c2_ents = c->ents;
+	c->x->c2_tmp = c->tmp;
+	c->x->c2_cap = c->cap;
+}
+
 /* The write transaction of a commit or a drop, with the slice state and
  * totals loaded; on error nothing is left open. */
 static int cstate_begin(idx *x, cstate *c)
@@ -500,9 +509,11 @@ static int cstate_begin(idx *x, cstate *c)
 	c->x = x;
 	if ((rc = idx_txn_begin(x, true, &c->txn)) != 0)
 		return rc;
+	c->ents = x->c2_ents;
+	c->tmp = x->c2_tmp;
+	c->cap = x->c2_cap;
 	if ((rc = state_load(c)) != 0) {
-		free(c->ents);
-		free(c->tmp);
+		cstate_end(c);
 		mdb_txn_abort(c->txn);
 	}
 	return rc;
@@ -523,12 +534,10 @@ int idx_commit2(idx *x, const idx2_chunk_in *chunks, size_t n, const idx_source_
 	if ((rc = state_store(&c)) != 0 || (rc = idx_marks_put(x, c.txn, marks, nmarks)) != 0 ||
 	    (rc = idx_counters_add(x, c.txn, delta)) != 0)
 		goto fail;
-	free(c.ents);
-	free(c.tmp);
+	cstate_end(&c);
 	return idx_lmdb_err(mdb_txn_commit(c.txn));
 fail:
-	free(c.ents);
-	free(c.tmp);
+	cstate_end(&c);
 	mdb_txn_abort(c.txn);
 	return rc;
 }
@@ -652,6 +661,7 @@ int idx_segment_drop2(idx *x, uint32_t segment, uint64_t *chunks_dropped)
 	tv_put_be32(kb, segment);
 	rc = mdb_get(c.txn, x->db2_segs, &k, &d);
 	if (rc == MDB_NOTFOUND) {
+		cstate_end(&c);
 		mdb_txn_abort(c.txn);
 		return 0;
 	}
@@ -683,10 +693,12 @@ int idx_segment_drop2(idx *x, uint32_t segment, uint64_t *chunks_dropped)
 	c.t.segments = sub(c.t.segments, 1);
 	if ((rc = state_store(&c)) != 0)
 		goto fail;
+	cstate_end(&c);
 	if ((rc = idx_lmdb_err(mdb_txn_commit(c.txn))) == 0 && chunks_dropped)
 		*chunks_dropped = dropped;
 	return rc;
 fail:
+	cstate_end(&c);
 	mdb_txn_abort(c.txn);
 	return rc;
 }
