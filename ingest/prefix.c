@@ -30,9 +30,8 @@
 #include <unistd.h>
 
 #define PREFIX_BUF (256u * 1024)
-/* The idle hasher is woken when this many bytes wait: a digest then waits
- * for at most about this much hashing (70 us at SHA-NI speed), and the
- * reader wakes the hasher about once per this many bytes. */
+/* The idle hasher is woken when this many bytes wait (70 us of hashing at
+ * SHA-NI speed): about once per this many bytes the reader posts. */
 #define PREFIX_WAKE (128u * 1024)
 
 struct ingest_prefix {
@@ -47,13 +46,14 @@ struct ingest_prefix {
 	size_t buf_n;
 	/* threaded */
 	pthread_mutex_t mu;
-	pthread_cond_t work;   /* hasher: bytes to hash, a waiter, or stop */
-	pthread_cond_t idle;   /* waiters: the hasher reached the target or failed */
+	pthread_cond_t work;   /* hasher: bytes to hash, or stop */
+	pthread_cond_t idle;   /* waiters: the hasher's step ended */
 	_Atomic uint64_t target;  /* = want, for the hasher */
 	_Atomic uint64_t wake_at; /* the sleeping hasher wants a post of this; else UINT64_MAX */
 	_Atomic int err;          /* first error since the start (sticky) */
-	bool busy;             /* hashing outside mu */
-	int waiters;           /* callers waiting for len == target: hash without delay */
+	bool busy;             /* someone (hasher or caller) hashes outside mu */
+	int waiters;           /* callers waiting for a step to end: the hasher
+	                        * goes on without waiting for PREFIX_WAKE bytes */
 	bool stop;
 	bool started;
 	pthread_t th;
