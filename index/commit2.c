@@ -40,7 +40,8 @@ typedef struct cstate {
 	idx2_slice open;
 	bool stime_stored;     /* the open slice has a v2_stime key under stime_first */
 	uint64_t stime_first;
-	pent *ents;            /* scratch, grown per batch */
+	pent *ents;            /* scratch (x->c2_ents, given back at the end) */
+	pent *tmp;             /* pents_sort's, as large as ents */
 	size_t nents, cap;
 } cstate;
 
@@ -145,10 +146,14 @@ static int ents_push(cstate *c, uint64_t chunk, uint64_t blocks, const idx2_pv *
 {
 	if (c->nents == c->cap) {
 		size_t nc = c->cap ? c->cap * 2 : 1024;
-		pent *ne = realloc(c->ents, nc * sizeof *ne);
+		pent *ne = realloc(c->ents, nc * sizeof *ne), *nt;
 		if (!ne)
 			return TV_E_NOMEM;
 		c->ents = ne;
+		nt = realloc(c->tmp, nc * sizeof *nt);
+		if (!nt)
+			return TV_E_NOMEM;
+		c->tmp = nt;
 		c->cap = nc;
 	}
 	c->ents[c->nents].chunk = chunk;
@@ -158,15 +163,54 @@ static int ents_push(cstate *c, uint64_t chunk, uint64_t blocks, const idx2_pv *
 	return 0;
 }
 
-/* type|value, then chunk: the zero padding of tv keeps memcmp in the
- * order LMDB gives the keys (one type, one length). */
-static int pent_cmp(const void *a, const void *b)
+/* type|value, then chunk: the zero padding of tv keeps this in the order
+ * LMDB gives the keys (one type, one length).  The 17 bytes of tv compared
+ * as two big-endian words and a byte are memcmp's order. */
+_Static_assert(sizeof(((idx2_pv *)0)->tv) == 17, "idx2_pv.tv changed: update pent_before");
+
+static bool pent_before(const pent *x, const pent *y)
 {
-	const pent *x = a, *y = b;
-	int r = memcmp(x->pv.tv, y->pv.tv, sizeof x->pv.tv);
-	if (r)
-		return r;
-	return x->chunk < y->chunk ? -1 : x->chunk > y->chunk;
+	uint64_t a = tv_get_be64(x->pv.tv), b = tv_get_be64(y->pv.tv);
+	if (a == b) {
+		a = tv_get_be64(x->pv.tv + 8);
+		b = tv_get_be64(y->pv.tv + 8);
+		if (a == b) {
+			a = x->pv.tv[16];
+			b = y->pv.tv[16];
+			if (a == b) {
+				a = x->chunk;
+				b = y->chunk;
+			}
+		}
+	}
+	return a < b;
+}
+
+/* Sorts c->ents in pent_before order: a bottom-up merge sort through
+ * c->tmp, with the comparison inline (qsort's call and memcmp per
+ * comparison were 3 % of file ingest's CPU). */
+static void pents_sort(cstate *c)
+{
+	pent *src = c->ents, *dst = c->tmp, *sw;
+	size_t n = c->nents, width, lo;
+	for (width = 1; width < n; width *= 2) {
+		for (lo = 0; lo < n; lo += 2 * width) {
+			size_t mid = lo + width < n ? lo + width : n;
+			size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+			size_t i = lo, j = mid, k = lo;
+			while (i < mid && j < hi)
+				dst[k++] = pent_before(&src[j], &src[i]) ? src[j++] : src[i++];
+			while (i < mid)
+				dst[k++] = src[i++];
+			while (j < hi)
+				dst[k++] = src[j++];
+		}
+		sw = src;
+		src = dst;
+		dst = sw;
+	}
+	if (src != c->ents)
+		memcpy(c->ents, src, n * sizeof *src);
 }
 
 /* The open slice's record and its v2_stime key (moved when first_ts went down). */
@@ -247,7 +291,7 @@ static int slice_close(cstate *c)
 		return rc;
 	taken = c->nents;
 	if (c->nents > 1)
-		qsort(c->ents, c->nents, sizeof *c->ents, pent_cmp);
+		pents_sort(c);
 	for (i = 0; i < c->nents; i = j) {
 		size_t n = 0, kl, vl;
 		MDB_val k, d;
@@ -320,7 +364,7 @@ static int chunk_postings(cstate *c, const idx2_chunk_in *in)
 				return rc;
 	}
 	if (c->nents > 1)
-		qsort(c->ents, c->nents, sizeof *c->ents, pent_cmp);
+		pents_sort(c);
 	for (i = 0, w = 0; i < c->nents; i++) {
 		if (w && memcmp(c->ents[w - 1].pv.tv, c->ents[i].pv.tv, sizeof c->ents[i].pv.tv) == 0)
 			c->ents[w - 1].blocks |= c->ents[i].blocks;
@@ -443,6 +487,15 @@ static int state_store(cstate *c)
 	return meta_put(c, K2_OPEN, b, 4);
 }
 
+/* Gives the scratch back to x for the next transaction: a commit's
+ * postings (up to a slice's) need no fresh pages each time. */
+static void cstate_end(cstate *c)
+{
+	c->x->c2_ents = c->ents;
+	c->x->c2_tmp = c->tmp;
+	c->x->c2_cap = c->cap;
+}
+
 /* The write transaction of a commit or a drop, with the slice state and
  * totals loaded; on error nothing is left open. */
 static int cstate_begin(idx *x, cstate *c)
@@ -454,8 +507,11 @@ static int cstate_begin(idx *x, cstate *c)
 	c->x = x;
 	if ((rc = idx_txn_begin(x, true, &c->txn)) != 0)
 		return rc;
+	c->ents = x->c2_ents;
+	c->tmp = x->c2_tmp;
+	c->cap = x->c2_cap;
 	if ((rc = state_load(c)) != 0) {
-		free(c->ents);
+		cstate_end(c);
 		mdb_txn_abort(c->txn);
 	}
 	return rc;
@@ -476,10 +532,10 @@ int idx_commit2(idx *x, const idx2_chunk_in *chunks, size_t n, const idx_source_
 	if ((rc = state_store(&c)) != 0 || (rc = idx_marks_put(x, c.txn, marks, nmarks)) != 0 ||
 	    (rc = idx_counters_add(x, c.txn, delta)) != 0)
 		goto fail;
-	free(c.ents);
+	cstate_end(&c);
 	return idx_lmdb_err(mdb_txn_commit(c.txn));
 fail:
-	free(c.ents);
+	cstate_end(&c);
 	mdb_txn_abort(c.txn);
 	return rc;
 }
@@ -603,6 +659,7 @@ int idx_segment_drop2(idx *x, uint32_t segment, uint64_t *chunks_dropped)
 	tv_put_be32(kb, segment);
 	rc = mdb_get(c.txn, x->db2_segs, &k, &d);
 	if (rc == MDB_NOTFOUND) {
+		cstate_end(&c);
 		mdb_txn_abort(c.txn);
 		return 0;
 	}
@@ -634,10 +691,12 @@ int idx_segment_drop2(idx *x, uint32_t segment, uint64_t *chunks_dropped)
 	c.t.segments = sub(c.t.segments, 1);
 	if ((rc = state_store(&c)) != 0)
 		goto fail;
+	cstate_end(&c);
 	if ((rc = idx_lmdb_err(mdb_txn_commit(c.txn))) == 0 && chunks_dropped)
 		*chunks_dropped = dropped;
 	return rc;
 fail:
+	cstate_end(&c);
 	mdb_txn_abort(c.txn);
 	return rc;
 }

@@ -307,6 +307,8 @@ void idx_close(idx *x)
 		return;
 	if (x->env)
 		mdb_env_close(x->env);
+	free(x->c2_ents);
+	free(x->c2_tmp);
 	free(x);
 }
 

@@ -13,6 +13,8 @@
 
 /* --------------------------------------------------------- environment */
 
+struct pent;
+
 struct idx {
 	MDB_env *env;
 	MDB_dbi db_meta, db_sources, db_counters;
@@ -21,6 +23,10 @@ struct idx {
 	MDB_dbi db2_flows; /* index/flows2.c */
 	uint8_t uuid[16];
 	bool writable;
+	/* commit2.c's scratch of postings, kept from one write transaction to
+	 * the next (only the one write transaction at a time uses it) */
+	struct pent *c2_ents, *c2_tmp;
+	size_t c2_cap;
 };
 
 /* LMDB return code -> our error space (TV_E_*, or an errno; tv_strerror() explains both). */

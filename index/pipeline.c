@@ -68,28 +68,34 @@ int vault_commit_flows(idx_vault *v)
 
 /*
  * The mark of the file being read carries the hash of the bytes consumed up
- * to its last added packet, and src_hash stands exactly there (it is moved
- * on only when a packet is added).  The digest is taken only when the mark
- * leaves the open chunk (a seal, a hand-off) or another file starts, not per
- * packet.
+ * to its last added packet, and src_hash has been posted exactly there (it
+ * is moved on only when a packet is added).  The digest is taken only when
+ * the mark leaves the open chunk (a seal, a hand-off) or another file
+ * starts, not per packet; with a hashing thread it waits for the hash to
+ * get there.  An error of the hashing (the file cut or unreadable since it
+ * was read) is returned: such a mark must not be stored.
  */
-void settle_marks(idx_vault *v, idx_source_mark *marks, size_t n)
+int settle_marks(idx_vault *v, idx_source_mark *marks, size_t n)
 {
 	size_t i;
+	int rc;
 	if (!v->src_active)
-		return;
+		return 0;
 	for (i = 0; i < n; i++)
 		if (memcmp(marks[i].identity, v->src_identity, 40) == 0 &&
-		    ingest_prefix_len(v->src_hash) == marks[i].prefix_len)
-			ingest_prefix_digest(v->src_hash, marks[i].prefix_sha256);
+		    ingest_prefix_len(v->src_hash) == marks[i].prefix_len &&
+		    (rc = ingest_prefix_digest(v->src_hash, marks[i].prefix_sha256)) != 0)
+			return rc;
+	return 0;
 }
 
-void encode_tag(idx_vault *v, idx_source_mark *marks, size_t n, uint8_t *tag,
-                uint32_t *len)
+int encode_tag(idx_vault *v, idx_source_mark *marks, size_t n, uint8_t *tag, uint32_t *len)
 {
 	size_t i;
 	uint8_t *m;
-	settle_marks(v, marks, n);
+	int rc = settle_marks(v, marks, n);
+	if (rc)
+		return rc;
 	tag[0] = VAULT_TAG_VERSION;
 	tag[1] = (uint8_t)n;
 	for (i = 0; i < n; i++) {
@@ -100,6 +106,7 @@ void encode_tag(idx_vault *v, idx_source_mark *marks, size_t n, uint8_t *tag,
 		memcpy(m + 56, marks[i].prefix_sha256, 32);
 	}
 	*len = (uint32_t)(2 + n * VAULT_MARK_LEN);
+	return 0;
 }
 
 /* Tags of another layout (tag version 1 kept no prefix hash) give no marks:

@@ -102,8 +102,8 @@ static int file_handoff(idx_vault *v, bool barrier)
 	if (v->flow_err)
 		return v->flow_err;
 	if (has) {
-		encode_tag(v, v->cur_marks, v->cur_nmarks, tag, &taglen);
-		if ((rc = wseal_set_tag(&v->seal, tag, taglen)) != 0)
+		if ((rc = encode_tag(v, v->cur_marks, v->cur_nmarks, tag, &taglen)) != 0 ||
+		    (rc = wseal_set_tag(&v->seal, tag, taglen)) != 0)
 			return rc;
 	}
 	if (!s) {
@@ -184,7 +184,7 @@ int idx_vault_add(idx_vault *v, const tv_pkt *pkt, const idx_file_pos *pos)
 		return rc;
 	if (src_identity) {
 		/* the packet is in the open chunk: the hash moves past it */
-		if ((rc = ingest_prefix_advance(v->src_hash, pos->file_end)) != 0)
+		if ((rc = ingest_prefix_post(v->src_hash, pos->file_end)) != 0)
 			return rc;
 		for (i = 0; i < v->cur_nmarks; i++)
 			if (memcmp(v->cur_marks[i].identity, src_identity, 40) == 0)

@@ -46,7 +46,8 @@ static int source_candidates(idx_vault *v, const uint8_t key[IDX_SOURCE_KEY_LEN]
 	int rc;
 
 	*n = 0;
-	settle_marks(v, v->cur_marks, v->cur_nmarks);
+	if ((rc = settle_marks(v, v->cur_marks, v->cur_nmarks)) != 0)
+		return rc;
 	for (i = 0; i < v->cur_nmarks; i++)
 		if (memcmp(v->cur_marks[i].identity, key, IDX_SOURCE_KEY_LEN) == 0)
 			cand_put(c, n, &v->cur_marks[i]);
@@ -73,11 +74,14 @@ int idx_vault_source_begin(idx_vault *v, const uint8_t *key, int fd,
 
 	memset(res, 0, sizeof *res);
 	/* the marks of the file before keep the hash of what it consumed */
-	settle_marks(v, v->cur_marks, v->cur_nmarks);
+	if ((rc = settle_marks(v, v->cur_marks, v->cur_nmarks)) != 0)
+		return rc;
 	v->src_active = false;
 	if (!key || fd < 0)
 		return 0;
-	if (!v->src_hash && (rc = ingest_prefix_new(&v->src_hash)) != 0)
+	/* with sealer threads the hashing gets a thread too: off the reader's
+	 * path; --threads 1 hashes in the reader, as it does everything else */
+	if (!v->src_hash && (rc = ingest_prefix_new(v->cfg.threads > 1, &v->src_hash)) != 0)
 		return rc;
 	c = malloc(VAULT_MAX_CANDS * sizeof *c);
 	if (!c)
@@ -85,7 +89,8 @@ int idx_vault_source_begin(idx_vault *v, const uint8_t *key, int fd,
 	if ((rc = source_candidates(v, key, c, &n)) != 0)
 		goto out;
 	qsort(c, n, sizeof *c, cand_cmp);
-	ingest_prefix_start(v->src_hash, fd);
+	if ((rc = ingest_prefix_start(v->src_hash, fd)) != 0)
+		goto out;
 	res->rule = n ? IDX_SRC_UNKNOWN_PREFIX : IDX_SRC_UNSEEN;
 	for (i = 0; i < n; i++) {
 		uint64_t var = tv_get_be64(c[i].identity + IDX_SOURCE_KEY_LEN);
@@ -104,9 +109,8 @@ int idx_vault_source_begin(idx_vault *v, const uint8_t *key, int fd,
 			rc = 0;
 			continue;
 		}
-		if (rc)
+		if (rc || (rc = ingest_prefix_digest(v->src_hash, d)) != 0)
 			goto out;
-		ingest_prefix_digest(v->src_hash, d);
 		if (memcmp(d, c[i].prefix_sha256, 32) == 0) {
 			best = i;
 		} else if (best == SIZE_MAX) {
@@ -125,8 +129,8 @@ int idx_vault_source_begin(idx_vault *v, const uint8_t *key, int fd,
 	}
 	/* the hash must stand where the next added packet starts */
 	if (ingest_prefix_len(v->src_hash) != res->prefix_len || best == SIZE_MAX) {
-		ingest_prefix_start(v->src_hash, fd);
-		if (best != SIZE_MAX && (rc = ingest_prefix_advance(v->src_hash, res->prefix_len)) != 0)
+		if ((rc = ingest_prefix_start(v->src_hash, fd)) != 0 ||
+		    (best != SIZE_MAX && (rc = ingest_prefix_advance(v->src_hash, res->prefix_len)) != 0))
 			goto out;
 	}
 	memcpy(v->src_identity, res->identity, 40);

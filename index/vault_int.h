@@ -221,9 +221,8 @@ int vault_commit_chunks(idx_vault *v, struct pending *pend, size_t n, const tv_c
 void vault_on_flows(void *ctx, const tv_flowrec *recs, size_t n);
 int vault_commit_flows(idx_vault *v);
 int flows_append(tv_flowrec **buf, size_t *n, size_t *cap, const tv_flowrec *recs, size_t k);
-void settle_marks(idx_vault *v, idx_source_mark *marks, size_t n);
-void encode_tag(idx_vault *v, idx_source_mark *marks, size_t n, uint8_t *tag,
-                uint32_t *len);
+int settle_marks(idx_vault *v, idx_source_mark *marks, size_t n);
+int encode_tag(idx_vault *v, idx_source_mark *marks, size_t n, uint8_t *tag, uint32_t *len);
 size_t decode_tag(const uint8_t *tag, uint32_t len, idx_source_mark *marks);
 int writer_new(idx_vault *v, const struct wpolicy *pol, struct witem *slots, int nslots,
                const tv_counters *committed);

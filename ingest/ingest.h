@@ -262,29 +262,41 @@ const uint8_t *ingest_file_src_identity(const ingest_file_src *s, int i);
 uint64_t ingest_file_src_total_bytes(const ingest_file_src *s);
 uint64_t ingest_file_src_done_bytes(const ingest_file_src *s);
 /* The descriptor of the file being read (valid until the next file is
- * opened), for ingest_prefix; -1 for standard input or when none is open. */
+ * opened), for ingest_prefix_start; -1 for standard input or when none is
+ * open. */
 int ingest_file_src_fd(const ingest_file_src *s);
 
 /*
  * The SHA-256 of a capture file's first n bytes, carried forward as it is
- * read (ingest/prefix.c).  It reads with pread() on the given descriptor,
- * so it hashes the very file libpcap reads without moving libpcap's
- * position.  It only moves forward: hashing a file costs one pass however
- * often the digest is asked for.
+ * read (ingest/prefix.c).  It reads with pread() on a duplicate of the
+ * given descriptor, so it hashes the very file the capture reader reads
+ * without moving the reader's position.  It only moves forward: hashing a
+ * file costs one pass however often the digest is asked for.  Threaded,
+ * the hashing runs on a thread of the object's own and only a digest (or
+ * ingest_prefix_advance) waits for it; else each post hashes in the
+ * caller's thread.  One caller thread at a time.
  */
 typedef struct ingest_prefix ingest_prefix;
 
-int ingest_prefix_new(ingest_prefix **out);
-void ingest_prefix_free(ingest_prefix *p); /* accepts NULL */
-/* Starts over at byte 0 of fd (borrowed; the caller keeps it open while
- * ingest_prefix_advance is called). */
-void ingest_prefix_start(ingest_prefix *p, int fd);
-/* Hashes up to byte `to`.  TV_E_TRUNCATED when the file ends before it,
- * TV_E_RANGE when `to` is below what is hashed already, or an errno. */
+int ingest_prefix_new(bool threaded, ingest_prefix **out);
+void ingest_prefix_free(ingest_prefix *p); /* accepts NULL; joins the thread */
+/* Starts over at byte 0 of fd (-1: no file; every post then fails).  fd
+ * is duplicated: the caller may close it at any time after.  Returns 0 or
+ * an errno of dup(), which later posts and digests also return. */
+int ingest_prefix_start(ingest_prefix *p, int fd);
+/* The hash is to cover the first `to` bytes.  Threaded, it returns at once
+ * with the first error of the hashing so far (a later one comes from the
+ * next post or digest); else it hashes now.  TV_E_RANGE when `to` is below
+ * the last post; TV_E_TRUNCATED when the file ends before `to`; or an
+ * errno.  An error stays until the next start. */
+int ingest_prefix_post(ingest_prefix *p, uint64_t to);
+/* A post that returns once the bytes are hashed (or the hashing failed). */
 int ingest_prefix_advance(ingest_prefix *p, uint64_t to);
+/* The length of the last post. */
 uint64_t ingest_prefix_len(const ingest_prefix *p);
-/* SHA-256 of the first ingest_prefix_len() bytes. */
-void ingest_prefix_digest(const ingest_prefix *p, uint8_t out[32]);
+/* SHA-256 of the first ingest_prefix_len() bytes; waits for the hashing.
+ * 0, or the error of the hashing (out not set). */
+int ingest_prefix_digest(ingest_prefix *p, uint8_t out[32]);
 
 /*
  * One capture file as a stream of packets (capfile.c): classic pcap

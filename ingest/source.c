@@ -17,7 +17,12 @@
 #include <sys/stat.h>
 
 #define SRC_ID_PREFIX (64 * 1024)
-#define SRC_STDIO_BUF (1u << 20) /* fewer read calls than stdio's default */
+/* The stdio buffer of a capture file: glibc ignores setvbuf's size when
+ * it is not given the buffer (it then reads st_blksize, 4 KiB, at a time),
+ * so the source owns it.  64 KiB stays in the cache between read() and the
+ * copies out of it: reading the 270 MB enterprise capture took 0.10 s of
+ * CPU with 4 KiB, 0.06 s with 64 KiB, 0.06-0.08 s with 1 MiB. */
+#define SRC_STDIO_BUF (64u << 10)
 
 struct src_file {
 	char *path;
@@ -32,6 +37,7 @@ struct ingest_file_src {
 	int cap;
 	int cur;          /* index of the open file, -1 before the first */
 	FILE *fp;         /* the open file (stdin for "-") */
+	char *iobuf;      /* fp's buffer (SRC_STDIO_BUF bytes; not stdin's) */
 	ingest_capfile *cf;
 	uint64_t ordinal;
 	uint64_t done_before; /* bytes of files already finished */
@@ -206,6 +212,7 @@ void ingest_file_src_close(ingest_file_src *s)
 	for (i = 0; i < s->nfiles; i++)
 		free(s->files[i].path);
 	free(s->files);
+	free(s->iobuf);
 	free(s);
 }
 
@@ -245,15 +252,20 @@ static int src_open_next(ingest_file_src *s, char *errbuf, size_t cap)
 		return 0;
 	f = &s->files[s->cur];
 	if (strcmp(f->path, "-") == 0) {
+		/* stdin outlives the source: it keeps a buffer of its own */
 		s->fp = stdin;
+		setvbuf(s->fp, NULL, _IOFBF, SRC_STDIO_BUF);
 	} else {
+		if (!s->iobuf && !(s->iobuf = malloc(SRC_STDIO_BUF)))
+			return TV_E_NOMEM;
 		s->fp = fopen(f->path, "rb");
 		if (!s->fp) {
 			snprintf(errbuf, cap, "%s: %s", f->path, strerror(errno));
 			return TV_E_IO;
 		}
+		/* one file at a time: the previous one was closed above */
+		setvbuf(s->fp, s->iobuf, _IOFBF, SRC_STDIO_BUF);
 	}
-	setvbuf(s->fp, NULL, _IOFBF, SRC_STDIO_BUF);
 	rc = ingest_capfile_open(s->fp, &s->cf, why, sizeof why);
 	if (rc) {
 		snprintf(errbuf, cap, "%s: not a pcap or pcapng capture: %s", src_name(f), why);
