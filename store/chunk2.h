@@ -132,7 +132,7 @@ typedef struct store_packer_cfg {
 	uint32_t split_min;    /* captured payload bytes the entropy test needs;
 	                        * default 128; 0 keeps every frame whole in A */
 	uint32_t split_pct;    /* distinct-byte threshold in percent of the count
-	                        * expected of random bytes; default 75, 1..100 */
+	                        * expected of random bytes; default 85, 1..100 */
 } store_packer_cfg;
 
 void store_packer_cfg_default(store_packer_cfg *cfg);

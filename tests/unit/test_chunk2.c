@@ -574,23 +574,23 @@ Test(chunk2, entropy_split_rule)
 	cr_assert_eq(alen_of(f, 2000, 54, &cfg), 2000);
 }
 
-/* The threshold sits exactly at 3/4 of the expected distinct count, over
+/* The threshold sits exactly at 85 % of the expected distinct count, over
  * the first min(256, n) payload bytes only. */
 Test(chunk2, entropy_threshold_boundary)
 {
 	uint8_t f[54 + 600];
 	memset(f, 0xAB, 54);
 	for (uint32_t m = 128; m <= 256; m += 32) {
-		uint32_t thr = spec_threshold(m, 0.75);
+		uint32_t thr = spec_threshold(m, 0.85);
 		distinct_payload(f + 54, m, thr);
 		cr_assert_eq(alen_of(f, 54 + m, 54, NULL), 54, "m %u: %u distinct splits", m, thr);
 		distinct_payload(f + 54, m, thr - 1);
 		cr_assert_eq(alen_of(f, 54 + m, 54, NULL), 54 + m, "m %u: %u distinct stays", m, thr - 1);
 	}
-	cr_assert_eq(spec_threshold(256, 0.75), 122);
-	cr_assert_eq(spec_threshold(128, 0.75), 76);
+	cr_assert_eq(spec_threshold(256, 0.85), 138);
+	cr_assert_eq(spec_threshold(128, 0.85), 86);
 	/* bytes past the first 256 do not count */
-	distinct_payload(f + 54, 256, 121);
+	distinct_payload(f + 54, 256, 137);
 	for (uint32_t i = 256; i < 600; i++)
 		f[54 + i] = (uint8_t)rnd();
 	cr_assert_eq(alen_of(f, sizeof f, 54, NULL), sizeof f);
