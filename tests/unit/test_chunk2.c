@@ -450,6 +450,66 @@ Test(chunk2, flows_ordered_by_class_then_first_arrival)
 	free_pkts(t, n);
 }
 
+static void v4(tv_addr *a, uint32_t ip)
+{
+	memset(a, 0, sizeof *a);
+	a->b[10] = a->b[11] = 0xff;
+	tv_put_be32(a->b + 12, ip);
+}
+
+/* Within a class, flows by the server's address (the end with the lower
+ * port; equal ports or none: the lower address), then the client's, then
+ * first arrival; both directions of a connection share the pair. */
+Test(chunk2, flows_in_a_class_by_server_then_client)
+{
+	static const struct {
+		uint32_t flow, src, dst;
+		uint16_t sport, dport;
+		uint8_t proto;
+	} in[] = {
+		{ 0, 0x0a000009, 0x0a000105, 50000, 443, 6 },  /* srv .1.5 cli .0.9 */
+		{ 2, 0x0a000003, 0x0a000105, 50001, 443, 6 },  /* srv .1.5 cli .0.3 */
+		{ 3, 0x0a000001, 0x0a000102, 50002, 443, 6 },  /* srv .1.2 */
+		{ 1, 0x0a000105, 0x0a000009, 443, 50000, 6 },  /* flow 0 reversed */
+		{ 5, 0x0a000002, 0x0a000007, 123, 123, 17 },   /* equal ports: srv .0.2 */
+		{ 4, 0x0a000007, 0x0a000002, 123, 123, 17 },   /* flow 5 reversed */
+		{ 6, 0x0a000008, 0x0a000004, 0, 0, 1 },        /* ICMP: other */
+	};
+	static const uint32_t want[] = { 3, 2, 0, 1, 5, 4, 6 };
+	uint8_t frame[60], key[40];
+	store_packer *pk;
+	const uint8_t *c;
+	size_t len;
+	memset(frame, 0x5a, sizeof frame);
+	cr_assert_eq(store_packer_new(NULL, &pk), 0);
+	for (uint32_t r = 0; r < 2; r++)
+		for (uint32_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+			tv_pkt p;
+			memset(&p, 0, sizeof p);
+			p.ts_ns = 1000 + r * 100 + i;
+			p.frame = frame;
+			p.caplen = p.origlen = sizeof frame;
+			p.info.l3 = 4;
+			p.info.has_ports = in[i].proto != 1;
+			p.info.key.proto = in[i].proto;
+			p.info.key.sport = in[i].sport;
+			p.info.key.dport = in[i].dport;
+			v4(&p.info.key.src, in[i].src);
+			v4(&p.info.key.dst, in[i].dst);
+			make_key(key, in[i].flow);
+			cr_assert_eq(store_packer_add(pk, &p, key, 54), 0);
+		}
+	cr_assert_eq(store_packer_seal(pk, 1, &c, &len, NULL), 0);
+	cr_assert_eq(store_packer_nflows(pk), 7);
+	for (uint32_t fi = 0; fi < 7; fi++) {
+		store_pflow f;
+		make_key(key, want[fi]);
+		cr_assert_eq(store_packer_flow(pk, fi, &f), 0);
+		cr_assert_eq(memcmp(f.key, key, 40), 0, "position %u: want flow %u", fi, want[fi]);
+	}
+	store_packer_free(pk);
+}
+
 /* One key in two mirror sessions is two flows. */
 Test(chunk2, same_key_other_context_is_another_flow)
 {
