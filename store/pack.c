@@ -34,6 +34,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+/* for ZSTD_c_stableInBuffer, an experimental parameter (see store_packer_new) */
+#define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 #include <zstd_errors.h>
 
@@ -222,6 +224,12 @@ int store_packer_new(const store_packer_cfg *cfg, store_packer **out)
 		err = TV_E_ZSTD;
 		goto fail;
 	}
+	/* compress_a hands zstd section A in three growing pieces of one
+	 * buffer that stays put until the frame ends: zstd may then read it
+	 * in place instead of copying it into a window buffer of its own.  A
+	 * libzstd that does not know the parameter refuses it, and the
+	 * copying mode stays (same output). */
+	(void)ZSTD_CCtx_setParameter(p->cctx, ZSTD_c_stableInBuffer, 1);
 	/* Preallocate what a typical chunk needs so that steady state never
 	 * allocates; larger chunks grow the buffers once. */
 	STORE_GROW(p->data, p->data_cap, p->cfg.raw_target, ok);
