@@ -378,21 +378,25 @@ int idx2_okey_decode(const void *p, size_t n, uint64_t *chunk_id, idx2_pv *pv)
 	return pv_decode((const uint8_t *)p + 8, n - 8, pv);
 }
 
-void idx2_oval_encode(const uint8_t *key, size_t klen, uint64_t blocks,
-                      uint8_t out[IDX2_OVAL_LEN])
+size_t idx2_oval_encode(const uint8_t *key, size_t klen, uint64_t blocks,
+                        uint8_t out[IDX2_OVAL_MAX])
 {
-	tv_put_le64(out + 4, blocks);
-	tv_put_le32(out, tv_crc32c_extend(tv_crc32c(key, klen), out + 4, 8));
+	size_t n = idx2_varint_put(out + 4, blocks);
+	tv_put_le32(out, tv_crc32c_extend(tv_crc32c(key, klen), out + 4, n));
+	return 4 + n;
 }
 
 int idx2_oval_decode(const uint8_t *key, size_t klen, const void *p, size_t n,
                      unsigned nblocks, uint64_t *blocks)
 {
 	const uint8_t *b = p;
-	if (n != IDX2_OVAL_LEN ||
-	    tv_get_le32(b) != tv_crc32c_extend(tv_crc32c(key, klen), b + 4, 8))
+	tv_cur c;
+	if (n < 5 || n > IDX2_OVAL_MAX ||
+	    tv_get_le32(b) != tv_crc32c_extend(tv_crc32c(key, klen), b + 4, n - 4))
 		return TV_E_CORRUPT;
-	*blocks = tv_get_le64(b + 4);
+	c = tv_cur_make(b + 4, n - 4);
+	if (!idx2_varint_get(&c, blocks) || c.left != 0)
+		return TV_E_CORRUPT;
 	if (*blocks == 0 || nblocks > STORE_V2_MAX_BLOCKS)
 		return TV_E_CORRUPT;
 	if (nblocks >= 1 && nblocks < 64 && (*blocks >> nblocks) != 0)

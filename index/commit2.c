@@ -372,10 +372,10 @@ static int chunk_postings(cstate *c, const idx2_chunk_in *in)
 			c->ents[w++] = c->ents[i];
 	}
 	for (i = 0; i < w; i++) {
-		uint8_t kb[IDX2_OKEY_MAX], vb[IDX2_OVAL_LEN];
+		uint8_t kb[IDX2_OKEY_MAX], vb[IDX2_OVAL_MAX];
 		size_t kl = idx2_okey_encode(in->rec.chunk_id, &c->ents[i].pv, kb);
-		MDB_val k = mv(kb, kl), d = mv(vb, sizeof vb);
-		idx2_oval_encode(kb, kl, c->ents[i].blocks, vb);
+		size_t vl = idx2_oval_encode(kb, kl, c->ents[i].blocks, vb);
+		MDB_val k = mv(kb, kl), d = mv(vb, vl);
 		/* chunk-first keys of the newest chunk: always at the end */
 		if ((rc = mdb_put(c->txn, c->x->db2_opost, &k, &d, MDB_APPEND)) != 0)
 			return rc == MDB_KEYEXIST ? TV_E_CORRUPT : idx_lmdb_err(rc);

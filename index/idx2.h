@@ -153,15 +153,19 @@ void idx2_flowkey_make(const tv_l3info *info, uint8_t key[STORE_V2_KEY_LEN]);
  * 4 or 6, and a version-0 key all zero. */
 int idx2_flowkey_check(const uint8_t key[STORE_V2_KEY_LEN]);
 
-/* v2_opost: key chunk id BE64 | type | value; value crc32c LE32 | blocks LE64. */
+/* v2_opost: key chunk id BE64 | type | value; value crc32c LE32 |
+ * varint(blocks), 5..14 bytes. */
 #define IDX2_OKEY_MAX (8 + 1 + IDX2_PV_MAX)
-#define IDX2_OVAL_LEN 12
+#define IDX2_OVAL_MAX (4 + 10)
 size_t idx2_okey_encode(uint64_t chunk_id, const idx2_pv *pv, uint8_t out[IDX2_OKEY_MAX]);
 int idx2_okey_decode(const void *p, size_t n, uint64_t *chunk_id, idx2_pv *pv);
-void idx2_oval_encode(const uint8_t *key, size_t klen, uint64_t blocks,
-                      uint8_t out[IDX2_OVAL_LEN]);
-/* TV_E_CORRUPT: not 12 bytes, crc over key then the 8 bytes, zero bitmap,
- * or (nblocks 1..64 given; 0 skips it) a bit >= nblocks. */
+/* Returns the value's length. */
+size_t idx2_oval_encode(const uint8_t *key, size_t klen, uint64_t blocks,
+                        uint8_t out[IDX2_OVAL_MAX]);
+/* TV_E_CORRUPT: a varint that is not exactly the n - 4 bytes after the crc
+ * (cut short, longer than needed, over 64 bits, bytes after it), the crc
+ * over key then those bytes, zero bitmap, or (nblocks 1..64 given; 0
+ * skips it) a bit >= nblocks. */
 int idx2_oval_decode(const uint8_t *key, size_t klen, const void *p, size_t n,
                      unsigned nblocks, uint64_t *blocks);
 

@@ -228,10 +228,10 @@ static int decode_a(store_block *b, const uint8_t *s, uint32_t a_comp, uint32_t 
 static int index_a(store_block *b, uint32_t a_raw, uint32_t b_len, const store_hdr *h)
 {
 	uint8_t *a = b->a;
-	const uint8_t *c_ts, *c_seq, *c_cap, *c_extra, *c_alen, *c_xlen, *c_flags;
-	uint64_t need, b_off = 0, nrec_sum = 0;
+	const uint8_t *c_ts, *c_seq, *c_cap, *c_extra, *c_alen, *c_hlen, *c_flags;
+	uint64_t need, b_off = 0, nrec_sum = 0, hsum = 0;
 	uint32_t i, k, ri = 0;
-	size_t pos;
+	size_t pos, h_pos, n = b->nrec;
 	bool ok = true;
 
 	STORE_GROW(b->ctx, b->ctx_cap, b->nctx, ok);
@@ -247,36 +247,44 @@ static int index_a(store_block *b, uint32_t a_raw, uint32_t b_len, const store_h
 	for (i = 0; i < b->nflows; i++, pos += STORE_V2_DIR_LEN) {
 		const uint8_t *d = a + pos;
 		uint16_t ctx = tv_get_le16(d + FD_CTX);
-		uint32_t n = tv_get_le32(d + FD_NREC);
-		if (ctx >= b->nctx || tv_get_le16(d + FD_RSV) != 0 || n < 1 ||
-		    nrec_sum + n > b->nrec)
+		uint32_t fn = tv_get_le32(d + FD_NREC);
+		if (ctx >= b->nctx || tv_get_le16(d + FD_RSV) != 0 || fn < 1 ||
+		    nrec_sum + fn > b->nrec)
 			return TV_E_CORRUPT;
 		b->flows[i].key = d + FD_KEY;
 		b->flows[i].tun = &b->ctx[ctx];
-		b->flows[i].nrec = n;
+		b->flows[i].nrec = fn;
 		b->flows[i].first = (uint32_t)nrec_sum;
-		nrec_sum += n;
+		nrec_sum += fn;
 	}
 	if (nrec_sum != b->nrec)
 		return TV_E_CORRUPT;
 
-	/* the record columns (FORMAT.md "Section A"); a_raw covers them */
+	/* the record columns (FORMAT.md "Section A"), byte planes; a_raw
+	 * covers them */
 	c_ts = a + pos;
-	c_seq = c_ts + 8 * (size_t)b->nrec;
-	c_cap = c_seq + 4 * (size_t)b->nrec;
-	c_extra = c_cap + 4 * (size_t)b->nrec;
-	c_alen = c_extra + 4 * (size_t)b->nrec;
-	c_xlen = c_alen + 4 * (size_t)b->nrec;
-	c_flags = c_xlen + 2 * (size_t)b->nrec;
-	pos += (size_t)STORE_V2_REC_HDR_LEN * b->nrec;
+	c_seq = c_ts + 8 * n;
+	c_cap = c_seq + 4 * n;
+	c_extra = c_cap + 4 * n;
+	c_alen = c_extra + 4 * n;
+	c_hlen = c_alen + 4 * n;
+	c_flags = c_hlen + 2 * n;
+	pos += (size_t)STORE_V2_REC_HDR_LEN * n;
+	/* the header area, then the payload area from pos */
+	for (ri = 0; ri < n; ri++)
+		hsum += store_col_get(c_hlen, n, ri, 2);
+	if (hsum > a_raw - pos)
+		return TV_E_CORRUPT;
+	h_pos = pos;
+	pos += (size_t)hsum;
 
-	for (i = 0; i < b->nflows; i++) {
+	for (i = 0, ri = 0; i < b->nflows; i++) {
 		const store_brec *prev = NULL;
 		for (k = 0; k < b->flows[i].nrec; k++, ri++) {
 			store_brec *o = &b->recs[ri];
-			uint64_t ts = tv_get_le64(c_ts + 8 * (size_t)ri);
-			uint32_t seq = tv_get_le32(c_seq + 4 * (size_t)ri);
-			uint32_t xlen = tv_get_le16(c_xlen + 2 * (size_t)ri);
+			uint64_t ts = store_col_get(c_ts, n, ri, 8);
+			uint32_t seq = (uint32_t)store_col_get(c_seq, n, ri, 4);
+			uint32_t hlen = (uint32_t)store_col_get(c_hlen, n, ri, 2);
 			if (prev) {
 				/* deltas from the previous record of the flow: time
 				 * never goes back, equal times keep capture order */
@@ -289,21 +297,24 @@ static int index_a(store_block *b, uint32_t a_raw, uint32_t b_len, const store_h
 			}
 			o->ts_ns = ts;
 			o->seq = seq;
-			o->caplen = tv_get_le32(c_cap + 4 * (size_t)ri);
-			o->origlen = o->caplen + tv_get_le32(c_extra + 4 * (size_t)ri);
-			o->alen = tv_get_le32(c_alen + 4 * (size_t)ri);
-			o->flags = tv_get_le16(c_flags + 2 * (size_t)ri);
+			o->caplen = (uint32_t)store_col_get(c_cap, n, ri, 4);
+			o->origlen = o->caplen + (uint32_t)store_col_get(c_extra, n, ri, 4);
+			o->alen = (uint32_t)store_col_get(c_alen, n, ri, 4);
+			o->flags = (uint16_t)store_col_get(c_flags, n, ri, 2);
 			o->flow = (uint16_t)i;
-			if (o->caplen > STORE_MAX_CAPLEN || o->alen > o->caplen || o->alen > a_raw - pos ||
-			    (o->flags & ~STORE_REC_FLAGS_KNOWN) != 0 ||
-			    (prev ? xlen > o->alen || xlen > prev->alen : xlen != 0))
+			/* the header bytes lie within the area (hsum is their sum) */
+			if (o->caplen > STORE_MAX_CAPLEN || o->alen > o->caplen || hlen > o->alen ||
+			    o->alen - hlen > a_raw - pos || (o->flags & ~STORE_REC_FLAGS_KNOWN) != 0)
 				return TV_E_CORRUPT;
 			if (h && (o->seq >= h->npkts || o->ts_ns < h->first_ts || o->ts_ns > h->last_ts))
 				return TV_E_CORRUPT;
-			o->a_off = (uint32_t)pos;
-			if (xlen)
-				store_xor(a + pos, a + prev->a_off, xlen);
-			pos += o->alen;
+			o->a_off = (uint32_t)h_pos;
+			o->hlen = hlen;
+			o->p_off = (uint32_t)pos;
+			if (prev)
+				store_xor(a + h_pos, a + prev->a_off, hlen < prev->hlen ? hlen : prev->hlen);
+			h_pos += hlen;
+			pos += o->alen - hlen;
 			need = (uint64_t)o->caplen - o->alen;
 			if (need > b_len - b_off)
 				return TV_E_CORRUPT;
@@ -392,12 +403,16 @@ const uint8_t *store_block_frame(store_block *b, uint32_t i, uint8_t *scratch)
 	if (i >= b->nrec)
 		return NULL;
 	r = &b->recs[i];
-	if (r->alen == r->caplen)
+	tail = r->caplen - r->alen;
+	/* in one piece: headers only, or (hlen 0) payload only */
+	if (tail == 0 && r->hlen == r->alen)
 		return b->a + r->a_off;
+	if (tail == 0 && r->hlen == 0)
+		return b->a + r->p_off;
 	if (!scratch)
 		scratch = b->scratch;
-	tail = r->caplen - r->alen;
-	memcpy(scratch, b->a + r->a_off, r->alen);
+	memcpy(scratch, b->a + r->a_off, r->hlen);
+	memcpy(scratch + r->hlen, b->a + r->p_off, r->alen - r->hlen);
 	memcpy(scratch + r->alen, b->bsec + r->b_off, tail);
 	b->decoded += tail;
 	return scratch;

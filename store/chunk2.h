@@ -131,7 +131,7 @@ typedef struct store_packer_cfg {
 	uint32_t split_min;    /* captured payload bytes the entropy test needs;
 	                        * default 128; 0 keeps every frame whole in A */
 	uint32_t split_pct;    /* distinct-byte threshold in percent of the count
-	                        * expected of random bytes; default 75, 1..100 */
+	                        * expected of random bytes; default 85, 1..100 */
 } store_packer_cfg;
 
 void store_packer_cfg_default(store_packer_cfg *cfg);
@@ -228,7 +228,9 @@ typedef struct store_brec {
 	uint32_t caplen;
 	uint32_t origlen;
 	uint32_t alen;    /* frame bytes in section A; the rest is the tail in B */
-	uint32_t a_off;   /* where the frame starts in decoded section A */
+	uint32_t hlen;    /* of those, the leading bytes in the header area */
+	uint32_t a_off;   /* where its header bytes start in decoded section A */
+	uint32_t p_off;   /* where its other alen - hlen bytes start (payload area) */
 	uint32_t b_off;   /* where the tail starts in section B */
 	uint16_t flags;   /* STORE_REC_* */
 	uint16_t flow;    /* index of its flow directory entry */
@@ -260,10 +262,11 @@ const store_bflow *store_block_flow(const store_block *b, uint32_t i);
 const store_brec *store_block_rec(const store_block *b, uint32_t i);
 /*
  * The frame of record i (caplen bytes), or NULL when i is out of range.
- * A record without a tail is returned in place (valid until the next
- * decode).  A record with a tail is assembled into scratch (at least
- * caplen bytes), or when scratch is NULL into the block's own buffer,
- * valid until the next frame call or decode.
+ * A frame stored in one piece (no tail, and its section-A bytes all in
+ * the header area or all in the payload area) is returned in place
+ * (valid until the next decode).  Any other is assembled into scratch (at
+ * least caplen bytes), or when scratch is NULL into the block's own
+ * buffer, valid until the next frame call or decode.
  */
 const uint8_t *store_block_frame(store_block *b, uint32_t i, uint8_t *scratch);
 /* Bytes decoded since store_block_new: section A of every decode plus the

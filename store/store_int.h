@@ -36,6 +36,28 @@ void store_tun_norm(tv_tunmeta *dst, const tv_tunmeta *src);
 void store_xor(uint8_t *dst, const uint8_t *src, size_t n);
 
 /*
+ * A record column of version 2 (FORMAT.md "Section A"): n values of w
+ * bytes (w <= 8) stored as w planes of n bytes, plane b holding byte b
+ * (least significant first) of every value.  Runs of small values leave
+ * whole planes zero, which zstd stores for almost nothing.
+ */
+static inline void store_col_put(uint8_t *col, size_t n, size_t j, unsigned w, uint64_t v)
+{
+	unsigned b;
+	for (b = 0; b < w; b++, v >>= 8)
+		col[b * n + j] = (uint8_t)v;
+}
+
+static inline uint64_t store_col_get(const uint8_t *col, size_t n, size_t j, unsigned w)
+{
+	uint64_t v = 0;
+	unsigned b;
+	for (b = 0; b < w; b++)
+		v |= (uint64_t)col[b * n + j] << (8 * b);
+	return v;
+}
+
+/*
  * Returns buf grown to hold at least need elements of elem bytes (capacity
  * doubles, never shrinks).  When memory runs out it returns buf unchanged
  * and clears *ok, so several GROWs can share one check.

@@ -11,7 +11,7 @@
  *     --block-target N   section-A bytes per block (default 64 KiB)
  *     --level N          zstd level of section A (default 3)
  *     --split-min N      payload bytes the entropy test needs (0: never split)
- *     --split-pct N      distinct-byte threshold, percent (default 75)
+ *     --split-pct N      distinct-byte threshold, percent (default 85)
  *     --repeat N         time the packer (and --zstd-ref) N times; report the
  *                        minimum and the median (a shared machine is noisy)
  *     --zstd-ref         also compress the whole file with libzstd,

@@ -31,8 +31,21 @@ def zstd3(raw):
                               check=True, stdout=subprocess.PIPE).stdout
 
 
+def by_groups(recs, n):
+    """The raw bytes: the records by field groups (the three addresses and
+    the reserved tail whole, every other byte alone), each group for every
+    record in turn."""
+    out = b""
+    off = 0
+    while off < 108:
+        w = 16 if off in (0, 16, 40) else 20 if off == 88 else 1
+        out += b"".join(recs[i * 108 + off:i * 108 + off + w] for i in range(n))
+        off += w
+    return out
+
+
 def block(n, raw_form):
-    raw = b"".join(record(i) for i in range(n))
+    raw = by_groups(b"".join(record(i) for i in range(n)), n)
     assert len(raw) == 108 * n
     head = W.to_bytes(4, "little")
     if raw_form:

@@ -89,8 +89,9 @@ static void opost_case(const uint8_t *p, size_t n, bool fix)
 		return;
 	memcpy(buf, p + 1, n - 1);
 	n -= 1 + kl;
-	if (fix && n == IDX2_OVAL_LEN)
-		idx2_oval_encode(buf, kl, tv_get_le64(buf + kl + 4), buf + kl);
+	/* fix: the crc over the varint bytes given (keeps their length) */
+	if (fix && n >= 5)
+		tv_put_le32(buf + kl, tv_crc32c_extend(tv_crc32c(buf, kl), buf + kl + 4, n - 4));
 	if (idx2_oval_decode(buf, kl, buf + kl, n, kl % 65, &bits) == 0 && bits == 0)
 		abort();
 }

@@ -45,7 +45,7 @@ def slice_record():
 
 def opost():
     key = struct.pack(">Q", 42) + b"V" + struct.pack(">I", 1001)
-    bits = struct.pack("<Q", 0x5)
+    bits = varint(0x105)
     return bytes([len(key)]) + key + struct.pack("<I", crc32c(bits, crc32c(key))) + bits
 
 

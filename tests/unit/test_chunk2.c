@@ -450,6 +450,66 @@ Test(chunk2, flows_ordered_by_class_then_first_arrival)
 	free_pkts(t, n);
 }
 
+static void v4(tv_addr *a, uint32_t ip)
+{
+	memset(a, 0, sizeof *a);
+	a->b[10] = a->b[11] = 0xff;
+	tv_put_be32(a->b + 12, ip);
+}
+
+/* Within a class, flows by the server's address (the end with the lower
+ * port; equal ports or none: the lower address), then the client's, then
+ * first arrival; both directions of a connection share the pair. */
+Test(chunk2, flows_in_a_class_by_server_then_client)
+{
+	static const struct {
+		uint32_t flow, src, dst;
+		uint16_t sport, dport;
+		uint8_t proto;
+	} in[] = {
+		{ 0, 0x0a000009, 0x0a000105, 50000, 443, 6 },  /* srv .1.5 cli .0.9 */
+		{ 2, 0x0a000003, 0x0a000105, 50001, 443, 6 },  /* srv .1.5 cli .0.3 */
+		{ 3, 0x0a000001, 0x0a000102, 50002, 443, 6 },  /* srv .1.2 */
+		{ 1, 0x0a000105, 0x0a000009, 443, 50000, 6 },  /* flow 0 reversed */
+		{ 5, 0x0a000002, 0x0a000007, 123, 123, 17 },   /* equal ports: srv .0.2 */
+		{ 4, 0x0a000007, 0x0a000002, 123, 123, 17 },   /* flow 5 reversed */
+		{ 6, 0x0a000008, 0x0a000004, 0, 0, 1 },        /* ICMP: other */
+	};
+	static const uint32_t want[] = { 3, 2, 0, 1, 5, 4, 6 };
+	uint8_t frame[60], key[40];
+	store_packer *pk;
+	const uint8_t *c;
+	size_t len;
+	memset(frame, 0x5a, sizeof frame);
+	cr_assert_eq(store_packer_new(NULL, &pk), 0);
+	for (uint32_t r = 0; r < 2; r++)
+		for (uint32_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+			tv_pkt p;
+			memset(&p, 0, sizeof p);
+			p.ts_ns = 1000 + r * 100 + i;
+			p.frame = frame;
+			p.caplen = p.origlen = sizeof frame;
+			p.info.l3 = 4;
+			p.info.has_ports = in[i].proto != 1;
+			p.info.key.proto = in[i].proto;
+			p.info.key.sport = in[i].sport;
+			p.info.key.dport = in[i].dport;
+			v4(&p.info.key.src, in[i].src);
+			v4(&p.info.key.dst, in[i].dst);
+			make_key(key, in[i].flow);
+			cr_assert_eq(store_packer_add(pk, &p, key, 54), 0);
+		}
+	cr_assert_eq(store_packer_seal(pk, 1, &c, &len, NULL), 0);
+	cr_assert_eq(store_packer_nflows(pk), 7);
+	for (uint32_t fi = 0; fi < 7; fi++) {
+		store_pflow f;
+		make_key(key, want[fi]);
+		cr_assert_eq(store_packer_flow(pk, fi, &f), 0);
+		cr_assert_eq(memcmp(f.key, key, 40), 0, "position %u: want flow %u", fi, want[fi]);
+	}
+	store_packer_free(pk);
+}
+
 /* One key in two mirror sessions is two flows. */
 Test(chunk2, same_key_other_context_is_another_flow)
 {
@@ -574,23 +634,23 @@ Test(chunk2, entropy_split_rule)
 	cr_assert_eq(alen_of(f, 2000, 54, &cfg), 2000);
 }
 
-/* The threshold sits exactly at 3/4 of the expected distinct count, over
+/* The threshold sits exactly at 85 % of the expected distinct count, over
  * the first min(256, n) payload bytes only. */
 Test(chunk2, entropy_threshold_boundary)
 {
 	uint8_t f[54 + 600];
 	memset(f, 0xAB, 54);
 	for (uint32_t m = 128; m <= 256; m += 32) {
-		uint32_t thr = spec_threshold(m, 0.75);
+		uint32_t thr = spec_threshold(m, 0.85);
 		distinct_payload(f + 54, m, thr);
 		cr_assert_eq(alen_of(f, 54 + m, 54, NULL), 54, "m %u: %u distinct splits", m, thr);
 		distinct_payload(f + 54, m, thr - 1);
 		cr_assert_eq(alen_of(f, 54 + m, 54, NULL), 54 + m, "m %u: %u distinct stays", m, thr - 1);
 	}
-	cr_assert_eq(spec_threshold(256, 0.75), 122);
-	cr_assert_eq(spec_threshold(128, 0.75), 76);
+	cr_assert_eq(spec_threshold(256, 0.85), 138);
+	cr_assert_eq(spec_threshold(128, 0.85), 86);
 	/* bytes past the first 256 do not count */
-	distinct_payload(f + 54, 256, 121);
+	distinct_payload(f + 54, 256, 137);
 	for (uint32_t i = 256; i < 600; i++)
 		f[54 + i] = (uint8_t)rnd();
 	cr_assert_eq(alen_of(f, sizeof f, 54, NULL), sizeof f);
@@ -1211,10 +1271,11 @@ Test(chunk2, truncated_and_overlong_inputs)
 /* ---- crafted blocks: every structure check, with a correct CRC ---- */
 
 /* A block described field by field; build() lays section A out as
- * FORMAT.md says: contexts, directory, record columns, frames. */
+ * FORMAT.md says: contexts, directory, record columns (byte planes),
+ * header area, payload area. */
 typedef struct crec {
 	uint64_t ts;
-	uint32_t seq, caplen, alen, xlen;
+	uint32_t seq, caplen, alen, hlen;
 	bool first; /* first record of its directory entry */
 } crec;
 
@@ -1267,7 +1328,7 @@ static uint8_t fbyte(uint32_t seq, uint32_t i)
 }
 
 static void a_rec(ablk *x, bool first, uint64_t ts, uint32_t seq, uint32_t caplen, uint32_t alen,
-                  uint32_t xlen)
+                  uint32_t hlen)
 {
 	crec *r = &x->r[x->nrec++];
 	r->first = first;
@@ -1275,41 +1336,59 @@ static void a_rec(ablk *x, bool first, uint64_t ts, uint32_t seq, uint32_t caple
 	r->seq = seq;
 	r->caplen = caplen;
 	r->alen = alen;
-	r->xlen = xlen;
+	r->hlen = hlen;
+}
+
+/* Value j of a column of n values of w bytes at col, in byte planes
+ * (FORMAT.md "Record columns"). */
+static void col_set(uint8_t *col, uint32_t n, uint32_t j, unsigned w, uint64_t v)
+{
+	for (unsigned b = 0; b < w; b++)
+		col[b * n + j] = (uint8_t)(v >> (8 * b));
 }
 
 /* Lays out section A and B from the fields: ts and seq as deltas within
- * a directory entry, origlen = caplen + 4, flags SYNTH_L2, the first xlen
- * frame bytes XORed with the previous record's. */
+ * a directory entry, origlen = caplen + 4, flags SYNTH_L2, frame bytes
+ * 0..hlen in the header area (the first min(hlen, previous hlen) XORed
+ * with the previous record's when not the first of its entry), hlen..alen
+ * in the payload area, the rest in B. */
 static void build(ablk *x)
 {
-	uint32_t n = x->nrec, c0 = x->hd_len, fr = c0 + 28 * n;
+	uint32_t n = x->nrec, c0 = x->hd_len, hsum = 0;
 	memcpy(x->a, x->hd, x->hd_len);
-	x->a_len = fr;
+	for (uint32_t j = 0; j < n; j++)
+		hsum += x->r[j].hlen;
+	uint32_t h = c0 + 28 * n, pl = h + hsum;
 	x->b_len = 0;
 	for (uint32_t j = 0; j < n; j++) {
 		const crec *r = &x->r[j], *pv = j ? &x->r[j - 1] : NULL;
-		tv_put_le64(x->a + c0 + 8 * j, r->first ? r->ts : r->ts - pv->ts);
-		tv_put_le32(x->a + c0 + 8 * n + 4 * j, r->first ? r->seq : r->seq - pv->seq);
-		tv_put_le32(x->a + c0 + 12 * n + 4 * j, r->caplen);
-		tv_put_le32(x->a + c0 + 16 * n + 4 * j, 4);
-		tv_put_le32(x->a + c0 + 20 * n + 4 * j, r->alen);
-		tv_put_le16(x->a + c0 + 24 * n + 2 * j, (uint16_t)r->xlen);
-		tv_put_le16(x->a + c0 + 26 * n + 2 * j, 1);
+		uint32_t xl = r->first ? 0 : (r->hlen < pv->hlen ? r->hlen : pv->hlen);
+		col_set(x->a + c0, n, j, 8, r->first ? r->ts : r->ts - pv->ts);
+		col_set(x->a + c0 + 8 * n, n, j, 4, r->first ? r->seq : r->seq - pv->seq);
+		col_set(x->a + c0 + 12 * n, n, j, 4, r->caplen);
+		col_set(x->a + c0 + 16 * n, n, j, 4, 4);
+		col_set(x->a + c0 + 20 * n, n, j, 4, r->alen);
+		col_set(x->a + c0 + 24 * n, n, j, 2, r->hlen);
+		col_set(x->a + c0 + 26 * n, n, j, 2, 1);
 		for (uint32_t i = 0; i < r->caplen; i++) {
 			uint8_t v = fbyte(r->seq, i);
-			if (i < r->xlen)
+			if (i < xl)
 				v ^= fbyte(pv->seq, i);
-			if (i < r->alen)
-				x->a[x->a_len++] = v;
+			if (i < r->hlen)
+				x->a[h++] = v;
+			else if (i < r->alen)
+				x->a[pl++] = v;
 			else
 				x->b[x->b_len++] = v;
 		}
 	}
+	x->a_len = pl;
 }
 
 /* The valid base: two contexts, three flows, five records, two tails,
- * two records stored XORed with their predecessor. */
+ * two records stored XORed with their predecessor (record 1 over the 60
+ * header bytes of record 0, record 4 over 40 of record 3's 54), one frame
+ * in both areas (record 4: 40 header bytes, 40 payload bytes). */
 static void base_block(ablk *x)
 {
 	memset(x, 0, sizeof *x);
@@ -1318,24 +1397,31 @@ static void base_block(ablk *x)
 	a_flow(x, 1, 0, 2);
 	a_flow(x, 2, 1, 1);
 	a_flow(x, 3, 0, 2);
-	a_rec(x, true, 100, 0, 60, 60, 0);
+	a_rec(x, true, 100, 0, 60, 60, 60);
 	a_rec(x, false, 100, 3, 300, 54, 54);
 	a_rec(x, true, 90, 1, 0, 0, 0);
-	a_rec(x, true, 95, 2, 200, 54, 0);
+	a_rec(x, true, 95, 2, 200, 54, 54);
 	a_rec(x, false, 120, 4, 80, 80, 40);
 	build(x);
 }
 
-/* Offsets in the base's section A. */
+/* Offsets in the base's section A: the directory, the columns (5 values
+ * each, in byte planes). */
 #define BASE_DIR0 (2 * 48)
 #define C0 (5 * 48)
-#define COL_TS(j) (C0 + 8 * (j))
-#define COL_SEQ(j) (C0 + 40 + 4 * (j))
-#define COL_CAP(j) (C0 + 60 + 4 * (j))
-#define COL_EXTRA(j) (C0 + 80 + 4 * (j))
-#define COL_ALEN(j) (C0 + 100 + 4 * (j))
-#define COL_XLEN(j) (C0 + 120 + 2 * (j))
-#define COL_FLAGS(j) (C0 + 130 + 2 * (j))
+#define COL_TS C0, 8
+#define COL_SEQ C0 + 40, 4
+#define COL_CAP C0 + 60, 4
+#define COL_EXTRA C0 + 80, 4
+#define COL_ALEN C0 + 100, 4
+#define COL_HLEN C0 + 120, 2
+#define COL_FLAGS C0 + 130, 2
+/* Sets value j of column COL_* of the base block x. */
+#define COLSET(col, j, v) colset_(x.a, col, j, v)
+static void colset_(uint8_t *a, uint32_t off, unsigned w, uint32_t j, uint64_t v)
+{
+	col_set(a + off, 5, j, w, v);
+}
 
 /* Serialises x with section A stored (zstd when level > 0) and a correct
  * CRC; returns the length. */
@@ -1481,25 +1567,56 @@ Test(chunk2, crafted_directory_and_record_rejects)
 	REJECT(tv_put_le32(x.a + BASE_DIR0 + 48 + 44, 2));
 	REJECT(tv_put_le32(x.a + BASE_DIR0 + 44, 0xFFFFFFFFu));
 	/* record columns */
-	REJECT(tv_put_le16(x.a + COL_FLAGS(0), 4));  /* unknown flag */
-	REJECT(tv_put_le16(x.a + COL_FLAGS(2), 0x8000));
-	REJECT(tv_put_le32(x.a + COL_ALEN(0), 61)); /* alen > caplen */
-	REJECT(tv_put_le32(x.a + COL_CAP(0), 262145));
-	REJECT(tv_put_le32(x.a + COL_CAP(0), 59));   /* below alen */
-	REJECT(tv_put_le32(x.a + COL_ALEN(0), 0xFFFFFFF0u));
-	REJECT(tv_put_le32(x.a + COL_CAP(0), 0xFFFFFFF0u));
-	REJECT(tv_put_le32(x.a + COL_ALEN(4), 81)); /* past the end of A */
-	/* XOR lengths: none for a flow's first record, at most the record's
-	 * and the previous record's section-A bytes */
-	REJECT(tv_put_le16(x.a + COL_XLEN(0), 1));
-	REJECT(tv_put_le16(x.a + COL_XLEN(3), 1));
-	REJECT(tv_put_le16(x.a + COL_XLEN(1), 55));
-	REJECT(tv_put_le16(x.a + COL_XLEN(4), 55));
+	REJECT(COLSET(COL_FLAGS, 0, 4));  /* unknown flag */
+	REJECT(COLSET(COL_FLAGS, 2, 0x8000));
+	REJECT(COLSET(COL_ALEN, 0, 61)); /* alen > caplen */
+	REJECT(COLSET(COL_CAP, 0, 262145));
+	REJECT(COLSET(COL_CAP, 0, 59));   /* below alen */
+	REJECT(COLSET(COL_ALEN, 0, 0xFFFFFFF0u));
+	REJECT(COLSET(COL_CAP, 0, 0xFFFFFFF0u));
+	REJECT(COLSET(COL_ALEN, 4, 81)); /* past the end of A */
+	/* header lengths: at most the record's section-A bytes; the areas
+	 * within a_raw */
+	REJECT(COLSET(COL_HLEN, 0, 61));
+	REJECT(COLSET(COL_HLEN, 2, 1));
+	REJECT(COLSET(COL_HLEN, 3, 55));
+	REJECT(COLSET(COL_HLEN, 4, 81));
+	REJECT((COLSET(COL_HLEN, 4, 0xFFFF), COLSET(COL_ALEN, 4, 0xFFFF),
+	        COLSET(COL_CAP, 4, 0xFFFF)));
 	/* order within a flow: a time delta past 2^64, or an equal time
 	 * whose seq does not increase */
-	REJECT(tv_put_le64(x.a + COL_TS(1), UINT64_MAX));
-	REJECT(tv_put_le64(x.a + COL_TS(4), UINT64_MAX - 94));
-	REJECT(tv_put_le32(x.a + COL_SEQ(1), 0));
+	REJECT(COLSET(COL_TS, 1, UINT64_MAX));
+	REJECT(COLSET(COL_TS, 4, UINT64_MAX - 94));
+	REJECT(COLSET(COL_SEQ, 1, 0));
+}
+
+/* hlen only moves bytes between the two areas: any split of a record's
+ * section-A bytes decodes, with the XOR over min(hlen, previous hlen). */
+Test(chunk2, crafted_header_split)
+{
+	for (uint32_t h4 = 0; h4 <= 80; h4 += 8) {
+		for (uint32_t h3 = 0; h3 <= 54; h3 += 27) {
+			ablk x;
+			static uint8_t out[16384];
+			store_block *b;
+			base_block(&x);
+			x.r[3].hlen = h3;
+			x.r[4].hlen = h4;
+			build(&x);
+			size_t len = emit(&x, out, (h4 & 8) ? 3 : 0);
+			cr_assert_eq(store_block_new(&b), 0);
+			cr_assert_eq(store_block_decode(b, out, len, NULL, NULL), 0, "h3 %u h4 %u", h3, h4);
+			for (uint32_t k = 0; k < 5; k++) {
+				const store_brec *r = store_block_rec(b, k);
+				const uint8_t *fr = store_block_frame(b, k, NULL);
+				cr_assert_eq(r->hlen, x.r[k].hlen);
+				for (uint32_t i = 0; i < r->caplen; i++)
+					cr_assert_eq(fr[i], fbyte(r->seq, i), "h3 %u h4 %u rec %u byte %u", h3,
+					             h4, k, i);
+			}
+			store_block_free(b);
+		}
+	}
 }
 
 Test(chunk2, crafted_block_chunk_checks)

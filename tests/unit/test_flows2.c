@@ -201,19 +201,36 @@ static size_t expected(const tv_flowrec *in, size_t n, uint32_t lo, uint32_t hi,
 
 /* ------------------------------------------------------------ codec */
 
+/* The raw bytes of a block from n records back to back in the 108-byte
+ * layout, as FORMAT.md says: by field groups (the three addresses and the
+ * reserved tail whole, every other byte alone), each group for every
+ * record in turn; byte j of group g of record i at n * off(g) + i *
+ * width(g) + j. */
+static void by_groups(const uint8_t *recs, size_t n, uint8_t *out)
+{
+	size_t off = 0;
+	while (off < 108) {
+		size_t w = (off == 0 || off == 16 || off == 40) ? 16 : off == 88 ? 20 : 1;
+		for (size_t i = 0; i < n; i++)
+			memcpy(out + n * off + i * w, recs + i * 108 + off, w);
+		off += w;
+	}
+}
+
 TestSuite(flows2, .init = setup, .fini = teardown);
 
 Test(flows2, block_compressible_layout_is_header_then_one_zstd_frame)
 {
 	enum { N = 1000 };
 	static tv_flowrec in[N];
-	static uint8_t raw[N * 108], dec[N * 108];
+	static uint8_t recs[N * 108], raw[N * 108], dec[N * 108];
 	const uint8_t *v;
 	size_t len;
 	for (uint32_t i = 0; i < N; i++) {
 		mkrec(&in[i], i, W0, false);
-		idx_flow_val_encode(&in[i], raw + i * 108);
+		idx_flow_val_encode(&in[i], recs + i * 108);
 	}
+	by_groups(recs, N, raw);
 	cr_assert_eq(idx2_flows_block_encode(g_b, in, N, &v, &len), 0);
 	cr_assert_eq(tv_get_le32(v), N, "count, flag clear");
 	cr_assert_eq(tv_get_le32(v + 4), N * 108);
@@ -221,8 +238,14 @@ Test(flows2, block_compressible_layout_is_header_then_one_zstd_frame)
 	cr_assert_eq(ZSTD_getFrameContentSize(v + 8, len - 8), (unsigned long long)N * 108);
 	cr_assert_eq(ZSTD_findFrameCompressedSize(v + 8, len - 8), len - 8);
 	cr_assert_eq(ZSTD_decompress(dec, sizeof dec, v + 8, len - 8), (size_t)N * 108);
-	cr_assert_eq(memcmp(dec, raw, sizeof raw), 0, "the 108-byte record layout");
-	cr_assert_eq(tv_get_le32(dec + 60), W0, "window at offset 60");
+	cr_assert_eq(memcmp(dec, raw, sizeof raw), 0, "the 108-byte record layout, by field groups");
+	/* the window (offset 60, u32 LE): four planes of N bytes at N * 60 */
+	for (uint32_t i = 0; i < N; i += 97)
+		cr_assert_eq((uint32_t)dec[N * 60 + i] | (uint32_t)dec[N * 61 + i] << 8 |
+		                 (uint32_t)dec[N * 62 + i] << 16 | (uint32_t)dec[N * 63 + i] << 24,
+		             W0, "window of record %u", i);
+	/* the destination address, whole: record i at N * 16 + 16 i */
+	cr_assert_eq(memcmp(dec + N * 16 + 16 * 5, recs + 5 * 108 + 16, 16), 0);
 
 	const tv_flowrec *out;
 	size_t n;
@@ -241,15 +264,16 @@ Test(flows2, block_compressible_layout_is_header_then_one_zstd_frame)
 Test(flows2, block_keeps_the_smaller_of_frame_and_raw)
 {
 	tv_flowrec in[3];
-	uint8_t raw[3 * 108], z[512];
+	uint8_t recs[3 * 108], raw[3 * 108], z[512];
 	const uint8_t *v;
 	size_t len, n;
 	const tv_flowrec *out;
 	for (size_t c = 1; c <= 3; c++) {
 		for (uint32_t i = 0; i < c; i++) {
 			mkrec(&in[i], i, W0, true);
-			idx_flow_val_encode(&in[i], raw + i * 108);
+			idx_flow_val_encode(&in[i], recs + i * 108);
 		}
+		by_groups(recs, c, raw);
 		size_t zl = ZSTD_compress(z, sizeof z, raw, c * 108, 3);
 		cr_assert(!ZSTD_isError(zl));
 		cr_assert_eq(idx2_flows_block_encode(g_b, in, c, &v, &len), 0);
@@ -269,13 +293,14 @@ Test(flows2, block_keeps_the_smaller_of_frame_and_raw)
 Test(flows2, block_raw_form_decodes_to_its_records)
 {
 	tv_flowrec in[5];
-	uint8_t val[8 + 5 * 108];
+	uint8_t recs[5 * 108], val[8 + 5 * 108];
 	const tv_flowrec *out;
 	size_t n;
 	for (uint32_t i = 0; i < 5; i++) {
 		mkrec(&in[i], i, W0, i % 2 == 1);
-		idx_flow_val_encode(&in[i], val + 8 + i * 108);
+		idx_flow_val_encode(&in[i], recs + i * 108);
 	}
+	by_groups(recs, 5, val + 8);
 	tv_put_le32(val, 5 | 0x80000000u);
 	tv_put_le32(val + 4, 5 * 108);
 	cr_assert_eq(idx2_flows_block_decode(g_b, W0, val, sizeof val, &out, &n), 0);
@@ -325,10 +350,12 @@ static size_t good_block(uint32_t c)
 	return len;
 }
 
-/* A block built by hand from raw record bytes: zstd frame (content size
- * flag as given) or raw. */
-static size_t hand_block(const uint8_t *raw, uint32_t c, bool as_raw, bool content_size)
+/* A block built by hand from c records back to back (recs, the 108-byte
+ * layout): zstd frame (content size flag as given) or raw. */
+static size_t hand_block(const uint8_t *recs, uint32_t c, bool as_raw, bool content_size)
 {
+	static uint8_t raw[4096 * 108];
+	by_groups(recs, c, raw);
 	tv_put_le32(cbuf, as_raw ? c | 0x80000000u : c);
 	tv_put_le32(cbuf + 4, c * 108);
 	if (as_raw) {

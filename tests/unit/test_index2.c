@@ -341,7 +341,7 @@ static void pv_make(idx2_pv *pv, uint8_t type, const uint8_t *val, size_t len)
 Test(index2_codec, opost_key_value)
 {
 	idx2_pv pv, q;
-	uint8_t vni[4] = { 0, 0, 1, 2 }, k[IDX2_OKEY_MAX], v[IDX2_OVAL_LEN], t[IDX2_OVAL_LEN];
+	uint8_t vni[4] = { 0, 0, 1, 2 }, k[IDX2_OKEY_MAX], v[IDX2_OVAL_MAX], t[IDX2_OVAL_MAX + 1];
 	uint64_t id, bits;
 	pv_make(&pv, 'V', vni, 4);
 	size_t kl = idx2_okey_encode(0x1122334455667788ull, &pv, k);
@@ -356,21 +356,47 @@ Test(index2_codec, opost_key_value)
 	cr_assert_eq(idx2_okey_decode(k, kl, &id, &q), TV_E_CORRUPT, "no 5-tuple type");
 	k[8] = 'V';
 
-	idx2_oval_encode(k, kl, 0x5, v);
+	/* crc32c, then the bitmap as a shortest-form LEB128 varint */
+	size_t vl = idx2_oval_encode(k, kl, 0x5, v);
 	uint32_t c = spec_crc(k, kl, 0);
-	cr_assert_eq(tv_get_le32(v), spec_crc(v + 4, 8, c));
-	cr_assert_eq(idx2_oval_decode(k, kl, v, sizeof v, 3, &bits), 0);
+	cr_assert_eq(vl, 5);
+	cr_assert_eq(v[4], 0x05);
+	cr_assert_eq(tv_get_le32(v), spec_crc(v + 4, 1, c));
+	cr_assert_eq(idx2_oval_decode(k, kl, v, vl, 3, &bits), 0);
 	cr_assert_eq(bits, 5);
-	cr_assert_eq(idx2_oval_decode(k, kl, v, sizeof v, 2, &bits), TV_E_CORRUPT, "bit 2 of 2 blocks");
-	cr_assert_eq(idx2_oval_decode(k, kl, v, 11, 3, &bits), TV_E_CORRUPT);
+	cr_assert_eq(idx2_oval_decode(k, kl, v, vl, 2, &bits), TV_E_CORRUPT, "bit 2 of 2 blocks");
+	cr_assert_eq(idx2_oval_decode(k, kl, v, 4, 3, &bits), TV_E_CORRUPT, "no varint");
 	k[3] ^= 4; /* a flipped key bit is seen through the value's crc */
-	cr_assert_eq(idx2_oval_decode(k, kl, v, sizeof v, 3, &bits), TV_E_CORRUPT);
+	cr_assert_eq(idx2_oval_decode(k, kl, v, vl, 3, &bits), TV_E_CORRUPT);
 	k[3] ^= 4;
-	memcpy(t, v, sizeof v);
-	t[11] ^= 0x80;
-	cr_assert_eq(idx2_oval_decode(k, kl, t, sizeof t, 0, &bits), TV_E_CORRUPT);
-	idx2_oval_encode(k, kl, 0, t);
-	cr_assert_eq(idx2_oval_decode(k, kl, t, sizeof t, 0, &bits), TV_E_CORRUPT, "zero bitmap");
+	memcpy(t, v, vl);
+	t[4] ^= 0x02;
+	cr_assert_eq(idx2_oval_decode(k, kl, t, vl, 0, &bits), TV_E_CORRUPT);
+	vl = idx2_oval_encode(k, kl, 0, t);
+	cr_assert_eq(idx2_oval_decode(k, kl, t, vl, 0, &bits), TV_E_CORRUPT, "zero bitmap");
+	/* lengths 5..14: bit 63 set takes 10 bytes */
+	vl = idx2_oval_encode(k, kl, 0x8000000000000001ull, v);
+	cr_assert_eq(vl, 14);
+	cr_assert_eq(idx2_oval_decode(k, kl, v, vl, 64, &bits), 0);
+	cr_assert_eq(bits, 0x8000000000000001ull);
+	cr_assert_eq(idx2_oval_decode(k, kl, v, vl, 63, &bits), TV_E_CORRUPT, "bit 63 of 63 blocks");
+	vl = idx2_oval_encode(k, kl, 0x80, v); /* 80 01 */
+	cr_assert_eq(vl, 6);
+	cr_assert_eq(idx2_oval_decode(k, kl, v, vl, 0, &bits), 0);
+	cr_assert_eq(bits, 0x80);
+	/* a varint that is not the whole value, or not its shortest form, each
+	 * with a right crc */
+	memcpy(t, v, vl);
+	t[vl] = 0;
+	tv_put_le32(t, spec_crc(t + 4, vl - 4 + 1, c));
+	cr_assert_eq(idx2_oval_decode(k, kl, t, vl + 1, 0, &bits), TV_E_CORRUPT, "a byte after it");
+	t[4] = 0x85;
+	t[5] = 0x00; /* 5 in two bytes */
+	tv_put_le32(t, spec_crc(t + 4, 2, c));
+	cr_assert_eq(idx2_oval_decode(k, kl, t, 6, 0, &bits), TV_E_CORRUPT, "not the shortest form");
+	t[4] = 0x85; /* cut short */
+	tv_put_le32(t, spec_crc(t + 4, 1, c));
+	cr_assert_eq(idx2_oval_decode(k, kl, t, 5, 0, &bits), TV_E_CORRUPT, "cut short");
 }
 
 Test(index2_codec, varints)
@@ -1037,14 +1063,15 @@ Test(index2_plan, a_flipped_bit_in_a_posting_is_an_error_naming_it, .init = setu
 	snprintf(text, sizeof text, "host %u.%u.%u.%u", pv.tv[13], pv.tv[14], pv.tv[15], pv.tv[16]);
 	plan_fails_naming(x, text, "v2_post");
 	flip_first(x, x->db2_post, 5, key, &kl); /* back as it was */
-	/* the first v2_opost key: an address of chunk 65 (open slice) */
-	flip_first(x, x->db2_opost, 6, key, &kl);
+	/* the first v2_opost key: an address of chunk 65 (open slice); byte 4
+	 * is the first of its bitmap varint */
+	flip_first(x, x->db2_opost, 4, key, &kl);
 	cr_assert_eq(idx2_okey_decode(key, kl, &cid, &pv), 0);
 	cr_assert_eq(cid, 65);
 	snprintf(text, sizeof text, "host %u.%u.%u.%u and after 1", pv.tv[13], pv.tv[14],
 	         pv.tv[15], pv.tv[16]);
 	plan_fails_naming(x, text, "v2_opost");
-	flip_first(x, x->db2_opost, 6, key, &kl); /* back as it was */
+	flip_first(x, x->db2_opost, 4, key, &kl); /* back as it was */
 	/* a v2_post value with a correct crc whose bitmap names a block the
 	 * chunk does not have */
 	{

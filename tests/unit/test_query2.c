@@ -303,7 +303,7 @@ static void flip_postings(idx *x, MDB_txn *txn)
 		MDB_val k, d;
 		cr_assert_eq(mdb_cursor_open(txn, dbs[i], &cur), 0);
 		while (mdb_cursor_get(cur, &k, &d, MDB_NEXT) == 0) {
-			uint8_t v[IDX2_PVAL_MAX + IDX2_OVAL_LEN];
+			uint8_t v[IDX2_PVAL_MAX + IDX2_OVAL_MAX];
 			cr_assert_leq(d.mv_size, sizeof v);
 			memcpy(v, d.mv_data, d.mv_size);
 			v[d.mv_size - 1] ^= 0x01;

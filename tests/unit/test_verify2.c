@@ -246,9 +246,8 @@ Test(verify2, extra_postings_are_found_by_deep, .init = vsetup, .fini = teardown
 	cr_assert_eq(mdb_put(txn, x->db2_post, &K, &D, 0), 0);
 	/* an open-slice posting for a chunk the index does not have */
 	kn = idx2_okey_encode(chunks[nchunks - 1].rec.chunk_id + 1000, &pv, kb);
-	idx2_oval_encode(kb, kn, 1, vb);
+	D.mv_size = idx2_oval_encode(kb, kn, 1, vb);
 	K.mv_size = kn;
-	D.mv_size = IDX2_OVAL_LEN;
 	cr_assert_eq(mdb_put(txn, x->db2_opost, &K, &D, 0), 0);
 	wclose(x, txn);
 
@@ -273,7 +272,7 @@ Test(verify2, wrong_block_bits_are_found_by_deep, .init = vsetup, .fini = teardo
 	MDB_val k, d;
 	uint64_t id, blocks;
 	idx2_pv pv;
-	uint8_t vb[IDX2_OVAL_LEN];
+	uint8_t vb[IDX2_OVAL_MAX];
 	char want[64];
 
 	build(nchunks);
@@ -283,8 +282,8 @@ Test(verify2, wrong_block_bits_are_found_by_deep, .init = vsetup, .fini = teardo
 	cr_assert_eq(mdb_cursor_get(cur, &k, &d, MDB_FIRST), 0);
 	cr_assert_eq(idx2_okey_decode(k.mv_data, k.mv_size, &id, &pv), 0);
 	cr_assert_eq(idx2_oval_decode(k.mv_data, k.mv_size, d.mv_data, d.mv_size, 0, &blocks), 0);
-	idx2_oval_encode(k.mv_data, k.mv_size, blocks ^ 1 ? blocks ^ 1 : 2, vb);
-	MDB_val D = { sizeof vb, vb };
+	MDB_val D = { 0, vb };
+	D.mv_size = idx2_oval_encode(k.mv_data, k.mv_size, blocks ^ 1 ? blocks ^ 1 : 2, vb);
 	cr_assert_eq(mdb_cursor_put(cur, &k, &D, MDB_CURRENT), 0);
 	mdb_cursor_close(cur);
 	wclose(x, txn);
