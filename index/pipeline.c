@@ -485,6 +485,7 @@ static void writer_pass(idx_vault *v)
 			W->tail = NULL;
 		if (W->pol.queue_max && it->len)
 			W->nchunks--;
+		W->qflows -= it->nflows;
 		batch[nb++] = it;
 		nflows += it->nflows;
 		barrier = it->barrier;
@@ -621,7 +622,10 @@ int writer_push(idx_vault *v, struct witem *it, bool *waited)
 	struct writer *W = v->w;
 	int rc;
 	pthread_mutex_lock(&W->mu);
-	while (W->pol.queue_max && it->len && W->nchunks >= W->pol.queue_max && !W->err) {
+	while (((W->pol.queue_max && it->len && W->nchunks >= W->pol.queue_max) ||
+	        (W->pol.live && it->nflows && W->qflows &&
+	         W->qflows + it->nflows > 2 * W_FLOWS_BATCH)) &&
+	       !W->err) {
 		if (waited && !*waited) {
 			it->delta.v[TV_CTR_LIVE_QUEUE_WAITS]++;
 			*waited = true;
@@ -641,6 +645,9 @@ int writer_push(idx_vault *v, struct witem *it, bool *waited)
 		W->tail = it;
 		if (W->pol.queue_max && it->len)
 			W->nchunks++;
+		W->qflows += it->nflows;
+		if (W->qflows > W->qflows_peak)
+			W->qflows_peak = W->qflows;
 		if (it->state == WI_OPEN) {
 			if (!W->cnext)
 				W->cnext = it;

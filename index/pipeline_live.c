@@ -144,6 +144,18 @@ void idx_vault_live_status(idx_vault *v, tv_counters *snap, int *err)
 	pthread_mutex_unlock(&W->mu);
 }
 
+size_t idx_vault_live_flows_peak(idx_vault *v)
+{
+	struct writer *W = v ? v->w : NULL;
+	size_t n;
+	if (!W)
+		return 0;
+	pthread_mutex_lock(&W->mu);
+	n = W->qflows_peak;
+	pthread_mutex_unlock(&W->mu);
+	return n;
+}
+
 /* ------------------------------------------------------------- workers */
 
 static int worker_send(idx_vault_worker *w, bool seal);

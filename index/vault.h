@@ -227,6 +227,16 @@ int idx_vault_live_stop(idx_vault *v);
  * error (0: none).  Thread-safe. */
 void idx_vault_live_status(idx_vault *v, tv_counters *snap, int *err);
 
+/* Live flow records travel in batches of about IDX_LIVE_FLOWS_BATCH: a
+ * worker sends its records once it holds that many, a worker waits while
+ * more than 2 x IDX_LIVE_FLOWS_BATCH records are queued ahead of its own,
+ * and a writer pass takes about that many, so a window that closes with
+ * every flow of a busy mirror does not hold them all in memory at once. */
+#define IDX_LIVE_FLOWS_BATCH 8192
+/* The most flow records queued for the writer at once since the vault was
+ * opened (a diagnostic: the bound above is what it shows).  Thread-safe. */
+size_t idx_vault_live_flows_peak(idx_vault *v);
+
 typedef struct idx_vault_worker idx_vault_worker;
 
 /* Creates worker number id (0 <= id < cfg.nworkers).  Thread-safe. */

@@ -152,11 +152,11 @@ struct wpolicy {
 };
 
 #define W_BATCH VAULT_COMMIT_MAX  /* items per pass; also pend's size */
-/* Flow records per hand-off: a live worker sends its records when it holds
- * this many, and a writer pass stops taking items once it holds this many,
- * so a window that closes with every flow of a busy mirror goes to the
- * store in bounded batches and memory does not grow with the flow count. */
-#define W_FLOWS_BATCH 8192
+/* Flow records per hand-off (vault.h IDX_LIVE_FLOWS_BATCH): a live worker
+ * sends its records when it holds this many, waits while more than twice
+ * as many are queued (qflows), and a writer pass stops taking items once
+ * it holds this many. */
+#define W_FLOWS_BATCH IDX_LIVE_FLOWS_BATCH
 
 struct writer {
 	struct wpolicy pol;
@@ -168,6 +168,8 @@ struct writer {
 	struct witem *head, *tail;
 	struct witem *cnext;   /* the oldest OPEN item no sealer took */
 	size_t nchunks;        /* queued items that hold a chunk */
+	size_t qflows;         /* flow records in queued items */
+	size_t qflows_peak;    /* the most qflows has been */
 	uint64_t seq;          /* next seq handed off */
 	uint64_t done_seq;     /* every seq below is committed */
 	int err;               /* first error; nothing is written after it */

@@ -665,12 +665,15 @@ static void ipv4_tcp_header(uint8_t *f, const uint8_t src[4], const uint8_t dst[
 }
 
 /* Live: a window that closes with more flow records than one hand-off
- * holds (W_FLOWS_BATCH, 8192) reaches the store in several batches, each
- * record once.  Two workers, 10,000 one-packet flows each in the first
- * 60 s window; a packet two windows later closes it. */
+ * holds (IDX_LIVE_FLOWS_BATCH, 8192) reaches the store in several
+ * batches, each record once, and no more than 2 x IDX_LIVE_FLOWS_BATCH
+ * records wait for the writer at any time (without the bound all 30,000
+ * of a worker's records are queued at once).  Two workers, 30,000
+ * one-packet flows each in the first 60 s window; a packet two windows
+ * later closes it. */
 static void live_flow_window_in_batches_run(void)
 {
-	enum { PER = 10000 };
+	enum { PER = 30000 };
 	idx_vault_cfg cfg;
 	idx_live_cfg lcfg;
 	idx_vault *v;
@@ -714,6 +717,9 @@ static void live_flow_window_in_batches_run(void)
 	}
 	for (k = 0; k < 2; k++)
 		cr_assert_eq(idx_vault_worker_finish(w[k]), 0);
+	cr_assert_leq(idx_vault_live_flows_peak(v), 2 * IDX_LIVE_FLOWS_BATCH,
+	              "flow records queued at once: %zu", idx_vault_live_flows_peak(v));
+	cr_assert_geq(idx_vault_live_flows_peak(v), IDX_LIVE_FLOWS_BATCH);
 	cr_assert_eq(idx_vault_live_stop(v), 0);
 	cr_assert_eq(idx_vault_close(v), 0);
 	cr_assert_eq(idx_rstore_open(g_dir, &rs), 0);
