@@ -267,7 +267,7 @@ int idx_capture_start(idx_capture *c, const char *store, tv_counters *ctr, idx_r
 		if (rc == 0)
 			rc = ingest_decap_new(&c->cfg.decap, idx_vault_worker_counters(w->w), &w->dec);
 		if (rc == 0)
-			rc = pthread_create(&w->th, NULL, live_worker, w);
+			rc = tv_thread_start(&w->th, live_worker, w);
 		if (rc) {
 			*failed_worker = i;
 			atomic_store(&c->stop, 1);

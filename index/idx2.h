@@ -323,7 +323,14 @@ typedef struct idx2_read_stats {
 	uint64_t chunks_verified; /* IDX2_READ_VERIFY: whole chunks hashed */
 } idx2_read_stats;
 
-#define IDX2_CACHE_DEFAULT ((uint64_t)64 << 20)
+/* The block cache's default budget.  Records are handed out in time order
+ * and chunks open only when due, so few blocks are live at once; a small
+ * budget reuses the evicted entries' buffers instead of faulting in fresh
+ * memory for every block (enterprise 1 GiB, host queries: 64 MiB -> 4 MiB
+ * cut page faults 3x, the server host's RssAnon 188 -> 36 MB, and re-read
+ * 2 of 358 blocks on a store written by 2 live workers, none on a file
+ * ingest). */
+#define IDX2_CACHE_DEFAULT ((uint64_t)4 << 20)
 
 /* Read flags. */
 enum {

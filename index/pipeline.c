@@ -746,22 +746,18 @@ int writer_new(idx_vault *v, const struct wpolicy *pol, struct witem *slots, int
 int writer_run(idx_vault *v)
 {
 	struct writer *W = v->w;
-	sigset_t all, old;
 	int i, rc = 0;
 
 	/* the threads take no signals: the caller's thread handles them */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (i = 0; i < W->pol.sealers && rc == 0; i++) {
-		rc = pthread_create(&W->sth[i], NULL, sealer_main, v);
+		rc = tv_thread_start(&W->sth[i], sealer_main, v);
 		if (rc == 0)
 			W->nsth++;
 	}
 	if (rc == 0 && W->pol.thread) {
-		rc = pthread_create(&W->th, NULL, writer_main, v);
+		rc = tv_thread_start(&W->th, writer_main, v);
 		W->started = rc == 0;
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
 }
 

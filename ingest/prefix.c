@@ -172,7 +172,7 @@ int ingest_prefix_new(bool threaded, ingest_prefix **out)
 		pthread_mutex_init(&p->mu, NULL);
 		pthread_cond_init(&p->work, NULL);
 		pthread_cond_init(&p->idle, NULL);
-		rc = pthread_create(&p->th, NULL, hasher_main, p);
+		rc = tv_thread_start(&p->th, hasher_main, p); /* takes no signals */
 		if (rc) {
 			ingest_prefix_free(p);
 			return rc;

@@ -252,9 +252,9 @@ static int src_open_next(ingest_file_src *s, char *errbuf, size_t cap)
 		return 0;
 	f = &s->files[s->cur];
 	if (strcmp(f->path, "-") == 0) {
-		/* stdin outlives the source: it keeps a buffer of its own */
+		/* stdin outlives the source, so it keeps glibc's own buffer
+		 * (st_blksize; setvbuf without a buffer would not change it) */
 		s->fp = stdin;
-		setvbuf(s->fp, NULL, _IOFBF, SRC_STDIO_BUF);
 	} else {
 		if (!s->iobuf && !(s->iobuf = malloc(SRC_STDIO_BUF)))
 			return TV_E_NOMEM;

@@ -4,6 +4,7 @@
 #include "tv.h"
 
 #include <sys/random.h>
+#include <signal.h>
 
 #include <arpa/inet.h>
 #include <string.h>
@@ -118,4 +119,15 @@ uint64_t tv_hash_seed(void)
 	 * tables against crafted collisions */
 	s = tv_clock_mono_ns() * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)&s;
 	return s ? s : 1;
+}
+
+int tv_thread_start(pthread_t *th, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int rc;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(th, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <string.h>
+#include <pthread.h>
 
 #define TV_VERSION "0.1.0"
 
@@ -478,5 +479,11 @@ static inline uint32_t tv_get_be32(const uint8_t *p)
 	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
 }
 static inline uint64_t tv_get_be64(const uint8_t *p) { return ((uint64_t)tv_get_be32(p) << 32) | tv_get_be32(p + 4); }
+
+/* pthread_create with every signal blocked in the new thread: the
+ * library's threads (sealers, writer, prefix hasher, live workers) take no
+ * signals, so the caller's thread handles them.  Returns pthread_create's
+ * result. */
+int tv_thread_start(pthread_t *th, void *(*fn)(void *), void *arg);
 
 #endif

@@ -46,6 +46,8 @@ _Static_assert(sizeof(tv_tunmeta) == 48, "tv_tunmeta layout changed: update the 
 #define PIECE_OVERHEAD (STORE_V2_DIR_LEN + STORE_CTX_LEN)
 #define BLOCK_TARGET_MIN (16u << 10)
 #define BLOCK_TARGET_MAX (1u << 20)
+/* the entropy test's default threshold (FORMAT.md "Writer's rules") */
+#define SPLIT_PCT_DEFAULT 85
 /* Header length when the caller does not know where the payload starts. */
 #define HLEN_DEFAULT 64
 #define HLEN_MAX 0xFFFFu
@@ -161,7 +163,7 @@ void store_packer_cfg_default(store_packer_cfg *cfg)
 	cfg->block_target = 64u << 10;
 	cfg->zstd_level = 3;
 	cfg->split_min = 128;
-	cfg->split_pct = 85;
+	cfg->split_pct = SPLIT_PCT_DEFAULT;
 }
 
 /*
@@ -205,7 +207,7 @@ int store_packer_new(const store_packer_cfg *cfg, store_packer **out)
 	if (p->cfg.block_target > BLOCK_TARGET_MAX)
 		p->cfg.block_target = BLOCK_TARGET_MAX;
 	if (p->cfg.split_pct == 0 || p->cfg.split_pct > 100)
-		p->cfg.split_pct = 85;
+		p->cfg.split_pct = SPLIT_PCT_DEFAULT;
 	p->a_limit = 32ull * p->cfg.block_target;
 	make_thresholds(p->thr, p->cfg.split_pct);
 	p->seed = tv_hash_seed();
@@ -226,10 +228,13 @@ int store_packer_new(const store_packer_cfg *cfg, store_packer **out)
 	}
 	/* compress_a hands zstd section A in three growing pieces of one
 	 * buffer that stays put until the frame ends: zstd may then read it
-	 * in place instead of copying it into a window buffer of its own.  A
-	 * libzstd that does not know the parameter refuses it, and the
-	 * copying mode stays (same output). */
-	(void)ZSTD_CCtx_setParameter(p->cctx, ZSTD_c_stableInBuffer, 1);
+	 * in place instead of copying it into a window buffer of its own.  The
+	 * parameter is experimental, so it is set only when the libzstd
+	 * running is the one the build saw; refused, the copying mode stays
+	 * (same output). */
+	if (ZSTD_versionNumber() == ZSTD_VERSION_NUMBER &&
+	    ZSTD_isError(ZSTD_CCtx_setParameter(p->cctx, ZSTD_c_stableInBuffer, 1)))
+		(void)ZSTD_CCtx_setParameter(p->cctx, ZSTD_c_stableInBuffer, 0);
 	/* Preallocate what a typical chunk needs so that steady state never
 	 * allocates; larger chunks grow the buffers once. */
 	STORE_GROW(p->data, p->data_cap, p->cfg.raw_target, ok);
@@ -689,6 +694,11 @@ static void sort_u64(uint64_t *a, uint64_t *tmp, uint32_t n)
  * index), then by (class, server, rank in the first).  Ranks fit 22 bits:
  * every flow takes at least 124 bytes of a_bound <= 32 MiB.
  */
+_Static_assert(32ull * BLOCK_TARGET_MAX / (STORE_V2_REC_HDR_LEN + PIECE_OVERHEAD) < (1u << 22),
+               "a flow's rank no longer fits the 22 bits of group()'s sort key");
+_Static_assert((3u << 16 | 0xFFFFu) < (1u << 18),
+               "flow_class() no longer fits the 18 bits of group()'s sort key");
+
 static void group(store_packer *p)
 {
 	uint32_t i, pos = 0;
