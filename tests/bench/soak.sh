@@ -114,8 +114,12 @@ prof = 'enterprise 256M replayed (soak)'
 L = ['## Soak: live ingest under retention (%s)' % prof, '']
 L.append('`tapvault ingest -l 127.0.0.1 %s`, fed by `tapvault replay --pps %s` for %s s over loopback; '
          'a sample every %s s (table below; the last one after the sender stopped). Replay: %s (exit %s); '
-         'ingest exit %s; `verify` exit %s; kernel UDP receive drops %s; retention deleted %s segments.' % (
-             args, pps, secs, every, sent or '?', rrc, irc, vrc, kdrop, c.get('retention.segments_deleted', '?')))
+         'ingest exit %s; `verify` exit %s; stored %s packets (`store.packets`); kernel drops on ingest\'s '
+         'sockets %s (`live.kernel_drops`; the system-wide UDP InErrors, other processes included, grew by %s); '
+         'workers waited for the queue %s times; retention deleted %s segments.' % (
+             args, pps, secs, every, sent or '?', rrc, irc, vrc, c.get('store.packets', '?'),
+             c.get('live.kernel_drops', '?'), kdrop, c.get('live.queue_full_waits', '?'),
+             c.get('retention.segments_deleted', '?')))
 L.append('')
 if rows:
     last_t = rows[-1][0]
