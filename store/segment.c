@@ -885,13 +885,16 @@ int store_segs_read_ident(const char *dir, uint8_t uuid[16], uint16_t *version)
 		uint32_t seg;
 		size_t got = 0;
 		int fd;
+		struct stat st;
 		if (!seg_parse_name(e->d_name, &seg) || seg >= best)
 			continue;
-		snprintf(path, sizeof path, "%s/" STORE_SEGMENTS_DIR "/%s", dir, e->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		/* relative to the listed folder, never through a link, never
+		 * waiting on a FIFO: only a regular file is read */
+		fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 		if (fd < 0)
 			continue;
-		if (pread_full(fd, h, sizeof h, 0, &got) == 0 && got == sizeof h &&
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    pread_full(fd, h, sizeof h, 0, &got) == 0 && got == sizeof h &&
 		    memcmp(h + SH_MAGIC, seg_magic, sizeof seg_magic) == 0 &&
 		    tv_get_le16(h + SH_VERSION) != 0) {
 			memcpy(uuid, h + SH_UUID, 16);
