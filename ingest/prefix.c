@@ -102,15 +102,32 @@ static int hash_to(ingest_prefix *p, uint64_t to)
 	return 0;
 }
 
+/* Threaded: one hash_step towards `to` with mu released (busy says a step
+ * is in progress); entered and left with mu held.  A failure is kept in
+ * err, which only a start clears. */
+static void step_unlocked(ingest_prefix *p, uint64_t to)
+{
+	uint64_t at = p->len;
+	int fd = p->fd, rc;
+	size_t n;
+	p->busy = true;
+	pthread_mutex_unlock(&p->mu);
+	rc = hash_step(p, fd, at, to, &n);
+	pthread_mutex_lock(&p->mu);
+	p->busy = false;
+	if (rc)
+		atomic_store(&p->err, rc);
+	else
+		p->len += n;
+}
+
 static void *hasher_main(void *arg)
 {
 	ingest_prefix *p = arg;
 	pthread_setname_np(pthread_self(), "tv-prefix");
 	pthread_mutex_lock(&p->mu);
 	while (!p->stop) {
-		uint64_t tgt = atomic_load(&p->target), at;
-		size_t n;
-		int fd, rc;
+		uint64_t tgt = atomic_load(&p->target);
 		if (atomic_load(&p->err) || p->busy || p->len >= tgt ||
 		    (!p->waiters && tgt - p->len < PREFIX_WAKE)) {
 			if (p->waiters)
@@ -132,17 +149,7 @@ static void *hasher_main(void *arg)
 			pthread_cond_wait(&p->work, &p->mu);
 			continue;
 		}
-		at = p->len;
-		fd = p->fd;
-		p->busy = true;
-		pthread_mutex_unlock(&p->mu);
-		rc = hash_step(p, fd, at, tgt, &n);
-		pthread_mutex_lock(&p->mu);
-		p->busy = false;
-		if (rc)
-			atomic_store(&p->err, rc);
-		else
-			p->len += n;
+		step_unlocked(p, tgt);
 		if (p->waiters)
 			pthread_cond_broadcast(&p->idle);
 	}
@@ -268,24 +275,13 @@ static int wait_hashed(ingest_prefix *p)
 {
 	pthread_mutex_lock(&p->mu);
 	while (p->len < p->want && !atomic_load(&p->err)) {
-		uint64_t at = p->len;
-		size_t n;
-		int fd = p->fd, rc;
 		if (p->busy) {
 			p->waiters++;
 			pthread_cond_wait(&p->idle, &p->mu);
 			p->waiters--;
 			continue;
 		}
-		p->busy = true;
-		pthread_mutex_unlock(&p->mu);
-		rc = hash_step(p, fd, at, p->want, &n);
-		pthread_mutex_lock(&p->mu);
-		p->busy = false;
-		if (rc)
-			atomic_store(&p->err, rc);
-		else
-			p->len += n;
+		step_unlocked(p, p->want);
 	}
 	/* a hasher that slept through the caller's steps wakes on later posts */
 	atomic_store(&p->wake_at, p->len + PREFIX_WAKE);

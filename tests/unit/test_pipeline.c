@@ -356,12 +356,27 @@ Test(pipeline, close_commits_all_accepted_work)
 }
 
 
+/* Opens the vault in g_dir with cfg and starts live ingest with two
+ * workers (no free-space reserve). */
+static idx_vault *live_open_two(const idx_vault_cfg *cfg, tv_counters *ctr, idx_vault_worker *w[2])
+{
+	idx_live_cfg lcfg;
+	idx_vault *v;
+	idx_live_cfg_default(&lcfg);
+	lcfg.nworkers = 2;
+	lcfg.min_free_auto = false;
+	cr_assert_eq(idx_vault_open(g_dir, cfg, ctr, NULL, &v), 0);
+	cr_assert_eq(idx_vault_live_start(v, &lcfg), 0);
+	cr_assert_eq(idx_vault_worker_new(v, 0, &w[0]), 0);
+	cr_assert_eq(idx_vault_worker_new(v, 1, &w[1]), 0);
+	return v;
+}
+
 /* Live: two workers seal their own chunks; after they finish and the
  * writer stops, everything they accepted is committed, counters included. */
 static void live_stop_commits_all_accepted_work_run(void)
 {
 	idx_vault_cfg cfg;
-	idx_live_cfg lcfg;
 	idx_vault *v;
 	idx_vault_worker *w[2];
 	tv_counters ctr;
@@ -371,13 +386,7 @@ static void live_stop_commits_all_accepted_work_run(void)
 
 	memset(&ctr, 0, sizeof ctr);
 	cfg_small(&cfg, 1, 1);
-	idx_live_cfg_default(&lcfg);
-	lcfg.nworkers = 2;
-	lcfg.min_free_auto = false;
-	cr_assert_eq(idx_vault_open(g_dir, &cfg, &ctr, NULL, &v), 0);
-	cr_assert_eq(idx_vault_live_start(v, &lcfg), 0);
-	cr_assert_eq(idx_vault_worker_new(v, 0, &w[0]), 0);
-	cr_assert_eq(idx_vault_worker_new(v, 1, &w[1]), 0);
+	v = live_open_two(&cfg, &ctr, w);
 	for (i = 0; i < 999; i++) {
 		tv_pkt p;
 		make_pkt(&p, frame, i);
@@ -582,7 +591,6 @@ Test(pipeline, live_commits_within_the_seal_interval)
 static void live_failure_mid_batch_run(void)
 {
 	idx_vault_cfg cfg;
-	idx_live_cfg lcfg;
 	idx_vault *v;
 	idx_vault_worker *w[2];
 	idx_recovery rec;
@@ -595,13 +603,7 @@ static void live_failure_mid_batch_run(void)
 
 	memset(&ctr, 0, sizeof ctr);
 	cfg_small(&cfg, 1, 1);
-	idx_live_cfg_default(&lcfg);
-	lcfg.nworkers = 2;
-	lcfg.min_free_auto = false;
-	cr_assert_eq(idx_vault_open(g_dir, &cfg, &ctr, NULL, &v), 0);
-	cr_assert_eq(idx_vault_live_start(v, &lcfg), 0);
-	cr_assert_eq(idx_vault_worker_new(v, 0, &w[0]), 0);
-	cr_assert_eq(idx_vault_worker_new(v, 1, &w[1]), 0);
+	v = live_open_two(&cfg, &ctr, w);
 	signal(SIGXFSZ, SIG_IGN);
 	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
 	rl = old;
@@ -675,7 +677,6 @@ static void live_flow_window_in_batches_run(void)
 {
 	enum { PER = 30000 };
 	idx_vault_cfg cfg;
-	idx_live_cfg lcfg;
 	idx_vault *v;
 	idx_vault_worker *w[2];
 	tv_counters ctr;
@@ -689,13 +690,7 @@ static void live_flow_window_in_batches_run(void)
 	cfg.packer.raw_target = 256 * 1024;
 	cfg.flows = true;
 	cfg.flowtab.interval = 60;
-	idx_live_cfg_default(&lcfg);
-	lcfg.nworkers = 2;
-	lcfg.min_free_auto = false;
-	cr_assert_eq(idx_vault_open(g_dir, &cfg, &ctr, NULL, &v), 0);
-	cr_assert_eq(idx_vault_live_start(v, &lcfg), 0);
-	cr_assert_eq(idx_vault_worker_new(v, 0, &w[0]), 0);
-	cr_assert_eq(idx_vault_worker_new(v, 1, &w[1]), 0);
+	v = live_open_two(&cfg, &ctr, w);
 	for (i = 0; i < 2 * PER + 2; i++) {
 		tv_pkt p;
 		uint8_t a[4] = { 10, 1, (uint8_t)(i >> 8), (uint8_t)i };
