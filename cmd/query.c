@@ -15,6 +15,9 @@
 
 enum qfmt { QF_PCAP, QF_TEXT, QF_JSON, QF_COUNT };
 
+/* The pcap output's stdio buffer: a query writes up to the whole archive. */
+static char pcap_obuf[256 << 10];
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -363,6 +366,9 @@ int cmd_query(int argc, char **argv)
 				goto out;
 			}
 		}
+		/* whole pieces to the kernel, not stdio's 4 KiB (glibc sizes its
+		 * own buffer by st_blksize and ignores a size without a buffer) */
+		setvbuf(o.f, pcap_obuf, _IOFBF, sizeof pcap_obuf);
 		report_pcapw_header(o.f);
 	} else {
 		o.f = stdout;
