@@ -43,11 +43,8 @@ size_t idx2_chunk_encode(const idx2_chunk *c, uint8_t out[IDX2_CHUNK_MAX])
 	tv_put_le16(out + CR_NBLOCKS, c->nblocks);
 	tv_put_le16(out + CR_RSV, 0);
 	for (i = 0; i < c->nblocks; i++) {
-		uint8_t *b = out + IDX2_CHUNK_FIXED + (size_t)i * STORE_V2_BLKREF_LEN;
-		tv_put_le32(b + 0, c->blocks[i].offset);
-		tv_put_le32(b + 4, c->blocks[i].len);
-		tv_put_le32(b + 8, c->blocks[i].nrec);
-		tv_put_le32(b + 12, c->blocks[i].a_raw);
+		store_blkref_put(out + IDX2_CHUNK_FIXED + (size_t)i * STORE_V2_BLKREF_LEN,
+		                 &c->blocks[i]);
 	}
 	tv_put_le32(out + CR_CRC, chunk_crc(out, n));
 	return n;
@@ -86,13 +83,10 @@ int idx2_chunk_decode(const void *p, size_t n, uint64_t key_id, idx2_chunk *c)
 	    c->raw_len > STORE_MAX_RAW || c->nflows > c->npkts)
 		return TV_E_CORRUPT;
 	for (i = 0; i < c->nblocks; i++) {
-		const uint8_t *e = b + IDX2_CHUNK_FIXED + (size_t)i * STORE_V2_BLKREF_LEN;
 		store_blkref *r = &c->blocks[i];
-		r->offset = tv_get_le32(e + 0);
-		r->len = tv_get_le32(e + 4);
-		r->nrec = tv_get_le32(e + 8);
-		r->a_raw = tv_get_le32(e + 12);
-		if (r->len < STORE_V2_BLK_HDR_LEN || r->len > STORE_V2_MAX_BLOCK_LEN || r->nrec < 1 ||
+		store_blkref_get(b + IDX2_CHUNK_FIXED + (size_t)i * STORE_V2_BLKREF_LEN, r);
+		if (r->len < STORE_V2_BLK_HDR_LEN || r->len > STORE_V2_MAX_BLOCK_LEN ||
+		    r->a_comp > r->len - STORE_V2_BLK_HDR_LEN || r->nrec < 1 ||
 		    r->nrec > c->npkts || r->a_raw > STORE_V2_MAX_A_RAW)
 			return TV_E_CORRUPT;
 		if (i > 0 && r->offset != (uint64_t)c->blocks[i - 1].offset + c->blocks[i - 1].len)

@@ -384,7 +384,7 @@ int idx_format_note(const char *store_dir, char *buf, size_t cap)
 		return 1;
 	}
 	/* no index (reindex rebuilds one): the segments say what the store is */
-	if (store_segs_read_ident(store_dir, uuid, &segver) == 0 && segver != STORE_V2_VERSION) {
+	if (store_segs_read_ident(store_dir, uuid, &segver) == 0 && segver != STORE_FORMAT_VERSION) {
 		format_text(segver, buf, cap);
 		return 1;
 	}

@@ -22,9 +22,9 @@
 
 /* The one store format this build reads and writes (store/FORMAT.md):
  * meta "format_version" of every index it opens.  A store of another
- * format (1, which earlier builds wrote, or a newer one) is refused whole
- * (idx_format_note says why). */
-#define IDX_FORMAT_VERSION 2
+ * format (1 or 2, which earlier builds wrote, or a newer one) is refused
+ * whole (idx_format_note says why). */
+#define IDX_FORMAT_VERSION 3
 
 typedef struct idx idx;
 
@@ -59,8 +59,8 @@ void idx_store_uuid(const idx *x, uint8_t out[16]);
  * meta "format_version" of DIR/index, or when there is no index the
  * version in the first segment's header, and when it is not
  * IDX_FORMAT_VERSION writes what it is and what to do into buf and
- * returns 1, e.g. "store format 1 is no longer supported (this tapvault
- * reads format 2); ingest the source captures again into a new store".
+ * returns 1, e.g. "store format 2 is no longer supported (this tapvault
+ * reads format 3); ingest the source captures again into a new store".
  * Else 0 (buf "").  For the message of a TV_E_VERSION, and for commands
  * that must refuse before they change anything in the store.
  */

@@ -48,13 +48,13 @@ typedef struct idx2_chunk {
 	store_blkref blocks[STORE_V2_MAX_BLOCKS];
 } idx2_chunk;
 
-/* Returns the encoded length, 104 + 16 * nblocks (nblocks must be 1..64). */
+/* Returns the encoded length, 104 + 20 * nblocks (nblocks must be 1..64). */
 size_t idx2_chunk_encode(const idx2_chunk *c, uint8_t out[IDX2_CHUNK_MAX]);
-/* TV_E_CORRUPT unless: n == 104 + 16 * nblocks with 1 <= nblocks <= 64, the
+/* TV_E_CORRUPT unless: n == 104 + 20 * nblocks with 1 <= nblocks <= 64, the
  * crc matches, the reserved field is zero, the id equals key_id,
  * first_ts <= last_ts, npkts >= 1, nflows <= npkts, raw_len <= STORE_MAX_RAW,
  * length - 128 <= STORE_V2_MAX_BODY, and the blocks lie back to back (every
- * 32 <= len <= STORE_V2_MAX_BLOCK_LEN, 1 <= nrec <= npkts, a_raw <=
+ * 32 <= len <= STORE_V2_MAX_BLOCK_LEN, a_comp <= len - 32, 1 <= nrec <= npkts, a_raw <=
  * STORE_V2_MAX_A_RAW), the last one ending at length - 128: a reader never
  * allocates more for a record than the format allows. */
 int idx2_chunk_decode(const void *p, size_t n, uint64_t key_id, idx2_chunk *c);
@@ -272,6 +272,7 @@ int idx2_segment_known(idx *x, uint32_t segment, bool *known);
 typedef struct idx2_hit {
 	uint64_t chunk_id;
 	uint64_t blocks;
+	uint64_t first_ts; /* the chunk record's, as the plan read it */
 } idx2_hit;
 
 typedef struct idx2_plan_stats {
@@ -321,11 +322,13 @@ typedef struct idx2_read_stats {
 	uint64_t redecodes;      /* blocks decoded again after eviction */
 	uint64_t chunks_missing; /* planned, then dropped by retention */
 	uint64_t chunks_verified; /* IDX2_READ_VERIFY: whole chunks hashed */
+	uint64_t cache_peak;     /* most bytes of decoded blocks held at once */
 } idx2_read_stats;
 
 /* The block cache's default budget.  Records are handed out in time order
- * and chunks open only when due, so few blocks are live at once; a small
- * budget reuses the evicted entries' buffers instead of faulting in fresh
+ * and chunks open only when due, and a block leaves the cache as soon as
+ * its last matching record is handed out, so few blocks are live at once;
+ * a small budget reuses the entries' buffers instead of faulting in fresh
  * memory for every block (enterprise 1 GiB, host queries: 64 MiB -> 4 MiB
  * cut page faults 3x, the server host's RssAnon 188 -> 36 MB, and re-read
  * 2 of 358 blocks on a store written by 2 live workers, none on a file

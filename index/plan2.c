@@ -88,6 +88,7 @@ static int set_push(hset *s, uint64_t id, uint64_t bits)
 	}
 	s->v[s->n].chunk_id = id;
 	s->v[s->n].blocks = bits;
+	s->v[s->n].first_ts = 0; /* plan_slice fills it in */
 	s->n++;
 	return 0;
 }
@@ -480,8 +481,13 @@ static int plan_slice(pctx *c, uint64_t lo, uint64_t hi, hset *all)
 		return rc;
 	}
 	if ((rc = materialise(c, &r)) == 0)
-		for (size_t i = 0; i < r.n && rc == 0; i++)
-			rc = set_push(all, r.v[i].chunk_id, r.v[i].blocks);
+		for (size_t i = 0; i < r.n && rc == 0; i++) {
+			const idx2_chunk *rec;
+			/* every chunk of a hit had its record read (and kept) */
+			if ((rc = rec_get(c, (uint32_t)(r.v[i].chunk_id - c->s.first_chunk), &rec)) == 0 &&
+			    (rc = set_push(all, r.v[i].chunk_id, r.v[i].blocks)) == 0)
+				all->v[all->n - 1].first_ts = rec->first_ts;
+		}
 	set_free(&r);
 	return rc;
 }

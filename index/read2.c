@@ -40,6 +40,7 @@ typedef struct ochunk {
 	rref *refs;
 	size_t n, pos;
 	uint64_t decoded;  /* blocks decoded once (a second decode is a redecode) */
+	uint32_t left[STORE_V2_MAX_BLOCKS]; /* references of each block not handed out yet */
 } ochunk;
 
 typedef struct centry {
@@ -49,8 +50,10 @@ typedef struct centry {
 	uint64_t tick;
 	uint64_t bytes;
 	store_block *b;
-	uint8_t *buf;      /* the stored block: section B is borrowed from it */
+	uint8_t *buf;      /* the block's header and section A as stored */
 	size_t bufcap;
+	uint8_t *tbuf;     /* its section B, where the tails read lie */
+	size_t tbufcap;
 } centry;
 
 /* A planned chunk and where the merge must open it. */
@@ -69,6 +72,7 @@ struct idx2_cursor {
 	idx2_read_stats st0, *st;
 	centry *cache;
 	size_t ncache, capcache;
+	store_block *base; /* owns the zstd context and frame scratch the cached blocks share */
 	uint64_t cache_bytes, budget, tick;
 	ochunk **heap;
 	size_t nheap;
@@ -128,6 +132,20 @@ static int cache_slot(rctx *c, centry **out)
 	return 0;
 }
 
+/* Gives the slot of block k of a chunk back once none of its records is
+ * still to be handed out: its buffers serve the next block read, so a
+ * query touches about as much memory as it holds blocks it still needs,
+ * not the whole budget. */
+static void cache_release(rctx *c, uint64_t chunk_id, uint16_t k)
+{
+	for (size_t i = 0; i < c->ncache; i++)
+		if (c->cache[i].used && c->cache[i].chunk_id == chunk_id && c->cache[i].block == k) {
+			c->cache[i].used = false;
+			c->cache_bytes -= c->cache[i].bytes;
+			return;
+		}
+}
+
 /* "v2_chunks key HEX", as idx_plan2 names a corrupt entry. */
 static void where_chunk_key(char *where, size_t cap, uint64_t id)
 {
@@ -147,11 +165,14 @@ static int fail_at(rctx *c, const idx2_chunk *r, int block, uint64_t offset, int
 	return rc;
 }
 
-/* Block k of chunk o, decoded: from the cache, or read and decoded. */
-static int block_get(rctx *c, ochunk *o, uint16_t k, store_block **out)
+/* Block k of chunk o, decoded: from the cache, or its header and section
+ * A read (one pread) and decoded; its flows' tails are read apart
+ * (tails_get). */
+static int block_get(rctx *c, ochunk *o, uint16_t k, centry **out)
 {
 	const store_blkref *ref = &o->r.blocks[k];
 	uint64_t at = o->r.offset + STORE_V2_HDR_LEN + ref->offset;
+	uint32_t alen = STORE_V2_BLK_HDR_LEN + ref->a_comp;
 	centry *e = NULL;
 	int rc;
 
@@ -159,29 +180,29 @@ static int block_get(rctx *c, ochunk *o, uint16_t k, store_block **out)
 		if (c->cache[i].used && c->cache[i].chunk_id == o->r.chunk_id &&
 		    c->cache[i].block == k) {
 			c->cache[i].tick = ++c->tick;
-			*out = c->cache[i].b;
+			*out = &c->cache[i];
 			return 0;
 		}
-	cache_evict(c, (uint64_t)ref->len + ref->a_raw, NULL);
+	cache_evict(c, (uint64_t)alen + ref->a_raw, NULL);
 	if ((rc = cache_slot(c, &e)) != 0)
 		return rc;
-	if (!e->b && (rc = store_block_new(&e->b)) != 0)
+	if (!e->b && (rc = store_block_new_sharing(c->base, &e->b)) != 0)
 		return rc;
-	if (e->bufcap < ref->len) {
-		uint8_t *nb = realloc(e->buf, ref->len);
+	if (e->bufcap < alen) {
+		uint8_t *nb = realloc(e->buf, alen);
 		if (!nb)
 			return TV_E_NOMEM;
 		e->buf = nb;
-		e->bufcap = ref->len;
+		e->bufcap = alen;
 	}
-	rc = store_segs_read(c->segs, o->r.segment, at, ref->len, e->buf);
+	rc = store_segs_read(c->segs, o->r.segment, at, alen, e->buf);
 	if (rc)
 		return fail_at(c, &o->r, k, at, rc);
 	c->st->blocks_read++;
-	c->st->bytes_read += ref->len;
+	c->st->bytes_read += alen;
 	{
 		uint64_t before = store_block_decoded(e->b);
-		if ((rc = store_block_decode(e->b, e->buf, ref->len, &o->h, ref)) != 0)
+		if ((rc = store_block_decode_a(e->b, e->buf, alen, &o->h, ref)) != 0)
 			return fail_at(c, &o->r, k, at, rc);
 		c->st->bytes_decoded += store_block_decoded(e->b) - before;
 	}
@@ -192,9 +213,46 @@ static int block_get(rctx *c, ochunk *o, uint16_t k, store_block **out)
 	e->chunk_id = o->r.chunk_id;
 	e->block = k;
 	e->tick = ++c->tick;
-	e->bytes = (uint64_t)ref->len + ref->a_raw;
+	e->bytes = (uint64_t)alen + ref->a_raw;
 	c->cache_bytes += e->bytes;
-	*out = e->b;
+	if (c->cache_bytes > c->st->cache_peak)
+		c->st->cache_peak = c->cache_bytes;
+	*out = e;
+	return 0;
+}
+
+/* The tails of flows f0..f1-1 of cached block k of chunk o: one pread of
+ * their span of section B (they lie back to back), checked against each
+ * flow's CRC by store_block_tails_put. */
+static int tails_get(rctx *c, ochunk *o, centry *e, uint32_t f0, uint32_t f1)
+{
+	const store_blkref *ref = &o->r.blocks[e->block];
+	const store_bflow *a = store_block_flow(e->b, f0), *z = store_block_flow(e->b, f1 - 1);
+	uint32_t b_len = ref->len - STORE_V2_BLK_HDR_LEN - ref->a_comp;
+	uint32_t len = z->tail_off + z->tail_len - a->tail_off;
+	uint64_t at = o->r.offset + STORE_V2_HDR_LEN + ref->offset + STORE_V2_BLK_HDR_LEN +
+	              ref->a_comp + a->tail_off;
+	int rc;
+
+	if (len == 0)
+		return 0;
+	if (e->tbufcap < b_len) {
+		uint8_t *nb = realloc(e->tbuf, b_len);
+		if (!nb)
+			return TV_E_NOMEM;
+		e->tbuf = nb;
+		e->tbufcap = b_len;
+	}
+	rc = store_segs_read(c->segs, o->r.segment, at, len, e->tbuf + a->tail_off);
+	if (rc)
+		return fail_at(c, &o->r, e->block, at, rc);
+	c->st->bytes_read += len;
+	if ((rc = store_block_tails_put(e->b, f0, f1, e->tbuf + a->tail_off, len)) != 0)
+		return fail_at(c, &o->r, e->block, at, rc == TV_E_RANGE ? TV_E_CORRUPT : rc);
+	e->bytes += len;
+	c->cache_bytes += len;
+	if (c->cache_bytes > c->st->cache_peak)
+		c->st->cache_peak = c->cache_bytes;
 	return 0;
 }
 
@@ -239,30 +297,62 @@ static int rref_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* The matching records of one planned block. */
+/* The records of flow fl of block k inside the window (and matching a
+ * timed expression), as references. */
+static int scan_flow(rctx *c, ochunk *o, store_block *b, uint16_t k, const store_bflow *fl,
+                     const tv_l3info *in, size_t *cap)
+{
+	int rc;
+	for (uint32_t i = fl->first; i < fl->first + fl->nrec; i++) {
+		const store_brec *r = store_block_rec(b, i);
+		if (r->ts_ns < c->lo || r->ts_ns > c->hi)
+			continue;
+		if (c->timed && !idx_expr_match(c->e, r->ts_ns, fl->tun, in))
+			continue;
+		c->st->pkts_scanned++;
+		if ((rc = ref_push(o, cap, r->ts_ns, r->seq, k, i)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The matching records of one planned block, and the tails of their
+ * flows. */
 static int scan_block(rctx *c, ochunk *o, uint16_t k, size_t *cap)
 {
 	store_block *b;
+	centry *e;
+	size_t n0 = o->n;
+	uint32_t run = UINT32_MAX, run_end = 0; /* flows whose tails are to be read */
 	int rc;
-	if ((rc = block_get(c, o, k, &b)) != 0)
+	if ((rc = block_get(c, o, k, &e)) != 0)
 		return rc;
+	b = e->b;
 	for (uint32_t f = 0; f < store_block_nflows(b); f++) {
 		const store_bflow *fl = store_block_flow(b, f);
+		size_t nf = o->n;
 		tv_l3info in;
 		key_info(fl->key, &in);
-		if (!c->timed && !idx_expr_match(c->e, c->lo, fl->tun, &in))
-			continue;
-		for (uint32_t i = fl->first; i < fl->first + fl->nrec; i++) {
-			const store_brec *r = store_block_rec(b, i);
-			if (r->ts_ns < c->lo || r->ts_ns > c->hi)
-				continue;
-			if (c->timed && !idx_expr_match(c->e, r->ts_ns, fl->tun, &in))
-				continue;
-			c->st->pkts_scanned++;
-			if ((rc = ref_push(o, cap, r->ts_ns, r->seq, k, i)) != 0)
+		if ((c->timed || idx_expr_match(c->e, c->lo, fl->tun, &in)) &&
+		    (rc = scan_flow(c, o, b, k, fl, &in, cap)) != 0)
+			return rc;
+		/* the tails of consecutive flows that return a packet are read
+		 * in one piece; a flow in between without tails does not cut it */
+		if (o->n > nf) {
+			if (run == UINT32_MAX)
+				run = f;
+			run_end = f + 1;
+		} else if (fl->tail_len && run != UINT32_MAX) {
+			if ((rc = tails_get(c, o, e, run, run_end)) != 0)
 				return rc;
+			run = UINT32_MAX;
 		}
 	}
+	if (run != UINT32_MAX && (rc = tails_get(c, o, e, run, run_end)) != 0)
+		return rc;
+	o->left[k] = (uint32_t)(o->n - n0);
+	if (o->left[k] == 0)
+		cache_release(c, o->r.chunk_id, k);
 	return 0;
 }
 
@@ -421,14 +511,19 @@ static int emit(rctx *c)
 	const store_brec *br;
 	const store_bflow *fl;
 	store_block *b;
+	centry *e;
 	tv_l3info *in = &c->info;
 	idx2_pkt *p = &c->pkt;
 	int rc;
 
-	if ((rc = block_get(c, o, r->block, &b)) != 0)
+	if ((rc = block_get(c, o, r->block, &e)) != 0)
 		return rc;
+	b = e->b;
 	br = store_block_rec(b, r->rec);
 	fl = store_block_flow(b, br->flow);
+	/* a block read again after eviction: its tails, a flow at a time */
+	if (fl->tail_len && !fl->tails && (rc = tails_get(c, o, e, br->flow, br->flow + 1u)) != 0)
+		return rc;
 	memset(p, 0, sizeof *p);
 	p->ts_ns = br->ts_ns;
 	p->chunk_id = o->r.chunk_id;
@@ -441,6 +536,8 @@ static int emit(rctx *c)
 	{
 		uint64_t d0 = store_block_decoded(b);
 		p->frame = store_block_frame(b, r->rec, c->scratch);
+		if (!p->frame) /* its tails were read above: cannot happen */
+			return fail_at(c, &o->r, r->block, o->r.offset, TV_E_CORRUPT);
 		c->st->bytes_decoded += store_block_decoded(b) - d0;
 	}
 	(void)ingest_parse_inner(p->frame, p->caplen, in);
@@ -451,6 +548,10 @@ static int emit(rctx *c)
 	}
 	p->info = in;
 	c->st->matched++;
+	/* the frame stays where it is until the next call: a released slot
+	 * is only reused by the next block read */
+	if (--o->left[r->block] == 0)
+		cache_release(c, o->r.chunk_id, r->block);
 	if (++o->pos == o->n) {
 		/* drained: p->chunk points into it until the next call */
 		c->heap[0] = c->heap[--c->nheap];
@@ -512,8 +613,10 @@ void idx2_cursor_close(idx2_cursor *c)
 	for (size_t i = 0; i < c->ncache; i++) {
 		store_block_free(c->cache[i].b);
 		free(c->cache[i].buf);
+		free(c->cache[i].tbuf);
 	}
 	free(c->cache);
+	store_block_free(c->base);
 	free(c->heap);
 	free(c->pd);
 	free(c->scratch);
@@ -531,7 +634,7 @@ int idx2_cursor_open(idx *x, store_segs *segs, const idx_expr *e, uint64_t cache
                      size_t cap, idx2_cursor **out)
 {
 	idx2_hit *hits = NULL;
-	size_t n = 0, k = 0;
+	size_t n = 0;
 	rctx *c;
 	int rc;
 
@@ -557,26 +660,21 @@ int idx2_cursor_open(idx *x, store_segs *segs, const idx_expr *e, uint64_t cache
 	c->pd = malloc((n ? n : 1) * sizeof *c->pd);
 	c->heap = malloc((n ? n : 1) * sizeof *c->heap);
 	c->scratch = malloc(STORE_MAX_CAPLEN);
+	if ((rc = store_block_new(&c->base)) != 0)
+		goto fail;
 	if (!c->pd || !c->heap || !c->scratch) {
 		rc = TV_E_NOMEM;
 		goto fail;
 	}
+	/* the plan read each chunk's record: a chunk dropped by retention
+	 * since is found missing when it is opened */
 	for (size_t i = 0; i < n; i++) {
-		idx2_chunk r;
-		if ((rc = idx2_chunk_get(x, hits[i].chunk_id, &r)) == TV_E_NOTFOUND) {
-			c->st->chunks_missing++; /* dropped by retention after the plan */
-			continue;
-		}
-		if (rc) {
-			where_chunk_key(where, cap, hits[i].chunk_id);
-			goto fail;
-		}
-		c->pd[k].first_ts = r.first_ts;
-		c->pd[k++].hit = hits[i];
+		c->pd[i].first_ts = hits[i].first_ts;
+		c->pd[i].hit = hits[i];
 	}
-	c->npd = k;
-	if (k > 1)
-		qsort(c->pd, k, sizeof *c->pd, pending_cmp);
+	c->npd = n;
+	if (n > 1)
+		qsort(c->pd, n, sizeof *c->pd, pending_cmp);
 	free(hits);
 	*out = c;
 	return 0;

@@ -46,7 +46,7 @@ static int recover2_chunk(void *ctx, const store_chunk_meta *meta, const uint8_t
 	int err;
 
 	if (!c)
-		return TV_E_VERSION; /* not a version-2 scan */
+		return TV_E_VERSION; /* not a scan of this format */
 	/* Live workers take chunk ids at seal time, so a chunk with a lower id
 	 * can follow the highest indexed one on disk: skip what is indexed. */
 	err = idx2_chunk_get(rc->x, meta->chunk_id, &have);

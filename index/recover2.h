@@ -12,7 +12,7 @@
 /*
  * From the end of the last chunk in v2_chunks (the first segment's first
  * chunk when there is none) to the end of the newest segment of segs
- * (writable, version 2): every chunk store_segs_scan finds whole and
+ * (writable, STORE_FORMAT_VERSION): every chunk store_segs_scan finds whole and
  * verified (its SHA-256 and every block) is indexed through idx_commit2,
  * its record from its header and head (idx2_chunk_from_sealed), its flows
  * from the decoded blocks' directories, its source marks from its

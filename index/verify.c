@@ -290,7 +290,7 @@ int idx_verify_store(idx_rstore *rs, bool deep, idx_verify_cb cb, void *ctx,
 			vreport(&v, "segment %u: offset %llu: a chunk of format version %u in a segment "
 			        "of version %u (it was not written there by this store; nothing cuts it): "
 			        "its %llu bytes to the end of the file are not in the index",
-			        v.segs[i], (unsigned long long)valid, ver, STORE_V2_VERSION,
+			        v.segs[i], (unsigned long long)valid, ver, STORE_FORMAT_VERSION,
 			        (unsigned long long)(size - valid));
 			size = valid;
 			rc = 0;

@@ -1,12 +1,15 @@
 /*
- * block.c — the version-2 chunk readers (store/FORMAT.md "Chunk"):
+ * block.c — the chunk readers (store/FORMAT.md "Chunk"):
  * the header and head, one block, a whole chunk.
  *
  * Every length, count, index and reserved field is checked before
  * anything is handed out, so the accessors are plain array reads.  A
- * query reads single blocks (one pread each, located by the block table),
- * so a block carries its own CRC and is checked on every read; the
- * SHA-256 of the body is for verify and recovery.
+ * query reads single blocks, and of a block its header and section A
+ * (one pread, located by the block table) and then only the tails of the
+ * flows it returns, so the block's CRC covers its header and section A
+ * and each flow directory entry carries the CRC of its tails: what is
+ * read is checked on every read.  The SHA-256 of the body is for verify
+ * and recovery.
  *
  * Section A is decoded into one reusable buffer per block reader (one
  * reused ZSTD_DCtx); section B is left where the caller read it and only
@@ -53,7 +56,7 @@ int store_hdr_parse(const uint8_t *p, size_t len, store_hdr *out)
 		return err;
 	if (version == 0)
 		return TV_E_FORMAT;
-	if (version != STORE_V2_VERSION)
+	if (version != STORE_FORMAT_VERSION)
 		return TV_E_VERSION;
 	if (len < STORE_V2_HDR_LEN)
 		return TV_E_TRUNCATED;
@@ -89,6 +92,24 @@ int store_hdr_parse(const uint8_t *p, size_t len, store_hdr *out)
 	return 0;
 }
 
+void store_blkref_put(uint8_t *p, const store_blkref *r)
+{
+	tv_put_le32(p + BR_OFFSET, r->offset);
+	tv_put_le32(p + BR_LEN, r->len);
+	tv_put_le32(p + BR_NREC, r->nrec);
+	tv_put_le32(p + BR_A_RAW, r->a_raw);
+	tv_put_le32(p + BR_A_COMP, r->a_comp);
+}
+
+void store_blkref_get(const uint8_t *p, store_blkref *r)
+{
+	r->offset = tv_get_le32(p + BR_OFFSET);
+	r->len = tv_get_le32(p + BR_LEN);
+	r->nrec = tv_get_le32(p + BR_NREC);
+	r->a_raw = tv_get_le32(p + BR_A_RAW);
+	r->a_comp = tv_get_le32(p + BR_A_COMP);
+}
+
 int store_head_parse(const store_hdr *h, const uint8_t *head, size_t len,
                      store_blkref refs[STORE_V2_MAX_BLOCKS], const uint8_t **tag,
                      uint32_t *taglen)
@@ -105,15 +126,13 @@ int store_head_parse(const store_hdr *h, const uint8_t *head, size_t len,
 	t = head + 4 + tl;
 	for (i = 0; i < h->nblocks; i++, t += STORE_V2_BLKREF_LEN) {
 		store_blkref *r = &refs[i];
-		r->offset = tv_get_le32(t + BR_OFFSET);
-		r->len = tv_get_le32(t + BR_LEN);
-		r->nrec = tv_get_le32(t + BR_NREC);
-		r->a_raw = tv_get_le32(t + BR_A_RAW);
+		store_blkref_get(t, r);
 		/* back to back, in table order, each at least a block header and
-		 * what its records need of section A */
-		if (r->offset != pos || r->len < STORE_V2_BLK_HDR_LEN || r->nrec < 1 ||
+		 * its section A, and what its records need of section A */
+		if (r->offset != pos || r->len < STORE_V2_BLK_HDR_LEN ||
+		    r->a_comp > r->len - STORE_V2_BLK_HDR_LEN || r->nrec < 1 ||
 		    r->a_raw > STORE_V2_MAX_A_RAW ||
-		    (uint64_t)r->a_raw < 2u * STORE_CTX_LEN + (uint64_t)r->nrec * STORE_V2_REC_HDR_LEN)
+		    (uint64_t)r->a_raw < STORE_V2_MIN_A_RAW(r->nrec))
 			return TV_E_CORRUPT;
 		pos += r->len;
 		nrec += r->nrec;
@@ -133,7 +152,6 @@ struct store_block {
 	bool own_dctx;
 	uint8_t *a; /* section A, decoded */
 	size_t a_cap;
-	const uint8_t *bsec; /* section B, in the caller's bytes */
 	tv_tunmeta *ctx;
 	size_t ctx_cap;
 	store_bflow *flows;
@@ -141,6 +159,7 @@ struct store_block {
 	store_brec *recs;
 	size_t recs_cap;
 	uint32_t nctx, nflows, nrec;
+	uint32_t a_comp, b_len;
 	uint8_t *scratch; /* STORE_MAX_CAPLEN bytes, maybe shared */
 	bool own_scratch;
 	uint64_t decoded;
@@ -172,6 +191,12 @@ int store_block_new(store_block **out)
 	}
 	*out = b;
 	return 0;
+}
+
+int store_block_new_sharing(store_block *with, store_block **out)
+{
+	*out = block_make(with->dctx, with->scratch);
+	return *out ? 0 : TV_E_NOMEM;
 }
 
 void store_block_free(store_block *b)
@@ -255,6 +280,8 @@ static int index_a(store_block *b, uint32_t a_raw, uint32_t b_len, const store_h
 		b->flows[i].tun = &b->ctx[ctx];
 		b->flows[i].nrec = fn;
 		b->flows[i].first = (uint32_t)nrec_sum;
+		b->flows[i].tail_crc = tv_get_le32(d + FD_TAIL_CRC);
+		b->flows[i].tails = NULL;
 		nrec_sum += fn;
 	}
 	if (nrec_sum != b->nrec)
@@ -280,6 +307,7 @@ static int index_a(store_block *b, uint32_t a_raw, uint32_t b_len, const store_h
 
 	for (i = 0, ri = 0; i < b->nflows; i++) {
 		const store_brec *prev = NULL;
+		b->flows[i].tail_off = (uint32_t)b_off;
 		for (k = 0; k < b->flows[i].nrec; k++, ri++) {
 			store_brec *o = &b->recs[ri];
 			uint64_t ts = store_col_get(c_ts, n, ri, 8);
@@ -322,22 +350,29 @@ static int index_a(store_block *b, uint32_t a_raw, uint32_t b_len, const store_h
 			b_off += need;
 			prev = o;
 		}
+		b->flows[i].tail_len = (uint32_t)b_off - b->flows[i].tail_off;
+		/* no tails: nothing to give, nothing to check */
+		if (b->flows[i].tail_len == 0 && b->flows[i].tail_crc != 0)
+			return TV_E_CORRUPT;
 	}
 	if (pos != a_raw || b_off != b_len)
 		return TV_E_CORRUPT;
 	return 0;
 }
 
-int store_block_decode(store_block *b, const uint8_t *p, size_t len, const store_hdr *h,
-                       const store_blkref *ref)
+/* Checks the block's first 32 + a_comp bytes (p, given a_len bytes, and
+ * the block's whole stored length full_len when known: 0 otherwise) and
+ * decodes section A; no flow has its tails yet. */
+static int decode_head_a(store_block *b, const uint8_t *p, size_t a_len, uint64_t full_len,
+                         const store_hdr *h, const store_blkref *ref)
 {
 	uint32_t a_comp, a_raw, b_len, nrec, flags;
 	uint16_t nflows, nctx;
 	int err;
 
 	b->nrec = b->nflows = b->nctx = 0;
-	b->bsec = NULL;
-	if (len < STORE_V2_BLK_HDR_LEN)
+	b->a_comp = b->b_len = 0;
+	if (a_len < STORE_V2_BLK_HDR_LEN)
 		return TV_E_TRUNCATED;
 	a_comp = tv_get_le32(p + BH_A_COMP);
 	a_raw = tv_get_le32(p + BH_A_RAW);
@@ -346,18 +381,22 @@ int store_block_decode(store_block *b, const uint8_t *p, size_t len, const store
 	nflows = tv_get_le16(p + BH_NFLOWS);
 	nctx = tv_get_le16(p + BH_NCTX);
 	flags = tv_get_le16(p + BH_FLAGS);
-	/* the caller read exactly the block: its lengths must add up */
-	if ((uint64_t)STORE_V2_BLK_HDR_LEN + a_comp + b_len != len)
+	/* the caller read exactly the block (or its header and section A):
+	 * its lengths must add up */
+	if ((uint64_t)STORE_V2_BLK_HDR_LEN + a_comp != a_len ||
+	    (full_len && (uint64_t)STORE_V2_BLK_HDR_LEN + a_comp + b_len != full_len))
 		return TV_E_CORRUPT;
-	if (ref && (ref->len != len || ref->nrec != nrec || ref->a_raw != a_raw))
+	if (ref && ((uint64_t)STORE_V2_BLK_HDR_LEN + a_comp + b_len != ref->len ||
+	            ref->a_comp != a_comp || ref->nrec != nrec || ref->a_raw != a_raw))
 		return TV_E_CORRUPT;
 	if (tv_get_le32(p + BH_CRC) !=
-	    tv_crc32c_extend(tv_crc32c(p, BH_CRC), p + STORE_V2_BLK_HDR_LEN, len - STORE_V2_BLK_HDR_LEN))
+	    tv_crc32c_extend(tv_crc32c(p, BH_CRC), p + STORE_V2_BLK_HDR_LEN, a_comp))
 		return TV_E_CORRUPT;
 	if ((flags & ~BH_FLAG_ZSTD) != 0 || tv_get_le16(p + BH_RSV1) != 0 ||
 	    tv_get_le32(p + BH_RSV2) != 0 || nrec < 1 || nflows < 1 || nctx < 1 || nctx > nflows ||
 	    nflows > nrec || a_raw > STORE_V2_MAX_A_RAW ||
-	    (uint64_t)a_raw < (uint64_t)(nctx + nflows) * 48u + (uint64_t)nrec * STORE_V2_REC_HDR_LEN)
+	    (uint64_t)a_raw < (uint64_t)nctx * STORE_CTX_LEN + (uint64_t)nflows * STORE_V2_DIR_LEN +
+	                          (uint64_t)nrec * STORE_V2_REC_HDR_LEN)
 		return TV_E_CORRUPT;
 
 	err = decode_a(b, p + STORE_V2_BLK_HDR_LEN, a_comp, a_raw, (flags & BH_FLAG_ZSTD) != 0);
@@ -372,7 +411,63 @@ int store_block_decode(store_block *b, const uint8_t *p, size_t len, const store
 		b->nrec = b->nflows = b->nctx = 0;
 		return err;
 	}
-	b->bsec = p + STORE_V2_BLK_HDR_LEN + a_comp;
+	b->a_comp = a_comp;
+	b->b_len = b_len;
+	return 0;
+}
+
+int store_block_decode_a(store_block *b, const uint8_t *p, size_t len, const store_hdr *h,
+                         const store_blkref *ref)
+{
+	return decode_head_a(b, p, len, 0, h, ref);
+}
+
+int store_block_decode(store_block *b, const uint8_t *p, size_t len, const store_hdr *h,
+                       const store_blkref *ref)
+{
+	uint32_t a_comp;
+	int err;
+
+	b->nrec = b->nflows = b->nctx = 0;
+	if (len < STORE_V2_BLK_HDR_LEN)
+		return TV_E_TRUNCATED;
+	a_comp = tv_get_le32(p + BH_A_COMP);
+	if ((uint64_t)STORE_V2_BLK_HDR_LEN + a_comp > len)
+		return TV_E_CORRUPT;
+	err = decode_head_a(b, p, STORE_V2_BLK_HDR_LEN + (size_t)a_comp, len, h, ref);
+	if (err)
+		return err;
+	err = store_block_tails_put(b, 0, b->nflows, p + STORE_V2_BLK_HDR_LEN + a_comp, b->b_len);
+	if (err) {
+		b->nrec = b->nflows = b->nctx = 0;
+		return err == TV_E_RANGE ? TV_E_CORRUPT : err;
+	}
+	return 0;
+}
+
+uint32_t store_block_a_comp(const store_block *b)
+{
+	return b->nrec ? b->a_comp : 0;
+}
+
+int store_block_tails_put(store_block *b, uint32_t f0, uint32_t f1, const uint8_t *p,
+                          size_t len)
+{
+	static const uint8_t none[1];
+	uint32_t i, start;
+
+	if (f0 >= f1 || f1 > b->nflows)
+		return TV_E_RANGE;
+	start = b->flows[f0].tail_off;
+	if (len != (uint64_t)b->flows[f1 - 1].tail_off + b->flows[f1 - 1].tail_len - start)
+		return TV_E_RANGE;
+	for (i = f0; i < f1; i++) {
+		const store_bflow *f = &b->flows[i];
+		if (f->tail_len && tv_crc32c(p + (f->tail_off - start), f->tail_len) != f->tail_crc)
+			return TV_E_CORRUPT;
+	}
+	for (i = f0; i < f1; i++)
+		b->flows[i].tails = b->flows[i].tail_len ? p + (b->flows[i].tail_off - start) : none;
 	return 0;
 }
 
@@ -404,6 +499,8 @@ const uint8_t *store_block_frame(store_block *b, uint32_t i, uint8_t *scratch)
 		return NULL;
 	r = &b->recs[i];
 	tail = r->caplen - r->alen;
+	if (tail && !b->flows[r->flow].tails)
+		return NULL; /* store_block_decode_a: its flow's tails not given */
 	/* in one piece: headers only, or (hlen 0) payload only */
 	if (tail == 0 && r->hlen == r->alen)
 		return b->a + r->a_off;
@@ -413,8 +510,11 @@ const uint8_t *store_block_frame(store_block *b, uint32_t i, uint8_t *scratch)
 		scratch = b->scratch;
 	memcpy(scratch, b->a + r->a_off, r->hlen);
 	memcpy(scratch + r->hlen, b->a + r->p_off, r->alen - r->hlen);
-	memcpy(scratch + r->alen, b->bsec + r->b_off, tail);
-	b->decoded += tail;
+	if (tail) {
+		const store_bflow *f = &b->flows[r->flow];
+		memcpy(scratch + r->alen, f->tails + (r->b_off - f->tail_off), tail);
+		b->decoded += tail;
+	}
 	return scratch;
 }
 

@@ -1,6 +1,8 @@
 /*
- * chunk2.h — the chunk of store/FORMAT.md "Chunk" (chunk header version 2,
- * the one this build reads and writes): the packer that writes it and the
+ * chunk2.h — the chunk of store/FORMAT.md "Chunk" (chunk header version 3,
+ * STORE_FORMAT_VERSION, the one this build reads and writes; the code
+ * calls this flow-clustered layout "v2", the second layout, which format
+ * 3 changed): the packer that writes it and the
  * readers of its header, head, blocks and whole chunk.  Shares store.h's
  * types and limits (tv_pkt, STORE_MAX_*) and error codes.
  */
@@ -10,11 +12,11 @@
 #include "store.h"
 
 /* ===========================================================
- * Format version 2 (store/FORMAT.md, "Chunk"): flow-clustered chunks of
+ * The v2 layout (store/FORMAT.md, "Chunk"): flow-clustered chunks of
  * up to 64 blocks that decode on their own: what the vault writes.
  *
  *   store_packer   collects packets with their flow key and seals them
- *                  into one version-2 chunk: flows grouped and ordered,
+ *                  into one chunk: flows grouped and ordered,
  *                  blocks laid out, section A (contexts, flow directory,
  *                  record columns, frames up to their high-entropy
  *                  payload) compressed with zstd (one reused ZSTD_CCtx),
@@ -34,15 +36,19 @@
  * (the body's SHA-256), TV_E_NOMEM, TV_E_ZSTD (compression failed).
  * ================================================================== */
 
-#define STORE_V2_VERSION 2
+#define STORE_FORMAT_VERSION 3 /* of chunks and segments; the index says IDX_FORMAT_VERSION */
 #define STORE_V2_HDR_LEN 128     /* chunk header */
-#define STORE_V2_BLKREF_LEN 16   /* one block table entry in the head */
+#define STORE_V2_BLKREF_LEN 20   /* one block table entry in the head */
 #define STORE_V2_BLK_HDR_LEN 32  /* block header */
 #define STORE_V2_MAX_BLOCKS 64
 #define STORE_V2_KEY_LEN 40      /* flow key, opaque to store/ */
-#define STORE_V2_DIR_LEN 48      /* flow directory entry */
+#define STORE_V2_DIR_LEN 52      /* flow directory entry */
 #define STORE_V2_REC_HDR_LEN 28  /* record header in section A */
 #define STORE_V2_MAX_A_RAW (16u << 20)  /* section A of one block, decoded */
+/* Section A of a block of n records is at least a context, a directory
+ * entry and the record columns. */
+#define STORE_V2_MIN_A_RAW(n) \
+	((uint64_t)STORE_CTX_LEN + STORE_V2_DIR_LEN + (uint64_t)(n) * STORE_V2_REC_HDR_LEN)
 #define STORE_V2_MAX_HEAD (4u + STORE_MAX_TAG + STORE_V2_MAX_BLOCKS * STORE_V2_BLKREF_LEN)
 /* Sum of a_raw over the blocks of one chunk (bounds the memory a
  * whole-chunk load needs). */
@@ -80,7 +86,14 @@ typedef struct store_blkref {
 	uint32_t len;    /* stored bytes, block header included */
 	uint32_t nrec;
 	uint32_t a_raw;  /* section A decoded */
+	uint32_t a_comp; /* section A stored: a query reads the block's first
+	                  * 32 + a_comp bytes, then only the tails it returns */
 } store_blkref;
+
+/* The STORE_V2_BLKREF_LEN bytes of an entry, as the head and the index's
+ * chunk record both hold it (no check: the readers check the fields). */
+void store_blkref_put(uint8_t *p, const store_blkref *r);
+void store_blkref_get(const uint8_t *p, store_blkref *r);
 
 /*
  * The format version of a chunk header, read without any other check, so
@@ -91,11 +104,11 @@ typedef struct store_blkref {
 int store_chunk_version(const uint8_t *p, size_t len, uint16_t *version);
 
 /*
- * Checks a version-2 chunk header (len >= 128; bytes past 128 are not
+ * Checks a chunk header (len >= 128; bytes past 128 are not
  * read) and fills *h (may be NULL).  In this order: magic (TV_E_FORMAT;
  * fewer than 128 bytes: TV_E_TRUNCATED, or TV_E_FORMAT when those present
  * already differ from the magic); version: 0 is TV_E_FORMAT, any other
- * value but 2 (format 1's chunks included) TV_E_VERSION, before the CRC
+ * value but 3 (formats 1's and 2's chunks included) TV_E_VERSION, before the CRC
  * because another version may lay the header out differently; hdr_crc,
  * reserved fields and limits (TV_E_CORRUPT).
  */
@@ -116,7 +129,7 @@ int store_head_parse(const store_hdr *h, const uint8_t *head, size_t len,
  * Sets the chunk id of a sealed chunk in place (it is under hdr_crc, not
  * under the SHA-256), so that the one ordered writer numbers chunks in
  * append order while sealers run in parallel.  The header must be a valid
- * version-2 header (store_hdr_parse's codes), else it is left unchanged.
+ * chunk header (store_hdr_parse's codes), else it is left unchanged.
  */
 int store_chunk_set_id(uint8_t *chunk, size_t len, uint64_t chunk_id);
 
@@ -125,7 +138,7 @@ int store_chunk_set_id(uint8_t *chunk, size_t len, uint64_t chunk_id);
 typedef struct store_packer_cfg {
 	uint32_t raw_target;   /* seal at this many frame bytes; default 1 MiB,
 	                        * at most STORE_MAX_RAW */
-	uint32_t block_target; /* section-A bytes per block; default 64 KiB,
+	uint32_t block_target; /* section-A bytes per block; default 32 KiB,
 	                        * 16 KiB..1 MiB */
 	int zstd_level;        /* default 3 */
 	uint32_t split_min;    /* captured payload bytes the entropy test needs;
@@ -219,6 +232,10 @@ typedef struct store_bflow {
 	const tv_tunmeta *tun;
 	uint32_t nrec;
 	uint32_t first;         /* index of its first record in the block */
+	uint32_t tail_off;      /* its records' tails: where they start in section B */
+	uint32_t tail_len;      /* and how many bytes (0: none) */
+	uint32_t tail_crc;      /* CRC-32C of those bytes */
+	const uint8_t *tails;   /* the bytes once given (checked), else NULL */
 } store_bflow;
 
 /* A record of a decoded block. */
@@ -239,21 +256,49 @@ typedef struct store_brec {
 typedef struct store_block store_block;
 
 int store_block_new(store_block **out);
+/* A block that uses the zstd context and frame scratch of with (a block
+ * of store_block_new, which must outlive it and is not decoded into at the
+ * same time): many blocks kept decoded share one context. */
+int store_block_new_sharing(store_block *with, store_block **out);
 void store_block_free(store_block *b); /* accepts NULL */
 
 /*
  * Checks and decodes one block: p/len are exactly the block's stored bytes
- * (its header, section A, section B).  Checks the CRC, decodes section A,
- * and checks the context table, the flow directory and every record, so
- * that the accessors below need no checks.  h and ref (either may be
- * NULL) add the checks that need the chunk: the block table entry (len,
- * nrec, a_raw), seq < npkts and first_ts <= ts <= last_ts.
+ * (its header, section A, section B).  Checks the CRC (header and section
+ * A), decodes section A, and checks the context table, the flow directory
+ * and every record, so that the accessors below need no checks; then every
+ * flow's tails against its CRC.  h and ref (either may be NULL) add the
+ * checks that need the chunk: the block table entry (len, nrec, a_raw,
+ * a_comp), seq < npkts and first_ts <= ts <= last_ts.
  *
  * The block borrows section B from p: keep those bytes unchanged until the
  * next decode.  On error nothing is loaded (nrec is 0).
  */
 int store_block_decode(store_block *b, const uint8_t *p, size_t len, const store_hdr *h,
                        const store_blkref *ref);
+/*
+ * The same checks and decoding from the block's first 32 + a_comp bytes
+ * alone (len must be exactly that: a_comp is the header's, and ref's when
+ * given; b_len is taken from the header and ref->len).  No flow has its
+ * tails yet: give them with store_block_tails_put before asking for a
+ * frame that has one.  What a query does: read the header and section A,
+ * then only the tails of the flows it returns.
+ */
+int store_block_decode_a(store_block *b, const uint8_t *p, size_t len, const store_hdr *h,
+                         const store_blkref *ref);
+/* The stored bytes of section A (the block's first 32 + that are what
+ * store_block_decode_a reads); 0 when nothing is decoded. */
+uint32_t store_block_a_comp(const store_block *b);
+/*
+ * Gives the tails of flows f0..f1-1 (f0 < f1 <= nflows): p/len are the
+ * bytes of section B from flow f0's tail_off to the end of flow f1-1's
+ * tails (their spans lie back to back), borrowed until the next decode.
+ * Each flow's bytes are checked against its tail_crc: TV_E_CORRUPT on a
+ * mismatch (none of them is taken; tails given before stay), TV_E_RANGE
+ * on other bounds or a len that is not the span.
+ */
+int store_block_tails_put(store_block *b, uint32_t f0, uint32_t f1, const uint8_t *p,
+                          size_t len);
 uint32_t store_block_nflows(const store_block *b);
 uint32_t store_block_nrec(const store_block *b);
 /* Entry i of the decoded block, or NULL when i is out of range.  Valid
@@ -261,7 +306,8 @@ uint32_t store_block_nrec(const store_block *b);
 const store_bflow *store_block_flow(const store_block *b, uint32_t i);
 const store_brec *store_block_rec(const store_block *b, uint32_t i);
 /*
- * The frame of record i (caplen bytes), or NULL when i is out of range.
+ * The frame of record i (caplen bytes), or NULL when i is out of range or
+ * its flow's tails were not given (store_block_decode_a).
  * A frame stored in one piece (no tail, and its section-A bytes all in
  * the header area or all in the payload area) is returned in place
  * (valid until the next decode).  Any other is assembled into scratch (at

@@ -70,7 +70,7 @@ void store_segs_cfg_default(store_segs_cfg *cfg)
 	cfg->segment_size = (uint64_t)1 << 30;
 	cfg->writable = false;
 	cfg->sync = true;
-	cfg->version = STORE_V2_VERSION;
+	cfg->version = STORE_FORMAT_VERSION;
 }
 
 static void seg_name(char out[SEG_NAME_LEN + 1], uint32_t seg)
@@ -313,8 +313,8 @@ int store_segs_open(const char *dir, const uint8_t store_uuid[16], const store_s
 	if (s->cfg.segment_size == 0)
 		s->cfg.segment_size = (uint64_t)1 << 30;
 	if (s->cfg.version == 0)
-		s->cfg.version = STORE_V2_VERSION;
-	if (s->cfg.version != STORE_V2_VERSION) {
+		s->cfg.version = STORE_FORMAT_VERSION;
+	if (s->cfg.version != STORE_FORMAT_VERSION) {
 		err = TV_E_RANGE;
 		goto fail;
 	}
@@ -827,18 +827,18 @@ int store_segs_diagnose(const char *dir, const uint8_t store_uuid[16], char *buf
 			snprintf(buf, cap, "%s: offset 0: not a tapvault segment (expected the magic TVSEGMT1)",
 			         path);
 			found = 1;
-		} else if (tv_get_le16(h + SH_VERSION) > STORE_V2_VERSION) {
+		} else if (tv_get_le16(h + SH_VERSION) > STORE_FORMAT_VERSION) {
 			snprintf(buf, cap, "%s: offset 8: segment format version %u; this build reads "
 			         "version %u (use a newer tapvault)", path, tv_get_le16(h + SH_VERSION),
-			         STORE_V2_VERSION);
+			         STORE_FORMAT_VERSION);
 			found = 1;
 		} else if (tv_get_le16(h + SH_VERSION) != 0 &&
-		           tv_get_le16(h + SH_VERSION) != STORE_V2_VERSION) {
+		           tv_get_le16(h + SH_VERSION) != STORE_FORMAT_VERSION) {
 			snprintf(buf, cap, "%s: offset 8: segment format version %u is no longer supported "
 			         "(this tapvault reads format %u): the file comes from a store of format %u; "
 			         "move it out of %s/" STORE_SEGMENTS_DIR " and ingest its source captures "
 			         "again into a new store",
-			         path, tv_get_le16(h + SH_VERSION), STORE_V2_VERSION,
+			         path, tv_get_le16(h + SH_VERSION), STORE_FORMAT_VERSION,
 			         tv_get_le16(h + SH_VERSION), dir);
 			found = 1;
 		} else if (tv_get_le16(h + SH_VERSION) == 0) {

@@ -73,8 +73,8 @@ typedef struct store_segs_cfg {
 	                        * truncate and remove always sync */
 	uint16_t version;      /* the format version written into new segment
 	                        * headers and the only one accepted in existing
-	                        * ones: 2 (default; 0 means 2), the one this build
-	                        * reads (STORE_V2_VERSION) */
+	                        * ones: 3 (default; 0 means 3), the one this build
+	                        * reads (STORE_FORMAT_VERSION) */
 } store_segs_cfg;
 
 void store_segs_cfg_default(store_segs_cfg *cfg);
@@ -86,9 +86,9 @@ typedef struct store_segs store_segs;
  * else ENOENT).  store_uuid (16 bytes) is written into new segment headers
  * and checked in existing ones (TV_E_CORRUPT when it differs); it may be
  * NULL only when not writable, to skip the check.  A segment whose header
- * version is not 2 (format 1's included) is refused with TV_E_VERSION (at
+ * version is not 3 (formats 1 and 2 included) is refused with TV_E_VERSION (at
  * open for the newest, at the first read of the others;
- * store_segs_diagnose names it); a cfg->version other than 0 or 2 is
+ * store_segs_diagnose names it); a cfg->version other than 0 or 3 is
  * TV_E_RANGE.  Segment files are created 0600, all descriptors O_CLOEXEC.
  *
  * Writable: the newest segment's header is checked and, when the file is

@@ -36,7 +36,7 @@ void store_tun_norm(tv_tunmeta *dst, const tv_tunmeta *src);
 void store_xor(uint8_t *dst, const uint8_t *src, size_t n);
 
 /*
- * A record column of version 2 (FORMAT.md "Section A"): n values of w
+ * A record column (FORMAT.md "Section A"): n values of w
  * bytes (w <= 8) stored as w planes of n bytes, plane b holding byte b
  * (least significant first) of every value.  Runs of small values leave
  * whole planes zero, which zstd stores for almost nothing.
@@ -88,8 +88,8 @@ enum {
 	H2_CRC = 124,
 };
 
-/* Block table entry in the head. */
-enum { BR_OFFSET = 0, BR_LEN = 4, BR_NREC = 8, BR_A_RAW = 12 };
+/* Block table entry in the head (and in the index's chunk record). */
+enum { BR_OFFSET = 0, BR_LEN = 4, BR_NREC = 8, BR_A_RAW = 12, BR_A_COMP = 16 };
 
 /* Block header. */
 enum {
@@ -107,7 +107,7 @@ enum {
 #define BH_FLAG_ZSTD 0x0001u
 
 /* Flow directory entry. */
-enum { FD_KEY = 0, FD_CTX = 40, FD_RSV = 42, FD_NREC = 44 };
+enum { FD_KEY = 0, FD_CTX = 40, FD_RSV = 42, FD_NREC = 44, FD_TAIL_CRC = 48 };
 
 #define STORE_REC_FLAGS_KNOWN (STORE_REC_SYNTH_L2 | STORE_REC_DECAP_ERROR)
 

@@ -8,7 +8,7 @@
  *
  *   chunk2-measure [options] FILE.pcap
  *     --raw-target N     frame bytes per chunk (default 1 MiB)
- *     --block-target N   section-A bytes per block (default 64 KiB)
+ *     --block-target N   section-A bytes per block (default 32 KiB)
  *     --level N          zstd level of section A (default 3)
  *     --split-min N      payload bytes the entropy test needs (0: never split)
  *     --split-pct N      distinct-byte threshold, percent (default 85)
@@ -348,14 +348,14 @@ static int index_chunks(const ctx *c, const char *dir, const char *const *querie
 
 	idx_cfg_default(&cfg);
 	cfg.writable = true;
-	cfg.format = 2;
+	cfg.format = IDX_FORMAT_VERSION;
 	if ((rc = idx_open(dir, &cfg, &x)) != 0)
 		return rc;
 	idx_store_uuid(x, uuid);
 	store_segs_cfg_default(&scfg);
 	scfg.writable = true;
 	scfg.sync = false;
-	scfg.version = 2; /* the segments of a format-2 store */
+	scfg.version = STORE_FORMAT_VERSION; /* the segments of a store of this format */
 	if ((rc = store_segs_open(dir, uuid, &scfg, &segs)) != 0)
 		goto out;
 	for (int i = 0; i < BATCH; i++)

@@ -47,9 +47,9 @@ grep_err "notpcap.pcap: not a pcap or pcapng capture"
 expect_exit 0 "$TAPVAULT" verify -s st
 echo "ok not a capture"
 
-# 3. a store written by a newer format version (segment header version 3)
+# 3. a store written by a newer format version (segment header version 4)
 cp -r st ver
-printf '\003' | dd of=ver/segments/seg-0000000001.tvs bs=1 seek=8 conv=notrunc 2>/dev/null
+printf '\004' | dd of=ver/segments/seg-0000000001.tvs bs=1 seek=8 conv=notrunc 2>/dev/null
 expect_exit 2 "$TAPVAULT" query -s ver --format count
 grep_err "format version"
 expect_exit 2 "$TAPVAULT" ingest -s ver -r o.pcap

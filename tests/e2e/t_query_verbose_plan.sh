@@ -1,6 +1,6 @@
 # query -v prints the plan and what reading it cost: besides chunks planned,
 # read and packets scanned, the blocks read and the bytes decoded (a new
-# store has format 2: each chunk read is one or more blocks, each read
+# store has format 3: each chunk read is one or more blocks, each read
 # with its own pread), and the figures add up over several stores.
 . "$E2E_LIB"
 set -e

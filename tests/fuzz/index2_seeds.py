@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of fuzz_index2 (tests/fuzz/corpus/fuzz_index2/):
-one valid value per decoder, laid out from store/FORMAT.md "Index,
-version 2", with CRC-32C computed here from its definition."""
+one valid value per decoder, laid out from store/FORMAT.md "Index
+(LMDB)", with CRC-32C computed here from its definition."""
 import os
 import struct
 import sys
@@ -28,9 +28,10 @@ def varint(v):
 def chunk_record():
     nblocks = 3
     blocks = b""
-    off = 4 + 16 * nblocks
+    off = 4 + 20 * nblocks
     for i in range(nblocks):
-        blocks += struct.pack("<IIII", off, 1000 + i, 10 + i, 5000 + i)
+        # offset, len, nrec, a_raw, a_comp
+        blocks += struct.pack("<IIIII", off, 1000 + i, 10 + i, 5000 + i, 300 + i)
         off += 1000 + i
     fixed = struct.pack("<QIIQIIQQQII", 77, 3, 9, 4096, 128 + off, 1000, 10**9, 2 * 10**9,
                         123456, 120000, 50) + bytes(range(32)) + struct.pack("<HH", nblocks, 0)

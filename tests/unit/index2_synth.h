@@ -1,7 +1,7 @@
 /*
- * index2_synth.h — synthetic input for the index version-2 tests
- * (test_index2.c, test_read2.c): NP packets of NF flows, packed into
- * real version-2 chunks with store_packer, kept with their flows and,
+ * index2_synth.h — synthetic input for the index tests (test_index2.c,
+ * test_read2.c, test_verify2.c): NP packets of NF flows, packed into
+ * real chunks with store_packer, kept with their flows and,
  * for the read tests, every input packet.  Included by one test file
  * each (static functions), not a module.
  */
@@ -155,7 +155,8 @@ static void keep_sealed(store_packer *pk, uint64_t id, uint64_t *seg_off)
 
 /* NP packets of NF flows, a few flows much busier than the rest, packed
  * into small chunks (32 KiB, blocks of 16 KiB) so that there are many
- * chunks of several blocks: chunks 1..70 in segment 1, the rest in 2. */
+ * chunks of several blocks: chunks 1..70 in segment 1, the rest in 2.
+ * One flow in five carries random payload, which goes to section B. */
 static void make_input(void)
 {
 	store_packer_cfg cfg;
@@ -189,8 +190,19 @@ static void make_input(void)
 			frame[46] = 0x50; /* TCP data offset: 20 bytes */
 		else if (s->proto == 17)
 			tv_put_be16(frame + 38, (uint16_t)(8 + pay));
-		for (uint32_t j = 0; j < pay; j++)
-			frame[34 + l4 + j] = (uint8_t)('a' + (j * 7 + i) % 26);
+		if (f % 5 == 2 && pay >= 128) {
+			/* random bytes (a generator of their own, so that the
+			 * packets' flows stay what they were): the payload goes to
+			 * section B, as TLS records do, and is read per flow */
+			uint64_t z = 0x2545f4914f6cdd1dull * (i + 1);
+			for (uint32_t j = 0; j < pay; j++) {
+				z = z * 6364136223846793005ull + 1442695040888963407ull;
+				frame[34 + l4 + j] = (uint8_t)(z >> 56);
+			}
+		} else {
+			for (uint32_t j = 0; j < pay; j++)
+				frame[34 + l4 + j] = (uint8_t)('a' + (j * 7 + i) % 26);
+		}
 		memset(&pkt, 0, sizeof pkt);
 		pkt.ts_ns = 1700000000000000000ull + (uint64_t)i * 1000000 + rnd() % 3000000;
 		pkt.frame = frame;
@@ -251,7 +263,7 @@ static idx *open_store(void)
 	idx_cfg_default(&cfg);
 	cfg.writable = true;
 	cfg.map_size = 256u << 20;
-	cfg.format = 2;
+	cfg.format = IDX_FORMAT_VERSION;
 	cfg.have_uuid = true;
 	memcpy(cfg.uuid, synth_uuid, 16);
 	cr_assert_eq(idx_open(store_dir, &cfg, &x), 0);
@@ -269,7 +281,7 @@ static void setup(void)
 		store_segs_cfg_default(&cfg);
 		cfg.writable = true;
 		cfg.sync = false;
-		cfg.version = 2;
+		cfg.version = STORE_FORMAT_VERSION;
 		cr_assert_eq(store_segs_open(store_dir, synth_uuid, &cfg, &synth_segs), 0);
 	}
 	make_input();

@@ -1,6 +1,6 @@
 /*
- * test_chunk2.c — the version-2 chunk: packer, block decoder, whole-chunk
- * load (store/FORMAT.md "Chunk").
+ * test_chunk2.c — the chunk of format version 3 (the code's "v2" layout):
+ * packer, block decoder, whole-chunk load (store/FORMAT.md "Chunk").
  *
  * Round trips compare what comes back with what went in, packet by
  * packet, in (ts, seq) order.  Crafted blocks and chunks are built here
@@ -297,6 +297,7 @@ Test(chunk2, roundtrip_many_flows_ties_and_late_packets)
 	store_packer_cfg cfg;
 	store_packer_cfg_default(&cfg);
 	cfg.raw_target = 8u << 20;
+	cfg.block_target = 64u << 10; /* 64 blocks hold the 2 MB of section A */
 	size_t len;
 	store_hdr h;
 	uint8_t *c = pack_all(&cfg, t, n, &len, &h);
@@ -684,6 +685,7 @@ Test(chunk2, big_flows_get_blocks_of_their_own)
 	store_packer_cfg cfg;
 	store_packer_cfg_default(&cfg);
 	cfg.raw_target = 4u << 20;
+	cfg.block_target = 64u << 10; /* 16 targets: flow 9 is cut once */
 	store_packer *pk;
 	const uint8_t *c;
 	size_t len;
@@ -1049,6 +1051,16 @@ Test(chunk2, set_id_rewrites_id_and_crc_only)
 
 /* ------------------------------------------------- the header, spec'd */
 
+/* Value j of a column of n values of w bytes at col, in byte planes
+ * (FORMAT.md "Record columns"). */
+static uint64_t col_get(const uint8_t *col, uint32_t n, uint32_t j, unsigned w)
+{
+	uint64_t v = 0;
+	for (unsigned b = 0; b < w; b++)
+		v |= (uint64_t)col[b * n + j] << (8 * b);
+	return v;
+}
+
 Test(chunk2, header_layout_as_specified)
 {
 	tpkt *t = gen(300, 20, 900);
@@ -1056,7 +1068,7 @@ Test(chunk2, header_layout_as_specified)
 	store_hdr h;
 	uint8_t *c = pack_all(NULL, t, 300, &len, &h);
 	cr_assert_eq(memcmp(c, "TVCHUNK1", 8), 0);
-	cr_assert_eq(tv_get_le16(c + 8), 2);
+	cr_assert_eq(tv_get_le16(c + 8), 3);
 	cr_assert_eq(tv_get_le16(c + 10), 0);
 	cr_assert_eq(tv_get_le16(c + 12), h.nblocks);
 	cr_assert_eq(tv_get_le16(c + 14), 0);
@@ -1068,7 +1080,7 @@ Test(chunk2, header_layout_as_specified)
 	cr_assert_eq(tv_get_le32(c + 52), h.nflows);
 	cr_assert_eq(tv_get_le32(c + 56), h.raw_len);
 	cr_assert_eq(tv_get_le32(c + 60), len - 128);
-	cr_assert_eq(tv_get_le32(c + 64), 4 + 16 * h.nblocks);
+	cr_assert_eq(tv_get_le32(c + 64), 4 + 20 * h.nblocks);
 	cr_assert_eq(tv_get_le32(c + 68), 0);
 	uint8_t d[32];
 	tv_sha256(c + 128, len - 128, d);
@@ -1076,39 +1088,60 @@ Test(chunk2, header_layout_as_specified)
 	for (int i = 104; i < 124; i++)
 		cr_assert_eq(c[i], 0);
 	cr_assert_eq(tv_get_le32(c + 124), spec_crc(c, 124, 0));
-	/* head and blocks: back to back, each block's CRC over 0..27 and
-	 * sections A and B */
+	/* head and blocks: back to back, table entries of 20 bytes, each
+	 * block's CRC over 0..27 and section A only, each directory entry's
+	 * tail CRC over its records' tails (back to back in section B) */
 	const uint8_t *body = c + 128;
 	cr_assert_eq(tv_get_le32(body), 0);
-	uint32_t pos = tv_get_le32(c + 64);
+	uint32_t pos = tv_get_le32(c + 64), tails = 0;
 	for (uint32_t i = 0; i < h.nblocks; i++) {
-		const uint8_t *ref = body + 4 + 16 * i;
+		const uint8_t *ref = body + 4 + 20 * i;
 		cr_assert_eq(tv_get_le32(ref), pos);
 		const uint8_t *b = body + pos;
-		uint32_t blen = tv_get_le32(ref + 4);
-		cr_assert_eq(32 + tv_get_le32(b) + tv_get_le32(b + 8), blen);
+		uint32_t blen = tv_get_le32(ref + 4), a_comp = tv_get_le32(b), a_raw = tv_get_le32(b + 4);
+		cr_assert_eq(32 + a_comp + tv_get_le32(b + 8), blen);
 		cr_assert_eq(tv_get_le32(b + 12), tv_get_le32(ref + 8));
-		cr_assert_eq(tv_get_le32(b + 4), tv_get_le32(ref + 12));
-		cr_assert_eq(tv_get_le32(b + 28), spec_crc(b + 32, blen - 32, spec_crc(b, 28, 0)));
+		cr_assert_eq(a_raw, tv_get_le32(ref + 12));
+		cr_assert_eq(a_comp, tv_get_le32(ref + 16));
+		cr_assert_eq(tv_get_le32(b + 28), spec_crc(b + 32, a_comp, spec_crc(b, 28, 0)));
 		cr_assert_eq(tv_get_le32(b + 24), 0);
 		cr_assert_eq(tv_get_le16(b + 22), 0);
+		uint8_t *a = malloc(a_raw);
+		cr_assert_not_null(a);
 		if (tv_get_le16(b + 20) & 1) {
 			/* one zstd frame, content size = a_raw, no checksum */
-			cr_assert_eq(ZSTD_getFrameContentSize(b + 32, tv_get_le32(b)), tv_get_le32(b + 4));
+			cr_assert_eq(ZSTD_getFrameContentSize(b + 32, a_comp), a_raw);
 			cr_assert_eq((b[36] & 0x04), 0, "no content checksum");
+			cr_assert_eq(ZSTD_decompress(a, a_raw, b + 32, a_comp), a_raw);
 		} else {
-			cr_assert_eq(tv_get_le32(b), tv_get_le32(b + 4));
+			cr_assert_eq(a_comp, a_raw);
+			memcpy(a, b + 32, a_raw);
 		}
+		uint32_t nrec = tv_get_le32(b + 12), nflows = tv_get_le16(b + 16);
+		const uint8_t *dir = a + 48 * tv_get_le16(b + 18), *cols = dir + 52 * nflows;
+		const uint8_t *sb = b + 32 + a_comp; /* section B */
+		for (uint32_t fi = 0, j = 0; fi < nflows; fi++) {
+			const uint8_t *e = dir + 52 * fi, *t0 = sb;
+			/* caplen - alen tail bytes per record */
+			for (uint32_t k = 0; k < tv_get_le32(e + 44); k++, j++)
+				sb += col_get(cols + 12 * nrec, nrec, j, 4) - col_get(cols + 20 * nrec, nrec, j, 4);
+			cr_assert_eq(tv_get_le32(e + 48), spec_crc(t0, (size_t)(sb - t0), 0), "block %u entry %u",
+			             i, fi);
+			tails += sb > t0;
+		}
+		cr_assert_eq(sb, b + blen);
+		free(a);
 		pos += blen;
 	}
 	cr_assert_eq(pos, len - 128);
+	cr_assert_gt(tails, 0);
 	free(c);
 	free_pkts(t, 300);
 }
 
 /* ------------------------------------------------------- version gate */
 
-Test(chunk2, a_chunk_of_format_1_or_of_a_later_version_is_refused)
+Test(chunk2, a_chunk_of_format_1_or_2_or_of_a_later_version_is_refused)
 {
 	/* a format-1 chunk as earlier builds wrote it: the magic, version 1
 	 * and a 96-byte header of its own layout (its body does not matter:
@@ -1130,17 +1163,24 @@ Test(chunk2, a_chunk_of_format_1_or_of_a_later_version_is_refused)
 	size_t len;
 	uint8_t *c = pack_all(NULL, t, 10, &len, NULL);
 	cr_assert_eq(store_chunk_version(c, len, &v), 0);
-	cr_assert_eq(v, 2);
+	cr_assert_eq(v, 3);
 	cr_assert_eq(store_chunk_load(ck, c, len, STORE_LOAD_HASH, NULL), 0);
-	/* the same chunk saying version 1 (before the CRC, which it keeps) */
-	tv_put_le16(c + 8, 1);
-	cr_assert_eq(store_hdr_parse(c, len, NULL), TV_E_VERSION);
-	cr_assert_eq(store_chunk_load(ck, c, len, STORE_LOAD_HASH, NULL), TV_E_VERSION);
+	/* the same chunk saying version 1 or 2 (before the CRC, which it
+	 * keeps), and with that CRC made right: format 2 laid the directory
+	 * and the block table out otherwise, so its blocks are never read */
+	for (uint16_t old = 1; old <= 2; old++) {
+		tv_put_le16(c + 8, old);
+		cr_assert_eq(store_hdr_parse(c, len, NULL), TV_E_VERSION);
+		cr_assert_eq(store_chunk_load(ck, c, len, STORE_LOAD_HASH, NULL), TV_E_VERSION);
+		tv_put_le32(c + 124, spec_crc(c, 124, 0));
+		cr_assert_eq(store_hdr_parse(c, len, NULL), TV_E_VERSION);
+		cr_assert_eq(store_chunk_load(ck, c, len, STORE_LOAD_HASH, NULL), TV_E_VERSION);
+	}
 
-	/* version 0 is not a chunk, 3 is a later version (before the CRC) */
+	/* version 0 is not a chunk, 4 is a later version (before the CRC) */
 	tv_put_le16(c + 8, 0);
 	cr_assert_eq(store_hdr_parse(c, len, NULL), TV_E_FORMAT);
-	tv_put_le16(c + 8, 3);
+	tv_put_le16(c + 8, 4);
 	cr_assert_eq(store_hdr_parse(c, len, NULL), TV_E_VERSION);
 	/* magic */
 	cr_assert_eq(store_chunk_version((const uint8_t *)"TVCHUNX1xx", 10, &v), TV_E_FORMAT);
@@ -1195,7 +1235,7 @@ Test(chunk2, every_bit_flip_is_caught)
 	size_t tag_lo = 128 + 4, tag_hi = tag_lo + 4;
 	bool saw_zstd = false;
 	for (uint32_t i = 0; i < h.nblocks; i++)
-		saw_zstd |= (tv_get_le16(c + 128 + tv_get_le32(c + 128 + 4 + 4 + 16 * i) + 20) & 1) != 0;
+		saw_zstd |= (tv_get_le16(c + 128 + tv_get_le32(c + 128 + 4 + 4 + 20 * i) + 20) & 1) != 0;
 	cr_assert(saw_zstd);
 	for (size_t i = 0; i < len; i++) {
 		uint8_t bit = (uint8_t)(1u << (i % 8));
@@ -1317,7 +1357,8 @@ static void a_flow(ablk *x, uint32_t flow, uint16_t ctx, uint32_t nrec)
 	tv_put_le16(p + 40, ctx);
 	tv_put_le16(p + 42, 0);
 	tv_put_le32(p + 44, nrec);
-	x->hd_len += 48;
+	tv_put_le32(p + 48, 0); /* tail CRC: build() */
+	x->hd_len += 52;
 	x->nflows++;
 }
 
@@ -1351,10 +1392,11 @@ static void col_set(uint8_t *col, uint32_t n, uint32_t j, unsigned w, uint64_t v
  * a directory entry, origlen = caplen + 4, flags SYNTH_L2, frame bytes
  * 0..hlen in the header area (the first min(hlen, previous hlen) XORed
  * with the previous record's when not the first of its entry), hlen..alen
- * in the payload area, the rest in B. */
+ * in the payload area, the rest in B; then each directory entry's tail CRC
+ * (the entries follow the contexts; a first record starts the next one). */
 static void build(ablk *x)
 {
-	uint32_t n = x->nrec, c0 = x->hd_len, hsum = 0;
+	uint32_t n = x->nrec, c0 = x->hd_len, hsum = 0, e = 0, t0 = 0;
 	memcpy(x->a, x->hd, x->hd_len);
 	for (uint32_t j = 0; j < n; j++)
 		hsum += x->r[j].hlen;
@@ -1381,6 +1423,11 @@ static void build(ablk *x)
 			else
 				x->b[x->b_len++] = v;
 		}
+		/* an entry without tails gets the CRC of no bytes, 0 */
+		if (j + 1 == n || x->r[j + 1].first) {
+			tv_put_le32(x->a + 48 * x->nctx + 52 * e++ + 48, spec_crc(x->b + t0, x->b_len - t0, 0));
+			t0 = x->b_len;
+		}
 	}
 	x->a_len = pl;
 }
@@ -1405,10 +1452,11 @@ static void base_block(ablk *x)
 	build(x);
 }
 
-/* Offsets in the base's section A: the directory, the columns (5 values
- * each, in byte planes). */
-#define BASE_DIR0 (2 * 48)
-#define C0 (5 * 48)
+/* Offsets in the base's section A: directory entry i (after the two
+ * contexts of 48 bytes; entries of 52), the columns (5 values each, in
+ * byte planes). */
+#define BASE_DIR(i) (2 * 48 + 52 * (i))
+#define C0 BASE_DIR(3)
 #define COL_TS C0, 8
 #define COL_SEQ C0 + 40, 4
 #define COL_CAP C0 + 60, 4
@@ -1421,6 +1469,13 @@ static void base_block(ablk *x)
 static void colset_(uint8_t *a, uint32_t off, unsigned w, uint32_t j, uint64_t v)
 {
 	col_set(a + off, 5, j, w, v);
+}
+
+/* Sets the CRC of the block at out: bytes 0..27 of its header, continued
+ * over the a_comp bytes of section A (not over B). */
+static void crc_fix(uint8_t *out)
+{
+	tv_put_le32(out + 28, spec_crc(out + 32, tv_get_le32(out), spec_crc(out, 28, 0)));
 }
 
 /* Serialises x with section A stored (zstd when level > 0) and a correct
@@ -1447,7 +1502,7 @@ static size_t emit(const ablk *x, uint8_t *out, int level)
 	tv_put_le16(out + 20, flags);
 	tv_put_le16(out + 22, x->rsv1);
 	tv_put_le32(out + 24, x->rsv2);
-	tv_put_le32(out + 28, spec_crc(out + 32, a_comp + x->b_len, spec_crc(out, 28, 0)));
+	crc_fix(out);
 	return 32 + a_comp + x->b_len;
 }
 
@@ -1473,14 +1528,50 @@ static int decode_crafted(const ablk *x, int level)
 	return rc;
 }
 
+/* The same block read as a query reads it: store_block_decode_a on exactly
+ * its first 32 + a_comp bytes (the return value), then the tails of all
+ * its flows from exactly section B (*rc_tails).  A frame with a tail is
+ * handed out only once the tails are in. */
+static int decode_crafted_a(const ablk *x, int level, int *rc_tails)
+{
+	static uint8_t out[16384];
+	store_block *b;
+	size_t a_len = emit(x, out, level) - x->b_len;
+	uint8_t *head_a = dup_bytes(out, a_len), *sb = dup_bytes(out + a_len, x->b_len);
+	cr_assert_eq(store_block_new(&b), 0);
+	int rc = store_block_decode_a(b, head_a, a_len, NULL, NULL);
+	*rc_tails = -1;
+	if (rc == 0) {
+		cr_assert_eq(store_block_a_comp(b), a_len - 32);
+		*rc_tails = store_block_tails_put(b, 0, store_block_nflows(b), sb, x->b_len);
+		for (uint32_t i = 0; i < store_block_nrec(b); i++) {
+			const store_brec *r = store_block_rec(b, i);
+			bool given = r->caplen == r->alen || *rc_tails == 0;
+			cr_assert_eq(store_block_frame(b, i, NULL) != NULL, given, "record %u", i);
+		}
+	} else {
+		cr_assert_eq(store_block_nrec(b), 0);
+		cr_assert_eq(store_block_a_comp(b), 0);
+	}
+	store_block_free(b);
+	free(head_a);
+	free(sb);
+	return rc;
+}
+
 Test(chunk2, crafted_base_block_decodes)
 {
 	ablk x;
 	store_block *b;
 	static uint8_t out[16384];
+	int rc_tails;
 	base_block(&x);
 	cr_assert_eq(decode_crafted(&x, 0), 0);
 	cr_assert_eq(decode_crafted(&x, 3), 0);
+	cr_assert_eq(decode_crafted_a(&x, 0, &rc_tails), 0);
+	cr_assert_eq(rc_tails, 0);
+	cr_assert_eq(decode_crafted_a(&x, 3, &rc_tails), 0);
+	cr_assert_eq(rc_tails, 0);
 	size_t len = emit(&x, out, 0);
 	cr_assert_eq(store_block_new(&b), 0);
 	cr_assert_eq(store_block_decode(b, out, len, NULL, NULL), 0);
@@ -1525,13 +1616,28 @@ Test(chunk2, crafted_base_block_decodes)
 	store_block_free(b);
 }
 
-/* Each mutation of the base must be refused although its CRC is right. */
-#define REJECT(stmt)                                                       \
-	do {                                                               \
-		ablk x;                                                    \
-		base_block(&x);                                            \
-		stmt;                                                      \
-		cr_assert_eq(decode_crafted(&x, 0), TV_E_CORRUPT, "%s", #stmt); \
+/* Each mutation of the base must be refused although its CRC is right;
+ * one of the header or section A also by a reader of those alone. */
+#define REJECT(stmt)                                                              \
+	do {                                                                      \
+		ablk x;                                                           \
+		int rc_tails;                                                     \
+		base_block(&x);                                                   \
+		stmt;                                                             \
+		cr_assert_eq(decode_crafted(&x, 0), TV_E_CORRUPT, "%s", #stmt);    \
+		cr_assert_eq(decode_crafted_a(&x, 0, &rc_tails), TV_E_CORRUPT, "%s", #stmt); \
+	} while (0)
+/* A mutation of section B or of a tail CRC: the whole block is refused;
+ * its header and section A decode, and then its tails are refused. */
+#define REJECT_TAILS(stmt)                                                        \
+	do {                                                                      \
+		ablk x;                                                           \
+		int rc_tails;                                                     \
+		base_block(&x);                                                   \
+		stmt;                                                             \
+		cr_assert_eq(decode_crafted(&x, 0), TV_E_CORRUPT, "%s", #stmt);    \
+		cr_assert_eq(decode_crafted_a(&x, 0, &rc_tails), 0, "%s", #stmt);  \
+		cr_assert_eq(rc_tails, TV_E_CORRUPT, "%s", #stmt);                 \
 	} while (0)
 
 Test(chunk2, crafted_block_header_rejects)
@@ -1561,11 +1667,20 @@ Test(chunk2, crafted_directory_and_record_rejects)
 	REJECT(x.a[6] = 1);
 	REJECT(x.a[48 + 44] = 1);
 	/* flow directory: ctx out of range, reserved, nrec 0, sums */
-	REJECT(tv_put_le16(x.a + BASE_DIR0 + 40, 2));
-	REJECT(x.a[BASE_DIR0 + 42] = 1);
-	REJECT(tv_put_le32(x.a + BASE_DIR0 + 48 + 44, 0));
-	REJECT(tv_put_le32(x.a + BASE_DIR0 + 48 + 44, 2));
-	REJECT(tv_put_le32(x.a + BASE_DIR0 + 44, 0xFFFFFFFFu));
+	REJECT(tv_put_le16(x.a + BASE_DIR(0) + 40, 2));
+	REJECT(x.a[BASE_DIR(0) + 42] = 1);
+	REJECT(tv_put_le32(x.a + BASE_DIR(1) + 44, 0));
+	REJECT(tv_put_le32(x.a + BASE_DIR(1) + 44, 2));
+	REJECT(tv_put_le32(x.a + BASE_DIR(0) + 44, 0xFFFFFFFFu));
+	/* tail CRCs: not 0 for an entry without tails (entry 1); any tail
+	 * byte or CRC changed (entries 0 and 2 have tails) */
+	REJECT(tv_put_le32(x.a + BASE_DIR(1) + 48, 1));
+	REJECT_TAILS(x.b[0] ^= 1);
+	REJECT_TAILS(x.b[245] ^= 0x80);
+	REJECT_TAILS(x.b[246] ^= 1);
+	REJECT_TAILS(x.b[x.b_len - 1] ^= 1);
+	REJECT_TAILS(x.a[BASE_DIR(0) + 48] ^= 1);
+	REJECT_TAILS(x.a[BASE_DIR(2) + 51] ^= 0x80);
 	/* record columns */
 	REJECT(COLSET(COL_FLAGS, 0, 4));  /* unknown flag */
 	REJECT(COLSET(COL_FLAGS, 2, 0x8000));
@@ -1637,6 +1752,7 @@ Test(chunk2, crafted_block_chunk_checks)
 	ref.len = (uint32_t)len;
 	ref.nrec = 5;
 	ref.a_raw = x.a_len;
+	ref.a_comp = tv_get_le32(out);
 	cr_assert_eq(store_block_decode(b, out, len, &h, &ref), 0);
 	h.npkts = 4; /* seq 4 out of range */
 	cr_assert_eq(store_block_decode(b, out, len, &h, &ref), TV_E_CORRUPT);
@@ -1656,6 +1772,9 @@ Test(chunk2, crafted_block_chunk_checks)
 	ref.len++;
 	cr_assert_eq(store_block_decode(b, out, len, &h, &ref), TV_E_CORRUPT);
 	ref.len--;
+	ref.a_comp--;
+	cr_assert_eq(store_block_decode(b, out, len, &h, &ref), TV_E_CORRUPT);
+	ref.a_comp++;
 	cr_assert_eq(store_block_decode(b, out, len, &h, &ref), 0);
 	store_block_free(b);
 }
@@ -1692,14 +1811,14 @@ Test(chunk2, crafted_zstd_rejects)
 		tv_put_le16(out + 20, 1);
 		tv_put_le16(out + 22, 0);
 		tv_put_le32(out + 24, 0);
-		tv_put_le32(out + 28, spec_crc(out + 32, a_comp + x.b_len, spec_crc(out, 28, 0)));
+		crc_fix(out);
 		cr_assert_eq(store_block_decode(b, out, 32 + a_comp + x.b_len, NULL, NULL), TV_E_CORRUPT);
 	}
 	/* a frame whose content size differs from a_raw: claim one more */
 	{
 		size_t len = emit(&x, out, 3);
 		tv_put_le32(out + 4, x.a_len + 1);
-		tv_put_le32(out + 28, spec_crc(out + 32, len - 32, spec_crc(out, 28, 0)));
+		crc_fix(out);
 		cr_assert_eq(store_block_decode(b, out, len, NULL, NULL), TV_E_CORRUPT);
 	}
 	/* a frame followed by a byte inside a_comp */
@@ -1710,21 +1829,21 @@ Test(chunk2, crafted_zstd_rejects)
 		out[32 + a_comp] = 0;
 		tv_put_le32(out, a_comp + 1);
 		len++;
-		tv_put_le32(out + 28, spec_crc(out + 32, len - 32, spec_crc(out, 28, 0)));
+		crc_fix(out);
 		cr_assert_eq(store_block_decode(b, out, len, NULL, NULL), TV_E_CORRUPT);
 	}
 	/* a_raw past 16 MiB */
 	{
 		size_t len = emit(&x, out, 0);
 		tv_put_le32(out + 4, (16u << 20) + 1);
-		tv_put_le32(out + 28, spec_crc(out + 32, len - 32, spec_crc(out, 28, 0)));
+		crc_fix(out);
 		cr_assert_eq(store_block_decode(b, out, len, NULL, NULL), TV_E_CORRUPT);
 	}
 	/* a skippable frame instead of a zstd frame */
 	{
 		size_t len = emit(&x, out, 3);
 		tv_put_le32(out + 32, 0x184D2A50u);
-		tv_put_le32(out + 28, spec_crc(out + 32, len - 32, spec_crc(out, 28, 0)));
+		crc_fix(out);
 		cr_assert_eq(store_block_decode(b, out, len, NULL, NULL), TV_E_CORRUPT);
 	}
 	/* damaged compressed bytes under a correct CRC */
@@ -1733,7 +1852,7 @@ Test(chunk2, crafted_zstd_rejects)
 		uint32_t a_comp = tv_get_le32(out);
 		for (uint32_t i = 6; i < a_comp; i++) {
 			out[32 + i] ^= 0x5a;
-			tv_put_le32(out + 28, spec_crc(out + 32, len - 32, spec_crc(out, 28, 0)));
+			crc_fix(out);
 			int rc = store_block_decode(b, out, len, NULL, NULL);
 			/* zstd may decode garbage into valid-looking A; either way
 			 * nothing unchecked is handed out */
@@ -1746,21 +1865,21 @@ Test(chunk2, crafted_zstd_rejects)
 
 /* ------------------------ crafted chunks: the checks across blocks ---- */
 
-/* Recomputes every CRC and the SHA-256 of a chunk after an edit, from the
- * specification (reading only what lies inside the buffer). */
+/* Recomputes the block CRCs, the SHA-256 and the header CRC of a chunk
+ * after an edit, from the specification (reading only what lies inside
+ * the buffer).  The tail CRCs are left: they lie in section A, which the
+ * edits below do not touch. */
 static void refix(uint8_t *c, size_t len)
 {
 	uint32_t nblocks = tv_get_le16(c + 12), body_len = tv_get_le32(c + 60);
 	uint8_t *body = c + 128;
 	if (len >= 128 + 4) {
 		uint32_t taglen = tv_get_le32(body);
-		for (uint32_t i = 0; i < nblocks && 128 + 4 + taglen + 16 * (i + 1) <= len; i++) {
-			uint8_t *ref = body + 4 + taglen + 16 * i;
+		for (uint32_t i = 0; i < nblocks && 128 + 4 + (uint64_t)taglen + 20 * (i + 1) <= len; i++) {
+			uint8_t *ref = body + 4 + taglen + 20 * i;
 			uint64_t off = tv_get_le32(ref), bl = tv_get_le32(ref + 4);
-			if (bl >= 32 && 128 + off + bl <= len) {
-				uint8_t *b = body + off;
-				tv_put_le32(b + 28, spec_crc(b + 32, bl - 32, spec_crc(b, 28, 0)));
-			}
+			if (bl >= 32 && 128 + off + bl <= len && 32 + (uint64_t)tv_get_le32(body + off) <= bl)
+				crc_fix(body + off);
 		}
 	}
 	if (128 + (uint64_t)body_len <= len)
@@ -1809,8 +1928,8 @@ static void m_nflows_less(uint8_t *c, size_t len) { (void)len; tv_put_le32(c + 5
 static void m_nflows_lt_blocks(uint8_t *c, size_t len) { (void)len; tv_put_le32(c + 52, 1); }
 static void m_nflows_gt_pkts(uint8_t *c, size_t len) { (void)len; tv_put_le32(c + 52, tv_get_le32(c + 48) + 1); }
 static void m_head_small(uint8_t *c, size_t len) { (void)len; tv_put_le32(c + 64, 3); }
-static void m_head_big(uint8_t *c, size_t len) { (void)len; tv_put_le32(c + 64, 4 + 4097 + 16 * tv_get_le16(c + 12)); }
-static void m_head_off(uint8_t *c, size_t len) { (void)len; tv_put_le32(c + 64, tv_get_le32(c + 64) + 16); }
+static void m_head_big(uint8_t *c, size_t len) { (void)len; tv_put_le32(c + 64, 4 + 4097 + 20 * tv_get_le16(c + 12)); }
+static void m_head_off(uint8_t *c, size_t len) { (void)len; tv_put_le32(c + 64, tv_get_le32(c + 64) + 20); }
 static void m_body_small(uint8_t *c, size_t len) { (void)len; tv_put_le32(c + 60, tv_get_le32(c + 64) + 1); }
 static void m_body_huge(uint8_t *c, size_t len) { (void)len; tv_put_le32(c + 60, 0xFFFFFFF0u); }
 static void m_taglen(uint8_t *c, size_t len) { (void)len; tv_put_le32(c + 128, 5); }
@@ -1824,15 +1943,17 @@ static void m_ref_nrec(uint8_t *c, size_t len) { (void)len; tv_put_le32(ref0(c) 
 static void m_ref_nrec0(uint8_t *c, size_t len) { (void)len; tv_put_le32(ref0(c) + 8, 0); }
 static void m_ref_araw(uint8_t *c, size_t len) { (void)len; tv_put_le32(ref0(c) + 12, tv_get_le32(ref0(c) + 12) + 1); }
 static void m_ref_araw_huge(uint8_t *c, size_t len) { (void)len; tv_put_le32(ref0(c) + 12, (16u << 20) + 1); }
+static void m_ref_acomp(uint8_t *c, size_t len) { (void)len; tv_put_le32(ref0(c) + 16, tv_get_le32(ref0(c) + 16) - 1); }
+static void m_ref_acomp_huge(uint8_t *c, size_t len) { (void)len; tv_put_le32(ref0(c) + 16, tv_get_le32(ref0(c) + 4) - 31); }
 static void m_swap_blocks(uint8_t *c, size_t len)
 {
 	(void)len;
 	uint8_t *r = ref0(c);
 	uint8_t t[16];
 	/* exchange the table entries of blocks 0 and 1 (offsets stay) */
-	memcpy(t, r + 4, 12);
-	memcpy(r + 4, r + 16 + 4, 12);
-	memcpy(r + 16 + 4, t, 12);
+	memcpy(t, r + 4, 16);
+	memcpy(r + 4, r + 20 + 4, 16);
+	memcpy(r + 20 + 4, t, 16);
 }
 
 Test(chunk2, crafted_chunk_rejects)
@@ -1844,7 +1965,7 @@ Test(chunk2, crafted_chunk_rejects)
 		m_nflows_more, m_nflows_less, m_nflows_lt_blocks, m_nflows_gt_pkts, m_head_small,
 		m_head_big, m_head_off, m_body_small, m_body_huge, m_taglen, m_taglen_huge,
 		m_ref_off, m_ref_len, m_ref_len31, m_ref_nrec, m_ref_nrec0, m_ref_araw,
-		m_ref_araw_huge, m_swap_blocks,
+		m_ref_araw_huge, m_ref_acomp, m_ref_acomp_huge, m_swap_blocks,
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		int rc = load_mutated(bad[i]);
@@ -1860,10 +1981,10 @@ Test(chunk2, crafted_chunk_rejects)
 static size_t crafted_chunk(uint8_t *c, ablk *blocks, uint32_t nb, uint32_t npkts, uint64_t first,
                             uint64_t last, uint64_t orig, uint32_t raw, uint32_t nflows)
 {
-	uint32_t head_len = 4 + 16 * nb, pos = head_len;
+	uint32_t head_len = 4 + 20 * nb, pos = head_len;
 	memset(c, 0, 128);
 	memcpy(c, "TVCHUNK1", 8);
-	tv_put_le16(c + 8, 2);
+	tv_put_le16(c + 8, 3);
 	tv_put_le16(c + 12, (uint16_t)nb);
 	tv_put_le64(c + 16, 1);
 	tv_put_le64(c + 24, first);
@@ -1876,11 +1997,12 @@ static size_t crafted_chunk(uint8_t *c, ablk *blocks, uint32_t nb, uint32_t npkt
 	tv_put_le32(c + 128, 0);
 	for (uint32_t i = 0; i < nb; i++) {
 		size_t bl = emit(&blocks[i], c + 128 + pos, 0);
-		uint8_t *ref = c + 128 + 4 + 16 * i;
+		uint8_t *ref = c + 128 + 4 + 20 * i;
 		tv_put_le32(ref, pos);
 		tv_put_le32(ref + 4, (uint32_t)bl);
 		tv_put_le32(ref + 8, blocks[i].nrec);
 		tv_put_le32(ref + 12, blocks[i].a_len);
+		tv_put_le32(ref + 16, blocks[i].a_len); /* stored: a_comp = a_raw */
 		pos += (uint32_t)bl;
 	}
 	tv_put_le32(c + 60, pos);

@@ -215,46 +215,48 @@ static bool exists(const char *dir, const char *name)
 	return stat(path, &st) == 0;
 }
 
-/* A store of format 1 (what earlier builds wrote) is refused whole, by
- * every open, with nothing in it changed; the note names the version and
- * what to do.  A newer format is refused the same way. */
-Test(index, format_1_and_newer_formats_refused)
+/* A store of format 1 or 2 (what earlier builds wrote) is refused whole,
+ * by every open, with nothing in it changed; the note names the version
+ * and what to do.  A newer format is refused the same way. */
+Test(index, formats_1_2_and_newer_formats_refused)
 {
-	static const char want1[] = "store format 1 is no longer supported (this tapvault reads "
-	                            "format 2); ingest the source captures again into a new store";
 	static uint8_t before[1 << 16], after[1 << 16];
-	char d1[512], d3[512], data[600], note[256];
+	char d1[512], d3[512], data[600], note[256], want[256];
 	size_t nb, na;
 	idx *x = (idx *)1;
 	idx_cfg cfg;
 
-	snprintf(d1, sizeof d1, "%s/f1", g_dir);
-	make_index(d1, 1);
-	snprintf(data, sizeof data, "%s/index/data.mdb", d1);
-	nb = file_bytes(data, before, sizeof before);
+	for (unsigned old = 1; old <= 2; old++) {
+		snprintf(d1, sizeof d1, "%s/f%u", g_dir, old);
+		make_index(d1, old);
+		snprintf(data, sizeof data, "%s/index/data.mdb", d1);
+		nb = file_bytes(data, before, sizeof before);
 
-	idx_cfg_default(&cfg);
-	cr_assert_eq(idx_open(d1, &cfg, &x), TV_E_VERSION);
-	cr_assert_null(x);
-	cfg.writable = true;
-	cr_assert_eq(idx_open(d1, &cfg, &x), TV_E_VERSION);
-	cr_assert_null(x);
-	cfg.format = 1; /* asking for it does not help */
-	cr_assert_eq(idx_open(d1, &cfg, &x), TV_E_VERSION);
-	na = file_bytes(data, after, sizeof after);
-	cr_assert_eq(na, nb);
-	cr_assert_eq(memcmp(before, after, nb), 0, "the refused index was written to");
-	cr_assert_not(exists(d1, "segments"));
+		idx_cfg_default(&cfg);
+		cr_assert_eq(idx_open(d1, &cfg, &x), TV_E_VERSION);
+		cr_assert_null(x);
+		cfg.writable = true;
+		cr_assert_eq(idx_open(d1, &cfg, &x), TV_E_VERSION);
+		cr_assert_null(x);
+		cfg.format = old; /* asking for it does not help */
+		cr_assert_eq(idx_open(d1, &cfg, &x), TV_E_VERSION);
+		na = file_bytes(data, after, sizeof after);
+		cr_assert_eq(na, nb);
+		cr_assert_eq(memcmp(before, after, nb), 0, "the refused index was written to");
+		cr_assert_not(exists(d1, "segments"));
 
-	cr_assert_eq(idx_format_note(d1, note, sizeof note), 1);
-	cr_assert_str_eq(note, want1);
+		cr_assert_eq(idx_format_note(d1, note, sizeof note), 1);
+		snprintf(want, sizeof want, "store format %u is no longer supported (this tapvault "
+		         "reads format 3); ingest the source captures again into a new store", old);
+		cr_assert_str_eq(note, want);
+	}
 
-	snprintf(d3, sizeof d3, "%s/f3", g_dir);
-	make_index(d3, 3);
+	snprintf(d3, sizeof d3, "%s/f4", g_dir);
+	make_index(d3, 4);
 	cfg.format = 0;
 	cr_assert_eq(idx_open(d3, &cfg, &x), TV_E_VERSION);
 	cr_assert_eq(idx_format_note(d3, note, sizeof note), 1);
-	cr_assert_str_eq(note, "store format 3 is newer than this tapvault reads (format 2); use a "
+	cr_assert_str_eq(note, "store format 4 is newer than this tapvault reads (format 3); use a "
 	                       "newer tapvault");
 
 	/* a store of this build's format: nothing to say */
@@ -291,7 +293,7 @@ Test(index, format_1_segments_without_an_index_are_named)
 	cr_assert(strstr(note, "store format 1 is no longer supported"), "%s", note);
 }
 
-Test(index, a_new_index_has_format_2_and_no_other_can_be_made)
+Test(index, a_new_index_has_format_3_and_no_other_can_be_made)
 {
 	char d[512];
 	idx *x;
@@ -300,7 +302,7 @@ Test(index, a_new_index_has_format_2_and_no_other_can_be_made)
 
 	idx_cfg_default(&cfg);
 	cfg.writable = true;
-	cr_assert_eq(IDX_FORMAT_VERSION, 2);
+	cr_assert_eq(IDX_FORMAT_VERSION, 3);
 	x = open_rw(g_dir);
 	{
 		MDB_txn *txn;
@@ -308,22 +310,21 @@ Test(index, a_new_index_has_format_2_and_no_other_can_be_made)
 		cr_assert_eq(mdb_txn_begin(x->env, NULL, MDB_RDONLY, &txn), 0);
 		cr_assert_eq(mdb_get(txn, x->db_meta, &k, &dv), 0);
 		cr_assert_eq(dv.mv_size, 4);
-		cr_assert_eq(tv_get_le32(dv.mv_data), 2);
+		cr_assert_eq(tv_get_le32(dv.mv_data), 3);
 		mdb_txn_abort(txn);
 	}
 	cr_assert_eq(idx_meta_u64_get(x, "created_ns", &v), 0);
 	cr_assert_gt(v, 0);
 	idx_close(x);
-	cfg.format = 2;
+	cfg.format = 3;
 	cr_assert_eq(idx_open(g_dir, &cfg, &x), 0);
 	idx_close(x);
-	cfg.format = 1;
 	snprintf(d, sizeof d, "%s/f1", g_dir);
-	cr_assert_eq(idx_open(d, &cfg, &x), TV_E_RANGE);
-	cr_assert_null(x);
-	cfg.format = 3;
-	cr_assert_eq(idx_open(d, &cfg, &x), TV_E_RANGE);
-	cr_assert_null(x);
+	for (uint32_t f = 1; f <= 4; f += f == 2 ? 2 : 1) {
+		cfg.format = f;
+		cr_assert_eq(idx_open(d, &cfg, &x), TV_E_RANGE, "format %u", f);
+		cr_assert_null(x);
+	}
 }
 
 Test(index, readonly_missing_creates_nothing)

@@ -54,12 +54,13 @@ static void sample_chunk(idx2_chunk *c, uint16_t nblocks)
 	for (int i = 0; i < 32; i++)
 		c->sha256[i] = (uint8_t)(i * 7);
 	c->nblocks = nblocks;
-	uint32_t off = 4 + 16u * nblocks;
+	uint32_t off = 4 + 20u * nblocks;
 	for (uint16_t i = 0; i < nblocks; i++) {
 		c->blocks[i].offset = off;
 		c->blocks[i].len = 1000 + i;
 		c->blocks[i].nrec = 10 + i;
 		c->blocks[i].a_raw = 5000 + i;
+		c->blocks[i].a_comp = 300 + i;
 		off += c->blocks[i].len;
 	}
 	c->length = 128 + off;
@@ -73,7 +74,7 @@ Test(index2_codec, chunk_record_round_trip_and_layout)
 	uint8_t b[IDX2_CHUNK_MAX];
 	sample_chunk(&c, 3);
 	size_t n = idx2_chunk_encode(&c, b);
-	cr_assert_eq(n, 104 + 3 * 16);
+	cr_assert_eq(n, 104 + 3 * 20);
 	cr_assert_eq(tv_get_le64(b + 0), 77);
 	cr_assert_eq(tv_get_le32(b + 8), 3);
 	cr_assert_eq(tv_get_le32(b + 12), 9);
@@ -83,7 +84,9 @@ Test(index2_codec, chunk_record_round_trip_and_layout)
 	cr_assert_eq(tv_get_le32(b + 60), 50);
 	cr_assert_eq(b[64 + 5], 35);
 	cr_assert_eq(tv_get_le16(b + 96), 3);
-	cr_assert_eq(tv_get_le32(b + 104 + 16 + 4), 1001);
+	cr_assert_eq(tv_get_le32(b + 104 + 20 + 4), 1001);
+	cr_assert_eq(tv_get_le32(b + 104 + 20 + 12), 5001);
+	cr_assert_eq(tv_get_le32(b + 104 + 20 + 16), 301);
 	uint32_t want = spec_crc(b, 100, 0);
 	want = spec_crc(b + 104, n - 104, want);
 	cr_assert_eq(tv_get_le32(b + 100), want);
@@ -121,10 +124,11 @@ Test(index2_codec, chunk_record_rejects_every_malformed_case)
 		{ 98, 2, 1 },        /* reserved */
 		{ 32, 8, 3000000000ull }, /* first_ts > last_ts */
 		{ 28, 4, 0 },        /* npkts 0 */
-		{ 104 + 16 + 0, 4, 4 + 48 + 999 }, /* block 1 not right after block 0 */
+		{ 104 + 20 + 0, 4, 4 + 60 + 999 }, /* block 1 not right after block 0 */
 		{ 104 + 4, 4, 31 },  /* block 0 shorter than its header */
-		{ 104 + 32 + 8, 4, 0 }, /* block 2 without records */
-		{ 24, 4, 128 + 4 + 48 + 3003 + 1 }, /* the last block does not end the chunk */
+		{ 104 + 16, 4, 1000 - 32 + 1 }, /* block 0's section A past its end */
+		{ 104 + 40 + 8, 4, 0 }, /* block 2 without records */
+		{ 24, 4, 128 + 4 + 60 + 3003 + 1 }, /* the last block does not end the chunk */
 	};
 	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
 		memcpy(t, b, n);

@@ -1,9 +1,9 @@
 /*
- * test_read2.c — idx_read2 on real segments: version-2 chunks from
- * store_packer, appended with store_segs, indexed with idx_commit2; every
- * query's packets must equal a brute force over the synthetic input, in
- * time order (capture order for equal times), byte for byte, whatever
- * the block cache's budget.
+ * test_read2.c — idx_read2 on real segments: chunks from store_packer,
+ * appended with store_segs, indexed with idx_commit2; every query's
+ * packets must equal a brute force over the synthetic input, in time
+ * order (capture order for equal times), byte for byte, whatever the block
+ * cache's budget; a query reads only the tails of the flows it returns.
  */
 #include "index2_synth.h"
 
@@ -181,6 +181,195 @@ Test(index2_read, a_host_query_reads_only_its_blocks, .init = rsetup, .fini = te
 	cr_assert_lt(st.blocks_read * 5, total_blocks, "%" PRIu64 " of %" PRIu64 " blocks",
 	             st.blocks_read, total_blocks);
 	idx_expr_free(e);
+	idx_close(x);
+}
+
+/* A block leaves the cache once its last matching record is handed out:
+ * however large the budget, a read of every packet holds about one
+ * chunk's blocks at a time, not the whole store (the pages a query
+ * touches follow what it still needs). */
+Test(index2_read, a_drained_block_leaves_the_cache, .init = rsetup, .fini = teardown,
+     .timeout = 120)
+{
+	idx *x = open_store();
+	idx2_read_stats st;
+	uint64_t total = 0, biggest = 0;
+
+	commit_range(x, 0, nchunks);
+	for (size_t i = 0; i < nchunks; i++) {
+		uint64_t sum = 0;
+		for (uint16_t k = 0; k < chunks[i].rec.nblocks; k++)
+			sum += (uint64_t)chunks[i].rec.blocks[k].len + chunks[i].rec.blocks[k].a_raw;
+		total += sum;
+		biggest = sum > biggest ? sum : biggest;
+	}
+	cr_assert_gt(nchunks, 4);
+	cr_assert_eq(idx_read2(x, synth_segs, NULL, (uint64_t)1 << 40, NULL, NULL, &st, NULL, NULL, 0),
+	             0);
+	cr_assert_eq(st.matched, NP);
+	cr_assert_eq(st.redecodes, 0);
+	cr_assert_gt(st.cache_peak, 0);
+	cr_assert_leq(st.cache_peak, 2 * biggest,
+	              "%" PRIu64 " bytes held at once; the largest chunk's blocks %" PRIu64
+	              ", all %" PRIu64, st.cache_peak, biggest, total);
+	idx_close(x);
+}
+
+/* "host A and host B and port P and port Q" of a flow directory key. */
+static void flow_expr(const uint8_t *key, char *out, size_t cap)
+{
+	snprintf(out, cap, "host %u.%u.%u.%u and host %u.%u.%u.%u and port %u and port %u", key[12],
+	         key[13], key[14], key[15], key[28], key[29], key[30], key[31],
+	         (unsigned)(key[32] << 8 | key[33]), (unsigned)(key[34] << 8 | key[35]));
+}
+
+static const schunk *chunk_by_id(uint64_t id)
+{
+	for (size_t i = 0; i < nchunks; i++)
+		if (chunks[i].rec.chunk_id == id)
+			return &chunks[i];
+	cr_assert_fail("no chunk %" PRIu64, id);
+	return NULL;
+}
+
+/* A query reads a block's header and section A, then only the tails of
+ * the flows it returns: for each flow with tails, the bytes read are at
+ * most the planned blocks' 32 + a_comp plus the frames returned, less
+ * than the planned blocks whole. */
+Test(index2_read, a_query_reads_only_the_tails_it_returns, .init = rsetup, .fini = teardown,
+     .timeout = 120)
+{
+	idx *x = open_store();
+	store_block *b;
+	size_t tried = 0;
+
+	commit_range(x, 0, nchunks);
+	cr_assert_eq(store_block_new(&b), 0);
+	for (size_t ci = 0; ci < nchunks && tried < 20; ci++) {
+		const schunk *c = &chunks[ci];
+		for (uint16_t k = 0; k < c->rec.nblocks && tried < 20; k++) {
+			const store_blkref *ref = &c->rec.blocks[k];
+			cr_assert_eq(store_block_decode(b, c->bytes + 128 + ref->offset, ref->len, NULL, ref), 0);
+			for (uint32_t f = 0; f < store_block_nflows(b) && tried < 20; f++) {
+				const store_bflow *fl = store_block_flow(b, f);
+				idx_expr *e;
+				idx_expr_err err;
+				idx2_read_stats st;
+				idx2_hit *hits;
+				size_t nh;
+				got g;
+				uint64_t head = 0, whole = 0, returned = 0;
+				char text[160];
+				if (fl->tail_len == 0 || fl->key[37] != 4 || !(fl->key[38] & 1))
+					continue;
+				flow_expr(fl->key, text, sizeof text);
+				cr_assert_eq(idx_expr_parse(text, 0, &e, &err), 0, "%s", text);
+				cr_assert_eq(idx_plan2(x, e, &hits, &nh, NULL, NULL, 0), 0);
+				for (size_t h = 0; h < nh; h++) {
+					const schunk *hc = chunk_by_id(hits[h].chunk_id);
+					for (uint16_t j = 0; j < hc->rec.nblocks; j++)
+						if (hits[h].blocks >> j & 1) {
+							head += STORE_V2_BLK_HDR_LEN + hc->rec.blocks[j].a_comp;
+							whole += hc->rec.blocks[j].len;
+						}
+				}
+				free(hits);
+				memset(&g, 0, sizeof g);
+				cr_assert_eq(idx_read2(x, synth_segs, e, 0, collect, &g, &st, NULL, NULL, 0), 0);
+				for (size_t i = 0; i < g.n; i++)
+					returned += g.caplen[i];
+				cr_assert_gt(g.n, 0, "%s", text);
+				cr_assert_gt(st.bytes_read, head, "%s: its tails were read", text);
+				cr_assert_leq(st.bytes_read, head + returned, "%s", text);
+				if (head + returned < whole)
+					tried++;
+				cr_assert_lt(st.bytes_read, whole, "%s: other flows' tails were read", text);
+				got_free(&g);
+				idx_expr_free(e);
+			}
+		}
+	}
+	cr_assert_geq(tried, 5, "flows with tails beside others' tails");
+	store_block_free(b);
+	idx_close(x);
+}
+
+/* Each flow's tails are under a CRC of their own: a changed byte in one
+ * flow's tails fails a query that returns that flow (naming the block),
+ * and not a query of another flow of the same block, which never reads
+ * it. */
+Test(index2_read, a_damaged_tail_fails_only_its_own_flow, .init = rsetup, .fini = teardown,
+     .timeout = 120)
+{
+	idx *x = open_store();
+	store_block *b;
+	const store_bflow *bad = NULL, *other = NULL;
+	const schunk *c = NULL;
+	uint16_t k = 0;
+	char tbad[160], tother[160], where[256], path[512];
+	idx_expr *e;
+	idx_expr_err err;
+	got g;
+	uint8_t byte;
+	int fd;
+
+	commit_range(x, 0, nchunks);
+	cr_assert_eq(store_block_new(&b), 0);
+	/* a block with a flow with tails and a flow between two other hosts */
+	for (size_t ci = 0; ci < nchunks && !other; ci++) {
+		c = &chunks[ci];
+		for (k = 0; k < c->rec.nblocks && !other; k++) {
+			const store_blkref *ref = &c->rec.blocks[k];
+			cr_assert_eq(store_block_decode(b, c->bytes + 128 + ref->offset, ref->len, NULL, ref), 0);
+			bad = other = NULL;
+			for (uint32_t f = 0; f < store_block_nflows(b); f++) {
+				const store_bflow *fl = store_block_flow(b, f);
+				if (fl->key[37] != 4 || !(fl->key[38] & 1))
+					continue;
+				if (!bad && fl->tail_len > 0)
+					bad = fl;
+				else if (bad && memcmp(fl->key + 12, bad->key + 12, 4) != 0 &&
+				         memcmp(fl->key + 12, bad->key + 28, 4) != 0 &&
+				         memcmp(fl->key + 28, bad->key + 12, 4) != 0 &&
+				         memcmp(fl->key + 28, bad->key + 28, 4) != 0)
+					other = fl;
+			}
+		}
+	}
+	cr_assert_not_null(other, "no block with two such flows");
+	k--;
+	flow_expr(bad->key, tbad, sizeof tbad);
+	flow_expr(other->key, tother, sizeof tother);
+
+	/* one byte in the middle of its tails, in the segment file */
+	snprintf(path, sizeof path, "%s/segments/seg-%010u.tvs", store_dir, c->rec.segment);
+	fd = open(path, O_RDWR);
+	cr_assert_geq(fd, 0);
+	off_t at = (off_t)(c->rec.offset + 128 + c->rec.blocks[k].offset + STORE_V2_BLK_HDR_LEN +
+	                   c->rec.blocks[k].a_comp + bad->tail_off + bad->tail_len / 2);
+	cr_assert_eq(pread(fd, &byte, 1, at), 1);
+	byte ^= 0x40;
+	cr_assert_eq(pwrite(fd, &byte, 1, at), 1);
+	close(fd);
+
+	cr_assert_eq(idx_expr_parse(tbad, 0, &e, &err), 0);
+	memset(&g, 0, sizeof g);
+	cr_assert_eq(idx_read2(x, synth_segs, e, 0, collect, &g, NULL, NULL, where, sizeof where),
+	             TV_E_CORRUPT, "%s", tbad);
+	char want[64];
+	snprintf(want, sizeof want, "(chunk %" PRIu64 ", block %u)", c->rec.chunk_id, k);
+	cr_assert(strstr(where, want), "%s", where);
+	got_free(&g);
+	idx_expr_free(e);
+
+	cr_assert_eq(idx_expr_parse(tother, 0, &e, &err), 0);
+	memset(&g, 0, sizeof g);
+	cr_assert_eq(idx_read2(x, synth_segs, e, 0, collect, &g, NULL, NULL, where, sizeof where), 0,
+	             "%s: %s", tother, where);
+	cr_assert_gt(g.n, 0);
+	got_free(&g);
+	idx_expr_free(e);
+	store_block_free(b);
 	idx_close(x);
 }
 

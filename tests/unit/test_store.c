@@ -170,7 +170,7 @@ Test(segs, append_read_rotate)
 		cr_assert_eq(fread(h, 1, 64, f), 64);
 		fclose(f);
 		cr_assert_eq(memcmp(h, "TVSEGMT1", 8), 0);
-		cr_assert_eq(tv_get_le16(h + 8), 2);
+		cr_assert_eq(tv_get_le16(h + 8), 3);
 		cr_assert_eq(tv_get_le16(h + 10), 0);
 		cr_assert_eq(tv_get_le32(h + 12), g);
 		cr_assert_arr_eq(h + 16, UUID, 16);
@@ -303,19 +303,19 @@ Test(segs, short_newest_segment)
 	store_segs_close(s);
 
 	/* A segment of a newer format version is refused, and one of format
-	 * 1 (earlier builds), whose chunks this build does not read. */
+	 * 1 or 2 (earlier builds), whose chunks this build does not read. */
 	seg_path(path, sizeof path, dir, 2);
 	int fd = open(path, O_WRONLY);
-	uint8_t v3[2] = { 3, 0 }, v1[2] = { 1, 0 };
-	cr_assert_eq(pwrite(fd, v3, 2, 8), 2);
 	store_segs_cfg cfg;
 	store_segs_cfg_default(&cfg);
-	cr_assert_eq(cfg.version, 2);
-	cr_assert_eq(store_segs_open(dir, UUID, &cfg, &s), TV_E_VERSION);
-	cr_assert_eq(pwrite(fd, v1, 2, 8), 2);
+	cr_assert_eq(cfg.version, 3);
+	for (uint8_t v = 1; v <= 4; v += v == 2 ? 2 : 1) {
+		uint8_t le[2] = { v, 0 };
+		cr_assert_eq(pwrite(fd, le, 2, 8), 2);
+		cr_assert_eq(store_segs_open(dir, UUID, &cfg, &s), TV_E_VERSION, "version %u", v);
+	}
 	close(fd);
-	cr_assert_eq(store_segs_open(dir, UUID, &cfg, &s), TV_E_VERSION);
-	cfg.version = 1; /* no handle of another version either */
+	cfg.version = 2; /* no handle of another version either */
 	cr_assert_eq(store_segs_open(dir, UUID, &cfg, &s), TV_E_RANGE);
 	free(c);
 	rm_rf(dir);

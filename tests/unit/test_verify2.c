@@ -1,9 +1,8 @@
 /*
- * test_verify2.c — verify and verify --deep on a format-2 store, and the
- * segments of a format-2 store: real version-2 chunks from store_packer,
- * appended with store_segs (segment version 2), indexed with idx_commit2
- * into an index of format 2; then each kind of damage is made, on disk or
- * in LMDB, and must be found and named.
+ * test_verify2.c — verify and verify --deep on a store of this format
+ * (3), and its segments: real chunks from store_packer, appended with
+ * store_segs, indexed with idx_commit2; then each kind of damage is made,
+ * on disk or in LMDB, and must be found and named.
  */
 #include "index2_synth.h"
 #include "../../index/vault.h"
@@ -374,7 +373,7 @@ Test(verify2, chunks_past_the_index_and_a_torn_tail_are_found_and_cut, .init = v
 	/* recovery's scan: the unindexed chunk decoded, the torn one cut */
 	store_segs_cfg_default(&cfg);
 	cfg.writable = true;
-	cfg.version = 2;
+	cfg.version = STORE_FORMAT_VERSION;
 	cr_assert_eq(store_segs_open(store_dir, synth_uuid, &cfg, &synth_segs), 0);
 	memset(&seen, 0, sizeof seen);
 	cr_assert_eq(store_segs_scan(synth_segs, 1, last->rec.offset, scan_cb, &seen, &valid, &torn),
@@ -406,7 +405,7 @@ static void fake_segment(uint32_t seg, uint16_t version)
 	int fd = open(p, O_RDONLY);
 	cr_assert_eq(pread(fd, h, sizeof h, 0), (ssize_t)sizeof h);
 	close(fd);
-	cr_assert_eq(tv_get_le16(h + 8), 2, "a format-2 store's segment says version 2");
+	cr_assert_eq(tv_get_le16(h + 8), 3, "a format-3 store's segment says version 3");
 	tv_put_le16(h + 8, version);
 	tv_put_le32(h + 12, seg);
 	seg_path(seg, p, sizeof p);
@@ -416,7 +415,7 @@ static void fake_segment(uint32_t seg, uint16_t version)
 	close(fd);
 }
 
-Test(verify2, a_version1_segment_in_a_version2_store_is_refused_and_named, .init = vsetup,
+Test(verify2, an_older_segment_in_a_version3_store_is_refused_and_named, .init = vsetup,
      .fini = teardown, .timeout = 60)
 {
 	idx_rstore rs;
@@ -425,27 +424,27 @@ Test(verify2, a_version1_segment_in_a_version2_store_is_refused_and_named, .init
 	char why[600];
 	uint64_t valid, torn;
 	build(nchunks);
-	fake_segment(2, 1);
+	fake_segment(2, 2);
 	cr_assert_eq(idx_rstore_open(store_dir, &rs), TV_E_VERSION);
 	store_segs_cfg_default(&cfg);
 	cfg.writable = true;
 	cr_assert_eq(store_segs_open(store_dir, synth_uuid, &cfg, &s), TV_E_VERSION);
 	cr_assert_eq(store_segs_diagnose(store_dir, NULL, why, sizeof why), 1);
-	cr_assert(strstr(why, "seg-0000000002.tvs: offset 8: segment format version 1 is no longer "
-	                      "supported (this tapvault reads format 2)"), "%s", why);
+	cr_assert(strstr(why, "seg-0000000002.tvs: offset 8: segment format version 2 is no longer "
+	                      "supported (this tapvault reads format 3)"), "%s", why);
 	cr_assert(strstr(why, "move it out of"), "%s", why);
 	/* not the newest: refused at its first read */
-	fake_segment(3, 2);
+	fake_segment(3, STORE_FORMAT_VERSION);
 	cfg.writable = false;
 	cr_assert_eq(store_segs_open(store_dir, synth_uuid, &cfg, &s), 0);
 	cr_assert_eq(store_segs_scan(s, 1, 0, NULL, NULL, &valid, &torn), 0);
 	cr_assert_eq(store_segs_scan(s, 2, 0, NULL, NULL, &valid, &torn), TV_E_VERSION);
 	store_segs_close(s);
 	/* no handle of another version */
-	cfg.version = 1;
-	cr_assert_eq(store_segs_open(store_dir, synth_uuid, &cfg, &s), TV_E_RANGE);
-	cfg.version = 3;
-	cr_assert_eq(store_segs_open(store_dir, synth_uuid, &cfg, &s), TV_E_RANGE);
+	for (uint16_t v = 1; v <= 4; v += v == 2 ? 2 : 1) {
+		cfg.version = v;
+		cr_assert_eq(store_segs_open(store_dir, synth_uuid, &cfg, &s), TV_E_RANGE, "%u", v);
+	}
 }
 
 Test(verify2, recovery_indexes_whole_chunks_past_the_index_and_cuts_the_torn_tail,
@@ -471,7 +470,7 @@ Test(verify2, recovery_indexes_whole_chunks_past_the_index_and_cuts_the_torn_tai
 
 	store_segs_cfg_default(&cfg);
 	cfg.writable = true;
-	cfg.version = 2;
+	cfg.version = STORE_FORMAT_VERSION;
 	cr_assert_eq(store_segs_open(store_dir, synth_uuid, &cfg, &synth_segs), 0);
 	idx *x = open_store();
 	memset(&rec, 0, sizeof rec);
@@ -516,7 +515,7 @@ Test(verify2, recovery_stops_at_a_damaged_chunk_and_cuts_from_there, .init = vse
 	flip(a->rec.offset + STORE_V2_HDR_LEN + a->rec.blocks[0].offset + 40);
 	store_segs_cfg_default(&cfg);
 	cfg.writable = true;
-	cfg.version = 2;
+	cfg.version = STORE_FORMAT_VERSION;
 	cr_assert_eq(store_segs_open(store_dir, synth_uuid, &cfg, &synth_segs), 0);
 	idx *x = open_store();
 	memset(&rec, 0, sizeof rec);
