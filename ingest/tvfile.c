@@ -311,7 +311,7 @@ int tv_outfile_commit(tv_outfile *o, const char *name)
 		rc = EINVAL;
 		goto fail;
 	}
-	if (fsync(o->fd) != 0) {
+	if (!(o->flags & TV_OUT_NOSYNC) && fsync(o->fd) != 0) {
 		rc = errno;
 		goto fail;
 	}
@@ -335,7 +335,8 @@ int tv_outfile_commit(tv_outfile *o, const char *name)
 	if (rc)
 		goto fail;
 	o->tmp[0] = '\0';
-	(void)fsync(o->dirfd); /* the new name durable too; an O_PATH folder cannot */
+	if (!(o->flags & TV_OUT_NOSYNC))
+		(void)fsync(o->dirfd); /* the new name durable too; an O_PATH folder cannot */
 	rc = close(o->fd) != 0 ? errno : 0;
 	o->fd = -1;
 	outfile_close(o);

@@ -71,6 +71,10 @@ enum {
 	TV_OUT_STEM = 4,    /* the name given at open only names the temporary file (and its
 	                     * sweep); the final name is given to tv_outfile_commit, which
 	                     * does all the checks (for names that hold a hash of the content) */
+	TV_OUT_NOSYNC = 8,  /* commit renames without fsync of the file or the folder: for an
+	                     * extract that the same command makes again (a query's pcap, as
+	                     * tcpdump -w writes one); the rename still leaves no partial file
+	                     * under the name when the command fails */
 };
 
 #define TV_NAME_MAX 255
@@ -113,9 +117,10 @@ int tv_outfile_openat(tv_outfile *o, int dirfd, const char *name, mode_t mode, u
 FILE *tv_outfile_stdio(tv_outfile *o, const char *mode);
 
 /*
- * Finishes the file: fsync, then renames the temporary file to `name` (NULL:
- * the name given at open) without replacing anything but, with
- * TV_OUT_REPLACE, a regular file; then fsyncs the folder.  A special file is
+ * Finishes the file: fsync (not with TV_OUT_NOSYNC), then renames the
+ * temporary file to `name` (NULL: the name given at open) without replacing
+ * anything but, with TV_OUT_REPLACE, a regular file; then fsyncs the folder
+ * (not with TV_OUT_NOSYNC).  A special file is
  * only closed.  Returns 0, or EEXIST / TV_E_SYMLINK / TV_E_NOTREG / EISDIR
  * when something appeared at the final name meanwhile, or an errno; on any
  * error the temporary file is removed.  o is closed afterwards either way.

@@ -160,6 +160,26 @@ Test(tvfile, existing_file_replaced_only_when_asked)
 	cr_assert_str_eq(get(P("other-link")), "old\n");
 }
 
+/* TV_OUT_NOSYNC leaves out the fsyncs only: the file still appears at
+ * commit alone, replaces only a regular file, and leaves no temporary. */
+Test(tvfile, nosync_commits_the_same_way)
+{
+	tv_outfile o;
+	put("out.txt", "old\n");
+	cr_assert_eq(tv_outfile_open(&o, P("out.txt"), 0600, TV_OUT_REPLACE | TV_OUT_NOSYNC), 0);
+	write_all(&o, "new\n");
+	cr_assert_str_eq(get(P("out.txt")), "old\n");
+	cr_assert_eq(tv_outfile_commit(&o, NULL), 0);
+	cr_assert_str_eq(get(P("out.txt")), "new\n");
+	cr_assert_eq(count_names(".", ".tvtmp-"), 0);
+	/* a link put at the name meanwhile is still refused */
+	cr_assert_eq(tv_outfile_open(&o, P("out2.txt"), 0600, TV_OUT_REPLACE | TV_OUT_NOSYNC), 0);
+	cr_assert_eq(symlink(P("out.txt"), P("out2.txt")), 0);
+	cr_assert_eq(tv_outfile_commit(&o, NULL), TV_E_SYMLINK);
+	cr_assert_str_eq(get(P("out.txt")), "new\n");
+	cr_assert_eq(count_names(".", ".tvtmp-"), 0);
+}
+
 Test(tvfile, folder_and_special_files)
 {
 	tv_outfile o;
