@@ -85,9 +85,7 @@ int idx2_chunk_decode(const void *p, size_t n, uint64_t key_id, idx2_chunk *c)
 	for (i = 0; i < c->nblocks; i++) {
 		store_blkref *r = &c->blocks[i];
 		store_blkref_get(b + IDX2_CHUNK_FIXED + (size_t)i * STORE_V2_BLKREF_LEN, r);
-		if (r->len < STORE_V2_BLK_HDR_LEN || r->len > STORE_V2_MAX_BLOCK_LEN ||
-		    r->a_comp > r->len - STORE_V2_BLK_HDR_LEN || r->nrec < 1 ||
-		    r->nrec > c->npkts || r->a_raw > STORE_V2_MAX_A_RAW)
+		if (store_blkref_check(r) != 0 || r->nrec > c->npkts)
 			return TV_E_CORRUPT;
 		if (i > 0 && r->offset != (uint64_t)c->blocks[i - 1].offset + c->blocks[i - 1].len)
 			return TV_E_CORRUPT;

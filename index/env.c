@@ -353,6 +353,9 @@ static int format_found(const char *store_dir, uint32_t *version)
 	return rc;
 }
 
+/* The index and the segments of a store are of one format. */
+_Static_assert(IDX_FORMAT_VERSION == STORE_FORMAT_VERSION, "one format version");
+
 /* What a store of format `version` (not IDX_FORMAT_VERSION) is, and what
  * to do with it. */
 static void format_text(unsigned version, char *buf, size_t cap)

@@ -53,13 +53,13 @@ size_t idx2_chunk_encode(const idx2_chunk *c, uint8_t out[IDX2_CHUNK_MAX]);
 /* TV_E_CORRUPT unless: n == 104 + 20 * nblocks with 1 <= nblocks <= 64, the
  * crc matches, the reserved field is zero, the id equals key_id,
  * first_ts <= last_ts, npkts >= 1, nflows <= npkts, raw_len <= STORE_MAX_RAW,
- * length - 128 <= STORE_V2_MAX_BODY, and the blocks lie back to back (every
- * 32 <= len <= STORE_V2_MAX_BLOCK_LEN, a_comp <= len - 32, 1 <= nrec <= npkts, a_raw <=
- * STORE_V2_MAX_A_RAW), the last one ending at length - 128: a reader never
- * allocates more for a record than the format allows. */
+ * length - 128 <= STORE_V2_MAX_BODY, and the blocks lie back to back (each
+ * passing store_blkref_check, nrec <= npkts), the last one ending at
+ * length - 128: a reader never allocates more for a record than the format
+ * allows. */
 int idx2_chunk_decode(const void *p, size_t n, uint64_t key_id, idx2_chunk *c);
 
-/* Fills c from a sealed version-2 chunk (its header and head, which are
+/* Fills c from a sealed chunk (its header and head, which are
  * checked: store_hdr_parse, store_head_parse), placed at (segment,
  * offset).  slice is left 0. */
 int idx2_chunk_from_sealed(const uint8_t *chunk, size_t len, uint32_t segment, uint64_t offset,

@@ -1,18 +1,21 @@
 /*
  * read2.c — idx_read2: the packets of a query, from the planned blocks of
- * version-2 chunks (store/FORMAT.md "Index (LMDB)"; INDEX-v2 design,
- * "Reading").
+ * the chunks (store/FORMAT.md "Reading").
  *
  * Chunks are taken in (first_ts, chunk id) order and opened only when the
- * merge reaches their first_ts: opening reads the planned blocks (one
- * pread each), evaluates the expression once per flow directory entry (or
- * per record when the expression has a time bound) and keeps the
- * matching records as sorted (ts, seq, block, record) references.  A heap
- * of open chunks hands records out in (ts, chunk id, seq) order; a frame
- * is assembled only when its record is handed out.  Decoded blocks live
- * in a cache with a byte budget, so memory does not grow with how many
- * chunks overlap in time: an evicted block is read and decoded again when
- * one of its records is due (counted).
+ * merge reaches their first_ts: opening reads each planned block's header
+ * and section A (one pread), evaluates the expression once per flow
+ * directory entry (or per record when the expression has a time bound),
+ * keeps the matching records as sorted (ts, seq, block, record)
+ * references, and reads the tails of the flows that matched (one pread
+ * per run of such flows, each flow checked against its CRC); no other
+ * flow's tails are read.  A heap of open chunks hands records out in (ts,
+ * chunk id, seq) order; a frame is assembled only when its record is
+ * handed out.  Decoded blocks live in a cache with a byte budget, so
+ * memory does not grow with how many chunks overlap in time; a block
+ * leaves it once its last record is handed out, and one evicted before
+ * that is read and decoded again when one of its records is due
+ * (counted).
  *
  * The one implementation is the pull form (idx2_cursor): the multi-store
  * merge of idx_query_run takes one packet at a time from each store;
@@ -36,7 +39,7 @@ typedef struct rref {
 
 typedef struct ochunk {
 	idx2_chunk r;
-	store_hdr h;       /* what store_block_decode checks records against */
+	store_hdr h;       /* what store_block_decode_a checks records against */
 	rref *refs;
 	size_t n, pos;
 	uint64_t decoded;  /* blocks decoded once (a second decode is a redecode) */
@@ -132,18 +135,26 @@ static int cache_slot(rctx *c, centry **out)
 	return 0;
 }
 
+/* The cached block k of a chunk, or NULL. */
+static centry *cache_find(rctx *c, uint64_t chunk_id, uint16_t k)
+{
+	for (size_t i = 0; i < c->ncache; i++)
+		if (c->cache[i].used && c->cache[i].chunk_id == chunk_id && c->cache[i].block == k)
+			return &c->cache[i];
+	return NULL;
+}
+
 /* Gives the slot of block k of a chunk back once none of its records is
  * still to be handed out: its buffers serve the next block read, so a
  * query touches about as much memory as it holds blocks it still needs,
  * not the whole budget. */
 static void cache_release(rctx *c, uint64_t chunk_id, uint16_t k)
 {
-	for (size_t i = 0; i < c->ncache; i++)
-		if (c->cache[i].used && c->cache[i].chunk_id == chunk_id && c->cache[i].block == k) {
-			c->cache[i].used = false;
-			c->cache_bytes -= c->cache[i].bytes;
-			return;
-		}
+	centry *e = cache_find(c, chunk_id, k);
+	if (e) {
+		e->used = false;
+		c->cache_bytes -= e->bytes;
+	}
 }
 
 /* "v2_chunks key HEX", as idx_plan2 names a corrupt entry. */
@@ -176,13 +187,11 @@ static int block_get(rctx *c, ochunk *o, uint16_t k, centry **out)
 	centry *e = NULL;
 	int rc;
 
-	for (size_t i = 0; i < c->ncache; i++)
-		if (c->cache[i].used && c->cache[i].chunk_id == o->r.chunk_id &&
-		    c->cache[i].block == k) {
-			c->cache[i].tick = ++c->tick;
-			*out = &c->cache[i];
-			return 0;
-		}
+	if ((e = cache_find(c, o->r.chunk_id, k)) != NULL) {
+		e->tick = ++c->tick;
+		*out = e;
+		return 0;
+	}
 	cache_evict(c, (uint64_t)alen + ref->a_raw, NULL);
 	if ((rc = cache_slot(c, &e)) != 0)
 		return rc;
@@ -236,11 +245,14 @@ static int tails_get(rctx *c, ochunk *o, centry *e, uint32_t f0, uint32_t f1)
 
 	if (len == 0)
 		return 0;
+	cache_evict(c, len, e);
 	if (e->tbufcap < b_len) {
-		uint8_t *nb = realloc(e->tbuf, b_len);
-		if (!nb)
+		/* grown only at the first tails of a decode: no tails given
+		 * before point into it */
+		free(e->tbuf);
+		e->tbufcap = 0;
+		if (!(e->tbuf = malloc(b_len)))
 			return TV_E_NOMEM;
-		e->tbuf = nb;
 		e->tbufcap = b_len;
 	}
 	rc = store_segs_read(c->segs, o->r.segment, at, len, e->tbuf + a->tail_off);

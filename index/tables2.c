@@ -18,7 +18,7 @@ static MDB_val mv(const void *p, size_t n)
 }
 
 /* A chunk record as the chunk metadata of idx.h.  sha256 is the body's
- * hash, which is what a version-2 header carries. */
+ * hash, which is what a chunk header carries. */
 void idx2_chunk_meta(const idx2_chunk *c, store_chunk_meta *m)
 {
 	memset(m, 0, sizeof *m);

@@ -33,7 +33,7 @@
 /* chunks per LMDB transaction of vault_commit_chunks */
 #define VAULT_COMMIT_MAX 64
 
-/* The flows of a sealed version-2 chunk, copied out of its packer (keys
+/* The flows of a sealed chunk, copied out of its packer (keys
  * and tunnel contexts included); the buffers are reused across chunks. */
 struct wflows {
 	store_pflow *fl;

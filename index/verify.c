@@ -85,7 +85,8 @@ static void chunk2_blame(struct vctx *v, const uint8_t *p, size_t len, int lrc, 
 	int rc = store_hdr_parse(p, len, &h);
 
 	if (rc == TV_E_VERSION && store_chunk_version(p, len, &ver) == 0) {
-		snprintf(out, cap, "the chunk header is of format version %u, the store's is 2", ver);
+		snprintf(out, cap, "the chunk header is of format version %u, the store's is %u", ver,
+		         (unsigned)STORE_FORMAT_VERSION);
 		return;
 	}
 	if (rc) {

@@ -72,9 +72,10 @@ enum {
 	                     * sweep); the final name is given to tv_outfile_commit, which
 	                     * does all the checks (for names that hold a hash of the content) */
 	TV_OUT_NOSYNC = 8,  /* commit renames without fsync of the file or the folder: for an
-	                     * extract that the same command makes again (a query's pcap, as
-	                     * tcpdump -w writes one); the rename still leaves no partial file
-	                     * under the name when the command fails */
+	                     * extract the same command makes again while its data is kept
+	                     * (a query's pcap, as tcpdump -w writes one).  The rename still
+	                     * leaves no partial file under the name when the command fails;
+	                     * after a crash or power loss the file may be empty or short */
 };
 
 #define TV_NAME_MAX 255

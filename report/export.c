@@ -213,7 +213,7 @@ done:
 
 /* The matching packets into the temporary pcap, every chunk checked
  * against its SHA-256 as it is read (evidence from a damaged chunk must
- * not go into a bundle unnoticed; a version-2 chunk is read whole once
+ * not go into a bundle unnoticed; a chunk is read whole once
  * for it, though the packets come from its planned blocks), within
  * max_bytes. */
 static int collect_packets(struct export_run *r)

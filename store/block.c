@@ -110,6 +110,18 @@ void store_blkref_get(const uint8_t *p, store_blkref *r)
 	r->a_comp = tv_get_le32(p + BR_A_COMP);
 }
 
+int store_blkref_check(const store_blkref *r)
+{
+	/* at least a block header and its section A, which zstd's worst case
+	 * bounds; what its records need of section A */
+	if (r->len < STORE_V2_BLK_HDR_LEN || r->len > STORE_V2_MAX_BLOCK_LEN ||
+	    r->a_comp > r->len - STORE_V2_BLK_HDR_LEN ||
+	    (uint64_t)r->a_comp > (uint64_t)r->a_raw + r->a_raw / 256 + 64 || r->nrec < 1 ||
+	    r->a_raw > STORE_V2_MAX_A_RAW || (uint64_t)r->a_raw < STORE_V2_MIN_A_RAW(r->nrec))
+		return TV_E_CORRUPT;
+	return 0;
+}
+
 int store_head_parse(const store_hdr *h, const uint8_t *head, size_t len,
                      store_blkref refs[STORE_V2_MAX_BLOCKS], const uint8_t **tag,
                      uint32_t *taglen)
@@ -127,12 +139,8 @@ int store_head_parse(const store_hdr *h, const uint8_t *head, size_t len,
 	for (i = 0; i < h->nblocks; i++, t += STORE_V2_BLKREF_LEN) {
 		store_blkref *r = &refs[i];
 		store_blkref_get(t, r);
-		/* back to back, in table order, each at least a block header and
-		 * its section A, and what its records need of section A */
-		if (r->offset != pos || r->len < STORE_V2_BLK_HDR_LEN ||
-		    r->a_comp > r->len - STORE_V2_BLK_HDR_LEN || r->nrec < 1 ||
-		    r->a_raw > STORE_V2_MAX_A_RAW ||
-		    (uint64_t)r->a_raw < STORE_V2_MIN_A_RAW(r->nrec))
+		/* back to back, in table order */
+		if (r->offset != pos || store_blkref_check(r) != 0)
 			return TV_E_CORRUPT;
 		pos += r->len;
 		nrec += r->nrec;

@@ -94,6 +94,12 @@ typedef struct store_blkref {
  * chunk record both hold it (no check: the readers check the fields). */
 void store_blkref_put(uint8_t *p, const store_blkref *r);
 void store_blkref_get(const uint8_t *p, store_blkref *r);
+/* The checks of one entry that need nothing else (FORMAT.md "Head"),
+ * shared by the head and the index's chunk record: 32 <= len <=
+ * STORE_V2_MAX_BLOCK_LEN, a_comp <= len - 32 and <= a_raw + a_raw/256 +
+ * 64, nrec >= 1, STORE_V2_MIN_A_RAW(nrec) <= a_raw <= STORE_V2_MAX_A_RAW.
+ * 0 or TV_E_CORRUPT. */
+int store_blkref_check(const store_blkref *r);
 
 /*
  * The format version of a chunk header, read without any other check, so

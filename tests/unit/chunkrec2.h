@@ -49,7 +49,7 @@ static void crec2_init(crec2 *c, uint64_t id, uint32_t seg, uint64_t off, uint32
 	r->blocks[0].offset = 4 + STORE_V2_BLKREF_LEN;
 	r->blocks[0].len = length - STORE_V2_HDR_LEN - r->blocks[0].offset;
 	r->blocks[0].nrec = npkts;
-	r->blocks[0].a_raw = 64;
+	r->blocks[0].a_raw = (uint32_t)STORE_V2_MIN_A_RAW(npkts); /* the least it may say */
 	c->in.flows = c->fl;
 }
 

@@ -141,6 +141,20 @@ Test(index2_codec, chunk_record_rejects_every_malformed_case)
 		chunk_fix_crc(t, n);
 		cr_assert_eq(idx2_chunk_decode(t, n, 77, &d), TV_E_CORRUPT, "case %zu", k);
 	}
+	/* section A stored longer than zstd's worst case for its a_raw (400:
+	 * at most 400 + 1 + 64), or a_raw below what its 10 records need */
+	memcpy(t, b, n);
+	tv_put_le32(t + 104 + 12, 400);
+	tv_put_le32(t + 104 + 16, 465);
+	chunk_fix_crc(t, n);
+	cr_assert_eq(idx2_chunk_decode(t, n, 77, &d), 0, "the worst case itself");
+	tv_put_le32(t + 104 + 16, 466);
+	chunk_fix_crc(t, n);
+	cr_assert_eq(idx2_chunk_decode(t, n, 77, &d), TV_E_CORRUPT);
+	tv_put_le32(t + 104 + 12, 100 + 28 * 10 - 1);
+	tv_put_le32(t + 104 + 16, 300);
+	chunk_fix_crc(t, n);
+	cr_assert_eq(idx2_chunk_decode(t, n, 77, &d), TV_E_CORRUPT);
 	/* and the same path accepts the unchanged record with a recomputed crc */
 	memcpy(t, b, n);
 	chunk_fix_crc(t, n);
@@ -984,6 +998,9 @@ static void check_plans(idx *x)
 			cr_assert_eq(got[i].chunk_id, want[i].chunk_id, "%s", q->text);
 			cr_assert_eq(got[i].blocks, want[i].blocks, "%s chunk %" PRIu64, q->text,
 			             got[i].chunk_id);
+			/* the cursor opens the chunk by it */
+			cr_assert_eq(got[i].first_ts, chunks[got[i].chunk_id - 1].rec.first_ts,
+			             "%s chunk %" PRIu64, q->text, got[i].chunk_id);
 		}
 		cr_assert_eq(st.chunks_planned, n);
 		uint64_t nb = 0;

@@ -160,6 +160,69 @@ Test(verify2, a_flipped_byte_in_the_header_is_named, .init = vsetup, .fini = tea
 	cr_assert_eq(rep.chunks_bad, 1);
 }
 
+/* A byte of one flow's tails (section B, under that flow's CRC and not
+ * the block's) fails verify too, naming the block. */
+Test(verify2, a_flipped_byte_in_a_flows_tails_is_named, .init = vsetup, .fini = teardown,
+     .timeout = 60)
+{
+	msgs m;
+	idx_verify_report rep;
+	store_block *b;
+	char want[64], what[32];
+	uint64_t at = 0;
+	size_t k;
+	build(nchunks);
+	cr_assert_eq(store_block_new(&b), 0);
+	for (k = 0; k < nchunks && !at; k++)
+		for (uint16_t j = 0; j < chunks[k].rec.nblocks && !at; j++) {
+			const store_blkref *r = &chunks[k].rec.blocks[j];
+			cr_assert_eq(store_block_decode(b, chunks[k].bytes + 128 + r->offset, r->len, NULL, r),
+			             0);
+			for (uint32_t f = 0; f < store_block_nflows(b) && !at; f++)
+				if (store_block_flow(b, f)->tail_len > 0) {
+					at = chunks[k].rec.offset + STORE_V2_HDR_LEN + r->offset +
+					     STORE_V2_BLK_HDR_LEN + r->a_comp + store_block_flow(b, f)->tail_off;
+					snprintf(what, sizeof what, "block %u ", j);
+				}
+		}
+	store_block_free(b);
+	cr_assert_neq(at, 0, "no chunk holds tails");
+	k--;
+	flip(at);
+	cr_assert_eq(verify(false, &m, &rep), TV_E_CORRUPT);
+	dump(&m);
+	snprintf(want, sizeof want, "chunk %llu:", (unsigned long long)chunks[k].rec.chunk_id);
+	cr_assert(said(&m, want, what));
+	cr_assert_eq(rep.chunks_bad, 1);
+}
+
+/* A chunk header of format 2 (its version field; the header CRC made
+ * right) in a store of format 3 is named with both versions. */
+Test(verify2, a_chunk_header_of_format_2_is_named, .init = vsetup, .fini = teardown,
+     .timeout = 60)
+{
+	msgs m;
+	idx_verify_report rep;
+	char want[64];
+	build(nchunks);
+	{
+		char p[128];
+		uint8_t h[128];
+		seg_path(1, p, sizeof p);
+		int fd = open(p, O_RDWR);
+		cr_assert_geq(fd, 0);
+		cr_assert_eq(pread(fd, h, sizeof h, (off_t)chunks[4].rec.offset), (ssize_t)sizeof h);
+		tv_put_le16(h + 8, 2);
+		tv_put_le32(h + 124, tv_crc32c(h, 124));
+		cr_assert_eq(pwrite(fd, h, sizeof h, (off_t)chunks[4].rec.offset), (ssize_t)sizeof h);
+		close(fd);
+	}
+	cr_assert_eq(verify(false, &m, &rep), TV_E_CORRUPT);
+	dump(&m);
+	snprintf(want, sizeof want, "chunk %llu:", (unsigned long long)chunks[4].rec.chunk_id);
+	cr_assert(said(&m, want, "the chunk header is of format version 2, the store's is 3"));
+}
+
 /* Opens the index for writing and hands out a write transaction. */
 static idx *wopen(MDB_txn **txn)
 {
